@@ -1,0 +1,140 @@
+"""The `cora-bot` command line: run the bot, migrate, bootstrap invites, manage keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from telegram import Bot
+
+from bot import keys
+from bot.app import build_application
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import DomainError
+from bot.i18n import text
+from bot.logs import configure_logging
+from bot.membership import ADMIN_ACTOR, MembershipService
+from bot.network import NetworkFileError, load_network
+from storage import migrate
+from storage.db import Database
+from storage.models import Role
+from storage.uow import UnitOfWorkFactory
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cora-bot",
+        description="Coordination bot for verified professionals of a regional network "
+        "against domestic and sexual violence. Configuration comes from the environment "
+        "and .env (see .env.example).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot (long polling); migrates the database first")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply all database migrations")
+
+    invite = commands.add_parser("invite", help="invitations")
+    invite_commands = invite.add_subparsers(dest="invite_command", required=True, metavar="ACTION")
+    create = invite_commands.add_parser(
+        "create", help="create an invitation link (e.g. to bootstrap the first coordinator)"
+    )
+    create.add_argument("--sector", required=True, help="sector slug, e.g. police")
+    create.add_argument("--region", required=True, help="region code, e.g. HRO or MV")
+    create.add_argument("--role", choices=[Role.MEMBER, Role.COORDINATOR], default=Role.MEMBER)
+    create.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    create.add_argument("--days", type=int, default=None, help="days until it expires")
+
+    key = commands.add_parser("keys", help="secrets")
+    key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    key_commands.add_parser("generate", help="print fresh keys in the form .env expects")
+    return parser
+
+
+async def _run(settings: Settings) -> None:
+    cora = build_application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await cora.start()
+    try:
+        await stop.wait()
+    finally:
+        await cora.stop()
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+    finally:
+        await database.dispose()
+    print("Database is up to date.")
+
+
+async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
+    network = load_network(settings.cora_network_file)
+    async with Bot(settings.bot_token(), base_url=settings.telegram_base_url) as bot:
+        username = bot.username
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        service = MembershipService(
+            UnitOfWorkFactory(database, SystemClock()), network, settings.invite_max_days
+        )
+        created = await service.create_invite(
+            ADMIN_ACTOR,
+            args.sector,
+            args.region,
+            role=args.role,
+            uses=args.uses,
+            days=args.days or settings.invite_default_days,
+        )
+    finally:
+        await database.dispose()
+    print(
+        f"Invitation #{created.id} for {created.role} in {created.sector}/{created.region}, "
+        f"{created.max_uses} use(s), valid until {created.expires_at:%Y-%m-%d %H:%M} UTC:"
+    )
+    print(f"https://t.me/{username}?start={created.token}")
+    print(created.token)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "keys":
+        for line in keys.generated_env_lines():
+            print(line)
+        return 0
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, _secrets(settings))
+        if args.command == "run":
+            asyncio.run(_run(settings))
+        elif args.command == "db":
+            asyncio.run(_db_upgrade(settings))
+        elif args.command == "invite":
+            asyncio.run(_invite_create(settings, args))
+    except (ConfigError, NetworkFileError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(text("en", error.message_key, **error.params), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _secrets(settings: Settings) -> list[str]:
+    found = [settings.telegram_bot_token, settings.cora_encryption_key]
+    return [secret.get_secret_value() for secret in found if secret is not None]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

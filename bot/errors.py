@@ -1,0 +1,19 @@
+"""Expected failures of the domain, carried as a translatable message key."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A refusal the user should see, in their language: `message_key` names the catalogue text."""
+
+    def __init__(self, message_key: str, **params: object) -> None:
+        super().__init__(message_key)
+        self.message_key = message_key
+        self.params = params
+
+
+class TryAgainError(DomainError):
+    """The database was busy or unavailable; nothing was written, the user may retry."""
+
+    def __init__(self) -> None:
+        super().__init__("error.try_again")

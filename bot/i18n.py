@@ -1,0 +1,86 @@
+"""Gettext catalogues (Babel) for the bot's texts: German by default, English on request."""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from io import BytesIO
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
+DOMAIN = "cora"
+
+log = logging.getLogger(__name__)
+
+
+class Markup(str):
+    """A string that is already valid Telegram HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+def pick_language(stored: str | None, telegram_code: str | None, default: str) -> str:
+    """The member's own choice wins; otherwise an English client gets English."""
+    if stored in LANGUAGES:
+        return stored
+    if telegram_code and telegram_code.lower().startswith("en"):
+        return "en"
+    return default
+
+
+@dataclass(frozen=True)
+class _Catalogue:
+    translations: Translations
+    keys: frozenset[str]
+    plural_keys: frozenset[str]
+
+
+@cache
+def _catalogue(language: str) -> _Catalogue:
+    # Compiled in memory from the .po file: no build step, no binary files in the repository.
+    po = resources.files("bot").joinpath(f"locales/{language}/LC_MESSAGES/{DOMAIN}.po")
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language, domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    keys = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+    plurals = {m.id[0] for m in catalog if m.id and m.pluralizable}
+    return _Catalogue(Translations(buffer, domain=DOMAIN), frozenset(keys), frozenset(plurals))
+
+
+def message_keys(language: str) -> frozenset[str]:
+    """All message keys of a catalogue (for completeness checks)."""
+    return _catalogue(language).keys
+
+
+def _template(language: str, key: str, count: object) -> str:
+    catalogue = _catalogue(language if language in LANGUAGES else DEFAULT_LANGUAGE)
+    if key not in catalogue.keys:
+        log.warning("missing translation %s for %s", key, language)
+        return key
+    if key in catalogue.plural_keys and isinstance(count, int):
+        return str(catalogue.translations.ngettext(key, key + ".plural", count))
+    return str(catalogue.translations.gettext(key))
+
+
+def text(language: str, key: str, **params: object) -> str:
+    """Plain text (for callback answers, file names and other places without markup).
+    A `count` parameter picks the plural form where the catalogue has one."""
+    return _template(language, key, params.get("count")).format(**params)
+
+
+def html_text(language: str, key: str, **params: object) -> str:
+    """Telegram HTML: the template's markup is kept, every parameter is escaped."""
+    escaped = {
+        name: value if isinstance(value, Markup) else html.escape(str(value), quote=False)
+        for name, value in params.items()
+    }
+    return _template(language, key, params.get("count")).format(**escaped)

@@ -1,0 +1,45 @@
+"""Logging set-up: secrets are redacted from every record, whatever library wrote it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+
+# Bot tokens appear in URLs that HTTP libraries like to log.
+_TOKEN_LIKE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if len(secret) >= 8]
+
+    def redact(self, text: str) -> str:
+        text = _TOKEN_LIKE.sub("<token>", text)
+        for secret in self._secrets:
+            text = text.replace(secret, "<secret>")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self.redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Exception texts (URLs in connection errors, for one) are redacted as well.
+            record.exc_text = self.redact("".join(traceback.format_exception(*record.exc_info)))
+        return True
+
+
+def configure_logging(level: str, secrets: list[str]) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL (which carries the token) at INFO.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("apscheduler").setLevel(max(logging.INFO, root.level))

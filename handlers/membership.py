@@ -1,0 +1,388 @@
+"""Telegram adapters for joining, profiles and the coordinators' member management."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot import i18n
+from bot.errors import DomainError
+from bot.i18n import LANGUAGES, Markup
+from bot.membership import MemberView, Progress, Step, TelegramIdentity, next_step
+from handlers.callbacks import Button, Kind
+from handlers.commands import CommandRegistry, audience_of, sync_member_menu
+from handlers.context import CoraContext
+from handlers.render import (
+    chunk_lines,
+    keyboard,
+    member_line,
+    plain,
+    region_label,
+    say,
+    sector_label,
+    send_html,
+    tr,
+)
+from storage.models import MemberStatus, Role
+
+log = logging.getLogger(__name__)
+
+
+def _identity(update: Update) -> TelegramIdentity:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    return TelegramIdentity(user.id, chat.id, user.language_code)
+
+
+def _registry(context: CoraContext) -> CommandRegistry:
+    registry: CommandRegistry = context.bot_data["commands"]
+    return registry
+
+
+def parse_member_id(args: list[str] | None) -> int:
+    """`12` or `#12` → 12; anything else is a polite error."""
+    raw = (args or [""])[0].lstrip("#")
+    if not raw.isdigit() or len(raw) > 12:
+        raise DomainError("error.member_id_expected")
+    return int(raw)
+
+
+# -- joining ------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: CoraContext) -> None:
+    """Redeem an invite token, or begin (or continue) an access request."""
+    membership = context.services.membership
+    if context.args:
+        progress = await membership.redeem_invite(_identity(update), context.args[0])
+        invited = progress.member
+        await say(
+            update,
+            context,
+            "join.invited",
+            sector=sector_label(context, invited.sector),
+            region=region_label(context, invited.region),
+            role=plain(context, f"role.{invited.role}"),
+        )
+        await ask_next(update, context, progress)
+        return
+    member = context.member
+    if member is not None and member.status not in (MemberStatus.APPLYING,):
+        if member.status == MemberStatus.ONBOARDING:
+            await ask_next(update, context, Progress(member, next_step(member)))
+            return
+        key = "start.already_member" if member.is_active else f"access.{member.status}"
+        await say(update, context, key, name=member.display_name or "")
+        return
+    progress = await membership.start_request(_identity(update))
+    if member is None:
+        await say(update, context, "join.request_intro")
+    await ask_next(update, context, progress)
+
+
+async def ask_next(update: Update, context: CoraContext, progress: Progress) -> None:
+    """Ask the next question of the joining dialog, or say how it ended."""
+    network = context.services.network
+    match progress.step:
+        case Step.SECTOR:
+            buttons = [
+                (place.label(context.language), Button(Kind.JOIN, code, "sector").encode())
+                for code, place in network.sectors.items()
+            ]
+            await say(update, context, "join.ask_sector", markup=keyboard(_rows(buttons, 2)))
+        case Step.REGION:
+            buttons = [
+                (place.label(context.language), Button(Kind.JOIN, code, "region").encode())
+                for code, place in network.regions.items()
+            ]
+            await say(update, context, "join.ask_region", markup=keyboard(_rows(buttons, 2)))
+        case Step.INSTITUTION:
+            await say(update, context, "join.ask_institution")
+        case Step.NAME:
+            await say(update, context, "join.ask_name")
+        case Step.DONE if progress.member.is_active:
+            await say(update, context, "join.activated", name=progress.member.display_name or "")
+            await sync_member_menu(
+                context.bot,
+                _registry(context),
+                progress.member,
+                context.services.settings.cora_default_language,
+            )
+        case Step.DONE:
+            await say(update, context, "join.submitted")
+            await _notify_request(context, progress)
+
+
+def _rows(buttons: list[tuple[str, str]], width: int) -> list[list[tuple[str, str]]]:
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
+async def joining_text(update: Update, context: CoraContext) -> None:
+    """Answers to the joining questions; stops other handlers while someone is joining."""
+    member = context.member
+    if member is None or member.status not in (MemberStatus.ONBOARDING, MemberStatus.APPLYING):
+        return
+    assert update.message is not None and update.message.text is not None
+    progress = await context.services.membership.give_text(member.id, update.message.text)
+    await ask_next(update, context, progress)
+    raise ApplicationHandlerStop
+
+
+async def join_button(update: Update, context: CoraContext, button: Button) -> None:
+    """Sector and region buttons of an access request."""
+    query = update.callback_query
+    assert query is not None
+    member = context.member
+    if member is None or member.status != MemberStatus.APPLYING:
+        await query.answer(plain(context, "join.step_outdated"), show_alert=True)
+        return
+    membership = context.services.membership
+    if button.action == "sector":
+        progress = await membership.choose_sector(member.id, button.id)
+        chosen = sector_label(context, progress.member.sector)
+    elif button.action == "region":
+        progress = await membership.choose_region(member.id, button.id)
+        chosen = region_label(context, progress.member.region)
+    else:
+        raise DomainError("button.invalid")
+    await query.answer()
+    await query.edit_message_text(tr(context, "join.chosen", choice=chosen))
+    await ask_next(update, context, progress)
+
+
+async def _notify_request(context: CoraContext, progress: Progress) -> None:
+    """Tell the responsible coordinators about a new access request, with decision buttons."""
+    applicant = progress.member
+    for coordinator in progress.notify:
+        if coordinator.chat_id is None:
+            continue
+        language = coordinator.language or context.services.settings.cora_default_language
+        text = i18n.html_text(
+            language, "request.new", member=member_line(context, applicant, language)
+        )
+        try:
+            await context.bot.send_message(
+                coordinator.chat_id, text, reply_markup=_decision_buttons(language, applicant.id)
+            )
+        except TelegramError as error:
+            log.warning("could not tell coordinator %s about a request: %s", coordinator.id, error)
+
+
+def _decision_buttons(language: str, member_id: int) -> InlineKeyboardMarkup:
+    return keyboard(
+        [
+            [
+                (
+                    i18n.text(language, f"button.{action}"),
+                    Button(Kind.MEMBER, str(member_id), action).encode(),
+                )
+                for action in ("approve", "reject")
+            ]
+        ]
+    )
+
+
+# -- everyone ------------------------------------------------------------------------------
+
+
+async def help_command(update: Update, context: CoraContext) -> None:
+    """List exactly the commands this person may use."""
+    registry = _registry(context)
+    lines = [
+        tr(
+            context,
+            "help.line",
+            command=command.name,
+            description=plain(context, f"command.{command.name}"),
+        )
+        for command in registry.for_audience(audience_of(context.member))
+    ]
+    header = tr(context, "help.header")
+    for text in chunk_lines(lines, header):
+        await send_html(update, text)
+
+
+async def me(update: Update, context: CoraContext) -> None:
+    """Show the person's own profile and status."""
+    member = context.member
+    if member is None:
+        await say(update, context, "access.stranger")
+        return
+    await say(
+        update,
+        context,
+        "me.profile",
+        id=member.id,
+        name=member.display_name or "–",
+        institution=member.institution or "–",
+        sector=sector_label(context, member.sector),
+        region=region_label(context, member.region),
+        role=plain(context, f"role.{member.role}"),
+        status=plain(context, f"status.{member.status}"),
+        language=context.language,
+    )
+
+
+async def language(update: Update, context: CoraContext) -> None:
+    """`/language de|en`, or buttons to choose."""
+    choice = (context.args or [""])[0].lower()
+    if choice not in LANGUAGES:
+        buttons = [
+            (plain(context, f"language.{code}"), Button(Kind.LANGUAGE, code, "set").encode())
+            for code in LANGUAGES
+        ]
+        await say(update, context, "language.choose", markup=keyboard([buttons]))
+        return
+    await _set_language(update, context, choice)
+    await say(update, context, "language.set")
+
+
+async def language_button(update: Update, context: CoraContext, button: Button) -> None:
+    query = update.callback_query
+    assert query is not None
+    if button.id not in LANGUAGES:
+        raise DomainError("button.invalid")
+    await _set_language(update, context, button.id)
+    await query.answer()
+    await query.edit_message_text(tr(context, "language.set"))
+
+
+async def _set_language(update: Update, context: CoraContext, choice: str) -> None:
+    context.language = choice
+    if context.member is not None:
+        member = await context.services.membership.set_language(context.member.id, choice)
+        context.member = member
+        if member.is_coordinator:
+            await sync_member_menu(context.bot, _registry(context), member, choice)
+
+
+async def cancel(update: Update, context: CoraContext) -> None:
+    """Outside a dialog there is nothing to cancel; dialogs register their own /cancel."""
+    await say(update, context, "cancel.nothing")
+
+
+# -- coordinators ----------------------------------------------------------------------------
+
+
+async def invite(update: Update, context: CoraContext) -> None:
+    """`/invite <sector> <region> [uses] [days]`: create an invitation link."""
+    args = context.args or []
+    if len(args) < 2 or len(args) > 4 or not all(arg.isdigit() for arg in args[2:]):
+        raise DomainError("invite.usage")
+    uses = int(args[2]) if len(args) > 2 else 1
+    days = int(args[3]) if len(args) > 3 else context.services.settings.invite_default_days
+    created = await context.services.membership.create_invite(
+        context.active_member.id, args[0], args[1], uses=uses, days=days
+    )
+    await say(
+        update,
+        context,
+        "invite.created",
+        link=f"https://t.me/{context.bot.username}?start={created.token}",
+        sector=sector_label(context, created.sector),
+        region=region_label(context, created.region),
+        uses=created.max_uses,
+        expires=created.expires_at.strftime("%d.%m.%Y %H:%M UTC"),
+    )
+
+
+async def pending(update: Update, context: CoraContext) -> None:
+    """List open access requests, each with approve/reject buttons."""
+    requests = await context.services.membership.list_pending(context.active_member.id)
+    if not requests:
+        await say(update, context, "pending.none")
+        return
+    await say(update, context, "pending.header", count=len(requests))
+    for applicant in requests[:20]:
+        buttons = _decision_buttons(context.language, applicant.id)
+        await send_html(update, member_line(context, applicant), markup=buttons)
+
+
+async def approve(update: Update, context: CoraContext) -> None:
+    """`/approve <member>`"""
+    await _decide(update, context, "approve", parse_member_id(context.args))
+
+
+async def reject(update: Update, context: CoraContext) -> None:
+    """`/reject <member>`"""
+    await _decide(update, context, "reject", parse_member_id(context.args))
+
+
+async def revoke(update: Update, context: CoraContext) -> None:
+    """`/revoke <member>`: ends the membership at once."""
+    await _decide(update, context, "revoke", parse_member_id(context.args))
+
+
+async def member_button(update: Update, context: CoraContext, button: Button) -> None:
+    """Approve/reject buttons on requests."""
+    query = update.callback_query
+    assert query is not None
+    if button.action not in ("approve", "reject") or not button.id.isdigit():
+        raise DomainError("button.invalid")
+    text = await _decision(context, button.action, int(button.id))
+    await query.answer()
+    await query.edit_message_text(text)
+
+
+async def _decide(update: Update, context: CoraContext, action: str, member_id: int) -> None:
+    await send_html(update, await _decision(context, action, member_id))
+
+
+async def _decision(context: CoraContext, action: str, member_id: int) -> str:
+    """Carry out a decision, tell the person concerned, and return the coordinator's summary."""
+    membership = context.services.membership
+    actor = context.active_member.id
+    decision = {
+        "approve": membership.approve,
+        "reject": membership.reject,
+        "revoke": membership.revoke,
+    }[action]
+    result = await decision(actor, member_id)
+    await _tell_member(context, result.member, f"decision.{action}.member")
+    if result.member.role == Role.COORDINATOR:
+        await sync_member_menu(
+            context.bot,
+            _registry(context),
+            result.member,
+            context.services.settings.cora_default_language,
+        )
+    return tr(context, f"decision.{action}.done", member=member_line(context, result.member))
+
+
+async def _tell_member(context: CoraContext, member: MemberView, key: str) -> None:
+    if member.chat_id is None:
+        return
+    language = member.language or context.services.settings.cora_default_language
+    try:
+        await context.bot.send_message(member.chat_id, i18n.html_text(language, key))
+    except TelegramError as error:
+        log.warning("could not tell member %s about a decision: %s", member.id, error)
+
+
+async def members(update: Update, context: CoraContext) -> None:
+    """`/members [sector] [region]`: the active members, optionally filtered."""
+    sector = region = None
+    network = context.services.network
+    for arg in context.args or []:
+        if arg.upper() in network.regions and region is None:
+            region = arg
+        elif sector is None:
+            sector = arg
+        else:
+            raise DomainError("members.usage")
+    found = await context.services.membership.list_members(context.active_member.id, sector, region)
+    if not found:
+        await say(update, context, "members.none")
+        return
+    lines = [member_line(context, member) + _role_suffix(context, member) for member in found]
+    for text in chunk_lines(lines, tr(context, "members.header", count=len(found))):
+        await send_html(update, text)
+
+
+def _role_suffix(context: CoraContext, member: MemberView) -> Markup:
+    return (
+        Markup(tr(context, "members.coordinator_suffix")) if member.is_coordinator else Markup("")
+    )

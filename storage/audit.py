@@ -1,0 +1,114 @@
+"""The append side of the hash-chained audit log, written inside the action's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEvent, AuditHead
+
+GENESIS_HASH = "0" * 64
+SYSTEM = "system"
+ADMIN = "admin"
+_MAX_DETAIL_TEXT = 80
+
+DetailValue = int | float | bool | str | None | list[int] | list[str]
+
+
+def canonical_details(details: dict[str, DetailValue]) -> str:
+    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    prev_hash: str, seq: int, occurred_at: str, actor: str, action: str, subject: str, details: str
+) -> str:
+    """SHA-256 over the previous hash and the event's canonical serialisation."""
+    body = json.dumps(
+        [seq, occurred_at, actor, action, subject, details],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def format_time(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    actor: str
+    action: str
+    subject: str
+    details: str
+
+
+def _check_detail(key: str, value: DetailValue) -> None:
+    # Details hold ids, codes and hashes only; long strings would be free text, which never
+    # belongs into the audit log.
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, str) and len(item) > _MAX_DETAIL_TEXT:
+            raise ValueError(f"audit detail {key!r} is too long to be an id or a hash")
+
+
+def member_actor(member_id: int) -> str:
+    return f"member:{member_id}"
+
+
+class AuditLog:
+    """Collects the events of one transaction and chains them when the transaction commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._pending: list[PendingEvent] = []
+
+    def record(self, actor: str, action: str, subject: str, **details: DetailValue) -> None:
+        for key, value in details.items():
+            _check_detail(key, value)
+        self._pending.append(PendingEvent(actor, action, subject, canonical_details(details)))
+
+    @property
+    def pending(self) -> tuple[PendingEvent, ...]:
+        return tuple(self._pending)
+
+    async def chain_pending(self, now: datetime) -> None:
+        """Append the collected events behind the locked head; call right before commit."""
+        if not self._pending:
+            return
+        head = await self._session.scalar(
+            select(AuditHead).where(AuditHead.id == 1).with_for_update()
+        )
+        if head is None:
+            raise RuntimeError("audit_head row is missing: run `cora-bot db upgrade`")
+        occurred_at = format_time(now)
+        for pending in self._pending:
+            seq = head.seq + 1
+            digest = event_hash(
+                head.hash,
+                seq,
+                occurred_at,
+                pending.actor,
+                pending.action,
+                pending.subject,
+                pending.details,
+            )
+            self._session.add(
+                AuditEvent(
+                    seq=seq,
+                    occurred_at=occurred_at,
+                    actor=pending.actor,
+                    action=pending.action,
+                    subject=pending.subject,
+                    details=pending.details,
+                    prev_hash=head.hash,
+                    hash=digest,
+                )
+            )
+            head.seq, head.hash = seq, digest
+        self._pending.clear()

@@ -1,0 +1,75 @@
+"""Engines and sessions for SQLite (default, single process) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
+    # SQLAlchemy takes over BEGIN so that reads run inside the transaction too, and writers take
+    # the write lock up front (BEGIN IMMEDIATE) instead of failing half-way on upgrade.
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+
+class Database:
+    """The engines of one database and the lock that serialises SQLite writers in-process."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        # Parameters may hold names; they must not end up in logs or error messages.
+        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        if self.is_sqlite:
+            database = make_url(url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(url, pool_size=2, max_overflow=0, **options)
+            self.read_engine = create_async_engine(url, pool_size=8, **options)
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
+            _configure_sqlite(self.read_engine, "BEGIN")
+            # One writer at a time: waiting on an asyncio lock is cheaper and fairer than
+            # spinning on SQLite's busy timeout.
+            self.write_lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=10, max_overflow=10, pool_pre_ping=True, **options
+            )
+            self.read_engine = self.engine
+            self.write_lock = None
+        self.write_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def connect(self) -> AsyncConnection:
+        return self.engine.connect()
+
+    def session(self, *, write: bool) -> AsyncSession:
+        return (self.write_sessions if write else self.read_sessions)()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()

@@ -1,0 +1,75 @@
+"""The unit of work: one transaction per action, the only place that commits."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from bot.clock import Clock
+from bot.errors import TryAgainError
+from storage.audit import AuditLog
+from storage.db import Database
+from storage.repositories import InviteRepository, MemberRepository
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork:
+    """`async with uow:` opens a transaction; `await uow.commit()` makes it and its audit
+    events durable together. Leaving the block without commit rolls everything back."""
+
+    def __init__(self, database: Database, clock: Clock, *, write: bool = True) -> None:
+        self._database = database
+        self._clock = clock
+        self._write = write
+        self._locked = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        lock = self._database.write_lock if self._write else None
+        if lock is not None:
+            await lock.acquire()
+            self._locked = True
+        self.session = self._database.session(write=self._write)
+        self.members = MemberRepository(self.session)
+        self.invites = InviteRepository(self.session)
+        self.audit = AuditLog(self.session)
+        return self
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def commit(self) -> None:
+        if not self._write:
+            raise RuntimeError("read-only unit of work cannot commit")
+        await self.audit.chain_pending(self._clock.now())
+        await self.session.commit()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+            await self.session.close()
+        finally:
+            if self._locked and self._database.write_lock is not None:
+                self._database.write_lock.release()
+                self._locked = False
+        if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
+            # Locked or full database, lost connection: nothing was written, the user may retry.
+            log.warning("database unavailable: %s", type(exc.orig).__name__)
+            raise TryAgainError() from exc
+
+
+class UnitOfWorkFactory:
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+
+    def __call__(self, *, write: bool = True) -> UnitOfWork:
+        return UnitOfWork(self.database, self.clock, write=write)

@@ -1,0 +1,117 @@
+"""Fixtures: a real database per test (SQLite file, and PostgreSQL where available), the local
+Bot API server, and the real bot wired against both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import CoraBot, build_application
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.keys import generate_encryption_key
+from storage import migrate
+from storage.db import Database
+from tests import postgres
+
+TOKEN = "123456789:AAEfakeTokenForTestsOnly_abcdefghijk"
+BOT_USERNAME = "cora_test_bot"
+_POSTGRES_MODE = os.environ.get("CORA_TEST_POSTGRES", "auto")  # auto | require | off
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+    finally:
+        await database.dispose()
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run set-up code to the end, also when a session fixture is first requested from inside
+    a running event loop."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "cora.db"
+    _run_sync(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer | None]:
+    if _POSTGRES_MODE == "off" or (_POSTGRES_MODE == "auto" and not postgres.available()):
+        yield None
+        return
+    if not postgres.available():
+        pytest.fail("CORA_TEST_POSTGRES=require, but no PostgreSQL binaries were found")
+    server = postgres.PostgresServer()
+    server.start()
+    _run_sync(_create_template(server))
+    yield server
+    server.stop()
+
+
+async def _create_template(server: postgres.PostgresServer) -> None:
+    await _migrate(await server.create_database("cora_template"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "cora.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    server: postgres.PostgresServer | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip("PostgreSQL binaries not available (set CORA_TEST_POSTGRES=require in CI)")
+    return await server.create_database(f"t_{uuid.uuid4().hex[:12]}", template="cora_template")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Any]:
+    from bot.local_api.server import LocalBotApi
+
+    async with LocalBotApi(token=TOKEN, bot_username=BOT_USERNAME) as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return SystemClock()
+
+
+@pytest.fixture
+def settings(api: Any, database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_bot_token=TOKEN,  # type: ignore[arg-type]
+        telegram_base_url=api.base_url,
+        database_url=database_url,
+        cora_data_dir=tmp_path / "data",
+        cora_encryption_key=generate_encryption_key(),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def cora(settings: Settings, clock: Clock) -> AsyncIterator[CoraBot]:
+    bot = build_application(settings, clock=clock)
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
