@@ -1,0 +1,93 @@
+"""Configuration is validated once with clear messages; the command line works without Telegram."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.cli import main
+from bot.config import ConfigError, load_settings
+from bot.network import NetworkFileError, load_network, parse_network
+
+
+def test_keys_generate_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "generate"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    name, _, value = lines[0].partition("=")
+    assert name == "CORA_ENCRYPTION_KEY"
+    Fernet(value)  # raises if it is not a valid key
+    assert main(["keys", "generate"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] != lines[0]
+
+
+def test_every_malformed_value_is_named_in_one_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "not-a-token")
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    monkeypatch.setenv("CORA_ENCRYPTION_KEY", "short")
+    monkeypatch.setenv("LOG_LEVEL", "LOUD")
+    with pytest.raises(ConfigError) as error:
+        load_settings(_env_file=None)
+    message = str(error.value)
+    for name in ("TELEGRAM_BOT_TOKEN", "DATABASE_URL", "CORA_ENCRYPTION_KEY", "LOG_LEVEL"):
+        assert name in message
+    assert "not-a-token" not in message  # the refused secret is not echoed
+
+
+def test_database_urls_are_normalised_to_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://cora@db/cora")
+    assert load_settings(_env_file=None).database_url == "postgresql+asyncpg://cora@db/cora"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///data/x.db")
+    assert load_settings(_env_file=None).database_url == "sqlite+aiosqlite:///data/x.db"
+
+
+def test_run_without_a_token_explains_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["run"]) == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("run", "db", "invite", "keys"):
+        assert command in result.stdout
+
+
+def test_the_default_network_is_mecklenburg_vorpommern() -> None:
+    network = load_network()
+    assert list(network.sectors) == [
+        "police", "justice", "victim_support", "youth_welfare", "social_welfare",
+        "child_protection", "health", "education", "perpetrator_work", "coordination",
+    ]
+    assert list(network.regions) == ["HRO", "SN", "LRO", "LUP", "MSE", "NWM", "VG", "VR", "MV"]
+    assert network.sectors["victim_support"].label("de") == "Unterstützungs- und Schutzangebote"
+    assert network.statewide_region == "MV"
+    assert network.covers("MV", "HRO") and network.covers("HRO", "HRO")
+    assert not network.covers("VG", "HRO")
+
+
+def test_a_replacement_network_file_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = tmp_path / "net.toml"
+    good.write_text(
+        'statewide_region = "ALL"\n[sectors.police]\nde = "Polizei"\n'
+        '[regions.A]\nde = "Nord"\n[regions.ALL]\nde = "Alle"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("CORA_NETWORK_FILE", str(good))
+    network = load_network(load_settings(_env_file=None).cora_network_file)
+    assert list(network.regions) == ["A", "ALL"]
+    with pytest.raises(NetworkFileError, match="statewide_region"):
+        parse_network('[sectors.police]\nde = "P"\n[regions.A]\nde = "A"\n')
+    with pytest.raises(NetworkFileError, match="German label"):
+        parse_network('statewide_region = "A"\n[sectors.police]\nen = "P"\n[regions.A]\nde = "A"\n')
+    monkeypatch.setenv("CORA_NETWORK_FILE", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match="CORA_NETWORK_FILE"):
+        load_settings(_env_file=None)
