@@ -1,0 +1,183 @@
+"""A JSON control API under /_sim that drives simulated people over HTTP, for the web sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.local_api.chats import SimMessage
+
+if TYPE_CHECKING:
+    from bot.local_api.people import SimUser
+    from bot.local_api.server import LocalBotApi
+
+JsonDict = dict[str, Any]
+KEEP_ALIVE_SECONDS = 15.0
+MAX_LONG_POLL_SECONDS = 60.0
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _describe_user(user: SimUser) -> JsonDict:
+    return user.to_api() | {
+        "blocked": user.blocked,
+        "deactivated": user.deactivated,
+        "started": user.account.started,
+    }
+
+
+async def _body(request: web.Request) -> JsonDict:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except ValueError:
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be JSON"}), content_type="application/json"
+        ) from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be a JSON object"}),
+            content_type="application/json",
+        )
+    return body
+
+
+class ControlApi:
+    """Routes for listing and creating people, acting as them and following their chats."""
+
+    def __init__(self, api: LocalBotApi) -> None:
+        self._api = api
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/_sim/users", self.list_users),
+            web.post("/_sim/users", self.create_user),
+            web.get("/_sim/users/{user_id}/messages", self.list_messages),
+            web.post("/_sim/users/{user_id}/messages", self.send_text),
+            web.post("/_sim/users/{user_id}/press", self.press_button),
+            web.post("/_sim/users/{user_id}/{action:block|unblock|deactivate}", self.set_state),
+            web.get("/_sim/events", self.poll_events),
+            web.get("/_sim/events/stream", self.stream_events),
+        ]
+
+    def _user(self, request: web.Request) -> SimUser:
+        try:
+            return self._api.get_user(int(request.match_info["user_id"]))
+        except (KeyError, ValueError):
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": "no such user"}), content_type="application/json"
+            ) from None
+
+    async def list_users(self, request: web.Request) -> web.Response:
+        return web.json_response([_describe_user(u) for u in self._api.users])
+
+    async def create_user(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        fields = ("user_id", "first_name", "last_name", "username", "language_code")
+        unknown = set(body) - set(fields)
+        if unknown:
+            return _error(400, f"unknown fields {sorted(unknown)}")
+        try:
+            user = self._api.user(**{k: body[k] for k in fields if k in body})
+        except (TypeError, ValueError) as exc:
+            return _error(400, str(exc))
+        return web.json_response(_describe_user(user), status=201)
+
+    async def list_messages(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        return web.json_response([m.describe() for m in user.history])
+
+    async def send_text(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        body = await _body(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not text:
+            return _error(400, "text must be a non-empty string")
+        try:
+            message = user.send(text)
+        except RuntimeError as exc:
+            return _error(409, str(exc))
+        return web.json_response(message, status=201)
+
+    async def press_button(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        body = await _body(request)
+        button = body.get("button")
+        if not isinstance(button, str):
+            return _error(400, "button must be the text or callback_data of a button")
+        message: SimMessage | None = None
+        if "message_id" in body:
+            message = next((m for m in user.messages if m.message_id == body["message_id"]), None)
+            if message is None:
+                return _error(404, "no such bot message")
+        try:
+            press = user.press(button, message)
+        except LookupError as exc:
+            return _error(404, str(exc))
+        except RuntimeError as exc:
+            return _error(409, str(exc))
+        payload = {"callback_query_id": press.id, "data": press.data}
+        return web.json_response(payload | {"message_id": press.message.message_id}, status=201)
+
+    async def set_state(self, request: web.Request) -> web.Response:
+        user = self._user(request)
+        action = request.match_info["action"]
+        {"block": user.block, "unblock": user.unblock, "deactivate": user.deactivate}[action]()
+        return web.json_response(_describe_user(user))
+
+    def _events_after(self, seq: int) -> list[JsonDict] | None:
+        events = self._api.world.events[seq:]
+        if events:
+            return events
+        return [] if self._api.world.closed else None
+
+    async def poll_events(self, request: web.Request) -> web.Response:
+        """Long poll: events after `after`, waiting up to `timeout` seconds for the first one."""
+        try:
+            after = int(request.query.get("after", "0"))
+            timeout = min(float(request.query.get("timeout", "0")), MAX_LONG_POLL_SECONDS)
+        except ValueError:
+            return _error(400, "after and timeout must be numbers")
+        try:
+            async with asyncio.timeout(timeout):
+                events = await self._api.world.changes.wait_until(lambda: self._events_after(after))
+        except TimeoutError:
+            events = []
+        last = events[-1]["seq"] if events else after
+        return web.json_response({"events": events, "last": last})
+
+    async def stream_events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events; a reconnecting EventSource resumes from Last-Event-ID."""
+        try:
+            after = int(request.headers.get("Last-Event-ID") or request.query.get("after", "0"))
+        except ValueError:
+            return _error(400, "after must be a number")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        seen = after
+        try:
+            while not self._api.world.closed:
+                try:
+                    async with asyncio.timeout(KEEP_ALIVE_SECONDS):
+                        events = await self._api.world.changes.wait_until(
+                            functools.partial(self._events_after, seen)
+                        )
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                for event in events:
+                    data = json.dumps(event, ensure_ascii=False)
+                    await response.write(
+                        f"id: {event['seq']}\nevent: {event['kind']}\ndata: {data}\n\n".encode()
+                    )
+                    seen = event["seq"]
+        except ConnectionResetError:
+            pass  # the page went away
+        return response
