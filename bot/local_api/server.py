@@ -352,6 +352,18 @@ class LocalBotApi:
                 return chat.menu_button
         return self._methods.default_menu_button
 
+    async def wait_until_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until a getUpdates request is waiting, e.g. before timing its answer."""
+        queue = self.world.updates
+        async with asyncio.timeout(timeout):
+            await queue.changes.wait_until(lambda: True if queue.polling else None)
+
+    async def wait_until_no_pending_updates(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until every update was fetched or delivered to the webhook."""
+        queue = self.world.updates
+        async with asyncio.timeout(timeout):
+            await queue.changes.wait_until(lambda: None if queue.pending else True)
+
     @property
     def pending_updates(self) -> list[JsonDict]:
         return self.world.updates.pending

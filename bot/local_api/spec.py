@@ -144,7 +144,8 @@ class _Converter:
                 failures.append(failure)
         # Report the alternative that got furthest: it is most likely the one that was meant.
         deepest = max(failures, key=lambda f: len(f.path))
-        if len(failures) == 1 or len(deepest.path) > len(path):
+        same = all((f.path, f.reason) == (deepest.path, deepest.reason) for f in failures)
+        if same or len(deepest.path) > len(path):
             raise deepest
         raise _Invalid(path, f"must be {_describe(types)}")
 

@@ -43,6 +43,11 @@ class UpdateQueue:
     def pending(self) -> list[JsonDict]:
         return list(self._pending)
 
+    @property
+    def polling(self) -> bool:
+        """Whether a getUpdates request is waiting right now."""
+        return self._poll is not None
+
     def allows(self, kind: str) -> bool:
         if not self.allowed:
             return kind not in NOT_BY_DEFAULT
@@ -72,6 +77,7 @@ class UpdateQueue:
 
     def remove(self, update_id: int) -> None:
         self._pending = [u for u in self._pending if u["update_id"] != update_id]
+        self.changes.notify()
 
     def drop_pending(self) -> None:
         self._pending.clear()
