@@ -460,6 +460,27 @@ async def test_bot_may_write_only_after_the_person_wrote_first(api: LocalBotApi,
     assert (chat.type, chat.first_name) == ("private", "Mara")
 
 
+async def test_commands_people_send_carry_bot_command_entities(api: LocalBotApi, bot: Bot) -> None:
+    user = api.user()
+    sent = user.send("/start@cora_test_bot abc /help")
+    assert sent["entities"] == [
+        {"type": "bot_command", "offset": 0, "length": 20},
+        {"type": "bot_command", "offset": 25, "length": 5},
+    ]
+    (update,) = await bot.get_updates()
+    assert update.message is not None
+    assert update.message.parse_entities([MessageEntity.BOT_COMMAND]) == {
+        MessageEntity(MessageEntity.BOT_COMMAND, 0, 20): "/start@cora_test_bot",
+        MessageEntity(MessageEntity.BOT_COMMAND, 25, 5): "/help",
+    }
+    assert (update.message.from_user.id, update.message.chat.type) == (user.id, "private")
+
+
+async def test_log_out_and_close_succeed(bot: Bot) -> None:
+    assert await bot.log_out() is True
+    assert await bot.close() is True
+
+
 async def test_message_ids_increase_per_chat(api: LocalBotApi, bot: Bot) -> None:
     ana, ben = started_user(api), started_user(api)
     first = await bot.send_message(ana.id, "1")
@@ -654,9 +675,10 @@ async def test_documents_and_photos_keep_their_bytes(api: LocalBotApi, bot: Bot)
     assert user.messages[0].text == "Export"
     again = await bot.send_document(user.id, sent.document.file_id)
     assert again.document is not None and again.document.file_id == sent.document.file_id
-    photo = await bot.send_photo(user.id, tiny_png(3, 2))
+    png = tiny_png(3, 2)
+    photo = await bot.send_photo(user.id, png, caption="Bild")
     assert (photo.photo[-1].width, photo.photo[-1].height) == (3, 2)
-    assert user.messages[-1].photo is not None
+    assert (user.messages[-1].photo, user.messages[-1].text) == (png, "Bild")
     with pytest.raises(BadRequest, match="Image_process_failed"):
         await bot.send_photo(user.id, b"not an image")
     with pytest.raises(BadRequest, match="Wrong file identifier"):

@@ -133,7 +133,7 @@ class SimMessage:
     entities: list[JsonDict] = field(default_factory=list)
     reply_markup: JsonDict | None = None  # inline keyboards only, as in Message objects
     document: StoredFile | None = None
-    photo: StoredFile | None = None
+    photo_file: StoredFile | None = None
     poll: Poll | None = None
     reply_to: SimMessage | None = None
     disable_notification: bool = False
@@ -152,7 +152,12 @@ class SimMessage:
 
     @property
     def has_media(self) -> bool:
-        return self.document is not None or self.photo is not None
+        return self.document is not None or self.photo_file is not None
+
+    @property
+    def photo(self) -> bytes | None:
+        """The photo's bytes (None for photos sent by URL)."""
+        return self.photo_file.data if self.photo_file is not None else None
 
     @property
     def html(self) -> str:
@@ -197,8 +202,8 @@ class SimMessage:
         )
         if self.document is not None:
             message["document"] = self.document.document_api()
-        if self.photo is not None:
-            message["photo"] = self.photo.photo_api()
+        if self.photo_file is not None:
+            message["photo"] = self.photo_file.photo_api()
         if self.poll is not None:
             message["poll"] = self.poll.to_api()
         elif self.text:
@@ -235,8 +240,8 @@ class SimMessage:
                 "mime_type": self.document.mime_type,
                 "file_size": self.document.size,
             }
-        if self.photo is not None:
-            summary["photo"] = {"width": self.photo.width, "height": self.photo.height}
+        if self.photo_file is not None:
+            summary["photo"] = {"width": self.photo_file.width, "height": self.photo_file.height}
         if self.poll is not None:
             summary["poll"] = self.poll.to_api()
         return summary

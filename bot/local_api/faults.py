@@ -59,7 +59,8 @@ class Faults:
     seconds after each polling error, which would only slow tests down.
     """
 
-    def __init__(self, timeout_delay: float = 5.0) -> None:
+    def __init__(self, timeout_delay: float = 10.0) -> None:
+        # Longer than PTB's default read timeout of 5 s, so a "timeout" really times out.
         self.timeout_delay = timeout_delay
         self._injections: list[_Injection] = []
         self._profile: _Profile | None = None

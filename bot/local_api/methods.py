@@ -313,7 +313,7 @@ class BotApiMethods:
             p.get("caption"), p.get("parse_mode"), p.get("caption_entities")
         )
         return self._deliver(
-            "sendPhoto", chat, p, photo=stored, text=caption, entities=entities
+            "sendPhoto", chat, p, photo_file=stored, text=caption, entities=entities
         ).to_api()
 
     async def send_chat_action(self, p: JsonDict) -> bool:

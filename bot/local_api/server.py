@@ -106,7 +106,7 @@ class LocalBotApi:
         chat_burst: int = 3,
         privacy_mode: bool = True,
         clock: Callable[[], float] = time.monotonic,
-        timeout_delay: float = 5.0,
+        timeout_delay: float = 10.0,
         webhook_attempts: int = 3,
         webhook_retry_delay: float = 0.05,
     ) -> None:
