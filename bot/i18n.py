@@ -71,13 +71,13 @@ def _template(language: str, key: str, count: object) -> str:
     return str(catalogue.translations.gettext(key))
 
 
-def text(language: str, key: str, **params: object) -> str:
+def text(language: str, key: str, /, **params: object) -> str:
     """Plain text (for callback answers, file names and other places without markup).
     A `count` parameter picks the plural form where the catalogue has one."""
     return _template(language, key, params.get("count")).format(**params)
 
 
-def html_text(language: str, key: str, **params: object) -> str:
+def html_text(language: str, key: str, /, **params: object) -> str:
     """Telegram HTML: the template's markup is kept, every parameter is escaped."""
     escaped = {
         name: value if isinstance(value, Markup) else html.escape(str(value), quote=False)

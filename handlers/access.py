@@ -70,27 +70,34 @@ class AccessGate:
     ) -> str | None:
         """The message key explaining why this update is refused, or None to let it through."""
         audience = audience_of(member)
-        if update.callback_query:
-            button = decode(update.callback_query.data)
-            if audience >= Audience.MEMBER or (button and button.kind in UNVERIFIED_KINDS):
-                return None
-            return _explanation(member)
+        joining = member is None or member.status in _JOINING
         message = update.message
-        if message is None:
-            return "access.unsupported" if audience == Audience.EVERYONE else None
-        name = command_name(message.text, context.bot.username)
-        if name is not None:
+        name = command_name(message.text, context.bot.username) if message else None
+        if audience >= Audience.MEMBER:
+            if name is None:
+                return None
             command = self._registry.get(name)
             if command is None:
-                return "command.unknown" if audience >= Audience.MEMBER else _explanation(member)
-            if command.audience <= audience:
-                return None
-            if audience == Audience.MEMBER:
+                return "command.unknown"
+            if command.audience > audience:
                 return "error.coordinators_only"
-            return _explanation(member)
-        if audience >= Audience.MEMBER or (member is not None and member.status in _JOINING):
             return None
-        return _explanation(member)
+        if not joining:
+            # Pending, rejected or revoked: only a fresh invitation link may change anything.
+            if name == "start" and message is not None and len((message.text or "").split()) > 1:
+                return None
+            return _explanation(member)
+        if update.callback_query:
+            button = decode(update.callback_query.data)
+            return None if button and button.kind in UNVERIFIED_KINDS else _explanation(member)
+        if message is None:
+            return "access.unsupported"
+        if name is not None:
+            command = self._registry.get(name)
+            return (
+                None if command and command.audience == Audience.EVERYONE else _explanation(member)
+            )
+        return None if member is not None else _explanation(member)
 
     async def _refuse_group(self, update: Update, context: CoraContext) -> None:
         message = update.message

@@ -7,8 +7,8 @@ import asyncio
 import os
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from bot.app import CoraBot, build_application
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.keys import generate_encryption_key
+from bot.local_api.server import LocalBotApi
 from storage import migrate
 from storage.db import Database
 from tests import postgres
@@ -83,9 +84,7 @@ async def database_url(
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[Any]:
-    from bot.local_api.server import LocalBotApi
-
+async def api() -> AsyncIterator[LocalBotApi]:
     async with LocalBotApi(token=TOKEN, bot_username=BOT_USERNAME) as server:
         yield server
 
@@ -96,7 +95,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(api: Any, database_url: str, tmp_path: Path) -> Settings:
+def settings(api: LocalBotApi, database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         telegram_bot_token=TOKEN,  # type: ignore[arg-type]

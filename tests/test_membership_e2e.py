@@ -1,0 +1,216 @@
+"""Verified membership end to end: real python-telegram-bot against the local Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from datetime import timedelta
+
+import pytest
+
+from bot.app import CoraBot
+from bot.clock import Clock, ManualClock
+from bot.config import Settings
+from bot.local_api.server import LocalBotApi
+from storage.models import MemberStatus
+from tests.story import expect, invite_token, join, reply_to, said, shows
+
+LINK = re.compile(r"https://t\.me/cora_test_bot\?start=([A-Za-z0-9_-]+)")
+
+
+async def test_a_coordinator_bootstrapped_from_the_command_line_redeems_the_link(
+    api: LocalBotApi, cora: CoraBot, settings: Settings
+) -> None:
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "invite",
+        "create",
+        "--sector",
+        "coordination",
+        "--region",
+        "MV",
+        "--role",
+        "coordinator",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    link = LINK.fullmatch(lines[-2])
+    assert link is not None, lines
+    assert lines[-1] == link.group(1)  # the token on its own line
+
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", token=lines[-1])
+    coordinator.user.send("/me")
+    profile = await expect(coordinator.user, "me.profile", id=coordinator.member_id)
+    assert "Koordination" in profile.text and "landesweit" in profile.text
+    # The coordinator's own command menu lists the coordinator commands.
+    menu = [c["command"] for c in api.commands_shown_to(coordinator.user)]
+    assert {"invite", "pending", "revoke", "members"} <= set(menu)
+
+
+async def test_a_coordinator_invites_members_of_two_sectors_and_regions(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    tokens = {}
+    for sector, region in (("police", "HRO"), ("youth_welfare", "VG")):
+        coordinator.user.send(f"/invite {sector} {region} 1 14")
+        reply = await coordinator.user.wait_for(
+            lambda m, s=sector: (
+                "?start=" in m.text and (("Polizei" if s == "police" else "Jugendamt") in m.text)
+            )
+        )
+        match = LINK.search(reply.text)
+        assert match is not None
+        tokens[sector] = match.group(1)
+
+    police = await join(api, cora, "Kim Polizei", "police", "HRO", token=tokens["police"])
+    youth = await join(
+        api, cora, "Sam Jugend", "youth_welfare", "VG", token=tokens["youth_welfare"]
+    )
+    for person, sector, region in ((police, "police", "HRO"), (youth, "youth_welfare", "VG")):
+        member = await cora.services.membership.get(person.member_id)
+        assert member is not None
+        assert (member.sector, member.region, member.role) == (sector, region, "member")
+
+    coordinator.user.send("/members")
+    listing = await expect(coordinator.user, "members.header", count=3)
+    assert "Kim Polizei" in listing.text and "Sam Jugend" in listing.text
+    coordinator.user.send("/members police HRO")
+    filtered = await expect(coordinator.user, "members.header", count=1, after=listing)
+    assert "Kim Polizei" in filtered.text and "Sam Jugend" not in filtered.text
+
+
+async def test_a_request_is_approved_with_the_button(api: LocalBotApi, cora: CoraBot) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
+    other_region = await join(api, cora, "Ole Anderswo", "coordination", "VG", role="coordinator")
+    applicant = api.user(first_name="Robin")
+    applicant.send("/start")
+    await expect(applicant, "join.request_intro")
+    await expect(applicant, "join.ask_sector")
+    applicant.press("Unterstützungs- und Schutzangebote")
+    await expect(applicant, "join.ask_region")
+    applicant.press("Rostock")
+    await expect(applicant, "join.ask_institution")
+    applicant.send("Frauenhaus Rostock")
+    await expect(applicant, "join.ask_name")
+    applicant.send("Robin Beispiel")
+    await expect(applicant, "join.submitted")
+
+    applicant.send("/help")
+    refusal = await expect(applicant, "access.pending")
+    request = await expect(coordinator.user, "request.new")
+    assert "Robin Beispiel" in request.text and "Frauenhaus Rostock" in request.text
+    assert not any(shows(m, "request.new") for m in other_region.user.messages)
+
+    press = coordinator.user.press("✅ Aufnehmen", request)
+    await press.answer()
+    await coordinator.user.wait_for(lambda m: m is request and shows(m, "decision.approve.done"))
+    assert request.buttons == []
+    await expect(applicant, "decision.approve.member", after=refusal)
+    applicant.send("/me")
+    profile = await expect(applicant, "me.profile")
+    assert "aktiv" in profile.text and "Rostock" in profile.text
+
+
+async def test_reused_and_forged_tokens_are_refused(api: LocalBotApi, cora: CoraBot) -> None:
+    token = await invite_token(cora, "police", "HRO")
+    await join(api, cora, "Kim Polizei", "police", "HRO", token=token)
+    second = api.user(first_name="Mika")
+    second.send(f"/start {token}")
+    await expect(second, "invite.used_up")
+    forged = token[:-2] + ("xx" if token[-2:] != "xx" else "yy")
+    for attempt in (forged, "x" * 40, "<b>", "../etc"):
+        reply = await reply_to(second, f"/start {attempt}")
+        assert shows(reply, "invite.invalid"), reply.text
+    assert await cora.services.membership.find_by_telegram(second.id) is None
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return ManualClock()
+
+
+async def test_an_expired_token_is_refused(api: LocalBotApi, cora: CoraBot, clock: Clock) -> None:
+    assert isinstance(clock, ManualClock)
+    token = await invite_token(cora, "justice", "SN", days=1)
+    clock.advance(timedelta(days=1, minutes=1))
+    late = api.user(first_name="Lou")
+    late.send(f"/start {token}")
+    await expect(late, "invite.expired")
+    assert await cora.services.membership.find_by_telegram(late.id) is None
+
+
+async def test_a_revoked_member_can_do_nothing_further(api: LocalBotApi, cora: CoraBot) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    member = await join(api, cora, "Kim Polizei", "police", "HRO")
+    coordinator.user.send(f"/revoke {member.member_id}")
+    await expect(coordinator.user, "decision.revoke.done")
+    notice = await expect(member.user, "decision.revoke.member")
+
+    for command in ("/help", "/me", "/members", "/language en", "/start", "hello", "/unknown"):
+        reply = await reply_to(member.user, command)
+        assert shows(reply, "access.revoked"), (command, reply.text)
+    press = member.user.press_raw("m:1:approve", notice)
+    answer = await press.answer()
+    assert answer.show_alert and answer.text == said("access.revoked")[0]
+    stored = await cora.services.membership.get(member.member_id)
+    assert stored is not None and stored.status == MemberStatus.REVOKED
+    assert stored.language is None  # the refused /language changed nothing
+
+
+async def test_a_stranger_gets_only_the_explanation(api: LocalBotApi, cora: CoraBot) -> None:
+    stranger = api.user(first_name="Fremd")
+    commands = [c.name for c in cora.commands if c.audience > 0] + ["alert", "nonsense"]
+    for command in commands:
+        reply = await reply_to(stranger, f"/{command} police HRO 12")
+        assert shows(reply, "access.stranger"), (command, reply.text)
+    last = await reply_to(stranger, "Bitte um Hilfe")
+    assert shows(last, "access.stranger")
+    for forged in ("m:1:approve", "a:1:ack", "j:police:sector", "zzz", "m:1"):
+        press = stranger.press_raw(forged, last)
+        answer = await press.answer()
+        assert answer.show_alert
+    # Nothing reached a service: no member row, and exactly one reply per attempt.
+    assert await cora.services.membership.find_by_telegram(stranger.id) is None
+    assert len(stranger.messages) == len(commands) + 1
+
+
+async def test_german_and_english_both_work(api: LocalBotApi, cora: CoraBot) -> None:
+    english = await join(api, cora, "Alex English", "health", "SN", language="en")
+    english.user.send("/help")
+    await expect(english.user, "help.header", "en")
+    german = await join(api, cora, "Jo Deutsch", "health", "SN")
+    german.user.send("/language en")
+    await expect(german.user, "language.set", "en")
+    german.user.send("/me")
+    profile = await expect(german.user, "me.profile", "en")
+    assert "Health care" in profile.text
+    german.user.send("/language")
+    chooser = await expect(german.user, "language.choose", "en")
+    german.user.press("Deutsch", chooser)
+    await german.user.wait_for(lambda m: m is chooser and shows(m, "language.set"))
+    menu_de = [c["description"] for c in api.commands_shown_to(german.user)]
+    assert said("command.help")[0] in menu_de
+
+
+async def test_group_chats_only_get_a_hint(api: LocalBotApi, cora: CoraBot) -> None:
+    member = await join(api, cora, "Kim Polizei", "police", "HRO")
+    group = api.group("Fallkonferenz")
+    group.send(member.user, "/help")
+    hint = await group.wait_for(lambda m: shows(m, "access.private_only", bot="cora_test_bot"))
+    assert hint.text.endswith("@cora_test_bot")
