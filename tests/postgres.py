@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-
 from pathlib import Path
 
 import asyncpg
@@ -48,19 +47,47 @@ class PostgresServer:
         if self._as_postgres:
             shutil.chown(self.directory, "postgres")
         data = str(self.directory / "data")
-        self._run(str(_binary("initdb")), "-D", data, "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            str(_binary("initdb")),
+            "-D",
+            data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
             "-c max_connections=300"
         )
-        self._run(str(_binary("pg_ctl")), "-D", data, "-o", options, "-w", "-t", "60",
-                  "-l", str(self.directory / "server.log"), "start")
+        self._run(
+            str(_binary("pg_ctl")),
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.directory / "server.log"),
+            "start",
+        )
 
     def stop(self) -> None:
         try:
-            self._run(str(_binary("pg_ctl")), "-D", str(self.directory / "data"), "-m", "immediate", "stop")
+            self._run(
+                str(_binary("pg_ctl")),
+                "-D",
+                str(self.directory / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            )
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -77,5 +104,3 @@ class PostgresServer:
         finally:
             await connection.close()
         return self.url(name)
-
-

@@ -64,8 +64,16 @@ def test_help_lists_every_command() -> None:
 def test_the_default_network_is_mecklenburg_vorpommern() -> None:
     network = load_network()
     assert list(network.sectors) == [
-        "police", "justice", "victim_support", "youth_welfare", "social_welfare",
-        "child_protection", "health", "education", "perpetrator_work", "coordination",
+        "police",
+        "justice",
+        "victim_support",
+        "youth_welfare",
+        "social_welfare",
+        "child_protection",
+        "health",
+        "education",
+        "perpetrator_work",
+        "coordination",
     ]
     assert list(network.regions) == ["HRO", "SN", "LRO", "LUP", "MSE", "NWM", "VG", "VR", "MV"]
     assert network.sectors["victim_support"].label("de") == "Unterstützungs- und Schutzangebote"
@@ -74,7 +82,9 @@ def test_the_default_network_is_mecklenburg_vorpommern() -> None:
     assert not network.covers("VG", "HRO")
 
 
-def test_a_replacement_network_file_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replacement_network_file_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = tmp_path / "net.toml"
     good.write_text(
         'statewide_region = "ALL"\n[sectors.police]\nde = "Polizei"\n'

@@ -33,8 +33,13 @@ class Env:
         for event in events:  # the chain must link up after every story
             assert event.prev_hash == previous
             assert event.hash == event_hash(
-                previous, event.seq, event.occurred_at, event.actor, event.action,
-                event.subject, event.details,
+                previous,
+                event.seq,
+                event.occurred_at,
+                event.actor,
+                event.action,
+                event.subject,
+                event.details,
             )
             previous = event.hash
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -45,7 +50,9 @@ class Env:
 async def env(database_url: str) -> AsyncIterator[Env]:
     database = Database(database_url)
     clock = ManualClock()
-    yield Env(database, clock, MembershipService(UnitOfWorkFactory(database, clock), load_network(), 90))
+    yield Env(
+        database, clock, MembershipService(UnitOfWorkFactory(database, clock), load_network(), 90)
+    )
     await database.dispose()
 
 
@@ -71,7 +78,9 @@ async def test_an_invited_professional_becomes_active_after_name_and_institution
     progress = await env.membership.give_text(progress.member.id, "Polizeiinspektion Rostock")
     assert progress.member.status == MemberStatus.ACTIVE
     assert (progress.member.sector, progress.member.region, progress.member.role) == (
-        "police", "HRO", "member",
+        "police",
+        "HRO",
+        "member",
     )
     assert await env.audit_actions() == ["invite.created", "invite.redeemed", "member.activated"]
 
@@ -108,7 +117,9 @@ async def test_expired_used_up_and_forged_invites_are_refused(env: Env) -> None:
     assert await env.audit_actions() == ["invite.created", "invite.redeemed", "invite.created"]
 
 
-async def test_a_single_use_invite_redeemed_by_ten_people_at_once_admits_exactly_one(env: Env) -> None:
+async def test_a_single_use_invite_redeemed_by_ten_people_at_once_admits_exactly_one(
+    env: Env,
+) -> None:
     invite = await env.membership.create_invite(ADMIN_ACTOR, "health", "VG", uses=1)
     results = await asyncio.gather(
         *(env.membership.redeem_invite(person(n), invite.token) for n in range(10)),
