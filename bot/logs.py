@@ -10,6 +10,19 @@ import traceback
 _TOKEN_LIKE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 
 
+# Libraries that log secrets or message bodies below these levels: httpx logs every request URL
+# (which carries the bot token) at INFO, python-telegram-bot logs request parameters and
+# updates (message texts) at DEBUG. LOG_LEVEL=DEBUG therefore applies to our own code only.
+QUIET_LIBRARIES = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.INFO,
+    "apscheduler": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+}
+
+
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -39,7 +52,5 @@ def configure_logging(level: str, secrets: list[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL (which carries the token) at INFO.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("httpcore").setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("apscheduler").setLevel(max(logging.INFO, root.level))
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import sys
@@ -173,7 +174,10 @@ async def test_a_revoked_member_can_do_nothing_further(api: LocalBotApi, cora: C
     assert stored.language is None  # the refused /language changed nothing
 
 
-async def test_a_stranger_gets_only_the_explanation(api: LocalBotApi, cora: CoraBot) -> None:
+async def test_a_stranger_gets_only_the_explanation(
+    api: LocalBotApi, cora: CoraBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     stranger = api.user(first_name="Fremd")
     commands = [c.name for c in cora.commands if c.audience > 0] + ["alert", "nonsense"]
     for command in commands:
@@ -188,6 +192,10 @@ async def test_a_stranger_gets_only_the_explanation(api: LocalBotApi, cora: Cora
     # Nothing reached a service: no member row, and exactly one reply per attempt.
     assert await cora.services.membership.find_by_telegram(stranger.id) is None
     assert len(stranger.messages) == len(commands) + 1
+    # Every refusal is logged, never with what the person wrote.
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) >= len(commands) + 1
+    assert "Bitte um Hilfe" not in caplog.text and "police HRO 12" not in caplog.text
 
 
 async def test_german_and_english_both_work(api: LocalBotApi, cora: CoraBot) -> None:
@@ -206,6 +214,10 @@ async def test_german_and_english_both_work(api: LocalBotApi, cora: CoraBot) -> 
     await german.user.wait_for(lambda m: m is chooser and shows(m, "language.set"))
     menu_de = [c["description"] for c in api.commands_shown_to(german.user)]
     assert said("command.help")[0] in menu_de
+    menu_en = [c["description"] for c in api.commands_shown_to(english.user)]
+    assert said("command.help", "en")[0] in menu_en
+    # Members see no coordinator commands in their menu.
+    assert "invite" not in [c["command"] for c in api.commands_shown_to(english.user)]
 
 
 async def test_group_chats_only_get_a_hint(api: LocalBotApi, cora: CoraBot) -> None:
