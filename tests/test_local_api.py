@@ -496,6 +496,8 @@ async def test_blocked_and_deactivated_people_give_403(api: LocalBotApi, bot: Bo
     user.block()
     with pytest.raises(Forbidden, match="bot was blocked by the user"):
         await bot.send_message(user.id, "x")
+    with pytest.raises(RuntimeError, match="unblock"):
+        user.send("a blocked bot gets nothing")
     user.unblock()
     await bot.send_message(user.id, "welcome back")
     user.deactivate()
@@ -804,6 +806,16 @@ async def test_a_second_get_updates_terminates_the_waiting_one(api: LocalBotApi)
         assert await second.get_updates() == ()
         with pytest.raises(Conflict, match="terminated by other getUpdates request"):
             await waiting
+
+
+async def test_setting_a_webhook_terminates_a_waiting_get_updates(api: LocalBotApi) -> None:
+    async with make_bot(api) as poller, make_bot(api) as admin:
+        waiting = asyncio.create_task(poller.get_updates(timeout=10))
+        await api.wait_until_polling()
+        await admin.set_webhook("https://example.org/hook")
+        with pytest.raises(Conflict, match="terminated by setWebhook request"):
+            await waiting
+        await admin.delete_webhook()
 
 
 async def test_webhook_gets_updates_with_the_secret_and_retries_failures(

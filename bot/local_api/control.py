@@ -89,6 +89,7 @@ class ControlApi:
         return web.json_response(_describe_user(user), status=201)
 
     async def list_messages(self, request: web.Request) -> web.Response:
+        """Every message in the person's chat with the bot, from both sides."""
         user = self._user(request)
         return web.json_response([m.describe() for m in user.history])
 

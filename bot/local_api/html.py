@@ -47,6 +47,7 @@ class _HtmlParser:
         self.offset = 0
         self.stack: list[_OpenTag] = []
         self.entities: list[tuple[int, JsonDict]] = []
+        self.opened = 0  # entities that start together keep the order their tags opened in
 
     def error(self, detail: str) -> ApiError:
         return cant_parse_entities(detail)
@@ -109,8 +110,8 @@ class _HtmlParser:
             raise self.error(f'Unsupported start tag "{name}" {self.at_byte(begin)}')
         attributes = self.attributes(end, begin, name)
         entity = self.entity_for(name, attributes, begin)
-        order = len(self.entities) + len(self.stack)
-        self.stack.append(_OpenTag(name, entity, self.offset, order))
+        self.opened += 1
+        self.stack.append(_OpenTag(name, entity, self.offset, self.opened))
 
     def attributes(self, pos: int, begin: int, tag: str) -> dict[str, str]:
         source = self.source

@@ -172,6 +172,7 @@ class BotApiMethods:
         queue.set_allowed(p.get("allowed_updates"))
         max_connections = min(max(p.get("max_connections", 40), 1), 100)
         webhook = Webhook(url, secret, max_connections, p.get("ip_address"), "certificate" in p)
+        queue.terminate_poll("setWebhook request")
         self._webhook.set(webhook)
         return True
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.local_api.chats import Account, SimMessage
 from bot.local_api.commands import CommandLists
 from bot.local_api.control import ControlApi
-from bot.local_api.errors import ApiError, bad_request
+from bot.local_api.errors import ApiError, bad_request, too_many_requests
 from bot.local_api.faults import UNPROCESSED, Fault, FaultKind, Faults
 from bot.local_api.limits import RateLimitHit, RateLimits
 from bot.local_api.methods import BotApiMethods, Handler
@@ -219,19 +219,10 @@ class LocalBotApi:
             return web.json_response(error.envelope(), status=error.code)
 
         fault = self.faults.draw(method.name)
-        params: Mapping[str, object] = {}
-        try:
-            raw, files = await _read_params(request, method)
-            params = raw
-            params = convert_params(method, raw, files)
-            if fault is not None and fault.kind in UNPROCESSED:
-                return self._unprocessed(request, method.name, params, fault)
-            result = await handler(dict(params))
-            status, body = 200, {"ok": True, "result": result}
-        except ApiError as error:
-            if fault is not None and fault.kind in UNPROCESSED:
-                return self._unprocessed(request, method.name, params, fault)
-            status, body = error.code, error.envelope()
+        params, rejection = await self._parameters(request, method)
+        if fault is not None and fault.kind in UNPROCESSED:
+            return self._unprocessed(request, method.name, params, fault)
+        status, body = await self._answer(handler, params, rejection)
         self._record(method.name, params, status, body, fault)
         if fault is not None and fault.kind == "timeout":
             with contextlib.suppress(TimeoutError):
@@ -239,6 +230,32 @@ class LocalBotApi:
         if fault is not None and fault.kind == "drop_after":
             return self._drop(request)
         return web.json_response(body, status=status)
+
+    @staticmethod
+    async def _parameters(
+        request: web.Request, method: Method
+    ) -> tuple[Mapping[str, object], ApiError | None]:
+        """The converted parameters, or the raw ones (for the record) and why they are wrong."""
+        try:
+            raw, files = await _read_params(request, method)
+        except ApiError as error:
+            return {}, error
+        try:
+            return convert_params(method, raw, files), None
+        except ApiError as error:
+            return raw, error
+
+    @staticmethod
+    async def _answer(
+        handler: Handler, params: Mapping[str, object], rejection: ApiError | None
+    ) -> tuple[int, JsonDict]:
+        try:
+            if rejection is not None:
+                raise rejection
+            result = await handler(dict(params))
+        except ApiError as error:
+            return error.code, error.envelope()
+        return 200, {"ok": True, "result": result}
 
     def _unprocessed(
         self, request: web.Request, method: str, params: Mapping[str, object], fault: Fault
@@ -251,11 +268,7 @@ class LocalBotApi:
             self._record(method, params, 502, {"description": "Bad Gateway"}, fault)
             return web.Response(status=502, text=BAD_GATEWAY_PAGE, content_type="text/html")
         if fault.kind == "429":
-            error = ApiError(
-                429,
-                f"Too Many Requests: retry after {fault.retry_after}",
-                {"retry_after": fault.retry_after},
-            )
+            error = too_many_requests(fault.retry_after)
         else:
             error = ApiError(500, "Internal Server Error")
         self._record(method, params, error.code, error.envelope(), fault)

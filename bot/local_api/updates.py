@@ -24,7 +24,7 @@ NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction
 
 @dataclass
 class _Poll:
-    terminated: bool = False
+    terminated_by: str | None = None
 
 
 class UpdateQueue:
@@ -86,11 +86,18 @@ class UpdateQueue:
         self.closed = True
         self.changes.notify()
 
+    def terminate_poll(self, reason: str) -> None:
+        """End a waiting getUpdates with 409 "Conflict: terminated by <reason>"."""
+        if self._poll is not None:
+            self._poll.terminated_by = reason
+            self.changes.notify()
+
     async def poll(self, offset: int | None, limit: int, wait_seconds: float) -> list[JsonDict]:
         """getUpdates: a newer request terminates an older one that is still waiting."""
+        self.terminate_poll(
+            "other getUpdates request; make sure that only one bot instance is running"
+        )
         ticket = _Poll()
-        if self._poll is not None:
-            self._poll.terminated = True
         self._poll = ticket
         self.changes.notify()
         try:
@@ -98,7 +105,7 @@ class UpdateQueue:
                 self.confirm(offset)
 
             def ready() -> list[JsonDict] | None:
-                if ticket.terminated or self.closed:
+                if ticket.terminated_by or self.closed:
                     return []
                 return self._pending[:limit] or None
 
@@ -107,11 +114,8 @@ class UpdateQueue:
                     result = await self.changes.wait_until(ready)
             except TimeoutError:
                 result = []
-            if ticket.terminated:
-                raise conflict(
-                    "terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running"
-                )
+            if ticket.terminated_by:
+                raise conflict(f"terminated by {ticket.terminated_by}")
             return result
         finally:
             if self._poll is ticket:
