@@ -481,6 +481,18 @@ async def test_log_out_and_close_succeed(bot: Bot) -> None:
     assert await bot.close() is True
 
 
+async def test_profile_texts_are_stored_per_language(bot: Bot) -> None:
+    await bot.set_my_description("Hilfe bei häuslicher Gewalt")
+    await bot.set_my_description("Help against domestic violence", language_code="en")
+    await bot.set_my_short_description("Netzwerk")
+    assert (await bot.get_my_description("en")).description == "Help against domestic violence"
+    assert (await bot.get_my_description("fr")).description == "Hilfe bei häuslicher Gewalt"
+    assert (await bot.get_my_short_description()).short_description == "Netzwerk"
+    assert (await bot.get_my_name()).name == "Cora"
+    with pytest.raises(BadRequest, match=r"(?i)description is too long"):
+        await bot.set_my_description("x" * 513)
+
+
 async def test_message_ids_increase_per_chat(api: LocalBotApi, bot: Bot) -> None:
     ana, ben = started_user(api), started_user(api)
     first = await bot.send_message(ana.id, "1")
