@@ -45,7 +45,6 @@ class World:
         self.chats: dict[int, Chat] = {}
         self.files: dict[str, StoredFile] = {}
         self.presses: dict[str, Press] = {}
-        self.polls: dict[str, SimMessage] = {}
         self.updates = UpdateQueue()
         self.changes = Changes()
         self.events: list[JsonDict] = []
@@ -54,7 +53,7 @@ class World:
         self._serial = itertools.count(1)
 
     def close(self) -> None:
-        """Release everyone waiting: long polls, event streams, wait_for."""
+        """Release waiting long polls and event streams, e.g. when the server stops."""
         self.closed = True
         self.updates.close()
         self.changes.notify()
@@ -249,8 +248,6 @@ class World:
         )
         chat.next_message_id += 1
         chat.messages.append(message)
-        if message.poll is not None:
-            self.polls[message.poll.id] = message
         self._event("message", chat.id, message=message.describe())
         return message
 
