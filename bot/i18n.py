@@ -26,13 +26,16 @@ class Markup(str):
     __slots__ = ()
 
 
+def client_language(telegram_code: str | None) -> str | None:
+    """English for English Telegram clients; None means the network's default language."""
+    return "en" if telegram_code and telegram_code.lower().startswith("en") else None
+
+
 def pick_language(stored: str | None, telegram_code: str | None, default: str) -> str:
     """The member's own choice wins; otherwise an English client gets English."""
     if stored in LANGUAGES:
         return stored
-    if telegram_code and telegram_code.lower().startswith("en"):
-        return "en"
-    return default
+    return client_language(telegram_code) or default
 
 
 @dataclass(frozen=True)

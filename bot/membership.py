@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.errors import DomainError
+from bot.i18n import client_language
 from bot.network import Network
 from storage.audit import ADMIN, member_actor
 from storage.models import Invite, Member, MemberStatus, Role
@@ -270,6 +271,7 @@ class MembershipService:
                 member = Member(telegram_user_id=who.user_id, created_at=now)
                 uow.members.add(member)
             member.chat_id = who.chat_id
+            member.language = member.language or client_language(who.language_code)
             member.sector, member.region, member.role = invite.sector, invite.region, invite.role
             member.display_name = member.institution = None
             _set_status(member, MemberStatus.ONBOARDING, now, by=invite.created_by)
@@ -303,7 +305,7 @@ class MembershipService:
                 chat_id=who.chat_id,
                 role=Role.MEMBER,
                 created_at=now,
-                language=None,
+                language=client_language(who.language_code),
             )
             _set_status(member, MemberStatus.APPLYING, now, by=None)
             uow.members.add(member)

@@ -101,3 +101,25 @@ def test_a_replacement_network_file_is_checked(
     monkeypatch.setenv("CORA_NETWORK_FILE", str(tmp_path / "missing.toml"))
     with pytest.raises(ConfigError, match="CORA_NETWORK_FILE"):
         load_settings(_env_file=None)
+
+
+def test_db_upgrade_migrates_a_new_sqlite_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "fresh" / "cora.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "upgrade"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    tables = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sqlite3; print(sqlite3.connect('{database}').execute("
+            "\"select group_concat(name) from sqlite_master where type='table'\").fetchone()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert {"members", "invites", "audit_events", "audit_head"} <= set(tables.strip().split(","))

@@ -226,3 +226,40 @@ async def test_group_chats_only_get_a_hint(api: LocalBotApi, cora: CoraBot) -> N
     group.send(member.user, "/help")
     hint = await group.wait_for(lambda m: shows(m, "access.private_only", bot="cora_test_bot"))
     assert hint.text.endswith("@cora_test_bot")
+
+
+async def test_pending_lists_requests_and_reject_by_command_tells_the_applicant(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "LUP", role="coordinator")
+    coordinator.user.send("/pending")
+    await expect(coordinator.user, "pending.none")
+    applicant = api.user(first_name="Chris", language_code="en")
+    applicant.send("/start")
+    await expect(applicant, "join.ask_sector", "en")
+    applicant.press("Education and schools")
+    await expect(applicant, "join.ask_region", "en")
+    applicant.press("Ludwigslust-Parchim")
+    await expect(applicant, "join.ask_institution", "en")
+    applicant.send("x")  # too short: a polite error, and the question stays open
+    await expect(applicant, "error.institution_length", "en", min=2, max=200)
+    applicant.send("Grundschule am See")
+    await expect(applicant, "join.ask_name", "en")
+    applicant.send("Chris Example")
+    await expect(applicant, "join.submitted", "en")
+    request = await cora.services.membership.find_by_telegram(applicant.id)
+    assert request is not None and request.status == MemberStatus.PENDING
+
+    coordinator.user.send("/pending")
+    header = await expect(coordinator.user, "pending.header", count=1)
+    line = await coordinator.user.wait_for(lambda m: "Chris Example" in m.text, after=header)
+    assert [label for label, _ in line.buttons[0]] == ["✅ Aufnehmen", "❌ Ablehnen"]
+    reply = await reply_to(coordinator.user, "/reject abc")
+    assert shows(reply, "error.member_id_expected")
+    coordinator.user.send(f"/reject #{request.id}")
+    await expect(coordinator.user, "decision.reject.done")
+    await expect(applicant, "decision.reject.member", "en")
+    again = await reply_to(coordinator.user, f"/approve {request.id}")
+    assert shows(again, "decision.state.rejected", member=request.id)
+    refused = await reply_to(applicant, "/help")
+    assert shows(refused, "access.rejected", "en")
