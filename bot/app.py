@@ -22,6 +22,7 @@ from telegram.ext import (
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.keys import TextCipher, encryption_keys
 from bot.membership import MembershipService
 from bot.network import Network, load_network
 from handlers import membership as membership_handlers
@@ -120,6 +121,7 @@ def build_application(
         settings=settings,
         network=network,
         clock=clock,
+        cipher=TextCipher(encryption_keys(settings)),
         membership=MembershipService(uow, network, settings.invite_max_days),
     )
     commands = _commands()

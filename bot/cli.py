@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, _secrets(settings))
+        configure_logging(settings.log_level, keys.known_secrets(settings))
         if args.command == "run":
             asyncio.run(_run(settings))
         elif args.command == "db":
@@ -129,11 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(text("en", error.message_key, **error.params), file=sys.stderr)
         return 2
     return 0
-
-
-def _secrets(settings: Settings) -> list[str]:
-    found = [settings.telegram_bot_token, settings.cora_encryption_key]
-    return [secret.get_secret_value() for secret in found if secret is not None]
 
 
 if __name__ == "__main__":

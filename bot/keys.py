@@ -70,3 +70,13 @@ class TextCipher:
     def rotate(self, token: bytes) -> bytes:
         """Re-encrypt with the newest key."""
         return self._fernet.rotate(token)
+
+
+def known_secrets(settings: Settings) -> list[str]:
+    """Every secret this process may hold, for redaction from logs (creates nothing)."""
+    found = [settings.telegram_bot_token, settings.cora_encryption_key]
+    secrets = [secret.get_secret_value() for secret in found if secret is not None]
+    path = settings.cora_data_dir / KEY_FILE_NAME
+    if path.exists():
+        secrets.extend(_read_env_file(path).values())
+    return [part.strip() for secret in secrets for part in secret.split(",") if part.strip()]

@@ -9,6 +9,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
 
@@ -20,6 +21,7 @@ class Services:
     settings: Settings
     network: Network
     clock: Clock
+    cipher: TextCipher
     membership: MembershipService
 
 
