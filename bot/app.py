@@ -1,8 +1,10 @@
-"""`build_application`: the only place that wires handlers, services, storage and Telegram."""
+"""`build_application`: the only place that wires handlers, services, storage, scheduler and
+Telegram together."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +22,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Recorded
 from bot.keys import TextCipher, encryption_keys
-from bot.membership import MembershipService
+from bot.membership import DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
+from bot.scheduling import Scheduler
+from handlers import alerts as alert_handlers
 from handlers import membership as membership_handlers
 from handlers.access import AccessGate
 from handlers.callbacks import ButtonRouter, Kind
@@ -32,6 +38,9 @@ from handlers.commands import Audience, CommandRegistry, set_default_menus, sync
 from handlers.concurrency import PerPersonUpdateProcessor
 from handlers.context import CoraContext, Services
 from handlers.errors import handle_error
+from handlers.outbox import Outbox, Renderer
+from handlers.ratelimit import TelegramLimiter
+from handlers.status import StatusBoard
 from storage import migrate
 from storage.db import Database
 from storage.uow import UnitOfWorkFactory
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 GATE_GROUP, JOINING_GROUP, FEATURE_GROUP = -2, -1, 0
+ESCALATION_SWEEP = "escalation-sweep"
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -51,12 +61,18 @@ def _file_url(base_url: str) -> str:
 
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
-    m = membership_handlers
+    m, a = membership_handlers, alert_handlers
     registry.add("start", Audience.EVERYONE, m.start)
     registry.add("help", Audience.EVERYONE, m.help_command)
     registry.add("me", Audience.EVERYONE, m.me)
     registry.add("language", Audience.EVERYONE, m.language)
     registry.add("cancel", Audience.EVERYONE, m.cancel)
+    registry.add("alert", Audience.MEMBER)  # the dialog's entry point
+    registry.add("alerts", Audience.MEMBER, a.list_alerts)
+    registry.add("ack", Audience.MEMBER, a.ack_command)
+    registry.add("take", Audience.MEMBER, a.take_command)
+    registry.add("update", Audience.MEMBER, a.update_command)
+    registry.add("close", Audience.MEMBER, a.close_command)
     registry.add("invite", Audience.COORDINATOR, m.invite)
     registry.add("pending", Audience.COORDINATOR, m.pending)
     registry.add("approve", Audience.COORDINATOR, m.approve)
@@ -71,24 +87,119 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.JOIN, membership_handlers.join_button)
     router.add(Kind.LANGUAGE, membership_handlers.language_button)
     router.add(Kind.MEMBER, membership_handlers.member_button)
+    router.add(Kind.DRAFT, alert_handlers.draft_button)
+    router.add(Kind.ALERT, alert_handlers.alert_button)
     return router
+
+
+def _renderers() -> dict[str, Renderer]:
+    a = alert_handlers
+    return {
+        Notice.ALERT: a.render_alert,
+        Notice.REMINDER: a.render_alert,
+        Notice.ESCALATION: a.render_alert,
+        Notice.FOLLOW_UP: a.render_follow_up,
+        Notice.TAKEN: a.render_notice,
+        Notice.CLOSED: a.render_notice,
+        UNREACHABLE_NOTICE: a.render_unreachable,
+        REQUEST_NOTICE: membership_handlers.render_request,
+        DECISION_NOTICE: membership_handlers.render_decision,
+    }
+
+
+class Runtime:
+    """The background parts: outbox, status messages and escalation deadlines. Handlers tell it
+    about committed changes through `CoraContext.background`."""
+
+    def __init__(
+        self, services: Services, application: TelegramApp, *, release_everything: bool
+    ) -> None:
+        self.services = services
+        self.scheduler = Scheduler()
+        settings = services.settings
+        network, timezone = services.network, settings.cora_timezone
+        self.board = StatusBoard(
+            application.bot,
+            services,
+            lambda status, language: alert_handlers.render_status(
+                status, language, network, timezone
+            ),
+        )
+        self.outbox = Outbox(
+            application.bot,
+            services,
+            services.deliveries,
+            _renderers(),
+            on_recorded=self._recorded,
+            release_everything=release_everything,
+        )
+
+    # Background protocol -------------------------------------------------------------------
+
+    def deliveries_added(self) -> None:
+        self.outbox.wake()
+
+    def alert_changed(self, alert: AlertView) -> None:
+        self.board.touch([alert.id])
+        self._schedule(alert.id, alert.escalate_at)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _recorded(self, recorded: Recorded) -> None:
+        self.board.touch(recorded.alert_ids)
+        if recorded.new_deliveries:
+            self.outbox.wake()
+
+    def _schedule(self, alert_id: int, at: Any) -> None:
+        key = f"escalate:{alert_id}"
+        if at is None:
+            self.scheduler.cancel(key)
+        else:
+            self.scheduler.at(key, at, self.run_escalations)
+
+    async def run_escalations(self) -> None:
+        """Escalate what is due (also what fell due while the bot was down)."""
+        escalated = await self.services.alerts.escalate_due()
+        for item in escalated:
+            self._schedule(item.alert_id, item.next_at)
+        if any(item.new_deliveries for item in escalated):
+            self.outbox.wake()
+        self.board.touch(item.alert_id for item in escalated)
+
+    async def start(self) -> None:
+        await self.outbox.start()
+        await self.board.start()
+        self.scheduler.start()
+        self.scheduler.every(
+            ESCALATION_SWEEP, self.services.settings.escalation_check_seconds, self.run_escalations
+        )
+        await self.run_escalations()
+        for alert_id, at in await self.services.alerts.deadlines():
+            self._schedule(alert_id, at)
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown()
+        await self.board.stop()
+        await self.outbox.stop()
 
 
 @dataclass
 class CoraBot:
-    """A wired bot: Telegram application, services and database, started and stopped together."""
+    """A wired bot: Telegram application, services, background runtime and database."""
 
     settings: Settings
     database: Database
     services: Services
     application: TelegramApp
     commands: CommandRegistry
+    runtime: Runtime
 
     async def start(self, *, polling: bool = True) -> None:
         await migrate.upgrade(self.database)
         await self.application.initialize()
         await self._set_menus()
         await self.application.start()
+        await self.runtime.start()
         if polling and self.application.updater is not None:
             await self.application.updater.start_polling(
                 poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
@@ -98,6 +209,7 @@ class CoraBot:
     async def stop(self) -> None:
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        await self.runtime.stop()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -111,18 +223,35 @@ class CoraBot:
 
 
 def build_application(
-    settings: Settings, *, clock: Clock | None = None, network: Network | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    network: Network | None = None,
+    instance_id: str | None = None,
 ) -> CoraBot:
     clock = clock or SystemClock()
     network = network or load_network(settings.cora_network_file)
     database = Database(settings.database_url)
     uow = UnitOfWorkFactory(database, clock)
+    cipher = TextCipher(encryption_keys(settings))
     services = Services(
         settings=settings,
         network=network,
         clock=clock,
-        cipher=TextCipher(encryption_keys(settings)),
+        cipher=cipher,
         membership=MembershipService(uow, network, settings.invite_max_days),
+        alerts=AlertService(
+            uow,
+            network,
+            cipher,
+            EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+        ),
+        deliveries=DeliveryService(
+            uow,
+            network,
+            instance_id=instance_id or uuid.uuid4().hex[:12],
+            max_attempts=settings.delivery_max_attempts,
+        ),
     )
     commands = _commands()
     application: TelegramApp = (
@@ -138,18 +267,22 @@ def build_application(
             )
         )
         .concurrent_updates(PerPersonUpdateProcessor())
+        .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
         .connection_pool_size(32)
         .build()
     )
-    cora = CoraBot(settings, database, services, application, commands)
+    runtime = Runtime(services, application, release_everything=database.is_sqlite)
+    cora = CoraBot(settings, database, services, application, commands, runtime)
     application.bot_data["services"] = services
     application.bot_data["commands"] = commands
+    application.bot_data["background"] = runtime
 
     application.add_handler(TypeHandler(Update, AccessGate(commands)), group=GATE_GROUP)
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND, membership_handlers.joining_text),
         group=JOINING_GROUP,
     )
+    application.add_handler(alert_handlers.alert_dialog())
     for command in commands:
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -34,6 +36,28 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     invite_default_days: int = Field(default=7, ge=1, le=365)
     invite_max_days: int = Field(default=90, ge=1, le=3650)
+    cora_timezone: str = "Europe/Berlin"
+    escalation_urgent_after: timedelta = timedelta(minutes=15)
+    escalation_normal_after: timedelta = timedelta(hours=4)
+    escalation_check_seconds: float = Field(default=30.0, gt=0, le=3600)
+    telegram_max_rate: float = Field(default=30.0, ge=0)
+    delivery_max_attempts: int = Field(default=15, ge=1, le=100)
+
+    @field_validator("cora_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a time zone name such as Europe/Berlin") from None
+        return value
+
+    @field_validator("escalation_urgent_after", "escalation_normal_after")
+    @classmethod
+    def _check_period(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, e.g. PT15M or 900 (seconds)")
+        return value
 
     @field_validator("telegram_bot_token")
     @classmethod

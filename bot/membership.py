@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
 from bot.network import Network
@@ -18,10 +19,15 @@ from storage.audit import ADMIN, member_actor
 from storage.models import Invite, Member, MemberStatus, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
+# Delivery kinds of membership: a new request to coordinators, a decision to the person.
+REQUEST_NOTICE = "request"
+DECISION_NOTICE = "decision"
+
 _TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NAME_LIMITS = (2, 100)
 INSTITUTION_LIMITS = (2, 200)
 MAX_INVITE_USES = 500
+_VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.revoked": "revoke"}
 _UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PENDING)
 
 
@@ -369,6 +375,13 @@ class MembershipService:
                     notify = await uow.members.coordinators_for(
                         member.region, self._network.statewide_region
                     )
+                    uow.deliveries.enqueue(
+                        kind=REQUEST_NOTICE,
+                        member_ids=[c.id for c in notify],
+                        priority=Priority.NORMAL,
+                        now=now,
+                        params={"member": member.id},
+                    )
             await uow.commit()
             view = MemberView.of(member)
             return Progress(view, next_step(view), tuple(MemberView.of(c) for c in notify))
@@ -400,8 +413,16 @@ class MembershipService:
             if member.status not in allowed_from:
                 raise DomainError(f"decision.state.{member.status}", member=member_id)
             previous = member.status
-            _set_status(member, new, uow.now(), by=_member_id(actor))
+            now = uow.now()
+            _set_status(member, new, now, by=_member_id(actor))
             uow.audit.record(_actor(actor), action, f"member:{member.id}", previous=previous)
+            uow.deliveries.enqueue(
+                kind=DECISION_NOTICE,
+                member_ids=[member.id],
+                priority=Priority.NORMAL,
+                now=now,
+                params={"decision": _VERBS[action]},
+            )
             await uow.commit()
             return Decision(MemberView.of(member), previous)
 

@@ -25,6 +25,8 @@ class Kind(StrEnum):
     JOIN = "j"  # sector/region choice while requesting access
     LANGUAGE = "l"
     MEMBER = "m"  # a coordinator's decision on a member
+    DRAFT = "d"  # steps of a dialog (alert, follow-up confirmation)
+    ALERT = "a"  # acknowledge, take over or close an alert
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.alerts import AlertService, AlertView
 from bot.clock import Clock
 from bot.config import Settings
+from bot.delivery import DeliveryService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
+
+
+class Background(Protocol):
+    """What runs besides the handlers and must hear about committed changes."""
+
+    def deliveries_added(self) -> None:
+        """New deliveries were committed: send them now."""
+
+    def alert_changed(self, alert: AlertView) -> None:
+        """Refresh the sender's status message and (re)schedule the next escalation."""
 
 
 @dataclass
@@ -23,6 +35,8 @@ class Services:
     clock: Clock
     cipher: TextCipher
     membership: MembershipService
+    alerts: AlertService
+    deliveries: DeliveryService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -41,6 +55,10 @@ class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
     @property
     def services(self) -> Services:
         return cast(Services, self.bot_data["services"])
+
+    @property
+    def background(self) -> Background:
+        return cast(Background, self.bot_data["background"])
 
     @property
     def active_member(self) -> MemberView:

@@ -5,22 +5,25 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import i18n
+from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import LANGUAGES, Markup
 from bot.membership import MemberView, Progress, Step, TelegramIdentity, next_step
 from handlers.callbacks import Button, Kind
 from handlers.commands import CommandRegistry, audience_of, sync_member_menu
 from handlers.context import CoraContext
+from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
     chunk_lines,
     keyboard,
     member_line,
+    member_text,
     plain,
     region_label,
+    rows_of,
     say,
     sector_label,
     send_html,
@@ -92,13 +95,13 @@ async def ask_next(update: Update, context: CoraContext, progress: Progress) -> 
                 (place.label(context.language), Button(Kind.JOIN, code, "sector").encode())
                 for code, place in network.sectors.items()
             ]
-            await say(update, context, "join.ask_sector", markup=keyboard(_rows(buttons, 2)))
+            await say(update, context, "join.ask_sector", markup=keyboard(rows_of(buttons, 2)))
         case Step.REGION:
             buttons = [
                 (place.label(context.language), Button(Kind.JOIN, code, "region").encode())
                 for code, place in network.regions.items()
             ]
-            await say(update, context, "join.ask_region", markup=keyboard(_rows(buttons, 2)))
+            await say(update, context, "join.ask_region", markup=keyboard(rows_of(buttons, 2)))
         case Step.INSTITUTION:
             await say(update, context, "join.ask_institution")
         case Step.NAME:
@@ -113,11 +116,7 @@ async def ask_next(update: Update, context: CoraContext, progress: Progress) -> 
             )
         case Step.DONE:
             await say(update, context, "join.submitted")
-            await _notify_request(context, progress)
-
-
-def _rows(buttons: list[tuple[str, str]], width: int) -> list[list[tuple[str, str]]]:
-    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+            context.background.deliveries_added()
 
 
 async def joining_text(update: Update, context: CoraContext) -> None:
@@ -153,22 +152,22 @@ async def join_button(update: Update, context: CoraContext, button: Button) -> N
     await ask_next(update, context, progress)
 
 
-async def _notify_request(context: CoraContext, progress: Progress) -> None:
-    """Tell the responsible coordinators about a new access request, with decision buttons."""
-    applicant = progress.member
-    for coordinator in progress.notify:
-        if coordinator.chat_id is None:
-            continue
-        language = coordinator.language or context.services.settings.cora_default_language
-        text = i18n.html_text(
-            language, "request.new", member=member_line(context, applicant, language)
-        )
-        try:
-            await context.bot.send_message(
-                coordinator.chat_id, text, reply_markup=_decision_buttons(language, applicant.id)
-            )
-        except TelegramError as error:
-            log.warning("could not tell coordinator %s about a request: %s", coordinator.id, error)
+async def render_request(job: Job, cache: RenderCache) -> Rendered:
+    """A new access request, to a coordinator, with the decision buttons."""
+    language = cache.language(job)
+    applicant = await cache.member(int(job.params["member"] or 0))
+    if applicant is None:
+        raise LookupError("the applicant is gone")
+    text = i18n.html_text(
+        language, "request.new", member=member_text(cache.services.network, applicant, language)
+    )
+    return Rendered(text, _decision_buttons(language, applicant.id))
+
+
+async def render_decision(job: Job, cache: RenderCache) -> Rendered:
+    """The news of a coordinator's decision, to the person concerned."""
+    language = cache.language(job)
+    return Rendered(i18n.html_text(language, f"decision.{job.params['decision']}.member"))
 
 
 def _decision_buttons(language: str, member_id: int) -> InlineKeyboardMarkup:
@@ -341,7 +340,7 @@ async def _decision(context: CoraContext, action: str, member_id: int) -> str:
         "revoke": membership.revoke,
     }[action]
     result = await decision(actor, member_id)
-    await _tell_member(context, result.member, f"decision.{action}.member")
+    context.background.deliveries_added()
     if result.member.role == Role.COORDINATOR:
         await sync_member_menu(
             context.bot,
@@ -350,16 +349,6 @@ async def _decision(context: CoraContext, action: str, member_id: int) -> str:
             context.services.settings.cora_default_language,
         )
     return tr(context, f"decision.{action}.done", member=member_line(context, result.member))
-
-
-async def _tell_member(context: CoraContext, member: MemberView, key: str) -> None:
-    if member.chat_id is None:
-        return
-    language = member.language or context.services.settings.cora_default_language
-    try:
-        await context.bot.send_message(member.chat_id, i18n.html_text(language, key))
-    except TelegramError as error:
-        log.warning("could not tell member %s about a decision: %s", member.id, error)
 
 
 async def members(update: Update, context: CoraContext) -> None:

@@ -1,17 +1,22 @@
-"""Turning results into the person's language: texts, labels and sending helpers."""
+"""Turning results into the person's language: texts, labels, times and sending helpers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot import i18n
 from bot.i18n import Markup
 from bot.membership import MemberView
+from bot.network import Network
 from handlers.context import CoraContext
 
 MESSAGE_LIMIT = 4096
+_TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
 
 def tr(context: CoraContext, key: str, **params: object) -> str:
@@ -24,19 +29,28 @@ def plain(context: CoraContext, key: str, **params: object) -> str:
     return i18n.text(context.language, key, **params)
 
 
-def sector_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
-    place = context.services.network.sectors.get(code or "")
-    return place.label(language or context.language) if place else (code or "–")
+# -- labels that need only the network and a language (also used for deliveries) ----------
 
 
-def region_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
-    place = context.services.network.regions.get(code or "")
-    return place.label(language or context.language) if place else (code or "–")
+def sector_name(network: Network, code: str | None, language: str) -> str:
+    place = network.sectors.get(code or "")
+    return place.label(language) if place else (code or "–")
 
 
-def member_line(context: CoraContext, member: MemberView, language: str | None = None) -> Markup:
+def region_name(network: Network, code: str | None, language: str) -> str:
+    place = network.regions.get(code or "")
+    return place.label(language) if place else (code or "–")
+
+
+def sectors_text(network: Network, codes: Iterable[str], language: str) -> str:
+    codes = list(codes)
+    if len(codes) == len(network.sectors) and set(codes) == set(network.sectors):
+        return i18n.text(language, "sectors.all")
+    return ", ".join(sector_name(network, code, language) for code in codes)
+
+
+def member_text(network: Network, member: MemberView, language: str) -> Markup:
     """`#12 Name (Institution) – Sector, Region` for lists and notifications."""
-    language = language or context.language
     return Markup(
         i18n.html_text(
             language,
@@ -44,10 +58,38 @@ def member_line(context: CoraContext, member: MemberView, language: str | None =
             id=member.id,
             name=member.display_name or "–",
             institution=member.institution or "–",
-            sector=sector_label(context, member.sector, language),
+            sector=sector_name(network, member.sector, language),
             region=member.region or "–",
         )
     )
+
+
+def local_time(moment: datetime, timezone: str, language: str) -> str:
+    """A point in time in the network's time zone, written the way the reader expects."""
+    pattern = _TIME_PATTERNS.get(language, _TIME_PATTERNS["de"])
+    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+
+
+# -- the same, in the language of the person behind an update ------------------------------
+
+
+def sector_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
+    return sector_name(context.services.network, code, language or context.language)
+
+
+def region_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
+    return region_name(context.services.network, code, language or context.language)
+
+
+def member_line(context: CoraContext, member: MemberView, language: str | None = None) -> Markup:
+    return member_text(context.services.network, member, language or context.language)
+
+
+def when(context: CoraContext, moment: datetime) -> str:
+    return local_time(moment, context.services.settings.cora_timezone, context.language)
+
+
+# -- keyboards and sending -------------------------------------------------------------------
 
 
 def keyboard(rows: Iterable[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
@@ -55,6 +97,10 @@ def keyboard(rows: Iterable[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
+
+
+def rows_of(buttons: Sequence[tuple[str, str]], width: int) -> list[list[tuple[str, str]]]:
+    return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
 
 
 def chunk_lines(lines: Sequence[str], header: str = "") -> list[str]:

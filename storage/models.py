@@ -8,12 +8,16 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -97,6 +101,8 @@ class Member(Base):
     created_at: Mapped[datetime]
     status_changed_at: Mapped[datetime]
     status_changed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # Set when Telegram refused a delivery (blocked bot, deleted account); cleared on success.
+    unreachable_since: Mapped[datetime | None]
 
 
 class Invite(Base):
@@ -144,3 +150,124 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Urgency(enum.StrEnum):
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Alert(Base):
+    """A pseudonymised case alert; its text is stored encrypted only."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        _enum_check("urgency", "urgency", Urgency),
+        _enum_check("status", "status", AlertStatus),
+        Index("ix_alerts_escalate_at", "escalate_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(20), unique=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    sectors: Mapped[str] = mapped_column(String(400))  # comma-separated sector codes
+    region: Mapped[str] = mapped_column(String(10))
+    urgency: Mapped[str] = mapped_column(String(10))
+    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once retention ran
+    status: Mapped[str] = mapped_column(String(10), default=AlertStatus.OPEN)
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    taken_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    taken_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    escalate_at: Mapped[datetime | None]  # the next escalation deadline, None when none is due
+    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecipientReason(enum.StrEnum):
+    TARGET = "target"  # matched the alert's sectors and region
+    ESCALATION = "escalation"  # a coordinator brought in by escalation
+
+
+class AlertRecipient(Base):
+    __tablename__ = "alert_recipients"
+    __table_args__ = (
+        PrimaryKeyConstraint("alert_id", "member_id"),
+        _enum_check("reason", "reason", RecipientReason),
+        Index("ix_alert_recipients_member_id", "member_id"),
+    )
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    reason: Mapped[str] = mapped_column(String(12))
+    acknowledged_at: Mapped[datetime | None]
+
+
+class FollowUp(Base):
+    """A later message on an alert, encrypted like the alert itself."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class CaseCounter(Base):
+    """The running number of case references per year (F-2026-0042)."""
+
+    __tablename__ = "case_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after retries, or Telegram refused the message itself
+    UNREACHABLE = "unreachable"  # blocked bot or deleted account (403)
+    CANCELLED = "cancelled"  # the recipient was no longer an active member
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+class Delivery(Base):
+    """The outbox: one row per message to one person, committed before anything is sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        _enum_check("status", "status", DeliveryStatus),
+        Index("ix_deliveries_due", "status", "priority", "next_attempt_at"),
+        Index("ix_deliveries_alert_id", "alert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    subject_id: Mapped[int | None] = mapped_column(Integer)  # e.g. a follow-up
+    params: Mapped[str] = mapped_column(Text, default="{}")  # small JSON of ids, no free text
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    claimed_until: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(80))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Invite, Member, MemberStatus, Role
+from storage.models import Delivery, DeliveryStatus, Invite, Member, MemberStatus, Role
 
 
 class MemberRepository:
@@ -26,6 +27,9 @@ class MemberRepository:
         if for_update:
             query = query.with_for_update()
         return (await self._session.scalars(query)).first()
+
+    async def by_ids(self, ids: Iterable[int]) -> Sequence[Member]:
+        return (await self._session.scalars(select(Member).where(Member.id.in_(list(ids))))).all()
 
     async def by_telegram_id(
         self, telegram_user_id: int, *, for_update: bool = False
@@ -64,7 +68,7 @@ class MemberRepository:
         rows = await self._session.execute(
             select(Member.status, func.count()).group_by(Member.status)
         )
-        return {status: count for status, count in rows.tuples()}
+        return {status: count for status, count in rows.all()}
 
 
 class InviteRepository:
@@ -91,3 +95,109 @@ class InviteRepository:
             .execution_options(synchronize_session="fetch")
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def enqueue(
+        self,
+        *,
+        kind: str,
+        member_ids: Iterable[int],
+        priority: int,
+        now: datetime,
+        alert_id: int | None = None,
+        subject_id: int | None = None,
+        params: dict[str, int | str | None] | None = None,
+        silent: bool = False,
+    ) -> int:
+        """Add one pending delivery per member; the caller's transaction makes them durable."""
+        encoded = json.dumps(params or {}, sort_keys=True, separators=(",", ":"))
+        rows = [
+            Delivery(
+                kind=kind,
+                member_id=member_id,
+                alert_id=alert_id,
+                subject_id=subject_id,
+                params=encoded,
+                priority=priority,
+                silent=silent,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for member_id in member_ids
+        ]
+        self._session.add_all(rows)
+        return len(rows)
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Delivery]:
+        """Pending deliveries that are due, most urgent first, locked for this transaction;
+        rows another instance holds are skipped rather than waited for."""
+        query = (
+            select(Delivery)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.priority, Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self._session.scalars(query)).all()
+
+    async def by_ids(self, ids: Sequence[int]) -> Sequence[Delivery]:
+        query = select(Delivery).where(Delivery.id.in_(list(ids))).with_for_update()
+        return (await self._session.scalars(query)).all()
+
+    async def release(self, now: datetime, *, everything: bool) -> int:
+        """Hand claimed deliveries back: all of them (single process after a restart), or only
+        those whose claim has expired (an instance died)."""
+        query = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING)
+        if not everything:
+            query = query.where(Delivery.claimed_until < now)
+        result = await self._session.execute(
+            query.values(
+                status=DeliveryStatus.PENDING, claimed_by=None, claimed_until=None
+            ).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def next_due(self) -> datetime | None:
+        return await self._session.scalar(
+            select(func.min(Delivery.next_attempt_at)).where(
+                Delivery.status == DeliveryStatus.PENDING
+            )
+        )
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        row = (
+            await self._session.execute(
+                select(func.count(), func.min(Delivery.created_at)).where(
+                    Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+                )
+            )
+        ).one()
+        return int(row[0]), row[1]
+
+    async def counts_for_alert(self, alert_id: int, kinds: Sequence[str]) -> dict[str, int]:
+        rows = await self._session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.alert_id == alert_id, Delivery.kind.in_(list(kinds)))
+            .group_by(Delivery.status)
+        )
+        return {status: count for status, count in rows.all()}
+
+    async def member_ids_with_status(
+        self, alert_id: int, kinds: Sequence[str], status: str
+    ) -> list[int]:
+        rows = await self._session.scalars(
+            select(Delivery.member_id)
+            .where(
+                Delivery.alert_id == alert_id,
+                Delivery.kind.in_(list(kinds)),
+                Delivery.status == status,
+            )
+            .distinct()
+        )
+        return list(rows)

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.errors import TryAgainError
 from storage.audit import AuditLog
 from storage.db import Database
-from storage.repositories import InviteRepository, MemberRepository
+from storage.repositories import DeliveryRepository, InviteRepository, MemberRepository
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,13 @@ class UnitOfWork:
         self.session = self._database.session(write=self._write)
         self.members = MemberRepository(self.session)
         self.invites = InviteRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
         self.audit = AuditLog(self.session)
         return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._database.is_sqlite
 
     def now(self) -> datetime:
         return self._clock.now()

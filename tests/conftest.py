@@ -95,7 +95,20 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(api: LocalBotApi, database_url: str, tmp_path: Path) -> Settings:
+def setting_overrides() -> dict[str, Any]:
+    """Override in a test module (or with indirect parametrisation) to change settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(
+    api: LocalBotApi, database_url: str, tmp_path: Path, setting_overrides: dict[str, Any]
+) -> Settings:
+    values: dict[str, Any] = {
+        # The rate limiter has tests of its own; elsewhere it would only slow the stories down.
+        "telegram_max_rate": 0,
+        **setting_overrides,
+    }
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         telegram_bot_token=TOKEN,  # type: ignore[arg-type]
@@ -103,6 +116,7 @@ def settings(api: LocalBotApi, database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         cora_data_dir=tmp_path / "data",
         cora_encryption_key=generate_encryption_key(),  # type: ignore[arg-type]
+        **values,
     )
 
 

@@ -249,6 +249,7 @@ async def test_pending_lists_requests_and_reject_by_command_tells_the_applicant(
     await expect(applicant, "join.submitted", "en")
     request = await cora.services.membership.find_by_telegram(applicant.id)
     assert request is not None and request.status == MemberStatus.PENDING
+    await expect(coordinator.user, "request.new")
 
     coordinator.user.send("/pending")
     header = await expect(coordinator.user, "pending.header", count=1)

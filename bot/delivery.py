@@ -1,0 +1,237 @@
+"""The durable outbox: deliveries are claimed, retried with backoff and finished exactly once."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+
+from bot.network import Network
+from storage.audit import SYSTEM
+from storage.models import DeliveryStatus, Member, MemberStatus
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+
+class Priority(IntEnum):
+    """Lower goes first: urgent alerts before everything else in the queue."""
+
+    URGENT = 0
+    NORMAL = 1
+    BULK = 2
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # 429, 5xx, time-out: try again later
+    UNREACHABLE = "unreachable"  # 403: blocked bot or deleted account
+    FAILED = "failed"  # Telegram refused the message itself; retrying cannot help
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery, with what the sender needs to render it."""
+
+    id: int
+    kind: str
+    member_id: int
+    chat_id: int
+    language: str | None
+    alert_id: int | None
+    subject_id: int | None
+    params: dict[str, int | str | None]
+    silent: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Result:
+    delivery_id: int
+    outcome: Outcome
+    message_id: int | None = None
+    retry_after: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class Recorded:
+    """What changed: alerts whose status message should be refreshed, deliveries finished."""
+
+    alert_ids: set[int] = field(default_factory=set)
+    finished: dict[str, int] = field(default_factory=dict)
+    new_deliveries: int = 0
+
+
+UNREACHABLE_NOTICE = "unreachable"
+# Kinds that also reach people who are not (or no longer) active: the news of a decision.
+FOR_EVERYONE = frozenset({"decision"})
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        network: Network,
+        *,
+        instance_id: str,
+        max_attempts: int = 15,
+        lease: timedelta = timedelta(seconds=60),
+        backoff_cap: float = 300.0,
+    ) -> None:
+        self._uow = uow
+        self._network = network
+        self.instance_id = instance_id
+        self._max_attempts = max_attempts
+        self._lease = lease
+        self._backoff_cap = backoff_cap
+
+    async def release_claims(self, *, everything: bool) -> int:
+        """Make claimed deliveries sendable again (after a restart, or expired claims)."""
+        async with self._uow() as uow:
+            released = await uow.deliveries.release(uow.now(), everything=everything)
+            await uow.commit()
+        return released
+
+    async def claim(self, limit: int) -> list[Job]:
+        """Claim up to `limit` due deliveries. Those to people who are no longer active
+        members are cancelled instead: revocation stops all deliveries at once."""
+        async with self._uow() as uow:
+            now = uow.now()
+            due = await uow.deliveries.due(now, limit)
+            if not due:
+                return []
+            members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
+            jobs: list[Job] = []
+            for delivery in due:
+                member = members[delivery.member_id]
+                inactive = (
+                    member.status != MemberStatus.ACTIVE and delivery.kind not in FOR_EVERYONE
+                )
+                if inactive or member.chat_id is None:
+                    delivery.status = DeliveryStatus.CANCELLED
+                    delivery.finished_at = now
+                    _audit_final(
+                        uow,
+                        delivery.id,
+                        delivery.kind,
+                        delivery.member_id,
+                        delivery.alert_id,
+                        DeliveryStatus.CANCELLED,
+                    )
+                    continue
+                delivery.status = DeliveryStatus.SENDING
+                delivery.claimed_by = self.instance_id
+                delivery.claimed_until = now + self._lease
+                delivery.attempts += 1
+                jobs.append(
+                    Job(
+                        id=delivery.id,
+                        kind=delivery.kind,
+                        member_id=member.id,
+                        chat_id=member.chat_id,
+                        language=member.language,
+                        alert_id=delivery.alert_id,
+                        subject_id=delivery.subject_id,
+                        params=json.loads(delivery.params),
+                        silent=delivery.silent,
+                        attempts=delivery.attempts,
+                    )
+                )
+            await uow.commit()
+        return jobs
+
+    async def record(self, results: Sequence[Result]) -> Recorded:
+        """Store the outcome of sent jobs, in one transaction for the whole batch."""
+        recorded = Recorded()
+        if not results:
+            return recorded
+        async with self._uow() as uow:
+            now = uow.now()
+            deliveries = {
+                d.id: d for d in await uow.deliveries.by_ids([r.delivery_id for r in results])
+            }
+            members = {
+                m.id: m
+                for m in await uow.members.by_ids({d.member_id for d in deliveries.values()})
+            }
+            for result in results:
+                delivery = deliveries.get(result.delivery_id)
+                if delivery is None or delivery.status != DeliveryStatus.SENDING:
+                    continue  # finished meanwhile (e.g. by another instance after a lost claim)
+                member = members[delivery.member_id]
+                if delivery.alert_id is not None:
+                    recorded.alert_ids.add(delivery.alert_id)
+                delivery.claimed_by = delivery.claimed_until = None
+                delivery.last_error = result.error[:80] if result.error else None
+                if result.outcome == Outcome.RETRY and delivery.attempts < self._max_attempts:
+                    delivery.status = DeliveryStatus.PENDING
+                    delivery.next_attempt_at = now + timedelta(
+                        seconds=self._retry_delay(delivery.attempts, result.retry_after)
+                    )
+                    continue
+                final = {
+                    Outcome.SENT: DeliveryStatus.SENT,
+                    Outcome.UNREACHABLE: DeliveryStatus.UNREACHABLE,
+                    Outcome.FAILED: DeliveryStatus.FAILED,
+                    Outcome.RETRY: DeliveryStatus.FAILED,  # retries exhausted
+                }[result.outcome]
+                delivery.status = final
+                delivery.finished_at = now
+                delivery.telegram_message_id = result.message_id
+                recorded.finished[final] = recorded.finished.get(final, 0) + 1
+                _audit_final(uow, delivery.id, delivery.kind, member.id, delivery.alert_id, final)
+                if final == DeliveryStatus.SENT and member.unreachable_since is not None:
+                    member.unreachable_since = None
+                elif final == DeliveryStatus.UNREACHABLE and member.unreachable_since is None:
+                    member.unreachable_since = now
+                    recorded.new_deliveries += await self._tell_coordinators(uow, member, now)
+            await uow.commit()
+        return recorded
+
+    async def _tell_coordinators(self, uow: UnitOfWork, member: Member, now: datetime) -> int:
+        """A member became unreachable: the coordinators of their region should know."""
+        if member.region is None:
+            return 0
+        coordinators = await uow.members.coordinators_for(
+            member.region, self._network.statewide_region
+        )
+        targets = [c.id for c in coordinators if c.id != member.id]
+        uow.audit.record(SYSTEM, "member.unreachable", f"member:{member.id}")
+        return uow.deliveries.enqueue(
+            kind=UNREACHABLE_NOTICE,
+            member_ids=targets,
+            priority=Priority.NORMAL,
+            now=now,
+            params={"member": member.id},
+        )
+
+    def _retry_delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(retry_after, 1.0)
+        # Exponential backoff with jitter, so that many failed sends do not return together.
+        delay: float = min(self._backoff_cap, 2.0**attempts)
+        return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+
+    async def next_due(self) -> datetime | None:
+        async with self._uow(write=False) as uow:
+            return await uow.deliveries.next_due()
+
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many deliveries wait, and since when the oldest."""
+        async with self._uow(write=False) as uow:
+            return await uow.deliveries.backlog()
+
+
+def _audit_final(
+    uow: UnitOfWork, delivery_id: int, kind: str, member_id: int, alert_id: int | None, status: str
+) -> None:
+    uow.audit.record(
+        SYSTEM,
+        f"delivery.{status}",
+        f"delivery:{delivery_id}",
+        kind=kind,
+        member=member_id,
+        alert=alert_id,
+    )

@@ -1,0 +1,64 @@
+"""APScheduler for deadlines. The database holds every deadline; jobs here only wake the
+services at the right time and are rebuilt from the database at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+class Scheduler:
+    def __init__(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def at(self, key: str, when: datetime, job: Job) -> None:
+        """Run `job` at `when`; a time in the past (missed while the bot was down) runs now."""
+        self._scheduler.add_job(
+            job,
+            DateTrigger(run_date=when),
+            id=key,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    def every(self, key: str, seconds: float, job: Job) -> None:
+        self._scheduler.add_job(
+            job,
+            IntervalTrigger(seconds=seconds),
+            id=key,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    def cancel(self, key: str) -> None:
+        if self._scheduler.get_job(key) is not None:
+            self._scheduler.remove_job(key)
+
+    def has(self, key: str) -> bool:
+        return self._scheduler.get_job(key) is not None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)

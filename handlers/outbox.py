@@ -1,0 +1,193 @@
+"""The delivery worker: sends what the outbox hands out through python-telegram-bot and
+reports every outcome back, so that each delivery ends in a recorded final state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import ExtBot
+
+from bot.alerts import AlertView
+from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
+from bot.membership import MemberView
+from handlers.context import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass
+class RenderCache:
+    """What several deliveries of one batch share (an alert to 30 people is loaded once)."""
+
+    services: Services
+    _alerts: dict[int, AlertView] = field(default_factory=dict)
+    _texts: dict[tuple[str, int], str | None] = field(default_factory=dict)
+    _members: dict[int, MemberView | None] = field(default_factory=dict)
+
+    def language(self, job: Job) -> str:
+        return job.language or self.services.settings.cora_default_language
+
+    async def alert(self, alert_id: int) -> AlertView:
+        if alert_id not in self._alerts:
+            self._alerts[alert_id] = await self.services.alerts.view(alert_id)
+        return self._alerts[alert_id]
+
+    async def alert_text(self, alert_id: int) -> str | None:
+        key = ("alert", alert_id)
+        if key not in self._texts:
+            self._texts[key] = await self.services.alerts.text(alert_id)
+        return self._texts[key]
+
+    async def follow_up_text(self, follow_up_id: int) -> str | None:
+        key = ("follow_up", follow_up_id)
+        if key not in self._texts:
+            self._texts[key] = await self.services.alerts.follow_up_text(follow_up_id)
+        return self._texts[key]
+
+    async def member(self, member_id: int) -> MemberView | None:
+        if member_id not in self._members:
+            self._members[member_id] = await self.services.membership.get(member_id)
+        return self._members[member_id]
+
+
+Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
+
+
+def classify(error: TelegramError) -> Result | None:
+    """How a Telegram error ends a delivery (the id is filled in by the caller)."""
+    if isinstance(error, RetryAfter):
+        after = error.retry_after
+        seconds = after if isinstance(after, int | float) else after.total_seconds()
+        return Result(0, Outcome.RETRY, retry_after=float(seconds), error="429 retry after")
+    if isinstance(error, Forbidden):
+        return Result(0, Outcome.UNREACHABLE, error=f"403 {error.message}")
+    if isinstance(error, BadRequest):
+        if "chat not found" in error.message.lower():
+            return Result(0, Outcome.UNREACHABLE, error="400 chat not found")
+        return Result(0, Outcome.FAILED, error=f"400 {error.message}")
+    return None
+
+
+class Outbox:
+    """One loop per process: claim a batch, send it concurrently under the rate limiter,
+    record the outcomes in one transaction, repeat; sleep until woken when idle."""
+
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        services: Services,
+        deliveries: DeliveryService,
+        renderers: Mapping[str, Renderer],
+        *,
+        on_recorded: Callable[[Recorded], None],
+        release_everything: bool,
+        batch_size: int = 30,
+        concurrency: int = 16,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self._bot = bot
+        self._services = services
+        self._deliveries = deliveries
+        self._renderers = renderers
+        self._on_recorded = on_recorded
+        self._release_everything = release_everything
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+
+    def wake(self) -> None:
+        """New deliveries were committed: look for work now instead of at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        # A single process (SQLite) owns every claim, so whatever it had claimed before a
+        # restart was in flight: send it again. Several instances only take over expired ones.
+        released = await self._deliveries.release_claims(everything=self._release_everything)
+        if released:
+            log.warning("resuming %d deliveries that were in flight at the last stop", released)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight (its outcomes are recorded), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                worked = await self.run_once()
+            except Exception:
+                log.exception("delivery round failed; retrying shortly")
+                worked = False
+                await asyncio.sleep(1.0)
+            if not worked and not self._stopping:
+                await self._idle()
+
+    async def run_once(self) -> bool:
+        """One round; False when there was nothing due."""
+        jobs = await self._deliveries.claim(self._batch_size)
+        if not jobs:
+            return False
+        cache = RenderCache(self._services)
+        results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
+        recorded = await self._deliveries.record(results)
+        self.sent += recorded.finished.get("sent", 0)
+        self._on_recorded(recorded)
+        return True
+
+    async def _idle(self) -> None:
+        timeout = self._idle_seconds
+        next_due = await self._deliveries.next_due()
+        if next_due is not None:
+            wait = (next_due - self._services.clock.now()).total_seconds()
+            timeout = min(timeout, max(0.0, wait))
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _send(self, job: Job, cache: RenderCache) -> Result:
+        async with self._slots:
+            renderer = self._renderers.get(job.kind)
+            try:
+                if renderer is None:
+                    raise LookupError(f"no renderer for delivery kind {job.kind!r}")
+                rendered = await renderer(job, cache)
+            except Exception:
+                log.exception("could not render delivery %s (%s)", job.id, job.kind)
+                return Result(job.id, Outcome.FAILED, error="render error")
+            try:
+                message = await self._bot.send_message(
+                    job.chat_id,
+                    rendered.text,
+                    reply_markup=rendered.markup,
+                    disable_notification=job.silent,
+                    rate_limit_args=0,
+                )
+            except TelegramError as error:
+                outcome = classify(error) or Result(0, Outcome.RETRY, error=type(error).__name__)
+                log.info("delivery %s: %s", job.id, outcome.error)
+                return Result(
+                    job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
+                )
+            return Result(job.id, Outcome.SENT, message_id=message.message_id)

@@ -1,0 +1,100 @@
+"""One rate limiter for every request the bot makes, so that fan-out, replies and edits
+together stay within Telegram's limits instead of provoking 429s."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+log = logging.getLogger(__name__)
+
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+
+# Telegram: about 30 messages per second overall, about one per second in a chat (short bursts
+# are tolerated), 20 per minute in a group. Messages are spaced evenly rather than sent in
+# bursts, which keeps the overall rate right at the bound without tripping it.
+OVERALL_PER_SECOND = 30.0
+CHAT_BURST, CHAT_PERIOD = 3, 3.3
+GROUP_BURST, GROUP_PERIOD = 20, 60.0
+MAX_CHAT_LIMITERS = 2048
+
+
+class TelegramLimiter(BaseRateLimiter[int]):
+    """`rate_limit_args` is the number of retries after a 429 (default 2); the outbox passes 0
+    because it reschedules the delivery in the database instead of waiting here."""
+
+    def __init__(
+        self, overall_per_second: float = OVERALL_PER_SECOND, max_retries: int = 2
+    ) -> None:
+        self._overall = AsyncLimiter(1, 1 / overall_per_second) if overall_per_second > 0 else None
+        self._chats: dict[int, AsyncLimiter] = {}
+        self._max_retries = max_retries
+        self._open = asyncio.Event()
+        self._open.set()
+        self.retry_afters = 0
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.get(chat_id)
+        if limiter is None:
+            if len(self._chats) > MAX_CHAT_LIMITERS:
+                # Forget chats whose bucket is full again; they have been quiet long enough.
+                for key, old in list(self._chats.items()):
+                    if old.has_capacity(old.max_rate):
+                        del self._chats[key]
+            burst, period = (
+                (GROUP_BURST, GROUP_PERIOD) if chat_id < 0 else (CHAT_BURST, CHAT_PERIOD)
+            )
+            limiter = self._chats[chat_id] = AsyncLimiter(burst, period)
+        return limiter
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSONResult:
+        retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        chat_id: int | None = None
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(data["chat_id"]) if "chat_id" in data else None
+        attempt = 0
+        while True:
+            await self._open.wait()
+            try:
+                if chat_id is None or self._overall is None:
+                    return await callback(*args, **kwargs)
+                async with self._chat_limiter(chat_id), self._overall:
+                    await self._open.wait()
+                    return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                self.retry_afters += 1
+                pause = error.retry_after
+                seconds = pause if isinstance(pause, int | float) else pause.total_seconds()
+                self._pause(seconds)
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                log.info("Telegram asked to wait %.0f s (%s); retrying", seconds, endpoint)
+
+    def _pause(self, seconds: float) -> None:
+        """Hold every request for `seconds`: a 429 concerns the whole bot, not one chat."""
+        if not self._open.is_set():
+            return
+        self._open.clear()
+        asyncio.get_running_loop().call_later(seconds, self._open.set)
