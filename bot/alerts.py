@@ -505,8 +505,8 @@ class AlertService:
 
     async def escalate_due(self) -> list[Escalated]:
         """Escalate every open alert whose deadline has passed and that nobody acknowledged
-        or took over: first the region's coordinators (and a reminder to the recipients),
-        then the state coordination office."""
+        or took over: first the region's own coordinators (and a reminder to the recipients),
+        one period later the state coordination office."""
         escalated: list[Escalated] = []
         async with self._uow() as uow:
             now = uow.now()
@@ -537,20 +537,21 @@ class AlertService:
             alert.escalate_at = None
             return Escalated(alert.id, alert.escalation_level, 0, None)
         level = alert.escalation_level + 1
-        statewide = self._network.statewide_region
+        count = 0
         if level == 1:
-            coordinators = await uow.members.coordinators_for(alert.region, statewide)
             reminded = [r.member_id for r in rows if r.reason == RecipientReason.TARGET]
-            count = uow.deliveries.enqueue(
+            count += uow.deliveries.enqueue(
                 kind=Notice.REMINDER,
                 member_ids=reminded,
                 priority=_priority(alert.urgency),
                 now=now,
                 alert_id=alert.id,
             )
-        else:
-            coordinators = await uow.members.find(sector="coordination", regions=[statewide])
-            count = 0
+            coordinators = await uow.members.find(regions=[alert.region], role=Role.COORDINATOR)
+            if not coordinators:
+                level = 2  # no coordinator in the region: straight to the state level
+        if level >= 2:
+            coordinators = await self._state_coordinators(uow)
         known = {r.member_id for r in rows} | {alert.sender_id}
         brought_in = [c.id for c in coordinators if c.id not in known]
         uow.session.add_all(
@@ -571,6 +572,12 @@ class AlertService:
             SYSTEM, "alert.escalated", f"alert:{alert.id}", level=level, notified=len(brought_in)
         )
         return Escalated(alert.id, level, count, alert.escalate_at)
+
+    async def _state_coordinators(self, uow: UnitOfWork) -> Sequence[Member]:
+        """The state coordination office: coordinators for the whole state and the
+        coordination sector's statewide members."""
+        statewide = await uow.members.find(regions=[self._network.statewide_region])
+        return [m for m in statewide if m.role == Role.COORDINATOR or m.sector == "coordination"]
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -8,15 +8,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram import Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
-    Defaults,
     MessageHandler,
     TypeHandler,
     filters,
@@ -260,12 +258,6 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .base_file_url(_file_url(settings.telegram_base_url))
         .context_types(ContextTypes(context=CoraContext))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
         .concurrent_updates(PerPersonUpdateProcessor())
         .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
         .connection_pool_size(32)

@@ -36,6 +36,7 @@ from handlers.callbacks import Button, Kind, decode
 from handlers.context import CoraContext
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
+    edit_html,
     keyboard,
     local_time,
     member_text,
@@ -138,12 +139,13 @@ async def choose_sector(update: Update, context: CoraContext) -> int:
             await query.answer(plain(context, "alert.choose_a_sector"), show_alert=True)
             return SECTORS
         await query.answer()
-        await query.edit_message_text(
+        await edit_html(
+            query,
             tr(
                 context,
                 "alert.chosen_sectors",
                 sectors=sectors_text(network, draft.sectors, context.language),
-            )
+            ),
         )
         regions = [
             (place.label(context.language), Button(Kind.DRAFT, code, "region").encode())
@@ -173,12 +175,13 @@ async def choose_region(update: Update, context: CoraContext) -> int:
     region = context.services.network.region(_button(query.data).id).code
     draft.region = region
     await query.answer()
-    await query.edit_message_text(
+    await edit_html(
+        query,
         tr(
             context,
             "alert.chosen_region",
             region=region_name(context.services.network, region, context.language),
-        )
+        ),
     )
     buttons = [
         (
@@ -204,8 +207,8 @@ async def choose_urgency(update: Update, context: CoraContext) -> int:
         raise DomainError("button.invalid")
     draft.urgency = urgency
     await query.answer()
-    await query.edit_message_text(
-        tr(context, "alert.chosen_urgency", urgency=plain(context, f"urgency.{urgency}"))
+    await edit_html(
+        query, tr(context, "alert.chosen_urgency", urgency=plain(context, f"urgency.{urgency}"))
     )
     await say(update, context, "alert.ask_text", max=MAX_TEXT)
     return TEXT

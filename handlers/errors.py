@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -45,7 +46,9 @@ async def handle_error(update: object, context: CoraContext) -> None:
         if update.callback_query:
             await update.callback_query.answer(text(language, key, **params), show_alert=True)
         elif update.effective_chat:
-            await update.effective_chat.send_message(html_text(language, key, **params))
+            await update.effective_chat.send_message(
+                html_text(language, key, **params), parse_mode=ParseMode.HTML
+            )
     except TelegramError as reply_error:
         log.warning("could not send the error reply: %s", reply_error)
     raise ApplicationHandlerStop

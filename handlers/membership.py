@@ -18,6 +18,7 @@ from handlers.context import CoraContext
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
     chunk_lines,
+    edit_html,
     keyboard,
     member_line,
     member_text,
@@ -148,7 +149,7 @@ async def join_button(update: Update, context: CoraContext, button: Button) -> N
     else:
         raise DomainError("button.invalid")
     await query.answer()
-    await query.edit_message_text(tr(context, "join.chosen", choice=chosen))
+    await edit_html(query, tr(context, "join.chosen", choice=chosen))
     await ask_next(update, context, progress)
 
 
@@ -246,7 +247,7 @@ async def language_button(update: Update, context: CoraContext, button: Button) 
         raise DomainError("button.invalid")
     await _set_language(update, context, button.id)
     await query.answer()
-    await query.edit_message_text(tr(context, "language.set"))
+    await edit_html(query, tr(context, "language.set"))
 
 
 async def _set_language(update: Update, context: CoraContext, choice: str) -> None:
@@ -323,7 +324,7 @@ async def member_button(update: Update, context: CoraContext, button: Button) ->
         raise DomainError("button.invalid")
     text = await _decision(context, button.action, int(button.id))
     await query.answer()
-    await query.edit_message_text(text)
+    await edit_html(query, text)
 
 
 async def _decide(update: Update, context: CoraContext, action: str, member_id: int) -> None:

@@ -18,6 +18,7 @@ from bot.alerts import AlertView
 from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
 from handlers.context import Services
+from handlers.render import HTML
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ class Outbox:
                 message = await self._bot.send_message(
                     job.chat_id,
                     rendered.text,
+                    parse_mode=HTML,
                     reply_markup=rendered.markup,
                     disable_notification=job.silent,
                     rate_limit_args=0,

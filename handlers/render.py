@@ -7,7 +7,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
 
 from bot import i18n
 from bot.i18n import Markup
@@ -16,6 +24,10 @@ from bot.network import Network
 from handlers.context import CoraContext
 
 MESSAGE_LIMIT = 4096
+# Every text the bot writes is Telegram HTML with escaped parameters (see bot.i18n); it is
+# passed explicitly, because PTB's Defaults would add parse_mode to methods that have none.
+HTML = ParseMode.HTML
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
 
@@ -136,4 +148,15 @@ async def send_html(
 ) -> Message:
     chat = update.effective_chat
     assert chat is not None
-    return await chat.send_message(html, reply_markup=markup)
+    return await chat.send_message(
+        html, parse_mode=HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
+
+
+async def edit_html(
+    query: CallbackQuery, html: str, *, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text of the message a button was pressed on."""
+    await query.edit_message_text(
+        html, parse_mode=HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )

@@ -14,6 +14,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.alerts import StatusView
 from handlers.context import Services
+from handlers.render import HTML
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,9 @@ class StatusBoard:
         language = sender.language or self._services.settings.cora_default_language
         text, markup = self._render(status, language)
         if alert.status_message_id is None:
-            message = await self._bot.send_message(sender.chat_id, text, reply_markup=markup)
+            message = await self._bot.send_message(
+                sender.chat_id, text, parse_mode=HTML, reply_markup=markup
+            )
             await self._services.alerts.set_status_message(
                 alert.id, sender.chat_id, message.message_id
             )
@@ -103,6 +106,7 @@ class StatusBoard:
                     text,
                     chat_id=alert.status_chat_id,
                     message_id=alert.status_message_id,
+                    parse_mode=HTML,
                     reply_markup=markup,
                 )
             except BadRequest as error:

@@ -4,6 +4,7 @@ Bot API server, and the real bot wired against both."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import uuid
@@ -128,3 +129,19 @@ async def cora(settings: Settings, clock: Clock) -> AsyncIterator[CoraBot]:
         yield bot
     finally:
         await bot.stop()
+
+
+@pytest.fixture
+def production_logging(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Logging as `cora-bot run` sets it up at LOG_LEVEL=DEBUG, captured for inspection."""
+    from bot.logs import QUIET_LIBRARIES, configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIET_LIBRARIES})
+    configure_logging("DEBUG", [TOKEN])
+    root.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.DEBUG)
+    yield caplog
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)

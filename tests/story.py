@@ -105,3 +105,60 @@ async def reply_to(user: SimUser, text: str, timeout: float = 5.0) -> SimMessage
     before = user.last
     user.send(text)
     return await user.wait_for(lambda m: True, timeout, after=before)
+
+
+async def seed_members(
+    database_url: str,
+    api: LocalBotApi,
+    count: int,
+    sector: str,
+    region: str,
+    *,
+    prefix: str = "Mitglied",
+    role: str = "member",
+) -> list[Person]:
+    """Many active members at once, stored directly (for fan-out stories); each has opened
+    the chat with the bot before, as Telegram requires for the bot to write to them."""
+    from bot.clock import SystemClock
+    from storage.db import Database
+    from storage.models import Member, MemberStatus
+    from storage.uow import UnitOfWork
+
+    users = [api.user(first_name=f"{prefix}{i}") for i in range(count)]
+    for user in users:
+        user.account.started = True
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database, SystemClock()) as uow:
+            now = uow.now()
+            rows = [
+                Member(
+                    telegram_user_id=user.id,
+                    chat_id=user.id,
+                    display_name=f"{prefix} {i}",
+                    institution="Testeinrichtung",
+                    sector=sector,
+                    region=region,
+                    role=role,
+                    status=MemberStatus.ACTIVE,
+                    created_at=now,
+                    status_changed_at=now,
+                )
+                for i, user in enumerate(users)
+            ]
+            uow.session.add_all(rows)
+            await uow.session.flush()
+            ids = [row.id for row in rows]
+            await uow.commit()
+    finally:
+        await database.dispose()
+    return [
+        Person(user, member_id, f"{prefix} {i}")
+        for i, (user, member_id) in enumerate(zip(users, ids, strict=True))
+    ]
+
+
+def alert_messages(user: SimUser, ref: str | None = None) -> list[SimMessage]:
+    """The alert deliveries a person received (not notices about them)."""
+    found = [m for m in user.messages if shows(m, "alert.body") or shows(m, "alert.body", "en")]
+    return [m for m in found if ref is None or ref in m.text]

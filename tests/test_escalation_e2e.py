@@ -1,0 +1,84 @@
+"""Escalation of unacknowledged alerts, also across a restart of the bot."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from bot.app import CoraBot, build_application
+from bot.config import Settings
+from bot.local_api.server import LocalBotApi
+from tests.story import expect, join, shows
+from tests.test_alerts_e2e import ref_in
+
+PERIOD = 1.5
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    return {"escalation_urgent_after": PERIOD, "escalation_check_seconds": 0.2}
+
+
+async def test_escalation_fires_after_a_restart_and_an_acknowledgement_stops_it(
+    api: LocalBotApi, cora: CoraBot, settings: Settings
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
+    regional = await join(api, cora, "Rita Region", "coordination", "HRO", role="coordinator")
+    state = await join(api, cora, "Stefan Staat", "coordination", "MV", role="coordinator")
+    sender.user.send("/alert police HRO ! Niemand reagiert im Fall Ulme")
+    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    await recipient.user.wait_for(lambda m: ref in m.text)
+    await cora.stop()
+    await asyncio.sleep(PERIOD + 0.3)  # the deadline passes while the bot is down
+    restarted = build_application(settings)
+    await restarted.start()
+    try:
+        escalation = await expect(regional.user, "alert.header.escalation.1", ref=ref)
+        assert "Niemand reagiert" in escalation.text
+        await expect(recipient.user, "alert.header.reminder", ref=ref)
+        # The regional coordinator confirms at once: the state level is never bothered.
+        await regional.user.press("👀 Gesehen", escalation).answer()
+        await sender.user.wait_for(
+            lambda m: ref in m.text and shows(m, "status.acknowledged", names="Rita Region")
+        )
+        await asyncio.sleep(PERIOD + 0.5)
+        assert not any(ref in m.text for m in state.user.messages)
+    finally:
+        await restarted.stop()
+        await cora.start()  # the fixture stops it once more
+
+
+async def test_nobody_answers_so_the_state_coordination_is_alerted(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "VG")
+    recipient = await join(api, cora, "Paul Polizei", "police", "VG")
+    regional = await join(api, cora, "Gero Greifswald", "coordination", "VG", role="coordinator")
+    state = await join(api, cora, "Stefan Staat", "coordination", "MV", role="coordinator")
+    sender.user.send("/alert police VG ! Dringende Rückfrage im Fall Espe")
+    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    await expect(regional.user, "alert.header.escalation.1", ref=ref, timeout=PERIOD + 5)
+    assert not any(ref in m.text for m in state.user.messages)
+    final = await expect(state.user, "alert.header.escalation.2", ref=ref, timeout=PERIOD + 5)
+    assert "Dringende Rückfrage" in final.text
+    await sender.user.wait_for(
+        lambda m: ref in m.text and shows(m, "status.escalated.2"), timeout=10
+    )
+    # A take-over by the state coordinator ends it for everyone.
+    await state.user.press("✋ Übernehme", final).answer()
+    await expect(recipient.user, "alert.notice.taken", ref=ref, name="Stefan Staat")
+
+
+async def test_an_alert_nobody_can_receive_goes_to_the_coordinators_at_once(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "police", "NWM")
+    state = await join(api, cora, "Stefan Staat", "coordination", "MV", role="coordinator")
+    sender.user.send("/alert perpetrator_work NWM ! Wer ist zuständig für Fall Kiefer?")
+    await expect(sender.user, "alert.raised_to_coordinators")
+    # No coordinator for NWM: the state coordination gets it right away.
+    message = await state.user.wait_for(lambda m: "Fall Kiefer" in m.text)
+    assert shows(message, "alert.header.escalation.2", ref=ref_in(message.text))
