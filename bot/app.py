@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -249,6 +250,7 @@ def build_application(
             network,
             instance_id=instance_id or uuid.uuid4().hex[:12],
             max_attempts=settings.delivery_max_attempts,
+            lease=timedelta(seconds=settings.delivery_claim_seconds),
         ),
     )
     commands = _commands()

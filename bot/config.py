@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     escalation_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     telegram_max_rate: float = Field(default=30.0, ge=0)
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
+    delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("cora_timezone")
     @classmethod

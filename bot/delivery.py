@@ -99,8 +99,12 @@ class DeliveryService:
         members are cancelled instead: revocation stops all deliveries at once."""
         async with self._uow() as uow:
             now = uow.now()
+            # Claims of an instance that died are taken over once they expire.
+            released = await uow.deliveries.release(now, everything=False)
             due = await uow.deliveries.due(now, limit)
             if not due:
+                if released:
+                    await uow.commit()
                 return []
             members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
             jobs: list[Job] = []
@@ -158,8 +162,9 @@ class DeliveryService:
             }
             for result in results:
                 delivery = deliveries.get(result.delivery_id)
-                if delivery is None or delivery.status != DeliveryStatus.SENDING:
-                    continue  # finished meanwhile (e.g. by another instance after a lost claim)
+                mine = delivery is not None and delivery.claimed_by == self.instance_id
+                if delivery is None or delivery.status != DeliveryStatus.SENDING or not mine:
+                    continue  # our claim expired and another instance took the delivery over
                 member = members[delivery.member_id]
                 if delivery.alert_id is not None:
                     recorded.alert_ids.add(delivery.alert_id)

@@ -18,6 +18,7 @@ from bot.alerts import AlertView
 from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
 from handlers.context import Services
+from handlers.ratelimit import retry_seconds
 from handlers.render import HTML
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,7 @@ Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
 def classify(error: TelegramError) -> Result | None:
     """How a Telegram error ends a delivery (the id is filled in by the caller)."""
     if isinstance(error, RetryAfter):
-        after = error.retry_after
-        seconds = after if isinstance(after, int | float) else after.total_seconds()
-        return Result(0, Outcome.RETRY, retry_after=float(seconds), error="429 retry after")
+        return Result(0, Outcome.RETRY, retry_after=retry_seconds(error), error="429 retry after")
     if isinstance(error, Forbidden):
         return Result(0, Outcome.UNREACHABLE, error=f"403 {error.message}")
     if isinstance(error, BadRequest):

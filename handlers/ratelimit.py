@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,14 @@ OVERALL_PER_SECOND = 30.0
 CHAT_BURST, CHAT_PERIOD = 3, 3.3
 GROUP_BURST, GROUP_PERIOD = 20, 60.0
 MAX_CHAT_LIMITERS = 2048
+
+
+def retry_seconds(error: RetryAfter) -> float:
+    """Seconds to wait, whether PTB reports them as a number or (in future) a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        after = error.retry_after
+    return float(after) if isinstance(after, int | float) else after.total_seconds()
 
 
 class TelegramLimiter(BaseRateLimiter[int]):
@@ -84,8 +94,7 @@ class TelegramLimiter(BaseRateLimiter[int]):
                     return await callback(*args, **kwargs)
             except RetryAfter as error:
                 self.retry_afters += 1
-                pause = error.retry_after
-                seconds = pause if isinstance(pause, int | float) else pause.total_seconds()
+                seconds = retry_seconds(error)
                 self._pause(seconds)
                 if attempt >= retries:
                     raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,3 +164,9 @@ def alert_messages(user: SimUser, ref: str | None = None) -> list[SimMessage]:
     """The alert deliveries a person received (not notices about them)."""
     found = [m for m in user.messages if shows(m, "alert.body") or shows(m, "alert.body", "en")]
     return [m for m in found if ref is None or ref in m.text]
+
+
+async def until(api: LocalBotApi, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until something about the simulated people becomes true (checked on every change)."""
+    async with asyncio.timeout(timeout):
+        await api.world.changes.wait_until(lambda: True if predicate() else None)
