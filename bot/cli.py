@@ -19,6 +19,7 @@ from bot.i18n import text
 from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
 from bot.network import NetworkFileError, load_network
+from bot.rotation import rotate_texts
 from storage import migrate
 from storage.db import Database
 from storage.models import Role
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     key = commands.add_parser("keys", help="secrets")
     key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     key_commands.add_parser("generate", help="print fresh keys in the form .env expects")
+    key_commands.add_parser(
+        "rotate",
+        help="re-encrypt all stored texts with the first key of CORA_ENCRYPTION_KEY "
+        "(put a new key in front, rotate, then remove the old one)",
+    )
     return parser
 
 
@@ -107,9 +113,21 @@ async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
     print(created.token)
 
 
+async def _keys_rotate(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        cipher = keys.TextCipher(keys.encryption_keys(settings))
+        count = await rotate_texts(UnitOfWorkFactory(database, SystemClock()), cipher)
+    finally:
+        await database.dispose()
+    print(f"Re-encrypted {count} stored texts with the newest key.")
+    print("Older keys can now be removed from CORA_ENCRYPTION_KEY.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "keys":
+    if args.command == "keys" and args.keys_command == "generate":
         for line in keys.generated_env_lines():
             print(line)
         return 0
@@ -122,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_db_upgrade(settings))
         elif args.command == "invite":
             asyncio.run(_invite_create(settings, args))
+        elif args.command == "keys":
+            asyncio.run(_keys_rotate(settings))
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2

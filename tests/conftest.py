@@ -131,17 +131,25 @@ async def cora(settings: Settings, clock: Clock) -> AsyncIterator[CoraBot]:
         await bot.stop()
 
 
-@pytest.fixture
-def production_logging(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """Logging as `cora-bot run` sets it up at LOG_LEVEL=DEBUG, captured for inspection."""
-    from bot.logs import QUIET_LIBRARIES, configure_logging
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The command line configures logging globally; give every test a clean slate."""
+    from bot.logs import QUIET_LIBRARIES
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIET_LIBRARIES})
-    configure_logging("DEBUG", [TOKEN])
-    root.addHandler(caplog.handler)
-    caplog.handler.setLevel(logging.DEBUG)
-    yield caplog
+    yield
     root.handlers[:], root.level = saved[0], saved[1]
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+def production_logging(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Logging as `cora-bot run` sets it up at LOG_LEVEL=DEBUG, captured for inspection."""
+    from bot.logs import configure_logging
+
+    configure_logging("DEBUG", [TOKEN])
+    logging.getLogger().addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.DEBUG)
+    return caplog
