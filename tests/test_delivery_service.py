@@ -1,0 +1,143 @@
+"""The outbox's rules, at the service level: order, retries, final states, claims."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.alerts import AlertService, EscalationPeriods
+from bot.clock import ManualClock
+from bot.delivery import DeliveryService, Outcome, Result
+from bot.keys import TextCipher, generate_encryption_key
+from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
+from bot.network import load_network
+from storage.db import Database
+from storage.models import AuditEvent, Delivery, DeliveryStatus
+from storage.uow import UnitOfWorkFactory
+
+
+@dataclass
+class Env:
+    database: Database
+    clock: ManualClock
+    membership: MembershipService
+    alerts: AlertService
+    outbox: DeliveryService
+
+    def instance(self, name: str) -> DeliveryService:
+        return DeliveryService(
+            UnitOfWorkFactory(self.database, self.clock),
+            load_network(),
+            instance_id=name,
+            max_attempts=3,
+            lease=timedelta(seconds=30),
+        )
+
+    async def member(self, n: int, sector: str, region: str) -> int:
+        invite = await self.membership.create_invite(ADMIN_ACTOR, sector, region)
+        progress = await self.membership.redeem_invite(
+            TelegramIdentity(900 + n, 900 + n), invite.token
+        )
+        await self.membership.give_text(progress.member.id, f"Person {n}")
+        done = await self.membership.give_text(progress.member.id, "Amt")
+        return done.member.id
+
+    async def statuses(self) -> dict[int, str]:
+        async with self.database.read_sessions() as session:
+            rows = (await session.scalars(select(Delivery).where(Delivery.kind == "alert"))).all()
+            return {row.member_id: row.status for row in rows}
+
+
+@pytest.fixture
+async def env(database_url: str) -> AsyncIterator[Env]:
+    database = Database(database_url)
+    clock = ManualClock()
+    uow = UnitOfWorkFactory(database, clock)
+    network = load_network()
+    periods = EscalationPeriods(timedelta(minutes=15), timedelta(hours=4))
+    alerts = AlertService(uow, network, TextCipher([generate_encryption_key()]), periods)
+    outbox = DeliveryService(uow, network, instance_id="one", max_attempts=3)
+    yield Env(database, clock, MembershipService(uow, network, 90), alerts, outbox)
+    await database.dispose()
+
+
+async def test_urgent_alerts_are_claimed_before_normal_ones(env: Env) -> None:
+    sender = await env.member(0, "victim_support", "HRO")
+    await env.member(1, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "normal", "Erst normal")
+    env.clock.advance(timedelta(seconds=1))
+    urgent = await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Dann dringend")
+    jobs = await env.outbox.claim(1)
+    assert [job.alert_id for job in jobs] == [urgent.alert.id]
+
+
+async def test_a_revoked_recipient_gets_nothing_more(env: Env) -> None:
+    sender = await env.member(0, "victim_support", "HRO")
+    recipient = await env.member(1, "police", "HRO")
+    other = await env.member(2, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    await env.membership.revoke(ADMIN_ACTOR, recipient)
+    jobs = await env.outbox.claim(10)
+    assert [job.member_id for job in jobs if job.kind == "alert"] == [other]
+    assert (await env.statuses())[recipient] == DeliveryStatus.CANCELLED
+    # The news of the revocation itself still reaches the person.
+    assert [job.kind for job in jobs if job.member_id == recipient] == ["decision"]
+
+
+async def test_retries_honour_retry_after_and_end_in_a_final_state(env: Env) -> None:
+    sender = await env.member(0, "victim_support", "HRO")
+    await env.member(1, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    [job] = await env.outbox.claim(10)
+    await env.outbox.record([Result(job.id, Outcome.RETRY, retry_after=7)])
+    assert await env.outbox.claim(10) == []  # not due yet
+    env.clock.advance(timedelta(seconds=7))
+    [again] = await env.outbox.claim(10)
+    assert again.id == job.id and again.attempts == 2
+    await env.outbox.record([Result(job.id, Outcome.RETRY, error="500")])
+    env.clock.advance(timedelta(minutes=10))
+    [third] = await env.outbox.claim(10)
+    await env.outbox.record([Result(third.id, Outcome.RETRY, error="500")])
+    # Three attempts were allowed: the delivery is given up, never retried forever.
+    env.clock.advance(timedelta(hours=1))
+    assert await env.outbox.claim(10) == []
+    assert set((await env.statuses()).values()) == {DeliveryStatus.FAILED}
+
+
+async def test_claims_of_a_dead_instance_are_taken_over_when_they_expire(env: Env) -> None:
+    sender = await env.member(0, "victim_support", "HRO")
+    await env.member(1, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    dead, alive = env.instance("dead"), env.instance("alive")
+    [claimed] = await dead.claim(10)
+    assert await alive.claim(10) == []
+    env.clock.advance(timedelta(seconds=31))
+    [taken_over] = await alive.claim(10)
+    assert taken_over.id == claimed.id
+    # The dead instance's late answer no longer counts; the living one's does.
+    await dead.record([Result(claimed.id, Outcome.FAILED, error="late")])
+    await alive.record([Result(taken_over.id, Outcome.SENT, message_id=5)])
+    assert set((await env.statuses()).values()) == {DeliveryStatus.SENT}
+
+
+async def test_each_final_state_is_audited_once(env: Env) -> None:
+    sender = await env.member(0, "victim_support", "HRO")
+    first = await env.member(1, "police", "HRO")
+    second = await env.member(2, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    jobs = {job.member_id: job for job in await env.outbox.claim(10)}
+    await env.outbox.record(
+        [
+            Result(jobs[first].id, Outcome.SENT, message_id=1),
+            Result(jobs[second].id, Outcome.UNREACHABLE, error="403"),
+        ]
+    )
+    async with env.database.read_sessions() as session:
+        actions = (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq))).all()
+    assert actions.count("delivery.sent") == 1
+    assert actions.count("delivery.unreachable") == 1
+    assert actions.count("member.unreachable") == 1
