@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str, *, foreign_keys: bool = True) -> None:
     # SQLAlchemy takes over BEGIN so that reads run inside the transaction too, and writers take
     # the write lock up front (BEGIN IMMEDIATE) instead of failing half-way on upgrade.
     @event.listens_for(engine.sync_engine, "connect")
@@ -26,8 +27,10 @@ def _configure_sqlite(engine: AsyncEngine, begin: str) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Erased personal data is overwritten, not merely unlinked from the file's pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -65,6 +68,15 @@ class Database:
 
     def connect(self) -> AsyncConnection:
         return self.engine.connect()
+
+    def migration_engine(self) -> AsyncEngine:
+        """The engine to migrate with. SQLite rebuilds tables to alter them, which foreign keys
+        would refuse while other tables point at them; they are checked after the migration."""
+        if not self.is_sqlite:
+            return self.engine
+        engine = create_async_engine(self.url, poolclass=NullPool, hide_parameters=True)
+        _configure_sqlite(engine, "BEGIN IMMEDIATE", foreign_keys=False)
+        return engine
 
     def session(self, *, write: bool) -> AsyncSession:
         return (self.write_sessions if write else self.read_sessions)()

@@ -28,12 +28,22 @@ def _upgrade(connection: Any, revision: str) -> None:
 
 
 async def upgrade(database: Database, revision: str = "head") -> None:
-    async with database.engine.begin() as connection:
-        if not database.is_sqlite:
-            await connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-            )
-        await connection.run_sync(_upgrade, revision)
+    engine = database.migration_engine()
+    try:
+        async with engine.begin() as connection:
+            if database.is_sqlite:
+                await connection.run_sync(_upgrade, revision)
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise RuntimeError(f"migration left broken references: {broken[:5]}")
+            else:
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+                await connection.run_sync(_upgrade, revision)
+    finally:
+        if engine is not database.engine:
+            await engine.dispose()
 
 
 def _current(connection: Any) -> str | None:

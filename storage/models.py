@@ -71,6 +71,7 @@ class MemberStatus(enum.StrEnum):
     ACTIVE = "active"
     REJECTED = "rejected"
     REVOKED = "revoked"
+    LEFT = "left"  # personal data erased (GDPR art. 17); only the id remains as a pseudonym
 
 
 def _enum_check(name: str, column: str, values: type[enum.StrEnum]) -> CheckConstraint:
@@ -141,6 +142,19 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class AuditCheckpoint(Base):
+    """A signed statement of the chain's head: later truncation or rewriting shows."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[str] = mapped_column(String(32))  # canonical ISO text, part of the signature
+    key_id: Mapped[str] = mapped_column(String(16))  # which Ed25519 key signed it
+    signature: Mapped[str] = mapped_column(String(128))  # hex
+
+
 class AuditHead(Base):
     """The newest link of the chain; its row lock serialises appends across processes."""
 
@@ -189,6 +203,10 @@ class Alert(Base):
     escalate_at: Mapped[datetime | None]  # the next escalation deadline, None when none is due
     status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Filled by retention, when texts are deleted and deliveries are reduced to counts.
+    purged_at: Mapped[datetime | None]
+    delivered_count: Mapped[int | None] = mapped_column(Integer)
+    undelivered_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class RecipientReason(enum.StrEnum):
