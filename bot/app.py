@@ -22,14 +22,17 @@ from telegram.ext import (
 )
 
 from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
+from bot.audit import AuditService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.data_protection import DataProtectionService
 from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Recorded
-from bot.keys import TextCipher, encryption_keys
-from bot.membership import DECISION_NOTICE, REQUEST_NOTICE, MembershipService
+from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
+from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
 from bot.scheduling import Scheduler
 from handlers import alerts as alert_handlers
+from handlers import data_protection as data_protection_handlers
 from handlers import membership as membership_handlers
 from handlers.access import AccessGate
 from handlers.callbacks import ButtonRouter, Kind
@@ -49,6 +52,8 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 GATE_GROUP, JOINING_GROUP, FEATURE_GROUP = -2, -1, 0
 ESCALATION_SWEEP = "escalation-sweep"
+AUDIT_CHECKPOINT = "audit-checkpoint"
+RETENTION = "retention"
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -60,7 +65,7 @@ def _file_url(base_url: str) -> str:
 
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
-    m, a = membership_handlers, alert_handlers
+    m, a, d = membership_handlers, alert_handlers, data_protection_handlers
     registry.add("start", Audience.EVERYONE, m.start)
     registry.add("help", Audience.EVERYONE, m.help_command)
     registry.add("me", Audience.EVERYONE, m.me)
@@ -78,6 +83,11 @@ def _commands() -> CommandRegistry:
     registry.add("reject", Audience.COORDINATOR, m.reject)
     registry.add("revoke", Audience.COORDINATOR, m.revoke)
     registry.add("members", Audience.COORDINATOR, m.members)
+    registry.add("change", Audience.COORDINATOR, m.change)
+    registry.add("erase", Audience.COORDINATOR, d.erase)
+    registry.add("audit", Audience.COORDINATOR, d.audit_overview)
+    registry.add("mydata", Audience.MEMBER, d.my_data, self_service=True)
+    registry.add("leave", Audience.MEMBER, d.leave, self_service=True)
     return registry
 
 
@@ -88,6 +98,7 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.MEMBER, membership_handlers.member_button)
     router.add(Kind.DRAFT, alert_handlers.draft_button)
     router.add(Kind.ALERT, alert_handlers.alert_button)
+    router.add(Kind.ERASE, data_protection_handlers.erase_button)
     return router
 
 
@@ -103,6 +114,7 @@ def _renderers() -> dict[str, Renderer]:
         UNREACHABLE_NOTICE: a.render_unreachable,
         REQUEST_NOTICE: membership_handlers.render_request,
         DECISION_NOTICE: membership_handlers.render_decision,
+        CHANGE_NOTICE: membership_handlers.render_change,
     }
 
 
@@ -175,6 +187,28 @@ class Runtime:
         await self.run_escalations()
         for alert_id, at in await self.services.alerts.deadlines():
             self._schedule(alert_id, at)
+        settings = self.services.settings
+        self.scheduler.every(
+            AUDIT_CHECKPOINT, settings.audit_checkpoint_minutes * 60, self.sign_checkpoint
+        )
+        self.scheduler.every(RETENTION, 24 * 3600, self.apply_retention)
+        await self.apply_retention()
+
+    async def sign_checkpoint(self) -> None:
+        checkpoint = await self.services.audit.checkpoint()
+        if checkpoint is not None:
+            log.info("signed audit checkpoint at %d", checkpoint.seq)
+
+    async def apply_retention(self) -> None:
+        result = await self.services.data_protection.apply_retention()
+        if result.alerts or result.deliveries or result.requests:
+            log.info(
+                "retention: %d alerts, %d follow-ups, %d deliveries, %d requests",
+                result.alerts,
+                result.follow_ups,
+                result.deliveries,
+                result.requests,
+            )
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
@@ -244,6 +278,10 @@ def build_application(
             network,
             cipher,
             EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+        ),
+        audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
+        data_protection=DataProtectionService(
+            uow, network, timedelta(days=settings.retention_days)
         ),
         deliveries=DeliveryService(
             uow,

@@ -6,11 +6,15 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
 
 from telegram import Bot
 
-from bot import keys
+from bot import audit, keys
 from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
@@ -51,6 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=[Role.MEMBER, Role.COORDINATOR], default=Role.MEMBER)
     create.add_argument("--uses", type=int, default=1, help="how many people may use it")
     create.add_argument("--days", type=int, default=None, help="days until it expires")
+
+    audit = commands.add_parser("audit", help="the tamper-evident audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_commands.add_parser(
+        "verify",
+        help="check the whole hash chain and every signed checkpoint; exit 1 naming the first "
+        "bad sequence number",
+    )
+    export = audit_commands.add_parser("export", help="write events for auditors")
+    export.add_argument("--since", type=_date, help="first day (YYYY-MM-DD, UTC), inclusive")
+    export.add_argument("--until", type=_date, help="last day (YYYY-MM-DD, UTC), inclusive")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+    audit_commands.add_parser("checkpoint", help="sign the current head of the chain now")
+    audit_commands.add_parser(
+        "public-key", help="print the public key auditors need (CORA_AUDIT_VERIFY_KEY)"
+    )
 
     key = commands.add_parser("keys", help="secrets")
     key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -113,6 +134,57 @@ async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
     print(created.token)
 
 
+def _date(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-25") from None
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    database = Database(settings.database_url)
+    uow = UnitOfWorkFactory(database, SystemClock())
+    try:
+        await migrate.upgrade(database)
+        if args.audit_command == "verify":
+            result = await audit.verify(database, [keys.verify_key(settings)])
+            print(
+                f"{result.events} events, head at {result.head_seq}, "
+                f"{result.checkpoints} signed checkpoint(s)."
+            )
+            if result.problem is not None:
+                print(f"AUDIT LOG NOT INTACT at {result.problem}", file=sys.stderr)
+                return 1
+            print("The audit log is intact.")
+        elif args.audit_command == "checkpoint":
+            checkpoint = await audit.sign_checkpoint(uow, keys.signing_key(settings))
+            if checkpoint is None:
+                print("Nothing new to sign.")
+            else:
+                print(f"Signed checkpoint at sequence number {checkpoint.seq}.")
+        elif args.audit_command == "public-key":
+            print(keys.public_key_text(keys.verify_key(settings)))
+        else:
+            until = args.until + timedelta(days=1) if args.until else None
+            with _output(args.output) as out:
+                count = await audit.export(
+                    database, uow, out, since=args.since, until=until, fmt=args.format
+                )
+            print(f"Exported {count} events.", file=sys.stderr)
+    finally:
+        await database.dispose()
+    return 0
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8", newline="") as file:
+        yield file
+
+
 async def _keys_rotate(settings: Settings) -> None:
     database = Database(settings.database_url)
     try:
@@ -142,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_invite_create(settings, args))
         elif args.command == "keys":
             asyncio.run(_keys_rotate(settings))
+        elif args.command == "audit":
+            return asyncio.run(_audit(settings, args))
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2

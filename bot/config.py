@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +15,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+
+
+def _raw_key(text: str, what: str) -> None:
+    try:
+        raw = base64.urlsafe_b64decode(text.strip())
+    except (ValueError, binascii.Error):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(f"must be {what} from `cora-bot keys generate` (base64 of 32 bytes)")
 
 
 class ConfigError(Exception):
@@ -31,6 +42,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///data/cora.db"
     cora_data_dir: Path = Path("data")
     cora_encryption_key: SecretStr | None = None
+    cora_audit_signing_key: SecretStr | None = None
+    cora_audit_verify_key: str | None = None
+    audit_checkpoint_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    retention_days: int = Field(default=90, ge=1, le=3650)
     cora_network_file: Path | None = None
     cora_default_language: Literal["de", "en"] = "de"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -99,6 +114,20 @@ class Settings(BaseSettings):
                     "must be one or more comma-separated keys from `cora-bot keys generate`"
                 ) from None
         return value
+
+    @field_validator("cora_audit_signing_key")
+    @classmethod
+    def _check_signing_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _raw_key(value.get_secret_value(), "an Ed25519 private key")
+        return value
+
+    @field_validator("cora_audit_verify_key")
+    @classmethod
+    def _check_verify_key(cls, value: str | None) -> str | None:
+        if value:
+            _raw_key(value, "an Ed25519 public key")
+        return value or None
 
     @field_validator("cora_network_file")
     @classmethod

@@ -22,6 +22,7 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 # Delivery kinds of membership: a new request to coordinators, a decision to the person.
 REQUEST_NOTICE = "request"
 DECISION_NOTICE = "decision"
+CHANGE_NOTICE = "profile_changed"
 
 _TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NAME_LIMITS = (2, 100)
@@ -425,6 +426,53 @@ class MembershipService:
             )
             await uow.commit()
             return Decision(MemberView.of(member), previous)
+
+    async def change(
+        self,
+        actor: Actor,
+        member_id: int,
+        *,
+        sector: str | None = None,
+        region: str | None = None,
+        role: str | None = None,
+    ) -> MemberView:
+        """Move a member to another sector or region, or change their role; the coordinator
+        must be responsible for the old and the new region."""
+        sector = self._network.sector(sector).code if sector else None
+        region = self._network.region(region).code if region else None
+        if role is not None and role not in (Role.MEMBER, Role.COORDINATOR):
+            raise DomainError("error.unknown_role", role=role)
+        async with self._uow() as uow:
+            scope = await self._scope(uow, actor)
+            member = await uow.members.get(member_id, for_update=True)
+            if member is None or (scope is not None and member.region not in scope):
+                raise DomainError("error.unknown_member", member=member_id)
+            if member.status != MemberStatus.ACTIVE:
+                raise DomainError(f"decision.state.{member.status}", member=member_id)
+            if scope is not None and region is not None and region not in scope:
+                raise DomainError("error.outside_scope", region=region)
+            before = (member.sector, member.region, member.role)
+            member.sector = sector or member.sector
+            member.region = region or member.region
+            member.role = role or member.role
+            after = (member.sector, member.region, member.role)
+            if after != before:
+                now = uow.now()
+                uow.audit.record(
+                    _actor(actor),
+                    "member.changed",
+                    f"member:{member.id}",
+                    before=[str(part) for part in before],
+                    after=[str(part) for part in after],
+                )
+                uow.deliveries.enqueue(
+                    kind=CHANGE_NOTICE,
+                    member_ids=[member.id],
+                    priority=Priority.NORMAL,
+                    now=now,
+                )
+                await uow.commit()
+            return MemberView.of(member)
 
     # -- preferences -----------------------------------------------------------------------
 

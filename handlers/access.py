@@ -73,6 +73,9 @@ class AccessGate:
         joining = member is None or member.status in _JOINING
         message = update.message
         name = command_name(message.text, context.bot.username) if message else None
+        command = self._registry.get(name) if name else None
+        if command is not None and command.self_service and member is not None:
+            return None
         if audience >= Audience.MEMBER:
             if name is None:
                 return None

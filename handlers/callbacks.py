@@ -27,6 +27,7 @@ class Kind(StrEnum):
     MEMBER = "m"  # a coordinator's decision on a member
     DRAFT = "d"  # steps of a dialog (alert, follow-up confirmation)
     ALERT = "a"  # acknowledge, take over or close an alert
+    ERASE = "x"  # confirm erasing personal data (/leave, /erase)
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

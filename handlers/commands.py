@@ -32,16 +32,25 @@ class Command:
     name: str
     audience: Audience
     callback: HandlerCallback | None = None  # None: handled by a dialog's entry point
+    # Rights over one's own data (GDPR): open to everyone the bot knows, whatever their status.
+    self_service: bool = False
 
 
 class CommandRegistry:
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
 
-    def add(self, name: str, audience: Audience, callback: HandlerCallback | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        audience: Audience,
+        callback: HandlerCallback | None = None,
+        *,
+        self_service: bool = False,
+    ) -> None:
         if name in self._commands:
             raise ValueError(f"command /{name} registered twice")
-        self._commands[name] = Command(name, audience, callback)
+        self._commands[name] = Command(name, audience, callback, self_service)
 
     def get(self, name: str) -> Command | None:
         return self._commands.get(name)

@@ -8,8 +8,10 @@ from typing import Any, Protocol, cast
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.alerts import AlertService, AlertView
+from bot.audit import AuditService
 from bot.clock import Clock
 from bot.config import Settings
+from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
@@ -37,6 +39,8 @@ class Services:
     membership: MembershipService
     alerts: AlertService
     deliveries: DeliveryService
+    audit: AuditService
+    data_protection: DataProtectionService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

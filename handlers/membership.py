@@ -24,9 +24,11 @@ from handlers.render import (
     member_text,
     plain,
     region_label,
+    region_name,
     rows_of,
     say,
     sector_label,
+    sector_name,
     send_html,
     tr,
 )
@@ -350,6 +352,52 @@ async def _decision(context: CoraContext, action: str, member_id: int) -> str:
             context.services.settings.cora_default_language,
         )
     return tr(context, f"decision.{action}.done", member=member_line(context, result.member))
+
+
+async def change(update: Update, context: CoraContext) -> None:
+    """`/change <member> [sector=…] [region=…] [role=…]`"""
+    args = context.args or []
+    member_id = parse_member_id(args[:1])
+    fields: dict[str, str] = {}
+    for arg in args[1:]:
+        name, sep, value = arg.partition("=")
+        if not sep or name not in ("sector", "region", "role") or not value or name in fields:
+            raise DomainError("change.usage")
+        fields[name] = value
+    if not fields:
+        raise DomainError("change.usage")
+    changed = await context.services.membership.change(
+        context.active_member.id, member_id, **fields
+    )
+    context.background.deliveries_added()
+    await sync_member_menu(
+        context.bot, _registry(context), changed, context.services.settings.cora_default_language
+    )
+    await say(
+        update,
+        context,
+        "change.done",
+        member=member_line(context, changed),
+        role=plain(context, f"role.{changed.role}"),
+    )
+
+
+async def render_change(job: Job, cache: RenderCache) -> Rendered:
+    """The member's own news that a coordinator changed their sector, region or role."""
+    language = cache.language(job)
+    member = await cache.member(job.member_id)
+    if member is None:
+        raise LookupError("the member is gone")
+    network = cache.services.network
+    return Rendered(
+        i18n.html_text(
+            language,
+            "change.member",
+            sector=sector_name(network, member.sector, language),
+            region=region_name(network, member.region, language),
+            role=i18n.text(language, f"role.{member.role}"),
+        )
+    )
 
 
 async def members(update: Update, context: CoraContext) -> None:

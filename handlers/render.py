@@ -62,13 +62,15 @@ def sectors_text(network: Network, codes: Iterable[str], language: str) -> str:
 
 
 def member_text(network: Network, member: MemberView, language: str) -> Markup:
-    """`#12 Name (Institution) – Sector, Region` for lists and notifications."""
+    """`#12 Name (Institution) – Sector, Region` for lists and notifications; someone who left
+    appears only under their number."""
+    former = member.status == "left"
     return Markup(
         i18n.html_text(
             language,
             "member.line",
             id=member.id,
-            name=member.display_name or "–",
+            name=i18n.text(language, "member.former") if former else member.display_name or "–",
             institution=member.institution or "–",
             sector=sector_name(network, member.sector, language),
             region=member.region or "–",

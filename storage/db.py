@@ -81,6 +81,21 @@ class Database:
     def session(self, *, write: bool) -> AsyncSession:
         return (self.write_sessions if write else self.read_sessions)()
 
+    async def purge_freed_pages(self) -> None:
+        """After erasing personal data: make sure no older version of the rows remains where
+        the database keeps them (SQLite's write-ahead log; PostgreSQL's dead row versions)."""
+        if self.is_sqlite:
+            assert self.write_lock is not None
+            async with self.write_lock, self.engine.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
+                cursor = await raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                await cursor.close()
+        else:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("VACUUM members, alerts")
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:

@@ -63,7 +63,7 @@ class TestUnderTelegramLimits:
         ref = ref_in((await expect(sender.user, "alert.raised", recipients=75)).text)
         await everyone_has(api, people, ref, timeout=30)
         assert api.rate_limited == []
-        assert await statuses(database_url) == Counter({DeliveryStatus.SENT: 75})
+        assert await all_final(database_url, timeout=10) == Counter({DeliveryStatus.SENT: 75})
 
 
 class TestFaults:
@@ -105,7 +105,7 @@ class TestGivingUp:
         await sender.user.wait_for(
             lambda m: ref in m.text and "Nicht zustellbar: 1" in m.text, timeout=10
         )
-        assert await statuses(database_url) == Counter(
+        assert await all_final(database_url, timeout=10) == Counter(
             {DeliveryStatus.SENT: 1, DeliveryStatus.FAILED: 1}
         )
 

@@ -1,0 +1,300 @@
+"""Data protection: retention of texts and deliveries, a member's own data (GDPR art. 15) and
+erasure of a member's personal data (art. 17)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+
+from bot.alerts import ALERT_KINDS
+from bot.errors import DomainError
+from bot.membership import Actor, Admin, MemberView
+from bot.network import Network
+from storage.audit import ADMIN, SYSTEM, member_actor
+from storage.models import (
+    Alert,
+    AlertRecipient,
+    AlertStatus,
+    AuditEvent,
+    Delivery,
+    DeliveryStatus,
+    FollowUp,
+    Invite,
+    Member,
+    MemberStatus,
+    Role,
+)
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+# People whose request never became a membership are erased once the retention period is over.
+_STALE_REQUESTS = (MemberStatus.APPLYING, MemberStatus.REJECTED)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    alerts: int
+    follow_ups: int
+    deliveries: int
+    requests: int
+
+
+class DataProtectionService:
+    def __init__(self, uow: UnitOfWorkFactory, network: Network, retention: timedelta) -> None:
+        self._uow = uow
+        self._network = network
+        self._retention = retention
+
+    # -- retention ---------------------------------------------------------------------------
+
+    async def apply_retention(self) -> RetentionResult:
+        """Delete texts of alerts closed longer ago than the retention period, reduce their
+        deliveries to counts, drop old finished notices, and erase stale requests."""
+        async with self._uow() as uow:
+            now = uow.now()
+            cutoff = now - self._retention
+            due = (
+                await uow.session.scalars(
+                    select(Alert)
+                    .where(
+                        Alert.status == AlertStatus.CLOSED,
+                        Alert.closed_at < cutoff,
+                        Alert.purged_at.is_(None),
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            follow_ups = deliveries = 0
+            for alert in due:
+                counts = await uow.deliveries.counts_for_alert(alert.id, ALERT_KINDS)
+                alert.delivered_count = counts.get(DeliveryStatus.SENT, 0)
+                alert.undelivered_count = sum(counts.values()) - alert.delivered_count
+                alert.text_cipher = None
+                alert.purged_at = now
+                follow_ups += _rowcount(
+                    await uow.session.execute(
+                        update(FollowUp)
+                        .where(FollowUp.alert_id == alert.id, FollowUp.text_cipher.is_not(None))
+                        .values(text_cipher=None)
+                    )
+                )
+                deliveries += _rowcount(
+                    await uow.session.execute(delete(Delivery).where(Delivery.alert_id == alert.id))
+                )
+            deliveries += _rowcount(
+                await uow.session.execute(
+                    delete(Delivery).where(
+                        Delivery.alert_id.is_(None),
+                        Delivery.finished_at.is_not(None),
+                        Delivery.finished_at < cutoff,
+                    )
+                )
+            )
+            stale = (
+                await uow.session.scalars(
+                    select(Member).where(
+                        Member.status.in_(_STALE_REQUESTS), Member.status_changed_at < cutoff
+                    )
+                )
+            ).all()
+            for member in stale:
+                await _erase(uow, member, now, by=None)
+                uow.audit.record(SYSTEM, "member.erased", f"member:{member.id}", reason="retention")
+            result = RetentionResult(len(due), follow_ups, deliveries, len(stale))
+            uow.audit.record(
+                SYSTEM,
+                "retention.applied",
+                "retention",
+                alerts=result.alerts,
+                follow_ups=result.follow_ups,
+                deliveries=result.deliveries,
+                requests=result.requests,
+                days=self._retention.days,
+            )
+            await uow.commit()
+        if result.requests:
+            await self._uow.database.purge_freed_pages()
+        return result
+
+    # -- a member's own data -----------------------------------------------------------------
+
+    async def my_data(self, member_id: int) -> dict[str, Any]:
+        """Everything stored about a member (GDPR art. 15), as JSON-ready data. The texts of
+        case alerts are not included: they are about the people affected, not the member."""
+        async with self._uow() as uow:
+            member = await uow.members.get(member_id)
+            if member is None or member.status == MemberStatus.LEFT:
+                raise DomainError("error.unknown_member", member=member_id)
+            data = await _collect(uow, member)
+            uow.audit.record(member_actor(member.id), "member.data_exported", f"member:{member.id}")
+            await uow.commit()
+        data["generated_at"] = _iso(uow.now())
+        return data
+
+    # -- erasure -----------------------------------------------------------------------------
+
+    async def erase(self, actor: Actor, member_id: int) -> MemberView:
+        """Remove a member's personal data and end the membership (GDPR art. 17). The member id
+        stays as a pseudonym in historic records: alerts, deliveries, the audit log."""
+        async with self._uow() as uow:
+            now = uow.now()
+            member = await uow.members.get(member_id, for_update=True)
+            if member is None or member.status == MemberStatus.LEFT:
+                raise DomainError("error.unknown_member", member=member_id)
+            if not isinstance(actor, Admin) and actor != member.id:
+                await self._require_coordinator_for(uow, actor, member)
+            await _erase(uow, member, now, by=None if isinstance(actor, Admin) else actor)
+            uow.audit.record(
+                ADMIN if isinstance(actor, Admin) else member_actor(actor),
+                "member.erased",
+                f"member:{member.id}",
+                reason="own request" if actor == member.id else "coordinator",
+            )
+            await uow.commit()
+            view = MemberView.of(member)
+        # Overwrite what the database file may still hold of the old row versions.
+        await self._uow.database.purge_freed_pages()
+        return view
+
+    async def _require_coordinator_for(self, uow: UnitOfWork, actor: int, member: Member) -> None:
+        coordinator = await uow.members.get(actor)
+        statewide = self._network.statewide_region
+        if (
+            coordinator is None
+            or coordinator.status != MemberStatus.ACTIVE
+            or coordinator.role != Role.COORDINATOR
+            or coordinator.region not in (member.region, statewide)
+        ):
+            raise DomainError("error.unknown_member", member=member.id)
+
+
+async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | None) -> None:
+    member.telegram_user_id = member.chat_id = None
+    member.display_name = member.institution = member.language = None
+    member.unreachable_since = None
+    member.status = MemberStatus.LEFT
+    member.status_changed_at, member.status_changed_by = now, by
+    await uow.session.execute(
+        update(Alert)
+        .where(Alert.sender_id == member.id)
+        .values(status_chat_id=None, status_message_id=None)
+    )
+    await uow.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.member_id == member.id,
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+        )
+        .values(status=DeliveryStatus.CANCELLED, finished_at=now, claimed_by=None)
+    )
+
+
+async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
+    session = uow.session
+    invites = (await session.scalars(select(Invite).where(Invite.created_by == member.id))).all()
+    sent = (await session.scalars(select(Alert).where(Alert.sender_id == member.id))).all()
+    received = (
+        await session.execute(
+            select(Alert.ref, AlertRecipient.reason, AlertRecipient.acknowledged_at, Alert.taken_by)
+            .join(Alert, Alert.id == AlertRecipient.alert_id)
+            .where(AlertRecipient.member_id == member.id)
+        )
+    ).all()
+    follow_ups = (
+        await session.execute(
+            select(Alert.ref, FollowUp.created_at)
+            .join(Alert, Alert.id == FollowUp.alert_id)
+            .where(FollowUp.author_id == member.id)
+        )
+    ).all()
+    deliveries = (
+        await session.execute(
+            select(Delivery.kind, Delivery.status, func.count())
+            .where(Delivery.member_id == member.id)
+            .group_by(Delivery.kind, Delivery.status)
+        )
+    ).all()
+    me = member_actor(member.id)
+    events = (
+        await session.scalars(
+            select(AuditEvent)
+            .where(or_(AuditEvent.actor == me, AuditEvent.subject == f"member:{member.id}"))
+            .order_by(AuditEvent.seq)
+        )
+    ).all()
+    return {
+        "member": {
+            "id": member.id,
+            "telegram_user_id": member.telegram_user_id,
+            "display_name": member.display_name,
+            "institution": member.institution,
+            "sector": member.sector,
+            "region": member.region,
+            "role": member.role,
+            "status": member.status,
+            "language": member.language,
+            "created_at": _iso(member.created_at),
+            "status_changed_at": _iso(member.status_changed_at),
+            "unreachable_since": _iso(member.unreachable_since),
+        },
+        "invitations_created": [
+            {
+                "id": i.id,
+                "sector": i.sector,
+                "region": i.region,
+                "role": i.role,
+                "uses": i.uses,
+                "max_uses": i.max_uses,
+                "created_at": _iso(i.created_at),
+                "expires_at": _iso(i.expires_at),
+            }
+            for i in invites
+        ],
+        "alerts_sent": [
+            {
+                "ref": a.ref,
+                "sectors": a.sectors.split(","),
+                "region": a.region,
+                "urgency": a.urgency,
+                "status": a.status,
+                "created_at": _iso(a.created_at),
+                "closed_at": _iso(a.closed_at),
+            }
+            for a in sent
+        ],
+        "alerts_received": [
+            {
+                "ref": ref,
+                "reason": reason,
+                "acknowledged_at": _iso(acknowledged),
+                "taken_over_by_you": taken_by == member.id,
+            }
+            for ref, reason, acknowledged, taken_by in received
+        ],
+        "follow_ups_written": [{"ref": ref, "created_at": _iso(at)} for ref, at in follow_ups],
+        "messages_to_you": [
+            {"kind": kind, "status": status, "count": count} for kind, status, count in deliveries
+        ],
+        "audit_events": [
+            {
+                "seq": e.seq,
+                "occurred_at": e.occurred_at,
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": json.loads(e.details),
+            }
+            for e in events
+        ],
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

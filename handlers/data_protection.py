@@ -1,0 +1,165 @@
+"""Telegram adapters for a member's rights over their data (/mydata, /leave), erasure by a
+coordinator (/erase), and the audit overview for coordinators (/audit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from telegram import BotCommandScopeChat, InputFile, Update
+from telegram.error import TelegramError
+
+from bot import i18n
+from bot.audit import EventView
+from bot.errors import DomainError
+from handlers.callbacks import Button, Kind
+from handlers.context import CoraContext
+from handlers.membership import parse_member_id
+from handlers.render import (
+    chunk_lines,
+    edit_html,
+    keyboard,
+    member_line,
+    plain,
+    say,
+    send_html,
+    tr,
+    when,
+)
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+
+async def my_data(update: Update, context: CoraContext) -> None:
+    """`/mydata`: everything stored about the person, as a JSON file (GDPR art. 15)."""
+    member = context.member
+    assert member is not None  # the gate lets only known people through
+    data = await context.services.data_protection.my_data(member.id)
+    payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_document(
+        InputFile(payload, filename=plain(context, "mydata.filename")),
+        caption=tr(context, "mydata.caption"),
+        parse_mode="HTML",
+    )
+
+
+async def leave(update: Update, context: CoraContext) -> None:
+    """`/leave`: asks for confirmation before anything is erased (GDPR art. 17)."""
+    member = context.member
+    assert member is not None
+    buttons = [
+        (
+            plain(context, "button.erase_confirm"),
+            Button(Kind.ERASE, str(member.id), "leave").encode(),
+        ),
+        (plain(context, "button.cancel"), Button(Kind.ERASE, str(member.id), "keep").encode()),
+    ]
+    await say(update, context, "leave.confirm", markup=keyboard([buttons]))
+
+
+async def erase(update: Update, context: CoraContext) -> None:
+    """`/erase <member>`: a coordinator erases a member's data, after confirmation."""
+    member_id = parse_member_id(context.args)
+    target = await context.services.membership.get(member_id)
+    if target is None:
+        raise DomainError("error.unknown_member", member=member_id)
+    buttons = [
+        (
+            plain(context, "button.erase_confirm"),
+            Button(Kind.ERASE, str(member_id), "erase").encode(),
+        ),
+        (plain(context, "button.cancel"), Button(Kind.ERASE, str(member_id), "keep").encode()),
+    ]
+    await say(
+        update,
+        context,
+        "erase.confirm",
+        member=member_line(context, target),
+        markup=keyboard([buttons]),
+    )
+
+
+async def erase_button(update: Update, context: CoraContext, button: Button) -> None:
+    query = update.callback_query
+    assert query is not None
+    member = context.member
+    if member is None or not button.id.isdigit() or button.action not in ("leave", "erase", "keep"):
+        raise DomainError("button.invalid")
+    target = int(button.id)
+    if button.action == "keep":
+        await query.answer()
+        await edit_html(query, tr(context, "erase.kept"))
+        return
+    if button.action == "leave" and target != member.id:
+        raise DomainError("button.invalid")
+    before = await context.services.membership.get(target)
+    erased = await context.services.data_protection.erase(member.id, target)
+    await query.answer()
+    if target == member.id:
+        await edit_html(query, tr(context, "leave.done"))
+    else:
+        await edit_html(query, tr(context, "erase.done", member=f"#{erased.id}"))
+    if before is not None and before.role == Role.COORDINATOR and before.chat_id is not None:
+        try:  # an erased coordinator's chat falls back to the members' menu
+            await context.bot.delete_my_commands(BotCommandScopeChat(before.chat_id))
+        except TelegramError as error:
+            log.warning("could not reset the menu of an erased member: %s", error)
+
+
+async def audit_overview(update: Update, context: CoraContext) -> None:
+    """`/audit`: chain status, last checkpoint and the latest events, for coordinators."""
+    overview = await context.services.audit.overview()
+    checked = overview.verification
+    lines = [tr(context, "audit.header", events=checked.events, head=checked.head_seq)]
+    last = checked.last_checkpoint
+    if last is None:
+        lines.append(tr(context, "audit.no_checkpoint"))
+    else:
+        lines.append(
+            tr(
+                context,
+                "audit.checkpoint",
+                seq=last.seq,
+                time=when(context, datetime.fromisoformat(last.signed_at)),
+            )
+        )
+    if checked.problem is None:
+        lines.append(tr(context, "audit.intact"))
+    else:
+        lines.append(
+            tr(
+                context,
+                "audit.broken",
+                seq=checked.problem.seq,
+                reason=plain(context, f"audit.reason.{checked.problem.reason}"),
+            )
+        )
+    lines.append(tr(context, "audit.full_check"))
+    lines.append("")
+    lines.append(tr(context, "audit.latest"))
+    lines.extend(_event_line(context, event) for event in overview.events)
+    for text in chunk_lines(lines):
+        await send_html(update, text)
+
+
+def _event_line(context: CoraContext, event: EventView) -> str:
+    key = f"audit.action.{event.action}"
+    action = plain(context, key) if key in i18n.message_keys(context.language) else event.action
+    actor = event.actor
+    if actor.startswith("member:"):
+        actor = "#" + actor.removeprefix("member:")
+    else:
+        actor = plain(context, f"audit.actor.{actor}")
+    return tr(
+        context,
+        "audit.event",
+        seq=event.seq,
+        time=when(context, event.occurred_at),
+        actor=actor,
+        action=action,
+        subject=event.subject,
+    )
