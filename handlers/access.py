@@ -10,7 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import pick_language
 from bot.membership import MemberView
-from handlers.callbacks import UNVERIFIED_KINDS, decode
+from handlers.callbacks import SELF_SERVICE_KINDS, UNVERIFIED_KINDS, decode
 from handlers.commands import Audience, CommandRegistry, audience_of, command_name
 from handlers.context import CoraContext
 from handlers.render import plain, say
@@ -74,8 +74,12 @@ class AccessGate:
         message = update.message
         name = command_name(message.text, context.bot.username) if message else None
         command = self._registry.get(name) if name else None
-        if command is not None and command.self_service and member is not None:
+        if member is not None and command is not None and command.self_service:
             return None
+        if member is not None and update.callback_query:
+            button = decode(update.callback_query.data)
+            if button is not None and button.kind in SELF_SERVICE_KINDS:
+                return None
         if audience >= Audience.MEMBER:
             if name is None:
                 return None

@@ -32,6 +32,8 @@ class Kind(StrEnum):
 
 # Kinds a person may press before being verified; everything else needs an active member.
 UNVERIFIED_KINDS = frozenset({Kind.JOIN, Kind.LANGUAGE})
+# Rights over one's own data, open to everyone the bot knows (the service checks who acts).
+SELF_SERVICE_KINDS = frozenset({Kind.ERASE})
 
 
 @dataclass(frozen=True)

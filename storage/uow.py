@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from types import TracebackType
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock
 from bot.errors import TryAgainError
@@ -65,8 +65,9 @@ class UnitOfWork:
             if self._locked and self._database.write_lock is not None:
                 self._database.write_lock.release()
                 self._locked = False
-        if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError):
-            # Locked or full database, lost connection: nothing was written, the user may retry.
+        if isinstance(exc, DBAPIError):
+            # Locked or full database, lost connection, a constraint a concurrent change broke:
+            # nothing was written, and the user may simply try again.
             log.warning("database unavailable: %s", type(exc.orig).__name__)
             raise TryAgainError() from exc
 

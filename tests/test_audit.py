@@ -1,0 +1,334 @@
+"""The audit log: one event per action in the action's own transaction, a chain that
+`cora-bot audit verify` checks and that shows every kind of tampering, and signed
+checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, text
+
+from bot import audit
+from bot.alerts import AlertService, EscalationPeriods
+from bot.cli import main
+from bot.clock import ManualClock
+from bot.data_protection import DataProtectionService
+from bot.delivery import DeliveryService, Outcome, Result
+from bot.errors import DomainError, TryAgainError
+from bot.keys import TextCipher, generate_encryption_key, generate_signing_key
+from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
+from bot.network import load_network
+from storage.db import Database
+from storage.models import AuditEvent
+from storage.uow import UnitOfWorkFactory
+
+SIGNING_KEY = generate_signing_key()
+
+
+@dataclass
+class Env:
+    database: Database
+    database_url: str
+    clock: ManualClock
+    uow: UnitOfWorkFactory
+    membership: MembershipService
+    alerts: AlertService
+    outbox: DeliveryService
+    privacy: DataProtectionService
+    cipher: TextCipher
+
+    async def actions(self) -> list[str]:
+        async with self.database.read_sessions() as session:
+            return list(
+                (await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq))).all()
+            )
+
+    async def member(self, n: int, sector: str, region: str, role: str = "member") -> int:
+        invite = await self.membership.create_invite(ADMIN_ACTOR, sector, region, role=role)
+        progress = await self.membership.redeem_invite(
+            TelegramIdentity(500 + n, 500 + n), invite.token
+        )
+        await self.membership.give_text(progress.member.id, f"Person {n}")
+        done = await self.membership.give_text(progress.member.id, "Amt")
+        return done.member.id
+
+
+@pytest.fixture
+async def env(database_url: str) -> AsyncIterator[Env]:
+    database = Database(database_url)
+    clock = ManualClock()
+    uow = UnitOfWorkFactory(database, clock)
+    network = load_network()
+    cipher = TextCipher([generate_encryption_key()])
+    periods = EscalationPeriods(timedelta(minutes=15), timedelta(hours=4))
+    yield Env(
+        database,
+        database_url,
+        clock,
+        uow,
+        MembershipService(uow, network, 90),
+        AlertService(uow, network, cipher, periods),
+        DeliveryService(uow, network, instance_id="test"),
+        DataProtectionService(uow, network, timedelta(days=90)),
+        cipher,
+    )
+    await database.dispose()
+
+
+async def _new_actions(env: Env, action: Callable[[], Awaitable[Any]]) -> list[str]:
+    before = len(await env.actions())
+    await action()
+    return (await env.actions())[before:]
+
+
+async def test_each_action_writes_exactly_its_own_event_and_a_refused_one_none(env: Env) -> None:
+    coordinator = await env.member(0, "coordination", "MV", role="coordinator")
+    sender = await env.member(1, "victim_support", "HRO")
+    police = await env.member(2, "police", "HRO")
+    applicant = (await env.membership.start_request(TelegramIdentity(777, 777))).member.id
+    raised: dict[str, int] = {}
+
+    async def raise_alert() -> None:
+        raised["id"] = (
+            await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+        ).alert.id
+
+    async def deliver() -> None:
+        [job] = [job for job in await env.outbox.claim(20) if job.kind == "alert"]
+        await env.outbox.record([Result(job.id, Outcome.SENT, message_id=1)])
+
+    async def escalate() -> None:
+        env.clock.advance(timedelta(minutes=16))
+        await env.alerts.escalate_due()
+
+    steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("invite.created", lambda: env.membership.create_invite(coordinator, "health", "SN")),
+        ("request.submitted", lambda: _submit(env, applicant)),
+        ("member.approved", lambda: env.membership.approve(coordinator, applicant)),
+        ("member.changed", lambda: env.membership.change(coordinator, applicant, region="VG")),
+        ("member.language_changed", lambda: env.membership.set_language(police, "en")),
+        ("alert.raised", raise_alert),
+        ("delivery.sent", deliver),
+        ("alert.escalated", escalate),
+        ("alert.acknowledged", lambda: env.alerts.acknowledge(police, raised["id"])),
+        ("alert.taken_over", lambda: env.alerts.take_over(police, raised["id"])),
+        ("alert.followed_up", lambda: env.alerts.follow_up(sender, raised["id"], "Neu")),
+        ("alert.closed", lambda: env.alerts.close(sender, raised["id"])),
+        ("member.revoked", lambda: env.membership.revoke(coordinator, applicant)),
+        ("member.data_exported", lambda: env.privacy.my_data(police)),
+        ("member.erased", lambda: env.privacy.erase(police, police)),
+    ]
+    for action, step in steps:
+        assert await _new_actions(env, step) == [action]
+
+    refusals: list[Callable[[], Awaitable[Any]]] = [
+        lambda: env.membership.approve(coordinator, applicant),  # already revoked
+        lambda: env.membership.create_invite(sender, "police", "HRO"),  # not a coordinator
+        lambda: env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Tel. 0381 123456"),
+        lambda: env.alerts.acknowledge(coordinator, raised["id"]),  # not a recipient
+        lambda: env.privacy.erase(police, police),  # already erased
+    ]
+    for refused in refusals:
+        before = await env.actions()
+        with pytest.raises(DomainError):
+            await refused()
+        assert await env.actions() == before
+
+
+async def _submit(env: Env, applicant: int) -> None:
+    await env.membership.choose_sector(applicant, "justice")
+    await env.membership.choose_region(applicant, "HRO")
+    await env.membership.give_text(applicant, "Amtsgericht")
+    await env.membership.give_text(applicant, "Toni Test")
+
+
+async def test_the_action_and_its_event_commit_together(env: Env, database_url: str) -> None:
+    """If writing the audit event fails, the action itself is not written either."""
+    coordinator = await env.member(0, "coordination", "MV", role="coordinator")
+    applicant = (await env.membership.start_request(TelegramIdentity(778, 778))).member.id
+    await _submit(env, applicant)
+    async with env.database.engine.begin() as connection:
+        if database_url.startswith("sqlite"):
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_approval BEFORE INSERT ON audit_events "
+                    "WHEN NEW.action = 'member.approved' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            await connection.execute(
+                text(
+                    "CREATE FUNCTION refuse_approval() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.action = 'member.approved' THEN RAISE EXCEPTION 'refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_approval BEFORE INSERT ON audit_events "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_approval()"
+                )
+            )
+    before = await env.actions()
+    with pytest.raises(TryAgainError) as failed:
+        await env.membership.approve(coordinator, applicant)
+    assert "refused" in str(failed.value.__cause__)
+    member = await env.membership.get(applicant)
+    assert member is not None and member.status == "pending"
+    assert await env.actions() == before
+
+
+async def _verify_cli(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    monkeypatch.setenv("DATABASE_URL", env.database_url)
+    monkeypatch.setenv("CORA_AUDIT_SIGNING_KEY", SIGNING_KEY)
+    code = await asyncio.to_thread(main, ["audit", "verify"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+async def _history(env: Env) -> None:
+    """A real history of a few dozen events, with a signed checkpoint in the middle."""
+    coordinator = await env.member(0, "coordination", "MV", role="coordinator")
+    sender = await env.member(1, "victim_support", "HRO")
+    for n in range(2, 6):
+        await env.member(n, "police", "HRO")
+    raised = await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    jobs = await env.outbox.claim(10)
+    await env.outbox.record([Result(j.id, Outcome.SENT, message_id=1) for j in jobs])
+    key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
+    assert await audit.sign_checkpoint(env.uow, key) is not None
+    await env.alerts.close(sender, raised.alert.id)
+    await env.membership.create_invite(coordinator, "health", "SN")
+
+
+TAMPERING = {
+    # name: (SQL, the sequence number verify must name)
+    "modified": ("UPDATE audit_events SET details = '{{\"x\":1}}' WHERE seq = {k}", lambda k, n: k),
+    "deleted": ("DELETE FROM audit_events WHERE seq = {k}", lambda k, n: k),
+    "reordered": (
+        "UPDATE audit_events SET seq = CASE WHEN seq = {k} THEN -1 ELSE seq END WHERE seq = {k};"
+        "UPDATE audit_events SET seq = {k} WHERE seq = {k} + 1;"
+        "UPDATE audit_events SET seq = {k} + 1 WHERE seq = -1",
+        lambda k, n: k,
+    ),
+    "inserted": (
+        "UPDATE audit_events SET seq = seq + 1000 WHERE seq > {k};"
+        "UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000;"
+        "INSERT INTO audit_events "
+        "(seq, occurred_at, actor, action, subject, details, prev_hash, hash) "
+        "SELECT {k} + 1, occurred_at, 'admin', 'member.approved', 'member:1', '{{}}', hash, "
+        "'0000000000000000000000000000000000000000000000000000000000000001' "
+        "FROM audit_events WHERE seq = {k}",
+        lambda k, n: k + 1,
+    ),
+    "truncated": (
+        "DELETE FROM audit_events WHERE seq >= {k} - 3;"
+        "UPDATE audit_head SET seq = (SELECT max(seq) FROM audit_events), "
+        "hash = (SELECT hash FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events))",
+        lambda k, n: k - 3,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING))
+async def test_verify_names_the_first_tampered_event(
+    env: Env, kind: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _history(env)
+    code, output = await _verify_cli(env, monkeypatch, capsys)
+    assert code == 0 and "intact" in output, output
+    async with env.database.read_sessions() as session:
+        total = len((await session.scalars(select(AuditEvent.seq))).all())
+        checkpoint_seq = await session.scalar(text("SELECT max(seq) FROM audit_checkpoints"))
+    # Tamper before the checkpoint for most kinds; truncation cuts into what it covers.
+    k = checkpoint_seq if kind == "truncated" else total // 3
+    sql, expected = TAMPERING[kind]
+    async with env.database.engine.begin() as connection:
+        for statement in sql.format(k=k).split(";"):
+            await connection.exec_driver_sql(statement)
+    code, output = await _verify_cli(env, monkeypatch, capsys)
+    assert code == 1, output
+    assert f"sequence number {expected(k, total)}:" in output, (kind, output)
+
+
+async def test_a_chain_written_by_50_concurrent_actions_has_no_fork(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    coordinator = await env.member(0, "coordination", "MV", role="coordinator")
+    members = [await env.member(n, "police", "HRO") for n in range(1, 6)]
+    work: list[Awaitable[Any]] = []
+    for n in range(50):
+        if n % 2:
+            work.append(env.membership.create_invite(coordinator, "health", "SN"))
+        else:
+            work.append(env.membership.set_language(members[n % 5], "en" if n % 4 else "de"))
+    await asyncio.gather(*work)
+    async with env.database.read_sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuditEvent.seq, AuditEvent.prev_hash, AuditEvent.hash).order_by(
+                    AuditEvent.seq
+                )
+            )
+        ).all()
+    assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
+    assert len({row.prev_hash for row in rows}) == len(rows)  # no two events share a parent
+    code, output = await _verify_cli(env, monkeypatch, capsys)
+    assert code == 0, output
+
+
+async def test_export_writes_jsonl_and_csv_and_is_audited(
+    env: Env, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _history(env)
+    before = await env.actions()
+    monkeypatch.setenv("DATABASE_URL", env.database_url)
+    monkeypatch.setenv("CORA_AUDIT_SIGNING_KEY", SIGNING_KEY)
+    jsonl, csv_file = tmp_path / "audit.jsonl", tmp_path / "audit.csv"
+    assert await asyncio.to_thread(main, ["audit", "export", "--output", str(jsonl)]) == 0
+    assert (
+        await asyncio.to_thread(
+            main,
+            [
+                "audit",
+                "export",
+                "--format",
+                "csv",
+                "--output",
+                str(csv_file),
+                "--since",
+                "2000-01-01",
+            ],
+        )
+        == 0
+    )
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["action"] for line in lines] == before
+    assert {
+        "seq",
+        "occurred_at",
+        "actor",
+        "action",
+        "subject",
+        "details",
+        "prev_hash",
+        "hash",
+    } == set(lines[0])
+    rows = list(csv.DictReader(csv_file.open()))
+    assert len(rows) == len(before) + 1  # the first export is in the log by now
+    assert (await env.actions())[-2:] == ["audit.exported", "audit.exported"]
+    future = await asyncio.to_thread(
+        main, ["audit", "export", "--since", "2999-01-01", "--output", str(jsonl)]
+    )
+    assert future == 0 and jsonl.read_text() == ""
