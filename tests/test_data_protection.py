@@ -180,3 +180,20 @@ async def test_audit_overview_shows_checkpoint_status(api: LocalBotApi, cora: Co
     member = await join(api, cora, "Mo Mitglied", "police", "HRO")
     refused = await reply_to(member.user, "/audit")
     assert shows(refused, "error.coordinators_only")
+
+
+class TestScheduledCheckpoints:
+    @pytest.fixture
+    def setting_overrides(self) -> dict[str, object]:
+        return {"audit_checkpoint_minutes": 0.005}  # every 0.3 s
+
+    async def test_the_running_bot_signs_checkpoints_by_itself(
+        self, api: LocalBotApi, cora: CoraBot
+    ) -> None:
+        await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+        async with asyncio.timeout(10):
+            while (
+                overview := await cora.services.audit.overview()
+            ).verification.last_checkpoint is None:
+                await asyncio.sleep(0.1)
+        assert overview.verification.ok
