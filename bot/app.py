@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -26,7 +28,7 @@ from bot.audit import AuditService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
-from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Recorded
+from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
@@ -43,6 +45,7 @@ from handlers.errors import handle_error
 from handlers.outbox import Outbox, Renderer
 from handlers.ratelimit import TelegramLimiter
 from handlers.status import StatusBoard
+from handlers.web import MAX_UPDATE_BYTES, Metrics, Probes, health_routes, webhook_route
 from storage import migrate
 from storage.db import Database
 from storage.uow import UnitOfWorkFactory
@@ -123,9 +126,15 @@ class Runtime:
     about committed changes through `CoraContext.background`."""
 
     def __init__(
-        self, services: Services, application: TelegramApp, *, release_everything: bool
+        self,
+        services: Services,
+        application: TelegramApp,
+        metrics: Metrics,
+        *,
+        release_everything: bool,
     ) -> None:
         self.services = services
+        self.metrics = metrics
         self.scheduler = Scheduler()
         settings = services.settings
         network, timezone = services.network, settings.cora_timezone
@@ -142,6 +151,7 @@ class Runtime:
             services.deliveries,
             _renderers(),
             on_recorded=self._recorded,
+            on_sent=self._sent,
             release_everything=release_everything,
         )
 
@@ -157,9 +167,15 @@ class Runtime:
     # ----------------------------------------------------------------------------------------
 
     def _recorded(self, recorded: Recorded) -> None:
+        for state, count in recorded.finished.items():
+            self.metrics.deliveries.labels(state).inc(count)
         self.board.touch(recorded.alert_ids)
         if recorded.new_deliveries:
             self.outbox.wake()
+
+    def _sent(self, job: Job) -> None:
+        latency = (self.services.clock.now() - job.created_at).total_seconds()
+        self.metrics.delivery_latency.observe(max(latency, 0.0))
 
     def _schedule(self, alert_id: int, at: Any) -> None:
         key = f"escalate:{alert_id}"
@@ -175,6 +191,7 @@ class Runtime:
             self._schedule(item.alert_id, item.next_at)
         if any(item.new_deliveries for item in escalated):
             self.outbox.wake()
+        self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
         self.board.touch(item.alert_id for item in escalated)
 
     async def start(self) -> None:
@@ -226,20 +243,63 @@ class CoraBot:
     application: TelegramApp
     commands: CommandRegistry
     runtime: Runtime
+    metrics: Metrics
+    servers: list[web.AppRunner] = field(default_factory=list)
 
-    async def start(self, *, polling: bool = True) -> None:
+    async def start(self, *, mode: str = "polling") -> None:
+        """Start everything; `mode` is how updates arrive: polling, webhook, or none (tests
+        and instances that only deliver)."""
         await migrate.upgrade(self.database)
         await self.application.initialize()
         await self._set_menus()
         await self.application.start()
         await self.runtime.start()
-        if polling and self.application.updater is not None:
+        probes = health_routes(
+            Probes(
+                self.services,
+                self.database,
+                self.metrics,
+                lambda: self.runtime.scheduler.running,
+                lambda: self.limiter.retry_afters,
+                timedelta(seconds=self.settings.ready_max_backlog_seconds),
+            )
+        )
+        if mode == "webhook":
+            url, secret = self.settings.webhook()
+            routes = [webhook_route(urlsplit(url).path or "/", secret, self.application)]
+            if self.settings.metrics_listen is None:
+                routes += probes
+            await self._serve(self.settings.webhook_listen, routes)
+            await self.application.bot.set_webhook(
+                url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40
+            )
+        elif mode == "polling" and self.application.updater is not None:
             await self.application.updater.start_polling(
                 poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
             )
-        log.info("cora-bot is running as @%s", self.application.bot.username)
+        if self.settings.metrics_listen is not None:
+            await self._serve(self.settings.metrics_listen, probes)
+        log.info("cora-bot is running as @%s (%s)", self.application.bot.username, mode)
+
+    @property
+    def limiter(self) -> TelegramLimiter:
+        limiter = self.application.bot.rate_limiter
+        assert isinstance(limiter, TelegramLimiter)
+        return limiter
+
+    async def _serve(self, listen: str, routes: list[web.RouteDef]) -> None:
+        app = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        app.add_routes(routes)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, _, port = listen.rpartition(":")
+        await web.TCPSite(runner, host.strip("[]") or None, int(port)).start()
+        self.servers.append(runner)
 
     async def stop(self) -> None:
+        for runner in self.servers:  # no new updates while the rest shuts down
+            await runner.cleanup()
+        self.servers.clear()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         await self.runtime.stop()
@@ -303,8 +363,9 @@ def build_application(
         .connection_pool_size(32)
         .build()
     )
-    runtime = Runtime(services, application, release_everything=database.is_sqlite)
-    cora = CoraBot(settings, database, services, application, commands, runtime)
+    metrics = Metrics()
+    runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
+    cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
     application.bot_data["services"] = services
     application.bot_data["commands"] = commands
     application.bot_data["background"] = runtime

@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", help="run the bot (long polling); migrates the database first")
+    run = commands.add_parser("run", help="run the bot; migrates the database first")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="receive updates on WEBHOOK_LISTEN for WEBHOOK_URL instead of long polling",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -84,13 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, *, webhook: bool) -> None:
+    if webhook:
+        settings.webhook()  # fail early, with the names of what is missing
     cora = build_application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await cora.start()
+    await cora.start(mode="webhook" if webhook else "polling")
     try:
         await stop.wait()
     finally:
@@ -205,9 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, keys.known_secrets(settings))
+        configure_logging(settings.log_level, keys.known_secrets(settings), settings.log_format)
         if args.command == "run":
-            asyncio.run(_run(settings))
+            asyncio.run(_run(settings, webhook=args.webhook))
         elif args.command == "db":
             asyncio.run(_db_upgrade(settings))
         elif args.command == "invite":

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     cora_network_file: Path | None = None
     cora_default_language: Literal["de", "en"] = "de"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0:8080"
+    webhook_secret: SecretStr | None = None
+    metrics_listen: str | None = None
+    ready_max_backlog_seconds: float = Field(default=300.0, gt=0)
     invite_default_days: int = Field(default=7, ge=1, le=365)
     invite_max_days: int = Field(default=90, ge=1, le=3650)
     cora_timezone: str = "Europe/Berlin"
@@ -129,6 +135,29 @@ class Settings(BaseSettings):
             _raw_key(value, "an Ed25519 public key")
         return value or None
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://[^/\s]+/\S*$", value):
+            raise ValueError(
+                "must be the public URL Telegram posts to, e.g. https://bot.example.org/telegram"
+            )
+        return value or None
+
+    @field_validator("webhook_listen", "metrics_listen")
+    @classmethod
+    def _check_listen(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^[\w.:\[\]-]*:\d{1,5}$", value):
+            raise ValueError("must be host:port, e.g. 0.0.0.0:8080")
+        return value or None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"^[A-Za-z0-9_-]{16,256}$", value.get_secret_value()):
+            raise ValueError("must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @field_validator("cora_network_file")
     @classmethod
     def _check_network_file(cls, value: Path | None) -> Path | None:
@@ -139,6 +168,23 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def webhook(self) -> tuple[str, str]:
+        """URL and secret for webhook mode, or a clear error naming what is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("WEBHOOK_URL", self.webhook_url),
+                ("WEBHOOK_SECRET", self.webhook_secret),
+            )
+            if not value
+        ]
+        if missing or self.webhook_url is None or self.webhook_secret is None:
+            raise ConfigError(
+                f"Webhook mode needs {' and '.join(missing)} (see .env.example); "
+                "`cora-bot keys generate` prints a secret."
+            )
+        return self.webhook_url, self.webhook_secret.get_secret_value()
 
     def bot_token(self) -> str:
         """The bot token, or a clear error for commands that need to talk to Telegram."""

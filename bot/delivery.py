@@ -44,6 +44,7 @@ class Job:
     params: dict[str, int | str | None]
     silent: bool
     attempts: int
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class DeliveryService:
                         params=json.loads(delivery.params),
                         silent=delivery.silent,
                         attempts=delivery.attempts,
+                        created_at=delivery.created_at,
                     )
                 )
             await uow.commit()

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -38,6 +39,10 @@ def generate_signing_key() -> str:
     return base64.urlsafe_b64encode(raw).decode()
 
 
+def generate_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 _GENERATORS = {
     "CORA_ENCRYPTION_KEY": generate_encryption_key,
     "CORA_AUDIT_SIGNING_KEY": generate_signing_key,
@@ -46,7 +51,8 @@ _GENERATORS = {
 
 def generated_env_lines() -> list[str]:
     """Fresh secrets in the form `.env` expects."""
-    return [f"{name}={make()}" for name, make in _GENERATORS.items()]
+    lines = [f"{name}={make()}" for name, make in _GENERATORS.items()]
+    return [*lines, f"WEBHOOK_SECRET={generate_webhook_secret()}"]
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -140,6 +146,7 @@ def known_secrets(settings: Settings) -> list[str]:
         settings.telegram_bot_token,
         settings.cora_encryption_key,
         settings.cora_audit_signing_key,
+        settings.webhook_secret,
     ]
     secrets = [secret.get_secret_value() for secret in found if secret is not None]
     path = settings.cora_data_dir / KEY_FILE_NAME

@@ -196,6 +196,10 @@ class MembershipService:
             members = await uow.members.find(sector=sector, regions=regions)
             return [MemberView.of(member) for member in members]
 
+    async def count_by_status(self) -> dict[str, int]:
+        async with self._uow(write=False) as uow:
+            return await uow.members.count_by_status()
+
     async def active_coordinators(self) -> list[MemberView]:
         async with self._uow(write=False) as uow:
             found = await uow.members.find(role=Role.COORDINATOR)

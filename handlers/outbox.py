@@ -93,6 +93,7 @@ class Outbox:
         renderers: Mapping[str, Renderer],
         *,
         on_recorded: Callable[[Recorded], None],
+        on_sent: Callable[[Job], None] = lambda job: None,
         release_everything: bool,
         batch_size: int = 30,
         concurrency: int = 16,
@@ -103,6 +104,7 @@ class Outbox:
         self._deliveries = deliveries
         self._renderers = renderers
         self._on_recorded = on_recorded
+        self._on_sent = on_sent
         self._release_everything = release_everything
         self._batch_size = batch_size
         self._slots = asyncio.Semaphore(concurrency)
@@ -191,4 +193,5 @@ class Outbox:
                 return Result(
                     job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
                 )
+            self._on_sent(job)
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
