@@ -20,6 +20,7 @@ from storage.models import (
     Alert,
     AlertRecipient,
     AlertStatus,
+    ApiClient,
     CaseCounter,
     DeliveryStatus,
     FollowUp,
@@ -60,12 +61,22 @@ class EscalationPeriods:
 
 
 @dataclass(frozen=True)
+class ClientName:
+    """An agency system as recipients see it: its name, sector and region."""
+
+    name: str
+    sector: str
+    region: str
+
+
+@dataclass(frozen=True)
 class AlertView:
     """What recipients and senders are shown about an alert (without its text)."""
 
     id: int
     ref: str
-    sender: MemberView
+    sender: MemberView | None  # None when an agency system raised it
+    client: ClientName | None
     sectors: tuple[str, ...]
     region: str
     urgency: str
@@ -194,6 +205,32 @@ class AlertService:
         *,
         confirmed: bool = False,
     ) -> RaisedAlert:
+        """A member raises an alert in the chat."""
+        return await self._raise(sender_id, None, sectors, region, urgency, text, confirmed)
+
+    async def raise_alert_for_client(
+        self,
+        client_id: int,
+        sectors: Sequence[str],
+        region: str,
+        urgency: str,
+        text: str,
+        *,
+        confirmed: bool = False,
+    ) -> RaisedAlert:
+        """An agency system raises an alert through the HTTP API."""
+        return await self._raise(None, client_id, sectors, region, urgency, text, confirmed)
+
+    async def _raise(
+        self,
+        sender_id: int | None,
+        client_id: int | None,
+        sectors: Sequence[str],
+        region: str,
+        urgency: str,
+        text: str,
+        confirmed: bool,
+    ) -> RaisedAlert:
         """Store the alert, its recipients and one pending delivery each, in one transaction."""
         region = self._network.region(region).code
         sectors = tuple(self._network.sector(code).code for code in sectors)
@@ -206,11 +243,18 @@ class AlertService:
         clean = _require_clean(text, confirmed)
         async with self._uow() as uow:
             now = uow.now()
-            sender = await _active(uow, sender_id)
-            recipients = await self._recipients(uow, sender.id, sectors, region)
+            if sender_id is not None:
+                actor = member_actor((await _active(uow, sender_id)).id)
+            else:
+                client = await uow.session.get(ApiClient, client_id)
+                if client is None or client.revoked_at is not None:
+                    raise DomainError("api.unknown_key", key=str(client_id))
+                actor = f"api:{client.id}"
+            recipients = await self._recipients(uow, sender_id, sectors, region)
             alert = Alert(
                 ref=await _next_ref(uow, now.year),
-                sender_id=sender.id,
+                sender_id=sender_id,
+                api_client_id=client_id,
                 sectors=",".join(sectors),
                 region=region,
                 urgency=urgency,
@@ -235,7 +279,7 @@ class AlertService:
                 alert_id=alert.id,
             )
             uow.audit.record(
-                member_actor(sender.id),
+                actor,
                 "alert.raised",
                 f"alert:{alert.id}",
                 ref=alert.ref,
@@ -248,7 +292,7 @@ class AlertService:
             return RaisedAlert(await self._view(uow, alert), len(recipients))
 
     async def _recipients(
-        self, uow: UnitOfWork, sender_id: int, sectors: Sequence[str], region: str
+        self, uow: UnitOfWork, sender_id: int | None, sectors: Sequence[str], region: str
     ) -> Sequence[Member]:
         """Active members of the sectors in the region; statewide members cover every region."""
         regions = (
@@ -262,8 +306,9 @@ class AlertService:
         query = select(Member).where(
             Member.status == MemberStatus.ACTIVE,
             Member.sector.in_(list(sectors)),
-            Member.id != sender_id,
         )
+        if sender_id is not None:
+            query = query.where(Member.id != sender_id)
         if regions is not None:
             query = query.where(Member.region.in_(regions))
         return (await uow.session.scalars(query.order_by(Member.id))).all()
@@ -377,6 +422,18 @@ class AlertService:
                     )
                 )
             return lines
+
+    async def status_for_client(self, client_id: int, ref: str) -> StatusView:
+        """The status of an alert an agency system raised; other alerts do not exist for it."""
+        async with self._uow(write=False) as uow:
+            alert_id = await uow.session.scalar(
+                select(Alert.id).where(
+                    Alert.ref == ref.strip().upper(), Alert.api_client_id == client_id
+                )
+            )
+        if alert_id is None:
+            raise DomainError("alert.unknown", ref=ref)
+        return await self.status(alert_id)
 
     async def open_alert_ids(self) -> list[int]:
         async with self._uow(write=False) as uow:
@@ -552,7 +609,7 @@ class AlertService:
                 level = 2  # no coordinator in the region: straight to the state level
         if level >= 2:
             coordinators = await self._state_coordinators(uow)
-        known = {r.member_id for r in rows} | {alert.sender_id}
+        known = {r.member_id for r in rows} | {alert.sender_id or 0}
         brought_in = [c.id for c in coordinators if c.id not in known]
         uow.session.add_all(
             AlertRecipient(alert_id=alert.id, member_id=m, reason=RecipientReason.ESCALATION)
@@ -582,14 +639,17 @@ class AlertService:
     # -- helpers ---------------------------------------------------------------------------
 
     async def _view(self, uow: UnitOfWork, alert: Alert) -> AlertView:
-        people = {
-            m.id: MemberView.of(m)
-            for m in await uow.members.by_ids({alert.sender_id, alert.taken_by or alert.sender_id})
-        }
+        ids = {i for i in (alert.sender_id, alert.taken_by) if i is not None}
+        people = {m.id: MemberView.of(m) for m in await uow.members.by_ids(ids)}
+        client = None
+        if alert.api_client_id is not None:
+            row = await uow.session.get(ApiClient, alert.api_client_id)
+            client = ClientName(row.name, row.sector, row.region) if row else None
         return AlertView(
             id=alert.id,
             ref=alert.ref,
-            sender=people[alert.sender_id],
+            sender=people.get(alert.sender_id) if alert.sender_id else None,
+            client=client,
             sectors=tuple(alert.sectors.split(",")),
             region=alert.region,
             urgency=alert.urgency,
@@ -628,7 +688,8 @@ class AlertService:
         ids = await uow.session.scalars(
             select(AlertRecipient.member_id).where(AlertRecipient.alert_id == alert.id)
         )
-        return sorted({alert.sender_id, *ids} - {exclude})
+        involved = {*ids} | ({alert.sender_id} if alert.sender_id is not None else set())
+        return sorted(involved - {exclude})
 
     async def _may_see(self, uow: UnitOfWork, member: Member, alert: Alert) -> bool:
         if alert.sender_id == member.id or self._coordinates(member, alert.region):

@@ -29,6 +29,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
+from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
@@ -37,6 +38,7 @@ from handlers import alerts as alert_handlers
 from handlers import data_protection as data_protection_handlers
 from handlers import membership as membership_handlers
 from handlers.access import AccessGate
+from handlers.api import api_routes
 from handlers.callbacks import ButtonRouter, Kind
 from handlers.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
 from handlers.concurrency import PerPersonUpdateProcessor
@@ -264,11 +266,14 @@ class CoraBot:
                 timedelta(seconds=self.settings.ready_max_backlog_seconds),
             )
         )
+        api = api_routes(self.services.integrations, self.services.network)
         if mode == "webhook":
             url, secret = self.settings.webhook()
             routes = [webhook_route(urlsplit(url).path or "/", secret, self.application)]
             if self.settings.metrics_listen is None:
                 routes += probes
+            if self.settings.api_listen is None:
+                routes += api
             await self._serve(self.settings.webhook_listen, routes)
             await self.application.bot.set_webhook(
                 url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40
@@ -279,6 +284,8 @@ class CoraBot:
             )
         if self.settings.metrics_listen is not None:
             await self._serve(self.settings.metrics_listen, probes)
+        if self.settings.api_listen is not None:
+            await self._serve(self.settings.api_listen, api)
         log.info("cora-bot is running as @%s (%s)", self.application.bot.username, mode)
 
     @property
@@ -327,22 +334,24 @@ def build_application(
     database = Database(settings.database_url)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
+    alerts = AlertService(
+        uow,
+        network,
+        cipher,
+        EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+    )
     services = Services(
         settings=settings,
         network=network,
         clock=clock,
         cipher=cipher,
         membership=MembershipService(uow, network, settings.invite_max_days),
-        alerts=AlertService(
-            uow,
-            network,
-            cipher,
-            EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
-        ),
+        alerts=alerts,
         audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
         ),
+        integrations=IntegrationService(uow, network, cipher, alerts),
         deliveries=DeliveryService(
             uow,
             network,

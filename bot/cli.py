@@ -15,11 +15,13 @@ from typing import TextIO
 from telegram import Bot
 
 from bot import audit, keys
+from bot.alerts import AlertService, EscalationPeriods
 from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import DomainError
 from bot.i18n import text
+from bot.integrations import IntegrationService
 from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
 from bot.network import NetworkFileError, load_network
@@ -77,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "public-key", help="print the public key auditors need (CORA_AUDIT_VERIFY_KEY)"
     )
+
+    apikey = commands.add_parser("apikey", help="API keys of agency systems (HTTP API)")
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    api_create = apikey_commands.add_parser(
+        "create", help="create a key bound to a sector and region; it is shown only once"
+    )
+    api_create.add_argument("--name", required=True, help="e.g. 'Leitstelle PP Rostock'")
+    api_create.add_argument("--sector", required=True)
+    api_create.add_argument("--region", required=True)
+    api_revoke = apikey_commands.add_parser("revoke", help="revoke a key at once")
+    api_revoke.add_argument("key_id", help="the key's id (second part of the key)")
 
     key = commands.add_parser("keys", help="secrets")
     key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -192,6 +205,34 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield file
 
 
+async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        uow = UnitOfWorkFactory(database, SystemClock())
+        network = load_network(settings.cora_network_file)
+        cipher = keys.TextCipher(keys.encryption_keys(settings))
+        periods = EscalationPeriods(
+            settings.escalation_urgent_after, settings.escalation_normal_after
+        )
+        service = IntegrationService(
+            uow, network, cipher, AlertService(uow, network, cipher, periods)
+        )
+        if args.apikey_command == "create":
+            created = await service.create_client(args.name, args.sector, args.region)
+            client = created.client
+            print(
+                f"API key for {client.name} ({client.sector}/{client.region}), id {client.key_id}."
+            )
+            print("Store it now; it is not shown again and only a hash is kept:")
+            print(created.api_key)
+        else:
+            revoked = await service.revoke_client(args.key_id)
+            print(f"Revoked the API key {revoked.key_id} of {revoked.name}.")
+    finally:
+        await database.dispose()
+
+
 async def _keys_rotate(settings: Settings) -> None:
     database = Database(settings.database_url)
     try:
@@ -223,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_keys_rotate(settings))
         elif args.command == "audit":
             return asyncio.run(_audit(settings, args))
+        elif args.command == "apikey":
+            asyncio.run(_apikey(settings, args))
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0:8080"
     webhook_secret: SecretStr | None = None
     metrics_listen: str | None = None
+    api_listen: str | None = None
     ready_max_backlog_seconds: float = Field(default=300.0, gt=0)
     invite_default_days: int = Field(default=7, ge=1, le=365)
     invite_max_days: int = Field(default=90, ge=1, le=3650)
@@ -144,7 +145,7 @@ class Settings(BaseSettings):
             )
         return value or None
 
-    @field_validator("webhook_listen", "metrics_listen")
+    @field_validator("webhook_listen", "metrics_listen", "api_listen")
     @classmethod
     def _check_listen(cls, value: str | None) -> str | None:
         if value and not re.match(r"^[\w.:\[\]-]*:\d{1,5}$", value):

@@ -6,11 +6,15 @@ from sqlalchemy import select, update
 
 from bot.keys import TextCipher
 from storage.audit import ADMIN
-from storage.models import Alert, FollowUp
+from storage.models import Alert, ApiClient, FollowUp
 from storage.uow import UnitOfWorkFactory
 
 # Every encrypted column; a feature that stores texts adds its column here.
-ENCRYPTED_COLUMNS = ((Alert, Alert.text_cipher), (FollowUp, FollowUp.text_cipher))
+ENCRYPTED_COLUMNS = (
+    (Alert, Alert.text_cipher),
+    (FollowUp, FollowUp.text_cipher),
+    (ApiClient, ApiClient.key_hash_cipher),
+)
 BATCH = 500
 
 

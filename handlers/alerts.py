@@ -44,6 +44,7 @@ from handlers.render import (
     region_name,
     rows_of,
     say,
+    sector_name,
     sectors_text,
     send_html,
     tr,
@@ -577,7 +578,7 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
         header=Markup(i18n.html_text(language, header_key, ref=alert.ref, icon=_icon(alert))),
         sectors=sectors_text(network, alert.sectors, language),
         region=region_name(network, alert.region, language),
-        sender=member_text(network, alert.sender, language),
+        sender=_sender(alert, network, language),
         time=local_time(alert.created_at, settings.cora_timezone, language),
         text=text if text is not None else i18n.text(language, "alert.text_removed"),
     )
@@ -589,6 +590,21 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
         keyboard([buttons]) if alert.status == AlertStatus.OPEN and alert.taken_by is None else None
     )
     return Rendered(body, markup)
+
+
+def _sender(alert: AlertView, network: Network, language: str) -> Markup:
+    if alert.sender is not None:
+        return member_text(network, alert.sender, language)
+    client = alert.client
+    return Markup(
+        i18n.html_text(
+            language,
+            "alert.sender_system",
+            name=client.name if client else "–",
+            sector=sector_name(network, client.sector if client else None, language),
+            region=client.region if client else "–",
+        )
+    )
 
 
 async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService
+from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
@@ -41,6 +42,7 @@ class Services:
     deliveries: DeliveryService
     audit: AuditService
     data_protection: DataProtectionService
+    integrations: IntegrationService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -89,8 +89,8 @@ class StatusBoard:
         status = await self._services.alerts.status(alert_id)
         alert = status.alert
         sender = alert.sender
-        if sender.chat_id is None:
-            return
+        if sender is None or sender.chat_id is None:
+            return  # raised by an agency system, which reads its status over the API
         language = sender.language or self._services.settings.cora_default_language
         text, markup = self._render(status, language)
         if alert.status_message_id is None:

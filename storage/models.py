@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -181,6 +182,7 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
+        CheckConstraint("(sender_id IS NULL) <> (api_client_id IS NULL)", name="one_sender"),
         _enum_check("urgency", "urgency", Urgency),
         _enum_check("status", "status", AlertStatus),
         Index("ix_alerts_escalate_at", "escalate_at"),
@@ -188,7 +190,9 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(20), unique=True)
-    sender_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    # A member raised it in the chat, or an agency system through the HTTP API.
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     sectors: Mapped[str] = mapped_column(String(400))  # comma-separated sector codes
     region: Mapped[str] = mapped_column(String(10))
     urgency: Mapped[str] = mapped_column(String(10))
@@ -289,3 +293,43 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(80))
+
+
+class ApiClient(Base):
+    """An agency system allowed to raise alerts through the HTTP API, bound to a sector and a
+    region. Its API key is never stored: only its SHA-256 hash, itself encrypted at rest."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(24), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    sector: Mapped[str] = mapped_column(String(40))
+    region: Mapped[str] = mapped_column(String(10))
+    key_hash_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiIdempotency(Base):
+    """The answer to a request with an Idempotency-Key, so a retry gets it again."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("client_id", "key", name="uq_api_idempotency_client_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    response: Mapped[str] = mapped_column(Text)  # JSON of ids and states, no free text
+    created_at: Mapped[datetime]
+
+
+class ApiSignature(Base):
+    """Signatures seen recently: the same signed request is accepted only once."""
+
+    __tablename__ = "api_signatures"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)

@@ -170,3 +170,17 @@ async def until(api: LocalBotApi, predicate: Callable[[], bool], timeout: float 
     """Wait until something about the simulated people becomes true (checked on every change)."""
     async with asyncio.timeout(timeout):
         await api.world.changes.wait_until(lambda: True if predicate() else None)
+
+
+def run_cli(*args: str) -> int:
+    """`cora-bot …` in this process; the logging it configures is undone afterwards."""
+    import logging
+
+    from bot.cli import main
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return main(list(args))
+    finally:
+        root.handlers[:], root.level = handlers, level

@@ -1,4 +1,5 @@
-"""A JSON control API under /_sim that drives simulated people over HTTP, for the web sandbox."""
+"""A JSON control API under /_sim that drives simulated people over HTTP, for the web sandbox
+and for benchmarks that run the fake Telegram in a process of its own."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from bot.local_api.chats import SimMessage
 
 if TYPE_CHECKING:
     from bot.local_api.people import SimUser
-    from bot.local_api.server import LocalBotApi
+    from bot.local_api.server import CallRecord, LocalBotApi
 
 JsonDict = dict[str, Any]
 KEEP_ALIVE_SECONDS = 15.0
 MAX_LONG_POLL_SECONDS = 60.0
+MAX_BULK_USERS = 100_000
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -30,6 +32,23 @@ def _describe_user(user: SimUser) -> JsonDict:
         "deactivated": user.deactivated,
         "started": user.account.started,
     }
+
+
+def _describe_call(seq: int, call: CallRecord) -> JsonDict:
+    chat_id = call.params.get("chat_id")
+    result = call.result
+    described: JsonDict = {
+        "seq": seq,
+        "method": call.method,
+        "status": call.status,
+        "time": call.time,
+        "chat_id": chat_id if isinstance(chat_id, int) else None,
+        "message_id": result.get("message_id") if isinstance(result, dict) else None,
+        "fault": call.fault,
+    }
+    if call.method == "getUpdates" and isinstance(result, list):
+        described["update_ids"] = [update["update_id"] for update in result]
+    return described
 
 
 async def _body(request: web.Request) -> JsonDict:
@@ -57,12 +76,15 @@ class ControlApi:
         return [
             web.get("/_sim/users", self.list_users),
             web.post("/_sim/users", self.create_user),
+            web.post("/_sim/users/bulk", self.create_users),
             web.get("/_sim/users/{user_id}/messages", self.list_messages),
             web.post("/_sim/users/{user_id}/messages", self.send_text),
             web.post("/_sim/users/{user_id}/press", self.press_button),
             web.post("/_sim/users/{user_id}/{action:block|unblock|deactivate}", self.set_state),
             web.get("/_sim/events", self.poll_events),
             web.get("/_sim/events/stream", self.stream_events),
+            web.get("/_sim/calls", self.list_calls),
+            web.get("/_sim/stats", self.stats),
         ]
 
     def _user(self, request: web.Request) -> SimUser:
@@ -79,14 +101,37 @@ class ControlApi:
     async def create_user(self, request: web.Request) -> web.Response:
         body = await _body(request)
         fields = ("user_id", "first_name", "last_name", "username", "language_code")
-        unknown = set(body) - set(fields)
+        unknown = set(body) - {*fields, "started"}
         if unknown:
             return _error(400, f"unknown fields {sorted(unknown)}")
         try:
             user = self._api.user(**{k: body[k] for k in fields if k in body})
         except (TypeError, ValueError) as exc:
             return _error(400, str(exc))
+        user.account.started = bool(body.get("started", False))
         return web.json_response(_describe_user(user), status=201)
+
+    async def create_users(self, request: web.Request) -> web.Response:
+        """Many people at once, named "<first_name> <n>"; with `started`, each has opened the
+        chat with the bot before, so the bot may write to them."""
+        body = await _body(request)
+        unknown = set(body) - {"count", "first_name", "language_code", "started"}
+        if unknown:
+            return _error(400, f"unknown fields {sorted(unknown)}")
+        count, prefix = body.get("count"), body.get("first_name", "Person")
+        if not isinstance(count, int) or isinstance(count, bool):
+            return _error(400, "count must be a number")
+        if not 1 <= count <= MAX_BULK_USERS:
+            return _error(400, f"count must be between 1 and {MAX_BULK_USERS}")
+        if not isinstance(prefix, str) or not prefix:
+            return _error(400, "first_name must be a non-empty string")
+        language = body.get("language_code", "de")
+        ids: list[int] = []
+        for number in range(1, count + 1):
+            user = self._api.user(first_name=f"{prefix} {number}", language_code=language)
+            user.account.started = bool(body.get("started", False))
+            ids.append(user.id)
+        return web.json_response({"ids": ids}, status=201)
 
     async def list_messages(self, request: web.Request) -> web.Response:
         """Every message in the person's chat with the bot, from both sides."""
@@ -130,6 +175,44 @@ class ControlApi:
         action = request.match_info["action"]
         {"block": user.block, "unblock": user.unblock, "deactivate": user.deactivate}[action]()
         return web.json_response(_describe_user(user))
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        """The call log after `after` (optionally one `method`), without parameters or texts:
+        when each call was answered (the server's monotonic clock), to which chat, how."""
+        try:
+            after = max(0, int(request.query.get("after", "0")))
+        except ValueError:
+            return _error(400, "after must be a number")
+        method = request.query.get("method")
+        calls = self._api.calls
+        found = [
+            _describe_call(seq, call)
+            for seq, call in enumerate(calls[after:], start=after + 1)
+            if method is None or call.method == method
+        ]
+        return web.json_response({"calls": found, "last": len(calls)})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Counts for checking a run: calls by method and status, 429s the flood limits gave,
+        and the bot's delivered messages per chat (only those containing `containing`)."""
+        containing = request.query.get("containing")
+        calls: dict[str, dict[str, int]] = {}
+        for call in self._api.calls:
+            by_status = calls.setdefault(call.method, {})
+            by_status[str(call.status)] = by_status.get(str(call.status), 0) + 1
+        delivered: dict[str, int] = {}
+        for message in self._api.world.delivered:
+            if containing is None or containing in message.text:
+                key = str(message.chat_id)
+                delivered[key] = delivered.get(key, 0) + 1
+        return web.json_response(
+            {
+                "time": self._api.now(),
+                "calls": calls,
+                "rate_limited": len(self._api.limits.hits),
+                "delivered": delivered,
+            }
+        )
 
     def _events_after(self, seq: int) -> list[JsonDict] | None:
         events = self._api.world.events[seq:]

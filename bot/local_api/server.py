@@ -323,6 +323,10 @@ class LocalBotApi:
 
     # --- what the bot did, for assertions ----------------------------------------------
 
+    def now(self) -> float:
+        """The server's clock, the one call records are stamped with (monotonic by default)."""
+        return self._clock()
+
     def calls_to(self, method: str) -> list[CallRecord]:
         return [call for call in self.calls if call.method == method]
 

@@ -1,0 +1,313 @@
+"""Agency systems (police dispatch, case systems) that raise alerts through the HTTP API:
+their keys, signed and fresh requests, idempotent retries, and what they may read."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.alerts import AlertService, check_text, parse_sectors
+from bot.errors import DomainError
+from bot.keys import TextCipher
+from bot.network import Network
+from storage.audit import ADMIN
+from storage.models import ApiClient, ApiIdempotency, ApiSignature
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+_KEY_PREFIX = "cora"
+
+
+class ApiRefusal(Exception):
+    """A request the API refuses: HTTP status and a machine-readable code."""
+
+    def __init__(self, status: int, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Client:
+    id: int
+    key_id: str
+    name: str
+    sector: str
+    region: str
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.id}"
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    client: Client
+    api_key: str  # shown once; only a hash is kept
+
+
+def signing_message(method: str, path: str, timestamp: str, body: bytes) -> bytes:
+    """What a client signs: method, path (with query), timestamp, and the body's SHA-256."""
+    digest = hashlib.sha256(body).hexdigest()
+    return f"{method.upper()}\n{path}\n{timestamp}\n{digest}".encode()
+
+
+def signing_key(api_key: str) -> bytes:
+    """Clients sign with the SHA-256 of their API key; the server keeps only that hash."""
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+def sign(api_key: str, method: str, path: str, timestamp: str, body: bytes) -> str:
+    message = signing_message(method, path, timestamp, body)
+    return hmac.new(signing_key(api_key), message, hashlib.sha256).hexdigest()
+
+
+def _view(row: ApiClient) -> Client:
+    return Client(row.id, row.key_id, row.name, row.sector, row.region)
+
+
+class IntegrationService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, network: Network, cipher: TextCipher, alerts: AlertService
+    ) -> None:
+        self._uow = uow
+        self._network = network
+        self._cipher = cipher
+        self._alerts = alerts
+
+    # -- keys (command line) -----------------------------------------------------------------
+
+    async def create_client(self, name: str, sector: str, region: str) -> CreatedClient:
+        sector = self._network.sector(sector).code
+        region = self._network.region(region).code
+        name = " ".join(name.split())
+        if not 2 <= len(name) <= 100:
+            raise DomainError("error.name_length", min=2, max=100)
+        key_id = secrets.token_hex(8)
+        api_key = f"{_KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+        async with self._uow() as uow:
+            row = ApiClient(
+                key_id=key_id,
+                name=name,
+                sector=sector,
+                region=region,
+                # The hash is what requests are signed with, so it is encrypted at rest too.
+                key_hash_cipher=self._cipher.encrypt(signing_key(api_key).hex()),
+                created_at=uow.now(),
+            )
+            uow.session.add(row)
+            await uow.session.flush()
+            uow.audit.record(
+                ADMIN, "api.client_created", f"api:{row.id}", sector=sector, region=region
+            )
+            await uow.commit()
+            return CreatedClient(_view(row), api_key)
+
+    async def revoke_client(self, key_id: str) -> Client:
+        async with self._uow() as uow:
+            row = await uow.session.scalar(select(ApiClient).where(ApiClient.key_id == key_id))
+            if row is None or row.revoked_at is not None:
+                raise DomainError("api.unknown_key", key=key_id)
+            row.revoked_at = uow.now()
+            uow.audit.record(ADMIN, "api.client_revoked", f"api:{row.id}")
+            await uow.commit()
+            return _view(row)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def authenticate(
+        self, key_id: str, timestamp: str, signature: str, method: str, path: str, body: bytes
+    ) -> Client:
+        """Accept a request only with a known key, a valid signature, a fresh timestamp, and a
+        signature never seen before (a replayed request is refused)."""
+        async with self._uow() as uow:
+            now = uow.now()
+            row = await uow.session.scalar(select(ApiClient).where(ApiClient.key_id == key_id))
+            if row is None or row.revoked_at is not None:
+                raise ApiRefusal(401, "unknown_key")
+            expected = hmac.new(
+                bytes.fromhex(self._cipher.decrypt(row.key_hash_cipher)),
+                signing_message(method, path, timestamp, body),
+                hashlib.sha256,
+            ).hexdigest()
+            if not hmac.compare_digest(expected, signature.lower()):
+                raise ApiRefusal(401, "bad_signature", client=row.id)
+            try:
+                sent_at = datetime.fromtimestamp(int(timestamp), tz=now.tzinfo)
+            except (ValueError, OverflowError, OSError):
+                raise ApiRefusal(401, "bad_timestamp", client=row.id) from None
+            if abs(now - sent_at) > MAX_CLOCK_SKEW:
+                raise ApiRefusal(401, "stale_timestamp", client=row.id)
+            await uow.session.execute(
+                delete(ApiSignature).where(ApiSignature.seen_at < now - 2 * MAX_CLOCK_SKEW)
+            )
+            if await uow.session.get(ApiSignature, expected) is not None:
+                raise ApiRefusal(409, "replayed", client=row.id)
+            uow.session.add(ApiSignature(signature=expected, seen_at=now))
+            try:
+                await uow.commit()
+            except IntegrityError:  # the same signature arrived twice at the same moment
+                raise ApiRefusal(409, "replayed", client=row.id) from None
+            return _view(row)
+
+    async def raise_alert(
+        self, client: Client, idempotency_key: str, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Raise an alert for an agency system; a retry with the same Idempotency-Key gets the
+        first answer again and never raises a second alert."""
+        if not 1 <= len(idempotency_key) <= 100:
+            raise ApiRefusal(400, "idempotency_key_required")
+        body_hash = hashlib.sha256(body).hexdigest()
+        stored = await self._stored_answer(client, idempotency_key, body_hash)
+        if stored is not None:
+            return stored
+        request = _parse_alert_request(body)
+        try:
+            findings = check_text(request["text"])
+        except DomainError as error:
+            raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+        blocking = any(finding.blocking for finding in findings)
+        if blocking or (findings and not request["confirm_personal_data"]):
+            raise ApiRefusal(
+                422,
+                "personal_data",
+                confirmable=not blocking,
+                findings=[{"kind": str(f.kind), "excerpt": f.excerpt} for f in findings],
+            )
+        try:
+            sectors = parse_sectors(self._network, request["sectors"])
+            raised = await self._alerts.raise_alert_for_client(
+                client.id,
+                sectors,
+                request["region"],
+                request["urgency"],
+                request["text"],
+                confirmed=request["confirm_personal_data"],
+            )
+        except DomainError as error:
+            raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+        answer = {
+            "ref": raised.alert.ref,
+            "status": raised.alert.status,
+            "urgency": raised.alert.urgency,
+            "recipients": raised.recipients,
+        }
+        async with self._uow() as uow:
+            uow.session.add(
+                ApiIdempotency(
+                    client_id=client.id,
+                    key=idempotency_key,
+                    body_hash=body_hash,
+                    status=201,
+                    response=json.dumps(answer),
+                    created_at=uow.now(),
+                )
+            )
+            with contextlib.suppress(IntegrityError):  # a concurrent retry stored it first
+                await uow.commit()
+        return 201, answer
+
+    async def _stored_answer(
+        self, client: Client, key: str, body_hash: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        async with self._uow(write=False) as uow:
+            row = await uow.session.scalar(
+                select(ApiIdempotency).where(
+                    ApiIdempotency.client_id == client.id, ApiIdempotency.key == key
+                )
+            )
+            if row is None:
+                return None
+            if row.body_hash != body_hash:
+                raise ApiRefusal(422, "idempotency_key_reused")
+            return row.status, json.loads(row.response)
+
+    async def alert_status(self, client: Client, ref: str) -> dict[str, Any]:
+        """Delivery and acknowledgement state of an alert this client raised (counts only)."""
+        status = await self._alerts.status_for_client(client.id, ref)
+        alert = status.alert
+        return {
+            "ref": alert.ref,
+            "status": alert.status,
+            "urgency": alert.urgency,
+            "sectors": list(alert.sectors),
+            "region": alert.region,
+            "created_at": alert.created_at.isoformat(),
+            "recipients": status.recipients,
+            "delivered": status.delivered,
+            "pending": status.pending,
+            "unreachable": len(status.unreachable),
+            "failed": status.failed,
+            "acknowledged": len(status.acknowledged),
+            "taken_over": alert.taken_by is not None,
+            "taken_over_at": alert.taken_at.isoformat() if alert.taken_at else None,
+            "escalation_level": alert.escalation_level,
+        }
+
+    async def record_call(
+        self, client_id: int | None, method: str, route: str, status: int, code: str | None
+    ) -> None:
+        """Every call is audited, refused ones included."""
+        async with self._uow() as uow:
+            await _record(uow, client_id, method, route, status, code)
+            await uow.commit()
+
+
+async def _record(
+    uow: UnitOfWork, client_id: int | None, method: str, route: str, status: int, code: str | None
+) -> None:
+    uow.audit.record(
+        f"api:{client_id}" if client_id is not None else "api:unknown",
+        "api.called",
+        route,
+        method=method,
+        status=status,
+        result=code,
+    )
+
+
+def _parse_alert_request(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiRefusal(400, "malformed_json") from None
+    if not isinstance(data, dict):
+        raise ApiRefusal(400, "body_must_be_an_object")
+    unknown = set(data) - {"sectors", "region", "urgency", "text", "confirm_personal_data"}
+    if unknown:
+        raise ApiRefusal(400, "unknown_fields", fields=sorted(unknown))
+    sectors = data.get("sectors")
+    if isinstance(sectors, list) and sectors and all(isinstance(s, str) for s in sectors):
+        sectors = ",".join(sectors)
+    checks = {
+        "sectors": isinstance(sectors, str) and 0 < len(sectors) <= 400,
+        "region": isinstance(data.get("region"), str) and 0 < len(data["region"]) <= 10,
+        "urgency": data.get("urgency", "normal") in ("urgent", "normal"),
+        "text": isinstance(data.get("text"), str),
+        "confirm_personal_data": isinstance(data.get("confirm_personal_data", False), bool),
+    }
+    wrong = [name for name, ok in checks.items() if not ok]
+    if wrong:
+        raise ApiRefusal(400, "invalid_fields", fields=wrong)
+    return {
+        "sectors": sectors,
+        "region": data["region"],
+        "urgency": data.get("urgency", "normal"),
+        "text": data["text"],
+        "confirm_personal_data": data.get("confirm_personal_data", False),
+    }
+
+
+def _public(params: dict[str, object]) -> dict[str, Any]:
+    """Details of a refusal that may go back to the client (no member data)."""
+    return {key: value for key, value in params.items() if isinstance(value, str | int | bool)}
