@@ -75,6 +75,14 @@ class Settings(BaseSettings):
             raise ValueError("is not a time zone name such as Europe/Berlin") from None
         return value
 
+    @field_validator("escalation_urgent_after", "escalation_normal_after", mode="before")
+    @classmethod
+    def _seconds_as_text(cls, value: object) -> object:
+        # `ESCALATION_URGENT_AFTER=900` means seconds, as .env.example says.
+        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+            return float(value)
+        return value
+
     @field_validator("escalation_urgent_after", "escalation_normal_after")
     @classmethod
     def _check_period(cls, value: timedelta) -> timedelta:

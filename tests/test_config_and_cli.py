@@ -123,3 +123,16 @@ def test_db_upgrade_migrates_a_new_sqlite_file(
         check=True,
     ).stdout
     assert {"members", "invites", "audit_events", "audit_head"} <= set(tables.strip().split(","))
+
+
+def test_escalation_periods_accept_seconds_and_iso_durations(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ESCALATION_URGENT_AFTER", "900")
+    monkeypatch.setenv("ESCALATION_NORMAL_AFTER", "PT4H")
+    settings = load_settings(_env_file=None)
+    assert settings.escalation_urgent_after.total_seconds() == 900
+    assert settings.escalation_normal_after.total_seconds() == 4 * 3600
+    monkeypatch.setenv("ESCALATION_URGENT_AFTER", "soon")
+    with pytest.raises(ConfigError, match="ESCALATION_URGENT_AFTER"):
+        load_settings(_env_file=None)

@@ -1,0 +1,189 @@
+"""Several `cora-bot run --webhook` processes on one PostgreSQL share the work: every delivery
+and every escalation happens exactly once, and when one process dies the other finishes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.alerts import AlertService, EscalationPeriods
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.keys import TextCipher
+from bot.local_api.server import LocalBotApi
+from bot.network import load_network
+from storage.db import Database
+from storage.models import AuditEvent, Delivery, DeliveryStatus
+from storage.uow import UnitOfWorkFactory
+from tests.story import alert_messages, seed_members, shows, until
+from tests.test_webhook import free_port
+
+RECIPIENTS, ESCALATIONS = 1000, 50
+
+
+@pytest.fixture
+def database_url(database_url: str) -> str:
+    if database_url.startswith("sqlite"):
+        pytest.skip("several instances need PostgreSQL; SQLite is the single-process default")
+    return database_url
+
+
+async def start_instances(
+    api: LocalBotApi, settings: Settings, count: int
+) -> list[asyncio.subprocess.Process]:
+    processes = []
+    for _ in range(count):
+        port = free_port()
+        environment = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_BASE_URL": api.base_url,
+            "DATABASE_URL": settings.database_url,
+            "CORA_DATA_DIR": str(settings.cora_data_dir),
+            "CORA_ENCRYPTION_KEY": settings.cora_encryption_key.get_secret_value(),  # type: ignore[union-attr]
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
+            "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
+            "WEBHOOK_SECRET": "instances-test-secret-0123456789",
+            "TELEGRAM_MAX_RATE": "0",
+            "ESCALATION_URGENT_AFTER": "2",
+            "ESCALATION_CHECK_SECONDS": "0.3",
+            "DELIVERY_CLAIM_SECONDS": "3",
+            "LOG_LEVEL": "WARNING",
+        }
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                "--webhook",
+                env=environment,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+        )
+    return processes
+
+
+async def stop(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        await asyncio.wait_for(process.wait(), 30)
+
+
+async def raise_alerts(settings: Settings, sender: int) -> list[str]:
+    """One alert to every police member, and 50 urgent ones nobody will acknowledge."""
+    database = Database(settings.database_url)
+    assert settings.cora_encryption_key is not None
+    cipher = TextCipher([settings.cora_encryption_key.get_secret_value()])
+    alerts = AlertService(
+        UnitOfWorkFactory(database, SystemClock()),
+        load_network(),
+        cipher,
+        EscalationPeriods(timedelta(seconds=2), timedelta(hours=4)),
+    )
+    try:
+        big = await alerts.raise_alert(sender, ["police"], "HRO", "normal", "Großlage")
+        refs = [big.alert.ref]
+        for n in range(ESCALATIONS):
+            raised = await alerts.raise_alert(sender, ["health"], "VG", "urgent", f"Fall {n}")
+            refs.append(raised.alert.ref)
+        return refs
+    finally:
+        await database.dispose()
+
+
+async def deliveries(settings: Settings) -> Counter[str]:
+    database = Database(settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            return Counter((await session.scalars(select(Delivery.status))).all())
+    finally:
+        await database.dispose()
+
+
+async def escalation_levels(settings: Settings) -> Counter[str]:
+    database = Database(settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            details = (
+                await session.scalars(
+                    select(AuditEvent.details).where(AuditEvent.action == "alert.escalated")
+                )
+            ).all()
+            return Counter(details)
+    finally:
+        await database.dispose()
+
+
+async def scenario(
+    api: LocalBotApi, settings: Settings, *, kill_one: bool
+) -> tuple[list[Any], Any, list[str]]:
+    [sender] = await seed_members(
+        settings.database_url, api, 1, "victim_support", "HRO", prefix="Absender"
+    )
+    police = await seed_members(settings.database_url, api, RECIPIENTS, "police", "HRO")
+    await seed_members(settings.database_url, api, 1, "health", "VG", prefix="Gesundheit")
+    [coordinator] = await seed_members(
+        settings.database_url,
+        api,
+        1,
+        "coordination",
+        "VG",
+        prefix="Koordination",
+        role="coordinator",
+    )
+    processes = await start_instances(api, settings, 2)
+    try:
+        refs = await raise_alerts(settings, sender.member_id)
+        if kill_one:
+            await until(api, lambda: len(api.delivered) > 200, 60)
+            processes[0].kill()
+        await until(api, lambda: all(alert_messages(p.user, refs[0]) for p in police), 120)
+        await until(
+            api,
+            lambda: (
+                sum(1 for m in coordinator.user.messages if shows(m, "alert.header.escalation.1"))
+                >= ESCALATIONS
+            ),
+            60,
+        )
+        async with asyncio.timeout(30):
+            while (counts := await deliveries(settings))[DeliveryStatus.PENDING] + counts[
+                DeliveryStatus.SENDING
+            ]:
+                await asyncio.sleep(0.2)
+    finally:
+        await stop(processes)
+    return police, coordinator, refs
+
+
+async def test_two_instances_send_every_delivery_and_escalation_exactly_once(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    police, coordinator, refs = await scenario(api, settings, kill_one=False)
+    assert [len(alert_messages(p.user, refs[0])) for p in police] == [1] * RECIPIENTS
+    escalated = [m for m in coordinator.user.messages if shows(m, "alert.header.escalation.1")]
+    assert sorted(ref for m in escalated for ref in refs[1:] if ref in m.text) == sorted(refs[1:])
+    levels = await escalation_levels(settings)
+    assert sum(count for details, count in levels.items() if '"level":1' in details) == ESCALATIONS
+
+
+async def test_when_one_instance_dies_the_other_finishes(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    police, _, refs = await scenario(api, settings, kill_one=True)
+    counts = [len(alert_messages(p.user, refs[0])) for p in police]
+    assert min(counts) == 1  # nobody is missing
+    assert sum(counts) - RECIPIENTS <= 30  # only what the dead process had in flight
+    assert (await deliveries(settings))[DeliveryStatus.SENT] >= RECIPIENTS + ESCALATIONS
