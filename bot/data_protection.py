@@ -95,9 +95,9 @@ class DataProtectionService:
             )
             stale = (
                 await uow.session.scalars(
-                    select(Member).where(
-                        Member.status.in_(_STALE_REQUESTS), Member.status_changed_at < cutoff
-                    )
+                    select(Member)
+                    .where(Member.status.in_(_STALE_REQUESTS), Member.status_changed_at < cutoff)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
             for member in stale:
