@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -23,6 +23,8 @@ from handlers.render import HTML
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -32,37 +34,41 @@ class Rendered:
 
 @dataclass
 class RenderCache:
-    """What several deliveries of one batch share (an alert to 30 people is loaded once)."""
+    """What several deliveries of one batch share: an alert to 30 people is loaded once, also
+    when the batch's concurrent sends all ask for it at the same moment."""
 
     services: Services
-    _alerts: dict[int, AlertView] = field(default_factory=dict)
-    _texts: dict[tuple[str, int], str | None] = field(default_factory=dict)
-    _members: dict[int, MemberView | None] = field(default_factory=dict)
+    _loads: dict[tuple[str, int], asyncio.Task[Any]] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
 
+    async def _once(self, key: tuple[str, int], load: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        task = self._loads.get(key)
+        if task is None:
+            task = self._loads[key] = asyncio.create_task(load())
+        # Shielded: one send giving up must not cancel the load the others are waiting for.
+        result: T = await asyncio.shield(task)
+        return result
+
     async def alert(self, alert_id: int) -> AlertView:
-        if alert_id not in self._alerts:
-            self._alerts[alert_id] = await self.services.alerts.view(alert_id)
-        return self._alerts[alert_id]
+        return await self._once(("alert", alert_id), lambda: self.services.alerts.view(alert_id))
 
     async def alert_text(self, alert_id: int) -> str | None:
-        key = ("alert", alert_id)
-        if key not in self._texts:
-            self._texts[key] = await self.services.alerts.text(alert_id)
-        return self._texts[key]
+        return await self._once(
+            ("alert_text", alert_id), lambda: self.services.alerts.text(alert_id)
+        )
 
     async def follow_up_text(self, follow_up_id: int) -> str | None:
-        key = ("follow_up", follow_up_id)
-        if key not in self._texts:
-            self._texts[key] = await self.services.alerts.follow_up_text(follow_up_id)
-        return self._texts[key]
+        return await self._once(
+            ("follow_up_text", follow_up_id),
+            lambda: self.services.alerts.follow_up_text(follow_up_id),
+        )
 
     async def member(self, member_id: int) -> MemberView | None:
-        if member_id not in self._members:
-            self._members[member_id] = await self.services.membership.get(member_id)
-        return self._members[member_id]
+        return await self._once(
+            ("member", member_id), lambda: self.services.membership.get(member_id)
+        )
 
 
 Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
