@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import datetime as dtm
 import json
+import signal
 import struct
+import sys
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -1196,3 +1198,102 @@ async def test_control_api_streams_server_sent_events(
                 lines.append(line)
     assert lines[0] == "id: 2" and lines[1] == "event: message"
     assert json.loads(lines[2].removeprefix("data: "))["message"]["text"] == "live"
+
+
+async def test_control_api_creates_many_people_who_have_started_the_chat(
+    api: LocalBotApi, bot: Bot, http: aiohttp.ClientSession
+) -> None:
+    body = {"count": 3, "first_name": "Mitglied", "started": True}
+    async with http.post(f"{api.url}/_sim/users/bulk", json=body) as r:
+        assert r.status == 201
+        ids = (await r.json())["ids"]
+    assert [api.get_user(i).first_name for i in ids] == ["Mitglied 1", "Mitglied 2", "Mitglied 3"]
+    await bot.send_message(ids[2], "Hallo")  # no /start needed: they have started the chat
+    async with http.post(f"{api.url}/_sim/users", json={"started": True}) as r:
+        assert (await r.json())["started"] is True
+    for wrong in (
+        {"count": 0},
+        {"count": "3"},
+        {"count": 2, "age": 40},
+        {"count": 2, "first_name": ""},
+    ):
+        async with http.post(f"{api.url}/_sim/users/bulk", json=wrong) as r:
+            assert r.status == 400, wrong
+
+
+async def test_control_api_reports_calls_and_delivered_messages_per_chat(
+    api: LocalBotApi, bot: Bot, http: aiohttp.ClientSession, clock: FakeClock
+) -> None:
+    first, second = started_user(api), started_user(api)
+    await bot.send_message(first.id, "F-2026-0001 Lage")
+    clock.advance(0.5)
+    await bot.send_message(second.id, "F-2026-0001 Lage")
+    await bot.send_message(second.id, "F-2026-0002 Andere Lage")
+    api.enforce_limits = True
+    api.limits.chat_burst = 1
+    api.limits.reset()
+    await bot.send_message(first.id, "eins")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(first.id, "zwei")
+
+    async with http.get(f"{api.url}/_sim/stats", params={"containing": "F-2026-0001"}) as r:
+        stats = await r.json()
+    assert stats["delivered"] == {str(first.id): 1, str(second.id): 1}
+    assert stats["calls"]["sendMessage"] == {"200": 4, "429": 1}
+    assert stats["rate_limited"] == 1 and stats["time"] == clock.now
+
+    async with http.get(f"{api.url}/_sim/calls", params={"method": "sendMessage"}) as r:
+        log = await r.json()
+    sends = log["calls"]
+    assert [(c["chat_id"], c["status"]) for c in sends] == [
+        (first.id, 200),
+        (second.id, 200),
+        (second.id, 200),
+        (first.id, 200),
+        (first.id, 429),
+    ]
+    assert sends[1]["time"] - sends[0]["time"] == 0.5
+    assert sends[0]["message_id"] == first.messages[0].message_id
+    assert log["last"] == len(api.calls)
+    async with http.get(f"{api.url}/_sim/calls", params={"after": str(sends[-1]["seq"])}) as r:
+        assert (await r.json())["calls"] == []
+
+
+async def test_control_api_calls_tell_which_updates_get_updates_handed_out(
+    api: LocalBotApi, bot: Bot, http: aiohttp.ClientSession
+) -> None:
+    user = api.user()
+    user.send("/start")
+    user.send("/help")
+    updates = await bot.get_updates()
+    async with http.get(f"{api.url}/_sim/calls", params={"method": "getUpdates"}) as r:
+        [call] = (await r.json())["calls"]
+    assert call["update_ids"] == [u.update_id for u in updates]
+
+
+async def test_the_fake_serves_from_a_process_of_its_own_until_sigterm() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.local_api",
+        "serve",
+        "--port",
+        "0",
+        "--token",
+        TOKEN,
+        "--limits",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        url = line.split("listening on ")[1].split()[0]
+        async with Bot(TOKEN, base_url=f"{url}/bot") as remote:
+            assert (await remote.get_me()).username == "cora_test_bot"
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/_sim/stats") as r:
+            assert (await r.json())["rate_limited"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+    assert process.returncode == 0
+    assert "(limits on)" in line
