@@ -1,0 +1,124 @@
+"""Fresh databases for benchmark runs, and many active members stored at once."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bot.clock import SystemClock
+from storage import migrate
+from storage.db import Database
+from storage.models import Delivery, Member, MemberStatus
+from storage.uow import UnitOfWork
+
+
+def is_postgresql(spec: str) -> bool:
+    return spec.startswith(("postgresql", "postgres:"))
+
+
+def label(spec: str) -> str:
+    return "PostgreSQL" if is_postgresql(spec) else "SQLite"
+
+
+def _asyncpg_url(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
+
+
+@asynccontextmanager
+async def fresh_database(spec: str, directory: Path) -> AsyncIterator[str]:
+    """A new, migrated database: a SQLite file in `directory`, or for a PostgreSQL URL a new
+    database on that server (the given one is not touched), dropped afterwards."""
+    if not is_postgresql(spec):
+        path = directory / f"cora-{uuid.uuid4().hex[:8]}.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        await _migrate(url)
+        yield url
+        return
+    server = make_url(_asyncpg_url(spec))
+    name = f"cora_bench_{uuid.uuid4().hex[:10]}"
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        await _migrate(url)
+        yield url
+    finally:
+        connection = await asyncpg.connect(admin_dsn)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+    finally:
+        await database.dispose()
+
+
+async def add_members(
+    url: str,
+    telegram_ids: Sequence[int],
+    sector: str,
+    region: str,
+    *,
+    prefix: str,
+) -> list[int]:
+    """Active members with invented names, each chatting under their Telegram id."""
+    database = Database(url)
+    try:
+        async with UnitOfWork(database, SystemClock()) as uow:
+            now = uow.now()
+            rows = [
+                Member(
+                    telegram_user_id=telegram_id,
+                    chat_id=telegram_id,
+                    display_name=f"{prefix} {number}",
+                    institution="Beispieleinrichtung",
+                    sector=sector,
+                    region=region,
+                    role="member",
+                    status=MemberStatus.ACTIVE,
+                    created_at=now,
+                    status_changed_at=now,
+                )
+                for number, telegram_id in enumerate(telegram_ids, start=1)
+            ]
+            uow.session.add_all(rows)
+            await uow.session.flush()
+            ids = [row.id for row in rows]
+            await uow.commit()
+    finally:
+        await database.dispose()
+    return ids
+
+
+async def delivery_states(url: str, alert_ids: Sequence[int]) -> Counter[str]:
+    """How the alerts' deliveries ended, as the outbox recorded them."""
+    database = Database(url)
+    try:
+        async with database.read_sessions() as session:
+            rows = await session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.alert_id.in_(list(alert_ids)))
+                .group_by(Delivery.status)
+            )
+            return Counter({status: count for status, count in rows.all()})
+    finally:
+        await database.dispose()

@@ -1,0 +1,565 @@
+"""Benchmark: an alert's fan-out through the durable outbox, against the local Bot API running
+in a process of its own, compared with a plain python-telegram-bot send loop.
+
+Run: .venv/bin/python -m bench.fanout [--recipients 1000] [--overhead-recipients 2000]
+         [--repeat 3] [--alerts 50] [--database postgresql://user:pass@host/db]
+         [--only limits,overhead,latency]
+
+limits    one urgent alert to N recipients with Telegram's flood limits enforced by the fake
+          (30 messages/s overall, 1/s per chat, 429 otherwise) and the bot's limiter at its
+          default of 30/s; then a plain PTB loop (AIORateLimiter, default 30/s) to the same
+          number of chats. Time from the raise (the loop's start) to the last delivery as the
+          fake recorded it, against the bound N/30 s; 429s; lost and duplicated messages.
+overhead  the same with limits off on both sides (TELEGRAM_MAX_RATE=0): deliveries per second
+          and CPU per message of the outbox against the plain loop at the same concurrency.
+latency   members send `/alert police <region> ! <text>`; time from the fake handing the update
+          to the bot (its getUpdates answer) to the first sendMessage to a recipient, with the
+          limiter at 30/s and without it.
+
+The bot runs in this process, pinned to CPU 0 where possible; the fake Bot API runs pinned to
+CPU 1. With --database URL (PostgreSQL; repeatable), `limits` and `overhead` also run on a new
+database on that server, dropped afterwards (the user needs CREATEDB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
+
+from bench.databases import add_members, delivery_states, fresh_database, label
+from bench.fake_telegram import TOKEN, Call, FakeTelegram, pin_to_cpu
+from bot.app import build_application
+from bot.config import Settings
+from bot.keys import generate_encryption_key, generate_signing_key
+from bot.network import load_network
+from storage.models import Urgency
+
+ALERT_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."
+PSEUDONYMS = ("Pappel", "Birke", "Eiche", "Linde", "Ulme", "Erle", "Esche", "Weide")
+TELEGRAM_RATE = 30.0
+# The outbox sends at most 16 at once (handlers/outbox.py); the plain loop gets the same.
+CONCURRENCY = 16
+BOT_CPU, FAKE_CPU = 0, 1
+
+log = logging.getLogger("bench.fanout")
+
+
+@dataclass
+class FanOut:
+    """One fan-out: who sent it, how long it took, and what arrived."""
+
+    scenario: str
+    sender: str
+    database: str
+    recipients: int
+    seconds: float  # from the raise (or the loop's start) to the last delivery the fake recorded
+    first_seconds: float  # ... to the first delivery
+    rate_limited: int  # 429s the fake gave during the run
+    missing: int  # recipients without the message
+    duplicates: int  # messages beyond the first per recipient
+    cpu_seconds: float  # this process (the bot and its database threads) over the run
+    fake_cpu_seconds: float
+    raise_seconds: float | None = None  # storing the alert and its deliveries
+    other_requests: int = 0  # status message sent and edited under the same limiter meanwhile
+    recorded: Counter[str] = field(default_factory=Counter)  # final states in the database
+    errors: Counter[str] = field(default_factory=Counter)  # exceptions the plain loop got
+
+    @property
+    def rate(self) -> float:
+        return self.recipients / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def bound(self) -> float:
+        return self.recipients / TELEGRAM_RATE
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        return 1000 * self.cpu_seconds / self.recipients
+
+
+@dataclass
+class Latency:
+    limiter: str
+    from_update: list[float]  # the fake's getUpdates answer → first recipient sendMessage
+    from_sending: list[float]  # POST /_sim (this process's clock) → first recipient sendMessage
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The alert message as the outbox sent it, for the plain loop to send the same."""
+
+    html: str
+    markup: InlineKeyboardMarkup | None
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def bot_settings(fake: FakeTelegram, database_url: str, directory: Path, rate: float) -> Settings:
+    return Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        telegram_base_url=fake.base_url,
+        database_url=database_url,
+        cora_data_dir=directory / "data",
+        cora_encryption_key=generate_encryption_key(),
+        cora_audit_signing_key=generate_signing_key(),
+        telegram_max_rate=rate,
+        log_level="WARNING",
+    )
+
+
+async def until(condition: Callable[[], bool], seconds: float, poll: float = 0.01) -> bool:
+    """Wait until `condition()` holds; False after `seconds`. Polling an attribute every 10 ms
+    costs the measured process next to nothing."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(poll)
+    return True
+
+
+def delivered_once(delivered: dict[str, int], chats: Sequence[int]) -> tuple[int, int]:
+    """Missing recipients and duplicate messages."""
+    counts = [delivered.get(str(chat), 0) for chat in chats]
+    return sum(1 for n in counts if n == 0), sum(max(0, n - 1) for n in counts)
+
+
+def span(calls: Sequence[Call], chats: Sequence[int], started: float) -> tuple[float, float]:
+    """Seconds from `started` to the first and the last successful send to one of `chats`."""
+    wanted = set(chats)
+    times = [
+        c.time
+        for c in calls
+        if c.method == "sendMessage" and c.status == 200 and c.chat_id in wanted
+    ]
+    if not times:
+        return math.nan, math.nan
+    return min(times) - started, max(times) - started
+
+
+def median(rounds: Sequence[FanOut]) -> FanOut:
+    """The round with the median rate (the lower one of two)."""
+    return sorted(rounds, key=lambda r: r.rate)[(len(rounds) - 1) // 2]
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+async def payload_of(fake: FakeTelegram, chat: int) -> Payload:
+    [message, *_] = [m for m in await fake.messages(chat) if m["from_bot"]]
+    rows = [
+        [InlineKeyboardButton(b["text"], callback_data=b["value"]) for b in row]
+        for row in message["buttons"]
+    ]
+    return Payload(message["html"], InlineKeyboardMarkup(rows) if rows else None)
+
+
+# --- the durable outbox -----------------------------------------------------------------------
+
+
+async def outbox_fan_out(
+    scenario: str,
+    spec: str,
+    directory: Path,
+    fake: FakeTelegram,
+    recipients: int,
+    rate: float,
+) -> tuple[FanOut, Payload]:
+    """One urgent alert to `recipients` police officers in HRO, raised as the /alert handler
+    raises it, delivered by the running bot's outbox."""
+    [sender_chat] = await fake.create_users(1, "Absenderin")
+    chats = await fake.create_users(recipients, "Mitglied")
+    async with fresh_database(spec, directory) as url:
+        [sender] = await add_members(
+            url, [sender_chat], "victim_support", "HRO", prefix="Absenderin"
+        )
+        await add_members(url, chats, "police", "HRO", prefix="Mitglied")
+        cora = build_application(bot_settings(fake, url, directory, rate))
+        await cora.start()
+        try:
+            await asyncio.sleep(0.5)  # start-up requests are done; the limiter is idle
+            cpu, fake_cpu = time.process_time(), fake.cpu_seconds()
+            started = time.monotonic()
+            raised = await cora.services.alerts.raise_alert(
+                sender, ["police"], "HRO", Urgency.URGENT, ALERT_TEXT
+            )
+            raise_seconds = time.monotonic() - started
+            # What the handler does after raising: wake the outbox and the status message.
+            cora.runtime.deliveries_added()
+            cora.runtime.alert_changed(raised.alert)
+            outbox = cora.runtime.outbox
+            timeout = 60 + 2 * recipients / (rate or 1000)
+            if not await until(lambda: outbox.sent >= recipients, timeout):
+                log.warning(
+                    "%s: only %d of %d delivered in time", scenario, outbox.sent, recipients
+                )
+            cpu, fake_cpu = time.process_time() - cpu, fake.cpu_seconds() - fake_cpu
+        finally:
+            await cora.stop()
+        recorded = await delivery_states(url, [raised.alert.id])
+    stats = await fake.stats(containing=raised.alert.ref)
+    calls = await fake.calls()
+    first, last = span(calls, chats, started)
+    missing, duplicates = delivered_once(stats["delivered"], chats)
+    others = [
+        c
+        for c in calls
+        if c.method in ("sendMessage", "editMessageText")
+        and c.chat_id == sender_chat
+        and started <= c.time <= started + last
+    ]
+    result = FanOut(
+        scenario,
+        "outbox",
+        label(spec),
+        recipients,
+        last,
+        first,
+        stats["rate_limited"],
+        missing,
+        duplicates,
+        cpu,
+        fake_cpu,
+        raise_seconds=raise_seconds,
+        other_requests=len(others),
+        recorded=recorded,
+    )
+    return result, await payload_of(fake, chats[0])
+
+
+# --- the plain python-telegram-bot loop -----------------------------------------------------
+
+
+async def plain_fan_out(
+    scenario: str, fake: FakeTelegram, recipients: int, payload: Payload, *, limiter: bool
+) -> FanOut:
+    """What a bot without an outbox would do: `send_message` to every chat, CONCURRENCY at a
+    time, with PTB's own AIORateLimiter (default: 30/s overall, no retries) or none."""
+    chats = await fake.create_users(recipients, "Mitglied")
+    bot: ExtBot[int] = ExtBot(
+        TOKEN,
+        base_url=fake.base_url,
+        base_file_url=fake.base_file_url,
+        request=HTTPXRequest(connection_pool_size=32),  # as the bot's ApplicationBuilder
+        rate_limiter=AIORateLimiter() if limiter else None,
+    )
+    errors: Counter[str] = Counter()
+    slots = asyncio.Semaphore(CONCURRENCY)
+
+    async def send(chat: int) -> None:
+        async with slots:
+            try:
+                await bot.send_message(
+                    chat, payload.html, parse_mode="HTML", reply_markup=payload.markup
+                )
+            except TelegramError as error:
+                errors[type(error).__name__] += 1
+
+    async with bot:
+        await asyncio.sleep(0.5)
+        cpu, fake_cpu = time.process_time(), fake.cpu_seconds()
+        started = time.monotonic()
+        await asyncio.gather(*(send(chat) for chat in chats))
+        cpu, fake_cpu = time.process_time() - cpu, fake.cpu_seconds() - fake_cpu
+    stats = await fake.stats()
+    first, last = span(await fake.calls("sendMessage"), chats, started)
+    missing, duplicates = delivered_once(stats["delivered"], chats)
+    name = "plain PTB loop" + (" + AIORateLimiter" if limiter else "")
+    return FanOut(
+        scenario,
+        name,
+        "–",
+        recipients,
+        last,
+        first,
+        stats["rate_limited"],
+        missing,
+        duplicates,
+        cpu,
+        fake_cpu,
+        errors=errors,
+    )
+
+
+# --- latency of /alert ----------------------------------------------------------------------
+
+
+async def alert_latency(
+    spec: str, directory: Path, fake: FakeTelegram, alerts: int, rate: float
+) -> Latency:
+    """Members raise alerts with the one-line /alert, one after the other, each to the five
+    police officers of a region (regions and senders rotate, so no chat nears its own limit)."""
+    network = load_network()
+    regions = [code for code in network.regions if code != network.statewide_region]
+    per_region = 5
+    sender_chats = await fake.create_users(10, "Absender")
+    region_chats = {
+        region: await fake.create_users(per_region, f"Polizei {region}") for region in regions
+    }
+    async with fresh_database(spec, directory) as url:
+        await add_members(url, sender_chats, "victim_support", "HRO", prefix="Absender")
+        for region, chats in region_chats.items():
+            await add_members(url, chats, "police", region, prefix=f"Polizei {region}")
+        cora = build_application(bot_settings(fake, url, directory, rate))
+        await cora.start()
+        sent_at: list[tuple[float, str]] = []
+        try:
+            await asyncio.sleep(1.0)  # polling has started
+            outbox = cora.runtime.outbox
+            for number in range(alerts):
+                sender = sender_chats[number % len(sender_chats)]
+                region = regions[number % len(regions)]
+                pseudonym = PSEUDONYMS[number % len(PSEUDONYMS)]
+                before = outbox.sent
+                sent_at.append((time.monotonic(), region))
+                await fake.send(sender, f"/alert police {region} ! Lage im Fall {pseudonym}")
+                if not await until(lambda: outbox.sent >= before + per_region, 10):  # noqa: B023
+                    raise RuntimeError(f"alert {number + 1} was not delivered within 10 s")
+                await asyncio.sleep(0.25)
+        finally:
+            await cora.stop()
+    calls = await fake.calls()
+    return _latencies("30/s" if rate else "off", calls, sent_at, region_chats)
+
+
+def _latencies(
+    limiter: str,
+    calls: Sequence[Call],
+    sent_at: Sequence[tuple[float, str]],
+    region_chats: dict[str, list[int]],
+) -> Latency:
+    from_update, from_sending = [], []
+    for sent, region in sent_at:
+        chats = set(region_chats[region])
+        handed = next(c for c in calls if c.update_ids and c.time >= sent)
+        first = next(
+            c
+            for c in calls
+            if c.method == "sendMessage"
+            and c.status == 200
+            and c.chat_id in chats
+            and c.time >= sent
+        )
+        from_update.append(first.time - handed.time)
+        from_sending.append(first.time - sent)
+    return Latency(limiter, from_update, from_sending)
+
+
+# --- running and reporting --------------------------------------------------------------------
+
+
+def describe(run: FanOut) -> str:
+    lines = [
+        f"  {run.sender} ({run.database}): {run.recipients} messages in {run.seconds:.2f} s "
+        f"= {run.rate:.1f}/s (first after {1000 * run.first_seconds:.0f} ms)"
+    ]
+    if run.raise_seconds is not None:
+        sending = run.seconds - run.first_seconds
+        lines.append(
+            f"    raise_alert stored the alert and {run.recipients} deliveries in "
+            f"{1000 * run.raise_seconds:.0f} ms; first to last delivery "
+            f"{run.recipients / sending if sending > 0 else math.nan:.1f}/s; "
+            f"{run.other_requests} status-message requests to the sender meanwhile"
+        )
+    lines.append(
+        f"    429s: {run.rate_limited}; missing: {run.missing}; duplicates: {run.duplicates}"
+        + (f"; errors: {dict(run.errors)}" if run.errors else "")
+        + (f"; recorded: {dict(run.recorded)}" if run.recorded else "")
+    )
+    lines.append(
+        f"    CPU: bot process {run.cpu_seconds:.2f} s ({run.cpu_ms_per_message:.2f} ms/message, "
+        f"{100 * run.cpu_seconds / run.seconds:.0f} % of a core); "
+        f"fake Bot API {run.fake_cpu_seconds:.2f} s"
+    )
+    return "\n".join(lines)
+
+
+def table(runs: Sequence[FanOut], latencies: Sequence[Latency]) -> str:
+    header = (
+        f"{'scenario':<20} {'sender':<32} {'db':<10} {'msgs':>5} {'time s':>7} {'msg/s':>7} "
+        f"{'bound s':>7} {'ratio':>6} {'429':>4} {'lost':>4} {'dup':>4} {'CPU ms/msg':>10}"
+    )
+    lines = [header, "-" * len(header)] if runs else []
+    for run in runs:
+        limited = run.scenario.startswith("limits")
+        lines.append(
+            f"{run.scenario:<20} {run.sender:<32} {run.database:<10} {run.recipients:>5} "
+            f"{run.seconds:>7.2f} {run.rate:>7.1f} "
+            + (
+                f"{run.bound:>7.2f} {run.seconds / run.bound:>6.3f} "
+                if limited
+                else f"{'–':>7} {'–':>6} "
+            )
+            + f"{run.rate_limited:>4} {run.missing:>4} {run.duplicates:>4} "
+            f"{run.cpu_ms_per_message:>10.2f}"
+        )
+    overhead = [r for r in runs if r.scenario.startswith("overhead")]
+    for outbox in (r for r in overhead if r.sender == "outbox"):
+        plain = next((r for r in overhead if r.sender.startswith("plain")), None)
+        if plain is not None:
+            lines.append(
+                f"outbox overhead ({outbox.database}): "
+                f"{1000 / outbox.rate - 1000 / plain.rate:.2f} ms/message wall, "
+                f"{outbox.cpu_ms_per_message - plain.cpu_ms_per_message:.2f} ms/message CPU "
+                f"(outbox {outbox.rate:.0f}/s vs plain loop {plain.rate:.0f}/s)"
+            )
+    for latency in latencies:
+        for name, values in (
+            ("getUpdates answer", latency.from_update),
+            ("/alert sent", latency.from_sending),
+        ):
+            ms = [1000 * v for v in values]
+            lines.append(
+                f"latency, limiter {latency.limiter:<4}, {name:<17} → first delivery: "
+                f"p50 {percentile(ms, 0.5):.0f} ms, p90 {percentile(ms, 0.9):.0f} ms, "
+                f"max {max(ms):.0f} ms (n={len(ms)})"
+            )
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> None:
+    scenarios = set(args.only.split(",")) if args.only else {"limits", "overhead", "latency"}
+    cpus = os.cpu_count() or 1
+    pin = not args.no_pin and cpus >= 2
+    bot_pinned = pin and pin_to_cpu(0, BOT_CPU)
+    fake_cpu = FAKE_CPU if pin else None
+    print(
+        f"cora-bot fan-out benchmark: {cpus} CPUs, Python {platform.python_version()}, "
+        f"bot {'pinned to CPU 0' if bot_pinned else 'not pinned'}, fake Bot API "
+        f"{'pinned to CPU 1' if fake_cpu is not None else 'not pinned'} (separate process)"
+    )
+    directory = Path(tempfile.mkdtemp(prefix="cora-bench-", dir=args.data_dir))
+    try:
+        runs, latencies = await _run_scenarios(args, scenarios, directory, fake_cpu)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    print()
+    print(table(runs, latencies))
+
+
+async def _run_scenarios(
+    args: argparse.Namespace, scenarios: set[str], directory: Path, fake_cpu: int | None
+) -> tuple[list[FanOut], list[Latency]]:
+    runs: list[FanOut] = []
+    latencies: list[Latency] = []
+    databases = ["sqlite", *(spec for spec in args.database if spec != "sqlite")]
+
+    def report(result: FanOut) -> None:
+        runs.append(result)
+        print(describe(result), flush=True)
+
+    for spec in databases:
+        if "limits" in scenarios:
+            n = args.recipients
+            print(
+                f"\n[limits] {n} recipients, fake enforces 30/s overall and 1/s per chat, "
+                f"bound {n / TELEGRAM_RATE:.2f} s ({label(spec)})",
+                flush=True,
+            )
+            async with FakeTelegram(limits=True, cpu=fake_cpu) as fake:
+                result, payload = await outbox_fan_out(
+                    "limits (30/s)", spec, directory, fake, n, 30
+                )
+            report(result)
+            if spec == "sqlite":
+                async with FakeTelegram(limits=True, cpu=fake_cpu) as fake:
+                    report(await plain_fan_out("limits (30/s)", fake, n, payload, limiter=True))
+        if "overhead" in scenarios:
+            n = args.overhead_recipients
+            print(
+                f"\n[overhead] {n} recipients, no limits anywhere ({label(spec)}), "
+                f"{args.repeat} rounds; the table shows the median round",
+                flush=True,
+            )
+            outboxes, plains = [], []
+            for _ in range(args.repeat):  # interleaved, so that both see the same noise
+                async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
+                    result, payload = await outbox_fan_out(
+                        "overhead (no limit)", spec, directory, fake, n, 0
+                    )
+                outboxes.append(result)
+                print(describe(result), flush=True)
+                if spec == "sqlite":
+                    async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
+                        plain = await plain_fan_out(
+                            "overhead (no limit)", fake, n, payload, limiter=False
+                        )
+                    plains.append(plain)
+                    print(describe(plain), flush=True)
+            for rounds in (outboxes, plains):
+                if rounds:
+                    runs.append(median(rounds))
+                    rates = ", ".join(f"{r.rate:.0f}" for r in rounds)
+                    print(f"  {rounds[0].sender}: {rates} messages/s", flush=True)
+        if "latency" in scenarios and spec == "sqlite":
+            for rate, limits in ((30.0, True), (0.0, False)):
+                print(
+                    f"\n[latency] {args.alerts} one-line /alert commands, limiter "
+                    f"{'30/s, fake limits on' if rate else 'off'}",
+                    flush=True,
+                )
+                async with FakeTelegram(limits=limits, cpu=fake_cpu) as fake:
+                    latency = await alert_latency(spec, directory, fake, args.alerts, rate)
+                latencies.append(latency)
+                ms = [1000 * v for v in latency.from_update]
+                print(
+                    f"  p50 {percentile(ms, 0.5):.0f} ms, p90 {percentile(ms, 0.9):.0f} ms, "
+                    f"max {max(ms):.0f} ms, mean {statistics.fmean(ms):.0f} ms",
+                    flush=True,
+                )
+    return runs, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--recipients", type=int, default=1000, help="for `limits`")
+    parser.add_argument("--overhead-recipients", type=int, default=2000, help="for `overhead`")
+    parser.add_argument("--alerts", type=int, default=50, help="for `latency`")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of `overhead`")
+    parser.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also run limits and overhead on PostgreSQL (a new database on this server)",
+    )
+    parser.add_argument("--only", help="comma-separated: limits,overhead,latency")
+    parser.add_argument(
+        "--data-dir", help="where the SQLite files go, removed afterwards (default: the temp dir)"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # It logs a traceback for every 429; the benchmark counts them instead.
+    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
