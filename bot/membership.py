@@ -15,7 +15,7 @@ from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
 from bot.network import Network
-from storage.audit import ADMIN, member_actor
+from storage.audit import ADMIN, SYSTEM, member_actor
 from storage.models import Invite, Member, MemberStatus, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -282,6 +282,16 @@ class MembershipService:
             member.display_name = member.institution = None
             _set_status(member, MemberStatus.ONBOARDING, now, by=invite.created_by)
             await uow.members.flush()
+            # A new sector or region: leave channels whose rule no longer admits the person.
+            for channel_id in await uow.channels.drop_inadmissible(
+                member_id=member.id,
+                sector=member.sector,
+                region=member.region,
+                statewide_region=self._network.statewide_region,
+            ):
+                uow.audit.record(
+                    SYSTEM, "channel.member_removed", f"channel:{channel_id}", member=member.id
+                )
             uow.audit.record(
                 member_actor(member.id),
                 "invite.redeemed",
