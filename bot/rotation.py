@@ -6,11 +6,18 @@ from sqlalchemy import select, update
 
 from bot.keys import TextCipher
 from storage.audit import ADMIN
-from storage.models import Alert, FollowUp
+from storage.models import Alert, Announcement, FollowUp, Poll, PollOption
 from storage.uow import UnitOfWorkFactory
 
 # Every encrypted column; a feature that stores texts adds its column here.
-ENCRYPTED_COLUMNS = ((Alert, Alert.text_cipher), (FollowUp, FollowUp.text_cipher))
+ENCRYPTED_COLUMNS = (
+    (Alert, Alert.text_cipher),
+    (FollowUp, FollowUp.text_cipher),
+    (Announcement, Announcement.text_cipher),
+    (Poll, Poll.title_cipher),
+    (Poll, Poll.voter_secret_cipher),
+    (PollOption, PollOption.text_cipher),
+)
 BATCH = 500
 
 

@@ -10,13 +10,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
+from bot.announcements import AnnouncementView
 from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
+from bot.polls import PollView
 from handlers.context import Services
 from handlers.ratelimit import retry_seconds
 from handlers.render import HTML
@@ -25,9 +27,18 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file sent with a delivery; the text becomes its caption (at most 1024 characters)."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Rendered:
     text: str
     markup: InlineKeyboardMarkup | None = None
+    document: Document | None = None
 
 
 @dataclass
@@ -38,6 +49,8 @@ class RenderCache:
     _alerts: dict[int, AlertView] = field(default_factory=dict)
     _texts: dict[tuple[str, int], str | None] = field(default_factory=dict)
     _members: dict[int, MemberView | None] = field(default_factory=dict)
+    _polls: dict[int, PollView] = field(default_factory=dict)
+    _announcements: dict[int, AnnouncementView] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
@@ -57,6 +70,23 @@ class RenderCache:
         key = ("follow_up", follow_up_id)
         if key not in self._texts:
             self._texts[key] = await self.services.alerts.follow_up_text(follow_up_id)
+        return self._texts[key]
+
+    async def poll(self, poll_id: int) -> PollView:
+        if poll_id not in self._polls:
+            self._polls[poll_id] = await self.services.polls.view(poll_id)
+        return self._polls[poll_id]
+
+    async def announcement(self, announcement_id: int) -> AnnouncementView:
+        if announcement_id not in self._announcements:
+            view = await self.services.announcements.view(announcement_id)
+            self._announcements[announcement_id] = view
+        return self._announcements[announcement_id]
+
+    async def announcement_text(self, announcement_id: int) -> str | None:
+        key = ("announcement", announcement_id)
+        if key not in self._texts:
+            self._texts[key] = await self.services.announcements.text(announcement_id)
         return self._texts[key]
 
     async def member(self, member_id: int) -> MemberView | None:
@@ -177,14 +207,7 @@ class Outbox:
                 log.exception("could not render delivery %s (%s)", job.id, job.kind)
                 return Result(job.id, Outcome.FAILED, error="render error")
             try:
-                message = await self._bot.send_message(
-                    job.chat_id,
-                    rendered.text,
-                    parse_mode=HTML,
-                    reply_markup=rendered.markup,
-                    disable_notification=job.silent,
-                    rate_limit_args=0,
-                )
+                message = await self._deliver(job, rendered)
             except TelegramError as error:
                 outcome = classify(error) or Result(0, Outcome.RETRY, error=type(error).__name__)
                 log.info("delivery %s: %s", job.id, outcome.error)
@@ -192,3 +215,24 @@ class Outbox:
                     job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
                 )
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
+
+    async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+        if rendered.document is None:
+            return await self._bot.send_message(
+                job.chat_id,
+                rendered.text,
+                parse_mode=HTML,
+                reply_markup=rendered.markup,
+                disable_notification=job.silent,
+                rate_limit_args=0,
+            )
+        document = rendered.document
+        return await self._bot.send_document(
+            job.chat_id,
+            InputFile(document.data, filename=document.filename, attach=True),
+            caption=rendered.text,
+            parse_mode=HTML,
+            reply_markup=rendered.markup,
+            disable_notification=job.silent,
+            rate_limit_args=0,
+        )

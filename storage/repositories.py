@@ -197,6 +197,25 @@ class DeliveryRepository:
         )
         return {status: count for status, count in rows.all()}
 
+    async def sent_messages(
+        self, *, member_id: int, subject_id: int, kinds: Sequence[str]
+    ) -> list[tuple[int, int]]:
+        """(chat id, message id) of what was delivered to a member about a subject."""
+        rows = await self._session.execute(
+            select(Member.chat_id, Delivery.telegram_message_id)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(
+                Delivery.member_id == member_id,
+                Delivery.subject_id == subject_id,
+                Delivery.kind.in_(list(kinds)),
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.telegram_message_id.is_not(None),
+                Member.chat_id.is_not(None),
+            )
+            .order_by(Delivery.id)
+        )
+        return [(int(c), int(m)) for c, m in rows.tuples().all() if c is not None and m is not None]
+
     async def member_ids_with_status(
         self, alert_id: int, kinds: Sequence[str], status: str
     ) -> list[int]:
