@@ -407,6 +407,10 @@ class ChannelService:
             groups.append(Group(ordered, self._scoped_regions(actor, plain_regions)))
         return Target(tuple(dict.fromkeys(groups)))
 
+    async def describe(self, target: Target) -> TargetView:
+        async with self._uow(write=False) as uow:
+            return await self.view_target(uow, target)
+
     async def view_target(self, uow: UnitOfWork, target: Target) -> TargetView:
         names = {}
         if target.channel_ids:

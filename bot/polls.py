@@ -80,6 +80,7 @@ class PollView:
     anonymous: bool
     status: str
     deadline: datetime
+    remind_at: datetime | None
     target: TargetView
     options: tuple[OptionView, ...]
     final_option_id: int | None
@@ -91,6 +92,13 @@ class PollView:
     @property
     def is_open(self) -> bool:
         return self.status == PollStatus.OPEN
+
+    @property
+    def due_at(self) -> datetime | None:
+        """When the scheduler must look at the poll next: a reminder or the deadline."""
+        if not self.is_open:
+            return None
+        return min(self.remind_at, self.deadline) if self.remind_at else self.deadline
 
     @property
     def final_option(self) -> OptionView | None:
@@ -882,6 +890,7 @@ class PollService:
             anonymous=poll.anonymous,
             status=poll.status,
             deadline=poll.deadline,
+            remind_at=poll.remind_at,
             target=await self._channels.view_target(uow, Target.decode(poll.target)),
             options=tuple(
                 OptionView(

@@ -17,7 +17,7 @@ from bot.delivery import DeliveryService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
-from bot.polls import PollService
+from bot.polls import PollService, PollView
 
 
 class Background(Protocol):
@@ -32,7 +32,7 @@ class Background(Protocol):
     def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
         """Refresh the sender's read status; (re)schedule or forget a scheduled sending."""
 
-    def poll_changed(self, poll_id: int, due_at: datetime | None) -> None:
+    def poll_changed(self, poll: PollView) -> None:
         """Refresh the creator's overview; (re)schedule the next reminder or the deadline."""
 
     def ballot_changed(self, poll_id: int, member_id: int) -> None:
