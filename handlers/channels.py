@@ -142,7 +142,8 @@ async def channel_button(update: Update, context: CoraContext, button: Button) -
         channel = await service.join(member.id, int(button.id))
     else:
         channel = await service.leave(member.id, int(button.id))
-    await query.answer(plain(context, f"channel.{button.action}ed", name=channel.name))
+    done = "channel.joined" if button.action == "join" else "channel.left"
+    await query.answer(plain(context, done, name=channel.name))
     text, markup = _channel_list(context, await service.list_for(member.id))
     await edit_html(query, text, markup=markup)
 
@@ -239,8 +240,7 @@ async def _say_channel(
     update: Update, context: CoraContext, key: str, channel: ChannelView, **params: int
 ) -> None:
     network = context.services.network
-    await say(
-        update,
+    text = tr(
         context,
         key,
         name=channel.name,
@@ -255,3 +255,4 @@ async def _say_channel(
         membership=plain(context, f"channel.membership.{channel.membership}"),
         **params,
     )
+    await send_html(update, text)
