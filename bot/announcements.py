@@ -357,7 +357,7 @@ class AnnouncementService:
                         .group_by(Delivery.status)
                     )
                 )
-                .tuples()
+                
                 .all()
             )
             people = {

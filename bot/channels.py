@@ -417,7 +417,7 @@ class ChannelService:
             rows = await uow.session.execute(
                 select(Channel.id, Channel.name).where(Channel.id.in_(target.channel_ids))
             )
-            names = dict(rows.tuples().all())
+            names = dict(rows.all())
         return TargetView(
             tuple(
                 GroupView((), (), names.get(g.channel, "–"))

@@ -509,7 +509,7 @@ class PollService:
                     AnonymousVote.ballot_hash == voter.ballot_hash,
                 )
             )
-        return {option_id: answer for option_id, answer in rows.tuples().all()}
+        return {option_id: answer for option_id, answer in rows.all()}
 
     async def _finish_vote(
         self, uow: UnitOfWork, poll: Poll, view: PollView, member: Member, voter: _Voter
@@ -635,7 +635,7 @@ class PollService:
                 .where(AnonymousVote.poll_id == poll.id)
                 .group_by(AnonymousVote.option_id, AnonymousVote.answer)
             )
-            for option_id, answer, count in rows.tuples().all():
+            for option_id, answer, count in rows.all():
                 counts.setdefault(option_id, {})[answer] = count
             answered = await uow.session.scalar(
                 select(func.count(func.distinct(AnonymousVote.ballot_hash))).where(
@@ -657,7 +657,8 @@ class PollService:
         }
         names: dict[int, dict[str, list[str]]] = {}
         for option_id, answer, member_id in sorted(votes, key=lambda v: people[v[2]]):
-            counts.setdefault(option_id, {})[answer] = counts[option_id].get(answer, 0) + 1
+            tally = counts.setdefault(option_id, {})
+            tally[answer] = tally.get(answer, 0) + 1
             names.setdefault(option_id, {}).setdefault(answer, []).append(people[member_id])
         missing = None
         if for_manager:
@@ -677,7 +678,7 @@ class PollService:
             rows = await uow.session.execute(
                 select(Poll.id, Poll.remind_at, Poll.deadline).where(Poll.status == PollStatus.OPEN)
             )
-            return [(i, min(r, d) if r else d) for i, r, d in rows.tuples().all()]
+            return [(i, min(r, d) if r else d) for i, r, d in rows.all()]
 
     async def undecided_ids(self) -> list[int]:
         async with self._uow(write=False) as uow:

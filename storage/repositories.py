@@ -214,7 +214,7 @@ class DeliveryRepository:
             )
             .order_by(Delivery.id)
         )
-        return [(int(c), int(m)) for c, m in rows.tuples().all() if c is not None and m is not None]
+        return [(int(c), int(m)) for c, m in rows.all() if c is not None and m is not None]
 
     async def member_ids_with_status(
         self, alert_id: int, kinds: Sequence[str], status: str
