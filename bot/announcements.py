@@ -356,9 +356,7 @@ class AnnouncementService:
                         )
                         .group_by(Delivery.status)
                     )
-                )
-                
-                .all()
+                ).all()
             )
             people = {
                 m.id: MemberView.of(m) for m in await uow.members.by_ids([r[0] for r in rows])
