@@ -52,6 +52,7 @@ from handlers.render import (
     MESSAGE_LIMIT,
     chunk_lines,
     keyboard,
+    local_time,
     plain,
     rows_of,
     say,
@@ -134,7 +135,7 @@ def ballot_message(
             "poll.ballot.meta",
             creator=poll.creator.display_name or "–",
             target=target_text(network, poll.target, language),
-            deadline=_local(poll.deadline, timezone, language),
+            deadline=local_time(poll.deadline, timezone, language),
         ),
         i18n.html_text(language, f"poll.hint.{poll.kind}"),
     ]
@@ -203,7 +204,7 @@ def results_lines(
             language,
             "poll.results.meta",
             target=target_text(services.network, poll.target, language),
-            deadline=_local(poll.deadline, timezone, language),
+            deadline=local_time(poll.deadline, timezone, language),
         ),
         i18n.html_text(language, _state_key(poll), id=poll.id),
         i18n.html_text(
@@ -254,12 +255,6 @@ def _state_key(poll: PollView) -> str:
     if poll.status == PollStatus.CLOSED:
         return "poll.state.closed"
     return "poll.state.decided" if poll.final_option_id else "poll.state.decided_none"
-
-
-def _local(moment: datetime, timezone: str, language: str) -> str:
-    from handlers.render import local_time
-
-    return local_time(moment, timezone, language)
 
 
 def _decision_buttons(results: Results, language: str, timezone: str) -> InlineKeyboardMarkup:
@@ -668,17 +663,16 @@ async def poll_button(update: Update, context: CoraContext, button: Button) -> N
         raise DomainError("button.invalid")
     try:
         if match.group(3) is not None:
-            ballot = await polls.toggle(member.id, poll_id, int(match.group(3)))
+            await polls.toggle(member.id, poll_id, int(match.group(3)))
         else:
             answer = _ANSWER_CODES[match.group(2)]
-            ballot = await polls.vote(member.id, poll_id, {int(match.group(1)): answer})
+            await polls.vote(member.id, poll_id, {int(match.group(1)): answer})
     except DomainError as error:
         if error.message_key == "poll.closed":
-            await query.edit_message_reply_markup(None)
+            await query.edit_message_reply_markup(None)  # nothing left to press
         raise
     await query.answer(plain(context, "vote.saved_short"))
     context.background.ballot_changed(poll_id, member.id)
-    del ballot
 
 
 async def list_polls(update: Update, context: CoraContext) -> None:
