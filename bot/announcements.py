@@ -23,6 +23,8 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     Member,
+    MemberStatus,
+    Role,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -172,6 +174,20 @@ class AnnouncementService:
                 )
             ).all()
             for announcement in due:
+                sender = await uow.members.get(announcement.sender_id)
+                if sender is None or not (
+                    sender.status == MemberStatus.ACTIVE and sender.role == Role.COORDINATOR
+                ):
+                    # Whoever scheduled it may no longer speak for the network.
+                    announcement.status = AnnouncementStatus.CANCELLED
+                    announcement.cancelled_at = now
+                    uow.audit.record(
+                        SYSTEM,
+                        "announcement.cancelled",
+                        f"announcement:{announcement.id}",
+                        reason="sender_inactive",
+                    )
+                    continue
                 target = Target.decode(announcement.target)
                 recipients = [
                     m

@@ -17,6 +17,7 @@ from telegram.error import BadRequest, TelegramError
 from handlers.render import HTML, NO_PREVIEW
 
 log = logging.getLogger(__name__)
+_MAX_SHOWN = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class LiveMessages:
                 self._last_edit[key] = time.monotonic()
             if self._stopping:
                 break
+            self._forget_old()
             waits = [
                 self._min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
                 for k in self._dirty
@@ -86,6 +88,15 @@ class LiveMessages:
             timeout = max(0.05, min(waits)) if waits else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _forget_old(self) -> None:
+        """Keep memory bounded in a long-running bot: quiet keys need no history."""
+        now = time.monotonic()
+        for key in [k for k, at in self._last_edit.items() if now - at > self._min_interval]:
+            if key not in self._dirty:
+                del self._last_edit[key]
+        if len(self._shown) > _MAX_SHOWN:
+            self._shown.clear()  # costs at most one needless edit per message
 
     async def _update(self, key: Hashable) -> None:
         for message in await self._refresh(key):

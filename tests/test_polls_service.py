@@ -330,3 +330,16 @@ async def test_key_rotation_reencrypts_polls_and_announcements(database_url: str
         assert (await rotated.polls.results(coordinator, poll_id)).answered == 1
     finally:
         await database.dispose()
+
+
+async def test_a_revoked_coordinators_scheduled_announcement_is_not_sent(env: Env) -> None:
+    coordinator = await env.member("coordination", "HRO", "coordinator")
+    await env.member("police", "HRO")
+    target = await env.channels.parse_target(coordinator, "police")
+    await env.announcements.announce(
+        coordinator, target, "Später", send_at=START + timedelta(minutes=5)
+    )
+    await env.membership.revoke(ADMIN_ACTOR, coordinator)
+    env.clock.advance(timedelta(minutes=10))
+    assert await env.announcements.send_due() == []
+    assert await env.deliveries("announcement") == []
