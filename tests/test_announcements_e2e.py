@@ -249,3 +249,32 @@ async def test_channels_membership_follows_rule_and_profile(
     assert shows(reply, "channel.archived", name="Fallkonferenz Rostock")
     reply = await reply_to(coordinator.user, "/channel fallkonferenz-rostock")
     assert shows(reply, "channel.unknown")
+
+
+class TestExactSchedule:
+    """Without the safety-net sweep, the scheduler's own jobs fire at the stored times."""
+
+    @pytest.fixture
+    def setting_overrides(self) -> dict[str, Any]:
+        return {"schedule_check_seconds": 3600, "poll_reminders": "2"}
+
+    async def test_announcements_and_poll_deadlines_fire_on_time(
+        self, api: LocalBotApi, cora: CoraBot
+    ) -> None:
+        coordinator = await join(
+            api, cora, "Dana Koordina", "coordination", "MV", role="coordinator"
+        )
+        police = await join(api, cora, "Paul Polizei", "police", "HRO")
+        at = datetime.now(UTC) + timedelta(seconds=2)
+        reply = await reply_to(coordinator.user, f"/announce police at {local(at)} Pünktlich")
+        assert shows(reply, "announce.scheduled", recipients=1)
+        received = await police.user.wait_for(lambda m: "Pünktlich" in m.text, timeout=6)
+        assert datetime.fromtimestamp(received.date, UTC) >= at.replace(microsecond=0)
+
+        deadline = datetime.now(UTC) + timedelta(seconds=4)
+        reply = await reply_to(
+            coordinator.user, f"/poll police {local(deadline)} Kurzfristig | Ja | Nein"
+        )
+        assert shows(reply, "poll.created", count=1)
+        await expect(police.user, "poll.ballot.reminder", timeout=6)
+        await expect(coordinator.user, "poll.closed_notice.deadline", timeout=8)
