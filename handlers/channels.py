@@ -8,7 +8,6 @@ from telegram import InlineKeyboardMarkup, Update
 from bot import i18n
 from bot.channels import ChannelList, ChannelView, TargetView
 from bot.errors import DomainError
-from bot.i18n import Markup
 from bot.network import Network
 from handlers.callbacks import Button, Kind
 from handlers.context import CoraContext
@@ -245,13 +244,7 @@ async def _say_channel(
         key,
         name=channel.name,
         ref=channel.slug,
-        rule=Markup(
-            i18n.html_text(
-                context.language,
-                "channel.rule",
-                rule=rule_text(network, channel.sectors, channel.regions, context.language),
-            )
-        ),
+        rule=rule_text(network, channel.sectors, channel.regions, context.language),
         membership=plain(context, f"channel.membership.{channel.membership}"),
         **params,
     )
