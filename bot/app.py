@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,7 +25,9 @@ from telegram.ext import (
 )
 
 from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
+from bot.announcements import AnnouncementNotice, AnnouncementService
 from bot.audit import AuditService
+from bot.channels import ChannelService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
@@ -33,10 +36,14 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
-from bot.scheduling import Scheduler
+from bot.polls import PollNotice, PollService, PollView
+from bot.scheduling import Scheduler, Task
 from handlers import alerts as alert_handlers
+from handlers import announcements as announcement_handlers
+from handlers import channels as channel_handlers
 from handlers import data_protection as data_protection_handlers
 from handlers import membership as membership_handlers
+from handlers import polls as poll_handlers
 from handlers.access import AccessGate
 from handlers.api import api_routes
 from handlers.callbacks import ButtonRouter, Kind
@@ -44,6 +51,7 @@ from handlers.commands import Audience, CommandRegistry, set_default_menus, sync
 from handlers.concurrency import PerPersonUpdateProcessor
 from handlers.context import CoraContext, Services
 from handlers.errors import handle_error
+from handlers.live import LiveMessage, LiveMessages
 from handlers.outbox import Outbox, Renderer
 from handlers.ratelimit import TelegramLimiter
 from handlers.status import StatusBoard
@@ -59,6 +67,7 @@ GATE_GROUP, JOINING_GROUP, FEATURE_GROUP = -2, -1, 0
 ESCALATION_SWEEP = "escalation-sweep"
 AUDIT_CHECKPOINT = "audit-checkpoint"
 RETENTION = "retention"
+SCHEDULE_SWEEP = "schedule-sweep"
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -93,6 +102,19 @@ def _commands() -> CommandRegistry:
     registry.add("audit", Audience.COORDINATOR, d.audit_overview)
     registry.add("mydata", Audience.MEMBER, d.my_data, self_service=True)
     registry.add("leave", Audience.MEMBER, d.leave, self_service=True)
+    c, n, p = channel_handlers, announcement_handlers, poll_handlers
+    registry.add("channels", Audience.MEMBER, c.list_channels)
+    registry.add("channel", Audience.MEMBER, c.show_channel)
+    registry.add("polls", Audience.MEMBER, p.list_polls)
+    registry.add("vote", Audience.MEMBER, p.vote_command)
+    registry.add("results", Audience.MEMBER, p.results_command)
+    registry.add("newchannel", Audience.COORDINATOR, c.new_channel)
+    registry.add("channelrule", Audience.COORDINATOR, c.change_rule)
+    registry.add("archivechannel", Audience.COORDINATOR, c.archive_channel)
+    registry.add("announce", Audience.COORDINATOR)  # the dialog's entry point
+    registry.add("scheduled", Audience.COORDINATOR, n.list_scheduled)
+    registry.add("poll", Audience.COORDINATOR)  # the dialog's entry point
+    registry.add("closepoll", Audience.COORDINATOR, p.close_command)
     return registry
 
 
@@ -104,6 +126,10 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.DRAFT, alert_handlers.draft_button)
     router.add(Kind.ALERT, alert_handlers.alert_button)
     router.add(Kind.ERASE, data_protection_handlers.erase_button)
+    router.add(Kind.CHANNEL, channel_handlers.channel_button)
+    router.add(Kind.ANNOUNCEMENT, announcement_handlers.announcement_button)
+    router.add(Kind.POLL, poll_handlers.poll_button)
+    router.add(Kind.FORM, poll_handlers.form_button)
     return router
 
 
@@ -120,12 +146,19 @@ def _renderers() -> dict[str, Renderer]:
         REQUEST_NOTICE: membership_handlers.render_request,
         DECISION_NOTICE: membership_handlers.render_decision,
         CHANGE_NOTICE: membership_handlers.render_change,
+        AnnouncementNotice.ANNOUNCEMENT: announcement_handlers.render_announcement,
+        AnnouncementNotice.REMINDER: announcement_handlers.render_announcement,
+        PollNotice.BALLOT: poll_handlers.render_ballot,
+        PollNotice.REMINDER: poll_handlers.render_ballot,
+        PollNotice.CLOSED: poll_handlers.render_closed,
+        PollNotice.RESULT: poll_handlers.render_result,
     }
 
 
 class Runtime:
-    """The background parts: outbox, status messages and escalation deadlines. Handlers tell it
-    about committed changes through `CoraContext.background`."""
+    """The background parts: outbox, live messages and every due time (escalations, scheduled
+    announcements, poll reminders and deadlines). Handlers tell it about committed changes
+    through `CoraContext.background`."""
 
     def __init__(
         self,
@@ -156,6 +189,7 @@ class Runtime:
             on_sent=self._sent,
             release_everything=release_everything,
         )
+        self.live = LiveMessages(application.bot, self._live_messages)
 
     # Background protocol -------------------------------------------------------------------
 
@@ -166,18 +200,70 @@ class Runtime:
         self.board.touch([alert.id])
         self._schedule(alert.id, alert.escalate_at)
 
+    def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
+        self._at(f"announce:{announcement_id}", send_at, self.send_announcements)
+        if send_at is None:
+            self.live.touch([("announcement", announcement_id)])
+
+    def poll_changed(self, poll: PollView) -> None:
+        self._at(f"poll:{poll.id}", poll.due_at, self.run_polls)
+        self.live.touch([("poll", poll.id)])
+
+    def ballot_changed(self, poll_id: int, member_id: int) -> None:
+        self.live.touch([("ballot", poll_id, member_id), ("poll", poll_id)])
+
     # ----------------------------------------------------------------------------------------
 
     def _recorded(self, recorded: Recorded) -> None:
         for state, count in recorded.finished.items():
             self.metrics.deliveries.labels(state).inc(count)
         self.board.touch(recorded.alert_ids)
+        self.live.touch(
+            ("announcement", subject)
+            for kind, subject in recorded.subjects
+            if kind == AnnouncementNotice.ANNOUNCEMENT
+        )
         if recorded.new_deliveries:
             self.outbox.wake()
 
     def _sent(self, job: Job) -> None:
         latency = (self.services.clock.now() - job.created_at).total_seconds()
         self.metrics.delivery_latency.observe(max(latency, 0.0))
+
+    async def _live_messages(self, key: Hashable) -> list[LiveMessage]:
+        assert isinstance(key, tuple)
+        services = self.services
+        if key[0] == "announcement":
+            return await announcement_handlers.live_status(services, key[1])
+        if key[0] == "poll":
+            return await poll_handlers.live_overview(services, key[1])
+        return await poll_handlers.live_ballot(services, key[1], key[2])
+
+    def _at(self, key: str, when: datetime | None, job: Task) -> None:
+        if when is None:
+            self.scheduler.cancel(key)
+        else:
+            self.scheduler.at(key, when, job)
+
+    async def send_announcements(self) -> None:
+        """Send the scheduled announcements that are due (also those missed while down)."""
+        sent = await self.services.announcements.send_due()
+        if sent:
+            self.outbox.wake()
+        self.live.touch(("announcement", item.announcement_id) for item in sent)
+
+    async def run_polls(self) -> None:
+        """Send due poll reminders and close polls at their deadline (also missed ones)."""
+        done = await self.services.polls.run_due()
+        for item in done:
+            self._at(f"poll:{item.poll_id}", item.next_at, self.run_polls)
+        if any(item.closed or item.reminded for item in done):
+            self.outbox.wake()
+        self.live.touch(("poll", item.poll_id) for item in done)
+
+    async def _sweep(self) -> None:
+        await self.send_announcements()
+        await self.run_polls()
 
     def _schedule(self, alert_id: int, at: Any) -> None:
         key = f"escalate:{alert_id}"
@@ -199,10 +285,13 @@ class Runtime:
     async def start(self) -> None:
         await self.outbox.start()
         await self.board.start()
+        await self.live.start()
         self.scheduler.start()
+        settings = self.services.settings
         self.scheduler.every(
-            ESCALATION_SWEEP, self.services.settings.escalation_check_seconds, self.run_escalations
+            ESCALATION_SWEEP, settings.escalation_check_seconds, self.run_escalations
         )
+        self.scheduler.every(SCHEDULE_SWEEP, settings.schedule_check_seconds, self._sweep)
         await self.run_escalations()
         for alert_id, at in await self.services.alerts.deadlines():
             self._schedule(alert_id, at)
@@ -228,9 +317,18 @@ class Runtime:
                 result.deliveries,
                 result.requests,
             )
+        # What fell due while the bot was down runs now; the rest is scheduled.
+        await self._sweep()
+        for announcement_id, at in await self.services.announcements.due_times():
+            self._at(f"announce:{announcement_id}", at, self.send_announcements)
+        for poll_id, at in await self.services.polls.due_times():
+            self._at(f"poll:{poll_id}", at, self.run_polls)
+        self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
+        self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
+        await self.live.stop()
         await self.board.stop()
         await self.outbox.stop()
 
@@ -340,6 +438,7 @@ def build_application(
         cipher,
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
     )
+    channels = ChannelService(uow, network)
     services = Services(
         settings=settings,
         network=network,
@@ -358,6 +457,16 @@ def build_application(
             instance_id=instance_id or uuid.uuid4().hex[:12],
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_claim_seconds),
+        ),
+        channels=channels,
+        announcements=AnnouncementService(uow, network, cipher, channels),
+        polls=PollService(
+            uow,
+            network,
+            cipher,
+            channels,
+            timezone=settings.cora_timezone,
+            reminders=settings.poll_reminder_offsets,
         ),
     )
     commands = _commands()
@@ -385,6 +494,8 @@ def build_application(
         group=JOINING_GROUP,
     )
     application.add_handler(alert_handlers.alert_dialog())
+    application.add_handler(announcement_handlers.announce_dialog())
+    application.add_handler(poll_handlers.poll_dialog())
     for command in commands:
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))

@@ -11,7 +11,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
@@ -24,6 +24,15 @@ def _raw_key(text: str, what: str) -> None:
         raw = b""
     if len(raw) != 32:
         raise ValueError(f"must be {what} from `cora-bot keys generate` (base64 of 32 bytes)")
+
+
+def _duration(text: str) -> timedelta:
+    """`PT24H` (ISO 8601) or a number of seconds."""
+    text = text.strip()
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        return TypeAdapter(timedelta).validate_strings(text)
 
 
 class ConfigError(Exception):
@@ -65,6 +74,11 @@ class Settings(BaseSettings):
     telegram_max_rate: float = Field(default=30.0, ge=0)
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
     delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Before a poll's deadline, members who have not answered are reminded (comma-separated
+    # ISO 8601 durations or seconds; empty: no reminders).
+    poll_reminders: str = "PT24H"
+    poll_event_duration: timedelta = timedelta(hours=1)
+    schedule_check_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("cora_timezone")
     @classmethod
@@ -89,6 +103,28 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration, e.g. PT15M or 900 (seconds)")
         return value
+
+    @field_validator("poll_reminders")
+    @classmethod
+    def _check_reminders(cls, value: str) -> str:
+        try:
+            offsets = [_duration(p) for p in value.split(",") if p.strip()]
+        except ValidationError:
+            raise ValueError("must be durations before the deadline, e.g. PT24H,PT1H") from None
+        if any(offset <= timedelta(0) for offset in offsets):
+            raise ValueError("must be positive durations, e.g. PT24H,PT1H")
+        return value
+
+    @field_validator("poll_event_duration")
+    @classmethod
+    def _check_duration(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration, e.g. PT1H")
+        return value
+
+    @property
+    def poll_reminder_offsets(self) -> list[timedelta]:
+        return [_duration(p) for p in self.poll_reminders.split(",") if p.strip()]
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -61,6 +61,7 @@ class Recorded:
     """What changed: alerts whose status message should be refreshed, deliveries finished."""
 
     alert_ids: set[int] = field(default_factory=set)
+    subjects: set[tuple[str, int]] = field(default_factory=set)  # (kind, subject id) finished
     finished: dict[str, int] = field(default_factory=dict)
     new_deliveries: int = 0
 
@@ -188,6 +189,8 @@ class DeliveryService:
                 delivery.finished_at = now
                 delivery.telegram_message_id = result.message_id
                 recorded.finished[final] = recorded.finished.get(final, 0) + 1
+                if delivery.subject_id is not None:
+                    recorded.subjects.add((delivery.kind, delivery.subject_id))
                 _audit_final(uow, delivery.id, delivery.kind, member.id, delivery.alert_id, final)
                 if final == DeliveryStatus.SENT and member.unreachable_since is not None:
                     member.unreachable_since = None

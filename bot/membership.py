@@ -15,7 +15,7 @@ from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
 from bot.network import Network
-from storage.audit import ADMIN, member_actor
+from storage.audit import ADMIN, SYSTEM, member_actor
 from storage.models import Invite, Member, MemberStatus, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -287,6 +287,7 @@ class MembershipService:
             member.display_name = member.institution = None
             _set_status(member, MemberStatus.ONBOARDING, now, by=invite.created_by)
             await uow.members.flush()
+            await self._leave_inadmissible_channels(uow, member)
             uow.audit.record(
                 member_actor(member.id),
                 "invite.redeemed",
@@ -469,6 +470,7 @@ class MembershipService:
                     before=[str(part) for part in before],
                     after=[str(part) for part in after],
                 )
+                await self._leave_inadmissible_channels(uow, member)
                 uow.deliveries.enqueue(
                     kind=CHANGE_NOTICE,
                     member_ids=[member.id],
@@ -497,6 +499,18 @@ class MembershipService:
             return MemberView.of(member)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def _leave_inadmissible_channels(self, uow: UnitOfWork, member: Member) -> None:
+        """A new sector or region: leave channels whose rule no longer admits the person."""
+        for channel_id in await uow.channels.drop_inadmissible(
+            member_id=member.id,
+            sector=member.sector,
+            region=member.region,
+            statewide_region=self._network.statewide_region,
+        ):
+            uow.audit.record(
+                SYSTEM, "channel.member_removed", f"channel:{channel_id}", member=member.id
+            )
 
     async def _scope(self, uow: UnitOfWork, actor: Actor) -> list[str] | None:
         """Regions the actor may manage: None means all (operator, statewide coordinators)."""

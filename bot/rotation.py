@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from bot.keys import TextCipher
 from storage.audit import ADMIN
-from storage.models import Alert, ApiClient, FollowUp
+from storage.models import Alert, Announcement, ApiClient, FollowUp, Poll, PollOption
 from storage.uow import UnitOfWorkFactory
 
 # Every encrypted column; a feature that stores texts adds its column here.
@@ -14,6 +14,10 @@ ENCRYPTED_COLUMNS = (
     (Alert, Alert.text_cipher),
     (FollowUp, FollowUp.text_cipher),
     (ApiClient, ApiClient.key_hash_cipher),
+    (Announcement, Announcement.text_cipher),
+    (Poll, Poll.title_cipher),
+    (Poll, Poll.voter_secret_cipher),
+    (PollOption, PollOption.text_cipher),
 )
 BATCH = 500
 

@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
+Task = Callable[[], Awaitable[None]]
 
 
 class Scheduler:
@@ -31,7 +31,7 @@ class Scheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    def at(self, key: str, when: datetime, job: Job) -> None:
+    def at(self, key: str, when: datetime, job: Task) -> None:
         """Run `job` at `when`; a time in the past (missed while the bot was down) runs now."""
         self._scheduler.add_job(
             job,
@@ -42,7 +42,7 @@ class Scheduler:
             coalesce=True,
         )
 
-    def every(self, key: str, seconds: float, job: Job) -> None:
+    def every(self, key: str, seconds: float, job: Task) -> None:
         self._scheduler.add_job(
             job,
             IntervalTrigger(seconds=seconds),

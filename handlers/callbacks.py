@@ -28,6 +28,10 @@ class Kind(StrEnum):
     DRAFT = "d"  # steps of a dialog (alert, follow-up confirmation)
     ALERT = "a"  # acknowledge, take over or close an alert
     ERASE = "x"  # confirm erasing personal data (/leave, /erase)
+    CHANNEL = "c"  # join or leave a topical channel
+    ANNOUNCEMENT = "n"  # read confirmation, reminders, cancelling a scheduled one
+    POLL = "p"  # answers, closing and the final decision of a poll
+    FORM = "f"  # steps of the announcement and poll dialogs
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.alerts import AlertService, AlertView
+from bot.announcements import AnnouncementService
 from bot.audit import AuditService
+from bot.channels import ChannelService
 from bot.clock import Clock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
@@ -17,6 +20,7 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
+from bot.polls import PollService, PollView
 
 
 class Background(Protocol):
@@ -27,6 +31,15 @@ class Background(Protocol):
 
     def alert_changed(self, alert: AlertView) -> None:
         """Refresh the sender's status message and (re)schedule the next escalation."""
+
+    def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
+        """Refresh the sender's read status; (re)schedule or forget a scheduled sending."""
+
+    def poll_changed(self, poll: PollView) -> None:
+        """Refresh the creator's overview; (re)schedule the next reminder or the deadline."""
+
+    def ballot_changed(self, poll_id: int, member_id: int) -> None:
+        """Show the member's new answer on their poll messages (coalesced edits)."""
 
 
 @dataclass
@@ -43,6 +56,9 @@ class Services:
     audit: AuditService
     data_protection: DataProtectionService
     integrations: IntegrationService
+    channels: ChannelService
+    announcements: AnnouncementService
+    polls: PollService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -10,13 +10,15 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
+from bot.announcements import AnnouncementView
 from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
+from bot.polls import PollView
 from handlers.context import Services
 from handlers.ratelimit import retry_seconds
 from handlers.render import HTML
@@ -27,9 +29,18 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file sent with a delivery; the text becomes its caption (at most 1024 characters)."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Rendered:
     text: str
     markup: InlineKeyboardMarkup | None = None
+    document: Document | None = None
 
 
 @dataclass
@@ -63,6 +74,21 @@ class RenderCache:
         return await self._once(
             ("follow_up_text", follow_up_id),
             lambda: self.services.alerts.follow_up_text(follow_up_id),
+        )
+
+    async def poll(self, poll_id: int) -> PollView:
+        return await self._once(("poll", poll_id), lambda: self.services.polls.view(poll_id))
+
+    async def announcement(self, announcement_id: int) -> AnnouncementView:
+        return await self._once(
+            ("announcement", announcement_id),
+            lambda: self.services.announcements.view(announcement_id),
+        )
+
+    async def announcement_text(self, announcement_id: int) -> str | None:
+        return await self._once(
+            ("announcement_text", announcement_id),
+            lambda: self.services.announcements.text(announcement_id),
         )
 
     async def member(self, member_id: int) -> MemberView | None:
@@ -185,14 +211,7 @@ class Outbox:
                 log.exception("could not render delivery %s (%s)", job.id, job.kind)
                 return Result(job.id, Outcome.FAILED, error="render error")
             try:
-                message = await self._bot.send_message(
-                    job.chat_id,
-                    rendered.text,
-                    parse_mode=HTML,
-                    reply_markup=rendered.markup,
-                    disable_notification=job.silent,
-                    rate_limit_args=0,
-                )
+                message = await self._deliver(job, rendered)
             except TelegramError as error:
                 outcome = classify(error) or Result(0, Outcome.RETRY, error=type(error).__name__)
                 log.info("delivery %s: %s", job.id, outcome.error)
@@ -201,3 +220,24 @@ class Outbox:
                 )
             self._on_sent(job)
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
+
+    async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+        if rendered.document is None:
+            return await self._bot.send_message(
+                job.chat_id,
+                rendered.text,
+                parse_mode=HTML,
+                reply_markup=rendered.markup,
+                disable_notification=job.silent,
+                rate_limit_args=0,
+            )
+        document = rendered.document
+        return await self._bot.send_document(
+            job.chat_id,
+            InputFile(document.data, filename=document.filename, attach=True),
+            caption=rendered.text,
+            parse_mode=HTML,
+            reply_markup=rendered.markup,
+            disable_notification=job.silent,
+            rate_limit_args=0,
+        )

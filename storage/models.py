@@ -333,3 +333,229 @@ class ApiSignature(Base):
 
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- channels, announcements and polls ------------------------------------------------------
+
+
+class ChannelMembership(enum.StrEnum):
+    OPT_IN = "opt_in"  # members the rule admits may join and leave
+    AUTOMATIC = "automatic"  # everyone the rule admits is in it
+
+
+class ChannelStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class Channel(Base):
+    """A topical channel ("AG Kinderschutz"); the sector and region channels are implied by the
+    members' profiles and never stored. Empty sectors or regions mean "all"."""
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        _enum_check("membership", "membership", ChannelMembership),
+        _enum_check("status", "status", ChannelStatus),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    sectors: Mapped[str] = mapped_column(String(400), default="")  # comma-separated codes
+    regions: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
+    membership: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(10), default=ChannelStatus.ACTIVE)
+    created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    archived_at: Mapped[datetime | None]
+
+
+class ChannelMember(Base):
+    """Who joined an opt-in channel; only valid while the channel's rule admits the member."""
+
+    __tablename__ = "channel_members"
+    __table_args__ = (
+        PrimaryKeyConstraint("channel_id", "member_id"),
+        Index("ix_channel_members_member_id", "member_id"),
+    )
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    joined_at: Mapped[datetime]
+
+
+class AnnouncementStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Announcement(Base):
+    """A coordinator's message to a target; its text is stored encrypted only."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        _enum_check("status", "status", AnnouncementStatus),
+        Index("ix_announcements_status_send_at", "status", "send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    target: Mapped[str] = mapped_column(Text)  # JSON of codes and channel ids, no free text
+    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    read_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(10))
+    send_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AnnouncementRecipient(Base):
+    __tablename__ = "announcement_recipients"
+    __table_args__ = (
+        PrimaryKeyConstraint("announcement_id", "member_id"),
+        Index("ix_announcement_recipients_member_id", "member_id"),
+    )
+
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    read_at: Mapped[datetime | None]
+
+
+class PollKind(enum.StrEnum):
+    DATE = "date"  # per option yes / if need be / no
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+
+
+class PollStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"  # voting ended, the final option is not chosen yet
+    DECIDED = "decided"  # result announced
+
+
+class Answer(enum.StrEnum):
+    YES = "yes"
+    MAYBE = "maybe"
+    NO = "no"
+
+
+class Poll(Base):
+    """A meeting or decision poll. Title and options are stored encrypted only."""
+
+    __tablename__ = "polls"
+    __table_args__ = (
+        _enum_check("kind", "kind", PollKind),
+        _enum_check("status", "status", PollStatus),
+        Index("ix_polls_status_deadline", "status", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    target: Mapped[str] = mapped_column(Text)  # JSON of codes and channel ids, no free text
+    kind: Mapped[str] = mapped_column(String(10))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    title_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Anonymous polls: the per-poll secret behind the voters' keyed hashes (encrypted); erased
+    # when the poll closes, so that afterwards nobody can link a hash to a person.
+    voter_secret_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(10))
+    deadline: Mapped[datetime]
+    remind_at: Mapped[datetime | None]  # the next reminder, None when none is due
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: deadline
+    final_option_id: Mapped[int | None] = mapped_column(Integer)
+    decided_at: Mapped[datetime | None]
+    overview_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    overview_message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PollOption(Base):
+    """One option; a date poll's options are points in time, the others free text."""
+
+    __tablename__ = "poll_options"
+    __table_args__ = (
+        UniqueConstraint("poll_id", "position"),
+        CheckConstraint("position BETWEEN 1 AND 20", name="position_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PollParticipant(Base):
+    """Who was asked (resolved when the poll was created); says nothing about answers."""
+
+    __tablename__ = "poll_participants"
+    __table_args__ = (
+        PrimaryKeyConstraint("poll_id", "member_id"),
+        Index("ix_poll_participants_member_id", "member_id"),
+    )
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+
+
+class PollBallot(Base):
+    """One named voter's ballot; its row is the lock that serialises their answers."""
+
+    __tablename__ = "poll_ballots"
+    __table_args__ = (PrimaryKeyConstraint("poll_id", "member_id"),)
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime]
+
+
+class PollVote(Base):
+    """A named voter's answer to one option: at most one per (poll, voter, option)."""
+
+    __tablename__ = "poll_votes"
+    __table_args__ = (
+        PrimaryKeyConstraint("poll_id", "member_id", "option_id"),
+        _enum_check("answer", "answer", Answer),
+    )
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    option_id: Mapped[int] = mapped_column(ForeignKey("poll_options.id"))
+    answer: Mapped[str] = mapped_column(String(5))
+
+
+class AnonymousVoter(Base):
+    """ "Has voted" in an anonymous poll: a keyed hash of the person, nothing else (no time).
+    The row is also the lock that serialises one person's answers."""
+
+    __tablename__ = "poll_anonymous_voters"
+    __table_args__ = (PrimaryKeyConstraint("poll_id", "voter_hash"),)
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    voter_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AnonymousVote(Base):
+    """An anonymous answer, keyed by a second hash that cannot be joined with the voter table
+    without the poll's secret; so it can be replaced while the poll is open."""
+
+    __tablename__ = "poll_anonymous_votes"
+    __table_args__ = (
+        PrimaryKeyConstraint("poll_id", "ballot_hash", "option_id"),
+        _enum_check("answer", "answer", Answer),
+    )
+
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
+    ballot_hash: Mapped[str] = mapped_column(String(64))
+    option_id: Mapped[int] = mapped_column(ForeignKey("poll_options.id"))
+    answer: Mapped[str] = mapped_column(String(5))

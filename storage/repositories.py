@@ -9,7 +9,16 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Delivery, DeliveryStatus, Invite, Member, MemberStatus, Role
+from storage.models import (
+    Channel,
+    ChannelMember,
+    Delivery,
+    DeliveryStatus,
+    Invite,
+    Member,
+    MemberStatus,
+    Role,
+)
 
 
 class MemberRepository:
@@ -188,6 +197,25 @@ class DeliveryRepository:
         )
         return {status: count for status, count in rows.all()}
 
+    async def sent_messages(
+        self, *, member_id: int, subject_id: int, kinds: Sequence[str]
+    ) -> list[tuple[int, int]]:
+        """(chat id, message id) of what was delivered to a member about a subject."""
+        rows = await self._session.execute(
+            select(Member.chat_id, Delivery.telegram_message_id)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(
+                Delivery.member_id == member_id,
+                Delivery.subject_id == subject_id,
+                Delivery.kind.in_(list(kinds)),
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.telegram_message_id.is_not(None),
+                Member.chat_id.is_not(None),
+            )
+            .order_by(Delivery.id)
+        )
+        return [(int(c), int(m)) for c, m in rows.all() if c is not None and m is not None]
+
     async def member_ids_with_status(
         self, alert_id: int, kinds: Sequence[str], status: str
     ) -> list[int]:
@@ -201,3 +229,52 @@ class DeliveryRepository:
             .distinct()
         )
         return list(rows)
+
+
+def split_codes(raw: str) -> tuple[str, ...]:
+    return tuple(code for code in raw.split(",") if code)
+
+
+def rule_admits(
+    sectors: Sequence[str],
+    regions: Sequence[str],
+    sector: str | None,
+    region: str | None,
+    *,
+    statewide_region: str,
+) -> bool:
+    """Whether a member of `sector`/`region` falls under a rule; empty means "all", and
+    statewide members are covered by every regional rule."""
+    if sectors and sector not in sectors:
+        return False
+    return not regions or region in (*regions, statewide_region)
+
+
+class ChannelRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def drop_inadmissible(
+        self, *, member_id: int, sector: str | None, region: str | None, statewide_region: str
+    ) -> list[int]:
+        """Remove the member from opt-in channels whose rule no longer admits them (their sector
+        or region changed); returns the channel ids."""
+        rows = (
+            await self._session.execute(
+                select(ChannelMember, Channel)
+                .join(Channel, Channel.id == ChannelMember.channel_id)
+                .where(ChannelMember.member_id == member_id)
+            )
+        ).all()
+        dropped = []
+        for membership, channel in rows:
+            if not rule_admits(
+                split_codes(channel.sectors),
+                split_codes(channel.regions),
+                sector,
+                region,
+                statewide_region=statewide_region,
+            ):
+                await self._session.delete(membership)
+                dropped.append(channel.id)
+        return dropped

@@ -12,7 +12,12 @@ from bot.clock import Clock
 from bot.errors import TryAgainError
 from storage.audit import AuditLog
 from storage.db import Database
-from storage.repositories import DeliveryRepository, InviteRepository, MemberRepository
+from storage.repositories import (
+    ChannelRepository,
+    DeliveryRepository,
+    InviteRepository,
+    MemberRepository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ class UnitOfWork:
         self.members = MemberRepository(self.session)
         self.invites = InviteRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.channels = ChannelRepository(self.session)
         self.audit = AuditLog(self.session)
         return self
 

@@ -63,6 +63,7 @@ class TestUnderTelegramLimits:
         ref = ref_in((await expect(sender.user, "alert.raised", recipients=75)).text)
         await everyone_has(api, people, ref, timeout=30)
         assert api.rate_limited == []
+        # The last batch's outcomes are recorded just after Telegram has accepted it.
         assert await all_final(database_url, timeout=10) == Counter({DeliveryStatus.SENT: 75})
 
 

@@ -10,12 +10,13 @@ import sys
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.clock import Clock, ManualClock
 from bot.config import Settings
 from bot.local_api.server import LocalBotApi
-from storage.models import MemberStatus
+from storage.models import ChannelMember, MemberStatus
 from tests.story import expect, invite_token, join, reply_to, said, shows
 
 LINK = re.compile(r"https://t\.me/cora_test_bot\?start=([A-Za-z0-9_-]+)")
@@ -264,3 +265,30 @@ async def test_pending_lists_requests_and_reject_by_command_tells_the_applicant(
     assert shows(again, "decision.state.rejected", member=request.id)
     refused = await reply_to(applicant, "/help")
     assert shows(refused, "access.rejected", "en")
+
+
+async def test_a_coordinator_moves_a_member_who_then_leaves_channels_that_no_longer_admit_them(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    member = await join(api, cora, "Kim Polizei", "police", "HRO")
+    channels = cora.services.channels
+    rostock = await channels.create(
+        coordinator.member_id, "Fallkonferenz Rostock", ["police"], ["HRO"], "opt_in"
+    )
+    await channels.join(member.member_id, rostock.id)
+    reply = await reply_to(coordinator.user, f"/change {member.member_id} region")
+    assert shows(reply, "change.usage")
+    coordinator.user.send(f"/change {member.member_id} region=VG")
+    await expect(coordinator.user, "change.done", role="Mitglied")
+    notice = await expect(member.user, "change.member", role="Mitglied")
+    assert "Vorpommern-Greifswald" in notice.text
+    moved = await cora.services.membership.get(member.member_id)
+    assert moved is not None and moved.region == "VG"
+    async with cora.database.read_sessions() as session:
+        stored = (
+            await session.scalars(
+                select(ChannelMember.channel_id).where(ChannelMember.member_id == member.member_id)
+            )
+        ).all()
+    assert stored == []  # the stored membership went with the move, not only its visibility

@@ -1,0 +1,418 @@
+"""Coordinators' announcements: sent at once or at a set time (also after a restart), with an
+optional read confirmation that the coordinator can follow and remind about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
+from bot.delivery import Priority
+from bot.errors import DomainError
+from bot.keys import TextCipher
+from bot.membership import MemberView
+from bot.network import Network
+from bot.personal_data import Finding, find_personal_data
+from storage.audit import SYSTEM, member_actor
+from storage.models import (
+    Announcement,
+    AnnouncementRecipient,
+    AnnouncementStatus,
+    Delivery,
+    DeliveryStatus,
+    Member,
+    MemberStatus,
+    Role,
+)
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
+
+
+class AnnouncementNotice:
+    """Delivery kinds of announcements."""
+
+    ANNOUNCEMENT = "announcement"
+    REMINDER = "announcement_reminder"  # please confirm that you have read it
+
+
+@dataclass(frozen=True)
+class AnnouncementView:
+    id: int
+    sender: MemberView
+    target: TargetView
+    read_confirmation: bool
+    status: str
+    send_at: datetime
+    sent_at: datetime | None
+    status_chat_id: int | None
+    status_message_id: int | None
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == AnnouncementStatus.SCHEDULED
+
+
+@dataclass(frozen=True)
+class Announced:
+    announcement: AnnouncementView
+    recipients: int  # reached now; for a scheduled one, who it would reach now
+
+
+@dataclass(frozen=True)
+class ReadStatus:
+    """What the sender's live status message shows."""
+
+    announcement: AnnouncementView
+    recipients: int
+    delivered: int
+    failed: int
+    read: tuple[MemberView, ...]
+    unread: tuple[MemberView, ...]
+
+
+@dataclass(frozen=True)
+class Sent:
+    announcement_id: int
+    recipients: int
+
+
+def check_text(text: str) -> list[Finding]:
+    """Refuse empty or over-long texts; return what looks like personal data."""
+    stripped = text.strip()
+    if not stripped:
+        raise DomainError("announcement.text_empty")
+    if len(stripped) > MAX_TEXT:
+        raise DomainError("announcement.text_too_long", max=MAX_TEXT, length=len(stripped))
+    return find_personal_data(stripped)
+
+
+class AnnouncementService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        network: Network,
+        cipher: TextCipher,
+        channels: ChannelService,
+    ) -> None:
+        self._uow = uow
+        self._network = network
+        self._cipher = cipher
+        self._channels = channels
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def count_recipients(self, sender_id: int, target: Target) -> int:
+        async with self._uow(write=False) as uow:
+            return len([m for m in await self._channels.resolve(uow, target) if m.id != sender_id])
+
+    async def announce(
+        self,
+        sender_id: int,
+        target: Target,
+        text: str,
+        *,
+        send_at: datetime | None = None,
+        read_confirmation: bool = False,
+        confirmed: bool = False,
+    ) -> Announced:
+        """Send now (one delivery per recipient, in this transaction) or store it for later."""
+        findings = check_text(text)
+        if any(finding.blocking for finding in findings):
+            raise DomainError("alert.personal_data_blocking")
+        if findings and not confirmed:
+            raise DomainError("alert.personal_data_confirm")
+        async with self._uow() as uow:
+            now = uow.now()
+            sender = await coordinator(uow, sender_id)
+            if send_at is not None and send_at <= now:
+                raise DomainError("date.in_past", value="")
+            recipients = [m for m in await self._channels.resolve(uow, target) if m.id != sender.id]
+            if send_at is None and not recipients:
+                raise DomainError("target.nobody")
+            announcement = Announcement(
+                sender_id=sender.id,
+                target=target.encode(),
+                text_cipher=self._cipher.encrypt(text.strip()),
+                read_confirmation=read_confirmation,
+                status=AnnouncementStatus.SCHEDULED,
+                send_at=send_at or now,
+                created_at=now,
+            )
+            uow.session.add(announcement)
+            await uow.session.flush()
+            uow.audit.record(
+                member_actor(sender.id),
+                "announcement.created",
+                f"announcement:{announcement.id}",
+                channels=target.channel_ids,
+                scheduled=send_at is not None,
+                read_confirmation=read_confirmation,
+            )
+            if send_at is None:
+                self._send(uow, announcement, recipients, now)
+            await uow.commit()
+            return Announced(await self._view(uow, announcement), len(recipients))
+
+    async def send_due(self) -> list[Sent]:
+        """Send every scheduled announcement whose time has come, also those that fell due
+        while the bot was down. Rows another instance is sending are skipped, not waited for."""
+        sent: list[Sent] = []
+        async with self._uow() as uow:
+            now = uow.now()
+            due = (
+                await uow.session.scalars(
+                    select(Announcement)
+                    .where(
+                        Announcement.status == AnnouncementStatus.SCHEDULED,
+                        Announcement.send_at <= now,
+                    )
+                    .order_by(Announcement.send_at)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for announcement in due:
+                sender = await uow.members.get(announcement.sender_id)
+                if sender is None or not (
+                    sender.status == MemberStatus.ACTIVE and sender.role == Role.COORDINATOR
+                ):
+                    # Whoever scheduled it may no longer speak for the network.
+                    announcement.status = AnnouncementStatus.CANCELLED
+                    announcement.cancelled_at = now
+                    uow.audit.record(
+                        SYSTEM,
+                        "announcement.cancelled",
+                        f"announcement:{announcement.id}",
+                        reason="sender_inactive",
+                    )
+                    continue
+                target = Target.decode(announcement.target)
+                recipients = [
+                    m
+                    for m in await self._channels.resolve(uow, target)
+                    if m.id != announcement.sender_id
+                ]
+                self._send(uow, announcement, recipients, now)
+                sent.append(Sent(announcement.id, len(recipients)))
+            if due:
+                await uow.commit()
+        return sent
+
+    def _send(
+        self, uow: UnitOfWork, announcement: Announcement, recipients: list[Member], now: datetime
+    ) -> None:
+        announcement.status = AnnouncementStatus.SENT
+        announcement.sent_at = now
+        uow.session.add_all(
+            AnnouncementRecipient(announcement_id=announcement.id, member_id=m.id)
+            for m in recipients
+        )
+        uow.deliveries.enqueue(
+            kind=AnnouncementNotice.ANNOUNCEMENT,
+            member_ids=[m.id for m in recipients],
+            priority=Priority.BULK,
+            now=now,
+            subject_id=announcement.id,
+        )
+        uow.audit.record(
+            SYSTEM,
+            "announcement.sent",
+            f"announcement:{announcement.id}",
+            recipients=len(recipients),
+        )
+
+    async def cancel(self, actor_id: int, announcement_id: int) -> AnnouncementView:
+        async with self._uow() as uow:
+            actor = await coordinator(uow, actor_id)
+            announcement = await self._managed(uow, actor, announcement_id, for_update=True)
+            if announcement.status != AnnouncementStatus.SCHEDULED:
+                raise DomainError("announcement.not_scheduled", id=announcement.id)
+            announcement.status = AnnouncementStatus.CANCELLED
+            announcement.cancelled_at, announcement.cancelled_by = uow.now(), actor.id
+            uow.audit.record(
+                member_actor(actor.id), "announcement.cancelled", f"announcement:{announcement.id}"
+            )
+            await uow.commit()
+            return await self._view(uow, announcement)
+
+    async def confirm_read(self, member_id: int, announcement_id: int) -> tuple[int, bool]:
+        """Returns the announcement id and whether it had been confirmed before."""
+        async with self._uow() as uow:
+            member = await active_member(uow, member_id)
+            recipient = await uow.session.get(
+                AnnouncementRecipient, (announcement_id, member.id), with_for_update=True
+            )
+            announcement = await uow.session.get(Announcement, announcement_id)
+            if recipient is None or announcement is None or not announcement.read_confirmation:
+                raise DomainError("announcement.unknown", id=announcement_id)
+            if recipient.read_at is not None:
+                return announcement.id, True
+            recipient.read_at = uow.now()
+            uow.audit.record(
+                member_actor(member.id), "announcement.read", f"announcement:{announcement.id}"
+            )
+            await uow.commit()
+            return announcement.id, False
+
+    async def remind_unread(self, actor_id: int, announcement_id: int) -> int:
+        """Remind those who have not confirmed yet; returns how many."""
+        async with self._uow() as uow:
+            actor = await coordinator(uow, actor_id)
+            announcement = await self._managed(uow, actor, announcement_id, for_update=True)
+            if announcement.status != AnnouncementStatus.SENT or not announcement.read_confirmation:
+                raise DomainError("announcement.no_confirmation", id=announcement.id)
+            unread = list(
+                await uow.session.scalars(
+                    select(AnnouncementRecipient.member_id).where(
+                        AnnouncementRecipient.announcement_id == announcement.id,
+                        AnnouncementRecipient.read_at.is_(None),
+                    )
+                )
+            )
+            count = uow.deliveries.enqueue(
+                kind=AnnouncementNotice.REMINDER,
+                member_ids=unread,
+                priority=Priority.BULK,
+                now=uow.now(),
+                subject_id=announcement.id,
+            )
+            uow.audit.record(
+                member_actor(actor.id),
+                "announcement.reminded",
+                f"announcement:{announcement.id}",
+                recipients=count,
+            )
+            await uow.commit()
+            return count
+
+    async def set_status_message(self, announcement_id: int, chat_id: int, message_id: int) -> None:
+        async with self._uow() as uow:
+            await uow.session.execute(
+                update(Announcement)
+                .where(Announcement.id == announcement_id)
+                .values(status_chat_id=chat_id, status_message_id=message_id)
+            )
+            await uow.commit()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def view(self, announcement_id: int) -> AnnouncementView:
+        async with self._uow(write=False) as uow:
+            announcement = await uow.session.get(Announcement, announcement_id)
+            if announcement is None:
+                raise DomainError("announcement.unknown", id=announcement_id)
+            return await self._view(uow, announcement)
+
+    async def text(self, announcement_id: int) -> str | None:
+        async with self._uow(write=False) as uow:
+            cipher = await uow.session.scalar(
+                select(Announcement.text_cipher).where(Announcement.id == announcement_id)
+            )
+        return self._cipher.decrypt(cipher) if cipher else None
+
+    async def scheduled(self, actor_id: int) -> list[tuple[AnnouncementView, str | None]]:
+        """Scheduled announcements the coordinator may cancel, soonest first, with texts."""
+        async with self._uow(write=False) as uow:
+            actor = await coordinator(uow, actor_id)
+            query = select(Announcement).where(Announcement.status == AnnouncementStatus.SCHEDULED)
+            if actor.region != self._network.statewide_region:
+                query = query.where(Announcement.sender_id == actor.id)
+            rows = (await uow.session.scalars(query.order_by(Announcement.send_at))).all()
+            return [
+                (
+                    await self._view(uow, a),
+                    self._cipher.decrypt(a.text_cipher) if a.text_cipher else None,
+                )
+                for a in rows
+            ]
+
+    async def due_times(self) -> list[tuple[int, datetime]]:
+        """Scheduled announcements and their times, to (re)schedule them at start-up."""
+        async with self._uow(write=False) as uow:
+            rows = await uow.session.execute(
+                select(Announcement.id, Announcement.send_at).where(
+                    Announcement.status == AnnouncementStatus.SCHEDULED
+                )
+            )
+            return [(row[0], row[1]) for row in rows.all()]
+
+    async def sent_ids(self) -> list[int]:
+        """Announcements with a read confirmation whose status may need a refresh."""
+        async with self._uow(write=False) as uow:
+            return list(
+                await uow.session.scalars(
+                    select(Announcement.id).where(
+                        Announcement.status == AnnouncementStatus.SENT,
+                        Announcement.status_message_id.is_(None),
+                    )
+                )
+            )
+
+    async def read_status(self, announcement_id: int) -> ReadStatus:
+        async with self._uow(write=False) as uow:
+            announcement = await uow.session.get(Announcement, announcement_id)
+            if announcement is None:
+                raise DomainError("announcement.unknown", id=announcement_id)
+            rows = (
+                await uow.session.execute(
+                    select(AnnouncementRecipient.member_id, AnnouncementRecipient.read_at)
+                    .where(AnnouncementRecipient.announcement_id == announcement.id)
+                    .order_by(AnnouncementRecipient.read_at, AnnouncementRecipient.member_id)
+                )
+            ).all()
+            counts = dict(
+                (
+                    await uow.session.execute(
+                        select(Delivery.status, func.count())
+                        .where(
+                            Delivery.subject_id == announcement.id,
+                            Delivery.kind == AnnouncementNotice.ANNOUNCEMENT,
+                        )
+                        .group_by(Delivery.status)
+                    )
+                ).all()
+            )
+            people = {
+                m.id: MemberView.of(m) for m in await uow.members.by_ids([r[0] for r in rows])
+            }
+            return ReadStatus(
+                announcement=await self._view(uow, announcement),
+                recipients=len(rows),
+                delivered=counts.get(DeliveryStatus.SENT, 0),
+                failed=sum(
+                    counts.get(s, 0) for s in (DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
+                ),
+                read=tuple(people[m] for m, at in rows if at is not None),
+                unread=tuple(people[m] for m, at in rows if at is None),
+            )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _managed(
+        self, uow: UnitOfWork, actor: Member, announcement_id: int, *, for_update: bool = False
+    ) -> Announcement:
+        """The sender and the statewide coordinators manage an announcement."""
+        announcement = await uow.session.get(
+            Announcement, announcement_id, with_for_update=for_update
+        )
+        statewide = actor.region == self._network.statewide_region
+        if announcement is None or not (statewide or announcement.sender_id == actor.id):
+            raise DomainError("announcement.unknown", id=announcement_id)
+        return announcement
+
+    async def _view(self, uow: UnitOfWork, announcement: Announcement) -> AnnouncementView:
+        sender = await uow.members.get(announcement.sender_id)
+        assert sender is not None
+        return AnnouncementView(
+            id=announcement.id,
+            sender=MemberView.of(sender),
+            target=await self._channels.view_target(uow, Target.decode(announcement.target)),
+            read_confirmation=announcement.read_confirmation,
+            status=announcement.status,
+            send_at=announcement.send_at,
+            sent_at=announcement.sent_at,
+            status_chat_id=announcement.status_chat_id,
+            status_message_id=announcement.status_message_id,
+        )
