@@ -188,6 +188,7 @@ class Runtime:
             on_recorded=self._recorded,
             on_sent=self._sent,
             release_everything=release_everything,
+            concurrency=settings.delivery_concurrency,
         )
         self.live = LiveMessages(application.bot, self._live_messages)
 

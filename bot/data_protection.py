@@ -19,6 +19,8 @@ from storage.models import (
     Alert,
     AlertRecipient,
     AlertStatus,
+    Announcement,
+    AnnouncementRecipient,
     AuditEvent,
     Delivery,
     DeliveryStatus,
@@ -26,6 +28,11 @@ from storage.models import (
     Invite,
     Member,
     MemberStatus,
+    Poll,
+    PollOption,
+    PollParticipant,
+    PollStatus,
+    PollVote,
     Role,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -40,6 +47,8 @@ class RetentionResult:
     follow_ups: int
     deliveries: int
     requests: int
+    announcements: int = 0
+    polls: int = 0
 
 
 class DataProtectionService:
@@ -93,6 +102,34 @@ class DataProtectionService:
                     )
                 )
             )
+            announcements = _rowcount(
+                await uow.session.execute(
+                    update(Announcement)
+                    .where(
+                        Announcement.text_cipher.is_not(None),
+                        or_(
+                            Announcement.sent_at < cutoff,
+                            Announcement.cancelled_at < cutoff,
+                        ),
+                    )
+                    .values(text_cipher=None)
+                )
+            )
+            old_polls = select(Poll.id).where(
+                Poll.status != PollStatus.OPEN,
+                Poll.closed_at < cutoff,
+                Poll.title_cipher.is_not(None),
+            )
+            polls = list((await uow.session.scalars(old_polls)).all())
+            if polls:
+                await uow.session.execute(
+                    update(PollOption).where(PollOption.poll_id.in_(polls)).values(text_cipher=None)
+                )
+                await uow.session.execute(
+                    update(Poll)
+                    .where(Poll.id.in_(polls))
+                    .values(title_cipher=None, voter_secret_cipher=None)
+                )
             stale = (
                 await uow.session.scalars(
                     select(Member)
@@ -103,7 +140,9 @@ class DataProtectionService:
             for member in stale:
                 await _erase(uow, member, now, by=None)
                 uow.audit.record(SYSTEM, "member.erased", f"member:{member.id}", reason="retention")
-            result = RetentionResult(len(due), follow_ups, deliveries, len(stale))
+            result = RetentionResult(
+                len(due), follow_ups, deliveries, len(stale), announcements, len(polls)
+            )
             uow.audit.record(
                 SYSTEM,
                 "retention.applied",
@@ -112,6 +151,8 @@ class DataProtectionService:
                 follow_ups=result.follow_ups,
                 deliveries=result.deliveries,
                 requests=result.requests,
+                announcements=result.announcements,
+                polls=result.polls,
                 days=self._retention.days,
             )
             await uow.commit()
@@ -177,10 +218,21 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.unreachable_since = None
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
+    # Where the person's chat was remembered to edit status messages in it.
     await uow.session.execute(
         update(Alert)
         .where(Alert.sender_id == member.id)
         .values(status_chat_id=None, status_message_id=None)
+    )
+    await uow.session.execute(
+        update(Announcement)
+        .where(Announcement.sender_id == member.id)
+        .values(status_chat_id=None, status_message_id=None)
+    )
+    await uow.session.execute(
+        update(Poll)
+        .where(Poll.creator_id == member.id)
+        .values(overview_chat_id=None, overview_message_id=None)
     )
     await uow.session.execute(
         update(Delivery)
@@ -215,6 +267,35 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             select(Delivery.kind, Delivery.status, func.count())
             .where(Delivery.member_id == member.id)
             .group_by(Delivery.kind, Delivery.status)
+        )
+    ).all()
+    announcements = (
+        await session.execute(
+            select(Announcement.id, Announcement.status, Announcement.send_at).where(
+                Announcement.sender_id == member.id
+            )
+        )
+    ).all()
+    announcements_received = (
+        await session.execute(
+            select(AnnouncementRecipient.announcement_id, AnnouncementRecipient.read_at).where(
+                AnnouncementRecipient.member_id == member.id
+            )
+        )
+    ).all()
+    polls_created = (
+        await session.scalars(select(Poll.id).where(Poll.creator_id == member.id))
+    ).all()
+    polls_asked = (
+        await session.scalars(
+            select(PollParticipant.poll_id).where(PollParticipant.member_id == member.id)
+        )
+    ).all()
+    named_answers = (
+        await session.execute(
+            select(PollVote.poll_id, PollVote.option_id, PollVote.answer).where(
+                PollVote.member_id == member.id
+            )
         )
     ).all()
     me = member_actor(member.id)
@@ -275,6 +356,19 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             for ref, reason, acknowledged, taken_by in received
         ],
         "follow_ups_written": [{"ref": ref, "created_at": _iso(at)} for ref, at in follow_ups],
+        "announcements_sent": [
+            {"id": i, "status": status, "send_at": _iso(at)} for i, status, at in announcements
+        ],
+        "announcements_received": [
+            {"id": i, "read_at": _iso(read)} for i, read in announcements_received
+        ],
+        "polls_created": list(polls_created),
+        "polls_you_were_asked": list(polls_asked),
+        # Answers to anonymous polls are stored so that they cannot be linked to you.
+        "named_poll_answers": [
+            {"poll": poll, "option": option, "answer": answer}
+            for poll, option, answer in named_answers
+        ],
         "messages_to_you": [
             {"kind": kind, "status": status, "count": count} for kind, status, count in deliveries
         ],

@@ -20,7 +20,7 @@ from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
 from bot.polls import PollView
 from handlers.context import Services
-from handlers.ratelimit import retry_seconds
+from handlers.ratelimit import NO_RETRY, retry_seconds
 from handlers.render import HTML
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Outbox:
         on_sent: Callable[[Job], None] = lambda job: None,
         release_everything: bool,
         batch_size: int = 30,
-        concurrency: int = 16,
+        concurrency: int = 4,
         idle_seconds: float = 1.0,
     ) -> None:
         self._bot = bot
@@ -229,7 +229,7 @@ class Outbox:
                 parse_mode=HTML,
                 reply_markup=rendered.markup,
                 disable_notification=job.silent,
-                rate_limit_args=0,
+                rate_limit_args=NO_RETRY,
             )
         document = rendered.document
         return await self._bot.send_document(
@@ -239,5 +239,5 @@ class Outbox:
             parse_mode=HTML,
             reply_markup=rendered.markup,
             disable_notification=job.silent,
-            rate_limit_args=0,
+            rate_limit_args=NO_RETRY,
         )

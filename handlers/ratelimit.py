@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiolimiter import AsyncLimiter
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
@@ -20,12 +20,17 @@ log = logging.getLogger(__name__)
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 # Telegram: about 30 messages per second overall, about one per second in a chat (short bursts
-# are tolerated), 20 per minute in a group. Messages are spaced evenly rather than sent in
-# bursts, which keeps the overall rate right at the bound without tripping it.
+# are tolerated), 20 per minute in a group. Messages go out nearly evenly spaced, with bursts of
+# at most OVERALL_BURST: that keeps the rate right at the bound without tripping it, and the
+# first recipient of an alert need not wait behind the sender's own confirmations.
 OVERALL_PER_SECOND = 30.0
+OVERALL_BURST = 3
 CHAT_BURST, CHAT_PERIOD = 3, 3.3
 GROUP_BURST, GROUP_PERIOD = 20, 60.0
 MAX_CHAT_LIMITERS = 2048
+# What the outbox passes as `rate_limit_args`: no retries here, it reschedules in the database.
+# Not 0: python-telegram-bot drops a falsy `rate_limit_args` and the default would apply.
+NO_RETRY = -1
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -37,13 +42,17 @@ def retry_seconds(error: RetryAfter) -> float:
 
 
 class TelegramLimiter(BaseRateLimiter[int]):
-    """`rate_limit_args` is the number of retries after a 429 (default 2); the outbox passes 0
-    because it reschedules the delivery in the database instead of waiting here."""
+    """`rate_limit_args` is the number of retries after a 429 or a transient failure (default
+    2); the outbox passes NO_RETRY because it reschedules the delivery in the database."""
 
     def __init__(
         self, overall_per_second: float = OVERALL_PER_SECOND, max_retries: int = 2
     ) -> None:
-        self._overall = AsyncLimiter(1, 1 / overall_per_second) if overall_per_second > 0 else None
+        self._overall = (
+            AsyncLimiter(OVERALL_BURST, OVERALL_BURST / overall_per_second)
+            if overall_per_second > 0
+            else None
+        )
         self._chats: dict[int, AsyncLimiter] = {}
         self._max_retries = max_retries
         self._open = asyncio.Event()
@@ -79,7 +88,7 @@ class TelegramLimiter(BaseRateLimiter[int]):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSONResult:
-        retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        retries = self._max_retries if rate_limit_args is None else max(rate_limit_args, 0)
         chat_id: int | None = None
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(data["chat_id"]) if "chat_id" in data else None
@@ -100,6 +109,14 @@ class TelegramLimiter(BaseRateLimiter[int]):
                     raise
                 attempt += 1
                 log.info("Telegram asked to wait %.0f s (%s); retrying", seconds, endpoint)
+            except NetworkError as error:
+                # 5xx, time-outs, dropped connections: a reply is worth another try (a time-out
+                # may then show twice); Telegram refusing the request itself is not.
+                if isinstance(error, BadRequest) or attempt >= retries:
+                    raise
+                attempt += 1
+                log.info("%s failed (%s); retrying", endpoint, type(error).__name__)
+                await asyncio.sleep(0.5 * attempt)
 
     def _pause(self, seconds: float) -> None:
         """Hold every request for `seconds`: a 429 concerns the whole bot, not one chat."""

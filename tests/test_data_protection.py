@@ -16,6 +16,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.local_api.server import LocalBotApi
 from bot.membership import TelegramIdentity
+from bot.network import load_network
 from storage.models import Alert, Delivery, FollowUp, Member
 from tests.story import expect, join, reply_to, said, shows
 from tests.test_alerts_e2e import ref_in
@@ -198,3 +199,33 @@ class TestScheduledCheckpoints:
             ).verification.last_checkpoint is None:
                 await asyncio.sleep(0.1)
         assert overview.verification.ok
+
+
+async def test_retention_also_deletes_announcement_texts_and_poll_titles(env: Env) -> None:
+    from bot.announcements import AnnouncementService
+    from bot.channels import ChannelService
+    from bot.polls import PollDraft, PollService
+    from storage.models import Announcement, Poll, PollOption
+
+    network = load_network()
+    channels = ChannelService(env.uow, network)
+    announcements = AnnouncementService(env.uow, network, env.cipher, channels)
+    polls = PollService(env.uow, network, env.cipher, channels, timezone="Europe/Berlin")
+    coordinator = await env.member(0, "coordination", "MV", role="coordinator")
+    await env.member(1, "police", "HRO")
+    target = await channels.parse_target(coordinator, "police")
+    old_text = await announcements.announce(coordinator, target, "Netzwerktreffen im Januar")
+    draft = PollDraft(title="Wann treffen wir uns?", kind="single", options=["Montag", "Dienstag"])
+    poll, _ = await polls.create(coordinator, target, draft, env.clock.now() + timedelta(days=1))
+    await polls.close(coordinator, poll.id)
+    env.clock.advance(timedelta(days=91))
+    recent = await announcements.announce(coordinator, target, "Neue Termine")
+    result = await env.privacy.apply_retention()
+    assert (result.announcements, result.polls) == (1, 1)
+    async with env.database.read_sessions() as session:
+        texts = dict(
+            (await session.execute(select(Announcement.id, Announcement.text_cipher))).all()
+        )
+        assert texts[old_text.announcement.id] is None and texts[recent.announcement.id] is not None
+        assert (await session.scalars(select(Poll.title_cipher))).all() == [None]
+        assert set((await session.scalars(select(PollOption.text_cipher))).all()) == {None}

@@ -77,8 +77,12 @@ class TestFaults:
         for kind in ("429", "500", "502", "drop", "drop_after"):
             api.faults.inject("sendMessage", kind=kind, count=2, retry_after=1)
         api.faults.inject("sendMessage", kind="timeout", count=1)
-        sender.user.send("/alert police HRO ! Bitte melden")
-        ref = ref_in((await expect(sender.user, "alert.raised", recipients=12)).text)
+        # Raised directly, so that the faults hit the deliveries, not the sender's reply.
+        raised = await cora.services.alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "urgent", "Bitte melden"
+        )
+        cora.runtime.deliveries_added()
+        ref = raised.alert.ref
         await everyone_has(api, people, ref, timeout=40)
         assert await all_final(database_url, timeout=40) == Counter({DeliveryStatus.SENT: 12})
         # Only sends whose answer was lost (time-out, drop after processing) may repeat.
@@ -163,3 +167,13 @@ async def test_a_killed_bot_resumes_the_fan_out_after_a_restart(
     # At most one batch (30) was in flight when the process died.
     assert sum(counts) - len(people) <= 30, (sum(counts), delivered_at_kill)
     assert await all_final(database_url, timeout=30) == Counter({DeliveryStatus.SENT: 300})
+
+
+async def test_a_reply_survives_a_server_error(api: LocalBotApi, cora: CoraBot) -> None:
+    """Replies to the person acting are retried after 5xx and dropped connections."""
+    member = await join(api, cora, "Mo Mitglied", "police", "HRO")
+    api.faults.inject("sendMessage", kind="500", count=1)
+    api.faults.inject("sendMessage", kind="drop", count=1)
+    member.user.send("/me")
+    await expect(member.user, "me.profile", id=member.member_id)
+    assert [c.status for c in api.calls_to("sendMessage")][-3:] == [500, 0, 200]
