@@ -23,17 +23,29 @@ from telegram.ext import (
 
 from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
 from bot.audit import AuditService
+from bot.availability import (
+    DEPUTY_ENDED_NOTICE,
+    DEPUTY_NOTICE,
+    REGION_DECISION_NOTICE,
+    REGION_REQUEST_NOTICE,
+    AvailabilityService,
+)
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Recorded
+from bot.drills import DRILL_RESULT_NOTICE, DrillService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
+from bot.report import ReportService
 from bot.scheduling import Scheduler
 from handlers import alerts as alert_handlers
+from handlers import availability as availability_handlers
 from handlers import data_protection as data_protection_handlers
+from handlers import drills as drill_handlers
 from handlers import membership as membership_handlers
+from handlers import report as report_handlers
 from handlers.access import AccessGate
 from handlers.callbacks import ButtonRouter, Kind
 from handlers.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
@@ -66,6 +78,7 @@ def _file_url(base_url: str) -> str:
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
     m, a, d = membership_handlers, alert_handlers, data_protection_handlers
+    v, r = availability_handlers, drill_handlers
     registry.add("start", Audience.EVERYONE, m.start)
     registry.add("help", Audience.EVERYONE, m.help_command)
     registry.add("me", Audience.EVERYONE, m.me)
@@ -88,6 +101,13 @@ def _commands() -> CommandRegistry:
     registry.add("audit", Audience.COORDINATOR, d.audit_overview)
     registry.add("mydata", Audience.MEMBER, d.my_data, self_service=True)
     registry.add("leave", Audience.MEMBER, d.leave, self_service=True)
+    registry.add("away", Audience.MEMBER, v.away)
+    registry.add("back", Audience.MEMBER, v.back)
+    registry.add("quiet", Audience.MEMBER, v.quiet)
+    registry.add("regions", Audience.MEMBER, v.regions)
+    registry.add("drill", Audience.COORDINATOR, r.drill)
+    registry.add("drillresult", Audience.COORDINATOR, r.drill_result)
+    registry.add("report", Audience.COORDINATOR, report_handlers.report)
     return registry
 
 
@@ -99,6 +119,7 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.DRAFT, alert_handlers.draft_button)
     router.add(Kind.ALERT, alert_handlers.alert_button)
     router.add(Kind.ERASE, data_protection_handlers.erase_button)
+    router.add(Kind.REGION, availability_handlers.region_button)
     return router
 
 
@@ -115,6 +136,11 @@ def _renderers() -> dict[str, Renderer]:
         REQUEST_NOTICE: membership_handlers.render_request,
         DECISION_NOTICE: membership_handlers.render_decision,
         CHANGE_NOTICE: membership_handlers.render_change,
+        DEPUTY_NOTICE: availability_handlers.render_deputy,
+        DEPUTY_ENDED_NOTICE: availability_handlers.render_deputy_ended,
+        REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
+        REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
+        DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
     }
 
 
@@ -153,6 +179,8 @@ class Runtime:
     def alert_changed(self, alert: AlertView) -> None:
         self.board.touch([alert.id])
         self._schedule(alert.id, alert.escalate_at)
+        if alert.drill:
+            self._schedule_result(alert.id, alert.result_due_at)
 
     # ----------------------------------------------------------------------------------------
 
@@ -177,16 +205,37 @@ class Runtime:
             self.outbox.wake()
         self.board.touch(item.alert_id for item in escalated)
 
+    def _schedule_result(self, alert_id: int, at: Any) -> None:
+        key = f"drill-result:{alert_id}"
+        if at is None:
+            self.scheduler.cancel(key)
+        else:
+            self.scheduler.at(key, at, self.finish_drills)
+
+    async def finish_drills(self) -> None:
+        """Close drills whose time is up and send their results (also those missed while the
+        bot was down)."""
+        finished = await self.services.drills.finish_due()
+        if finished:
+            self.outbox.wake()
+            self.board.touch(finished)
+
+    async def sweep(self) -> None:
+        await self.run_escalations()
+        await self.finish_drills()
+
     async def start(self) -> None:
         await self.outbox.start()
         await self.board.start()
         self.scheduler.start()
         self.scheduler.every(
-            ESCALATION_SWEEP, self.services.settings.escalation_check_seconds, self.run_escalations
+            ESCALATION_SWEEP, self.services.settings.escalation_check_seconds, self.sweep
         )
-        await self.run_escalations()
+        await self.sweep()
         for alert_id, at in await self.services.alerts.deadlines():
             self._schedule(alert_id, at)
+        for alert_id, at in await self.services.drills.deadlines():
+            self._schedule_result(alert_id, at)
         settings = self.services.settings
         self.scheduler.every(
             AUDIT_CHECKPOINT, settings.audit_checkpoint_minutes * 60, self.sign_checkpoint
@@ -267,18 +316,19 @@ def build_application(
     database = Database(settings.database_url)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
+    alerts = AlertService(
+        uow,
+        network,
+        cipher,
+        EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+    )
     services = Services(
         settings=settings,
         network=network,
         clock=clock,
         cipher=cipher,
         membership=MembershipService(uow, network, settings.invite_max_days),
-        alerts=AlertService(
-            uow,
-            network,
-            cipher,
-            EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
-        ),
+        alerts=alerts,
         audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
@@ -289,7 +339,11 @@ def build_application(
             instance_id=instance_id or uuid.uuid4().hex[:12],
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_claim_seconds),
+            timezone=settings.cora_timezone,
         ),
+        availability=AvailabilityService(uow, network, settings.cora_timezone),
+        drills=DrillService(uow, network, alerts, settings.drill_result_after),
+        reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
     )
     commands = _commands()
     application: TelegramApp = (

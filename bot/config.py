@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     telegram_max_rate: float = Field(default=30.0, ge=0)
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
     delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
+    drill_result_after: timedelta = timedelta(hours=1)
+    report_slow_after: timedelta = timedelta(hours=1)
 
     @field_validator("cora_timezone")
     @classmethod
@@ -68,7 +70,12 @@ class Settings(BaseSettings):
             raise ValueError("is not a time zone name such as Europe/Berlin") from None
         return value
 
-    @field_validator("escalation_urgent_after", "escalation_normal_after")
+    @field_validator(
+        "escalation_urgent_after",
+        "escalation_normal_after",
+        "drill_result_after",
+        "report_slow_after",
+    )
     @classmethod
     def _check_period(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     DRAFT = "d"  # steps of a dialog (alert, follow-up confirmation)
     ALERT = "a"  # acknowledge, take over or close an alert
     ERASE = "x"  # confirm erasing personal data (/leave, /erase)
+    REGION = "r"  # a coordinator confirms or declines a member's further region
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

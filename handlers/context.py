@@ -9,13 +9,16 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.alerts import AlertService, AlertView
 from bot.audit import AuditService
+from bot.availability import AvailabilityService
 from bot.clock import Clock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService
+from bot.drills import DrillService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
+from bot.report import ReportService
 
 
 class Background(Protocol):
@@ -41,6 +44,9 @@ class Services:
     deliveries: DeliveryService
     audit: AuditService
     data_protection: DataProtectionService
+    availability: AvailabilityService
+    drills: DrillService
+    reports: ReportService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
