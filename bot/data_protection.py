@@ -14,8 +14,10 @@ from bot.alerts import ALERT_KINDS
 from bot.errors import DomainError
 from bot.membership import Actor, Admin, MemberView
 from bot.network import Network
+from bot.quiet import quiet_hours_of
 from storage.audit import ADMIN, SYSTEM, member_actor
 from storage.models import (
+    Absence,
     Alert,
     AlertRecipient,
     AlertStatus,
@@ -25,6 +27,7 @@ from storage.models import (
     FollowUp,
     Invite,
     Member,
+    MemberRegion,
     MemberStatus,
     Role,
 )
@@ -93,6 +96,12 @@ class DataProtectionService:
                     )
                 )
             )
+            # Past absences are only needed while they last; their history is not kept.
+            absences = _rowcount(
+                await uow.session.execute(
+                    delete(Absence).where(or_(Absence.ends_at < cutoff, Absence.ended_at < cutoff))
+                )
+            )
             stale = (
                 await uow.session.scalars(
                     select(Member).where(
@@ -112,6 +121,7 @@ class DataProtectionService:
                 follow_ups=result.follow_ups,
                 deliveries=result.deliveries,
                 requests=result.requests,
+                absences=absences,
                 days=self._retention.days,
             )
             await uow.commit()
@@ -175,6 +185,13 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.telegram_user_id = member.chat_id = None
     member.display_name = member.institution = member.language = None
     member.unreachable_since = None
+    member.quiet_from = member.quiet_until = None
+    await uow.session.execute(
+        update(Absence)
+        .where(Absence.member_id == member.id, Absence.ended_at.is_(None), Absence.ends_at > now)
+        .values(ended_at=now)
+    )
+    await uow.session.execute(delete(MemberRegion).where(MemberRegion.member_id == member.id))
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
     await uow.session.execute(
@@ -217,6 +234,23 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             .group_by(Delivery.kind, Delivery.status)
         )
     ).all()
+    absences = (
+        await session.scalars(
+            select(Absence).where(Absence.member_id == member.id).order_by(Absence.id)
+        )
+    ).all()
+    standing_in = (
+        await session.scalars(
+            select(Absence).where(Absence.deputy_id == member.id).order_by(Absence.id)
+        )
+    ).all()
+    regions = (
+        await session.scalars(
+            select(MemberRegion)
+            .where(MemberRegion.member_id == member.id)
+            .order_by(MemberRegion.id)
+        )
+    ).all()
     me = member_actor(member.id)
     events = (
         await session.scalars(
@@ -239,7 +273,19 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             "created_at": _iso(member.created_at),
             "status_changed_at": _iso(member.status_changed_at),
             "unreachable_since": _iso(member.unreachable_since),
+            "quiet_hours": quiet.text() if (quiet := quiet_hours_of(member)) else None,
         },
+        "absences": [_absence(a) for a in absences],
+        "deputy_for": [_absence(a) for a in standing_in],
+        "further_regions": [
+            {
+                "region": r.region,
+                "status": r.status,
+                "requested_at": _iso(r.requested_at),
+                "decided_at": _iso(r.decided_at),
+            }
+            for r in regions
+        ],
         "invitations_created": [
             {
                 "id": i.id,
@@ -289,6 +335,16 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             }
             for e in events
         ],
+    }
+
+
+def _absence(absence: Absence) -> dict[str, Any]:
+    return {
+        "member": absence.member_id,
+        "deputy": absence.deputy_id,
+        "starts_at": _iso(absence.starts_at),
+        "until_day": absence.until_day.isoformat(),
+        "ended_at": _iso(absence.ended_at),
     }
 
 

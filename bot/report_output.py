@@ -188,10 +188,16 @@ def gap_lines(report: Report, network: Network, language: str) -> list[str]:
                         language,
                         "report.gap.line",
                         region=_label(network, region, language),
-                        sectors=", ".join(_sector_label(network, s, language) for s in sectors),
+                        sectors=_sectors_text(network, sectors, language),
                     )
                 )
     return lines
+
+
+def _sectors_text(network: Network, sectors: list[str], language: str) -> str:
+    if set(sectors) == set(network.sectors):
+        return i18n.text(language, "sectors.all")
+    return ", ".join(_sector_label(network, s, language) for s in sectors)
 
 
 def _gap_key(gap: Gap) -> str:
@@ -313,7 +319,8 @@ def report_png(report: Report, network: Network, language: str) -> bytes:
     axes = figure.subplots(panels, 1, squeeze=False)[:, 0]
     region_labels = [_label(network, r, language) for r in report.regions]
     sector_labels = [
-        "\n".join(textwrap.wrap(_sector_label(network, s, language), 16)) for s in report.sectors
+        "\n".join(textwrap.wrap(_sector_label(network, s, language), 16, break_long_words=False))
+        for s in report.sectors
     ]
     gaps = {(g.region, g.sector, g.kind, g.alert_kind) for g in report.gaps}
 
