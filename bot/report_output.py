@@ -52,18 +52,30 @@ def share_text(figures: Figures, *, percent_sign: bool = True) -> str:
     return _number(share * 100) + (" %" if percent_sign else "")
 
 
-def seconds_text(figures: Figures, value: float | None) -> str:
-    """Seconds for the CSV; masked when fewer than three acknowledgements stand behind them."""
-    if value is None:
+def _time_masked(figures: Figures, value: float | None) -> str | None:
+    """What stands for a time that may not be shown: with fewer than three alerts not even
+    whether anybody answered, with fewer than three acknowledgements no time."""
+    if not figures.alerts:
         return NONE
-    return _number(value) if figures.times_shown else MASK
+    if not figures.share_shown:
+        return MASK
+    if value is None:
+        return NONE  # nobody answered, which the share (0 %) shows anyway
+    return None if figures.times_shown else MASK
+
+
+def seconds_text(figures: Figures, value: float | None) -> str:
+    """Seconds, for the CSV."""
+    masked = _time_masked(figures, value)
+    if masked is not None or value is None:
+        return masked or NONE
+    return _number(value)
 
 
 def duration_text(figures: Figures, value: float | None) -> str:
-    if value is None:
-        return NONE
-    if not figures.times_shown:
-        return MASK
+    masked = _time_masked(figures, value)
+    if masked is not None or value is None:
+        return masked or NONE
     return duration(value)
 
 
