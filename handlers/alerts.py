@@ -587,7 +587,7 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     settings = cache.services.settings
     network = cache.services.network
     header_key = {
-        Notice.ALERT: f"alert.header.{alert.urgency}",
+        Notice.ALERT: f"{'drill' if alert.drill else 'alert'}.header.{alert.urgency}",
         Notice.REMINDER: "alert.header.reminder",
         Notice.ESCALATION: f"alert.header.escalation.{job.params.get('level', 1)}",
     }[job.kind]

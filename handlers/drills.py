@@ -49,7 +49,7 @@ async def drill(update: Update, context: CoraContext) -> None:
         "drill.started",
         ref=raised.alert.ref,
         recipients=raised.recipients,
-        after=duration(drills.result_after.total_seconds()),
+        window=duration(drills.result_after.total_seconds()),
     )
 
 
