@@ -161,6 +161,15 @@ class AvailabilityService:
             current = (await current_absences(uow, [member.id], now)).get(member.id)
             if current is not None:
                 current.ended_at = now
+                replaced = current.deputy_id
+                if replaced is not None and replaced != (deputy.id if deputy else None):
+                    uow.deliveries.enqueue(
+                        kind=DEPUTY_ENDED_NOTICE,
+                        member_ids=[replaced],
+                        priority=Priority.NORMAL,
+                        now=now,
+                        params={"member": member.id},
+                    )
             absence = Absence(
                 member_id=member.id,
                 deputy_id=deputy.id if deputy else None,

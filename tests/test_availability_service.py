@@ -126,12 +126,17 @@ async def test_back_ends_an_absence_early_and_a_new_one_replaces_the_old(env: En
     sender = await env.member("victim_support", "HRO")
     anna = await env.member("police", "HRO")
     bert = await env.member("police", "HRO")
-    await env.availability.away(anna, date(2026, 12, 10), None)
+    carl = await env.member("police", "VG")
+    await env.availability.away(anna, date(2026, 12, 10), carl)
     replaced = await env.availability.away(anna, date(2026, 12, 12), bert)
     current = await env.availability.absences([anna])
     assert current[anna].id == replaced.id and current[anna].deputy is not None
+    # The first deputy hears that they no longer stand in; the new one that they do.
+    assert sorted((job.kind, job.member_id) for job in await env.deliver()) == sorted(
+        [(DEPUTY_NOTICE, carl), (DEPUTY_ENDED_NOTICE, carl), (DEPUTY_NOTICE, bert)]
+    )
     await env.availability.back(anna)
-    assert await env.alerts.count_recipients(sender, ["police"], "HRO") == 2
+    assert await env.alerts.count_recipients(sender, ["police"], "HRO") == 2  # Carl is in VG
 
 
 async def test_a_deputy_must_be_present_from_the_same_sector_and_not_oneself(env: Env) -> None:
@@ -303,3 +308,36 @@ async def test_a_declined_or_repeated_region_request(env: Env) -> None:
     assert (await env.availability.availability(counsellor)).regions == ()
     # Declined requests may be asked again.
     await env.availability.request_region(counsellor, "SN")
+
+
+# -- data protection -------------------------------------------------------------------------
+
+
+async def test_availability_is_in_a_members_data_and_goes_with_erasure_and_retention(
+    env: Env,
+) -> None:
+    sender = await env.member("police", "SN")
+    anna = await env.member("victim_support", "HRO")
+    bert = await env.member("victim_support", "HRO")
+    state = await env.member("coordination", "MV", role="coordinator")
+    await env.availability.away(anna, date(2026, 12, 10), bert)
+    await env.availability.set_quiet_hours(anna, QuietHours(22 * 60, 7 * 60))
+    request = await env.availability.request_region(anna, "SN")
+    await env.availability.decide_region(state, request.request.id, confirm=True)
+    await env.availability.back(anna)
+    data = await env.data_protection.my_data(anna)
+    assert data["member"]["quiet_hours"] == "22:00-07:00"
+    assert [(a["deputy"], a["until_day"]) for a in data["absences"]] == [(bert, "2026-12-10")]
+    assert [(r["region"], r["status"]) for r in data["further_regions"]] == [("SN", "confirmed")]
+    assert [a["member"] for a in (await env.data_protection.my_data(bert))["deputy_for"]] == [anna]
+    assert await env.alerts.count_recipients(sender, ["victim_support"], "SN") == 1
+
+    await env.availability.away(anna, date(2026, 12, 20), None)
+    await env.data_protection.erase(ADMIN_ACTOR, anna)
+    assert await env.alerts.count_recipients(sender, ["victim_support"], "SN") == 0
+    assert await env.availability.absences([anna]) == {}
+    # Ended absences are kept only for the retention period.
+    await env.availability.away(bert, date(2026, 12, 2), None)
+    env.at(berlin(2027, 3, 5, 12))
+    await env.data_protection.apply_retention()
+    assert (await env.data_protection.my_data(bert))["absences"] == []
