@@ -16,6 +16,7 @@ from handlers.alerts import drill_banner
 from handlers.context import CoraContext
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
+    MESSAGE_LIMIT,
     chunk_lines,
     local_time,
     member_text,
@@ -27,8 +28,9 @@ from handlers.render import (
 )
 from storage.models import Urgency
 
-# The result message through the outbox must fit into one Telegram message.
-RESULT_LIST_LIMIT = 25
+# The result message through the outbox must fit into one Telegram message: its lists are
+# shortened until it does (/drillresult shows them in full, over several messages).
+RESULT_LIST_LIMITS = (25, 10, 3, 0)
 
 
 async def drill(update: Update, context: CoraContext) -> None:
@@ -71,14 +73,18 @@ async def render_drill_result(job: Job, cache: RenderCache) -> Rendered:
     assert job.alert_id is not None
     result = await cache.services.drills.result_of(job.alert_id)
     settings = cache.services.settings
-    lines = result_lines(
-        result,
-        cache.services.network,
-        cache.language(job),
-        settings.cora_timezone,
-        limit=RESULT_LIST_LIMIT,
+    return Rendered(
+        result_message(result, cache.services.network, cache.language(job), settings.cora_timezone)
     )
-    return Rendered("\n".join(lines))
+
+
+def result_message(result: DrillResult, network: Network, language: str, timezone: str) -> str:
+    """The result as one message within Telegram's length limit."""
+    for limit in RESULT_LIST_LIMITS:
+        text = "\n".join(result_lines(result, network, language, timezone, limit=limit))
+        if len(text) <= MESSAGE_LIMIT:
+            break
+    return text
 
 
 def result_lines(

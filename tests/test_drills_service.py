@@ -3,13 +3,19 @@ recipients, their references, and the result figures with exact times."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.drills import DRILL_RESULT_NOTICE
+from bot.alerts import AlertView
+from bot.drills import DRILL_RESULT_NOTICE, AckTime, DrillResult, SectorReach
 from bot.errors import DomainError
+from bot.membership import MemberView
+from bot.network import load_network
+from handlers.drills import result_message
+from handlers.render import MESSAGE_LIMIT
 from storage.db import Database
 from storage.models import RecipientReason
 from tests.network_env import DRILL_WINDOW, NORMAL_AFTER, URGENT_AFTER, Env, berlin, build_env
@@ -136,3 +142,55 @@ async def test_a_drill_ends_after_its_window_and_its_result_goes_to_its_sender(
     assert closed.value.message_key == "alert.closed"
     env.after(seconds=NORMAL_AFTER.total_seconds())
     assert await env.alerts.escalate_due() == []
+
+
+def test_the_result_of_a_big_drill_still_fits_into_one_message() -> None:
+    people = tuple(
+        MemberView(
+            id=i,
+            telegram_user_id=None,
+            chat_id=None,
+            display_name="N" * 100,
+            institution="I" * 200,
+            sector="police",
+            region="HRO",
+            role="member",
+            status="active",
+            language=None,
+        )
+        for i in range(1, 301)
+    )
+    sent = datetime(2026, 11, 3, 8, tzinfo=UTC)
+    alert = AlertView(
+        id=1,
+        ref="U-2026-0001",
+        sender=people[0],
+        sectors=("police",),
+        region="HRO",
+        urgency="normal",
+        status="closed",
+        created_at=sent,
+        taken_by=None,
+        taken_at=None,
+        escalation_level=0,
+        escalate_at=None,
+        status_chat_id=None,
+        status_message_id=None,
+        drill=True,
+    )
+    result = DrillResult(
+        alert=alert,
+        members=300,
+        delivered=290,
+        pending=0,
+        unreachable=10,
+        failed=0,
+        acks=tuple(AckTime(p, "police", float(i)) for i, p in enumerate(people[:150])),
+        not_answered=people[150:],
+        away=(),
+        sectors=(SectorReach("police", 300, 290, 150, 0.0),),
+    )
+    text = result_message(result, load_network(), "de", "Europe/Berlin")
+    assert len(text) <= MESSAGE_LIMIT
+    assert re.search(r"… und \d+ weitere \(vollständig mit <code>/drillresult U-2026-0001", text)
+    assert "Erreicht: <b>290/300</b> zugestellt (97 %)" in text
