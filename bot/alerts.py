@@ -1,4 +1,5 @@
-"""Urgent case alerts: raising, acknowledging, taking over, follow-ups, closing, escalation."""
+"""Urgent case alerts: raising, acknowledging, taking over, follow-ups, closing, escalation;
+and drills, which are alerts marked as exercises."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.availability import current_absences, further_region_members
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding, find_personal_data
-from storage.audit import SYSTEM, member_actor
+from storage.audit import SYSTEM, DetailValue, member_actor
 from storage.models import (
     Alert,
     AlertRecipient,
@@ -23,6 +25,7 @@ from storage.models import (
     ApiClient,
     CaseCounter,
     DeliveryStatus,
+    DrillCounter,
     FollowUp,
     Member,
     MemberStatus,
@@ -76,7 +79,6 @@ class AlertView:
     id: int
     ref: str
     sender: MemberView | None  # None when an agency system raised it
-    client: ClientName | None
     sectors: tuple[str, ...]
     region: str
     urgency: str
@@ -88,6 +90,9 @@ class AlertView:
     escalate_at: datetime | None
     status_chat_id: int | None
     status_message_id: int | None
+    drill: bool = False
+    result_due_at: datetime | None = None
+    client: ClientName | None = None
 
     @property
     def is_urgent(self) -> bool:
@@ -112,6 +117,9 @@ class StatusView:
     failed: int
     cancelled: int
     acknowledged: tuple[MemberView, ...]
+    # (deputy, absent member): who received the alert in whose place.
+    deputies: tuple[tuple[MemberView, MemberView], ...] = ()
+    away: tuple[MemberView, ...] = ()  # absent, and nobody stands in
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,21 @@ class AlertLine:
     acknowledged_by_me: bool
     acknowledged: int
     recipients: int
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Who an alert goes to: the matching members who are present, and for those who are away
+    their deputy, if the deputy can stand in (active, present, same sector, not the sender)."""
+
+    targets: list[Member]
+    deputies: list[Member]  # standing in, and not targets themselves
+    standing_in: dict[int, list[int]]  # deputy id -> the absent members they stand in for
+    away: list[tuple[Member, int | None]]  # absent members and their deputy (None: nobody)
+
+    @property
+    def receivers(self) -> int:
+        return len(self.targets) + len(self.deputies)
 
 
 @dataclass(frozen=True)
@@ -193,7 +216,7 @@ class AlertService:
 
     async def count_recipients(self, sender_id: int, sectors: Sequence[str], region: str) -> int:
         async with self._uow(write=False) as uow:
-            return len(await self._recipients(uow, sender_id, sectors, region))
+            return (await self._resolve(uow, sender_id, sectors, region, uow.now())).receivers
 
     async def raise_alert(
         self,
@@ -205,8 +228,16 @@ class AlertService:
         *,
         confirmed: bool = False,
     ) -> RaisedAlert:
-        """A member raises an alert in the chat."""
-        return await self._raise(sender_id, None, sectors, region, urgency, text, confirmed)
+        """Store the alert, its recipients and one pending delivery each, in one transaction."""
+        region, sectors = self._target(sectors, region, urgency)
+        clean = _require_clean(text, confirmed)
+        async with self._uow() as uow:
+            sender = await _active(uow, sender_id)
+            raised = await self._raise(
+                uow, sender, sectors, region, urgency, self._cipher.encrypt(clean), drill=None
+            )
+            await uow.commit()
+            return raised
 
     async def raise_alert_for_client(
         self,
@@ -219,99 +250,208 @@ class AlertService:
         confirmed: bool = False,
     ) -> RaisedAlert:
         """An agency system raises an alert through the HTTP API."""
-        return await self._raise(None, client_id, sectors, region, urgency, text, confirmed)
+        region, sectors = self._target(sectors, region, urgency)
+        clean = _require_clean(text, confirmed)
+        async with self._uow() as uow:
+            client = await uow.session.get(ApiClient, client_id)
+            if client is None or client.revoked_at is not None:
+                raise DomainError("api.unknown_key", key=str(client_id))
+            raised = await self._raise(
+                uow,
+                None,
+                sectors,
+                region,
+                urgency,
+                self._cipher.encrypt(clean),
+                drill=None,
+                client_id=client.id,
+            )
+            await uow.commit()
+            return raised
 
-    async def _raise(
+    async def raise_drill(
         self,
-        sender_id: int | None,
-        client_id: int | None,
+        coordinator_id: int,
         sectors: Sequence[str],
         region: str,
         urgency: str,
-        text: str,
-        confirmed: bool,
+        result_after: timedelta,
     ) -> RaisedAlert:
-        """Store the alert, its recipients and one pending delivery each, in one transaction."""
+        """An exercise alert from a coordinator of the region (or a statewide one): recipients
+        are resolved and acknowledge as for a real alert; the result is due after
+        `result_after`."""
+        region, sectors = self._target(sectors, region, urgency)
+        async with self._uow() as uow:
+            coordinator = await _active(uow, coordinator_id)
+            if coordinator.role != Role.COORDINATOR:
+                raise DomainError("error.coordinators_only")
+            if not self._coordinates(coordinator, region):
+                raise DomainError("error.outside_scope", region=region)
+            raised = await self._raise(
+                uow, coordinator, sectors, region, urgency, None, drill=result_after
+            )
+            await uow.commit()
+            return raised
+
+    def _target(
+        self, sectors: Sequence[str], region: str, urgency: str
+    ) -> tuple[str, tuple[str, ...]]:
         region = self._network.region(region).code
-        sectors = tuple(self._network.sector(code).code for code in sectors)
-        if not sectors:
+        codes = tuple(self._network.sector(code).code for code in sectors)
+        if not codes:
             raise DomainError(
                 "error.unknown_sector", sector="", valid=", ".join(self._network.sectors)
             )
         if urgency not in (Urgency.URGENT, Urgency.NORMAL):
             raise DomainError("alert.unknown_urgency")
-        clean = _require_clean(text, confirmed)
-        async with self._uow() as uow:
-            now = uow.now()
-            if sender_id is not None:
-                actor = member_actor((await _active(uow, sender_id)).id)
-            else:
-                client = await uow.session.get(ApiClient, client_id)
-                if client is None or client.revoked_at is not None:
-                    raise DomainError("api.unknown_key", key=str(client_id))
-                actor = f"api:{client.id}"
-            recipients = await self._recipients(uow, sender_id, sectors, region)
-            alert = Alert(
-                ref=await _next_ref(uow, now.year),
-                sender_id=sender_id,
-                api_client_id=client_id,
-                sectors=",".join(sectors),
-                region=region,
-                urgency=urgency,
-                text_cipher=self._cipher.encrypt(clean),
-                status=AlertStatus.OPEN,
-                created_at=now,
-                escalation_level=0,
-                # Nobody to send to: bring in the coordinators at once rather than lose it.
-                escalate_at=now + self._periods.after(urgency) if recipients else now,
+        return region, codes
+
+    async def _raise(
+        self,
+        uow: UnitOfWork,
+        sender: Member | None,
+        sectors: tuple[str, ...],
+        region: str,
+        urgency: str,
+        text_cipher: bytes | None,
+        *,
+        drill: timedelta | None,
+        client_id: int | None = None,
+    ) -> RaisedAlert:
+        """The sender is a member, or (`client_id`) an agency system of the HTTP API."""
+        now = uow.now()
+        sender_id = sender.id if sender is not None else None
+        resolved = await self._resolve(uow, sender_id, sectors, region, now)
+        if drill is not None:
+            # A drill nobody can receive shows a gap; it never brings in anyone outside it.
+            escalate_at = now + self._periods.after(urgency) if resolved.receivers else None
+        else:
+            # Nobody to send to: bring in the coordinators at once rather than lose it.
+            escalate_at = now + self._periods.after(urgency) if resolved.receivers else now
+        alert = Alert(
+            ref=await _next_ref(uow, now.year, drill=drill is not None),
+            sender_id=sender_id,
+            api_client_id=client_id,
+            sectors=",".join(sectors),
+            region=region,
+            urgency=urgency,
+            text_cipher=text_cipher,
+            status=AlertStatus.OPEN,
+            created_at=now,
+            escalation_level=0,
+            escalate_at=escalate_at,
+            drill=drill is not None,
+            result_due_at=now + drill if drill is not None else None,
+        )
+        uow.session.add(alert)
+        await uow.session.flush()
+        rows = [
+            AlertRecipient(
+                alert_id=alert.id, member_id=m.id, reason=RecipientReason.TARGET, sector=m.sector
             )
-            uow.session.add(alert)
-            await uow.session.flush()
-            uow.session.add_all(
-                AlertRecipient(alert_id=alert.id, member_id=m.id, reason=RecipientReason.TARGET)
-                for m in recipients
+            for m in resolved.targets
+        ]
+        rows += [
+            AlertRecipient(
+                alert_id=alert.id, member_id=m.id, reason=RecipientReason.DEPUTY, sector=m.sector
             )
+            for m in resolved.deputies
+        ]
+        rows += [
+            AlertRecipient(
+                alert_id=alert.id,
+                member_id=m.id,
+                reason=RecipientReason.AWAY,
+                sector=m.sector,
+                deputy_id=deputy_id,
+            )
+            for m, deputy_id in resolved.away
+        ]
+        uow.session.add_all(rows)
+        priority = _priority(urgency)
+        uow.deliveries.enqueue(
+            kind=Notice.ALERT,
+            member_ids=[m.id for m in resolved.targets if m.id not in resolved.standing_in],
+            priority=priority,
+            now=now,
+            alert_id=alert.id,
+        )
+        for deputy_id, absent in resolved.standing_in.items():
+            # The deputy's copy names whom they stand in for.
             uow.deliveries.enqueue(
                 kind=Notice.ALERT,
-                member_ids=[m.id for m in recipients],
-                priority=_priority(urgency),
+                member_ids=[deputy_id],
+                priority=priority,
                 now=now,
                 alert_id=alert.id,
+                params={"deputy_for": ",".join(str(i) for i in absent)},
             )
-            uow.audit.record(
-                actor,
-                "alert.raised",
-                f"alert:{alert.id}",
-                ref=alert.ref,
-                sectors=list(sectors),
-                region=region,
-                urgency=urgency,
-                recipients=len(recipients),
-            )
-            await uow.commit()
-            return RaisedAlert(await self._view(uow, alert), len(recipients))
+        details: dict[str, DetailValue] = {
+            "ref": alert.ref,
+            "sectors": list(sectors),
+            "region": region,
+            "urgency": urgency,
+            "recipients": resolved.receivers,
+        }
+        if resolved.away:
+            details["away"] = len(resolved.away)
+            details["deputies"] = len(resolved.standing_in)
+        if drill is not None:
+            details["drill"] = True
+        actor = member_actor(sender.id) if sender is not None else f"api:{client_id}"
+        uow.audit.record(actor, "alert.raised", f"alert:{alert.id}", **details)
+        return RaisedAlert(await self._view(uow, alert), resolved.receivers)
 
-    async def _recipients(
-        self, uow: UnitOfWork, sender_id: int | None, sectors: Sequence[str], region: str
-    ) -> Sequence[Member]:
-        """Active members of the sectors in the region; statewide members cover every region."""
-        regions = (
-            None
-            if region == self._network.statewide_region
-            else [
-                region,
-                self._network.statewide_region,
-            ]
-        )
+    async def _resolve(
+        self,
+        uow: UnitOfWork,
+        sender_id: int | None,
+        sectors: Sequence[str],
+        region: str,
+        now: datetime,
+    ) -> Resolution:
+        """Active members of the sectors in the region (their own, or a further one a coordinator
+        confirmed); statewide members cover every region. Absent members are replaced by their
+        deputy; there are no chains: a deputy who is away themselves stands in for nobody."""
         query = select(Member).where(
             Member.status == MemberStatus.ACTIVE,
             Member.sector.in_(list(sectors)),
         )
         if sender_id is not None:
             query = query.where(Member.id != sender_id)
-        if regions is not None:
-            query = query.where(Member.region.in_(regions))
-        return (await uow.session.scalars(query.order_by(Member.id))).all()
+        if region != self._network.statewide_region:
+            regions = [region, self._network.statewide_region]
+            query = query.where(
+                or_(Member.region.in_(regions), Member.id.in_(further_region_members(regions)))
+            )
+        matched = (await uow.session.scalars(query.order_by(Member.id))).all()
+        absences = await current_absences(uow, [m.id for m in matched], now)
+        deputy_ids = {a.deputy_id for a in absences.values() if a.deputy_id is not None}
+        deputies = {m.id: m for m in await uow.members.by_ids(deputy_ids)}
+        deputies_away = await current_absences(uow, deputy_ids, now)
+        targets = [m for m in matched if m.id not in absences]
+        standing_in: dict[int, list[int]] = {}
+        away: list[tuple[Member, int | None]] = []
+        for member in matched:
+            absence = absences.get(member.id)
+            if absence is None:
+                continue
+            deputy = deputies.get(absence.deputy_id) if absence.deputy_id is not None else None
+            usable = (
+                deputy is not None
+                and deputy.status == MemberStatus.ACTIVE
+                and deputy.id != sender_id
+                and deputy.sector == member.sector
+                and deputy.id not in deputies_away
+            )
+            if deputy is not None and usable:
+                standing_in.setdefault(deputy.id, []).append(member.id)
+                away.append((member, deputy.id))
+            else:
+                away.append((member, None))
+        target_ids = {m.id for m in targets}
+        extra = [deputies[i] for i in sorted(standing_in) if i not in target_ids]
+        return Resolution(targets, extra, standing_in, away)
 
     async def set_status_message(self, alert_id: int, chat_id: int, message_id: int) -> None:
         async with self._uow() as uow:
@@ -372,9 +512,26 @@ class AlertService:
                     .order_by(AlertRecipient.acknowledged_at)
                 )
             ).all()
+            absent = (
+                await uow.session.execute(
+                    select(AlertRecipient.member_id, AlertRecipient.deputy_id)
+                    .where(
+                        AlertRecipient.alert_id == alert_id,
+                        AlertRecipient.reason == RecipientReason.AWAY,
+                    )
+                    .order_by(AlertRecipient.member_id)
+                )
+            ).all()
             people = {
                 m.id: MemberView.of(m)
-                for m in await uow.members.by_ids([*unreachable_ids, *acknowledged_ids])
+                for m in await uow.members.by_ids(
+                    [
+                        *unreachable_ids,
+                        *acknowledged_ids,
+                        *(member_id for member_id, _ in absent),
+                        *(deputy_id for _, deputy_id in absent if deputy_id is not None),
+                    ]
+                )
             }
             return StatusView(
                 alert=await self._view(uow, alert),
@@ -386,13 +543,24 @@ class AlertService:
                 failed=counts.get(DeliveryStatus.FAILED, 0),
                 cancelled=counts.get(DeliveryStatus.CANCELLED, 0),
                 acknowledged=tuple(people[i] for i in acknowledged_ids),
+                deputies=tuple(
+                    (people[deputy_id], people[member_id])
+                    for member_id, deputy_id in absent
+                    if deputy_id is not None
+                ),
+                away=tuple(
+                    people[member_id] for member_id, deputy_id in absent if deputy_id is None
+                ),
             )
 
     async def open_alerts(self, member_id: int) -> list[AlertLine]:
         """Open alerts the member sent or received, newest first."""
         async with self._uow(write=False) as uow:
             member = await _active(uow, member_id)
-            received = select(AlertRecipient.alert_id).where(AlertRecipient.member_id == member.id)
+            received = select(AlertRecipient.alert_id).where(
+                AlertRecipient.member_id == member.id,
+                AlertRecipient.reason != RecipientReason.AWAY,
+            )
             alerts = (
                 await uow.session.scalars(
                     select(Alert)
@@ -408,7 +576,10 @@ class AlertService:
             for alert in alerts:
                 rows = (
                     await uow.session.scalars(
-                        select(AlertRecipient).where(AlertRecipient.alert_id == alert.id)
+                        select(AlertRecipient).where(
+                            AlertRecipient.alert_id == alert.id,
+                            AlertRecipient.reason != RecipientReason.AWAY,
+                        )
                     )
                 ).all()
                 mine = next((r for r in rows if r.member_id == member.id), None)
@@ -593,10 +764,25 @@ class AlertService:
         if alert.taken_by is not None or any(r.acknowledged_at for r in rows):
             alert.escalate_at = None
             return Escalated(alert.id, alert.escalation_level, 0, None)
+        receiving = (RecipientReason.TARGET, RecipientReason.DEPUTY)
+        if alert.drill:
+            # An exercise reminds its own recipients once and never goes beyond them.
+            count = uow.deliveries.enqueue(
+                kind=Notice.REMINDER,
+                member_ids=[r.member_id for r in rows if r.reason in receiving],
+                priority=_priority(alert.urgency),
+                now=now,
+                alert_id=alert.id,
+            )
+            alert.escalation_level, alert.escalate_at = 1, None
+            uow.audit.record(
+                SYSTEM, "alert.escalated", f"alert:{alert.id}", level=1, notified=0, drill=True
+            )
+            return Escalated(alert.id, 1, count, None)
         level = alert.escalation_level + 1
         count = 0
         if level == 1:
-            reminded = [r.member_id for r in rows if r.reason == RecipientReason.TARGET]
+            reminded = [r.member_id for r in rows if r.reason in receiving]
             count += uow.deliveries.enqueue(
                 kind=Notice.REMINDER,
                 member_ids=reminded,
@@ -609,12 +795,21 @@ class AlertService:
                 level = 2  # no coordinator in the region: straight to the state level
         if level >= 2:
             coordinators = await self._state_coordinators(uow)
-        known = {r.member_id for r in rows} | {alert.sender_id or 0}
+        # Escalation is the safety net: absent coordinators are brought in all the same.
+        absent = {r.member_id: r for r in rows if r.reason == RecipientReason.AWAY}
+        known = {r.member_id for r in rows if r.reason != RecipientReason.AWAY}
+        if alert.sender_id is not None:
+            known.add(alert.sender_id)
         brought_in = [c.id for c in coordinators if c.id not in known]
-        uow.session.add_all(
-            AlertRecipient(alert_id=alert.id, member_id=m, reason=RecipientReason.ESCALATION)
-            for m in brought_in
-        )
+        for member_id in brought_in:
+            if member_id in absent:
+                absent[member_id].reason = RecipientReason.ESCALATION
+            else:
+                uow.session.add(
+                    AlertRecipient(
+                        alert_id=alert.id, member_id=member_id, reason=RecipientReason.ESCALATION
+                    )
+                )
         count += uow.deliveries.enqueue(
             kind=Notice.ESCALATION,
             member_ids=brought_in,
@@ -637,6 +832,10 @@ class AlertService:
         return [m for m in statewide if m.role == Role.COORDINATOR or m.sector == "coordination"]
 
     # -- helpers ---------------------------------------------------------------------------
+
+    async def view_in(self, uow: UnitOfWork, alert: Alert) -> AlertView:
+        """The view of an alert loaded in another service's unit of work."""
+        return await self._view(uow, alert)
 
     async def _view(self, uow: UnitOfWork, alert: Alert) -> AlertView:
         ids = {i for i in (alert.sender_id, alert.taken_by) if i is not None}
@@ -661,6 +860,8 @@ class AlertService:
             escalate_at=alert.escalate_at,
             status_chat_id=alert.status_chat_id,
             status_message_id=alert.status_message_id,
+            drill=alert.drill,
+            result_due_at=alert.result_due_at,
         )
 
     async def _open_alert(self, uow: UnitOfWork, alert_id: int) -> Alert:
@@ -677,7 +878,7 @@ class AlertService:
         """Only people the alert was sent to may acknowledge it or take it over."""
         recipient = await uow.session.get(AlertRecipient, (alert_id, member.id))
         alert = await uow.session.get(Alert, alert_id)
-        if alert is None or recipient is None:
+        if alert is None or recipient is None or recipient.reason == RecipientReason.AWAY:
             raise DomainError("alert.not_recipient")
         if alert.status != AlertStatus.OPEN:
             raise DomainError("alert.closed", ref=alert.ref)
@@ -686,7 +887,10 @@ class AlertService:
     async def _audience(self, uow: UnitOfWork, alert: Alert, *, exclude: int) -> list[int]:
         """Sender and recipients of an alert, who are told about its later course."""
         ids = await uow.session.scalars(
-            select(AlertRecipient.member_id).where(AlertRecipient.alert_id == alert.id)
+            select(AlertRecipient.member_id).where(
+                AlertRecipient.alert_id == alert.id,
+                AlertRecipient.reason != RecipientReason.AWAY,
+            )
         )
         involved = {*ids} | ({alert.sender_id} if alert.sender_id is not None else set())
         return sorted(involved - {exclude})
@@ -694,7 +898,8 @@ class AlertService:
     async def _may_see(self, uow: UnitOfWork, member: Member, alert: Alert) -> bool:
         if alert.sender_id == member.id or self._coordinates(member, alert.region):
             return True
-        return await uow.session.get(AlertRecipient, (alert.id, member.id)) is not None
+        row = await uow.session.get(AlertRecipient, (alert.id, member.id))
+        return row is not None and row.reason != RecipientReason.AWAY
 
     async def _may_speak(self, uow: UnitOfWork, member: Member, alert: Alert) -> bool:
         return member.id in (alert.sender_id, alert.taken_by) or self._coordinates(
@@ -715,17 +920,19 @@ async def _active(uow: UnitOfWork, member_id: int) -> Member:
     return member
 
 
-async def _next_ref(uow: UnitOfWork, year: int) -> str:
-    """The next case reference of the year, allocated atomically on both databases."""
+async def _next_ref(uow: UnitOfWork, year: int, *, drill: bool = False) -> str:
+    """The next case reference of the year (F-2026-0042), or of drills (U-2026-0003: Übung),
+    allocated atomically on both databases."""
     insert = sqlite.insert if uow.is_sqlite else postgresql.insert
+    counter = DrillCounter if drill else CaseCounter
     statement = (
-        insert(CaseCounter)
+        insert(counter)
         .values(year=year, value=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"value": CaseCounter.value + 1})
-        .returning(CaseCounter.value)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
+        .returning(counter.value)
     )
     value = (await uow.session.execute(statement)).scalar_one()
-    return f"F-{year}-{value:04d}"
+    return f"{'U' if drill else 'F'}-{year}-{value:04d}"
 
 
 def _priority(urgency: str) -> int:

@@ -27,23 +27,35 @@ from telegram.ext import (
 from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
 from bot.announcements import AnnouncementNotice, AnnouncementService
 from bot.audit import AuditService
+from bot.availability import (
+    DEPUTY_ENDED_NOTICE,
+    DEPUTY_NOTICE,
+    REGION_DECISION_NOTICE,
+    REGION_REQUEST_NOTICE,
+    AvailabilityService,
+)
 from bot.channels import ChannelService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
+from bot.drills import DRILL_RESULT_NOTICE, DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
 from bot.polls import PollNotice, PollService, PollView
+from bot.report import ReportService
 from bot.scheduling import Scheduler, Task
 from handlers import alerts as alert_handlers
 from handlers import announcements as announcement_handlers
+from handlers import availability as availability_handlers
 from handlers import channels as channel_handlers
 from handlers import data_protection as data_protection_handlers
+from handlers import drills as drill_handlers
 from handlers import membership as membership_handlers
 from handlers import polls as poll_handlers
+from handlers import report as report_handlers
 from handlers.access import AccessGate
 from handlers.api import api_routes
 from handlers.callbacks import ButtonRouter, Kind
@@ -80,6 +92,7 @@ def _file_url(base_url: str) -> str:
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
     m, a, d = membership_handlers, alert_handlers, data_protection_handlers
+    v, r = availability_handlers, drill_handlers
     registry.add("start", Audience.EVERYONE, m.start)
     registry.add("help", Audience.EVERYONE, m.help_command)
     registry.add("me", Audience.EVERYONE, m.me)
@@ -115,6 +128,13 @@ def _commands() -> CommandRegistry:
     registry.add("scheduled", Audience.COORDINATOR, n.list_scheduled)
     registry.add("poll", Audience.COORDINATOR)  # the dialog's entry point
     registry.add("closepoll", Audience.COORDINATOR, p.close_command)
+    registry.add("away", Audience.MEMBER, v.away)
+    registry.add("back", Audience.MEMBER, v.back)
+    registry.add("quiet", Audience.MEMBER, v.quiet)
+    registry.add("regions", Audience.MEMBER, v.regions)
+    registry.add("drill", Audience.COORDINATOR, r.drill)
+    registry.add("drillresult", Audience.COORDINATOR, r.drill_result)
+    registry.add("report", Audience.COORDINATOR, report_handlers.report)
     return registry
 
 
@@ -130,6 +150,7 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.ANNOUNCEMENT, announcement_handlers.announcement_button)
     router.add(Kind.POLL, poll_handlers.poll_button)
     router.add(Kind.FORM, poll_handlers.form_button)
+    router.add(Kind.REGION, availability_handlers.region_button)
     return router
 
 
@@ -152,6 +173,11 @@ def _renderers() -> dict[str, Renderer]:
         PollNotice.REMINDER: poll_handlers.render_ballot,
         PollNotice.CLOSED: poll_handlers.render_closed,
         PollNotice.RESULT: poll_handlers.render_result,
+        DEPUTY_NOTICE: availability_handlers.render_deputy,
+        DEPUTY_ENDED_NOTICE: availability_handlers.render_deputy_ended,
+        REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
+        REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
+        DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
     }
 
 
@@ -200,6 +226,8 @@ class Runtime:
     def alert_changed(self, alert: AlertView) -> None:
         self.board.touch([alert.id])
         self._schedule(alert.id, alert.escalate_at)
+        if alert.drill:
+            self._schedule_result(alert.id, alert.result_due_at)
 
     def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
         self._at(f"announce:{announcement_id}", send_at, self.send_announcements)
@@ -283,20 +311,46 @@ class Runtime:
         self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
         self.board.touch(item.alert_id for item in escalated)
 
+    def _schedule_result(self, alert_id: int, at: Any) -> None:
+        key = f"drill-result:{alert_id}"
+        if at is None:
+            self.scheduler.cancel(key)
+        else:
+            self.scheduler.at(key, at, self.finish_drills)
+
+    async def finish_drills(self) -> None:
+        """Close drills whose time is up and send their results (also those missed while the
+        bot was down)."""
+        finished = await self.services.drills.finish_due()
+        if finished:
+            self.outbox.wake()
+            self.board.touch(finished)
+
+    async def sweep(self) -> None:
+        await self.run_escalations()
+        await self.finish_drills()
+
     async def start(self) -> None:
         await self.outbox.start()
         await self.board.start()
         await self.live.start()
         self.scheduler.start()
         settings = self.services.settings
-        self.scheduler.every(
-            ESCALATION_SWEEP, settings.escalation_check_seconds, self.run_escalations
-        )
+        self.scheduler.every(ESCALATION_SWEEP, settings.escalation_check_seconds, self.sweep)
         self.scheduler.every(SCHEDULE_SWEEP, settings.schedule_check_seconds, self._sweep)
-        await self.run_escalations()
+        # What fell due while the bot was down runs now; the rest is scheduled.
+        await self.sweep()
         for alert_id, at in await self.services.alerts.deadlines():
             self._schedule(alert_id, at)
-        settings = self.services.settings
+        for alert_id, at in await self.services.drills.deadlines():
+            self._schedule_result(alert_id, at)
+        await self._sweep()
+        for announcement_id, at in await self.services.announcements.due_times():
+            self._at(f"announce:{announcement_id}", at, self.send_announcements)
+        for poll_id, at in await self.services.polls.due_times():
+            self._at(f"poll:{poll_id}", at, self.run_polls)
+        self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
+        self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
         self.scheduler.every(
             AUDIT_CHECKPOINT, settings.audit_checkpoint_minutes * 60, self.sign_checkpoint
         )
@@ -318,14 +372,6 @@ class Runtime:
                 result.deliveries,
                 result.requests,
             )
-        # What fell due while the bot was down runs now; the rest is scheduled.
-        await self._sweep()
-        for announcement_id, at in await self.services.announcements.due_times():
-            self._at(f"announce:{announcement_id}", at, self.send_announcements)
-        for poll_id, at in await self.services.polls.due_times():
-            self._at(f"poll:{poll_id}", at, self.run_polls)
-        self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
-        self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
 
     async def stop(self) -> None:
         self.scheduler.shutdown()
@@ -458,6 +504,7 @@ def build_application(
             instance_id=instance_id or uuid.uuid4().hex[:12],
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_claim_seconds),
+            timezone=settings.cora_timezone,
         ),
         channels=channels,
         announcements=AnnouncementService(uow, network, cipher, channels),
@@ -469,6 +516,9 @@ def build_application(
             timezone=settings.cora_timezone,
             reminders=settings.poll_reminder_offsets,
         ),
+        availability=AvailabilityService(uow, network, settings.cora_timezone),
+        drills=DrillService(uow, network, alerts, settings.drill_result_after),
+        reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
     )
     commands = _commands()
     application: TelegramApp = (

@@ -8,13 +8,14 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from telegram import Bot
 
-from bot import audit, keys
+from bot import audit, keys, report, report_output
 from bot.alerts import AlertService, EscalationPeriods
 from bot.app import build_application
 from bot.clock import SystemClock
@@ -90,6 +91,26 @@ def _parser() -> argparse.ArgumentParser:
     api_create.add_argument("--region", required=True)
     api_revoke = apikey_commands.add_parser("revoke", help="revoke a key at once")
     api_revoke.add_argument("key_id", help="the key's id (second part of the key)")
+    report_command = commands.add_parser(
+        "report",
+        help="the network report: coverage, answer times and gaps per region and sector "
+        "(pseudonymous counts, small numbers masked)",
+    )
+    report_command.add_argument(
+        "--since", type=_day, help="first day (YYYY-MM-DD, network time zone); default: 30 days ago"
+    )
+    report_command.add_argument(
+        "--until", type=_day, help="last day (YYYY-MM-DD), inclusive; default: today"
+    )
+    report_command.add_argument("--format", choices=["text", "csv", "png"], default="text")
+    report_command.add_argument(
+        "--output", type=Path, help="file to write (default: standard output)"
+    )
+    report_command.add_argument(
+        "--language",
+        choices=["de", "en"],
+        help="language of labels (default: CORA_DEFAULT_LANGUAGE)",
+    )
 
     key = commands.add_parser("keys", help="secrets")
     key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -152,6 +173,55 @@ async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
     )
     print(f"https://t.me/{username}?start={created.token}")
     print(created.token)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-25") from None
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    network = load_network(settings.cora_network_file)
+    timezone = ZoneInfo(settings.cora_timezone)
+    language = args.language or settings.cora_default_language
+    clock = SystemClock()
+    today = clock.now().astimezone(timezone).date()
+    last = args.until or today
+    first = args.since or last - timedelta(days=report.DEFAULT_DAYS - 1)
+    if args.format == "png" and args.output is None and sys.stdout.isatty():
+        print("A picture needs --output FILE.", file=sys.stderr)
+        return 2
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        service = report.ReportService(
+            UnitOfWorkFactory(database, clock),
+            network,
+            settings.cora_timezone,
+            settings.report_slow_after,
+        )
+        since, until = report.days_period(first, last, timezone)
+        result = await service.report(ADMIN_ACTOR, since, until, args.format)
+    finally:
+        await database.dispose()
+    if args.format == "png":
+        data = report_output.report_png(result, network, language)
+        if args.output is None:
+            sys.stdout.buffer.write(data)
+        else:
+            args.output.write_bytes(data)
+        return 0
+    if args.format == "csv":
+        content = report_output.report_csv(result, network, language)
+    else:
+        generated = result.generated_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
+        lines = report_output.report_lines(result, network, language, generated)
+        content = report_output.plain_lines(lines)
+    with _output(args.output) as out:
+        out.write(content)
+    return 0
 
 
 def _date(text: str) -> datetime:
@@ -266,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_audit(settings, args))
         elif args.command == "apikey":
             asyncio.run(_apikey(settings, args))
+        elif args.command == "report":
+            return asyncio.run(_report(settings, args))
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     poll_reminders: str = "PT24H"
     poll_event_duration: timedelta = timedelta(hours=1)
     schedule_check_seconds: float = Field(default=30.0, gt=0, le=3600)
+    drill_result_after: timedelta = timedelta(hours=1)
+    report_slow_after: timedelta = timedelta(hours=1)
 
     @field_validator("cora_timezone")
     @classmethod
@@ -90,7 +92,13 @@ class Settings(BaseSettings):
             raise ValueError("is not a time zone name such as Europe/Berlin") from None
         return value
 
-    @field_validator("escalation_urgent_after", "escalation_normal_after", mode="before")
+    @field_validator(
+        "escalation_urgent_after",
+        "escalation_normal_after",
+        "drill_result_after",
+        "report_slow_after",
+        mode="before",
+    )
     @classmethod
     def _seconds_as_text(cls, value: object) -> object:
         # `ESCALATION_URGENT_AFTER=900` means seconds, as .env.example says.
@@ -98,7 +106,12 @@ class Settings(BaseSettings):
             return float(value)
         return value
 
-    @field_validator("escalation_urgent_after", "escalation_normal_after")
+    @field_validator(
+        "escalation_urgent_after",
+        "escalation_normal_after",
+        "drill_result_after",
+        "report_slow_after",
+    )
     @classmethod
     def _check_period(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

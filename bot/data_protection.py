@@ -14,8 +14,10 @@ from bot.alerts import ALERT_KINDS
 from bot.errors import DomainError
 from bot.membership import Actor, Admin, MemberView
 from bot.network import Network
+from bot.quiet import quiet_hours_of
 from storage.audit import ADMIN, SYSTEM, member_actor
 from storage.models import (
+    Absence,
     Alert,
     AlertRecipient,
     AlertStatus,
@@ -27,6 +29,7 @@ from storage.models import (
     FollowUp,
     Invite,
     Member,
+    MemberRegion,
     MemberStatus,
     Poll,
     PollOption,
@@ -130,6 +133,12 @@ class DataProtectionService:
                     .where(Poll.id.in_(polls))
                     .values(title_cipher=None, voter_secret_cipher=None)
                 )
+            # Past absences are only needed while they last; their history is not kept.
+            absences = _rowcount(
+                await uow.session.execute(
+                    delete(Absence).where(or_(Absence.ends_at < cutoff, Absence.ended_at < cutoff))
+                )
+            )
             stale = (
                 await uow.session.scalars(
                     select(Member)
@@ -153,6 +162,7 @@ class DataProtectionService:
                 requests=result.requests,
                 announcements=result.announcements,
                 polls=result.polls,
+                absences=absences,
                 days=self._retention.days,
             )
             await uow.commit()
@@ -216,6 +226,13 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.telegram_user_id = member.chat_id = None
     member.display_name = member.institution = member.language = None
     member.unreachable_since = None
+    member.quiet_from = member.quiet_until = None
+    await uow.session.execute(
+        update(Absence)
+        .where(Absence.member_id == member.id, Absence.ended_at.is_(None), Absence.ends_at > now)
+        .values(ended_at=now)
+    )
+    await uow.session.execute(delete(MemberRegion).where(MemberRegion.member_id == member.id))
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
     # Where the person's chat was remembered to edit status messages in it.
@@ -298,6 +315,23 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             )
         )
     ).all()
+    absences = (
+        await session.scalars(
+            select(Absence).where(Absence.member_id == member.id).order_by(Absence.id)
+        )
+    ).all()
+    standing_in = (
+        await session.scalars(
+            select(Absence).where(Absence.deputy_id == member.id).order_by(Absence.id)
+        )
+    ).all()
+    regions = (
+        await session.scalars(
+            select(MemberRegion)
+            .where(MemberRegion.member_id == member.id)
+            .order_by(MemberRegion.id)
+        )
+    ).all()
     me = member_actor(member.id)
     events = (
         await session.scalars(
@@ -320,7 +354,19 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             "created_at": _iso(member.created_at),
             "status_changed_at": _iso(member.status_changed_at),
             "unreachable_since": _iso(member.unreachable_since),
+            "quiet_hours": quiet.text() if (quiet := quiet_hours_of(member)) else None,
         },
+        "absences": [_absence(a) for a in absences],
+        "deputy_for": [_absence(a) for a in standing_in],
+        "further_regions": [
+            {
+                "region": r.region,
+                "status": r.status,
+                "requested_at": _iso(r.requested_at),
+                "decided_at": _iso(r.decided_at),
+            }
+            for r in regions
+        ],
         "invitations_created": [
             {
                 "id": i.id,
@@ -383,6 +429,16 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             }
             for e in events
         ],
+    }
+
+
+def _absence(absence: Absence) -> dict[str, Any]:
+    return {
+        "member": absence.member_id,
+        "deputy": absence.deputy_id,
+        "starts_at": _iso(absence.starts_at),
+        "until_day": absence.until_day.isoformat(),
+        "ended_at": _iso(absence.ended_at),
     }
 
 

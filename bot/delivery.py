@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from zoneinfo import ZoneInfo
 
 from bot.network import Network
+from bot.quiet import is_quiet
 from storage.audit import SYSTEM
 from storage.models import DeliveryStatus, Member, MemberStatus
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -81,6 +83,7 @@ class DeliveryService:
         max_attempts: int = 15,
         lease: timedelta = timedelta(seconds=60),
         backoff_cap: float = 300.0,
+        timezone: str = "Europe/Berlin",
     ) -> None:
         self._uow = uow
         self._network = network
@@ -88,6 +91,7 @@ class DeliveryService:
         self._max_attempts = max_attempts
         self._lease = lease
         self._backoff_cap = backoff_cap
+        self._timezone = ZoneInfo(timezone)
 
     async def release_claims(self, *, everything: bool) -> int:
         """Make claimed deliveries sendable again (after a restart, or expired claims)."""
@@ -98,7 +102,9 @@ class DeliveryService:
 
     async def claim(self, limit: int) -> list[Job]:
         """Claim up to `limit` due deliveries. Those to people who are no longer active
-        members are cancelled instead: revocation stops all deliveries at once."""
+        members are cancelled instead: revocation stops all deliveries at once. Whether a
+        message rings is decided now, not when it was queued: a retry may cross into or out
+        of the member's quiet hours."""
         async with self._uow() as uow:
             now = uow.now()
             # Claims of an instance that died are taken over once they expire.
@@ -141,13 +147,18 @@ class DeliveryService:
                         alert_id=delivery.alert_id,
                         subject_id=delivery.subject_id,
                         params=json.loads(delivery.params),
-                        silent=delivery.silent,
+                        silent=delivery.silent or self._quiet(member, delivery.priority, now),
                         attempts=delivery.attempts,
                         created_at=delivery.created_at,
                     )
                 )
             await uow.commit()
         return jobs
+
+    def _quiet(self, member: Member, priority: int, now: datetime) -> bool:
+        """Non-urgent messages arrive without a notification sound in the member's quiet
+        hours; urgent ones always ring."""
+        return priority != Priority.URGENT and is_quiet(member, now, self._timezone)
 
     async def record(self, results: Sequence[Result]) -> Recorded:
         """Store the outcome of sent jobs, in one transaction for the whole batch."""

@@ -21,6 +21,7 @@ from telegram.warnings import PTBUserWarning
 from bot import i18n
 from bot.alerts import (
     MAX_TEXT,
+    AlertLine,
     AlertView,
     Notice,
     StatusView,
@@ -30,6 +31,7 @@ from bot.alerts import (
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import Markup
+from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
 from handlers.callbacks import Button, Kind, decode
@@ -514,11 +516,24 @@ def _ref(context: CoraContext) -> str:
 
 
 async def list_alerts(update: Update, context: CoraContext) -> None:
-    """`/alerts`: open alerts the member sent or received."""
+    """`/alerts`: open alerts the member sent or received; drills apart, as exercises."""
     lines = await context.services.alerts.open_alerts(context.active_member.id)
     if not lines:
         await say(update, context, "alerts.none")
         return
+    real = [line for line in lines if not line.alert.drill]
+    drills = [line for line in lines if line.alert.drill]
+    parts = []
+    if real:
+        parts.append(tr(context, "alerts.header", count=len(real)))
+        parts.extend(_alert_lines(context, real))
+    if drills:
+        parts.append(tr(context, "alerts.drills", count=len(drills)))
+        parts.extend(_alert_lines(context, drills))
+    await send_html(update, "\n\n".join(parts))
+
+
+def _alert_lines(context: CoraContext, lines: list[AlertLine]) -> list[str]:
     network = context.services.network
     rendered = []
     for line in lines:
@@ -547,13 +562,18 @@ async def list_alerts(update: Update, context: CoraContext) -> None:
                 state=Markup(state),
             )
         )
-    await send_html(
-        update, tr(context, "alerts.header", count=len(lines)) + "\n\n" + "\n\n".join(rendered)
-    )
+    return rendered
 
 
 def _icon(alert: AlertView) -> str:
+    if alert.drill:
+        return "🧪"
     return "🚨" if alert.is_urgent else "📣"
+
+
+def drill_banner(language: str, alert: AlertView) -> str:
+    """Every message about a drill starts with this line, so nobody takes it for a real case."""
+    return i18n.html_text(language, "drill.banner") + "\n" if alert.drill else ""
 
 
 # -- how deliveries and the status look ------------------------------------------------------
@@ -568,19 +588,32 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     settings = cache.services.settings
     network = cache.services.network
     header_key = {
-        Notice.ALERT: f"alert.header.{alert.urgency}",
+        Notice.ALERT: f"{'drill' if alert.drill else 'alert'}.header.{alert.urgency}",
         Notice.REMINDER: "alert.header.reminder",
         Notice.ESCALATION: f"alert.header.escalation.{job.params.get('level', 1)}",
     }[job.kind]
+    header = drill_banner(language, alert) + i18n.html_text(
+        language, header_key, ref=alert.ref, icon=_icon(alert)
+    )
+    standing_in = str(job.params.get("deputy_for") or "")
+    if standing_in:
+        absent = [await cache.member(int(i)) for i in standing_in.split(",")]
+        header += "\n" + i18n.html_text(
+            language,
+            "alert.deputy_for",
+            members=Markup(", ".join(member_text(network, m, language) for m in absent if m)),
+        )
+    if text is None:
+        text = i18n.text(language, "drill.text" if alert.drill else "alert.text_removed")
     body = i18n.html_text(
         language,
         "alert.body",
-        header=Markup(i18n.html_text(language, header_key, ref=alert.ref, icon=_icon(alert))),
+        header=Markup(header),
         sectors=sectors_text(network, alert.sectors, language),
         region=region_name(network, alert.region, language),
         sender=_sender(alert, network, language),
         time=local_time(alert.created_at, settings.cora_timezone, language),
-        text=text if text is not None else i18n.text(language, "alert.text_removed"),
+        text=text,
     )
     buttons = [
         (i18n.text(language, "button.ack"), Button(Kind.ALERT, str(alert.id), "ack").encode()),
@@ -614,7 +647,8 @@ async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
     author = await cache.member(int(job.params["member"] or 0))
     text = await cache.follow_up_text(job.subject_id)
     return Rendered(
-        i18n.html_text(
+        drill_banner(language, alert)
+        + i18n.html_text(
             language,
             "alert.follow_up",
             icon=_icon(alert),
@@ -633,7 +667,8 @@ async def render_notice(job: Job, cache: RenderCache) -> Rendered:
     who = await cache.member(int(job.params["member"] or 0))
     key = {Notice.TAKEN: "alert.notice.taken", Notice.CLOSED: "alert.notice.closed"}[job.kind]
     return Rendered(
-        i18n.html_text(
+        drill_banner(language, alert)
+        + i18n.html_text(
             language, key, icon=_icon(alert), ref=alert.ref, name=who.display_name if who else "–"
         )
     )
@@ -652,7 +687,8 @@ def render_status(
     """The sender's live status message."""
     alert = status.alert
     lines = [
-        i18n.html_text(
+        drill_banner(language, alert)
+        + i18n.html_text(
             language,
             "status.head",
             icon=_icon(alert),
@@ -677,15 +713,31 @@ def render_status(
                 time=local_time(alert.taken_at, timezone, language),
             )
         )
+    for deputy, absent in status.deputies:
+        lines.append(
+            i18n.html_text(language, "status.deputy", deputy=_name(deputy), member=_name(absent))
+        )
+    if status.away:
+        names = ", ".join(_name(m) for m in status.away)
+        lines.append(i18n.html_text(language, "status.away", names=names))
     if status.unreachable:
         names = ", ".join(m.display_name or f"#{m.id}" for m in status.unreachable)
         lines.append(i18n.html_text(language, "status.unreachable", names=names))
     if status.failed:
         lines.append(i18n.html_text(language, "status.failed", count=status.failed))
     if alert.escalation_level:
-        lines.append(i18n.html_text(language, f"status.escalated.{min(alert.escalation_level, 2)}"))
+        key = (
+            "status.drill_reminded"
+            if alert.drill
+            else f"status.escalated.{min(alert.escalation_level, 2)}"
+        )
+        lines.append(i18n.html_text(language, key))
     if alert.status == AlertStatus.CLOSED:
         lines.append(i18n.html_text(language, "status.closed"))
         return "\n".join(lines), None
     close = Button(Kind.ALERT, str(alert.id), "close").encode()
     return "\n".join(lines), keyboard([[(i18n.text(language, "button.close"), close)]])
+
+
+def _name(member: MemberView) -> str:
+    return member.display_name or f"#{member.id}"

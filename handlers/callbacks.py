@@ -32,6 +32,7 @@ class Kind(StrEnum):
     ANNOUNCEMENT = "n"  # read confirmation, reminders, cancelling a scheduled one
     POLL = "p"  # answers, closing and the final decision of a poll
     FORM = "f"  # steps of the announcement and poll dialogs
+    REGION = "r"  # a coordinator confirms or declines a member's further region
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

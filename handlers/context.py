@@ -11,16 +11,19 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.alerts import AlertService, AlertView
 from bot.announcements import AnnouncementService
 from bot.audit import AuditService
+from bot.availability import AvailabilityService
 from bot.channels import ChannelService
 from bot.clock import Clock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService
+from bot.drills import DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
 from bot.polls import PollService, PollView
+from bot.report import ReportService
 
 
 class Background(Protocol):
@@ -59,6 +62,9 @@ class Services:
     channels: ChannelService
     announcements: AnnouncementService
     polls: PollService
+    availability: AvailabilityService
+    drills: DrillService
+    reports: ReportService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -8,6 +8,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot import i18n
+from bot.availability import AbsenceView
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import LANGUAGES, Markup
@@ -18,6 +19,7 @@ from handlers.context import CoraContext
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
     chunk_lines,
+    day_text,
     edit_html,
     keyboard,
     member_line,
@@ -415,9 +417,25 @@ async def members(update: Update, context: CoraContext) -> None:
     if not found:
         await say(update, context, "members.none")
         return
-    lines = [member_line(context, member) + _role_suffix(context, member) for member in found]
+    absences = await context.services.availability.absences(m.id for m in found)
+    lines = [
+        member_line(context, member)
+        + _role_suffix(context, member)
+        + _absence_suffix(context, absences.get(member.id))
+        for member in found
+    ]
     for text in chunk_lines(lines, tr(context, "members.header", count=len(found))):
         await send_html(update, text)
+
+
+def _absence_suffix(context: CoraContext, absence: AbsenceView | None) -> Markup:
+    """` · away until 10.12.2026, deputy #12`"""
+    if absence is None:
+        return Markup("")
+    until = day_text(absence.until_day, context.language)
+    if absence.deputy is None:
+        return Markup(tr(context, "members.away", date=until))
+    return Markup(tr(context, "members.away_with_deputy", date=until, deputy=absence.deputy.id))
 
 
 def _role_suffix(context: CoraContext, member: MemberView) -> Markup:

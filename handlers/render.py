@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -97,6 +97,11 @@ def region_label(context: CoraContext, code: str | None, language: str | None = 
 
 def member_line(context: CoraContext, member: MemberView, language: str | None = None) -> Markup:
     return member_text(context.services.network, member, language or context.language)
+
+
+def day_text(day: date, language: str) -> str:
+    """A calendar day the way the reader writes it: 10.12.2026 or 2026-12-10."""
+    return day.strftime("%d.%m.%Y") if language == "de" else day.isoformat()
 
 
 def when(context: CoraContext, moment: datetime) -> str:

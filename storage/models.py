@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -87,6 +88,12 @@ class Member(Base):
     __table_args__ = (
         _enum_check("role", "role", Role),
         _enum_check("status", "status", MemberStatus),
+        CheckConstraint(
+            "(quiet_from IS NULL AND quiet_until IS NULL) OR "
+            "(quiet_from BETWEEN 0 AND 1439 AND quiet_until BETWEEN 0 AND 1439 "
+            "AND quiet_from <> quiet_until)",
+            name="quiet_hours",
+        ),
         Index("ix_members_status_sector_region", "status", "sector", "region"),
     )
 
@@ -105,6 +112,10 @@ class Member(Base):
     status_changed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     # Set when Telegram refused a delivery (blocked bot, deleted account); cleared on success.
     unreachable_since: Mapped[datetime | None]
+    # Quiet hours for non-urgent messages, minutes after midnight in the network's time zone;
+    # the window may wrap around midnight (22:00-07:00).
+    quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_until: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class Invite(Base):
@@ -211,10 +222,16 @@ class Alert(Base):
     purged_at: Mapped[datetime | None]
     delivered_count: Mapped[int | None] = mapped_column(Integer)
     undelivered_count: Mapped[int | None] = mapped_column(Integer)
+    # An exercise: marked in every message, never escalated beyond its recipients, counted
+    # apart from real alerts; its result goes to the coordinator who ran it at result_due_at.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    result_due_at: Mapped[datetime | None]
 
 
 class RecipientReason(enum.StrEnum):
     TARGET = "target"  # matched the alert's sectors and region
+    DEPUTY = "deputy"  # stands in for an absent member (see AlertRecipient.deputy_id)
+    AWAY = "away"  # matched, but absent: nothing is sent to them
     ESCALATION = "escalation"  # a coordinator brought in by escalation
 
 
@@ -230,6 +247,11 @@ class AlertRecipient(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(String(12))
     acknowledged_at: Mapped[datetime | None]
+    # The member's sector when the alert was raised, so that figures do not move when
+    # somebody changes sector later (None on rows from before it was recorded).
+    sector: Mapped[str | None] = mapped_column(String(40))
+    # On an AWAY row: who received the alert in the absent member's place (None: nobody).
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 
 
 class FollowUp(Base):
@@ -251,6 +273,56 @@ class CaseCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     value: Mapped[int] = mapped_column(Integer)
+
+
+class DrillCounter(Base):
+    """The running number of drill references per year (U-2026-0003), apart from cases."""
+
+    __tablename__ = "drill_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class Absence(Base):
+    """A planned absence: until the end of `until_day` (network time zone) the member's alerts go
+    to their deputy, or they are counted as away."""
+
+    __tablename__ = "absences"
+    __table_args__ = (Index("ix_absences_member_id_ends_at", "member_id", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    starts_at: Mapped[datetime]
+    until_day: Mapped[date]
+    ends_at: Mapped[datetime]  # midnight after until_day in the network's time zone, in UTC
+    ended_at: Mapped[datetime | None]  # ended early (/back, erasure)
+    created_at: Mapped[datetime]
+
+
+class RegionStatus(enum.StrEnum):
+    PENDING = "pending"  # asked for, waiting for a coordinator of that region
+    CONFIRMED = "confirmed"
+
+
+class MemberRegion(Base):
+    """A further region a member is reachable for, once a coordinator of it confirmed."""
+
+    __tablename__ = "member_regions"
+    __table_args__ = (
+        UniqueConstraint("member_id", "region"),
+        _enum_check("status", "status", RegionStatus),
+        Index("ix_member_regions_region_status", "region", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    region: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    requested_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -1,0 +1,187 @@
+"""Telegram adapters for drills: /drill, /drillresult and the result message."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import i18n
+from bot.alerts import parse_sectors
+from bot.delivery import Job
+from bot.drills import DrillResult
+from bot.errors import DomainError
+from bot.membership import MemberView
+from bot.network import Network
+from bot.report_output import duration
+from handlers.alerts import drill_banner
+from handlers.context import CoraContext
+from handlers.outbox import RenderCache, Rendered
+from handlers.render import (
+    MESSAGE_LIMIT,
+    chunk_lines,
+    local_time,
+    member_text,
+    region_name,
+    say,
+    sector_name,
+    sectors_text,
+    send_html,
+)
+from storage.models import Urgency
+
+# The result message through the outbox must fit into one Telegram message: its lists are
+# shortened until it does (/drillresult shows them in full, over several messages).
+RESULT_LIST_LIMITS = (25, 10, 3, 0)
+
+
+async def drill(update: Update, context: CoraContext) -> None:
+    """`/drill <sector[,…]|all> <region|MV> [!]`: an exercise alert, `!` for the urgent path."""
+    args = context.args or []
+    if len(args) not in (2, 3) or (len(args) == 3 and args[2] != "!"):
+        raise DomainError("drill.usage")
+    network = context.services.network
+    sectors = parse_sectors(network, args[0])
+    urgency = Urgency.URGENT if len(args) == 3 else Urgency.NORMAL
+    drills = context.services.drills
+    raised = await drills.start(context.active_member.id, sectors, args[1], urgency)
+    context.background.deliveries_added()
+    context.background.alert_changed(raised.alert)
+    await say(
+        update,
+        context,
+        "drill.started",
+        ref=raised.alert.ref,
+        recipients=raised.recipients,
+        window=duration(drills.result_after.total_seconds()),
+    )
+
+
+async def drill_result(update: Update, context: CoraContext) -> None:
+    """`/drillresult <ref>`: the result so far."""
+    if not context.args or len(context.args) != 1:
+        raise DomainError("drill.ref_expected")
+    result = await context.services.drills.result(context.active_member.id, context.args[0])
+    settings = context.services.settings
+    lines = result_lines(
+        result, context.services.network, context.language, settings.cora_timezone, limit=None
+    )
+    for text in chunk_lines(lines):
+        await send_html(update, text)
+
+
+async def render_drill_result(job: Job, cache: RenderCache) -> Rendered:
+    """The result, to the coordinator who ran the drill, once it is over."""
+    assert job.alert_id is not None
+    result = await cache.services.drills.result_of(job.alert_id)
+    settings = cache.services.settings
+    return Rendered(
+        result_message(result, cache.services.network, cache.language(job), settings.cora_timezone)
+    )
+
+
+def result_message(result: DrillResult, network: Network, language: str, timezone: str) -> str:
+    """The result as one message within Telegram's length limit."""
+    for limit in RESULT_LIST_LIMITS:
+        text = "\n".join(result_lines(result, network, language, timezone, limit=limit))
+        if len(text) <= MESSAGE_LIMIT:
+            break
+    return text
+
+
+def result_lines(
+    result: DrillResult, network: Network, language: str, timezone: str, *, limit: int | None
+) -> list[str]:
+    """Reach, the time to each acknowledgement, per sector, and who did not answer (by number
+    and name: the coordinator who ran the drill follows up with them)."""
+    alert = result.alert
+
+    def t(key: str, **params: object) -> str:
+        return i18n.html_text(language, key, **params)
+
+    percent = round(100 * result.delivered / result.members) if result.members else 0
+    lines = [
+        drill_banner(language, alert)
+        + t(
+            "drill.result.head",
+            ref=alert.ref,
+            sectors=sectors_text(network, alert.sectors, language),
+            region=region_name(network, alert.region, language),
+            time=local_time(alert.created_at, timezone, language),
+        ),
+        t(
+            "drill.result.reach",
+            delivered=result.delivered,
+            members=result.members,
+            percent=percent,
+        ),
+    ]
+    if result.unreachable or result.failed or result.pending:
+        lines.append(
+            t(
+                "drill.result.undelivered",
+                unreachable=result.unreachable,
+                failed=result.failed,
+                pending=result.pending,
+            )
+        )
+    first = result.first_ack_seconds
+    lines.append(
+        t("drill.result.first", time=duration(first))
+        if first is not None
+        else t("drill.result.no_ack")
+    )
+    if result.acks:
+        lines.append(t("drill.result.acks", count=len(result.acks)))
+        lines.extend(
+            _listed(
+                [
+                    t(
+                        "drill.result.ack",
+                        time=duration(ack.seconds),
+                        member=member_text(network, ack.member, language),
+                    )
+                    for ack in result.acks
+                ],
+                limit,
+                language,
+                alert.ref,
+            )
+        )
+    if len(result.sectors) > 1:
+        lines.append(t("drill.result.sectors"))
+        for reach in result.sectors:
+            lines.append(
+                t(
+                    "drill.result.sector",
+                    sector=sector_name(network, reach.sector, language),
+                    delivered=reach.delivered,
+                    members=reach.members,
+                    acknowledged=reach.acknowledged,
+                    first=duration(reach.first_ack_seconds)
+                    if reach.first_ack_seconds is not None
+                    else "–",
+                )
+            )
+    if result.not_answered:
+        lines.append(t("drill.result.not_answered", count=len(result.not_answered)))
+        lines.extend(_members(result.not_answered, network, language, limit, alert.ref))
+    if result.away:
+        lines.append(t("drill.result.away", count=len(result.away)))
+        lines.extend(_members(result.away, network, language, limit, alert.ref))
+    return lines
+
+
+def _members(
+    members: tuple[MemberView, ...], network: Network, language: str, limit: int | None, ref: str
+) -> list[str]:
+    lines = [
+        i18n.html_text(language, "drill.result.member", member=member_text(network, m, language))
+        for m in members
+    ]
+    return _listed(lines, limit, language, ref)
+
+
+def _listed(lines: list[str], limit: int | None, language: str, ref: str) -> list[str]:
+    if limit is None or len(lines) <= limit:
+        return lines
+    more = i18n.html_text(language, "drill.result.more", count=len(lines) - limit, ref=ref)
+    return [*lines[:limit], more]
