@@ -476,7 +476,7 @@ def build_application(
 ) -> CoraBot:
     clock = clock or SystemClock()
     network = network or load_network(settings.cora_network_file)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
     alerts = AlertService(
