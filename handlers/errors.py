@@ -28,6 +28,15 @@ async def _language(update: Update, context: CoraContext) -> str:
     return pick_language(member.language if member else None, user.language_code, default)
 
 
+_ECHO_LIMIT = 300  # long enough for lists of valid codes, short enough for any message
+
+
+def _shorten(value: object) -> object:
+    if isinstance(value, str) and len(value) > _ECHO_LIMIT:
+        return value[: _ECHO_LIMIT - 1] + "…"
+    return value
+
+
 async def handle_error(update: object, context: CoraContext) -> None:
     """Reply to the person and stop this update from reaching any later handler group."""
     error = context.error
@@ -35,7 +44,8 @@ async def handle_error(update: object, context: CoraContext) -> None:
         log.error("error outside an update", exc_info=error)
         return
     if isinstance(error, DomainError):
-        key, params = error.message_key, error.params
+        # Parameters often echo what the person typed: keep the reply short and valid.
+        key, params = error.message_key, {k: _shorten(v) for k, v in error.params.items()}
         log.info("refused update %s: %s", update.update_id, key)
     else:
         key, params = "error.generic", {}
