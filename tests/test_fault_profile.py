@@ -1,0 +1,33 @@
+"""Under a seeded 20 % fault profile of the Bot API (429, 500, 502, time-outs, dropped
+connections) an urgent alert and a poll lose nothing: every delivery ends final, every
+recipient has the alert, every vote is counted. The long run is `python -m bench.faults`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.faults import run_scenario
+from bot.app import CoraBot
+from bot.local_api.server import LocalBotApi
+from storage.models import DeliveryStatus
+
+
+@pytest.fixture
+def setting_overrides() -> dict[str, Any]:
+    return {"delivery_max_attempts": 15}
+
+
+@pytest.mark.timeout(300)
+async def test_nothing_is_lost_under_a_20_percent_fault_profile(
+    api: LocalBotApi, cora: CoraBot, database_url: str
+) -> None:
+    outcome = await run_scenario(api, cora, database_url, recipients=60, voters=30, seed=3)
+    assert sum(outcome.faults.values()) >= 10, outcome.faults  # the profile really bit
+    assert set(outcome.deliveries) == {DeliveryStatus.SENT}, outcome.deliveries
+    assert outcome.missing == 0
+    assert outcome.votes == outcome.voters
+    # Only answers lost in transit (time-outs, connections dropped after processing) repeat.
+    lost_answers = outcome.faults["timeout"] + outcome.faults["drop_after"]
+    assert outcome.duplicates <= lost_answers
