@@ -1,0 +1,121 @@
+"""A crash loop: the bot process is killed with SIGKILL at random moments, ten times, during a
+fan-out, and restarted each time. Afterwards everyone has the alert, duplicates come only from
+sends in flight at a kill, and `cora-bot audit verify` passes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import sys
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.alerts import AlertService, EscalationPeriods
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.keys import TextCipher, generate_signing_key
+from bot.local_api.server import LocalBotApi
+from bot.network import load_network
+from storage.db import Database
+from storage.models import Delivery, DeliveryStatus
+from storage.uow import UnitOfWorkFactory
+from tests.story import alert_messages, seed_members, until
+
+KILLS, RECIPIENTS = 10, 300
+
+
+async def sending(database_url: str) -> int:
+    database = Database(database_url)
+    try:
+        async with database.read_sessions() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == DeliveryStatus.SENDING)
+            )
+            return int(count or 0)
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.timeout(300)
+async def test_ten_kills_during_a_fan_out_lose_nothing(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    assert settings.cora_encryption_key is not None
+    key = settings.cora_encryption_key.get_secret_value()
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+        "CORA_ENCRYPTION_KEY": key,
+        "CORA_AUDIT_SIGNING_KEY": generate_signing_key(),
+        "TELEGRAM_MAX_RATE": "30",
+        "DELIVERY_CLAIM_SECONDS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    async def start() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            env=environment,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+    [sender] = await seed_members(
+        settings.database_url, api, 1, "victim_support", "HRO", prefix="Absender"
+    )
+    people = await seed_members(settings.database_url, api, RECIPIENTS, "police", "HRO")
+    database = Database(settings.database_url)
+    alerts = AlertService(
+        UnitOfWorkFactory(database, SystemClock()),
+        load_network(),
+        TextCipher([key]),
+        EscalationPeriods(timedelta(hours=1), timedelta(hours=4)),
+    )
+    raised = await alerts.raise_alert(
+        sender.member_id, ["police"], "HRO", "urgent", "Großlage im Fall Kiefer"
+    )
+    await database.dispose()
+    ref = raised.alert.ref
+    chance = random.Random(11)
+    in_flight_at_kills = 0
+    process = await start()
+    try:
+        for _ in range(KILLS):
+            delivered = len(api.delivered)
+            await until(api, lambda n=delivered: len(api.delivered) > n, 30)  # it is sending
+            await asyncio.sleep(chance.uniform(0.0, 0.8))
+            process.kill()
+            await process.wait()
+            in_flight_at_kills += await sending(settings.database_url)
+            process = await start()
+        await until(api, lambda: all(alert_messages(p.user, ref) for p in people), 120)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+    copies = [len(alert_messages(p.user, ref)) for p in people]
+    assert min(copies) == 1  # nobody is missing
+    assert sum(copies) - RECIPIENTS <= in_flight_at_kills  # only sends in flight at a kill
+    verify = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "audit",
+        "verify",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await verify.communicate()
+    assert verify.returncode == 0, (out + err).decode()
+    assert "intact" in out.decode()
