@@ -415,7 +415,14 @@ class CoraBot:
         api = api_routes(self.services.integrations, self.services.network)
         if mode == "webhook":
             url, secret = self.settings.webhook()
-            routes = [webhook_route(urlsplit(url).path or "/", secret, self.application)]
+            routes = [
+                webhook_route(
+                    urlsplit(url).path or "/",
+                    secret,
+                    self.application,
+                    self.services.audit.record_refusal,
+                )
+            ]
             if self.settings.metrics_listen is None:
                 routes += probes
             if self.settings.api_listen is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -125,29 +125,33 @@ def health_routes(probes: Probes) -> list[web.RouteDef]:
     ]
 
 
-def webhook_route(path: str, secret: str, application: Any) -> web.RouteDef:
-    """Telegram POSTs each update here; only requests carrying our secret are accepted."""
+def webhook_route(
+    path: str, secret: str, application: Any, audit: Callable[[str, str], Awaitable[None]]
+) -> web.RouteDef:
+    """Telegram POSTs each update here; only requests carrying our secret are accepted.
+    Every refusal is logged and audited."""
+
+    async def refuse(status: int, reason: str) -> web.Response:
+        log.warning("refused a webhook request (%s)", reason)
+        await audit("webhook", reason)
+        return web.json_response({"error": reason}, status=status)
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning(
-                "refused a webhook request without the right secret from %s", request.remote
-            )
-            return web.json_response({"error": "forbidden"}, status=403)
+            return await refuse(403, "forbidden")
         if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
-            return web.json_response({"error": "too large"}, status=413)
+            return await refuse(413, "too_large")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return web.json_response({"error": "too large"}, status=413)
+            return await refuse(413, "too_large")
         try:
             update = Update.de_json(json.loads(body), application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
-            log.warning("refused a malformed webhook request")
-            return web.json_response({"error": "malformed update"}, status=400)
+            update = None
         if update is None:
-            return web.json_response({"error": "malformed update"}, status=400)
+            return await refuse(400, "malformed")
         await application.update_queue.put(update)
         return web.json_response({"ok": True})
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.local_api.server import LocalBotApi
+from storage.models import AuditEvent
 from tests.story import expect, join
 
 SECRET = "webhook-secret-for-tests-0123456789"
@@ -89,8 +91,16 @@ async def test_requests_without_the_secret_are_refused_and_logged(
             assert response.status == 413
         async with http.get(f"http://127.0.0.1:{ports[0]}/metrics") as response:
             assert response.status == 404  # probes have their own port here
-    refusals = [r for r in caplog.records if "without the right secret" in r.getMessage()]
-    assert len(refusals) == 2
+    refusals = [r for r in caplog.records if "refused a webhook request" in r.getMessage()]
+    assert len(refusals) == 4
+    async with webhook_bot.database.read_sessions() as session:
+        details = (
+            await session.scalars(
+                select(AuditEvent.details).where(AuditEvent.action == "webhook.refused")
+            )
+        ).all()
+    reasons = sorted(json.loads(d)["reason"] for d in details)
+    assert reasons == ["forbidden", "forbidden", "malformed", "too_large"]
 
 
 async def test_health_readiness_and_metrics(
