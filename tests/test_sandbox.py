@@ -249,6 +249,30 @@ async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandb
     await user.wait_for(lambda m: True, 10, after=before)
 
 
+async def test_an_invitation_link_opens_as_a_new_person_who_joins(sandbox: Sandbox) -> None:
+    dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
+    before = dana.last
+    dana.send("/invite police HRO")
+    invitation = await dana.wait_for(lambda m: "?start=" in m.text, 10, after=before)
+    async with aiohttp.ClientSession() as client:
+        fragment = f"{sandbox.url}sandbox/users/{dana.id}/messages/{invitation.message_id}"
+        async with client.get(fragment) as response:
+            html = await response.text()
+        assert 'action="/sandbox/people"' in html
+        token = html.split('name="start" value="', 1)[1].split('"', 1)[0]
+        assert f"?start={token}" in invitation.text
+        async with client.post(
+            f"{sandbox.url}sandbox/people",
+            data={"start": token, "lang": "de"},
+            headers={"Accept": "application/json"},
+        ) as response:
+            assert response.status == 201
+            created = await response.json()
+    newcomer = sandbox.api.get_user(created["user_id"])
+    assert newcomer.history[0].text == f"/start {token}"
+    await newcomer.wait_for(lambda m: said("join.invited")[0] in m.text, 10)
+
+
 def test_message_texts_are_rebuilt_from_entities_and_never_injected() -> None:
     text = "Fall <Linde> & Co: https://example.org/a?b=1 fett"
     entities = [

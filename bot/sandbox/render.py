@@ -294,7 +294,8 @@ def _reply_keyboard(view: View, user: SimUser) -> Html:
     )
 
 
-def _commands(commands: Sequence[JsonDict], user_id: int) -> Html:
+def commands_list(commands: Sequence[JsonDict], user_id: int) -> Html:
+    """The command menu as suggestions for the person's text field."""
     options = join(
         h(
             '<option value="/{command}">{description}</option>',
@@ -334,7 +335,7 @@ def phone(view: View, profile: Profile, user: SimUser, commands: Sequence[JsonDi
         reply_keyboard=_reply_keyboard(view, user),
         input_label=view.t("sandbox.message_label", name=profile.name),
         send=view.t("sandbox.send"),
-        commands=_commands(commands, uid),
+        commands=commands_list(commands, uid),
     )
 
 

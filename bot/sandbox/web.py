@@ -20,7 +20,15 @@ from bot.local_api.images import image_size
 from bot.local_api.people import SimUser
 from bot.local_api.server import LocalBotApi
 from bot.sandbox.people import FIRST_SHOWN, SandboxPerson
-from bot.sandbox.render import Html, Profile, View, message_item, page, phone
+from bot.sandbox.render import (
+    Html,
+    Profile,
+    View,
+    commands_list,
+    message_item,
+    page,
+    phone,
+)
 from handlers.render import region_name, sector_name
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -84,6 +92,7 @@ class SandboxSite:
         app.router.add_get("/", self.index)
         app.router.add_get("/sandbox/users/{user_id}/phone", self.phone_fragment)
         app.router.add_get("/sandbox/users/{user_id}/messages/{message_id}", self.message_fragment)
+        app.router.add_get("/sandbox/users/{user_id}/commands", self.commands_fragment)
         app.router.add_post("/sandbox/users/{user_id}/send", self.send)
         app.router.add_post("/sandbox/users/{user_id}/press", self.press)
         app.router.add_post("/sandbox/people", self.add_person)
@@ -167,6 +176,12 @@ class SandboxSite:
 
     async def phone_fragment(self, request: web.Request) -> web.Response:
         html = await self._phone(self._view(request), self._user(request))
+        return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+    async def commands_fragment(self, request: web.Request) -> web.Response:
+        """The command menu the person's client shows now (it changes when they join)."""
+        user = self._user(request)
+        html = commands_list(self._api.commands_shown_to(user), user.id)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def message_fragment(self, request: web.Request) -> web.Response:

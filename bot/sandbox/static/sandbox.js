@@ -167,6 +167,16 @@
     else hidePhone(box.value);
   });
 
+  // The command menu changes when someone joins or becomes coordinator: fetch it when typing.
+  document.addEventListener("focusin", async (event) => {
+    const input = event.target;
+    if (!input.matches || !input.matches(".compose input")) return;
+    const userId = input.closest(".phone").dataset.user;
+    const response = await fetch(`/sandbox/users/${userId}/commands`);
+    const list = document.getElementById(`commands-${userId}`);
+    if (response.ok && list) list.replaceWith(element(await response.text()));
+  });
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-hide]");
     if (button) hidePhone(button.dataset.hide);
