@@ -138,7 +138,9 @@ def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     sandbox.add_argument("--port", type=int, default=8099, help="port of the page (0: any free)")
     sandbox.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (loopback only, see below)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; only this computer's unless --unsafe-public is given",
     )
     sandbox.add_argument(
         "--unsafe-public",
@@ -152,7 +154,10 @@ def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "deleted at the end)",
     )
     sandbox.add_argument(
-        "--language", choices=["de", "en"], default="de", help="of the page and the people"
+        "--language",
+        choices=["de", "en"],
+        default="de",
+        help="language of the page and of the invented people's Telegram",
     )
     sandbox.add_argument("--open", action="store_true", help="open the page in a browser")
     sandbox.add_argument("--verbose", action="store_true", help="log the bot at INFO level")

@@ -93,6 +93,22 @@ async def test_the_invented_network_joins_through_the_real_dialog(sandbox: Sandb
     assert kim.last is not None and said("join.activated", name="Kim Polizei")[0] in kim.last.text
 
 
+async def test_a_kept_data_directory_finds_its_network_again(tmp_path: Path) -> None:
+    options = SandboxOptions(port=0, data_dir=tmp_path / "kept")
+    async with open_sandbox(options) as first:
+        assert (tmp_path / "kept" / "keys.env").exists()
+    async with open_sandbox(options) as second:
+        async with second.cora.database.read_sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(Member))
+        assert count == len(NETWORK)
+        assert [p.user.id for p in second.people] == [p.user.id for p in first.people]
+        dana = second.api.get_user(person_id(second, "Dana Koordina"))
+        kim = second.api.get_user(person_id(second, "Kim Polizei"))
+        assert kim.history == []  # the stand-in for Telegram starts empty; the bot remembers
+        dana.send(ALERT)
+        await kim.wait_for(lambda m: "Test im Fall Linde" in m.text, 10)
+
+
 async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_browser(
     sandbox: Sandbox, browser: Any, tmp_path: Path
 ) -> None:

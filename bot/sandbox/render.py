@@ -186,7 +186,7 @@ def _attachments(view: View, message: SimMessage) -> Html:
     return join(parts)
 
 
-def _invitations(view: View, user_id: int, message: SimMessage) -> Html:
+def _invitations(view: View, message: SimMessage) -> Html:
     """A button next to each invitation link to this bot: open it as a new person."""
     tokens = {
         token
@@ -197,10 +197,8 @@ def _invitations(view: View, user_id: int, message: SimMessage) -> Html:
         h(
             '<form class="invitation" method="post" action="/sandbox/people">'
             '<input type="hidden" name="start" value="{token}">'
-            '<input type="hidden" name="from" value="{user_id}">'
             '<button type="submit">{label}</button></form>',
             token=token,
-            user_id=user_id,
             label=view.t("sandbox.open_invitation"),
         )
         for token in sorted(tokens)
@@ -263,7 +261,7 @@ def message_item(view: View, profile: Profile, message: SimMessage) -> Html:
         sender=view.t("sandbox.bot") if message.from_bot else profile.name,
         text=message_text(message.text, message.entities),
         attachments=_attachments(view, message),
-        invitations=_invitations(view, profile.user_id, message) if message.from_bot else "",
+        invitations=_invitations(view, message) if message.from_bot else "",
         iso=sent.isoformat(timespec="seconds"),
         time=sent.strftime("%H:%M"),
         marks=join(marks),
