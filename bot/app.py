@@ -52,6 +52,7 @@ from handlers import announcements as announcement_handlers
 from handlers import availability as availability_handlers
 from handlers import channels as channel_handlers
 from handlers import data_protection as data_protection_handlers
+from handlers import dialogs
 from handlers import drills as drill_handlers
 from handlers import membership as membership_handlers
 from handlers import polls as poll_handlers
@@ -476,7 +477,7 @@ def build_application(
 ) -> CoraBot:
     clock = clock or SystemClock()
     network = network or load_network(settings.cora_network_file)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
     alerts = AlertService(
@@ -551,5 +552,8 @@ def build_application(
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))
     application.add_handler(CallbackQueryHandler(_buttons().route))
+    application.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND, dialogs.unexpected_text)
+    )
     application.add_error_handler(handle_error)
     return cora

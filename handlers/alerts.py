@@ -36,6 +36,7 @@ from bot.network import Network
 from bot.personal_data import Finding
 from handlers.callbacks import Button, Kind, decode
 from handlers.context import CoraContext
+from handlers.dialogs import use_buttons
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
     edit_html,
@@ -348,6 +349,7 @@ def alert_dialog() -> BaseHandler[Update, CoraContext, object]:
         fallbacks=[
             CommandHandler("cancel", cancel_dialog),
             CallbackQueryHandler(cancel_dialog, pattern=draft + r"draft:cancel$"),
+            MessageHandler(filters.TEXT & ~filters.COMMAND, use_buttons),
         ],
         allow_reentry=True,
         name="alert",

@@ -31,6 +31,7 @@ from handlers.alerts import _findings
 from handlers.callbacks import Button, Kind, decode
 from handlers.channels import target_text
 from handlers.context import CoraContext, Services
+from handlers.dialogs import use_buttons
 from handlers.live import LiveMessage
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
@@ -339,6 +340,7 @@ def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
         fallbacks=[
             CommandHandler("cancel", cancel_dialog),
             CallbackQueryHandler(cancel_dialog, pattern=form + r"ann:cancel$"),
+            MessageHandler(text, use_buttons),
         ],
         allow_reentry=True,
         name="announce",

@@ -46,6 +46,7 @@ from bot.polls import (
 from handlers.callbacks import Button, Kind, decode
 from handlers.channels import target_text
 from handlers.context import CoraContext, Services
+from handlers.dialogs import use_buttons
 from handlers.live import LiveMessage
 from handlers.outbox import Document, RenderCache, Rendered
 from handlers.render import (
@@ -570,6 +571,7 @@ def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
         fallbacks=[
             CommandHandler("cancel", cancel_dialog),
             CallbackQueryHandler(cancel_dialog, pattern=form + r"poll:cancel$"),
+            MessageHandler(text, use_buttons),
         ],
         allow_reentry=True,
         name="poll",

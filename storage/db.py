@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 
-def _configure_sqlite(engine: AsyncEngine, begin: str, *, foreign_keys: bool = True) -> None:
+def _configure_sqlite(
+    engine: AsyncEngine, begin: str, *, foreign_keys: bool = True, lock_timeout_ms: int = 10_000
+) -> None:
     # SQLAlchemy takes over BEGIN so that reads run inside the transaction too, and writers take
     # the write lock up front (BEGIN IMMEDIATE) instead of failing half-way on upgrade.
     @event.listens_for(engine.sync_engine, "connect")
@@ -28,7 +30,7 @@ def _configure_sqlite(engine: AsyncEngine, begin: str, *, foreign_keys: bool = T
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         # Erased personal data is overwritten, not merely unlinked from the file's pages.
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
@@ -41,7 +43,10 @@ def _configure_sqlite(engine: AsyncEngine, begin: str, *, foreign_keys: bool = T
 class Database:
     """The engines of one database and the lock that serialises SQLite writers in-process."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, lock_timeout_ms: int = 10_000) -> None:
+        """`lock_timeout_ms`: how long an action waits for a lock another connection holds
+        before it gives up with "try again" (SQLite's busy timeout, PostgreSQL's lock_timeout).
+        """
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # Parameters may hold names; they must not end up in logs or error messages.
@@ -52,14 +57,20 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_async_engine(url, pool_size=2, max_overflow=0, **options)
             self.read_engine = create_async_engine(url, pool_size=8, **options)
-            _configure_sqlite(self.engine, "BEGIN IMMEDIATE")
-            _configure_sqlite(self.read_engine, "BEGIN")
+            _configure_sqlite(self.engine, "BEGIN IMMEDIATE", lock_timeout_ms=lock_timeout_ms)
+            _configure_sqlite(self.read_engine, "BEGIN", lock_timeout_ms=lock_timeout_ms)
             # One writer at a time: waiting on an asyncio lock is cheaper and fairer than
             # spinning on SQLite's busy timeout.
             self.write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
+            server = {"lock_timeout": str(int(lock_timeout_ms))}
             self.engine = create_async_engine(
-                url, pool_size=10, max_overflow=10, pool_pre_ping=True, **options
+                url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                connect_args={"server_settings": server},
+                **options,
             )
             self.read_engine = self.engine
             self.write_lock = None

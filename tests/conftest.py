@@ -131,17 +131,62 @@ async def cora(settings: Settings, clock: Clock) -> AsyncIterator[CoraBot]:
         await bot.stop()
 
 
+class _Collector(logging.Handler):
+    """Keeps every formatted record, after the production redaction filter has run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def _said_by_people(request: pytest.FixtureRequest) -> list[str]:
+    """What simulated people wrote in this test: alert texts, names, invite tokens …"""
+    api = request.node.funcargs.get("api")
+    if not isinstance(api, LocalBotApi):
+        return []
+    texts = []
+    for chat in api.world.chats.values():
+        for message in chat.messages:
+            if message.from_bot or not message.text:
+                continue
+            # The whole text, and every tail after a command's words (an alert's text).
+            texts.append(message.text)
+            if message.text.startswith("/"):
+                words = message.text.split(" ")
+                texts += [" ".join(words[k:]).lstrip("! ").strip() for k in range(1, len(words))]
+    return [text for text in texts if len(text) >= 12]
+
+
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """The command line configures logging globally; give every test a clean slate."""
-    from bot.logs import QUIET_LIBRARIES
+def _logs_keep_secrets(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs with logging as in production at LOG_LEVEL=DEBUG; afterwards nothing a
+    person wrote (alert texts, names, invite tokens) and no secret may appear in the logs.
+    The command line configures logging globally; every test gets a clean slate back."""
+    from bot.logs import QUIET_LIBRARIES, configure_logging
 
     root = logging.getLogger()
     saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIET_LIBRARIES})
+    configure_logging("DEBUG", [TOKEN])
+    collector = _Collector()
+    collector.filters = list(root.handlers[0].filters)  # the same redaction as production
+    root.addHandler(collector)
     yield
     root.handlers[:], root.level = saved[0], saved[1]
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
+    if request.node.get_closest_marker("logs_may_show_texts"):
+        return
+    logged = "\n".join(collector.lines)
+    secrets = [TOKEN, TOKEN.split(":")[1], *_said_by_people(request)]
+    settings = request.node.funcargs.get("settings")
+    if isinstance(settings, Settings):
+        secrets += [s.get_secret_value() for s in (settings.cora_encryption_key,) if s]
+    leaked = sorted({secret for secret in secrets if secret in logged})
+    assert not leaked, f"logged what must never be logged: {leaked!r}"
 
 
 @pytest.fixture

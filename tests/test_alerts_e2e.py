@@ -291,3 +291,17 @@ async def test_buttons_keep_working_after_a_restart(
     finally:
         await again.stop()
         await cora.start()  # the fixture stops it once more
+
+
+async def test_text_where_a_button_is_expected_gets_a_hint_not_silence(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "police", "SN")
+    reply = await reply_to(sender.user, "Hallo?")
+    assert shows(reply, "text.unexpected")
+    sender.user.send("/alert")
+    await expect(sender.user, "alert.ask_sectors")
+    reply = await reply_to(sender.user, "Polizei bitte")
+    assert shows(reply, "dialog.use_buttons")
+    reply = await reply_to(sender.user, "/cancel")
+    assert shows(reply, "alert.cancelled")
