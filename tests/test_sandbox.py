@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import i18n
+from bot.local_api.server import LocalBotApi
 from bot.sandbox.people import FIRST_SHOWN, NETWORK
 from bot.sandbox.render import message_text
 from bot.sandbox.run import Sandbox, SandboxOptions, open_sandbox
@@ -42,6 +43,13 @@ ALERT = "/alert police HRO ! Test im Fall Linde"
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     async with open_sandbox(SandboxOptions(port=0, data_dir=tmp_path / "sandbox")) as running:
         yield running
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> LocalBotApi:
+    """The sandbox's stand-in for Telegram, under the name conftest's log check looks for: what
+    its people wrote must not show up in the logs either."""
+    return sandbox.api
 
 
 @pytest.fixture
@@ -74,7 +82,9 @@ def person_id(sandbox: Sandbox, name: str) -> int:
     return next(p.user.id for p in sandbox.people if p.persona.name == name)
 
 
-async def test_the_invented_network_joins_through_the_real_dialog(sandbox: Sandbox) -> None:
+async def test_the_invented_network_joins_through_the_real_dialog(
+    sandbox: Sandbox, api: LocalBotApi
+) -> None:
     async with sandbox.cora.database.read_sessions() as session:
         members = (await session.scalars(select(Member))).all()
         joined = await session.scalar(
@@ -110,7 +120,7 @@ async def test_a_kept_data_directory_finds_its_network_again(tmp_path: Path) -> 
 
 
 async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_browser(
-    sandbox: Sandbox, browser: Any, tmp_path: Path
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
     from playwright.async_api import expect as shows_up
 
@@ -139,7 +149,7 @@ async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_
 
 
 async def test_the_page_in_english_and_a_person_added_from_the_page(
-    sandbox: Sandbox, browser: Any, tmp_path: Path
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
     from playwright.async_api import expect as shows_up
 
@@ -265,7 +275,9 @@ async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandb
     await user.wait_for(lambda m: True, 10, after=before)
 
 
-async def test_an_invitation_link_opens_as_a_new_person_who_joins(sandbox: Sandbox) -> None:
+async def test_an_invitation_link_opens_as_a_new_person_who_joins(
+    sandbox: Sandbox, api: LocalBotApi
+) -> None:
     dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
     before = dana.last
     dana.send("/invite police HRO")
