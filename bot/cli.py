@@ -27,6 +27,7 @@ from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
 from bot.network import NetworkFileError, load_network
 from bot.rotation import rotate_texts
+from bot.sandbox.run import SandboxOptions, run_sandbox
 from storage import migrate
 from storage.db import Database
 from storage.models import Role
@@ -112,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
         help="language of labels (default: CORA_DEFAULT_LANGUAGE)",
     )
 
+    _add_sandbox(commands)
+
     key = commands.add_parser("keys", help="secrets")
     key_commands = key.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     key_commands.add_parser("generate", help="print fresh keys in the form .env expects")
@@ -121,6 +124,43 @@ def _parser() -> argparse.ArgumentParser:
         "(put a new key in front, rotate, then remove the old one)",
     )
     return parser
+
+
+def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: an invented network on a web page (start here)",
+        description="Start the real bot against a built-in local Telegram, on SQLite, with an "
+        "invented network, and serve a page on which you act as any of its people side by "
+        "side. Needs no token and no configuration: the environment and .env are ignored. "
+        "The page and its control API (/_sim) have no password: anyone who can reach the "
+        "address can act as anyone, so it listens on 127.0.0.1 only.",
+    )
+    sandbox.add_argument("--port", type=int, default=8099, help="port of the page (0: any free)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; only this computer's unless --unsafe-public is given",
+    )
+    sandbox.add_argument(
+        "--unsafe-public",
+        action="store_true",
+        help="allow a --host beyond this computer: everyone who reaches it can act as anyone",
+    )
+    sandbox.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the database and keys here across runs (default: a temporary directory, "
+        "deleted at the end)",
+    )
+    sandbox.add_argument(
+        "--language",
+        choices=["de", "en"],
+        default="de",
+        help="language of the page and of the invented people's Telegram",
+    )
+    sandbox.add_argument("--open", action="store_true", help="open the page in a browser")
+    sandbox.add_argument("--verbose", action="store_true", help="log the bot at INFO level")
 
 
 async def _run(settings: Settings, *, webhook: bool) -> None:
@@ -317,6 +357,18 @@ async def _keys_rotate(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "sandbox":  # before load_settings: the sandbox reads no configuration
+        return run_sandbox(
+            SandboxOptions(
+                host=args.host,
+                port=args.port,
+                data_dir=args.data_dir,
+                language=args.language,
+                open_browser=args.open,
+                unsafe_public=args.unsafe_public,
+                verbose=args.verbose,
+            )
+        )
     if args.command == "keys" and args.keys_command == "generate":
         for line in keys.generated_env_lines():
             print(line)

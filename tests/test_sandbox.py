@@ -1,0 +1,325 @@
+"""`cora-bot sandbox`: the invented network joins through the real bot, the page works in a real
+headless Chromium, the process needs no configuration, and the page is safe to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot import i18n
+from bot.local_api.server import LocalBotApi
+from bot.sandbox.people import FIRST_SHOWN, NETWORK
+from bot.sandbox.render import message_text
+from bot.sandbox.run import Sandbox, SandboxOptions, open_sandbox
+from storage.models import AuditEvent, Member, MemberStatus
+from tests.story import run_cli, said
+
+# auto: skip without Chromium or Playwright; require (CI): fail instead; off: skip.
+_BROWSER_MODE = os.environ.get("CORA_TEST_BROWSER", "auto")
+CHROMIUM = Path(os.environ.get("CORA_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ALERT = "/alert police HRO ! Test im Fall Linde"
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    async with open_sandbox(SandboxOptions(port=0, data_dir=tmp_path / "sandbox")) as running:
+        yield running
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> LocalBotApi:
+    """The sandbox's stand-in for Telegram, under the name conftest's log check looks for: what
+    its people wrote must not show up in the logs either."""
+    return sandbox.api
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's chromium driven by Playwright (no browser is ever downloaded)."""
+    if _BROWSER_MODE == "off":
+        pytest.skip("CORA_TEST_BROWSER=off")
+    missing = None
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        missing = "Playwright is not installed (pip install -e '.[dev]')"
+    if missing is None and not CHROMIUM.exists():  # noqa: ASYNC240 - once, before the browser
+        missing = f"{CHROMIUM} is missing (apt-get install chromium); CI installs it"
+    if missing is not None:
+        if _BROWSER_MODE == "require":
+            pytest.fail(f"CORA_TEST_BROWSER=require, but {missing}")
+        pytest.skip(missing)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+def person_id(sandbox: Sandbox, name: str) -> int:
+    return next(p.user.id for p in sandbox.people if p.persona.name == name)
+
+
+async def test_the_invented_network_joins_through_the_real_dialog(
+    sandbox: Sandbox, api: LocalBotApi
+) -> None:
+    async with sandbox.cora.database.read_sessions() as session:
+        members = (await session.scalars(select(Member))).all()
+        joined = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "member.activated")
+        )
+    assert sorted(m.display_name or "" for m in members) == sorted(p.name for p in NETWORK)
+    assert all(m.status == MemberStatus.ACTIVE for m in members)
+    assert joined == len(NETWORK)
+    by_name = {m.display_name: m for m in members}
+    coordinator = by_name["Dana Koordina"]
+    assert (coordinator.role, coordinator.region) == ("coordinator", "MV")
+    assert (by_name["Kim Polizei"].sector, by_name["Kim Polizei"].region) == ("police", "HRO")
+    kim = sandbox.api.get_user(person_id(sandbox, "Kim Polizei"))
+    assert kim.last is not None and said("join.activated", name="Kim Polizei")[0] in kim.last.text
+
+
+async def test_a_kept_data_directory_finds_its_network_again(tmp_path: Path) -> None:
+    options = SandboxOptions(port=0, data_dir=tmp_path / "kept")
+    async with open_sandbox(options) as first:
+        assert (tmp_path / "kept" / "keys.env").exists()
+    async with open_sandbox(options) as second:
+        async with second.cora.database.read_sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(Member))
+        assert count == len(NETWORK)
+        assert [p.user.id for p in second.people] == [p.user.id for p in first.people]
+        dana = second.api.get_user(person_id(second, "Dana Koordina"))
+        kim = second.api.get_user(person_id(second, "Kim Polizei"))
+        assert kim.history == []  # the stand-in for Telegram starts empty; the bot remembers
+        dana.send(ALERT)
+        await kim.wait_for(lambda m: "Test im Fall Linde" in m.text, 10)
+
+
+async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_browser(
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect as shows_up
+
+    page = await browser.new_page(viewport={"width": 1440, "height": 960})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(sandbox.url)
+    dana = page.locator(f"#phone-{person_id(sandbox, 'Dana Koordina')}")
+    kim = page.locator(f"#phone-{person_id(sandbox, 'Kim Polizei')}")
+    await shows_up(page.locator(".phone")).to_have_count(FIRST_SHOWN)
+
+    label = i18n.text("de", "sandbox.message_label", name="Dana Koordina")
+    await dana.get_by_label(label).fill(ALERT)
+    await dana.get_by_role("button", name=i18n.text("de", "sandbox.send")).click()
+    alert = kim.locator(".message.from-bot", has_text="Test im Fall Linde")
+    await shows_up(alert).to_be_visible(timeout=15_000)
+    await shows_up(alert).to_contain_text(said("alert.header.urgent")[0].strip())
+
+    await alert.get_by_role("button", name=i18n.text("de", "button.ack")).click()
+    seen = "".join(said("status.acknowledged", names="Kim Polizei"))
+    await shows_up(dana.locator(".message.from-bot", has_text=seen)).to_be_visible(timeout=15_000)
+    await shows_up(kim.locator(".toast")).not_to_be_empty()
+
+    await page.screenshot(path=str(tmp_path / "sandbox.png"))
+    assert errors == []
+
+
+async def test_the_page_in_english_and_a_person_added_from_the_page(
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect as shows_up
+
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(sandbox.url)
+    await page.get_by_role("link", name="English").click()
+    await shows_up(page.locator("h1")).to_have_text(i18n.text("en", "sandbox.title"))
+    await shows_up(page.locator(".phone")).to_have_count(FIRST_SHOWN)  # the columns stay
+    # A column is hidden and shown again with the keyboard-operable picker.
+    rike = person_id(sandbox, "Rike Regional")
+    await page.get_by_role("checkbox", name="Rike Regional").check()
+    await shows_up(page.locator(f"#phone-{rike}")).to_be_visible()
+    await page.get_by_role(
+        "button", name=i18n.text("en", "sandbox.hide", name="Rike Regional")
+    ).click()
+    await shows_up(page.locator(f"#phone-{rike}")).to_have_count(0)
+
+    await page.get_by_label(i18n.text("en", "sandbox.new_person")).fill("Nora")
+    await page.get_by_role("button", name=i18n.text("en", "sandbox.add")).click()
+    nora = page.locator(".phone", has=page.get_by_role("heading", name="Nora"))
+    await shows_up(nora).to_be_visible()
+    await nora.get_by_label(i18n.text("en", "sandbox.message_label", name="Nora")).fill("/start")
+    await nora.get_by_role("button", name=i18n.text("en", "sandbox.send")).click()
+    intro = said("join.request_intro", "en")[0][:30]
+    await shows_up(nora.locator(".message.from-bot").first).to_contain_text(intro)
+    await page.screenshot(path=str(tmp_path / "sandbox-en.png"))
+
+
+async def test_the_sandbox_process_needs_no_token_and_ignores_env_and_dotenv(
+    tmp_path: Path,
+) -> None:
+    # Whatever a developer has configured must not reach the sandbox: these would all fail.
+    workdir = tmp_path / "checkout"
+    workdir.mkdir()
+    (workdir / ".env").write_text("TELEGRAM_BOT_TOKEN=not-a-token\nDATABASE_URL=mysql://x\n")
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "CORA_"))},
+        "LOG_LEVEL": "LOUD",
+        "ESCALATION_URGENT_AFTER": "never",
+        "API_LISTEN": "nonsense",
+    }
+    data_dir = tmp_path / "kept"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "sandbox",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        cwd=workdir,
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        first = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        assert first.startswith("cora-bot sandbox: http://127.0.0.1:"), first
+        url = first.split(": ", 1)[1].strip()
+        async with aiohttp.ClientSession() as client:
+            async with client.get(url) as response:
+                assert response.status == 200
+                assert "Dana Koordina" in await response.text()
+            async with client.get(f"{url}_sim/users") as response:
+                names = {u["first_name"] for u in await response.json()}
+        assert {p.first_name for p in NETWORK} <= names
+        assert (data_dir / "cora.db").exists() and (data_dir / "keys.env").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()[-2000:]
+
+
+def test_the_sandbox_refuses_to_listen_beyond_this_computer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run_cli("sandbox", "--host", "0.0.0.0") == 2
+    assert "--unsafe-public" in capsys.readouterr().err
+
+
+async def test_only_the_page_itself_may_act_and_only_on_a_local_address(sandbox: Sandbox) -> None:
+    kim = person_id(sandbox, "Kim Polizei")
+    async with aiohttp.ClientSession() as client:
+        foreign = {"Origin": "https://evil.example", "Accept": "application/json"}
+        async with client.post(
+            f"{sandbox.url}sandbox/users/{kim}/send", data={"text": "/help"}, headers=foreign
+        ) as response:
+            assert response.status == 403
+        async with client.post(
+            f"{sandbox.url}_sim/users/{kim}/messages", json={"text": "/help"}, headers=foreign
+        ) as response:
+            assert response.status == 403
+        rebound = {"Host": "evil.example"}
+        async with client.get(f"{sandbox.url}_sim/users", headers=rebound) as response:
+            assert response.status == 421
+        same = {"Origin": sandbox.url.rstrip("/"), "Accept": "application/json"}
+        async with client.post(
+            f"{sandbox.url}sandbox/users/{kim}/send", data={"text": "/help"}, headers=same
+        ) as response:
+            assert response.status == 201
+        async with client.get(sandbox.url) as response:
+            policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+
+
+async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandbox) -> None:
+    kim = person_id(sandbox, "Kim Polizei")
+    user = sandbox.api.get_user(kim)
+    before = user.last
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(
+            f"{sandbox.url}sandbox/users/{kim}/send",
+            data={"text": "/help"},
+            headers={"Referer": f"{sandbox.url}?lang=en&show={kim}"},
+            allow_redirects=False,
+        ) as response,
+    ):
+        assert response.status == 303
+        assert response.headers["Location"] == f"/?lang=en&show={kim}"
+    await user.wait_for(lambda m: True, 10, after=before)
+
+
+async def test_an_invitation_link_opens_as_a_new_person_who_joins(
+    sandbox: Sandbox, api: LocalBotApi
+) -> None:
+    dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
+    before = dana.last
+    dana.send("/invite police HRO")
+    invitation = await dana.wait_for(lambda m: "?start=" in m.text, 10, after=before)
+    async with aiohttp.ClientSession() as client:
+        fragment = f"{sandbox.url}sandbox/users/{dana.id}/messages/{invitation.message_id}"
+        async with client.get(fragment) as response:
+            html = await response.text()
+        assert 'action="/sandbox/people"' in html
+        token = html.split('name="start" value="', 1)[1].split('"', 1)[0]
+        assert f"?start={token}" in invitation.text
+        async with client.post(
+            f"{sandbox.url}sandbox/people",
+            data={"start": token, "lang": "de"},
+            headers={"Accept": "application/json"},
+        ) as response:
+            assert response.status == 201
+            created = await response.json()
+    newcomer = sandbox.api.get_user(created["user_id"])
+    assert newcomer.history[0].text == f"/start {token}"
+    await newcomer.wait_for(lambda m: said("join.invited")[0] in m.text, 10)
+
+
+def test_message_texts_are_rebuilt_from_entities_and_never_injected() -> None:
+    text = "Fall <Linde> & Co: https://example.org/a?b=1 fett"
+    entities = [
+        {"type": "bold", "offset": text.index("fett"), "length": 4},
+        {"type": "text_link", "offset": 0, "length": 4, "url": "javascript:alert(1)"},
+        {"type": "italic", "offset": 5, "length": 7},
+    ]
+    html = message_text(text, entities)
+    assert "&lt;Linde&gt;" in html and "<em>&lt;Linde&gt;</em>" in html
+    assert "javascript" not in html
+    assert '<a href="https://example.org/a?b=1" rel="noopener noreferrer"' in html
+    assert "<strong>fett</strong>" in html
+    crossing = message_text(
+        "abcdef",
+        [
+            {"type": "bold", "offset": 0, "length": 4},
+            {"type": "italic", "offset": 2, "length": 4},
+        ],
+    )
+    assert crossing == "<strong>ab<em>cd</em></strong><em>ef</em>"
+    emoji = message_text("👀 Gesehen", [{"type": "bold", "offset": 3, "length": 7}])
+    assert emoji == "👀 <strong>Gesehen</strong>"
