@@ -92,7 +92,8 @@ def _data_dir(path: Path | None) -> Iterator[Path]:
 
 
 def _url(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    # Only compares: an all-interfaces host is shown by its loopback name.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104  # nosec B104
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     return f"http://{shown}:{port}/"
