@@ -33,6 +33,15 @@ MAX_CHAT_LIMITERS = 2048
 NO_RETRY = -1
 
 
+_DONE_BEFORE = ("query is too old", "message is not modified")
+
+
+def _already_done(error: BadRequest) -> bool:
+    """Telegram's answer to repeating what already took effect (a callback answered, an edit
+    made) after the first answer was lost in transit."""
+    return any(text in error.message.lower() for text in _DONE_BEFORE)
+
+
 def retry_seconds(error: RetryAfter) -> float:
     """Seconds to wait, whether PTB reports them as a number or (in future) a timedelta."""
     with warnings.catch_warnings():
@@ -92,7 +101,7 @@ class TelegramLimiter(BaseRateLimiter[int]):
         chat_id: int | None = None
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(data["chat_id"]) if "chat_id" in data else None
-        attempt = 0
+        attempt, retried = 0, False
         while True:
             await self._open.wait()
             try:
@@ -112,9 +121,14 @@ class TelegramLimiter(BaseRateLimiter[int]):
             except NetworkError as error:
                 # 5xx, time-outs, dropped connections: a reply is worth another try (a time-out
                 # may then show twice); Telegram refusing the request itself is not.
-                if isinstance(error, BadRequest) or attempt >= retries:
+                if isinstance(error, BadRequest):
+                    if retried and _already_done(error):
+                        return True  # the first attempt did arrive; its answer was lost
+                    raise
+                if attempt >= retries:
                     raise
                 attempt += 1
+                retried = True
                 log.info("%s failed (%s); retrying", endpoint, type(error).__name__)
                 await asyncio.sleep(0.5 * attempt)
 

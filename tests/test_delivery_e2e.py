@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -177,3 +178,20 @@ async def test_a_reply_survives_a_server_error(api: LocalBotApi, cora: CoraBot) 
     member.user.send("/me")
     await expect(member.user, "me.profile", id=member.member_id)
     assert [c.status for c in api.calls_to("sendMessage")][-3:] == [500, 0, 200]
+
+
+async def test_a_button_answer_lost_in_transit_is_not_an_error(
+    api: LocalBotApi, cora: CoraBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer to a press arrives, but Telegram's reply is lost; the retry is told "query
+    is too old" — which only means the first attempt worked."""
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
+    sender.user.send("/alert police HRO Rückfrage im Fall Ahorn")
+    message = await recipient.user.wait_for(lambda m: "Fall Ahorn" in m.text)
+    api.faults.inject("answerCallbackQuery", kind="drop_after", count=1)
+    press = recipient.user.press("👀 Gesehen", message)
+    answer = await press.answer()
+    assert not answer.show_alert
+    await recipient.user.wait_for(lambda m: m is message and len(m.buttons[0]) == 1)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
