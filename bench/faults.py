@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import shutil
 import tempfile
 import time
@@ -130,6 +131,10 @@ async def run_scenario(
 
 
 async def _main(args: argparse.Namespace) -> None:
+    # python-telegram-bot logs every injected 502 page with a traceback; the figures are enough.
+    logging.basicConfig(level=logging.WARNING)
+    for noisy in ("telegram", "handlers", "bot"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     directory = Path(tempfile.mkdtemp(prefix="cora-faults-"))
     url = f"sqlite+aiosqlite:///{directory / 'cora.db'}"
     database = Database(url)
