@@ -1279,14 +1279,14 @@ async def test_control_api_calls_tie_a_press_to_its_update_and_its_answer(
     await bot.send_message(user.id, "Bitte bestätigen", reply_markup=keyboard)
     async with http.post(f"{api.url}/_sim/users/{user.id}/press", json={"button": "OK"}) as r:
         pressed_ = await r.json()
-    [update] = await bot.get_updates()
+    *_, update = await bot.get_updates()
     assert pressed_["update_id"] == update.update_id
     await bot.answer_callback_query(update.callback_query.id)
     async with http.get(f"{api.url}/_sim/calls") as r:
         calls = (await r.json())["calls"]
     [handed] = [c for c in calls if c["method"] == "getUpdates"]
     [answer] = [c for c in calls if c["method"] == "answerCallbackQuery"]
-    assert handed["update_ids"] == [pressed_["update_id"]]
+    assert handed["update_ids"][-1] == pressed_["update_id"]
     assert answer["callback_query_id"] == pressed_["callback_query_id"]
 
 

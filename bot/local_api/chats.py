@@ -317,6 +317,7 @@ class Press:
     user: Account
     message: SimMessage
     data: str
+    update_id: int | None = None  # the callback_query update that carried it to the bot
     answered: CallbackAnswer | None = None
     _answered_event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 

@@ -48,6 +48,8 @@ def _describe_call(seq: int, call: CallRecord) -> JsonDict:
     }
     if call.method == "getUpdates" and isinstance(result, list):
         described["update_ids"] = [update["update_id"] for update in result]
+    if call.method == "answerCallbackQuery":
+        described["callback_query_id"] = call.params.get("callback_query_id")
     return described
 
 
@@ -167,8 +169,13 @@ class ControlApi:
             return _error(404, str(exc))
         except RuntimeError as exc:
             return _error(409, str(exc))
-        payload = {"callback_query_id": press.id, "data": press.data}
-        return web.json_response(payload | {"message_id": press.message.message_id}, status=201)
+        payload = {
+            "callback_query_id": press.id,
+            "data": press.data,
+            "message_id": press.message.message_id,
+            "update_id": press.update_id,
+        }
+        return web.json_response(payload, status=201)
 
     async def set_state(self, request: web.Request) -> web.Response:
         user = self._user(request)
@@ -178,7 +185,8 @@ class ControlApi:
 
     async def list_calls(self, request: web.Request) -> web.Response:
         """The call log after `after` (optionally one `method`), without parameters or texts:
-        when each call was answered (the server's monotonic clock), to which chat, how."""
+        when each call was answered (the server's monotonic clock), to which chat, how; which
+        updates a getUpdates handed out, and which press an answerCallbackQuery answered."""
         try:
             after = max(0, int(request.query.get("after", "0")))
         except ValueError:

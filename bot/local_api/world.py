@@ -147,7 +147,7 @@ class World:
             raise LookupError(f"message {message.message_id} was deleted")
         press = Press(str(4_000_000_000_000 + self.serial()), account, message, data)
         self.presses[press.id] = press
-        self.updates.push(
+        update = self.updates.push(
             "callback_query",
             {
                 "id": press.id,
@@ -157,6 +157,7 @@ class World:
                 "data": data,
             },
         )
+        press.update_id = update["update_id"] if update is not None else None
         self._event(
             "press",
             message.chat_id,
