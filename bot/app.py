@@ -67,7 +67,6 @@ from handlers.errors import handle_error
 from handlers.live import LiveMessage, LiveMessages
 from handlers.outbox import Outbox, Renderer
 from handlers.ratelimit import TelegramLimiter
-from handlers.status import StatusBoard
 from handlers.web import MAX_UPDATE_BYTES, Metrics, Probes, health_routes, webhook_route
 from storage import migrate
 from storage.db import Database
@@ -199,14 +198,6 @@ class Runtime:
         self.metrics = metrics
         self.scheduler = Scheduler()
         settings = services.settings
-        network, timezone = services.network, settings.cora_timezone
-        self.board = StatusBoard(
-            application.bot,
-            services,
-            lambda status, language: alert_handlers.render_status(
-                status, language, network, timezone
-            ),
-        )
         self.outbox = Outbox(
             application.bot,
             services,
@@ -225,7 +216,7 @@ class Runtime:
         self.outbox.wake()
 
     def alert_changed(self, alert: AlertView) -> None:
-        self.board.touch([alert.id])
+        self.live.touch([("alert", alert.id)])
         self._schedule(alert.id, alert.escalate_at)
         if alert.drill:
             self._schedule_result(alert.id, alert.result_due_at)
@@ -247,7 +238,7 @@ class Runtime:
     def _recorded(self, recorded: Recorded) -> None:
         for state, count in recorded.finished.items():
             self.metrics.deliveries.labels(state).inc(count)
-        self.board.touch(recorded.alert_ids)
+        self.live.touch(("alert", i) for i in recorded.alert_ids)
         self.live.touch(
             ("announcement", subject)
             for kind, subject in recorded.subjects
@@ -263,6 +254,8 @@ class Runtime:
     async def _live_messages(self, key: Hashable) -> list[LiveMessage]:
         assert isinstance(key, tuple)
         services = self.services
+        if key[0] == "alert":
+            return await alert_handlers.live_status(services, key[1])
         if key[0] == "announcement":
             return await announcement_handlers.live_status(services, key[1])
         if key[0] == "poll":
@@ -310,7 +303,7 @@ class Runtime:
         if any(item.new_deliveries for item in escalated):
             self.outbox.wake()
         self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
-        self.board.touch(item.alert_id for item in escalated)
+        self.live.touch(("alert", item.alert_id) for item in escalated)
 
     def _schedule_result(self, alert_id: int, at: Any) -> None:
         key = f"drill-result:{alert_id}"
@@ -325,7 +318,7 @@ class Runtime:
         finished = await self.services.drills.finish_due()
         if finished:
             self.outbox.wake()
-            self.board.touch(finished)
+            self.live.touch(("alert", i) for i in finished)
 
     async def sweep(self) -> None:
         await self.run_escalations()
@@ -333,8 +326,9 @@ class Runtime:
 
     async def start(self) -> None:
         await self.outbox.start()
-        await self.board.start()
         await self.live.start()
+        # After a restart every open alert's status message may be stale, or was never sent.
+        self.live.touch(("alert", i) for i in await self.services.alerts.open_alert_ids())
         self.scheduler.start()
         settings = self.services.settings
         self.scheduler.every(ESCALATION_SWEEP, settings.escalation_check_seconds, self.sweep)
@@ -377,7 +371,6 @@ class Runtime:
     async def stop(self) -> None:
         self.scheduler.shutdown()
         await self.live.stop()
-        await self.board.stop()
         await self.outbox.stop()
 
 

@@ -35,8 +35,9 @@ from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
 from handlers.callbacks import Button, Kind, decode
-from handlers.context import CoraContext
+from handlers.context import CoraContext, Services
 from handlers.dialogs import use_buttons
+from handlers.live import LiveMessage
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
     edit_html,
@@ -681,6 +682,25 @@ async def render_unreachable(job: Job, cache: RenderCache) -> Rendered:
     member = await cache.member(int(job.params["member"] or 0))
     line = member_text(cache.services.network, member, language) if member else "–"
     return Rendered(i18n.html_text(language, "alert.notice.unreachable", member=line))
+
+
+async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
+    """The sender's status message of an alert: sent once, then edited in place. Alerts an
+    agency system raised have none (it reads the state over the API)."""
+    status = await services.alerts.status(alert_id)
+    alert, sender = status.alert, status.alert.sender
+    chat_id = alert.status_chat_id or (sender.chat_id if sender else None)
+    if sender is None or chat_id is None:
+        return []
+    language = sender.language or services.settings.cora_default_language
+    text, markup = render_status(
+        status, language, services.network, services.settings.cora_timezone
+    )
+
+    async def store(message_id: int) -> None:
+        await services.alerts.set_status_message(alert.id, chat_id, message_id)
+
+    return [LiveMessage(chat_id, alert.status_message_id, text, markup, store)]
 
 
 def render_status(
