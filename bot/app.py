@@ -61,7 +61,7 @@ from handlers.access import AccessGate
 from handlers.api import api_routes
 from handlers.callbacks import ButtonRouter, Kind
 from handlers.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
-from handlers.concurrency import PerPersonUpdateProcessor
+from handlers.concurrency import PerPersonUpdateProcessor, UpdateQueue
 from handlers.context import CoraContext, Services
 from handlers.errors import handle_error
 from handlers.live import LiveMessage, LiveMessages
@@ -529,6 +529,7 @@ def build_application(
         .base_file_url(_file_url(settings.telegram_base_url))
         .context_types(ContextTypes(context=CoraContext))
         .concurrent_updates(PerPersonUpdateProcessor())
+        .update_queue(UpdateQueue(settings.updates_in_flight))
         .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
         .connection_pool_size(32)
         .build()

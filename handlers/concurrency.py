@@ -1,4 +1,5 @@
-"""Updates of different people run concurrently; one person's updates run in order."""
+"""Updates of different people run concurrently; one person's updates run in order; and only
+so many are taken from Telegram at once."""
 
 from __future__ import annotations
 
@@ -40,3 +41,40 @@ class PerPersonUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+
+class UpdateQueue(asyncio.Queue[object]):
+    """python-telegram-bot's update queue, with back-pressure.
+
+    PTB starts a task for every update as soon as it is in the queue, so a burst (thousands
+    of button presses within seconds) would otherwise be fetched from Telegram, acknowledged,
+    and held in memory at once; a crash then would lose every update not yet handled. Here
+    the application takes an update only while fewer than `max_in_flight` are being handled
+    (`task_done` ends one), and the queue holds `max_in_flight` more: when it is full, long
+    polling waits before it confirms the next batch, and a webhook request waits before it is
+    answered. The rest stays with Telegram until there is room.
+    """
+
+    def __init__(self, max_in_flight: int) -> None:
+        super().__init__(maxsize=max_in_flight)
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def get(self) -> object:
+        while self.in_flight >= self.max_in_flight:
+            self._room.clear()
+            await self._room.wait()
+        update = await super().get()
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return update
+
+    def task_done(self) -> None:
+        super().task_done()
+        # PTB also calls task_done for updates it drops at shutdown (taken with get_nowait).
+        self.in_flight = max(0, self.in_flight - 1)
+        if self.in_flight < self.max_in_flight:
+            self._room.set()
