@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -79,6 +80,7 @@ async def add_members(
     region: str,
     *,
     prefix: str,
+    role: str = "member",
 ) -> list[int]:
     """Active members with invented names, each chatting under their Telegram id."""
     database = Database(url)
@@ -93,7 +95,7 @@ async def add_members(
                     institution="Beispieleinrichtung",
                     sector=sector,
                     region=region,
-                    role="member",
+                    role=role,
                     status=MemberStatus.ACTIVE,
                     created_at=now,
                     status_changed_at=now,
@@ -122,3 +124,21 @@ async def delivery_states(url: str, alert_ids: Sequence[int]) -> Counter[str]:
             return Counter({status: count for status, count in rows.all()})
     finally:
         await database.dispose()
+
+
+async def database_bytes(url: str) -> int:
+    """The database's size on disk: the SQLite file with its write-ahead log and shared-memory
+    index, or PostgreSQL's `pg_database_size`."""
+    if not is_postgresql(url):
+        return _sqlite_bytes(make_url(url).database or "")
+    dsn = make_url(_asyncpg_url(url)).set(drivername="postgresql")
+    connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        return int(await connection.fetchval("SELECT pg_database_size(current_database())"))
+    finally:
+        await connection.close()
+
+
+def _sqlite_bytes(path: str) -> int:
+    files = (path, f"{path}-wal", f"{path}-shm")
+    return sum(os.path.getsize(f) for f in files if os.path.exists(f))

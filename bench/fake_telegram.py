@@ -51,6 +51,8 @@ class Call:
     time: float
     chat_id: int | None
     update_ids: tuple[int, ...] = ()
+    message_id: int | None = None
+    callback_query_id: str | None = None  # for answerCallbackQuery: the press it answered
 
 
 class FakeTelegram:
@@ -133,6 +135,14 @@ class FakeTelegram:
         )
         return message
 
+    async def press(self, user_id: int, button: str) -> dict[str, Any]:
+        """The person presses the inline button with this text or callback_data on the newest
+        bot message that has it; the answer names the callback query and its update."""
+        pressed: dict[str, Any] = await self._request(
+            "POST", f"/users/{user_id}/press", json={"button": button}
+        )
+        return pressed
+
     async def messages(self, user_id: int) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self._request("GET", f"/users/{user_id}/messages")
         return found
@@ -141,6 +151,11 @@ class FakeTelegram:
         params = {"containing": containing} if containing else {}
         found: dict[str, Any] = await self._request("GET", "/stats", params=params)
         return found
+
+    async def call_count(self) -> int:
+        """How many calls the fake has answered so far (`after` for a later `calls`)."""
+        found = await self._request("GET", "/calls", params={"method": "-", "after": "0"})
+        return int(found["last"])
 
     async def calls(self, method: str | None = None, after: int = 0) -> list[Call]:
         params = {"after": str(after)} | ({"method": method} if method else {})
@@ -153,6 +168,8 @@ class FakeTelegram:
                 c["time"],
                 c["chat_id"],
                 tuple(c.get("update_ids", ())),
+                c.get("message_id"),
+                c.get("callback_query_id"),
             )
             for c in found["calls"]
         ]

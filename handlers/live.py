@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
@@ -42,7 +43,7 @@ class LiveMessages:
         self._min_interval = min_interval
         self._dirty: set[Hashable] = set()
         self._last_edit: dict[Hashable, float] = {}
-        self._shown: dict[tuple[int, int], str] = {}
+        self._shown: dict[tuple[int, int], bytes] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -134,6 +135,8 @@ class LiveMessages:
             self._shown[where] = _fingerprint(message)
 
 
-def _fingerprint(message: LiveMessage) -> str:
+def _fingerprint(message: LiveMessage) -> bytes:
+    """A digest of what the message shows: thousands of ballots are remembered by 16 bytes
+    each rather than by their text and buttons."""
     markup = message.markup.to_json() if message.markup is not None else ""
-    return f"{message.text}\x00{markup}"
+    return hashlib.blake2b(f"{message.text}\x00{markup}".encode(), digest_size=16).digest()

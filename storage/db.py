@@ -17,6 +17,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+# Each pooled connection keeps its own page cache (SQLite's default: up to 2 MiB), so 20
+# connections can hold 40 MiB. The operating system caches the file as well, and a write by
+# another connection empties the cache at its next read transaction anyway.
+PAGE_CACHE_KIB = 512
+
 
 def _configure_sqlite(
     engine: AsyncEngine, begin: str, *, foreign_keys: bool = True, lock_timeout_ms: int = 10_000
@@ -33,6 +38,7 @@ def _configure_sqlite(
         cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         # Erased personal data is overwritten, not merely unlinked from the file's pages.
         cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
