@@ -566,10 +566,12 @@ class PollService:
         async with self._uow(write=False) as uow:
             poll = await uow.session.get(Poll, poll_id)
             member = await uow.members.get(member_id)
-            if poll is None or member is None or not await self._may_see(uow, poll, member):
+            if poll is None or member is None:
+                raise DomainError("poll.unknown", poll=poll_id)
+            eligible = await self._eligible(uow, poll, member.id)
+            if not (eligible or self._manages(member, poll)):
                 raise DomainError("poll.unknown", poll=poll_id)
             view = await self._view(uow, poll)
-            eligible = await self._eligible(uow, poll, member.id)
             if poll.anonymous and poll.voter_secret_cipher is None:
                 return Ballot(view, None, may_vote=False)
             answers = await self._own_answers(uow, poll, await self._voter(uow, poll, member.id))
