@@ -59,7 +59,6 @@ class UpdateQueue(asyncio.Queue[object]):
         super().__init__(maxsize=max_in_flight)
         self.max_in_flight = max_in_flight
         self.in_flight = 0
-        self.peak_in_flight = 0
         self._room = asyncio.Event()
         self._room.set()
 
@@ -69,7 +68,6 @@ class UpdateQueue(asyncio.Queue[object]):
             await self._room.wait()
         update = await super().get()
         self.in_flight += 1
-        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         return update
 
     def task_done(self) -> None:
