@@ -34,9 +34,9 @@ from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
-from handlers.callbacks import Button, Kind, decode
+from handlers.callbacks import Button, Kind
 from handlers.context import CoraContext, Services
-from handlers.dialogs import use_buttons
+from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
 from handlers.live import LiveMessage
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
@@ -75,10 +75,7 @@ class Draft:
 
 
 def _draft(context: CoraContext) -> Draft:
-    draft = context.user_data.get(_DRAFT) if context.user_data is not None else None
-    if not isinstance(draft, Draft):
-        raise DomainError("dialog.expired")
-    return draft
+    return current_draft(context, _DRAFT, Draft)
 
 
 # -- the dialog ----------------------------------------------------------------------------
@@ -137,7 +134,7 @@ async def choose_sector(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    button = _button(query.data)
+    button = pressed(query.data)
     network = context.services.network
     if button.action == "next":
         if not draft.sectors:
@@ -177,7 +174,7 @@ async def choose_region(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    region = context.services.network.region(_button(query.data).id).code
+    region = context.services.network.region(pressed(query.data).id).code
     draft.region = region
     await query.answer()
     await edit_html(
@@ -207,7 +204,7 @@ async def choose_urgency(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    urgency = _button(query.data).id
+    urgency = pressed(query.data).id
     if urgency not in (Urgency.URGENT, Urgency.NORMAL):
         raise DomainError("button.invalid")
     draft.urgency = urgency
@@ -284,7 +281,7 @@ def _findings(context: CoraContext, findings: list[Finding]) -> Markup:
 async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    button = _button(query.data)
+    button = pressed(query.data)
     draft = _draft(context)
     if button.action != "send" or draft.text is None:
         raise DomainError("button.invalid")
@@ -304,7 +301,7 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         draft.text,
         confirmed=draft.needs_confirmation,
     )
-    _forget(context, _DRAFT)
+    forget_draft(context, _DRAFT)
     context.background.deliveries_added()
     context.background.alert_changed(raised.alert)
     key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
@@ -313,24 +310,12 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
 
 async def cancel_dialog(update: Update, context: CoraContext) -> int:
     """`/cancel` or the cancel button: the draft is dropped, nothing was stored."""
-    _forget(context, _DRAFT)
+    forget_draft(context, _DRAFT)
     if update.callback_query:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
     await say(update, context, "alert.cancelled")
     return ConversationHandler.END
-
-
-def _forget(context: CoraContext, key: str) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(key, None)
-
-
-def _button(data: str | None) -> Button:
-    button = decode(data)
-    if button is None:
-        raise DomainError("button.invalid")
-    return button
 
 
 def alert_dialog() -> BaseHandler[Update, CoraContext, object]:

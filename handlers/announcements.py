@@ -28,10 +28,10 @@ from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
 from handlers.alerts import _findings
-from handlers.callbacks import Button, Kind, decode
+from handlers.callbacks import Button, Kind
 from handlers.channels import target_text
 from handlers.context import CoraContext, Services
-from handlers.dialogs import use_buttons
+from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
 from handlers.live import LiveMessage
 from handlers.outbox import RenderCache, Rendered
 from handlers.render import (
@@ -67,15 +67,7 @@ class Draft:
 
 
 def _draft(context: CoraContext) -> Draft:
-    draft = context.user_data.get(_DRAFT) if context.user_data is not None else None
-    if not isinstance(draft, Draft):
-        raise DomainError("dialog.expired")
-    return draft
-
-
-def _forget(context: CoraContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(_DRAFT, None)
+    return current_draft(context, _DRAFT, Draft)
 
 
 def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
@@ -133,7 +125,7 @@ async def _ask_target(update: Update, context: CoraContext) -> None:
 async def target_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    button = _button(query.data)
+    button = pressed(query.data)
     draft = _draft(context)
     raw = "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
     return await _set_target(update, context, draft, raw)
@@ -209,7 +201,7 @@ async def read_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    draft.read_confirmation = _button(query.data).id == "yes"
+    draft.read_confirmation = pressed(query.data).id == "yes"
     await query.answer()
     await query.edit_message_reply_markup(None)
     assert draft.text is not None
@@ -223,7 +215,7 @@ async def _take_text(
     findings = check_text(text)
     if any(finding.blocking for finding in findings):
         await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
-        _forget(context)
+        forget_draft(context, _DRAFT)
         return ConversationHandler.END
     draft.text = text.strip()
     draft.needs_confirmation = bool(findings)
@@ -283,7 +275,7 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         read_confirmation=draft.read_confirmation,
         confirmed=draft.needs_confirmation,
     )
-    _forget(context)
+    forget_draft(context, _DRAFT)
     announcement = announced.announcement
     context.background.announcement_changed(
         announcement.id, announcement.send_at if announcement.is_scheduled else None
@@ -303,19 +295,12 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
 
 
 async def cancel_dialog(update: Update, context: CoraContext) -> int:
-    _forget(context)
+    forget_draft(context, _DRAFT)
     if update.callback_query:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
     await say(update, context, "announce.cancelled")
     return ConversationHandler.END
-
-
-def _button(data: str | None) -> Button:
-    button = decode(data)
-    if button is None:
-        raise DomainError("button.invalid")
-    return button
 
 
 def announce_dialog() -> BaseHandler[Update, CoraContext, object]:

@@ -43,10 +43,10 @@ from bot.polls import (
     Results,
     clean_label,
 )
-from handlers.callbacks import Button, Kind, decode
+from handlers.callbacks import Button, Kind
 from handlers.channels import target_text
 from handlers.context import CoraContext, Services
-from handlers.dialogs import use_buttons
+from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
 from handlers.live import LiveMessage
 from handlers.outbox import Document, RenderCache, Rendered
 from handlers.render import (
@@ -309,26 +309,11 @@ class Draft:
 
 
 def _draft(context: CoraContext) -> Draft:
-    draft = context.user_data.get(_DRAFT) if context.user_data is not None else None
-    if not isinstance(draft, Draft):
-        raise DomainError("dialog.expired")
-    return draft
-
-
-def _forget(context: CoraContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(_DRAFT, None)
+    return current_draft(context, _DRAFT, Draft)
 
 
 def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
     return [(plain(context, "button.cancel"), Button(Kind.FORM, "poll", "cancel").encode())]
-
-
-def _button(data: str | None) -> Button:
-    button = decode(data)
-    if button is None:
-        raise DomainError("button.invalid")
-    return button
 
 
 async def poll_command(update: Update, context: CoraContext) -> int:
@@ -391,7 +376,7 @@ async def title_step(update: Update, context: CoraContext) -> int:
 async def target_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    button = _button(query.data)
+    button = pressed(query.data)
     raw = "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
     await query.answer()
     await query.edit_message_reply_markup(None)
@@ -429,7 +414,7 @@ async def _set_target(update: Update, context: CoraContext, raw: str) -> int:
 async def kind_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    kind = _button(query.data).id
+    kind = pressed(query.data).id
     if kind not in PollKind.__members__.values():
         raise DomainError("button.invalid")
     _draft(context).kind = kind
@@ -475,7 +460,7 @@ async def anonymity_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    draft.anonymous = _button(query.data).id == "anonymous"
+    draft.anonymous = pressed(query.data).id == "anonymous"
     await query.answer()
     await query.edit_message_reply_markup(None)
     assert draft.title and draft.kind and draft.target and draft.deadline
@@ -535,14 +520,14 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
         PollDraft(draft.title, draft.kind, draft.options, draft.anonymous),
         draft.deadline,
     )
-    _forget(context)
+    forget_draft(context, _DRAFT)
     context.background.deliveries_added()
     context.background.poll_changed(poll)
     await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
 
 
 async def cancel_dialog(update: Update, context: CoraContext) -> int:
-    _forget(context)
+    forget_draft(context, _DRAFT)
     if update.callback_query:
         await update.callback_query.answer()
         await update.callback_query.edit_message_reply_markup(None)
