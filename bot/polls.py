@@ -13,11 +13,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.dates import Moment, parse_moment
@@ -188,6 +190,12 @@ class _Voter:
     member_id: int
     voter_hash: str | None = None
     ballot_hash: str | None = None
+
+    def votes(self) -> tuple[type[PollVote] | type[AnonymousVote], InstrumentedAttribute[Any], Any]:
+        """Where this voter's answers are: the table, its voter column, and the voter's key."""
+        if self.ballot_hash is None:
+            return PollVote, PollVote.member_id, self.member_id
+        return AnonymousVote, AnonymousVote.ballot_hash, self.ballot_hash
 
 
 def clean_label(raw: str, limits: tuple[int, int], key: str) -> str:
@@ -437,78 +445,34 @@ class PollService:
         await uow.session.execute(statement)
 
     async def _clear(self, uow: UnitOfWork, poll: Poll, voter: _Voter) -> None:
-        if voter.ballot_hash is None:
-            await uow.session.execute(
-                delete(PollVote).where(
-                    PollVote.poll_id == poll.id, PollVote.member_id == voter.member_id
-                )
-            )
-        else:
-            await uow.session.execute(
-                delete(AnonymousVote).where(
-                    AnonymousVote.poll_id == poll.id,
-                    AnonymousVote.ballot_hash == voter.ballot_hash,
-                )
-            )
+        table, column, key = voter.votes()
+        await uow.session.execute(delete(table).where(table.poll_id == poll.id, column == key))
 
     async def _set(
         self, uow: UnitOfWork, poll: Poll, voter: _Voter, option_id: int, answer: str | None
     ) -> None:
         """One answer per (poll, voter, option): an upsert, or a delete to clear it."""
-        insert = self._insert(uow)
-        if voter.ballot_hash is None:
-            if answer is None:
-                await uow.session.execute(
-                    delete(PollVote).where(
-                        PollVote.poll_id == poll.id,
-                        PollVote.member_id == voter.member_id,
-                        PollVote.option_id == option_id,
-                    )
-                )
-                return
-            await uow.session.execute(
-                insert(PollVote)
-                .values(
-                    poll_id=poll.id, member_id=voter.member_id, option_id=option_id, answer=answer
-                )
-                .on_conflict_do_update(
-                    index_elements=["poll_id", "member_id", "option_id"], set_={"answer": answer}
-                )
-            )
-            return
+        table, column, key = voter.votes()
         if answer is None:
             await uow.session.execute(
-                delete(AnonymousVote).where(
-                    AnonymousVote.poll_id == poll.id,
-                    AnonymousVote.ballot_hash == voter.ballot_hash,
-                    AnonymousVote.option_id == option_id,
+                delete(table).where(
+                    table.poll_id == poll.id, column == key, table.option_id == option_id
                 )
             )
             return
         await uow.session.execute(
-            insert(AnonymousVote)
-            .values(
-                poll_id=poll.id, ballot_hash=voter.ballot_hash, option_id=option_id, answer=answer
-            )
+            self._insert(uow)(table)
+            .values({"poll_id": poll.id, column.key: key, "option_id": option_id, "answer": answer})
             .on_conflict_do_update(
-                index_elements=["poll_id", "ballot_hash", "option_id"], set_={"answer": answer}
+                index_elements=["poll_id", column.key, "option_id"], set_={"answer": answer}
             )
         )
 
     async def _own_answers(self, uow: UnitOfWork, poll: Poll, voter: _Voter) -> dict[int, str]:
-        if voter.ballot_hash is None:
-            rows = await uow.session.execute(
-                select(PollVote.option_id, PollVote.answer).where(
-                    PollVote.poll_id == poll.id, PollVote.member_id == voter.member_id
-                )
-            )
-        else:
-            rows = await uow.session.execute(
-                select(AnonymousVote.option_id, AnonymousVote.answer).where(
-                    AnonymousVote.poll_id == poll.id,
-                    AnonymousVote.ballot_hash == voter.ballot_hash,
-                )
-            )
+        table, column, key = voter.votes()
+        rows = await uow.session.execute(
+            select(table.option_id, table.answer).where(table.poll_id == poll.id, column == key)
+        )
         return {option_id: answer for option_id, answer in rows.all()}
 
     async def _finish_vote(
