@@ -56,7 +56,7 @@ class Call:
 
 
 class FakeTelegram:
-    """`python -m bot.local_api serve` as a child process. CLOCK_MONOTONIC is system-wide on
+    """`python -m localapi serve` as a child process. CLOCK_MONOTONIC is system-wide on
     Linux, so the times it records compare with `time.monotonic()` in this process."""
 
     def __init__(self, *, limits: bool, cpu: int | None = None) -> None:
@@ -72,7 +72,7 @@ class FakeTelegram:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.local_api",
+            "localapi",
             *args,
             *(["--limits"] if self.limits else []),
             stdout=asyncio.subprocess.PIPE,

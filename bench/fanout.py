@@ -54,7 +54,7 @@ from storage.models import Urgency
 ALERT_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."
 PSEUDONYMS = ("Pappel", "Birke", "Eiche", "Linde", "Ulme", "Erle", "Esche", "Weide")
 TELEGRAM_RATE = 30.0
-# The outbox sends at most 16 at once (handlers/outbox.py); the plain loop gets the same.
+# The outbox sends at most 16 at once (handlers/transport/outbox.py); the plain loop gets the same.
 CONCURRENCY = 16
 BOT_CPU, FAKE_CPU = 0, 1
 

@@ -29,13 +29,13 @@ from sqlalchemy import select
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key
-from bot.local_api.people import SimUser
-from bot.local_api.server import LocalBotApi
 from bot.polls import PollDraft
+from localapi.people import SimUser
+from localapi.server import LocalBotApi
+from sandbox.story import seed_members
 from storage import migrate
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, PollVote
-from tests.story import seed_members
 
 TOKEN = "123456789:AAEfakeTokenForTestsOnly_abcdefghijk"
 ALERT_TEXT = "Großlage im Fall Pappel, bitte kurz zurückmelden"

@@ -16,7 +16,7 @@ Run: .venv/bin/python -m bench.load [--members 5000] [--alerts 100] [--polls 20]
    button on their ballot, all polls mixed, `--concurrency` presses in flight at once.
 
 The bot is the real one (`build_application`, long polling) in this process; the local Bot API
-runs in its own (`python -m bot.local_api serve`), so the memory and CPU figures are the bot's.
+runs in its own (`python -m localapi serve`), so the memory and CPU figures are the bot's.
 Telegram's flood limits are off on both sides (TELEGRAM_MAX_RATE=0, the fake without limits):
 the load is on the bot. Under the 30 messages/s that Telegram allows, the ~35,000 messages
 alone would take about 20 minutes, and `bench.fanout` already shows the outbox on that bound.
@@ -58,7 +58,8 @@ from bench.fanout import bot_settings, percentile
 from bot.app import CoraBot, build_application
 from bot.network import Network, load_network
 from bot.polls import PollDraft, PollNotice
-from handlers.callbacks import Button, Kind
+from handlers.common.callbacks import Button, Kind
+from sandbox.story import said
 from storage.models import (
     Alert,
     AnonymousVoter,
@@ -69,7 +70,6 @@ from storage.models import (
     PollKind,
     PollParticipant,
 )
-from tests.story import said
 
 BOT_CPU, FAKE_CPU = 0, 1
 STATEWIDE_EVERY = 25  # one member in 25 is registered for the whole state

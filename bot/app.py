@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
@@ -24,50 +21,44 @@ from telegram.ext import (
     filters,
 )
 
-from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
-from bot.announcements import AnnouncementNotice, AnnouncementService
+from bot.alerts import AlertService, EscalationPeriods
+from bot.announcements import AnnouncementService
 from bot.audit import AuditService
 from bot.availability import (
-    DEPUTY_ENDED_NOTICE,
-    DEPUTY_NOTICE,
-    REGION_DECISION_NOTICE,
-    REGION_REQUEST_NOTICE,
     AvailabilityService,
 )
 from bot.channels import ChannelService
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.data_protection import DataProtectionService
-from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
-from bot.drills import DRILL_RESULT_NOTICE, DrillService
+from bot.delivery import DeliveryService
+from bot.drills import DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
-from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
+from bot.membership import MembershipService
 from bot.network import Network, load_network
-from bot.polls import PollNotice, PollService, PollView
+from bot.polls import PollService
 from bot.report import ReportService
-from bot.scheduling import Scheduler, Task
+from bot.runtime import Runtime, TelegramApp
 from handlers import alerts as alert_handlers
 from handlers import announcements as announcement_handlers
 from handlers import availability as availability_handlers
 from handlers import channels as channel_handlers
 from handlers import data_protection as data_protection_handlers
-from handlers import dialogs
 from handlers import drills as drill_handlers
 from handlers import membership as membership_handlers
 from handlers import polls as poll_handlers
-from handlers import report as report_handlers
-from handlers.access import AccessGate
-from handlers.api import api_routes
-from handlers.callbacks import ButtonRouter, Kind
-from handlers.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
-from handlers.concurrency import PerPersonUpdateProcessor, UpdateQueue
-from handlers.context import CoraContext, Services
-from handlers.errors import handle_error
-from handlers.live import LiveMessage, LiveMessages
-from handlers.outbox import Outbox, Renderer
-from handlers.ratelimit import TelegramLimiter
-from handlers.web import MAX_UPDATE_BYTES, Metrics, Probes, health_routes, webhook_route
+from handlers.common import dialogs
+from handlers.common.access import AccessGate
+from handlers.common.callbacks import ButtonRouter, Kind
+from handlers.common.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
+from handlers.common.context import CoraContext, Services
+from handlers.common.errors import handle_error
+from handlers.report import actions as report_handlers
+from handlers.transport.api import api_routes
+from handlers.transport.concurrency import PerPersonUpdateProcessor, UpdateQueue
+from handlers.transport.ratelimit import TelegramLimiter
+from handlers.transport.web import MAX_UPDATE_BYTES, Metrics, Probes, health_routes, webhook_route
 from storage import migrate
 from storage.db import Database
 from storage.uow import UnitOfWorkFactory
@@ -76,12 +67,6 @@ log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 GATE_GROUP, JOINING_GROUP, FEATURE_GROUP = -2, -1, 0
-ESCALATION_SWEEP = "escalation-sweep"
-AUDIT_CHECKPOINT = "audit-checkpoint"
-RETENTION = "retention"
-SCHEDULE_SWEEP = "schedule-sweep"
-
-TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
 
 def _file_url(base_url: str) -> str:
@@ -152,226 +137,6 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.FORM, poll_handlers.form_button)
     router.add(Kind.REGION, availability_handlers.region_button)
     return router
-
-
-def _renderers() -> dict[str, Renderer]:
-    a = alert_handlers
-    return {
-        Notice.ALERT: a.render_alert,
-        Notice.REMINDER: a.render_alert,
-        Notice.ESCALATION: a.render_alert,
-        Notice.FOLLOW_UP: a.render_follow_up,
-        Notice.TAKEN: a.render_notice,
-        Notice.CLOSED: a.render_notice,
-        UNREACHABLE_NOTICE: a.render_unreachable,
-        REQUEST_NOTICE: membership_handlers.render_request,
-        DECISION_NOTICE: membership_handlers.render_decision,
-        CHANGE_NOTICE: membership_handlers.render_change,
-        AnnouncementNotice.ANNOUNCEMENT: announcement_handlers.render_announcement,
-        AnnouncementNotice.REMINDER: announcement_handlers.render_announcement,
-        PollNotice.BALLOT: poll_handlers.render_ballot,
-        PollNotice.REMINDER: poll_handlers.render_ballot,
-        PollNotice.CLOSED: poll_handlers.render_closed,
-        PollNotice.RESULT: poll_handlers.render_result,
-        DEPUTY_NOTICE: availability_handlers.render_deputy,
-        DEPUTY_ENDED_NOTICE: availability_handlers.render_deputy_ended,
-        REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
-        REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
-        DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
-    }
-
-
-class Runtime:
-    """The background parts: outbox, live messages and every due time (escalations, scheduled
-    announcements, poll reminders and deadlines). Handlers tell it about committed changes
-    through `CoraContext.background`."""
-
-    def __init__(
-        self,
-        services: Services,
-        application: TelegramApp,
-        metrics: Metrics,
-        *,
-        release_everything: bool,
-    ) -> None:
-        self.services = services
-        self.metrics = metrics
-        self.scheduler = Scheduler()
-        settings = services.settings
-        self.outbox = Outbox(
-            application.bot,
-            services,
-            services.deliveries,
-            _renderers(),
-            on_recorded=self._recorded,
-            on_sent=self._sent,
-            release_everything=release_everything,
-            concurrency=settings.delivery_concurrency,
-        )
-        self.live = LiveMessages(application.bot, self._live_messages)
-
-    # Background protocol -------------------------------------------------------------------
-
-    def deliveries_added(self) -> None:
-        self.outbox.wake()
-
-    def alert_changed(self, alert: AlertView) -> None:
-        self.live.touch([("alert", alert.id)])
-        self._schedule(alert.id, alert.escalate_at)
-        if alert.drill:
-            self._schedule_result(alert.id, alert.result_due_at)
-
-    def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
-        self._at(f"announce:{announcement_id}", send_at, self.send_announcements)
-        if send_at is None:
-            self.live.touch([("announcement", announcement_id)])
-
-    def poll_changed(self, poll: PollView) -> None:
-        self._at(f"poll:{poll.id}", poll.due_at, self.run_polls)
-        self.live.touch([("poll", poll.id)])
-
-    def ballot_changed(self, poll_id: int, member_id: int) -> None:
-        self.live.touch([("ballot", poll_id, member_id), ("poll", poll_id)])
-
-    # ----------------------------------------------------------------------------------------
-
-    def _recorded(self, recorded: Recorded) -> None:
-        for state, count in recorded.finished.items():
-            self.metrics.deliveries.labels(state).inc(count)
-        self.live.touch(("alert", i) for i in recorded.alert_ids)
-        self.live.touch(
-            ("announcement", subject)
-            for kind, subject in recorded.subjects
-            if kind == AnnouncementNotice.ANNOUNCEMENT
-        )
-        if recorded.new_deliveries:
-            self.outbox.wake()
-
-    def _sent(self, job: Job) -> None:
-        latency = (self.services.clock.now() - job.created_at).total_seconds()
-        self.metrics.delivery_latency.observe(max(latency, 0.0))
-
-    async def _live_messages(self, key: Hashable) -> list[LiveMessage]:
-        assert isinstance(key, tuple)
-        services = self.services
-        if key[0] == "alert":
-            return await alert_handlers.live_status(services, key[1])
-        if key[0] == "announcement":
-            return await announcement_handlers.live_status(services, key[1])
-        if key[0] == "poll":
-            return await poll_handlers.live_overview(services, key[1])
-        return await poll_handlers.live_ballot(services, key[1], key[2])
-
-    def _at(self, key: str, when: datetime | None, job: Task) -> None:
-        if when is None:
-            self.scheduler.cancel(key)
-        else:
-            self.scheduler.at(key, when, job)
-
-    async def send_announcements(self) -> None:
-        """Send the scheduled announcements that are due (also those missed while down)."""
-        sent = await self.services.announcements.send_due()
-        if sent:
-            self.outbox.wake()
-        self.live.touch(("announcement", item.announcement_id) for item in sent)
-
-    async def run_polls(self) -> None:
-        """Send due poll reminders and close polls at their deadline (also missed ones)."""
-        done = await self.services.polls.run_due()
-        for item in done:
-            self._at(f"poll:{item.poll_id}", item.next_at, self.run_polls)
-        if any(item.closed or item.reminded for item in done):
-            self.outbox.wake()
-        self.live.touch(("poll", item.poll_id) for item in done)
-
-    async def _sweep(self) -> None:
-        await self.send_announcements()
-        await self.run_polls()
-
-    def _schedule(self, alert_id: int, at: Any) -> None:
-        key = f"escalate:{alert_id}"
-        if at is None:
-            self.scheduler.cancel(key)
-        else:
-            self.scheduler.at(key, at, self.run_escalations)
-
-    async def run_escalations(self) -> None:
-        """Escalate what is due (also what fell due while the bot was down)."""
-        escalated = await self.services.alerts.escalate_due()
-        for item in escalated:
-            self._schedule(item.alert_id, item.next_at)
-        if any(item.new_deliveries for item in escalated):
-            self.outbox.wake()
-        self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
-        self.live.touch(("alert", item.alert_id) for item in escalated)
-
-    def _schedule_result(self, alert_id: int, at: Any) -> None:
-        key = f"drill-result:{alert_id}"
-        if at is None:
-            self.scheduler.cancel(key)
-        else:
-            self.scheduler.at(key, at, self.finish_drills)
-
-    async def finish_drills(self) -> None:
-        """Close drills whose time is up and send their results (also those missed while the
-        bot was down)."""
-        finished = await self.services.drills.finish_due()
-        if finished:
-            self.outbox.wake()
-            self.live.touch(("alert", i) for i in finished)
-
-    async def sweep(self) -> None:
-        await self.run_escalations()
-        await self.finish_drills()
-
-    async def start(self) -> None:
-        await self.outbox.start()
-        await self.live.start()
-        # After a restart every open alert's status message may be stale, or was never sent.
-        self.live.touch(("alert", i) for i in await self.services.alerts.open_alert_ids())
-        self.scheduler.start()
-        settings = self.services.settings
-        self.scheduler.every(ESCALATION_SWEEP, settings.escalation_check_seconds, self.sweep)
-        self.scheduler.every(SCHEDULE_SWEEP, settings.schedule_check_seconds, self._sweep)
-        # What fell due while the bot was down runs now; the rest is scheduled.
-        await self.sweep()
-        for alert_id, at in await self.services.alerts.deadlines():
-            self._schedule(alert_id, at)
-        for alert_id, at in await self.services.drills.deadlines():
-            self._schedule_result(alert_id, at)
-        await self._sweep()
-        for announcement_id, at in await self.services.announcements.due_times():
-            self._at(f"announce:{announcement_id}", at, self.send_announcements)
-        for poll_id, at in await self.services.polls.due_times():
-            self._at(f"poll:{poll_id}", at, self.run_polls)
-        self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
-        self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
-        self.scheduler.every(
-            AUDIT_CHECKPOINT, settings.audit_checkpoint_minutes * 60, self.sign_checkpoint
-        )
-        self.scheduler.every(RETENTION, 24 * 3600, self.apply_retention)
-        await self.apply_retention()
-
-    async def sign_checkpoint(self) -> None:
-        checkpoint = await self.services.audit.checkpoint()
-        if checkpoint is not None:
-            log.info("signed audit checkpoint at %d", checkpoint.seq)
-
-    async def apply_retention(self) -> None:
-        result = await self.services.data_protection.apply_retention()
-        if result.alerts or result.deliveries or result.requests:
-            log.info(
-                "retention: %d alerts, %d follow-ups, %d deliveries, %d requests",
-                result.alerts,
-                result.follow_ups,
-                result.deliveries,
-                result.requests,
-            )
-
-    async def stop(self) -> None:
-        self.scheduler.shutdown()
-        await self.live.stop()
-        await self.outbox.stop()
 
 
 @dataclass

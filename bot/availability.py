@@ -15,7 +15,7 @@ from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.network import Network
-from bot.quiet import QuietHours, quiet_hours_of
+from bot.timing.quiet import QuietHours, quiet_hours_of
 from storage.audit import member_actor
 from storage.models import Absence, Member, MemberRegion, MemberStatus, RegionStatus, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -15,21 +15,23 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot
 
-from bot import audit, keys, report, report_output
+from bot import audit, keys, report
 from bot.alerts import AlertService, EscalationPeriods
 from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import DomainError
+from bot.errors import DomainError, as_domain_error
 from bot.i18n import text
 from bot.integrations import IntegrationService
 from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
 from bot.network import NetworkFileError, load_network
 from bot.rotation import rotate_texts
-from bot.sandbox.run import SandboxOptions, run_sandbox
+from handlers.report import views as report_output
+from sandbox.run import SandboxOptions, run_sandbox
 from storage import migrate
 from storage.db import Database
+from storage.errors import DatabaseBusyError
 from storage.models import Role
 from storage.uow import UnitOfWorkFactory
 
@@ -393,8 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2
-    except DomainError as error:
-        print(text("en", error.message_key, **error.params), file=sys.stderr)
+    except (DomainError, DatabaseBusyError) as failure:
+        refusal = as_domain_error(failure)
+        assert isinstance(refusal, DomainError)
+        print(text("en", refusal.message_key, **refusal.params), file=sys.stderr)
         return 2
     return 0
 

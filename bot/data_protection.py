@@ -14,7 +14,7 @@ from bot.alerts import ALERT_KINDS
 from bot.errors import DomainError
 from bot.membership import Actor, Admin, MemberView
 from bot.network import Network
-from bot.quiet import quiet_hours_of
+from bot.timing.quiet import quiet_hours_of
 from storage.audit import ADMIN, SYSTEM, member_actor
 from storage.models import (
     Absence,

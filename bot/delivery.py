@@ -11,7 +11,7 @@ from enum import IntEnum, StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.network import Network
-from bot.quiet import is_quiet
+from bot.timing.quiet import is_quiet
 from storage.audit import SYSTEM
 from storage.models import DeliveryStatus, Member, MemberStatus
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.errors import DatabaseBusyError
+
 
 class DomainError(Exception):
     """A refusal the user should see, in their language: `message_key` names the catalogue text."""
@@ -17,3 +19,8 @@ class TryAgainError(DomainError):
 
     def __init__(self) -> None:
         super().__init__("error.try_again")
+
+
+def as_domain_error(error: BaseException | None) -> BaseException | None:
+    """Storage's "busy" as the refusal a person sees; anything else unchanged."""
+    return TryAgainError() if isinstance(error, DatabaseBusyError) else error

@@ -22,13 +22,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
-from bot.dates import Moment, parse_moment
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import find_personal_data
+from bot.timing.dates import Moment, parse_moment
 from storage.audit import SYSTEM, member_actor
 from storage.models import (
     AnonymousVote,

@@ -34,12 +34,10 @@ from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
-from handlers.callbacks import Button, Kind
-from handlers.context import CoraContext, Services
-from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
-from handlers.live import LiveMessage
-from handlers.outbox import RenderCache, Rendered
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext, Services
+from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.render import (
     edit_html,
     keyboard,
     local_time,
@@ -54,6 +52,8 @@ from handlers.render import (
     tr,
     when,
 )
+from handlers.transport.live import LiveMessage
+from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import AlertStatus, Urgency
 
 log = logging.getLogger(__name__)

@@ -21,20 +21,18 @@ from telegram.warnings import PTBUserWarning
 from bot import i18n
 from bot.announcements import MAX_TEXT, AnnouncementNotice, ReadStatus, check_text
 from bot.channels import Target
-from bot.dates import parse_moment, split_leading_moment
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
+from bot.timing.dates import parse_moment, split_leading_moment
 from handlers.alerts import _findings
-from handlers.callbacks import Button, Kind
 from handlers.channels import target_text
-from handlers.context import CoraContext, Services
-from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
-from handlers.live import LiveMessage
-from handlers.outbox import RenderCache, Rendered
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext, Services
+from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.render import (
     edit_html,
     keyboard,
     local_time,
@@ -46,6 +44,8 @@ from handlers.render import (
     tr,
     when,
 )
+from handlers.transport.live import LiveMessage
+from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import AnnouncementStatus
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)

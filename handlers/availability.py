@@ -11,12 +11,10 @@ from bot import i18n
 from bot.availability import AbsenceView, Availability, parse_day
 from bot.delivery import Job
 from bot.errors import DomainError
-from bot.quiet import parse_quiet_hours
-from handlers.callbacks import Button, Kind
-from handlers.context import CoraContext
-from handlers.membership import parse_member_id
-from handlers.outbox import RenderCache, Rendered
-from handlers.render import (
+from bot.timing.quiet import parse_quiet_hours
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.render import (
     day_text,
     edit_html,
     keyboard,
@@ -28,6 +26,8 @@ from handlers.render import (
     send_html,
     tr,
 )
+from handlers.membership import parse_member_id
+from handlers.transport.outbox import RenderCache, Rendered
 
 # -- absences ----------------------------------------------------------------------------------
 

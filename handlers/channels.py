@@ -9,9 +9,9 @@ from bot import i18n
 from bot.channels import ChannelList, ChannelView, TargetView
 from bot.errors import DomainError
 from bot.network import Network
-from handlers.callbacks import Button, Kind
-from handlers.context import CoraContext
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.render import (
     chunk_lines,
     edit_html,
     keyboard,

@@ -13,10 +13,9 @@ from telegram.error import TelegramError
 from bot import i18n
 from bot.audit import EventView
 from bot.errors import DomainError
-from handlers.callbacks import Button, Kind
-from handlers.context import CoraContext
-from handlers.membership import parse_member_id
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.render import (
     chunk_lines,
     edit_html,
     keyboard,
@@ -27,6 +26,7 @@ from handlers.render import (
     tr,
     when,
 )
+from handlers.membership import parse_member_id
 from storage.models import Role
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,9 @@ from bot.drills import DrillResult
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.network import Network
-from bot.report_output import duration
 from handlers.alerts import drill_banner
-from handlers.context import CoraContext
-from handlers.outbox import RenderCache, Rendered
-from handlers.render import (
+from handlers.common.context import CoraContext
+from handlers.common.render import (
     MESSAGE_LIMIT,
     chunk_lines,
     local_time,
@@ -26,6 +24,8 @@ from handlers.render import (
     sectors_text,
     send_html,
 )
+from handlers.report.views import duration
+from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import Urgency
 
 # The result message through the outbox must fit into one Telegram message: its lists are

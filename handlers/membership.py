@@ -13,11 +13,10 @@ from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import LANGUAGES, Markup
 from bot.membership import MemberView, Progress, Step, TelegramIdentity, next_step
-from handlers.callbacks import Button, Kind
-from handlers.commands import CommandRegistry, audience_of, sync_member_menu
-from handlers.context import CoraContext
-from handlers.outbox import RenderCache, Rendered
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.commands import CommandRegistry, audience_of, sync_member_menu
+from handlers.common.context import CoraContext
+from handlers.common.render import (
     chunk_lines,
     day_text,
     edit_html,
@@ -34,6 +33,7 @@ from handlers.render import (
     send_html,
     tr,
 )
+from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import MemberStatus, Role
 
 log = logging.getLogger(__name__)

@@ -27,9 +27,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import i18n
-from bot.calendar import meeting_ics
 from bot.channels import Target
-from bot.dates import parse_deadline, split_leading_moment
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.polls import (
@@ -43,13 +41,13 @@ from bot.polls import (
     Results,
     clean_label,
 )
-from handlers.callbacks import Button, Kind
+from bot.timing.calendar import meeting_ics
+from bot.timing.dates import parse_deadline, split_leading_moment
 from handlers.channels import target_text
-from handlers.context import CoraContext, Services
-from handlers.dialogs import current_draft, forget_draft, pressed, use_buttons
-from handlers.live import LiveMessage
-from handlers.outbox import Document, RenderCache, Rendered
-from handlers.render import (
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext, Services
+from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.render import (
     MESSAGE_LIMIT,
     chunk_lines,
     keyboard,
@@ -61,6 +59,8 @@ from handlers.render import (
     tr,
     when,
 )
+from handlers.transport.live import LiveMessage
+from handlers.transport.outbox import Document, RenderCache, Rendered
 from storage.models import Answer, PollKind, PollStatus
 
 TITLE, TARGET, KIND, OPTIONS, DEADLINE, ANONYMITY, PREVIEW = range(7)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from bot.clock import Clock
-from bot.errors import TryAgainError
 from storage.audit import AuditLog
 from storage.db import Database
+from storage.errors import DatabaseBusyError
 from storage.repositories import (
     ChannelRepository,
     DeliveryRepository,
@@ -20,6 +20,10 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
 
 class UnitOfWork:
@@ -75,7 +79,7 @@ class UnitOfWork:
             # Locked or full database, lost connection, a constraint a concurrent change broke:
             # nothing was written, and the user may simply try again.
             log.warning("database unavailable: %s", type(exc.orig).__name__)
-            raise TryAgainError() from exc
+            raise DatabaseBusyError() from exc
 
 
 class UnitOfWorkFactory:

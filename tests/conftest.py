@@ -19,7 +19,7 @@ from bot.app import CoraBot, build_application
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.keys import generate_encryption_key
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage import migrate
 from storage.db import Database
 from tests import postgres

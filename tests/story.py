@@ -1,70 +1,21 @@
-"""Helpers that let end-to-end tests read like the user story: people, invitations, replies."""
+"""Helpers that let end-to-end tests read like the user story: people, invitations, replies
+(what a person sees, and many members at once, come from `sandbox.story`)."""
 
 from __future__ import annotations
 
 import asyncio
-import string
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from bot import i18n
 from bot.app import CoraBot
-from bot.local_api.chats import SimMessage
-from bot.local_api.people import SimUser
-from bot.local_api.server import LocalBotApi
-from bot.local_api.text import parse
 from bot.membership import ADMIN_ACTOR
+from localapi.chats import SimMessage
+from localapi.people import SimUser
+from localapi.server import LocalBotApi
+from sandbox.story import Person, expect, shows
 
-_GAP = "\x00"
-
-
-def said(key: str, language: str = "de", **params: Any) -> list[str]:
-    """The plain-text pieces a person sees for `key`; placeholders not given are gaps."""
-    template = i18n._template(language, key, params.get("count"))
-    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
-    values = {f: params.get(f, _GAP) for f in fields}
-    html = i18n.html_text(language, key, **values)
-    plain, _ = parse(html, "HTML", None)
-    return [piece for piece in plain.split(_GAP) if piece]
-
-
-def shows(message: SimMessage, key: str, language: str = "de", **params: Any) -> bool:
-    """Whether the message is the text of `key` (pieces in order; gaps may hold anything)."""
-    position = 0
-    pieces = said(key, language, **params)
-    if not pieces:
-        raise ValueError(f"{key} has no constant text to look for")
-    for piece in pieces:
-        found = message.text.find(piece, position)
-        if found < 0:
-            return False
-        position = found + len(piece)
-    return True
-
-
-async def expect(
-    user: SimUser,
-    key: str,
-    language: str = "de",
-    *,
-    after: SimMessage | None = None,
-    timeout: float = 5.0,
-    **params: Any,
-) -> SimMessage:
-    """Wait until the person sees the text of `key`."""
-    return await user.wait_for(lambda m: shows(m, key, language, **params), timeout, after=after)
-
-
-@dataclass
-class Person:
-    user: SimUser
-    member_id: int
-    name: str
-
-    @property
-    def id(self) -> int:
-        return self.user.id
+# What a person sees, and many members at once, live with the sandbox (benchmarks use them too).
+from sandbox.story import said as said
+from sandbox.story import seed_members as seed_members
 
 
 async def invite_token(
@@ -107,57 +58,6 @@ async def reply_to(user: SimUser, text: str, timeout: float = 5.0) -> SimMessage
     before = user.last
     user.send(text)
     return await user.wait_for(lambda m: True, timeout, after=before)
-
-
-async def seed_members(
-    database_url: str,
-    api: LocalBotApi,
-    count: int,
-    sector: str,
-    region: str,
-    *,
-    prefix: str = "Mitglied",
-    role: str = "member",
-) -> list[Person]:
-    """Many active members at once, stored directly (for fan-out stories); each has opened
-    the chat with the bot before, as Telegram requires for the bot to write to them."""
-    from bot.clock import SystemClock
-    from storage.db import Database
-    from storage.models import Member, MemberStatus
-    from storage.uow import UnitOfWork
-
-    users = [api.user(first_name=f"{prefix}{i}") for i in range(count)]
-    for user in users:
-        user.account.started = True
-    database = Database(database_url)
-    try:
-        async with UnitOfWork(database, SystemClock()) as uow:
-            now = uow.now()
-            rows = [
-                Member(
-                    telegram_user_id=user.id,
-                    chat_id=user.id,
-                    display_name=f"{prefix} {i}",
-                    institution="Testeinrichtung",
-                    sector=sector,
-                    region=region,
-                    role=role,
-                    status=MemberStatus.ACTIVE,
-                    created_at=now,
-                    status_changed_at=now,
-                )
-                for i, user in enumerate(users)
-            ]
-            uow.session.add_all(rows)
-            await uow.session.flush()
-            ids = [row.id for row in rows]
-            await uow.commit()
-    finally:
-        await database.dispose()
-    return [
-        Person(user, member_id, f"{prefix} {i}")
-        for i, (user, member_id) in enumerate(zip(users, ids, strict=True))
-    ]
 
 
 def alert_messages(user: SimUser, ref: str | None = None) -> list[SimMessage]:

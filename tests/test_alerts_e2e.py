@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.models import Alert, Delivery, DeliveryStatus, Member
 from tests.story import alert_messages, expect, join, reply_to, said, shows
 

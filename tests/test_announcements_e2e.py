@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
-from bot.local_api.chats import SimMessage
-from bot.local_api.server import LocalBotApi
+from localapi.chats import SimMessage
+from localapi.server import LocalBotApi
 from storage.models import Announcement, AnnouncementStatus, AuditEvent, ChannelMember
 from tests.story import Person, expect, join, reply_to, shows
 

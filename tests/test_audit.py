@@ -23,11 +23,12 @@ from bot.cli import main
 from bot.clock import ManualClock
 from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService, Outcome, Result
-from bot.errors import DomainError, TryAgainError
+from bot.errors import DomainError
 from bot.keys import TextCipher, generate_encryption_key, generate_signing_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
 from storage.db import Database
+from storage.errors import DatabaseBusyError
 from storage.models import AuditEvent
 from storage.uow import UnitOfWorkFactory
 
@@ -179,7 +180,7 @@ async def test_the_action_and_its_event_commit_together(env: Env, database_url: 
                 )
             )
     before = await env.actions()
-    with pytest.raises(TryAgainError) as failed:
+    with pytest.raises(DatabaseBusyError) as failed:
         await env.membership.approve(coordinator, applicant)
     assert "refused" in str(failed.value.__cause__)
     member = await env.membership.get(applicant)

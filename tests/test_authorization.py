@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import CoraBot
-from bot.local_api.chats import SimMessage
-from bot.local_api.people import SimUser
-from bot.local_api.server import LocalBotApi
 from bot.membership import ADMIN_ACTOR, TelegramIdentity
 from bot.polls import PollDraft
+from localapi.chats import SimMessage
+from localapi.people import SimUser
+from localapi.server import LocalBotApi
 from storage.models import (
     AlertRecipient,
     AnnouncementRecipient,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import CoraBot
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from tests.story import alert_messages, expect, join, reply_to, shows
 from tests.test_alerts_e2e import ref_in
 

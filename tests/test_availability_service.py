@@ -13,7 +13,7 @@ from bot.availability import DEPUTY_ENDED_NOTICE, DEPUTY_NOTICE, REGION_REQUEST_
 from bot.delivery import Outcome, Result
 from bot.errors import DomainError
 from bot.membership import ADMIN_ACTOR
-from bot.quiet import QuietHours, parse_quiet_hours
+from bot.timing.quiet import QuietHours, parse_quiet_hours
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, RecipientReason
 from tests.network_env import Env, berlin, build_env

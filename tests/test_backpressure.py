@@ -7,7 +7,7 @@ import pytest
 
 from bot.app import build_application
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from tests.story import seed_members, shows, until
 
 PEOPLE, EACH, IN_FLIGHT = 30, 10, 8

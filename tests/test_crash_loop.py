@@ -17,8 +17,8 @@ from bot.alerts import AlertService, EscalationPeriods
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.keys import TextCipher, generate_signing_key
-from bot.local_api.server import LocalBotApi
 from bot.network import load_network
+from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from bot.app import CoraBot
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
 from bot.membership import TelegramIdentity
 from bot.network import load_network
+from localapi.server import LocalBotApi
 from storage.models import Alert, Delivery, FollowUp, Member
 from tests.story import expect, join, reply_to, said, shows
 from tests.test_alerts_e2e import ref_in

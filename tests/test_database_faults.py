@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 
 from bot.app import CoraBot
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.models import Alert, AuditEvent
 from tests.story import join, reply_to, shows
 

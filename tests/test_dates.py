@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.dates import parse_deadline, parse_moment, split_leading_moment
 from bot.errors import DomainError
+from bot.timing.dates import parse_deadline, parse_moment, split_leading_moment
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ZONE = "Europe/Berlin"

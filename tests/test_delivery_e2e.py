@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.app import CoraBot
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 from tests.story import alert_messages, expect, join, seed_members, until

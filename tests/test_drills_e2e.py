@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import CoraBot
 from bot.clock import ManualClock
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from tests.story import expect, join, reply_to, said, shows
 
 DRILL_REF = re.compile(r"U-\d{4}-\d{4}")

@@ -14,8 +14,8 @@ from bot.drills import DRILL_RESULT_NOTICE, AckTime, DrillResult, SectorReach
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.network import load_network
+from handlers.common.render import MESSAGE_LIMIT
 from handlers.drills import result_message
-from handlers.render import MESSAGE_LIMIT
 from storage.db import Database
 from storage.models import RecipientReason
 from tests.network_env import DRILL_WINDOW, NORMAL_AFTER, URGENT_AFTER, Env, berlin, build_env

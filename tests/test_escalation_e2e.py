@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from tests.story import expect, join, shows
 from tests.test_alerts_e2e import ref_in
 

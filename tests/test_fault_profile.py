@@ -10,7 +10,7 @@ import pytest
 
 from bench.faults import run_scenario
 from bot.app import CoraBot
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.models import DeliveryStatus
 
 

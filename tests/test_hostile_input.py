@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key
-from bot.local_api.chats import SimMessage
-from bot.local_api.people import SimUser
-from bot.local_api.server import LocalBotApi
+from localapi.chats import SimMessage
+from localapi.people import SimUser
+from localapi.server import LocalBotApi
 from storage.models import AuditEvent
 from tests.conftest import TOKEN
 from tests.story import Person, join

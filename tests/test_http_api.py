@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.integrations import sign
-from bot.local_api.server import LocalBotApi
 from bot.network import load_network
-from handlers.api import openapi
+from handlers.transport.api import openapi
+from localapi.server import LocalBotApi
 from storage.models import Alert, AuditEvent
 from tests.conftest import TOKEN
 from tests.story import alert_messages, join, run_cli

@@ -18,8 +18,8 @@ from bot.alerts import AlertService, EscalationPeriods
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.keys import TextCipher
-from bot.local_api.server import LocalBotApi
 from bot.network import load_network
+from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory

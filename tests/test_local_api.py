@@ -49,8 +49,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.local_api import FaultKind, LocalBotApi, SimUser
-from bot.local_api.html import entities_to_html, parse_html
+from localapi import FaultKind, LocalBotApi, SimUser
+from localapi.html import entities_to_html, parse_html
 
 TOKEN = "424242:local-api-test-token"
 NOT_MODIFIED = (
@@ -1294,7 +1294,7 @@ async def test_the_fake_serves_from_a_process_of_its_own_until_sigterm() -> None
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.local_api",
+        "localapi",
         "serve",
         "--port",
         "0",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.app import CoraBot
 from bot.clock import Clock, ManualClock
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.models import ChannelMember, MemberStatus
 from tests.story import expect, invite_token, join, reply_to, said, shows
 

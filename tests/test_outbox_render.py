@@ -7,8 +7,8 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import cast
 
-from handlers.context import Services
-from handlers.outbox import RenderCache
+from handlers.common.context import Services
+from handlers.transport.outbox import RenderCache
 
 
 class SlowAlerts:

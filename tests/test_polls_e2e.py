@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import CoraBot
-from bot.local_api.chats import SimMessage
-from bot.local_api.server import LocalBotApi
+from localapi.chats import SimMessage
+from localapi.server import LocalBotApi
 from storage.models import (
     AnonymousVote,
     AnonymousVoter,

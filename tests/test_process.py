@@ -8,7 +8,7 @@ import signal
 import sys
 
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from tests.story import expect
 
 

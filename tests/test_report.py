@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import DomainError
-from bot.local_api.images import image_size
 from bot.network import load_network
 from bot.report import (
     AlertKind,
@@ -29,7 +28,8 @@ from bot.report import (
     parse_period,
     percentile_90,
 )
-from bot.report_output import CSV_COLUMNS, plain_lines, report_csv, report_lines, report_png
+from handlers.report.views import CSV_COLUMNS, plain_lines, report_csv, report_lines, report_png
+from localapi.images import image_size
 from storage.db import Database
 from tests.network_env import Env, berlin, build_env
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.cli import main
-from bot.local_api.images import image_size
-from bot.local_api.server import LocalBotApi
-from bot.report_output import CSV_COLUMNS
+from handlers.report.views import CSV_COLUMNS
+from localapi.images import image_size
+from localapi.server import LocalBotApi
 from storage.models import AuditEvent
 from tests.story import expect, join, reply_to, shows
 from tests.test_alerts_e2e import ref_in

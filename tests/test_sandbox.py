@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import i18n
-from bot.local_api.server import LocalBotApi
-from bot.sandbox.people import FIRST_SHOWN, NETWORK
-from bot.sandbox.render import message_text
-from bot.sandbox.run import Sandbox, SandboxOptions, open_sandbox
+from localapi.server import LocalBotApi
+from sandbox.people import FIRST_SHOWN, NETWORK
+from sandbox.render import message_text
+from sandbox.run import Sandbox, SandboxOptions, open_sandbox
 from storage.models import AuditEvent, Member, MemberStatus
 from tests.story import run_cli, said
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
-from bot.local_api.server import LocalBotApi
+from localapi.server import LocalBotApi
 from storage.models import AuditEvent
 from tests.story import expect, join
 

@@ -1,0 +1,1 @@
+"""What every chat adapter shares: context, access gate, callback data, dialogs, rendering."""

@@ -1,0 +1,64 @@
+"""The one error handler: domain refusals become translated replies, the rest a polite apology."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from bot.errors import DomainError, as_domain_error
+from bot.i18n import html_text, pick_language, text
+from handlers.common.context import CoraContext
+
+log = logging.getLogger(__name__)
+
+
+async def _language(update: Update, context: CoraContext) -> str:
+    user = update.effective_user
+    default = context.services.settings.cora_default_language
+    if user is None:
+        return default
+    try:
+        member = await context.services.membership.find_by_telegram(user.id)
+    except Exception:  # the database may be what failed
+        member = None
+    return pick_language(member.language if member else None, user.language_code, default)
+
+
+_ECHO_LIMIT = 300  # long enough for lists of valid codes, short enough for any message
+
+
+def _shorten(value: object) -> object:
+    if isinstance(value, str) and len(value) > _ECHO_LIMIT:
+        return value[: _ECHO_LIMIT - 1] + "…"
+    return value
+
+
+async def handle_error(update: object, context: CoraContext) -> None:
+    """Reply to the person and stop this update from reaching any later handler group."""
+    error = as_domain_error(context.error)
+    if not isinstance(update, Update):
+        log.error("error outside an update", exc_info=error)
+        return
+    if isinstance(error, DomainError):
+        # Parameters often echo what the person typed: keep the reply short and valid.
+        key, params = error.message_key, {k: _shorten(v) for k, v in error.params.items()}
+        log.info("refused update %s: %s", update.update_id, key)
+    else:
+        key, params = "error.generic", {}
+        # Only the type and the update id: tracebacks of our code are fine, message bodies not.
+        log.error("update %s failed", update.update_id, exc_info=error)
+    try:
+        language = await _language(update, context)
+        if update.callback_query:
+            await update.callback_query.answer(text(language, key, **params), show_alert=True)
+        elif update.effective_chat:
+            await update.effective_chat.send_message(
+                html_text(language, key, **params), parse_mode=ParseMode.HTML
+            )
+    except TelegramError as reply_error:
+        log.warning("could not send the error reply: %s", reply_error)
+    raise ApplicationHandlerStop

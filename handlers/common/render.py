@@ -1,0 +1,169 @@
+"""Turning results into the person's language: texts, labels, times and sending helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+
+from bot import i18n
+from bot.i18n import Markup
+from bot.membership import MemberView
+from bot.network import Network
+from handlers.common.context import CoraContext
+
+MESSAGE_LIMIT = 4096
+# Every text the bot writes is Telegram HTML with escaped parameters (see bot.i18n); it is
+# passed explicitly, because PTB's Defaults would add parse_mode to methods that have none.
+HTML = ParseMode.HTML
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
+
+
+def tr(context: CoraContext, key: str, **params: object) -> str:
+    """HTML text in the person's language; parameters are escaped."""
+    return i18n.html_text(context.language, key, **params)
+
+
+def plain(context: CoraContext, key: str, **params: object) -> str:
+    """Text without markup, e.g. for callback answers."""
+    return i18n.text(context.language, key, **params)
+
+
+# -- labels that need only the network and a language (also used for deliveries) ----------
+
+
+def sector_name(network: Network, code: str | None, language: str) -> str:
+    place = network.sectors.get(code or "")
+    return place.label(language) if place else (code or "–")
+
+
+def region_name(network: Network, code: str | None, language: str) -> str:
+    place = network.regions.get(code or "")
+    return place.label(language) if place else (code or "–")
+
+
+def sectors_text(network: Network, codes: Iterable[str], language: str) -> str:
+    codes = list(codes)
+    if len(codes) == len(network.sectors) and set(codes) == set(network.sectors):
+        return i18n.text(language, "sectors.all")
+    return ", ".join(sector_name(network, code, language) for code in codes)
+
+
+def member_text(network: Network, member: MemberView, language: str) -> Markup:
+    """`#12 Name (Institution) – Sector, Region` for lists and notifications; someone who left
+    appears only under their number."""
+    former = member.status == "left"
+    return Markup(
+        i18n.html_text(
+            language,
+            "member.line",
+            id=member.id,
+            name=i18n.text(language, "member.former") if former else member.display_name or "–",
+            institution=member.institution or "–",
+            sector=sector_name(network, member.sector, language),
+            region=member.region or "–",
+        )
+    )
+
+
+def local_time(moment: datetime, timezone: str, language: str) -> str:
+    """A point in time in the network's time zone, written the way the reader expects."""
+    pattern = _TIME_PATTERNS.get(language, _TIME_PATTERNS["de"])
+    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+
+
+# -- the same, in the language of the person behind an update ------------------------------
+
+
+def sector_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
+    return sector_name(context.services.network, code, language or context.language)
+
+
+def region_label(context: CoraContext, code: str | None, language: str | None = None) -> str:
+    return region_name(context.services.network, code, language or context.language)
+
+
+def member_line(context: CoraContext, member: MemberView, language: str | None = None) -> Markup:
+    return member_text(context.services.network, member, language or context.language)
+
+
+def day_text(day: date, language: str) -> str:
+    """A calendar day the way the reader writes it: 10.12.2026 or 2026-12-10."""
+    return day.strftime("%d.%m.%Y") if language == "de" else day.isoformat()
+
+
+def when(context: CoraContext, moment: datetime) -> str:
+    return local_time(moment, context.services.settings.cora_timezone, context.language)
+
+
+# -- keyboards and sending -------------------------------------------------------------------
+
+
+def keyboard(rows: Iterable[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup:
+    """Inline keyboard from rows of (label, callback data)."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+def rows_of(buttons: Sequence[tuple[str, str]], width: int) -> list[list[tuple[str, str]]]:
+    return [list(buttons[i : i + width]) for i in range(0, len(buttons), width)]
+
+
+def chunk_lines(lines: Sequence[str], header: str = "") -> list[str]:
+    """Join lines into as few messages as Telegram's length limit allows."""
+    messages: list[str] = []
+    current = header
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > MESSAGE_LIMIT and current:
+            messages.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        messages.append(current)
+    return messages
+
+
+async def say(
+    update: Update,
+    context: CoraContext,
+    key: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    **params: object,
+) -> Message:
+    """Send a translated text into the chat of the update."""
+    return await send_html(update, tr(context, key, **params), markup=markup)
+
+
+async def send_html(
+    update: Update, html: str, *, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    chat = update.effective_chat
+    assert chat is not None
+    return await chat.send_message(
+        html, parse_mode=HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
+
+
+async def edit_html(
+    query: CallbackQuery, html: str, *, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Replace the text of the message a button was pressed on."""
+    await query.edit_message_text(
+        html, parse_mode=HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )

@@ -1,0 +1,48 @@
+"""Telegram adapter for the network report: /report sends it as text, a CSV file and a heat map."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InputFile, Update
+from telegram.constants import ChatAction
+
+from bot.errors import DomainError
+from bot.report import parse_period
+from handlers.common.context import CoraContext
+from handlers.common.render import HTML, chunk_lines, plain, send_html, tr, when
+from handlers.report.views import report_csv, report_lines, report_png
+
+
+async def report(update: Update, context: CoraContext) -> None:
+    """`/report [period]`: `30d` (the default), `2026-10` or `2026-10-01..2026-10-31`."""
+    args = context.args or []
+    if len(args) > 1:
+        raise DomainError("report.usage")
+    services = context.services
+    reports = services.reports
+    since, until = parse_period(args[0] if args else None, services.clock.now(), reports.timezone)
+    result = await reports.report(context.active_member.id, since, until, "telegram")
+    network, language = services.network, context.language
+    for text in chunk_lines(
+        report_lines(result, network, language, when(context, result.generated_at))
+    ):
+        await send_html(update, text)
+    chat = update.effective_chat
+    assert chat is not None
+    stem = f"{plain(context, 'report.file_stem')}-{result.first_day}-{result.last_day}"
+    # With a byte order mark, spreadsheet programs read the umlauts of the names correctly.
+    table = ("\ufeff" + report_csv(result, network, language)).encode("utf-8")
+    await chat.send_document(
+        InputFile(table, filename=f"{stem}.csv"),
+        caption=tr(context, "report.csv_caption"),
+        parse_mode=HTML,
+    )
+    await chat.send_action(ChatAction.UPLOAD_PHOTO)
+    # Drawing takes a moment; it must not hold up alerts on the event loop.
+    picture = await asyncio.to_thread(report_png, result, network, language)
+    await chat.send_photo(
+        InputFile(picture, filename=f"{stem}.png"),
+        caption=tr(context, "report.png_caption"),
+        parse_mode=HTML,
+    )

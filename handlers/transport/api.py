@@ -1,0 +1,268 @@
+"""The HTTP API for agency systems: raise an alert, read its state. Every request is signed
+(HMAC-SHA256), fresh, never replayed, and audited."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.errors import DomainError
+from bot.integrations import ApiRefusal, Client, IntegrationService
+from bot.network import Network
+from storage.errors import DatabaseBusyError
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = (
+    "X-Cora-Key",
+    "X-Cora-Timestamp",
+    "X-Cora-Signature",
+)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+Action = Callable[[web.Request, Client, bytes], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+def api_routes(integrations: IntegrationService, network: Network) -> list[web.RouteDef]:
+    description = openapi(network)
+
+    def signed(route: str, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            client_id: int | None = None
+            try:
+                body = await _body(request)
+                client = await integrations.authenticate(
+                    request.headers.get(KEY_HEADER, ""),
+                    request.headers.get(TIMESTAMP_HEADER, ""),
+                    request.headers.get(SIGNATURE_HEADER, ""),
+                    request.method,
+                    request.path_qs,
+                    body,
+                )
+                client_id = client.id
+                status, answer = await action(request, client, body)
+                code = None
+            except ApiRefusal as refusal:
+                status, code = refusal.status, refusal.code
+                known = refusal.details.pop("client", None)
+                client_id = client_id if client_id is not None else known
+                answer = {"error": refusal.code, **refusal.details}
+                log.info("API refused %s %s: %s", request.method, route, refusal.code)
+            except DatabaseBusyError:  # nothing was written; the caller may retry
+                status, code = 503, "error.try_again"
+                answer = {"error": code}
+            await integrations.record_call(client_id, request.method, route, status, code)
+            return web.json_response(answer, status=status)
+
+        return handle
+
+    async def raise_alert(
+        request: web.Request, client: Client, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        return await integrations.raise_alert(
+            client, request.headers.get(IDEMPOTENCY_HEADER, ""), body
+        )
+
+    async def alert_status(
+        request: web.Request, client: Client, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            return 200, await integrations.alert_status(client, request.match_info["ref"])
+        except DomainError:
+            raise ApiRefusal(404, "unknown_alert") from None
+
+    async def serve_openapi(request: web.Request) -> web.Response:
+        return web.json_response(description)
+
+    return [
+        web.post("/api/v1/alerts", signed("/api/v1/alerts", raise_alert)),
+        web.get("/api/v1/alerts/{ref}", signed("/api/v1/alerts/{ref}", alert_status)),
+        web.get("/api/v1/openapi.json", serve_openapi),
+    ]
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiRefusal(413, "body_too_large")
+    try:
+        body = await request.content.read(MAX_BODY_BYTES + 1)
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiRefusal(413, "body_too_large") from None
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiRefusal(413, "body_too_large")
+    return body
+
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_SIGNED: list[dict[str, list[str]]] = [{"key": [], "timestamp": [], "signature": []}]
+
+
+def _responses(success: dict[str, Any]) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": _ERROR}}}
+    return {
+        **success,
+        "400": {"description": "Malformed request", **error},
+        "401": {"description": "Unknown key, bad signature or stale timestamp", **error},
+        "409": {"description": "Replayed request", **error},
+        "413": {"description": "Body too large", **error},
+        "422": {"description": "Refused content (personal data, unknown sector …)", **error},
+        "503": {"description": "Busy; nothing was written, try again", **error},
+    }
+
+
+def openapi(network: Network) -> dict[str, Any]:
+    """The OpenAPI description, with this network's sector and region codes."""
+    sector = {"type": "string", "enum": [*network.sectors, "all"]}
+    spec: dict[str, Any] = copy.deepcopy(_OPENAPI)
+    fields = spec["components"]["schemas"]["NewAlert"]["properties"]
+    fields["sectors"] = {
+        "oneOf": [
+            {**sector, "description": "one sector, or 'all'"},
+            {"type": "array", "items": sector, "minItems": 1, "uniqueItems": True},
+        ]
+    }
+    fields["region"] = {"type": "string", "enum": list(network.regions)}
+    return spec
+
+
+_OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "cora-bot API for agency systems",
+        "version": "1.0.0",
+        "description": (
+            "Raise pseudonymised case alerts and read their state. Sign each request: "
+            "X-Cora-Signature = hex(HMAC-SHA256(key=SHA-256(api key), message=METHOD + '\\n' + "
+            "path with query + '\\n' + X-Cora-Timestamp + '\\n' + hex(SHA-256(body)))). "
+            "The timestamp (Unix seconds) must be within 5 minutes; a signed request is "
+            "accepted once. POST needs an Idempotency-Key: a retry with the same key returns "
+            "the first answer and never raises a second alert."
+        ),
+    },
+    "components": {
+        "securitySchemes": {
+            "key": {"type": "apiKey", "in": "header", "name": KEY_HEADER},
+            "timestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
+            "signature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
+        },
+        "schemas": {
+            "NewAlert": {
+                "type": "object",
+                "required": ["sectors", "region", "text"],
+                "additionalProperties": False,
+                "properties": {
+                    "sectors": {
+                        "oneOf": [
+                            {"type": "string", "description": "comma-separated, or 'all'"},
+                            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                        ]
+                    },
+                    "region": {"type": "string", "example": "HRO"},
+                    "urgency": {
+                        "type": "string",
+                        "enum": ["urgent", "normal"],
+                        "default": "normal",
+                    },
+                    "text": {"type": "string", "maxLength": 3500},
+                    "confirm_personal_data": {"type": "boolean", "default": False},
+                },
+            },
+            "Raised": {
+                "type": "object",
+                "required": ["ref", "status", "urgency", "recipients"],
+                "properties": {
+                    "ref": {"type": "string", "example": "F-2026-0042"},
+                    "status": {"type": "string"},
+                    "urgency": {"type": "string"},
+                    "recipients": {"type": "integer"},
+                },
+            },
+            "AlertState": {
+                "type": "object",
+                "required": ["ref", "status", "recipients", "delivered", "acknowledged"],
+                "properties": {
+                    "ref": {"type": "string"},
+                    "status": {"type": "string", "enum": ["open", "closed"]},
+                    "urgency": {"type": "string"},
+                    "sectors": {"type": "array", "items": {"type": "string"}},
+                    "region": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "recipients": {"type": "integer"},
+                    "delivered": {"type": "integer"},
+                    "pending": {"type": "integer"},
+                    "unreachable": {"type": "integer"},
+                    "failed": {"type": "integer"},
+                    "acknowledged": {"type": "integer"},
+                    "taken_over": {"type": "boolean"},
+                    "taken_over_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "escalation_level": {"type": "integer"},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/api/v1/alerts": {
+            "post": {
+                "operationId": "raiseAlert",
+                "security": _SIGNED,
+                "parameters": [
+                    {
+                        "name": IDEMPOTENCY_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/NewAlert"}}
+                    },
+                },
+                "responses": _responses(
+                    {
+                        "201": {
+                            "description": "Raised (or the first answer to this Idempotency-Key)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Raised"}
+                                }
+                            },
+                        }
+                    }
+                ),
+            }
+        },
+        "/api/v1/alerts/{ref}": {
+            "get": {
+                "operationId": "alertState",
+                "security": _SIGNED,
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": _responses(
+                    {
+                        "200": {
+                            "description": "Delivery and acknowledgement state (counts only)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/AlertState"}
+                                }
+                            },
+                        },
+                        "404": {"description": "No alert of this client with this reference"},
+                    }
+                ),
+            }
+        },
+    },
+}

@@ -1,0 +1,158 @@
+"""The aiohttp server of `cora-bot run --webhook`: Telegram's updates, health and readiness
+probes, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+from sqlalchemy import text
+from telegram import Update
+
+from handlers.common.context import Services
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_UPDATE_BYTES = 1024 * 1024  # Telegram's updates are far smaller; anything bigger is refused
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+class Metrics:
+    """The bot's Prometheus metrics, in a registry of its own (one per running bot)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "cora_deliveries", "Deliveries by final state", ["state"], registry=self.registry
+        )
+        self.delivery_latency = Histogram(
+            "cora_delivery_latency_seconds",
+            "Time from committing a delivery to Telegram accepting it",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "cora_escalations", "Escalations of unacknowledged alerts", registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "cora_delivery_queue_depth", "Deliveries waiting to be sent", registry=self.registry
+        )
+        self.queue_age = Gauge(
+            "cora_delivery_queue_oldest_seconds",
+            "Age of the oldest delivery waiting to be sent",
+            registry=self.registry,
+        )
+        self.retry_afters = Gauge(
+            "cora_telegram_429", "429 answers from Telegram since start", registry=self.registry
+        )
+        self.active_members = Gauge(
+            "cora_active_members", "Active members of the network", registry=self.registry
+        )
+
+
+@dataclass
+class Probes:
+    """What readiness depends on, supplied by the running bot."""
+
+    services: Services
+    database: Database
+    metrics: Metrics
+    scheduler_running: Callable[[], bool]
+    retry_afters: Callable[[], int]
+    max_backlog_age: timedelta
+
+
+async def _refresh(probes: Probes) -> dict[str, Any]:
+    """Read the figures that live in the database into the gauges."""
+    services, metrics = probes.services, probes.metrics
+    depth, oldest = await services.deliveries.backlog()
+    age = (services.clock.now() - oldest).total_seconds() if oldest else 0.0
+    counts = await services.membership.count_by_status()
+    metrics.queue_depth.set(depth)
+    metrics.queue_age.set(age)
+    metrics.retry_afters.set(probes.retry_afters())
+    metrics.active_members.set(counts.get("active", 0))
+    return {"backlog": depth, "backlog_age_seconds": round(age, 1)}
+
+
+def health_routes(probes: Probes) -> list[web.RouteDef]:
+    async def healthz(request: web.Request) -> web.Response:
+        """The process is up."""
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        """Database reachable, scheduler running, no delivery waiting too long."""
+        checks: dict[str, Any] = {}
+        try:
+            async with probes.database.read_sessions() as session:
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            checks.update(await _refresh(probes))
+        except Exception as error:  # any failure to reach the database means not ready
+            log.warning("readiness: database unreachable: %s", type(error).__name__)
+            checks["database"] = "unreachable"
+        checks["scheduler"] = "running" if probes.scheduler_running() else "stopped"
+        ready = (
+            checks["database"] == "ok"
+            and checks["scheduler"] == "running"
+            and checks.get("backlog_age_seconds", 0) <= probes.max_backlog_age.total_seconds()
+        )
+        return web.json_response(
+            {"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503
+        )
+
+    async def metrics(request: web.Request) -> web.Response:
+        try:
+            await _refresh(probes)
+        except Exception as error:
+            log.warning("metrics: database unreachable: %s", type(error).__name__)
+        body = generate_latest(probes.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return [
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+    ]
+
+
+def webhook_route(
+    path: str, secret: str, application: Any, audit: Callable[[str, str], Awaitable[None]]
+) -> web.RouteDef:
+    """Telegram POSTs each update here; only requests carrying our secret are accepted.
+    Every refusal is logged and audited."""
+
+    async def refuse(status: int, reason: str) -> web.Response:
+        log.warning("refused a webhook request (%s)", reason)
+        await audit("webhook", reason)
+        return web.json_response({"error": reason}, status=status)
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return await refuse(403, "forbidden")
+        if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
+            return await refuse(413, "too_large")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return await refuse(413, "too_large")
+        try:
+            update = Update.de_json(json.loads(body), application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            update = None
+        if update is None:
+            return await refuse(400, "malformed")
+        await application.update_queue.put(update)
+        return web.json_response({"ok": True})
+
+    return web.post(path, receive)

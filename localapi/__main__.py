@@ -1,0 +1,54 @@
+"""`python -m localapi serve`: the fake Bot API in a process of its own, e.g. so that a
+benchmark's bot does not pay for the fake's CPU. People are driven through the /_sim API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from localapi.server import DEFAULT_TOKEN, LocalBotApi
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m localapi", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the fake Bot API until SIGINT or SIGTERM")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8081, help="0 picks a free port")
+    serve.add_argument("--token", default=DEFAULT_TOKEN, help="the bot token it accepts")
+    serve.add_argument("--bot-username", default="cora_test_bot")
+    serve.add_argument(
+        "--limits",
+        action="store_true",
+        help="enforce Telegram's flood limits (30 messages/s overall, 1/s per chat) with 429s",
+    )
+    return parser
+
+
+async def serve(host: str, port: int, token: str, bot_username: str, limits: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    api = LocalBotApi(token, bot_username=bot_username, enforce_limits=limits)
+    await api.start(host, port)
+    try:
+        # The first line tells a parent process where to connect (with --port 0 too).
+        print(f"local Bot API listening on {api.url} (limits {'on' if limits else 'off'})")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await api.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    asyncio.run(serve(args.host, args.port, args.token, args.bot_username, args.limits))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

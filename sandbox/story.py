@@ -1,0 +1,115 @@
+"""People in stories, shared by the tests, the benchmarks and the sandbox: what a person sees
+for a catalogue text, waiting for it, and many members at once."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from bot import i18n
+from localapi.chats import SimMessage
+from localapi.people import SimUser
+from localapi.server import LocalBotApi
+from localapi.text import parse
+
+_GAP = "\x00"
+
+
+def said(key: str, language: str = "de", **params: Any) -> list[str]:
+    """The plain-text pieces a person sees for `key`; placeholders not given are gaps."""
+    template = i18n._template(language, key, params.get("count"))
+    fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    values = {f: params.get(f, _GAP) for f in fields}
+    html = i18n.html_text(language, key, **values)
+    plain, _ = parse(html, "HTML", None)
+    return [piece for piece in plain.split(_GAP) if piece]
+
+
+def shows(message: SimMessage, key: str, language: str = "de", **params: Any) -> bool:
+    """Whether the message is the text of `key` (pieces in order; gaps may hold anything)."""
+    position = 0
+    pieces = said(key, language, **params)
+    if not pieces:
+        raise ValueError(f"{key} has no constant text to look for")
+    for piece in pieces:
+        found = message.text.find(piece, position)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+async def expect(
+    user: SimUser,
+    key: str,
+    language: str = "de",
+    *,
+    after: SimMessage | None = None,
+    timeout: float = 5.0,  # noqa: ASYNC109 (the wait belongs to the story step)
+    **params: Any,
+) -> SimMessage:
+    """Wait until the person sees the text of `key`."""
+    return await user.wait_for(lambda m: shows(m, key, language, **params), timeout, after=after)
+
+
+@dataclass
+class Person:
+    user: SimUser
+    member_id: int
+    name: str
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+
+async def seed_members(
+    database_url: str,
+    api: LocalBotApi,
+    count: int,
+    sector: str,
+    region: str,
+    *,
+    prefix: str = "Mitglied",
+    role: str = "member",
+) -> list[Person]:
+    """Many active members at once, stored directly (for fan-out stories); each has opened
+    the chat with the bot before, as Telegram requires for the bot to write to them."""
+    from bot.clock import SystemClock
+    from storage.db import Database
+    from storage.models import Member, MemberStatus
+    from storage.uow import UnitOfWork
+
+    users = [api.user(first_name=f"{prefix}{i}") for i in range(count)]
+    for user in users:
+        user.account.started = True
+    database = Database(database_url)
+    try:
+        async with UnitOfWork(database, SystemClock()) as uow:
+            now = uow.now()
+            rows = [
+                Member(
+                    telegram_user_id=user.id,
+                    chat_id=user.id,
+                    display_name=f"{prefix} {i}",
+                    institution="Testeinrichtung",
+                    sector=sector,
+                    region=region,
+                    role=role,
+                    status=MemberStatus.ACTIVE,
+                    created_at=now,
+                    status_changed_at=now,
+                )
+                for i, user in enumerate(users)
+            ]
+            uow.session.add_all(rows)
+            await uow.session.flush()
+            ids = [row.id for row in rows]
+            await uow.commit()
+    finally:
+        await database.dispose()
+    return [
+        Person(user, member_id, f"{prefix} {i}")
+        for i, (user, member_id) in enumerate(zip(users, ids, strict=True))
+    ]
