@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,7 +257,20 @@ def _open_tag(entity: JsonDict) -> tuple[str, str] | None:
 
 def entities_to_html(text: str, entities: list[JsonDict]) -> str:
     """Render plain text and entities as Telegram HTML (the inverse of parse_html)."""
-    tagged = [(e, tags) for e in entities if (tags := _open_tag(e)) is not None]
+    return render_entities(text, entities, _open_tag)
+
+
+def render_entities(
+    text: str,
+    entities: Sequence[JsonDict],
+    tags_of: Callable[[JsonDict], tuple[str, str] | None],
+    *,
+    quote: bool = False,
+) -> str:
+    """Text with each entity's opening and closing tags (from `tags_of`, None to leave it out)
+    around it; characters are escaped, and entities that cross each other are closed and
+    reopened so that the tags nest."""
+    tagged = [(e, tags) for e in entities if (tags := tags_of(e)) is not None]
     out: list[str] = []
     open_now: list[tuple[JsonDict, tuple[str, str]]] = []
     position = 0
@@ -276,6 +291,6 @@ def entities_to_html(text: str, entities: list[JsonDict]) -> str:
         for item in starting:
             out.append(item[1][0])
             open_now.append(item)
-        out.append(escape(char))
+        out.append(html.escape(char) if quote else escape(char))
         position += utf16_len(char)
     return "".join(out)

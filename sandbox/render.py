@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot import i18n
 from localapi.chats import SimMessage
+from localapi.html import render_entities
 from localapi.people import SimUser
 from localapi.utf16 import utf16_len, utf16_slice
 
@@ -101,29 +102,7 @@ def message_text(text: str, entities: Sequence[JsonDict]) -> Html:
     """A message's text as HTML from its entities; characters are always escaped, and entities
     that cross each other are closed and reopened so that the tags nest."""
     all_entities = [*entities, *_links(text, entities)]
-    tagged = [(e, tags) for e in all_entities if (tags := _tags(text, e)) is not None]
-    out: list[str] = []
-    open_now: list[tuple[JsonDict, tuple[str, str]]] = []
-    position = 0
-    for char in [*text, ""]:
-        ending = [item for item in open_now if item[0]["offset"] + item[0]["length"] <= position]
-        if ending:
-            deepest = min(open_now.index(item) for item in ending)
-            for _, tags in reversed(open_now[deepest:]):
-                out.append(tags[1])
-            reopened = [item for item in open_now[deepest:] if item not in ending]
-            open_now = open_now[:deepest]
-            for item in reopened:
-                out.append(item[1][0])
-                open_now.append(item)
-        starting = [item for item in tagged if item[0]["offset"] == position]
-        starting.sort(key=lambda item: -int(item[0]["length"]))
-        for item in starting:
-            out.append(item[1][0])
-            open_now.append(item)
-        out.append(escape(char, quote=True))
-        position += utf16_len(char)
-    return Html("".join(out))
+    return Html(render_entities(text, all_entities, lambda e: _tags(text, e), quote=True))
 
 
 @dataclass(frozen=True)

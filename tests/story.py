@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 from collections.abc import Callable
 
 from bot.app import CoraBot
@@ -84,3 +86,19 @@ def run_cli(*args: str) -> int:
         return main(list(args))
     finally:
         root.handlers[:], root.level = handlers, level
+
+
+REF = re.compile(r"F-\d{4}-\d{4}")
+
+
+def ref_in(text: str) -> str:
+    """The case reference in a message."""
+    match = REF.search(text)
+    assert match, text
+    return match.group(0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,15 +15,9 @@ from bot.app import CoraBot, build_application
 from bot.config import Settings
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent
-from tests.story import expect, join
+from tests.story import expect, free_port, join
 
 SECRET = "webhook-secret-for-tests-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

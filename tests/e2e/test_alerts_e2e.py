@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,9 @@ from bot.app import CoraBot, build_application
 from bot.config import Settings
 from localapi.server import LocalBotApi
 from storage.models import Alert, Delivery, DeliveryStatus, Member
-from tests.story import alert_messages, expect, join, reply_to, said, shows
+from tests.story import alert_messages, expect, join, ref_in, reply_to, said, shows
 
-REF = re.compile(r"F-\d{4}-\d{4}")
 SECRET_TEXT = "Pseudonym Lila braucht heute noch einen Schutzplatz <b>&amp; Begleitung</b>"
-
-
-def ref_in(text: str) -> str:
-    match = REF.search(text)
-    assert match, text
-    return match.group(0)
 
 
 async def test_an_alert_to_police_and_youth_welfare_in_rostock_reaches_exactly_the_matching_members(

@@ -27,8 +27,7 @@ from handlers.transport.api import openapi
 from localapi.server import LocalBotApi
 from storage.models import Alert, AuditEvent
 from tests.conftest import TOKEN
-from tests.story import alert_messages, join, run_cli
-from tests.test_webhook import free_port
+from tests.story import alert_messages, free_port, join, run_cli
 
 
 class Agency:

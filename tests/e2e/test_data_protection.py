@@ -18,10 +18,9 @@ from bot.membership import TelegramIdentity
 from bot.network import load_network
 from localapi.server import LocalBotApi
 from storage.models import Alert, Delivery, FollowUp, Member
-from tests.story import expect, join, reply_to, said, shows
-from tests.test_alerts_e2e import ref_in
-from tests.test_audit import Env, _verify_cli
-from tests.test_audit import env as env
+from tests.services.test_audit import Env, _verify_cli
+from tests.services.test_audit import env as env
+from tests.story import expect, join, ref_in, reply_to, said, shows
 
 
 async def test_retention_deletes_exactly_what_is_due_and_the_chain_still_verifies(

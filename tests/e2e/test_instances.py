@@ -23,8 +23,7 @@ from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory
-from tests.story import alert_messages, seed_members, shows, until
-from tests.test_webhook import free_port
+from tests.story import alert_messages, free_port, seed_members, shows, until
 
 RECIPIENTS, ESCALATIONS = 1000, 50
 

@@ -18,8 +18,7 @@ from bot.config import Settings
 from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
-from tests.story import alert_messages, expect, join, seed_members, until
-from tests.test_alerts_e2e import ref_in
+from tests.story import alert_messages, expect, join, ref_in, seed_members, until
 
 
 async def statuses(database_url: str) -> Counter[str]:

@@ -18,8 +18,7 @@ from handlers.report.views import CSV_COLUMNS
 from localapi.images import image_size
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent
-from tests.story import expect, join, reply_to, shows
-from tests.test_alerts_e2e import ref_in
+from tests.story import expect, join, ref_in, reply_to, shows
 
 
 async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(

@@ -10,8 +10,7 @@ import pytest
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from localapi.server import LocalBotApi
-from tests.story import expect, join, shows
-from tests.test_alerts_e2e import ref_in
+from tests.story import expect, join, ref_in, shows
 
 PERIOD = 1.5
 

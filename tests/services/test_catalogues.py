@@ -10,7 +10,7 @@ import pytest
 
 from bot import i18n
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _TEXT_FUNCTIONS = {"DomainError", "tr", "plain", "say", "text", "html_text", "expect"}
 
 

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import CoraBot
 from localapi.server import LocalBotApi
-from tests.story import alert_messages, expect, join, reply_to, shows
-from tests.test_alerts_e2e import ref_in
+from tests.story import alert_messages, expect, join, ref_in, reply_to, shows
 
 
 def _in_a_week() -> str:
