@@ -13,11 +13,9 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.clock import SystemClock
 from storage import migrate
 from storage.db import Database
-from storage.models import Delivery, Member, MemberStatus
-from storage.uow import UnitOfWork
+from storage.models import Delivery
 
 
 def is_postgresql(spec: str) -> bool:
@@ -71,44 +69,6 @@ async def _migrate(url: str) -> None:
         await migrate.upgrade(database)
     finally:
         await database.dispose()
-
-
-async def add_members(
-    url: str,
-    telegram_ids: Sequence[int],
-    sector: str,
-    region: str,
-    *,
-    prefix: str,
-    role: str = "member",
-) -> list[int]:
-    """Active members with invented names, each chatting under their Telegram id."""
-    database = Database(url)
-    try:
-        async with UnitOfWork(database, SystemClock()) as uow:
-            now = uow.now()
-            rows = [
-                Member(
-                    telegram_user_id=telegram_id,
-                    chat_id=telegram_id,
-                    display_name=f"{prefix} {number}",
-                    institution="Beispieleinrichtung",
-                    sector=sector,
-                    region=region,
-                    role=role,
-                    status=MemberStatus.ACTIVE,
-                    created_at=now,
-                    status_changed_at=now,
-                )
-                for number, telegram_id in enumerate(telegram_ids, start=1)
-            ]
-            uow.session.add_all(rows)
-            await uow.session.flush()
-            ids = [row.id for row in rows]
-            await uow.commit()
-    finally:
-        await database.dispose()
-    return ids
 
 
 async def delivery_states(url: str, alert_ids: Sequence[int]) -> Counter[str]:

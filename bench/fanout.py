@@ -43,12 +43,13 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
-from bench.databases import add_members, delivery_states, fresh_database, label
+from bench.databases import delivery_states, fresh_database, label
 from bench.fake_telegram import TOKEN, Call, FakeTelegram, pin_to_cpu
 from bot.app import build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key, generate_signing_key
 from bot.network import load_network
+from sandbox.story import add_members
 from storage.models import Urgency
 
 ALERT_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."

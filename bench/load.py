@@ -52,14 +52,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bench.databases import add_members, database_bytes, fresh_database, label
+from bench.databases import database_bytes, fresh_database, label
 from bench.fake_telegram import FakeTelegram, pin_to_cpu
 from bench.fanout import bot_settings, percentile
 from bot.app import CoraBot, build_application
 from bot.network import Network, load_network
 from bot.polls import PollDraft, PollNotice
 from handlers.common.callbacks import Button, Kind
-from sandbox.story import said
+from sandbox.story import add_members, said
 from storage.models import (
     Alert,
     AnonymousVoter,

@@ -4,14 +4,19 @@ for a catalogue text, waiting for it, and many members at once."""
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot import i18n
+from bot.clock import SystemClock
 from localapi.chats import SimMessage
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
 from localapi.text import parse
+from storage.db import Database
+from storage.models import Member, MemberStatus
+from storage.uow import UnitOfWork
 
 _GAP = "\x00"
 
@@ -64,6 +69,47 @@ class Person:
         return self.user.id
 
 
+async def add_members(
+    url: str,
+    telegram_ids: Sequence[int],
+    sector: str,
+    region: str,
+    *,
+    prefix: str,
+    role: str = "member",
+    institution: str = "Beispieleinrichtung",
+    first_number: int = 1,
+) -> list[int]:
+    """Active members with invented names ("<prefix> <number>"), each chatting under their
+    Telegram id, stored directly: the one factory for many members at once."""
+    database = Database(url)
+    try:
+        async with UnitOfWork(database, SystemClock()) as uow:
+            now = uow.now()
+            rows = [
+                Member(
+                    telegram_user_id=telegram_id,
+                    chat_id=telegram_id,
+                    display_name=f"{prefix} {number}",
+                    institution=institution,
+                    sector=sector,
+                    region=region,
+                    role=role,
+                    status=MemberStatus.ACTIVE,
+                    created_at=now,
+                    status_changed_at=now,
+                )
+                for number, telegram_id in enumerate(telegram_ids, start=first_number)
+            ]
+            uow.session.add_all(rows)
+            await uow.session.flush()
+            ids = [row.id for row in rows]
+            await uow.commit()
+    finally:
+        await database.dispose()
+    return ids
+
+
 async def seed_members(
     database_url: str,
     api: LocalBotApi,
@@ -74,41 +120,21 @@ async def seed_members(
     prefix: str = "Mitglied",
     role: str = "member",
 ) -> list[Person]:
-    """Many active members at once, stored directly (for fan-out stories); each has opened
-    the chat with the bot before, as Telegram requires for the bot to write to them."""
-    from bot.clock import SystemClock
-    from storage.db import Database
-    from storage.models import Member, MemberStatus
-    from storage.uow import UnitOfWork
-
+    """Many active members at once (for fan-out stories); each has opened the chat with the bot
+    before, as Telegram requires for the bot to write to them."""
     users = [api.user(first_name=f"{prefix}{i}") for i in range(count)]
     for user in users:
         user.account.started = True
-    database = Database(database_url)
-    try:
-        async with UnitOfWork(database, SystemClock()) as uow:
-            now = uow.now()
-            rows = [
-                Member(
-                    telegram_user_id=user.id,
-                    chat_id=user.id,
-                    display_name=f"{prefix} {i}",
-                    institution="Testeinrichtung",
-                    sector=sector,
-                    region=region,
-                    role=role,
-                    status=MemberStatus.ACTIVE,
-                    created_at=now,
-                    status_changed_at=now,
-                )
-                for i, user in enumerate(users)
-            ]
-            uow.session.add_all(rows)
-            await uow.session.flush()
-            ids = [row.id for row in rows]
-            await uow.commit()
-    finally:
-        await database.dispose()
+    ids = await add_members(
+        database_url,
+        [user.id for user in users],
+        sector,
+        region,
+        prefix=prefix,
+        role=role,
+        institution="Testeinrichtung",
+        first_number=0,
+    )
     return [
         Person(user, member_id, f"{prefix} {i}")
         for i, (user, member_id) in enumerate(zip(users, ids, strict=True))
