@@ -45,8 +45,10 @@ from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
 from bot.polls import PollNotice, PollService, PollView
+from bot.refusals import RefusalLog
 from bot.report import ReportService
 from bot.scheduling import Scheduler, Task
+from bot.updates import HandledUpdates
 from handlers import alerts as alert_handlers
 from handlers import announcements as announcement_handlers
 from handlers import availability as availability_handlers
@@ -80,6 +82,9 @@ ESCALATION_SWEEP = "escalation-sweep"
 AUDIT_CHECKPOINT = "audit-checkpoint"
 RETENTION = "retention"
 SCHEDULE_SWEEP = "schedule-sweep"
+REFUSAL_FLUSH = "refusal-flush"
+HANDLED_UPDATES = "handled-updates"
+REFUSAL_FLUSH_SECONDS = 10
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -351,11 +356,20 @@ class Runtime:
         )
         self.scheduler.every(RETENTION, 24 * 3600, self.apply_retention)
         await self.apply_retention()
+        # A finished minute's refusals reach the audit log within these seconds.
+        self.scheduler.every(REFUSAL_FLUSH, REFUSAL_FLUSH_SECONDS, self.audit_refusals)
+        self.scheduler.every(HANDLED_UPDATES, 3600, self.forget_handled_updates)
 
     async def sign_checkpoint(self) -> None:
         checkpoint = await self.services.audit.checkpoint()
         if checkpoint is not None:
             log.info("signed audit checkpoint at %d", checkpoint.seq)
+
+    async def audit_refusals(self) -> None:
+        await self.services.refusals.flush()
+
+    async def forget_handled_updates(self) -> None:
+        await self.services.handled_updates.prune()
 
     async def apply_retention(self) -> None:
         result = await self.services.data_protection.apply_retention()
@@ -405,7 +419,7 @@ class CoraBot:
                 timedelta(seconds=self.settings.ready_max_backlog_seconds),
             )
         )
-        api = api_routes(self.services.integrations, self.services.network)
+        api = api_routes(self.services.integrations, self.services.network, self.services.refusals)
         if mode == "webhook":
             url, secret = self.settings.webhook()
             routes = [
@@ -413,7 +427,8 @@ class CoraBot:
                     urlsplit(url).path or "/",
                     secret,
                     self.application,
-                    self.services.audit.record_refusal,
+                    self.services.refusals,
+                    self.services.handled_updates,
                 )
             ]
             if self.settings.metrics_listen is None:
@@ -453,6 +468,8 @@ class CoraBot:
         for runner in self.servers:  # no new updates while the rest shuts down
             await runner.cleanup()
         self.servers.clear()
+        # Refusals of the current minute too: nothing counted is lost at a regular stop.
+        await self.services.refusals.flush(everything=True)
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         await self.runtime.stop()
@@ -480,6 +497,7 @@ def build_application(
     database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
+    metrics = Metrics()
     alerts = AlertService(
         uow,
         network,
@@ -520,6 +538,13 @@ def build_application(
         availability=AvailabilityService(uow, network, settings.cora_timezone),
         drills=DrillService(uow, network, alerts, settings.drill_result_after),
         reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
+        refusals=RefusalLog(
+            uow,
+            burst=settings.http_refusal_burst,
+            per_minute=settings.http_refusals_per_minute,
+            on_refused=lambda endpoint, reason: metrics.refusals.labels(endpoint, reason).inc(),
+        ),
+        handled_updates=HandledUpdates(uow),
     )
     commands = _commands()
     application: TelegramApp = (
@@ -534,7 +559,6 @@ def build_application(
         .connection_pool_size(32)
         .build()
     )
-    metrics = Metrics()
     runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
     cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
     application.bot_data["services"] = services
