@@ -30,7 +30,7 @@ from handlers.api import openapi
 from storage.models import Alert, ApiClient, ApiIdempotency, AuditEvent, Delivery
 from tests.conftest import TOKEN
 from tests.story import alert_messages, join, run_cli
-from tests.test_webhook import free_port
+from tests.test_webhook import free_port, raw_request
 
 
 class Agency:
@@ -430,20 +430,6 @@ async def test_a_key_raises_alerts_only_in_its_own_region(
         described = await response.json()
     assert "only in its own region" in described["info"]["description"]
     assert "403" in described["paths"]["/api/v1/alerts"]["post"]["responses"]
-
-
-async def raw_request(base: str, head: bytes, body: bytes = b"") -> int:
-    """Send bytes as they are (clients refuse to send non-ASCII headers); the HTTP status."""
-    host, port = base.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    try:
-        writer.write(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        await writer.drain()
-        status_line = await reader.readline()
-        return int(status_line.split()[1])
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 async def test_no_header_makes_the_api_fail(cora: CoraBot, agency: Agency) -> None:

@@ -35,6 +35,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def raw_request(base: str, head: bytes, body: bytes = b"") -> int:
+    """Send bytes as they are (clients refuse to send non-ASCII headers); the HTTP status."""
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
 @pytest.fixture
 def ports() -> tuple[int, int]:
     return free_port(), free_port()
@@ -99,14 +113,18 @@ async def test_requests_without_the_secret_are_refused_and_logged(
             assert response.status == 413
         async with http.get(f"http://127.0.0.1:{ports[0]}/metrics") as response:
             assert response.status == 404  # probes have their own port here
+    # A secret with bytes that are not UTF-8 is just a wrong secret.
+    head = b"POST /telegram/updates HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    head += b"X-Telegram-Bot-Api-Secret-Token: \xff\xfe\r\n"
+    assert await raw_request(f"http://127.0.0.1:{ports[0]}", head, b"{}") == 403
     # One event for the source and minute, with the count; one warning with the same sum.
     await webhook_bot.services.refusals.flush(everything=True)
     events = await refused_events(webhook_bot.database, "webhook.refused")
-    assert sum(event["count"] for event in events) == 4
-    assert reason_counts(events) == {"forbidden": 2, "malformed": 1, "too_large": 1}
+    assert sum(event["count"] for event in events) == 5
+    assert reason_counts(events) == {"forbidden": 3, "malformed": 1, "too_large": 1}
     assert {event["subject"] for event in events} == {"127.0.0.1"}
     warned = [r.getMessage() for r in caplog.records if "webhook requests from" in r.getMessage()]
-    assert sum(int(line.split()[1]) for line in warned) == 4
+    assert sum(int(line.split()[1]) for line in warned) == 5
 
 
 async def refused_events(database: Database, action: str) -> list[dict[str, Any]]:
