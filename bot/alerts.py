@@ -241,6 +241,7 @@ class AlertService:
 
     async def raise_alert_for_client(
         self,
+        uow: UnitOfWork,
         client_id: int,
         sectors: Sequence[str],
         region: str,
@@ -249,25 +250,26 @@ class AlertService:
         *,
         confirmed: bool = False,
     ) -> RaisedAlert:
-        """An agency system raises an alert through the HTTP API."""
+        """An agency system raises an alert through the HTTP API, inside the caller's unit of
+        work (which also keeps the request's Idempotency-Key). A key reaches only its own
+        region; a statewide key reaches every region."""
         region, sectors = self._target(sectors, region, urgency)
         clean = _require_clean(text, confirmed)
-        async with self._uow() as uow:
-            client = await uow.session.get(ApiClient, client_id)
-            if client is None or client.revoked_at is not None:
-                raise DomainError("api.unknown_key", key=str(client_id))
-            raised = await self._raise(
-                uow,
-                None,
-                sectors,
-                region,
-                urgency,
-                self._cipher.encrypt(clean),
-                drill=None,
-                client_id=client.id,
-            )
-            await uow.commit()
-            return raised
+        client = await uow.session.get(ApiClient, client_id)
+        if client is None or client.revoked_at is not None:
+            raise DomainError("api.unknown_key", key=str(client_id))
+        if not self._network.covers(client.region, region):
+            raise DomainError("error.outside_scope", region=region, allowed=client.region)
+        return await self._raise(
+            uow,
+            None,
+            sectors,
+            region,
+            urgency,
+            self._cipher.encrypt(clean),
+            drill=None,
+            client_id=client.id,
+        )
 
     async def raise_drill(
         self,
@@ -596,6 +598,8 @@ class AlertService:
 
     async def status_for_client(self, client_id: int, ref: str) -> StatusView:
         """The status of an alert an agency system raised; other alerts do not exist for it."""
+        if len(ref) > 64 or not ref.isprintable():  # no reference looks like that (nor NUL)
+            raise DomainError("alert.unknown", ref=ref[:64])
         async with self._uow(write=False) as uow:
             alert_id = await uow.session.scalar(
                 select(Alert.id).where(

@@ -38,8 +38,10 @@ from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import MembershipService
 from bot.network import Network, load_network
 from bot.polls import PollService
+from bot.refusals import RefusalLog
 from bot.report import ReportService
 from bot.runtime import Runtime, TelegramApp
+from bot.updates import HandledUpdates
 from handlers import alerts as alert_handlers
 from handlers import announcements as announcement_handlers
 from handlers import availability as availability_handlers
@@ -170,7 +172,7 @@ class CoraBot:
                 timedelta(seconds=self.settings.ready_max_backlog_seconds),
             )
         )
-        api = api_routes(self.services.integrations, self.services.network)
+        api = api_routes(self.services.integrations, self.services.network, self.services.refusals)
         if mode == "webhook":
             url, secret = self.settings.webhook()
             routes = [
@@ -178,7 +180,8 @@ class CoraBot:
                     urlsplit(url).path or "/",
                     secret,
                     self.application,
-                    self.services.audit.record_refusal,
+                    self.services.refusals,
+                    self.services.handled_updates,
                 )
             ]
             if self.settings.metrics_listen is None:
@@ -218,6 +221,8 @@ class CoraBot:
         for runner in self.servers:  # no new updates while the rest shuts down
             await runner.cleanup()
         self.servers.clear()
+        # Refusals of the current minute too: nothing counted is lost at a regular stop.
+        await self.services.refusals.flush(everything=True)
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
         await self.runtime.stop()
@@ -245,6 +250,7 @@ def build_application(
     database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
+    metrics = Metrics()
     alerts = AlertService(
         uow,
         network,
@@ -285,6 +291,13 @@ def build_application(
         availability=AvailabilityService(uow, network, settings.cora_timezone),
         drills=DrillService(uow, network, alerts, settings.drill_result_after),
         reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
+        refusals=RefusalLog(
+            uow,
+            burst=settings.http_refusal_burst,
+            per_minute=settings.http_refusals_per_minute,
+            on_refused=lambda endpoint, reason: metrics.refusals.labels(endpoint, reason).inc(),
+        ),
+        handled_updates=HandledUpdates(uow),
     )
     commands = _commands()
     application: TelegramApp = (
@@ -299,7 +312,6 @@ def build_application(
         .connection_pool_size(32)
         .build()
     )
-    metrics = Metrics()
     runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
     cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
     application.bot_data["services"] = services

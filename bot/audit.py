@@ -283,10 +283,3 @@ class AuditService:
 
     async def checkpoint(self) -> AuditCheckpoint | None:
         return await sign_checkpoint(self._uow, self._signing_key)
-
-    async def record_refusal(self, source: str, reason: str) -> None:
-        """A request refused before it reached any service (e.g. a webhook call without the
-        secret) is audited on its own."""
-        async with self._uow() as uow:
-            uow.audit.record(f"{source}:unknown", f"{source}.refused", source, reason=reason)
-            await uow.commit()

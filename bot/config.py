@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     metrics_listen: str | None = None
     api_listen: str | None = None
     ready_max_backlog_seconds: float = Field(default=300.0, gt=0)
+    # Refused webhook and API requests a source may make in a burst, and how many more per
+    # minute after it; beyond that the source is answered 429 (see bot/refusals.py).
+    http_refusal_burst: int = Field(default=20, ge=1, le=100_000)
+    http_refusals_per_minute: float = Field(default=10.0, gt=0, le=100_000)
     invite_default_days: int = Field(default=7, ge=1, le=365)
     invite_max_days: int = Field(default=90, ge=1, le=3650)
     cora_timezone: str = "Europe/Berlin"

@@ -3,17 +3,17 @@ their keys, signed and fresh requests, idempotent retries, and what they may rea
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.alerts import AlertService, check_text, parse_sectors
 from bot.errors import DomainError
@@ -25,6 +25,11 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _KEY_PREFIX = "cora"
+# The shapes of what clients send in headers; anything else is refused before it is looked up.
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"[0-9a-fA-F]{64}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,100}")  # printable ASCII
 
 
 class ApiRefusal(Exception):
@@ -130,17 +135,24 @@ class IntegrationService:
     ) -> Client:
         """Accept a request only with a known key, a valid signature, a fresh timestamp, and a
         signature never seen before (a replayed request is refused)."""
+        # Headers may carry any bytes (aiohttp hands undecodable ones on as surrogates): only
+        # the shapes we issue are compared, looked up or signed.
+        if not _KEY_ID.fullmatch(key_id):
+            raise ApiRefusal(401, "unknown_key")
         async with self._uow() as uow:
             now = uow.now()
             row = await uow.session.scalar(select(ApiClient).where(ApiClient.key_id == key_id))
             if row is None or row.revoked_at is not None:
                 raise ApiRefusal(401, "unknown_key")
+            if not _TIMESTAMP.fullmatch(timestamp):
+                raise ApiRefusal(401, "bad_timestamp", client=row.id)
             expected = hmac.new(
                 bytes.fromhex(self._cipher.decrypt(row.key_hash_cipher)),
                 signing_message(method, path, timestamp, body),
                 hashlib.sha256,
             ).hexdigest()
-            if not hmac.compare_digest(expected, signature.lower()):
+            given = signature.lower() if _SIGNATURE.fullmatch(signature) else ""
+            if not hmac.compare_digest(expected.encode(), given.encode()):
                 raise ApiRefusal(401, "bad_signature", client=row.id)
             try:
                 sent_at = datetime.fromtimestamp(int(timestamp), tz=now.tzinfo)
@@ -163,9 +175,11 @@ class IntegrationService:
     async def raise_alert(
         self, client: Client, idempotency_key: str, body: bytes
     ) -> tuple[int, dict[str, Any]]:
-        """Raise an alert for an agency system; a retry with the same Idempotency-Key gets the
-        first answer again and never raises a second alert."""
-        if not 1 <= len(idempotency_key) <= 100:
+        """Raise an alert for an agency system. The Idempotency-Key is claimed in the same
+        transaction as the alert (unique per client): a retry, concurrent or later, gets the
+        first answer, or 409 while the first request is still being handled; a failure at any
+        step leaves neither the key nor the alert behind."""
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ApiRefusal(400, "idempotency_key_required")
         body_hash = hashlib.sha256(body).hexdigest()
         stored = await self._stored_answer(client, idempotency_key, body_hash)
@@ -186,51 +200,78 @@ class IntegrationService:
             )
         try:
             sectors = parse_sectors(self._network, request["sectors"])
-            raised = await self._alerts.raise_alert_for_client(
-                client.id,
-                sectors,
-                request["region"],
-                request["urgency"],
-                request["text"],
-                confirmed=request["confirm_personal_data"],
-            )
         except DomainError as error:
             raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
-        answer = {
-            "ref": raised.alert.ref,
-            "status": raised.alert.status,
-            "urgency": raised.alert.urgency,
-            "recipients": raised.recipients,
-        }
         async with self._uow() as uow:
-            uow.session.add(
-                ApiIdempotency(
-                    client_id=client.id,
-                    key=idempotency_key,
-                    body_hash=body_hash,
-                    status=201,
-                    response=json.dumps(answer),
-                    created_at=uow.now(),
-                )
+            # Another request with this key may have committed since the check above.
+            stored = await _answer_in(uow, client, idempotency_key, body_hash)
+            if stored is not None:
+                return stored
+            claim = ApiIdempotency(
+                client_id=client.id,
+                key=idempotency_key,
+                body_hash=body_hash,
+                status=0,  # in progress; never visible to others, the transaction is open
+                response="{}",
+                created_at=uow.now(),
             )
-            with contextlib.suppress(IntegrityError):  # a concurrent retry stored it first
+            uow.session.add(claim)
+            try:
+                # PostgreSQL: waits here while a concurrent request holds the same key.
+                await uow.session.flush()
+            except IntegrityError:
+                claimed = True  # a concurrent request committed it first: read its answer
+            except DBAPIError as error:
+                if _lock_timeout(error):
+                    raise ApiRefusal(409, "idempotency_key_in_progress") from None
+                raise
+            else:
+                claimed = False
+            if not claimed:
+                try:
+                    raised = await self._alerts.raise_alert_for_client(
+                        uow,
+                        client.id,
+                        sectors,
+                        request["region"],
+                        request["urgency"],
+                        request["text"],
+                        confirmed=request["confirm_personal_data"],
+                    )
+                except DomainError as error:
+                    if error.message_key == "error.outside_scope":
+                        raise ApiRefusal(
+                            403,
+                            "region_outside_scope",
+                            region=str(error.params["region"]),
+                            allowed_regions=self._regions_of(client),
+                        ) from None
+                    raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+                answer = {
+                    "ref": raised.alert.ref,
+                    "status": raised.alert.status,
+                    "urgency": raised.alert.urgency,
+                    "recipients": raised.recipients,
+                }
+                claim.status, claim.response = 201, json.dumps(answer)
                 await uow.commit()
-        return 201, answer
+                return 201, answer
+        stored = await self._stored_answer(client, idempotency_key, body_hash)
+        if stored is None:  # the other request failed and rolled back: the client may retry
+            raise ApiRefusal(409, "idempotency_key_in_progress")
+        return stored
+
+    def _regions_of(self, client: Client) -> list[str]:
+        """The regions a key may alert: its own, or all for a statewide key."""
+        if client.region == self._network.statewide_region:
+            return list(self._network.regions)
+        return [client.region]
 
     async def _stored_answer(
         self, client: Client, key: str, body_hash: str
     ) -> tuple[int, dict[str, Any]] | None:
         async with self._uow(write=False) as uow:
-            row = await uow.session.scalar(
-                select(ApiIdempotency).where(
-                    ApiIdempotency.client_id == client.id, ApiIdempotency.key == key
-                )
-            )
-            if row is None:
-                return None
-            if row.body_hash != body_hash:
-                raise ApiRefusal(422, "idempotency_key_reused")
-            return row.status, json.loads(row.response)
+            return await _answer_in(uow, client, key, body_hash)
 
     async def alert_status(self, client: Client, ref: str) -> dict[str, Any]:
         """Delivery and acknowledgement state of an alert this client raised (counts only)."""
@@ -261,6 +302,26 @@ class IntegrationService:
         async with self._uow() as uow:
             await _record(uow, client_id, method, route, status, code)
             await uow.commit()
+
+
+async def _answer_in(
+    uow: UnitOfWork, client: Client, key: str, body_hash: str
+) -> tuple[int, dict[str, Any]] | None:
+    row = await uow.session.scalar(
+        select(ApiIdempotency).where(
+            ApiIdempotency.client_id == client.id, ApiIdempotency.key == key
+        )
+    )
+    if row is None:
+        return None
+    if row.body_hash != body_hash:
+        raise ApiRefusal(422, "idempotency_key_reused")
+    return row.status, json.loads(row.response)
+
+
+def _lock_timeout(error: DBAPIError) -> bool:
+    """PostgreSQL gave up waiting for a lock (lock_timeout): here, another request's claim."""
+    return getattr(error.orig, "sqlstate", None) == "55P03"
 
 
 async def _record(

@@ -40,6 +40,9 @@ ESCALATION_SWEEP = "escalation-sweep"
 AUDIT_CHECKPOINT = "audit-checkpoint"
 RETENTION = "retention"
 SCHEDULE_SWEEP = "schedule-sweep"
+REFUSAL_FLUSH = "refusal-flush"
+HANDLED_UPDATES = "handled-updates"
+REFUSAL_FLUSH_SECONDS = 10
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -241,11 +244,20 @@ class Runtime:
         )
         self.scheduler.every(RETENTION, 24 * 3600, self.apply_retention)
         await self.apply_retention()
+        # A finished minute's refusals reach the audit log within these seconds.
+        self.scheduler.every(REFUSAL_FLUSH, REFUSAL_FLUSH_SECONDS, self.audit_refusals)
+        self.scheduler.every(HANDLED_UPDATES, 3600, self.forget_handled_updates)
 
     async def sign_checkpoint(self) -> None:
         checkpoint = await self.services.audit.checkpoint()
         if checkpoint is not None:
             log.info("signed audit checkpoint at %d", checkpoint.seq)
+
+    async def audit_refusals(self) -> None:
+        await self.services.refusals.flush()
+
+    async def forget_handled_updates(self) -> None:
+        await self.services.handled_updates.prune()
 
     async def apply_retention(self) -> None:
         result = await self.services.data_protection.apply_retention()

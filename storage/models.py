@@ -407,6 +407,17 @@ class ApiSignature(Base):
     seen_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class HandledUpdate(Base):
+    """A Telegram update taken in by the webhook: a resent copy (Telegram resends when our
+    answer came late) is not handled again, also by another instance or after a restart.
+    Kept for a day, longer than Telegram keeps an update."""
+
+    __tablename__ = "handled_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # -- channels, announcements and polls ------------------------------------------------------
 
 

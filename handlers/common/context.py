@@ -23,7 +23,9 @@ from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
 from bot.polls import PollService, PollView
+from bot.refusals import RefusalLog
 from bot.report import ReportService
+from bot.updates import HandledUpdates
 
 
 class Background(Protocol):
@@ -65,6 +67,8 @@ class Services:
     availability: AvailabilityService
     drills: DrillService
     reports: ReportService
+    refusals: RefusalLog
+    handled_updates: HandledUpdates
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from bot.errors import DomainError
 from bot.integrations import ApiRefusal, Client, IntegrationService
 from bot.network import Network
+from bot.refusals import RefusalLog, Source
 from storage.errors import DatabaseBusyError
 
 log = logging.getLogger(__name__)
@@ -24,40 +26,59 @@ KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = (
     "X-Cora-Signature",
 )
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY_ID = re.compile(r"[0-9a-f]{16}")  # the form of the key ids we issue
 
 Action = Callable[[web.Request, Client, bytes], Awaitable[tuple[int, dict[str, Any]]]]
 
 
-def api_routes(integrations: IntegrationService, network: Network) -> list[web.RouteDef]:
+def api_routes(
+    integrations: IntegrationService, network: Network, refusals: RefusalLog
+) -> list[web.RouteDef]:
     description = openapi(network)
 
     def signed(route: str, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            client_id: int | None = None
+            client: Client | None = None
+            unauthenticated = False
+            headers: dict[str, str] = {}
+            key_id = request.headers.get(KEY_HEADER, "")
+            source = Source(
+                "api", request.remote or "unknown", key_id if _KEY_ID.fullmatch(key_id) else "-"
+            )
             try:
+                wait = refusals.retry_after(source)
+                if wait is not None:
+                    headers["Retry-After"] = str(wait)
+                    raise ApiRefusal(429, "throttled", retry_after=wait)
                 body = await _body(request)
                 client = await integrations.authenticate(
-                    request.headers.get(KEY_HEADER, ""),
+                    key_id,
                     request.headers.get(TIMESTAMP_HEADER, ""),
                     request.headers.get(SIGNATURE_HEADER, ""),
                     request.method,
                     request.path_qs,
                     body,
                 )
-                client_id = client.id
                 status, answer = await action(request, client, body)
                 code = None
             except ApiRefusal as refusal:
                 status, code = refusal.status, refusal.code
-                known = refusal.details.pop("client", None)
-                client_id = client_id if client_id is not None else known
+                unauthenticated = client is None
+                refusal.details.pop("client", None)
                 answer = {"error": refusal.code, **refusal.details}
-                log.info("API refused %s %s: %s", request.method, route, refusal.code)
+                # Unauthenticated refusals are summed up per source and minute (bot.refusals).
+                level = logging.DEBUG if unauthenticated else logging.INFO
+                log.log(level, "API refused %s %s: %s", request.method, route, refusal.code)
             except DatabaseBusyError:  # nothing was written; the caller may retry
                 status, code = 503, "error.try_again"
                 answer = {"error": code}
-            await integrations.record_call(client_id, request.method, route, status, code)
-            return web.json_response(answer, status=status)
+            if unauthenticated and code is not None:
+                # Not authenticated: counted per source and minute, one audit event each.
+                await refusals.refused(source, code)
+            else:
+                client_id = client.id if client is not None else None
+                await integrations.record_call(client_id, request.method, route, status, code)
+            return web.json_response(answer, status=status, headers=headers)
 
         return handle
 
@@ -112,9 +133,24 @@ def _responses(success: dict[str, Any]) -> dict[str, Any]:
         **success,
         "400": {"description": "Malformed request", **error},
         "401": {"description": "Unknown key, bad signature or stale timestamp", **error},
-        "409": {"description": "Replayed request", **error},
+        "403": {
+            "description": "The region is outside the key's scope (region_outside_scope)",
+            **error,
+        },
+        "409": {
+            "description": (
+                "Replayed request, or the first request with this Idempotency-Key is still "
+                "being handled (idempotency_key_in_progress): retry later"
+            ),
+            **error,
+        },
         "413": {"description": "Body too large", **error},
         "422": {"description": "Refused content (personal data, unknown sector …)", **error},
+        "429": {
+            "description": "Too many refused requests from this source: wait Retry-After seconds",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            **error,
+        },
         "503": {"description": "Busy; nothing was written, try again", **error},
     }
 
@@ -144,8 +180,15 @@ _OPENAPI: dict[str, Any] = {
             "X-Cora-Signature = hex(HMAC-SHA256(key=SHA-256(api key), message=METHOD + '\\n' + "
             "path with query + '\\n' + X-Cora-Timestamp + '\\n' + hex(SHA-256(body)))). "
             "The timestamp (Unix seconds) must be within 5 minutes; a signed request is "
-            "accepted once. POST needs an Idempotency-Key: a retry with the same key returns "
-            "the first answer and never raises a second alert."
+            "accepted once. POST needs an Idempotency-Key (printable ASCII): it is kept in the "
+            "same transaction as the alert, so a retry with the same key, also a concurrent "
+            "one, returns the first answer (or 409 idempotency_key_in_progress while the first "
+            "request is still being handled) and never raises a second alert. "
+            "A key raises alerts only in its own region (any sectors there); a key of the "
+            "statewide region may raise alerts in every region. Other regions are refused "
+            "with 403 region_outside_scope, naming allowed_regions. "
+            "Refused unauthenticated requests are counted per source (remote address and key "
+            "id); a source that exceeds its budget gets 429 with Retry-After."
         ),
     },
     "components": {
@@ -219,7 +262,12 @@ _OPENAPI: dict[str, Any] = {
                         "name": IDEMPOTENCY_HEADER,
                         "in": "header",
                         "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 100,
+                            "pattern": "^[\\x20-\\x7e]+$",
+                        },
                     }
                 ],
                 "requestBody": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +17,9 @@ from prometheus_client.exposition import generate_latest
 from sqlalchemy import text
 from telegram import Update
 
+from bot.errors import DomainError
+from bot.refusals import RefusalLog, Source
+from bot.updates import HandledUpdates
 from handlers.common.context import Services
 from storage.db import Database
 
@@ -56,6 +59,12 @@ class Metrics:
         )
         self.active_members = Gauge(
             "cora_active_members", "Active members of the network", registry=self.registry
+        )
+        self.refusals = Counter(
+            "cora_http_refusals",
+            "Refused requests to the webhook and the HTTP API, by reason",
+            ["endpoint", "reason"],
+            registry=self.registry,
         )
 
 
@@ -126,32 +135,49 @@ def health_routes(probes: Probes) -> list[web.RouteDef]:
 
 
 def webhook_route(
-    path: str, secret: str, application: Any, audit: Callable[[str, str], Awaitable[None]]
+    path: str, secret: str, application: Any, refusals: RefusalLog, handled: HandledUpdates
 ) -> web.RouteDef:
-    """Telegram POSTs each update here; only requests carrying our secret are accepted.
-    Every refusal is logged and audited."""
+    """Telegram POSTs each update here; only requests carrying our secret are accepted, and an
+    update already taken in (by this or another instance) is answered but not handled again.
+    Refusals are counted per remote address and minute (one audit event each); an address
+    whose budget of refusals is spent gets 429 instead of 403."""
 
-    async def refuse(status: int, reason: str) -> web.Response:
-        log.warning("refused a webhook request (%s)", reason)
-        await audit("webhook", reason)
-        return web.json_response({"error": reason}, status=status)
+    async def refuse(request: web.Request, status: int, reason: str) -> web.Response:
+        source = Source("webhook", request.remote or "unknown")
+        headers = {}
+        wait = refusals.retry_after(source)
+        if wait is not None:
+            status, reason = 429, "throttled"
+            headers["Retry-After"] = str(wait)
+        log.debug("refused a webhook request (%s)", reason)
+        await refusals.refused(source, reason)
+        return web.json_response({"error": reason}, status=status, headers=headers)
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            return await refuse(403, "forbidden")
+        # Bytes, so that a header with any characters is compared, never an error.
+        if not hmac.compare_digest(given.encode(errors="surrogateescape"), secret.encode()):
+            return await refuse(request, 403, "forbidden")
         if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
-            return await refuse(413, "too_large")
+            return await refuse(request, 413, "too_large")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return await refuse(413, "too_large")
+            return await refuse(request, 413, "too_large")
         try:
             update = Update.de_json(json.loads(body), application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             update = None
         if update is None:
-            return await refuse(400, "malformed")
+            return await refuse(request, 400, "malformed")
+        # Claimed before Telegram gets its 200: a copy resent meanwhile finds the claim.
+        try:
+            first = await handled.first_time(update.update_id)
+        except DomainError:  # the database is busy or away: Telegram will send it again
+            return web.json_response({"error": "busy"}, status=503)
+        if not first:
+            log.info("update %d was taken in before; not handled again", update.update_id)
+            return web.json_response({"ok": True})
         await application.update_queue.put(update)
         return web.json_response({"ok": True})
 

@@ -4,12 +4,14 @@ true to its OpenAPI description (schemathesis against the live server)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import itertools
 import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -25,8 +27,9 @@ from bot.integrations import sign
 from bot.network import load_network
 from handlers.transport.api import openapi
 from localapi.server import LocalBotApi
-from storage.models import Alert, AuditEvent
+from storage.models import Alert, ApiClient, ApiIdempotency, AuditEvent, Delivery
 from tests.conftest import TOKEN
+from tests.e2e.test_webhook import raw_request
 from tests.story import alert_messages, free_port, join, run_cli
 
 
@@ -73,8 +76,8 @@ def port() -> int:
 
 
 @pytest.fixture
-def setting_overrides(port: int) -> dict[str, Any]:
-    return {"api_listen": f"127.0.0.1:{port}"}
+def setting_overrides(port: int, request: pytest.FixtureRequest) -> dict[str, Any]:
+    return {"api_listen": f"127.0.0.1:{port}", **getattr(request, "param", {})}
 
 
 def create_key(
@@ -209,10 +212,33 @@ async def test_bad_requests_are_refused_with_the_right_status_and_audited(
         assert status == expected, (name, answer)
         if error:
             assert answer["error"] == error, (name, answer)
+    # Calls of an authenticated system are audited one by one; refusals before that (the
+    # signature, the timestamp, a replay, an oversized body) are summed up per source and
+    # minute.
+    unauthenticated = {"replayed", "stale_timestamp", "bad_signature", "unknown_key"}
+    unauthenticated.add("body_too_large")
     calls = await audit_actions(cora, "api.called")
-    assert len(calls) == len(cases)
     statuses = sorted(json.loads(details)["status"] for details in calls)
-    assert statuses == sorted(expected for *_, expected, _ in cases)
+    assert statuses == sorted(
+        expected for *_, expected, error in cases if error not in unauthenticated
+    )
+    await cora.services.refusals.flush(everything=True)
+    refused = [json.loads(details) for details in await audit_actions(cora, "api.refused")]
+    assert sum(event["count"] for event in refused) == 6
+    reasons: collections.Counter[str] = collections.Counter()
+    for event in refused:
+        for item in event["reasons"]:
+            reason, count = item.split("=")
+            reasons[reason] += int(count)
+    assert reasons == {
+        "bad_signature": 2,
+        "body_too_large": 1,
+        "replayed": 1,
+        "stale_timestamp": 1,
+        "unknown_key": 1,
+    }
+    # One source per key id named (or "-"), each in one event per minute.
+    assert {event["key"] for event in refused} == {agency.key.split("_")[1], "feedfacefeedface"}
     # A personal-data refusal names what was found, so the system can fix the text.
     status, answer = await agency.post({**good, "text": "Termin am 14.01.2027"}, key="pd")
     assert (
@@ -252,6 +278,192 @@ async def test_the_openapi_description_is_served(agency: Agency) -> None:
         "/api/v1/alerts",
         "/api/v1/alerts/{ref}",
     }
+
+
+# -- attacks: concurrency, crashes, scope and hostile headers ---------------------------------
+
+
+async def count_rows(cora: CoraBot, model: Any) -> int:
+    async with cora.database.read_sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_eight_concurrent_requests_with_one_idempotency_key_raise_one_alert(
+    api: LocalBotApi, cora: CoraBot, agency: Agency
+) -> None:
+    """An agency system's retries race each other (time-outs, two dispatch desks): exactly one
+    alert, one delivery per recipient, and every answer is the first one or "in progress"."""
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO")
+    await join(api, cora, "Jonas Jugend", "youth_welfare", "HRO")
+    payload = {"sectors": "youth_welfare", "region": "HRO", "text": "Rückruf erbeten"}
+    now = time.time()
+    # Distinct timestamps: each is a validly signed request of its own, not a replay.
+    answers = await asyncio.gather(
+        *(agency.post(payload, key="race-1", at=now - i) for i in range(8))
+    )
+    created = [answer for status, answer in answers if status == 201]
+    assert created, answers
+    assert all(status in (201, 409) for status, _ in answers), answers
+    assert all(answer == created[0] for answer in created), answers
+    assert all(
+        answer["error"] == "idempotency_key_in_progress"
+        for status, answer in answers
+        if status == 409
+    ), answers
+    assert await count_rows(cora, Alert) == 1
+    assert await count_rows(cora, Delivery) == 2
+    await youth.user.wait_for(lambda m: created[0]["ref"] in m.text)
+    later = await agency.post(payload, key="race-1", at=now + 1)
+    assert later == (201, created[0])
+    assert await count_rows(cora, Alert) == 1
+
+
+@pytest.mark.parametrize("setting_overrides", [{"database_lock_timeout_ms": 500}], indirect=True)
+async def test_a_retry_while_the_first_request_is_still_open_gets_409(
+    cora: CoraBot, agency: Agency, setting_overrides: dict[str, Any]
+) -> None:
+    """PostgreSQL: while the transaction of the first request with a key is open, a retry is
+    told 409 (in progress) instead of raising a second alert; once the first is gone (rolled
+    back, as by a crash), the retry raises the alert."""
+    if cora.database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: the retry waits, then sees the answer")
+    payload = {"sectors": "police", "region": "HRO", "text": "Rückruf erbeten"}
+    body = json.dumps(payload).encode()
+    async with cora.database.engine.connect() as first:
+        transaction = await first.begin()
+        client_id = await first.scalar(select(ApiClient.id))
+        await first.execute(
+            ApiIdempotency.__table__.insert().values(
+                client_id=client_id,
+                key="open-1",
+                body_hash=hashlib.sha256(body).hexdigest(),
+                status=0,
+                response="{}",
+                created_at=datetime.now(UTC),
+            )
+        )
+        status, answer = await agency.post(payload, key="open-1")
+        assert (status, answer["error"]) == (409, "idempotency_key_in_progress")
+        await transaction.rollback()
+    assert await count_rows(cora, Alert) == 0
+    status, answer = await agency.post(payload, key="open-1", at=time.time() + 1)
+    assert status == 201, answer
+    assert await count_rows(cora, Alert) == 1
+
+
+_CRASH = {
+    "sqlite": [
+        "CREATE TRIGGER crash BEFORE {statement} ON api_idempotency "
+        "BEGIN SELECT RAISE(ABORT, 'crash'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION crash() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'crash'; END $$ "
+        "LANGUAGE plpgsql",
+        "CREATE TRIGGER crash BEFORE {statement} ON api_idempotency "
+        "FOR EACH ROW EXECUTE FUNCTION crash()",
+    ],
+}
+_RECOVER = {
+    "sqlite": ["DROP TRIGGER crash"],
+    "postgresql": ["DROP TRIGGER crash ON api_idempotency", "DROP FUNCTION crash()"],
+}
+
+
+@pytest.mark.parametrize("statement", ["INSERT", "UPDATE"])
+async def test_a_failure_while_keeping_the_idempotency_key_leaves_no_alert_behind(
+    api: LocalBotApi, cora: CoraBot, agency: Agency, statement: str
+) -> None:
+    """The database refuses to keep the Idempotency-Key (as if the process died between the
+    alert and the key): nothing is raised, and the retry raises exactly one alert."""
+    await join(api, cora, "Jana Jugend", "youth_welfare", "HRO")
+    dialect = "sqlite" if cora.database.is_sqlite else "postgresql"
+    async with cora.database.engine.begin() as connection:
+        for sql in _CRASH[dialect]:
+            await connection.exec_driver_sql(sql.format(statement=statement))
+    payload = {"sectors": "youth_welfare", "region": "HRO", "text": "Rückruf erbeten"}
+    status, answer = await agency.post(payload, key="crash-1")
+    assert status in (409, 503), answer
+    assert await count_rows(cora, Alert) == 0
+    assert await count_rows(cora, ApiIdempotency) == 0
+    async with cora.database.engine.begin() as connection:
+        for sql in _RECOVER[dialect]:
+            await connection.exec_driver_sql(sql)
+    status, answer = await agency.post(payload, key="crash-1", at=time.time() + 1)
+    assert status == 201, answer
+    assert await count_rows(cora, Alert) == 1
+
+
+async def test_a_key_raises_alerts_only_in_its_own_region(
+    api: LocalBotApi,
+    cora: CoraBot,
+    agency: Agency,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A key bound to police/HRO cannot alert every sector statewide or another region; a
+    statewide key may alert any region."""
+    statewide_member = await join(api, cora, "Mara Land", "youth_welfare", "MV")
+    for region in ("MV", "VG"):
+        status, answer = await agency.post(
+            {"sectors": "all", "region": region, "text": "Lage"}, key=f"scope-{region}"
+        )
+        assert (status, answer["error"]) == (403, "region_outside_scope"), answer
+        assert answer["region"] == region and answer["allowed_regions"] == ["HRO"]
+    assert await count_rows(cora, Alert) == 0 and await count_rows(cora, Delivery) == 0
+    assert alert_messages(statewide_member.user) == []
+    status, answer = await agency.post(
+        {"sectors": "youth_welfare", "region": "hro", "text": "Lage"}, key="scope-own"
+    )
+    assert status == 201, answer
+    statewide_key = await asyncio.to_thread(
+        create_key, settings, capsys, monkeypatch, "Lagezentrum Test", "police", "MV"
+    )
+    statewide = Agency(agency.http, agency.base, statewide_key)
+    for region in ("VG", "MV"):
+        status, answer = await statewide.post(
+            {"sectors": "youth_welfare", "region": region, "text": "Lage"}, key=f"land-{region}"
+        )
+        assert status == 201, answer
+    assert await count_rows(cora, Alert) == 3
+    async with agency.http.get(agency.base + "/api/v1/openapi.json") as response:
+        described = await response.json()
+    assert "only in its own region" in described["info"]["description"]
+    assert "403" in described["paths"]["/api/v1/alerts"]["post"]["responses"]
+
+
+async def test_no_header_makes_the_api_fail(cora: CoraBot, agency: Agency) -> None:
+    """Non-ASCII and undecodable bytes in every header the API reads: a 401 or 400, audited —
+    never a server error."""
+    body = json.dumps({"sectors": "police", "region": "HRO", "text": "Test"}).encode()
+    good = agency.headers("POST", "/api/v1/alerts", body) | {"Idempotency-Key": "h"}
+    variants: list[tuple[str, bytes, int]] = [
+        ("X-Cora-Signature", "ä".encode() * 64, 401),
+        ("X-Cora-Signature", b"\xff" * 64, 401),
+        ("X-Cora-Key", "schlüssel".encode(), 401),
+        ("X-Cora-Key", b"\xfe\xff", 401),
+        ("X-Cora-Timestamp", "١٧٠٠٠٠٠٠٠٠".encode(), 401),  # digits int() would accept
+        ("X-Cora-Timestamp", b"\xff", 401),
+        ("Idempotency-Key", "schlüssel".encode(), 400),
+        ("Idempotency-Key", b"\xff", 400),
+    ]
+    for offset, (name, value, expected) in enumerate(variants):
+        headers = good | agency.headers("POST", "/api/v1/alerts", body, at=time.time() - offset)
+        headers["Idempotency-Key"] = f"h{offset}"
+        lines = [b"POST /api/v1/alerts HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+        lines += [f"{k}: {v}".encode() for k, v in headers.items() if k != name]
+        head = b"\r\n".join([*lines, name.encode() + b": " + value]) + b"\r\n"
+        assert await raw_request(agency.base, head, body) == expected, (name, value)
+    # A reference with undecodable bytes (percent-encoded), signed as sent.
+    path = "/api/v1/alerts/F-%C3%A4%FF%00"
+    signed = agency.headers("GET", path, b"")
+    lines = [f"GET {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Connection: close"]
+    lines += [f"{k}: {v}".encode() for k, v in signed.items()]
+    assert await raw_request(agency.base, b"\r\n".join(lines) + b"\r\n") == 404
+    assert await count_rows(cora, Alert) == 0
+    await cora.services.refusals.flush(everything=True)
+    refused = [json.loads(d) for d in await audit_actions(cora, "api.refused")]
+    assert sum(event["count"] for event in refused) >= 6
 
 
 # -- schemathesis against the live server ---------------------------------------------------
