@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.delivery import Priority
+from bot.delivery import FOR_EVERYONE, Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
 from bot.network import Network
@@ -422,6 +422,9 @@ class MembershipService:
             now = uow.now()
             _set_status(member, new, now, by=_member_id(actor))
             uow.audit.record(_actor(actor), action, f"member:{member.id}", previous=previous)
+            if new != MemberStatus.ACTIVE:
+                # Nothing more reaches someone who is not a member, only the news of it.
+                await uow.deliveries.cancel_waiting_for(member.id, now, keep=FOR_EVERYONE)
             uow.deliveries.enqueue(
                 kind=DECISION_NOTICE,
                 member_ids=[member.id],

@@ -1,6 +1,8 @@
 """Messages kept up to date in place (a poll's overview, a member's answers, an announcement's
 read status): changes mark a key dirty, and each key is edited at most once per interval, so a
-busy poll never runs into Telegram's edit limits."""
+busy poll never runs into Telegram's edit limits. Each message names its reader, and only an
+active member's messages are sent or edited: after revocation, erasure or leaving, nothing
+more reaches the person this way."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
 
+from bot.membership import MemberView
 from handlers.render import HTML, NO_PREVIEW
 
 log = logging.getLogger(__name__)
@@ -23,9 +26,10 @@ _MAX_SHOWN = 10_000
 
 @dataclass(frozen=True)
 class LiveMessage:
-    """What one message should show now. Without a message id it is sent, and `store`
-    remembers the new id (an overview is sent once, then only edited)."""
+    """What one message should show now, to whom. Without a message id it is sent, and
+    `store` remembers the new id (an overview is sent once, then only edited)."""
 
+    reader: MemberView  # as loaded for this refresh: whose chat the message is in
     chat_id: int
     message_id: int | None
     text: str
@@ -45,6 +49,7 @@ class LiveMessages:
         self._last_edit: dict[Hashable, float] = {}
         self._shown: dict[tuple[int, int], bytes] = {}
         self._wake = asyncio.Event()
+        self._showing = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -65,6 +70,11 @@ class LiveMessages:
             await self._task
             self._task = None
 
+    async def settled(self) -> None:
+        """Return once every change touched so far is shown (or found not to be shown)."""
+        while self._dirty or self._showing:
+            await asyncio.sleep(0.05)
+
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
@@ -72,6 +82,7 @@ class LiveMessages:
             ready = [
                 k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self._min_interval
             ]
+            self._showing = True
             for key in ready:
                 self._dirty.discard(key)
                 try:
@@ -79,6 +90,7 @@ class LiveMessages:
                 except Exception:
                     log.exception("could not refresh live message %s", key)
                 self._last_edit[key] = time.monotonic()
+            self._showing = False
             if self._stopping:
                 break
             self._forget_old()
@@ -101,6 +113,9 @@ class LiveMessages:
 
     async def _update(self, key: Hashable) -> None:
         for message in await self._refresh(key):
+            if not message.reader.is_active:
+                log.debug("live message %s not shown: its reader is no longer a member", key)
+                continue
             if message.message_id is None:
                 sent = await self._bot.send_message(
                     message.chat_id,
