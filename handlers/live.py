@@ -49,7 +49,8 @@ class LiveMessages:
         self._last_edit: dict[Hashable, float] = {}
         self._shown: dict[tuple[int, int], bytes] = {}
         self._wake = asyncio.Event()
-        self._showing = False
+        self._settled = asyncio.Event()  # nothing left to show
+        self._settled.set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -57,6 +58,7 @@ class LiveMessages:
         before = len(self._dirty)
         self._dirty.update(keys)
         if len(self._dirty) != before:
+            self._settled.clear()
             self._wake.set()
 
     async def start(self) -> None:
@@ -72,8 +74,7 @@ class LiveMessages:
 
     async def settled(self) -> None:
         """Return once every change touched so far is shown (or found not to be shown)."""
-        while self._dirty or self._showing:
-            await asyncio.sleep(0.05)
+        await self._settled.wait()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -82,7 +83,6 @@ class LiveMessages:
             ready = [
                 k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self._min_interval
             ]
-            self._showing = True
             for key in ready:
                 self._dirty.discard(key)
                 try:
@@ -90,7 +90,8 @@ class LiveMessages:
                 except Exception:
                     log.exception("could not refresh live message %s", key)
                 self._last_edit[key] = time.monotonic()
-            self._showing = False
+            if not self._dirty:
+                self._settled.set()
             if self._stopping:
                 break
             self._forget_old()

@@ -1,6 +1,8 @@
 """Who may do what, in one table, checked end to end: every command and every kind of button,
 for a stranger, people who are pending, rejected or revoked, a member, a member of another
-sector and region, and a coordinator. Forged buttons never act."""
+sector and region, and a coordinator. Forged buttons never act. Outside a coordinator's
+scope a member is unknown, exactly like one that does not exist; a forged button reveals no
+case reference; a regional coordinator's /audit shows only events of their region."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot import i18n
 from bot.app import CoraBot
 from bot.local_api.chats import SimMessage
 from bot.local_api.people import SimUser
@@ -22,7 +25,7 @@ from storage.models import (
     ChannelMember,
     PollVote,
 )
-from tests.story import join, said
+from tests.story import join, said, shows
 
 ROLES = ("stranger", "pending", "rejected", "revoked", "member", "outsider", "coordinator")
 JOINING = {"stranger", "member", "outsider", "coordinator"}
@@ -105,14 +108,19 @@ async def people(api: LocalBotApi, cora: CoraBot) -> dict[str, Any]:
         "revoked": await join(api, cora, "Rudi Revoked", "police", "HRO"),
     }
     await membership.revoke(ADMIN_ACTOR, cast["revoked"].member_id)
-    for role in ("pending", "rejected", "applicant"):
+    for role, region, institution in (
+        ("pending", "HRO", "Amtsgericht"),
+        ("rejected", "HRO", "Amtsgericht"),
+        ("applicant", "HRO", "Amtsgericht"),
+        ("applicant_vg", "VG", "Landgericht Stralsund"),  # outside the coordinator's region
+    ):
         user = api.user(first_name=role.title())
         user.account.started = True
         progress = await membership.start_request(TelegramIdentity(user.id, user.id))
         member_id = progress.member.id
         await membership.choose_sector(member_id, "justice")
-        await membership.choose_region(member_id, "HRO")
-        await membership.give_text(member_id, "Amtsgericht")
+        await membership.choose_region(member_id, region)
+        await membership.give_text(member_id, institution)
         await membership.give_text(member_id, f"Toni {role.title()}")
         cast[role] = type("Person", (), {"user": user, "member_id": member_id})
     await membership.reject(ADMIN_ACTOR, cast["rejected"].member_id)
@@ -172,6 +180,8 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         f"m:{cast['applicant'].member_id}:approve": {"coordinator"},
         f"x:{cast['victim'].member_id}:erase": {"coordinator"},
         f"a:{alert}:close": {"coordinator"},
+        f"m:{cast['applicant_vg'].member_id}:approve": set(),  # outside the coordinator's scope
+        f"x:{cast['applicant_vg'].member_id}:erase": set(),
         "a:999999:ack": set(),
         "p:999999:c1": set(),
         "m:abc:approve": set(),
@@ -211,3 +221,120 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     victim = await services.membership.get(cast["victim"].member_id)
     assert applicant is not None and applicant.status == "active"  # only the coordinator's press
     assert victim is not None and victim.status == "left"
+    elsewhere = await services.membership.get(cast["applicant_vg"].member_id)
+    assert elsewhere is not None and elsewhere.status == "pending"
+    assert elsewhere.display_name == "Toni Applicant_Vg"
+
+
+UNKNOWN = 999_999  # no member, no alert has this number
+
+
+def as_unknown(text: str, number: int) -> str:
+    """A reply with the number asked about blanked out, to compare it with the reply about
+    a number that does not exist."""
+    return text.replace(str(number), "N")
+
+
+async def test_members_outside_a_coordinators_scope_are_unknown(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    coordinator = cast["coordinator"].user  # Rostock (HRO)
+    outsider, applicant = cast["outsider"].member_id, cast["applicant_vg"].member_id  # VG
+    commands = [
+        "/erase {}",
+        "/change {} role=member",
+        "/change {} region=HRO",
+        "/approve {}",
+        "/reject {}",
+        "/revoke {}",
+    ]
+    for command in commands:
+        unknown = await first_reply(coordinator, command.format(UNKNOWN))
+        assert shows(unknown, "error.unknown_member", member=UNKNOWN), unknown.text
+        for target in (outsider, applicant):
+            reply = await first_reply(coordinator, command.format(target))
+            assert as_unknown(reply.text, target) == as_unknown(unknown.text, UNKNOWN), command
+            assert reply.buttons == []
+    anchor = await first_reply(coordinator, "/help")
+    for action in ("x:{}:erase", "m:{}:approve", "m:{}:reject"):
+        unknown = await coordinator.press_raw(action.format(UNKNOWN), anchor).answer()
+        assert unknown.show_alert
+        assert unknown.text == i18n.text("de", "error.unknown_member", member=UNKNOWN)
+        for target in (outsider, applicant):
+            answer = await coordinator.press_raw(action.format(target), anchor).answer()
+            assert answer.show_alert
+            assert as_unknown(answer.text or "", target) == as_unknown(unknown.text, UNKNOWN)
+    said_to_coordinator = " ".join(m.text for m in coordinator.messages)
+    for name in ("Olga", "Anderswo", "Applicant_Vg", "Stralsund"):
+        assert name not in said_to_coordinator
+    olga = await cora.services.membership.get(outsider)
+    toni = await cora.services.membership.get(applicant)
+    assert olga is not None and (olga.status, olga.role) == ("active", "member")
+    assert toni is not None and toni.status == "pending" and toni.display_name is not None
+
+
+async def test_a_forged_close_button_never_reveals_a_case_reference(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    services = cora.services
+    vito = await join(api, cora, "Vito Vorpommern", "coordination", "VG", role="coordinator")
+    raised = await services.alerts.raise_alert(
+        cast["coordinator"].member_id, ["police"], "HRO", "normal", "Rückruf erbeten"
+    )
+    alert, ref = raised.alert.id, raised.alert.ref
+    await settled(cora)
+    # A member elsewhere and a coordinator of another region; the alert open, then closed.
+    for phase in ("open", "closed"):
+        if phase == "closed":
+            await services.alerts.close(cast["coordinator"].member_id, alert)
+            await settled(cora)
+        for user in (cast["outsider"].user, vito.user):
+            anchor = await first_reply(user, "/help")
+            unknown = await user.press_raw(f"a:{UNKNOWN}:close", anchor).answer()
+            answer = await user.press_raw(f"a:{alert}:close", anchor).answer()
+            assert answer.show_alert and ref not in (answer.text or "")
+            assert as_unknown(answer.text or "", alert) == as_unknown(unknown.text or "", UNKNOWN)
+            reply = await first_reply(user, f"/close {ref}")
+            assert shows(reply, "alert.unknown", ref=ref)
+    # Those who may see the alert are still told why they cannot close it.
+    member = cast["member"].user
+    anchor = await first_reply(member, "/help")
+    answer = await member.press_raw(f"a:{alert}:close", anchor).answer()
+    assert answer.show_alert and ref in (answer.text or "")
+    view = await services.alerts.view(alert)
+    assert view.status == "closed"
+
+
+def audit_lines(message: SimMessage) -> list[str]:
+    return [line for line in message.text.splitlines() if line.startswith("Nr. ")]
+
+
+async def test_a_regional_coordinators_audit_shows_only_their_region(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    state = await join(api, cora, "Mara Land", "coordination", "MV", role="coordinator")
+    olga, vera = cast["outsider"], await join(api, cora, "Vera Greifswald", "police", "VG")
+    raised = await cora.services.alerts.raise_alert(
+        olga.member_id, ["police"], "VG", "normal", "Rückruf zu Fall Ahorn"
+    )
+    await settled(cora)
+    elsewhere = {
+        f"member:{olga.member_id}",
+        f"member:{vera.member_id}",
+        f"member:{cast['applicant_vg'].member_id}",
+        f"alert:{raised.alert.id}",
+        f"#{olga.member_id} ",
+        f"#{vera.member_id} ",
+    }
+
+    regional = await first_reply(cast["coordinator"].user, "/audit")
+    lines = audit_lines(regional)
+    assert lines, regional.text
+    assert [line for line in lines if any(mark in line + " " for mark in elsewhere)] == []
+    assert any(f"member:{cast['victim'].member_id}" in line for line in lines)
+
+    statewide = await first_reply(state.user, "/audit")
+    assert any(f"alert:{raised.alert.id}" in line for line in audit_lines(statewide))

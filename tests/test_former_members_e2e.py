@@ -70,9 +70,7 @@ async def deliveries_after_the_end(cora: CoraBot, person: Person) -> list[tuple[
         assert member is not None and member.status in ("revoked", "left")
         rows = (
             await session.scalars(
-                select(Delivery)
-                .where(Delivery.member_id == person.member_id)
-                .order_by(Delivery.id)
+                select(Delivery).where(Delivery.member_id == person.member_id).order_by(Delivery.id)
             )
         ).all()
     for row in rows:
