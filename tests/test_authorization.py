@@ -20,9 +20,13 @@ from bot.local_api.server import LocalBotApi
 from bot.membership import ADMIN_ACTOR, TelegramIdentity
 from bot.polls import PollDraft
 from storage.models import (
+    Alert,
     AlertRecipient,
     AnnouncementRecipient,
     ChannelMember,
+    Delivery,
+    Invite,
+    Member,
     PollVote,
 )
 from tests.story import join, said, shows
@@ -322,19 +326,66 @@ async def test_a_regional_coordinators_audit_shows_only_their_region(
     )
     await settled(cora)
     elsewhere = {
-        f"member:{olga.member_id}",
-        f"member:{vera.member_id}",
-        f"member:{cast['applicant_vg'].member_id}",
-        f"alert:{raised.alert.id}",
-        f"#{olga.member_id} ",
-        f"#{vera.member_id} ",
+        f"(member:{olga.member_id})",
+        f"(member:{vera.member_id})",
+        f"(member:{cast['applicant_vg'].member_id})",
+        f"(alert:{raised.alert.id})",
+        f"#{olga.member_id}:",
+        f"#{vera.member_id}:",
     }
 
     regional = await first_reply(cast["coordinator"].user, "/audit")
     lines = audit_lines(regional)
     assert lines, regional.text
-    assert [line for line in lines if any(mark in line + " " for mark in elsewhere)] == []
-    assert any(f"member:{cast['victim'].member_id}" in line for line in lines)
+    assert [line for line in lines if any(mark in line for mark in elsewhere)] == []
+    assert any(f"(member:{cast['victim'].member_id})" in line for line in lines)
+    # Every event shown is about someone or something in Rostock.
+    async with cora.database.read_sessions() as session:
+        for line in lines:
+            kind, _, number = line.rsplit("(", 1)[1].rstrip(")").partition(":")
+            if kind == "delivery":
+                delivery = await session.get(Delivery, int(number))
+                assert delivery is not None, line
+                kind, number = "member", str(delivery.member_id)
+            model = {"member": Member, "invite": Invite, "alert": Alert}[kind]
+            row = await session.get(model, int(number))
+            assert row is not None and row.region == "HRO", line
 
     statewide = await first_reply(state.user, "/audit")
-    assert any(f"alert:{raised.alert.id}" in line for line in audit_lines(statewide))
+    assert any(f"(alert:{raised.alert.id})" in line for line in audit_lines(statewide))
+
+
+async def test_audit_events_belong_to_the_regions_of_their_subjects(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    services = cora.services
+    state = await join(api, cora, "Mara Land", "coordination", "MV", role="coordinator")
+    rostock = await services.membership.scope(cast["coordinator"].member_id)
+    assert rostock is not None and rostock.regions == {"HRO"}
+    assert await services.membership.scope(state.member_id) is None
+    to_vg = await services.channels.parse_target(state.member_id, "health@VG")
+    to_all = await services.channels.parse_target(state.member_id, "police")
+    vg_note = await services.announcements.announce(state.member_id, to_vg, "Treffen Greifswald")
+    state_note = await services.announcements.announce(state.member_id, to_all, "Treffen im Land")
+    vg_channel = await services.channels.create(
+        state.member_id, "AG Vorpommern", ["police"], ["VG"], "opt_in"
+    )
+    olga = cast["outsider"].member_id  # lives in VG, asks to be reachable in Rostock too
+    await services.availability.request_region(olga, "HRO")
+    await settled(cora)
+
+    shown = {
+        (event.action, event.subject)
+        for event in (await services.audit.overview(limit=200, scope=rostock)).events
+    }
+    subjects = {subject for _, subject in shown}
+    assert f"announcement:{state_note.announcement.id}" in subjects  # to the whole state
+    assert f"announcement:{vg_note.announcement.id}" not in subjects
+    assert f"channel:{vg_channel.id}" not in subjects
+    assert ("member.region_requested", f"member:{olga}") in shown
+    assert ("member.activated", f"member:{olga}") not in shown
+    everything = await services.audit.overview(limit=200)
+    assert ("member.activated", f"member:{olga}") in {
+        (event.action, event.subject) for event in everything.events
+    }
