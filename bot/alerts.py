@@ -716,9 +716,14 @@ class AlertService:
         async with self._uow() as uow:
             now = uow.now()
             member = await _active(uow, member_id)
-            alert = await self._open_alert(uow, alert_id)
+            alert = await uow.session.get(Alert, alert_id, with_for_update=True)
+            # Whoever may not see the alert learns nothing of it, not even its reference.
+            if alert is None or not await self._may_see(uow, member, alert):
+                raise DomainError("alert.unknown", ref=str(alert_id))
             if alert.sender_id != member.id and not self._coordinates(member, alert.region):
                 raise DomainError("alert.close_not_allowed", ref=alert.ref)
+            if alert.status != AlertStatus.OPEN:
+                raise DomainError("alert.closed", ref=alert.ref)
             alert.status = AlertStatus.CLOSED
             alert.closed_at, alert.closed_by, alert.escalate_at = now, member.id, None
             uow.deliveries.enqueue(

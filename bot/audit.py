@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from sqlalchemy import func, select
 from sqlalchemy.sql import Executable
 
+from bot.audit_regions import concerns, regions_of
 from bot.keys import key_id
+from bot.membership import RegionScope
 from storage.audit import ADMIN, GENESIS_HASH, event_hash, format_time
 from storage.db import Database
 from storage.models import AuditCheckpoint, AuditEvent, AuditHead
@@ -35,6 +37,8 @@ _COLUMNS = (
     AuditEvent.hash,
 )
 _BATCH = 20_000
+_PAGE = 500
+SCOPED_SCAN = 20_000  # how far back a regional coordinator's /audit looks for their events
 
 
 @dataclass(frozen=True)
@@ -238,11 +242,31 @@ async def export(
     return count
 
 
-async def latest(database: Database, limit: int = 10) -> list[EventView]:
+async def latest(
+    database: Database, limit: int = 10, *, scope: RegionScope | None = None
+) -> list[EventView]:
+    """The newest events; within a regional coordinator's scope, the newest that concern
+    their region among the last SCOPED_SCAN events."""
+    found: list[Any] = []
     async with database.read_sessions() as session:
-        rows = (
-            await session.execute(select(*_COLUMNS).order_by(AuditEvent.seq.desc()).limit(limit))
-        ).all()
+        before: int | None = None
+        scanned = 0
+        while len(found) < limit and scanned < (SCOPED_SCAN if scope else limit):
+            query = select(*_COLUMNS).order_by(AuditEvent.seq.desc())
+            if before is not None:
+                query = query.where(AuditEvent.seq < before)
+            page = (await session.execute(query.limit(_PAGE if scope else limit))).all()
+            if not page:
+                break
+            scanned += len(page)
+            before = page[-1].seq
+            if scope is None:
+                found.extend(page)
+                continue
+            concerned = await regions_of(
+                session, [(row.subject, row.details) for row in page], scope.statewide
+            )
+            found.extend(row for row, r in zip(page, concerned, strict=True) if concerns(r, scope))
     return [
         EventView(
             seq=row.seq,
@@ -252,7 +276,7 @@ async def latest(database: Database, limit: int = 10) -> list[EventView]:
             subject=row.subject,
             details=json.loads(row.details),
         )
-        for row in rows
+        for row in found[:limit]
     ]
 
 
@@ -275,11 +299,12 @@ class AuditService:
         self._verify_keys = verify_keys
         self._signing_key = signing_key
 
-    async def overview(self, limit: int = 10) -> Overview:
-        """Checkpoints and the chain behind the last one (the full check is `audit verify`)."""
+    async def overview(self, limit: int = 10, *, scope: RegionScope | None = None) -> Overview:
+        """Checkpoints and the chain behind the last one (the full check is `audit verify`),
+        and the latest events (of the coordinator's region when `scope` is given)."""
         database = self._uow.database
         checked = await verify(database, self._verify_keys, from_checkpoint=True)
-        return Overview(checked, await latest(database, limit))
+        return Overview(checked, await latest(database, limit, scope=scope))
 
     async def checkpoint(self) -> AuditCheckpoint | None:
         return await sign_checkpoint(self._uow, self._signing_key)

@@ -187,16 +187,18 @@ class DataProtectionService:
 
     # -- erasure -----------------------------------------------------------------------------
 
+    async def erasable(self, actor: Actor, member_id: int) -> MemberView:
+        """The member as `actor` may see them before confirming an erasure. Outside the
+        actor's scope a member is unknown, exactly like one that does not exist."""
+        async with self._uow(write=False) as uow:
+            return MemberView.of(await self._erasable(uow, actor, member_id))
+
     async def erase(self, actor: Actor, member_id: int) -> MemberView:
         """Remove a member's personal data and end the membership (GDPR art. 17). The member id
         stays as a pseudonym in historic records: alerts, deliveries, the audit log."""
         async with self._uow() as uow:
             now = uow.now()
-            member = await uow.members.get(member_id, for_update=True)
-            if member is None or member.status == MemberStatus.LEFT:
-                raise DomainError("error.unknown_member", member=member_id)
-            if not isinstance(actor, Admin) and actor != member.id:
-                await self._require_coordinator_for(uow, actor, member)
+            member = await self._erasable(uow, actor, member_id, for_update=True)
             await _erase(uow, member, now, by=None if isinstance(actor, Admin) else actor)
             uow.audit.record(
                 ADMIN if isinstance(actor, Admin) else member_actor(actor),
@@ -210,16 +212,30 @@ class DataProtectionService:
         await self._uow.database.purge_freed_pages()
         return view
 
-    async def _require_coordinator_for(self, uow: UnitOfWork, actor: int, member: Member) -> None:
-        coordinator = await uow.members.get(actor)
-        statewide = self._network.statewide_region
+    async def _erasable(
+        self, uow: UnitOfWork, actor: Actor, member_id: int, *, for_update: bool = False
+    ) -> Member:
+        """Themselves, or a member of a coordinator's region; whom the actor may not erase is
+        unknown (the scope is known before the member is loaded)."""
+        regions: tuple[str | None, ...] | None = None  # None: everyone
+        if not isinstance(actor, Admin) and actor != member_id:
+            coordinator = await uow.members.get(actor)
+            if (
+                coordinator is None
+                or coordinator.status != MemberStatus.ACTIVE
+                or coordinator.role != Role.COORDINATOR
+            ):
+                raise DomainError("error.unknown_member", member=member_id)
+            if coordinator.region != self._network.statewide_region:
+                regions = (coordinator.region,)
+        member = await uow.members.get(member_id, for_update=for_update)
         if (
-            coordinator is None
-            or coordinator.status != MemberStatus.ACTIVE
-            or coordinator.role != Role.COORDINATOR
-            or coordinator.region not in (member.region, statewide)
+            member is None
+            or member.status == MemberStatus.LEFT
+            or (regions is not None and member.region not in regions)
         ):
-            raise DomainError("error.unknown_member", member=member.id)
+            raise DomainError("error.unknown_member", member=member_id)
+        return member
 
 
 async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | None) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.delivery import Priority
+from bot.delivery import FOR_EVERYONE, Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
 from bot.network import Network
@@ -144,6 +144,15 @@ class Decision:
     previous_status: str
 
 
+@dataclass(frozen=True)
+class RegionScope:
+    """What a regional coordinator manages: their regions; `statewide` is the code of the
+    whole state (an alert or a target for it concerns every region)."""
+
+    regions: frozenset[str]
+    statewide: str
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -195,6 +204,15 @@ class MembershipService:
                 regions = [region]
             members = await uow.members.find(sector=sector, regions=regions)
             return [MemberView.of(member) for member in members]
+
+    async def scope(self, actor: Actor) -> RegionScope | None:
+        """The regions a coordinator manages; None for the whole state (statewide coordinators
+        and the operator)."""
+        async with self._uow(write=False) as uow:
+            regions = await self._scope(uow, actor)
+        if regions is None:
+            return None
+        return RegionScope(frozenset(regions), self._network.statewide_region)
 
     async def count_by_status(self) -> dict[str, int]:
         async with self._uow(write=False) as uow:
@@ -422,6 +440,9 @@ class MembershipService:
             now = uow.now()
             _set_status(member, new, now, by=_member_id(actor))
             uow.audit.record(_actor(actor), action, f"member:{member.id}", previous=previous)
+            if new != MemberStatus.ACTIVE:
+                # Nothing more reaches someone who is not a member, only the news of it.
+                await uow.deliveries.cancel_waiting_for(member.id, now, keep=FOR_EVERYONE)
             uow.deliveries.enqueue(
                 kind=DECISION_NOTICE,
                 member_ids=[member.id],

@@ -685,7 +685,7 @@ async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
     async def store(message_id: int) -> None:
         await services.alerts.set_status_message(alert.id, chat_id, message_id)
 
-    return [LiveMessage(chat_id, alert.status_message_id, text, markup, store)]
+    return [LiveMessage(sender, chat_id, alert.status_message_id, text, markup, store)]
 
 
 def render_status(

@@ -369,10 +369,10 @@ async def announcement_button(update: Update, context: CoraContext, button: Butt
     member = context.active_member
     if button.action == "read":
         _, already = await service.confirm_read(member.id, announcement_id)
-        await query.answer(plain(context, "announcement.read_thanks"))
-        await query.edit_message_reply_markup(None)
         if not already:
             context.background.announcement_changed(announcement_id, None)
+        await query.answer(plain(context, "announcement.read_thanks"))
+        await query.edit_message_reply_markup(None)
         return
     if button.action == "cancel":
         view = await service.cancel(member.id, announcement_id)
@@ -495,6 +495,7 @@ async def live_status(services: Services, announcement_id: int) -> list[LiveMess
 
     return [
         LiveMessage(
+            reader=sender,
             chat_id=announcement.status_chat_id or sender.chat_id,
             message_id=announcement.status_message_id,
             text=text,

@@ -64,9 +64,7 @@ async def leave(update: Update, context: CoraContext) -> None:
 async def erase(update: Update, context: CoraContext) -> None:
     """`/erase <member>`: a coordinator erases a member's data, after confirmation."""
     member_id = parse_member_id(context.args)
-    target = await context.services.membership.get(member_id)
-    if target is None:
-        raise DomainError("error.unknown_member", member=member_id)
+    target = await context.services.data_protection.erasable(context.active_member.id, member_id)
     buttons = [
         (
             plain(context, "button.erase_confirm"),
@@ -96,14 +94,14 @@ async def erase_button(update: Update, context: CoraContext, button: Button) -> 
         return
     if button.action == "leave" and target != member.id:
         raise DomainError("button.invalid")
-    before = await context.services.membership.get(target)
+    before = await context.services.data_protection.erasable(member.id, target)
     erased = await context.services.data_protection.erase(member.id, target)
     await query.answer()
     if target == member.id:
         await edit_html(query, tr(context, "leave.done"))
     else:
         await edit_html(query, tr(context, "erase.done", member=f"#{erased.id}"))
-    if before is not None and before.role == Role.COORDINATOR and before.chat_id is not None:
+    if before.role == Role.COORDINATOR and before.chat_id is not None:
         try:  # an erased coordinator's chat falls back to the members' menu
             await context.bot.delete_my_commands(BotCommandScopeChat(before.chat_id))
         except TelegramError as error:
@@ -112,7 +110,8 @@ async def erase_button(update: Update, context: CoraContext, button: Button) -> 
 
 async def audit_overview(update: Update, context: CoraContext) -> None:
     """`/audit`: chain status, last checkpoint and the latest events, for coordinators."""
-    overview = await context.services.audit.overview()
+    scope = await context.services.membership.scope(context.active_member.id)
+    overview = await context.services.audit.overview(scope=scope)
     checked = overview.verification
     lines = [tr(context, "audit.header", events=checked.events, head=checked.head_seq)]
     last = checked.last_checkpoint

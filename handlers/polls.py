@@ -807,6 +807,7 @@ async def live_overview(services: Services, poll_id: int) -> list[LiveMessage]:
 
     return [
         LiveMessage(
+            reader=creator,
             chat_id=poll.overview_chat_id or creator.chat_id,
             message_id=poll.overview_message_id,
             text=text,
@@ -837,5 +838,5 @@ async def live_ballot(services: Services, poll_id: int, member_id: int) -> list[
             reminder=index > 0,
             may_vote=ballot.may_vote,
         )
-        result.append(LiveMessage(chat_id, message_id, text, markup))
+        result.append(LiveMessage(member, chat_id, message_id, text, markup))
     return result

@@ -143,6 +143,23 @@ class DeliveryRepository:
         self._session.add_all(rows)
         return len(rows)
 
+    async def cancel_waiting_for(
+        self, member_id: int, now: datetime, *, keep: Iterable[str] = ()
+    ) -> int:
+        """Cancel what still waits to be sent to a member (sends in flight finish); deliveries
+        of the kinds in `keep` stay."""
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.member_id == member_id,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.kind.not_in(list(keep)),
+            )
+            .values(status=DeliveryStatus.CANCELLED, finished_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def due(self, now: datetime, limit: int) -> Sequence[Delivery]:
         """Pending deliveries that are due, most urgent first, locked for this transaction;
         rows another instance holds are skipped rather than waited for."""

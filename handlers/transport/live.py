@@ -1,6 +1,8 @@
 """Messages kept up to date in place (a poll's overview, a member's answers, an announcement's
 read status): changes mark a key dirty, and each key is edited at most once per interval, so a
-busy poll never runs into Telegram's edit limits."""
+busy poll never runs into Telegram's edit limits. Each message names its reader, and only an
+active member's messages are sent or edited: after revocation, erasure or leaving, nothing
+more reaches the person this way."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
 
+from bot.membership import MemberView
 from handlers.common.render import HTML, NO_PREVIEW
 
 log = logging.getLogger(__name__)
@@ -23,9 +26,10 @@ _MAX_SHOWN = 10_000
 
 @dataclass(frozen=True)
 class LiveMessage:
-    """What one message should show now. Without a message id it is sent, and `store`
-    remembers the new id (an overview is sent once, then only edited)."""
+    """What one message should show now, to whom. Without a message id it is sent, and
+    `store` remembers the new id (an overview is sent once, then only edited)."""
 
+    reader: MemberView  # as loaded for this refresh: whose chat the message is in
     chat_id: int
     message_id: int | None
     text: str
@@ -45,6 +49,8 @@ class LiveMessages:
         self._last_edit: dict[Hashable, float] = {}
         self._shown: dict[tuple[int, int], bytes] = {}
         self._wake = asyncio.Event()
+        self._settled = asyncio.Event()  # nothing left to show
+        self._settled.set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -52,6 +58,7 @@ class LiveMessages:
         before = len(self._dirty)
         self._dirty.update(keys)
         if len(self._dirty) != before:
+            self._settled.clear()
             self._wake.set()
 
     async def start(self) -> None:
@@ -64,6 +71,10 @@ class LiveMessages:
         if self._task is not None:
             await self._task
             self._task = None
+
+    async def settled(self) -> None:
+        """Return once every change touched so far is shown (or found not to be shown)."""
+        await self._settled.wait()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -79,6 +90,8 @@ class LiveMessages:
                 except Exception:
                     log.exception("could not refresh live message %s", key)
                 self._last_edit[key] = time.monotonic()
+            if not self._dirty:
+                self._settled.set()
             if self._stopping:
                 break
             self._forget_old()
@@ -101,6 +114,9 @@ class LiveMessages:
 
     async def _update(self, key: Hashable) -> None:
         for message in await self._refresh(key):
+            if not message.reader.is_active:
+                log.debug("live message %s not shown: its reader is no longer a member", key)
+                continue
             if message.message_id is None:
                 sent = await self._bot.send_message(
                     message.chat_id,

@@ -1,6 +1,8 @@
 """Who may do what, in one table, checked end to end: every command and every kind of button,
 for a stranger, people who are pending, rejected or revoked, a member, a member of another
-sector and region, and a coordinator. Forged buttons never act."""
+sector and region, and a coordinator. Forged buttons never act. Outside a coordinator's
+scope a member is unknown, exactly like one that does not exist; a forged button reveals no
+case reference; a regional coordinator's /audit shows only events of their region."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot import i18n
 from bot.app import CoraBot
 from bot.membership import ADMIN_ACTOR, TelegramIdentity
 from bot.polls import PollDraft
@@ -17,12 +20,16 @@ from localapi.chats import SimMessage
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
 from storage.models import (
+    Alert,
     AlertRecipient,
     AnnouncementRecipient,
     ChannelMember,
+    Delivery,
+    Invite,
+    Member,
     PollVote,
 )
-from tests.story import join, said
+from tests.story import join, said, shows
 
 ROLES = ("stranger", "pending", "rejected", "revoked", "member", "outsider", "coordinator")
 JOINING = {"stranger", "member", "outsider", "coordinator"}
@@ -105,14 +112,19 @@ async def people(api: LocalBotApi, cora: CoraBot) -> dict[str, Any]:
         "revoked": await join(api, cora, "Rudi Revoked", "police", "HRO"),
     }
     await membership.revoke(ADMIN_ACTOR, cast["revoked"].member_id)
-    for role in ("pending", "rejected", "applicant"):
+    for role, region, institution in (
+        ("pending", "HRO", "Amtsgericht"),
+        ("rejected", "HRO", "Amtsgericht"),
+        ("applicant", "HRO", "Amtsgericht"),
+        ("applicant_vg", "VG", "Landgericht Stralsund"),  # outside the coordinator's region
+    ):
         user = api.user(first_name=role.title())
         user.account.started = True
         progress = await membership.start_request(TelegramIdentity(user.id, user.id))
         member_id = progress.member.id
         await membership.choose_sector(member_id, "justice")
-        await membership.choose_region(member_id, "HRO")
-        await membership.give_text(member_id, "Amtsgericht")
+        await membership.choose_region(member_id, region)
+        await membership.give_text(member_id, institution)
         await membership.give_text(member_id, f"Toni {role.title()}")
         cast[role] = type("Person", (), {"user": user, "member_id": member_id})
     await membership.reject(ADMIN_ACTOR, cast["rejected"].member_id)
@@ -172,6 +184,8 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         f"m:{cast['applicant'].member_id}:approve": {"coordinator"},
         f"x:{cast['victim'].member_id}:erase": {"coordinator"},
         f"a:{alert}:close": {"coordinator"},
+        f"m:{cast['applicant_vg'].member_id}:approve": set(),  # outside the coordinator's scope
+        f"x:{cast['applicant_vg'].member_id}:erase": set(),
         "a:999999:ack": set(),
         "p:999999:c1": set(),
         "m:abc:approve": set(),
@@ -211,3 +225,167 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     victim = await services.membership.get(cast["victim"].member_id)
     assert applicant is not None and applicant.status == "active"  # only the coordinator's press
     assert victim is not None and victim.status == "left"
+    elsewhere = await services.membership.get(cast["applicant_vg"].member_id)
+    assert elsewhere is not None and elsewhere.status == "pending"
+    assert elsewhere.display_name == "Toni Applicant_Vg"
+
+
+UNKNOWN = 999_999  # no member, no alert has this number
+
+
+def as_unknown(text: str, number: int) -> str:
+    """A reply with the number asked about blanked out, to compare it with the reply about
+    a number that does not exist."""
+    return text.replace(str(number), "N")
+
+
+async def test_members_outside_a_coordinators_scope_are_unknown(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    coordinator = cast["coordinator"].user  # Rostock (HRO)
+    outsider, applicant = cast["outsider"].member_id, cast["applicant_vg"].member_id  # VG
+    commands = [
+        "/erase {}",
+        "/change {} role=member",
+        "/change {} region=HRO",
+        "/approve {}",
+        "/reject {}",
+        "/revoke {}",
+    ]
+    for command in commands:
+        unknown = await first_reply(coordinator, command.format(UNKNOWN))
+        assert shows(unknown, "error.unknown_member", member=UNKNOWN), unknown.text
+        for target in (outsider, applicant):
+            reply = await first_reply(coordinator, command.format(target))
+            assert as_unknown(reply.text, target) == as_unknown(unknown.text, UNKNOWN), command
+            assert reply.buttons == []
+    anchor = await first_reply(coordinator, "/help")
+    for action in ("x:{}:erase", "m:{}:approve", "m:{}:reject"):
+        unknown = await coordinator.press_raw(action.format(UNKNOWN), anchor).answer()
+        assert unknown.show_alert
+        assert unknown.text == i18n.text("de", "error.unknown_member", member=UNKNOWN)
+        for target in (outsider, applicant):
+            answer = await coordinator.press_raw(action.format(target), anchor).answer()
+            assert answer.show_alert
+            assert as_unknown(answer.text or "", target) == as_unknown(unknown.text, UNKNOWN)
+    said_to_coordinator = " ".join(m.text for m in coordinator.messages)
+    for name in ("Olga", "Anderswo", "Applicant_Vg", "Stralsund"):
+        assert name not in said_to_coordinator
+    olga = await cora.services.membership.get(outsider)
+    toni = await cora.services.membership.get(applicant)
+    assert olga is not None and (olga.status, olga.role) == ("active", "member")
+    assert toni is not None and toni.status == "pending" and toni.display_name is not None
+
+
+async def test_a_forged_close_button_never_reveals_a_case_reference(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    services = cora.services
+    vito = await join(api, cora, "Vito Vorpommern", "coordination", "VG", role="coordinator")
+    raised = await services.alerts.raise_alert(
+        cast["coordinator"].member_id, ["police"], "HRO", "normal", "Rückruf erbeten"
+    )
+    alert, ref = raised.alert.id, raised.alert.ref
+    await settled(cora)
+    # A member elsewhere and a coordinator of another region; the alert open, then closed.
+    for phase in ("open", "closed"):
+        if phase == "closed":
+            await services.alerts.close(cast["coordinator"].member_id, alert)
+            await settled(cora)
+        for user in (cast["outsider"].user, vito.user):
+            anchor = await first_reply(user, "/help")
+            unknown = await user.press_raw(f"a:{UNKNOWN}:close", anchor).answer()
+            answer = await user.press_raw(f"a:{alert}:close", anchor).answer()
+            assert answer.show_alert and ref not in (answer.text or "")
+            assert as_unknown(answer.text or "", alert) == as_unknown(unknown.text or "", UNKNOWN)
+            reply = await first_reply(user, f"/close {ref}")
+            assert shows(reply, "alert.unknown", ref=ref)
+    # Those who may see the alert are still told why they cannot close it.
+    member = cast["member"].user
+    anchor = await first_reply(member, "/help")
+    answer = await member.press_raw(f"a:{alert}:close", anchor).answer()
+    assert answer.show_alert and ref in (answer.text or "")
+    view = await services.alerts.view(alert)
+    assert view.status == "closed"
+
+
+def audit_lines(message: SimMessage) -> list[str]:
+    return [line for line in message.text.splitlines() if line.startswith("Nr. ")]
+
+
+async def test_a_regional_coordinators_audit_shows_only_their_region(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    state = await join(api, cora, "Mara Land", "coordination", "MV", role="coordinator")
+    olga, vera = cast["outsider"], await join(api, cora, "Vera Greifswald", "police", "VG")
+    raised = await cora.services.alerts.raise_alert(
+        olga.member_id, ["police"], "VG", "normal", "Rückruf zu Fall Ahorn"
+    )
+    await settled(cora)
+    elsewhere = {
+        f"(member:{olga.member_id})",
+        f"(member:{vera.member_id})",
+        f"(member:{cast['applicant_vg'].member_id})",
+        f"(alert:{raised.alert.id})",
+        f"#{olga.member_id}:",
+        f"#{vera.member_id}:",
+    }
+
+    regional = await first_reply(cast["coordinator"].user, "/audit")
+    lines = audit_lines(regional)
+    assert lines, regional.text
+    assert [line for line in lines if any(mark in line for mark in elsewhere)] == []
+    assert any(f"(member:{cast['victim'].member_id})" in line for line in lines)
+    # Every event shown is about someone or something in Rostock.
+    async with cora.database.read_sessions() as session:
+        for line in lines:
+            kind, _, number = line.rsplit("(", 1)[1].rstrip(")").partition(":")
+            if kind == "delivery":
+                delivery = await session.get(Delivery, int(number))
+                assert delivery is not None, line
+                kind, number = "member", str(delivery.member_id)
+            model = {"member": Member, "invite": Invite, "alert": Alert}[kind]
+            row = await session.get(model, int(number))
+            assert row is not None and row.region == "HRO", line
+
+    statewide = await first_reply(state.user, "/audit")
+    assert any(f"(alert:{raised.alert.id})" in line for line in audit_lines(statewide))
+
+
+async def test_audit_events_belong_to_the_regions_of_their_subjects(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    cast = await people(api, cora)
+    services = cora.services
+    state = await join(api, cora, "Mara Land", "coordination", "MV", role="coordinator")
+    rostock = await services.membership.scope(cast["coordinator"].member_id)
+    assert rostock is not None and rostock.regions == {"HRO"}
+    assert await services.membership.scope(state.member_id) is None
+    to_vg = await services.channels.parse_target(state.member_id, "health@VG")
+    to_all = await services.channels.parse_target(state.member_id, "police")
+    vg_note = await services.announcements.announce(state.member_id, to_vg, "Treffen Greifswald")
+    state_note = await services.announcements.announce(state.member_id, to_all, "Treffen im Land")
+    vg_channel = await services.channels.create(
+        state.member_id, "AG Vorpommern", ["police"], ["VG"], "opt_in"
+    )
+    olga = cast["outsider"].member_id  # lives in VG, asks to be reachable in Rostock too
+    await services.availability.request_region(olga, "HRO")
+    await settled(cora)
+
+    shown = {
+        (event.action, event.subject)
+        for event in (await services.audit.overview(limit=200, scope=rostock)).events
+    }
+    subjects = {subject for _, subject in shown}
+    assert f"announcement:{state_note.announcement.id}" in subjects  # to the whole state
+    assert f"announcement:{vg_note.announcement.id}" not in subjects
+    assert f"channel:{vg_channel.id}" not in subjects
+    assert ("member.region_requested", f"member:{olga}") in shown
+    assert ("member.activated", f"member:{olga}") not in shown
+    everything = await services.audit.overview(limit=200)
+    assert ("member.activated", f"member:{olga}") in {
+        (event.action, event.subject) for event in everything.events
+    }

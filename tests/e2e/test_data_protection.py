@@ -152,13 +152,18 @@ async def test_a_coordinator_erases_a_member_after_confirmation(
     coordinator = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
     member = await join(api, cora, "Egon Erase", "police", "HRO")
     outside = await join(api, cora, "Vera Greifswald", "police", "VG")
+    # Outside the coordinator's region the member is unknown: no name, nothing to confirm.
     reply = await reply_to(coordinator.user, f"/erase {outside.member_id}")
-    assert shows(reply, "erase.confirm")
-    answer = await coordinator.user.press("🗑 Ja, Daten löschen", reply).answer()
+    assert shows(reply, "error.unknown_member", member=outside.member_id)
+    assert "Vera" not in reply.text and reply.buttons == []
+    forged = f"x:{outside.member_id}:erase"
+    answer = await coordinator.user.press_raw(forged, reply).answer()
     assert (
         answer.show_alert
         and answer.text == said("error.unknown_member", member=outside.member_id)[0]
     )
+    untouched = await cora.services.membership.get(outside.member_id)
+    assert untouched is not None and untouched.status == "active"
     confirm = await reply_to(coordinator.user, f"/erase {member.member_id}")
     await coordinator.user.press("🗑 Ja, Daten löschen", confirm).answer()
     await coordinator.user.wait_for(
