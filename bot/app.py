@@ -26,7 +26,7 @@ from telegram.ext import (
 
 from bot.alerts import AlertService, AlertView, EscalationPeriods, Notice
 from bot.announcements import AnnouncementNotice, AnnouncementService
-from bot.audit import AuditService
+from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE, AuditService
 from bot.availability import (
     DEPUTY_ENDED_NOTICE,
     DEPUTY_NOTICE,
@@ -41,7 +41,7 @@ from bot.data_protection import DataProtectionService
 from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE, DrillService
 from bot.integrations import IntegrationService
-from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
+from bot.keys import TextCipher, encryption_keys, signing_key, verify_keys
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
 from bot.network import Network, load_network
 from bot.polls import PollNotice, PollService, PollView
@@ -178,6 +178,8 @@ def _renderers() -> dict[str, Renderer]:
         REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
         REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
         DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
+        AUDIT_HEAD_NOTICE: data_protection_handlers.render_audit_head,
+        AUDIT_REFUSED_NOTICE: data_protection_handlers.render_audit_refused,
     }
 
 
@@ -353,9 +355,11 @@ class Runtime:
         await self.apply_retention()
 
     async def sign_checkpoint(self) -> None:
-        checkpoint = await self.services.audit.checkpoint()
-        if checkpoint is not None:
-            log.info("signed audit checkpoint at %d", checkpoint.seq)
+        signing = await self.services.audit.checkpoint()
+        if signing.checkpoint is not None:
+            log.info("signed audit checkpoint at %d", signing.checkpoint.seq)
+        if signing.notified:
+            self.outbox.wake()
 
     async def apply_retention(self) -> None:
         result = await self.services.data_protection.apply_retention()
@@ -494,7 +498,15 @@ def build_application(
         cipher=cipher,
         membership=MembershipService(uow, network, settings.invite_max_days),
         alerts=alerts,
-        audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
+        audit=AuditService(
+            uow,
+            network,
+            [key.key for key in verify_keys(settings)],
+            signing_key(settings),
+            witness_file=settings.witness_path,
+            head_messages=settings.audit_witness_chat,
+            checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
+        ),
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
         ),
