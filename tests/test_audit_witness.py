@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,18 +20,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot import audit
+from bot import audit, i18n, keys
 from bot.alerts import AlertService, EscalationPeriods
+from bot.app import CoraBot
 from bot.audit_witness import Witnessed, read
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.delivery import DeliveryService, Outcome, Result
 from bot.keys import TextCipher, generate_encryption_key, generate_signing_key
+from bot.local_api.server import LocalBotApi
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
 from storage.audit import event_hash
 from storage.db import Database
 from storage.uow import UnitOfWorkFactory
+from tests.story import expect, join, reply_to
 
 SIGNING_KEY = generate_signing_key()
 KEY = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
@@ -351,3 +355,102 @@ async def test_events_left_unsigned_for_two_intervals_fail_verification(
     monkeypatch.setenv("AUDIT_CHECKPOINT_MINUTES", "20")
     code, output = await _cli(history, monkeypatch, capsys, "audit", "verify")
     assert code == 0, output
+
+
+# -- the running bot: the daily head message and the refusal, through the local Bot API -----
+
+
+class TestTheRunningBot:
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        return ManualClock()
+
+    async def test_statewide_coordinators_get_the_daily_head_and_hear_of_a_refusal(
+        self,
+        api: LocalBotApi,
+        cora: CoraBot,
+        clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        dana = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+        rita = await join(api, cora, "Rita Regiona", "coordination", "HRO", role="coordinator")
+        kim = await join(api, cora, "Kim Polizei", "police", "HRO")
+        witness_file = cora.settings.witness_path
+
+        await cora.runtime.sign_checkpoint()
+        message = await expect(dana.user, "audit.witness_head")
+        [line] = read(witness_file)
+        assert _head(message.text) == (line.seq, line.hash)
+        assert await _head_messages(cora) == {dana.member_id: 1}  # not to regional ones
+        assert not any(_HEAD_TEXT.search(m.text) for m in rita.user.messages)
+
+        # Later the same day: signed and witnessed, but no second message.
+        await reply_to(kim.user, "/language en")
+        await cora.runtime.sign_checkpoint()
+        assert len(read(witness_file)) == 2
+        assert await _head_messages(cora) == {dana.member_id: 1}
+        clock.advance(timedelta(days=1))
+        await reply_to(kim.user, "/language de")
+        await cora.runtime.sign_checkpoint()
+        second = await expect(dana.user, "audit.witness_head", after=message)
+        newest = read(witness_file)[-1]
+        assert _head(second.text) == (newest.seq, newest.hash)
+
+        # Someone edits an event after the newest checkpoint and recomputes every later hash:
+        # the bot remembers what it wrote, refuses to sign and tells the statewide coordinators.
+        await reply_to(kim.user, "/language en")
+        async with cora.database.engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE audit_events SET details = :d WHERE seq = :k"),
+                {"d": '{"language":"de"}', "k": newest.seq + 1},
+            )
+            await _recompute(connection, newest.seq + 1)
+        await cora.runtime.sign_checkpoint()
+        refusal = await expect(dana.user, "audit.checkpoint_refused")
+        assert read(witness_file)[-1] == newest  # nothing signed
+        assert i18n.text("de", "audit.reason.rewritten") in refusal.text
+        assert "cora-bot audit verify" in refusal.text
+
+        # Someone who controls database and server rewrites history before the newest head,
+        # removes every checkpoint and the witness file: the chain is consistent again, but
+        # the head on the coordinator's phone exposes it.
+        async with cora.database.engine.begin() as connection:
+            await connection.execute(text("UPDATE audit_events SET actor = 'admin' WHERE seq = 3"))
+            await _recompute(connection, 3)
+            await connection.execute(text("DELETE FROM audit_checkpoints"))
+        witness_file.unlink()
+        monkeypatch.setenv("CORA_AUDIT_SIGNING_KEY", _signing_key_of(cora))
+        monkeypatch.setenv("CORA_DATA_DIR", str(cora.settings.cora_data_dir))
+        monkeypatch.setenv("DATABASE_URL", cora.settings.database_url)
+        code = await asyncio.to_thread(main, ["audit", "verify"])
+        assert code == 0, capsys.readouterr()
+        seq, digest = _head(second.text)
+        code = await asyncio.to_thread(main, ["audit", "verify", "--head", f"{seq}:{digest}"])
+        output = capsys.readouterr()
+        assert code == 1, output
+        assert f"AUDIT LOG NOT INTACT at sequence number {seq}:" in output.err
+
+
+_HEAD_TEXT = re.compile(r"\b(\d+):([0-9a-f]{64})\b")
+
+
+def _head(message: str) -> tuple[int, str]:
+    found = _HEAD_TEXT.search(message)
+    assert found is not None, message
+    return int(found.group(1)), found.group(2)
+
+
+async def _head_messages(cora: CoraBot) -> dict[int, int]:
+    async with cora.database.read_sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT member_id, count(*) FROM deliveries WHERE kind = 'audit_head' "
+                "GROUP BY member_id"
+            )
+        )
+        return {member: count for member, count in rows.all()}
+
+
+def _signing_key_of(cora: CoraBot) -> str:
+    return keys.key_file_values(cora.settings)["CORA_AUDIT_SIGNING_KEY"]
