@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from bot import audit_witness
@@ -124,31 +125,39 @@ def _signature_problem(
     return Problem(head.seq, "key")
 
 
-async def _stream(database: Database, query: Executable) -> AsyncGenerator[Sequence[Any]]:
+@asynccontextmanager
+async def _snapshot(database: Database) -> AsyncIterator[AsyncSession]:
+    """One consistent view of the log: writers that append meanwhile are not half seen."""
     async with database.read_engine.connect() as connection:
-        result = await connection.stream(query.execution_options(yield_per=_BATCH))
-        async for partition in result.partitions(_BATCH):
-            yield partition
+        if not database.is_sqlite:  # SQLite's read transaction is a snapshot already
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            yield session
+
+
+async def _stream(session: AsyncSession, query: Executable) -> AsyncGenerator[Sequence[Any]]:
+    connection = await session.connection()  # Core rows, without the ORM's per-row work
+    result = await connection.stream(query.execution_options(yield_per=_BATCH))
+    async for partition in result.partitions(_BATCH):
+        yield partition
 
 
 Expected = dict[int, tuple[str, str]]  # seq: (hash it must have, reason when it has not)
 
 
 async def _walk(
-    database: Database, start: int | None, expected: Expected, until: int | None = None
+    session: AsyncSession, start: int | None, expected: Expected
 ) -> tuple[int, str, Problem | None]:
-    """Check every link from genesis, or from `start` (an event whose hash `expected` holds),
-    up to `until`; return the last event reached and the first problem."""
+    """Check every link from genesis, or from `start` (an event whose hash `expected` holds);
+    return the last event reached and the first problem."""
     query = select(*_COLUMNS).order_by(AuditEvent.seq)
     if start is not None:
         query = query.where(AuditEvent.seq >= start)
-    if until is not None:
-        query = query.where(AuditEvent.seq <= until)
     next_seq: int = start or 1
     # Starting at a checkpoint, its own event is trusted through the signed hash.
     previous: str | None = None if start else GENESIS_HASH
     last_seq, last_hash = next_seq - 1, GENESIS_HASH
-    async with aclosing(_stream(database, query)) as partitions:
+    async with aclosing(_stream(session, query)) as partitions:
         async for rows in partitions:
             for seq, occurred_at, actor, action, subject, details, prev_hash, digest in rows:
                 problem = _check(seq, next_seq, previous, prev_hash)
@@ -183,54 +192,52 @@ async def verify(
     number that is not as written. With `now` and `unsigned_for`, an event that has waited
     longer than that for a checkpoint is a problem too: the signer stopped, or its
     checkpoints were deleted."""
-    async with database.read_sessions() as session:
+    async with _snapshot(database) as session:
         checkpoints = (
             await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
         ).all()
         head = await session.get(AuditHead, 1)
         total = await session.scalar(select(func.count()).select_from(AuditEvent)) or 0
-    problems = [
-        problem
-        for checkpoint in checkpoints
-        if (problem := _signature_problem(checkpoint, keys)) is not None
-    ]
-    expected: Expected = {c.seq: (c.hash, "checkpoint") for c in checkpoints}
-    recorded = {(c.seq, c.hash) for c in checkpoints}
-    for witness in witnessed:
-        if (problem := _signature_problem(witness, keys)) is not None:
+        problems = [
+            problem
+            for checkpoint in checkpoints
+            if (problem := _signature_problem(checkpoint, keys)) is not None
+        ]
+        expected: Expected = {c.seq: (c.hash, "checkpoint") for c in checkpoints}
+        recorded = {(c.seq, c.hash) for c in checkpoints}
+        for witness in witnessed:
+            if (problem := _signature_problem(witness, keys)) is not None:
+                problems.append(problem)
+            if (witness.seq, witness.hash) not in recorded:
+                problems.append(Problem(witness.seq, "unrecorded"))
+            expected[witness.seq] = (witness.hash, "witnessed")
+        for seq, digest in heads:
+            expected[seq] = (digest, "witnessed")
+        start = max(expected) if from_checkpoint and expected else None
+        last_seq, last_hash, problem = await _walk(session, start, expected)
+        if problem is not None:
             problems.append(problem)
-        if (witness.seq, witness.hash) not in recorded:
-            problems.append(Problem(witness.seq, "unrecorded"))
-        expected[witness.seq] = (witness.hash, "witnessed")
-    for seq, digest in heads:
-        expected[seq] = (digest, "witnessed")
-    start = max(expected) if from_checkpoint and expected else None
-    last_seq, last_hash, problem = await _walk(database, start, expected)
-    if problem is not None:
-        problems.append(problem)
-    elif head is not None and (head.seq, head.hash) != (last_seq, last_hash):
-        problems.append(Problem(min(head.seq, last_seq) + 1, "head"))
-    if now is not None and unsigned_for is not None:
-        signed = max((c.seq for c in checkpoints), default=0)
-        if (waiting := await _first_unsigned(database, signed)) is not None:
-            seq, occurred_at = waiting
-            if now - datetime.fromisoformat(occurred_at) > unsigned_for:
-                problems.append(Problem(seq, "unsigned"))
+        elif head is not None and (head.seq, head.hash) != (last_seq, last_hash):
+            problems.append(Problem(min(head.seq, last_seq) + 1, "head"))
+        if now is not None and unsigned_for is not None:
+            signed = max((c.seq for c in checkpoints), default=0)
+            waiting = await _first_unsigned(session, signed)
+            if waiting is not None and now - datetime.fromisoformat(waiting[1]) > unsigned_for:
+                problems.append(Problem(waiting[0], "unsigned"))
     last = checkpoints[-1] if checkpoints else None
     first = min(problems, key=lambda found: found.seq, default=None)
     return Verification(total, last_seq, len(checkpoints), last, first, len(witnessed) + len(heads))
 
 
-async def _first_unsigned(database: Database, signed: int) -> tuple[int, str] | None:
-    async with database.read_sessions() as session:
-        row = (
-            await session.execute(
-                select(AuditEvent.seq, AuditEvent.occurred_at)
-                .where(AuditEvent.seq > signed)
-                .order_by(AuditEvent.seq)
-                .limit(1)
-            )
-        ).first()
+async def _first_unsigned(session: AsyncSession, signed: int) -> tuple[int, str] | None:
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.occurred_at)
+            .where(AuditEvent.seq > signed)
+            .order_by(AuditEvent.seq)
+            .limit(1)
+        )
+    ).first()
     return None if row is None else (row.seq, row.occurred_at)
 
 
@@ -254,41 +261,39 @@ async def check_unsigned_part(
     agrees with the newest witnessed head, every link from there to the head, and that the
     newest event this process wrote itself (`written`) is still in the chain. Returns the head
     that may be signed, and the first problem."""
-    async with database.read_sessions() as session:
+    async with _snapshot(database) as session:
         head = await session.get(AuditHead, 1)
+        if head is None or head.seq == 0:
+            return 0, GENESIS_HASH, None
         newest = await session.scalar(
             select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
         )
-        recorded = witness is not None and (
-            await session.scalar(
+        problems: list[Problem] = []
+        expected: Expected = {}
+        if newest is not None:
+            if (problem := _signature_problem(newest, keys)) is not None:
+                problems.append(problem)
+            expected[newest.seq] = (newest.hash, "checkpoint")
+        if witness is not None:
+            if (problem := _signature_problem(witness, keys)) is not None:
+                problems.append(problem)
+            recorded = await session.scalar(
                 select(func.count())
                 .select_from(AuditCheckpoint)
                 .where(AuditCheckpoint.seq == witness.seq, AuditCheckpoint.hash == witness.hash)
             )
-        )
-    if head is None or head.seq == 0:
-        return 0, GENESIS_HASH, None
-    problems: list[Problem] = []
-    expected: Expected = {}
-    if newest is not None:
-        if (problem := _signature_problem(newest, keys)) is not None:
+            if not recorded:
+                problems.append(Problem(witness.seq, "unrecorded"))
+            expected[witness.seq] = (witness.hash, "witnessed")
+        start = max(expected) if expected else None
+        if written is not None and written[0] > (start or 0):
+            expected[written[0]] = (written[1], "rewritten")
+        last_seq, last_hash, problem = await _walk(session, start, expected)
+        if problem is None and (last_seq, last_hash) != (head.seq, head.hash):
+            problem = Problem(min(head.seq, last_seq) + 1, "head")
+        if problem is not None:
             problems.append(problem)
-        expected[newest.seq] = (newest.hash, "checkpoint")
-    if witness is not None:
-        if (problem := _signature_problem(witness, keys)) is not None:
-            problems.append(problem)
-        if not recorded:
-            problems.append(Problem(witness.seq, "unrecorded"))
-        expected[witness.seq] = (witness.hash, "witnessed")
-    start = max(expected) if expected else None
-    if written is not None and written[0] > (start or 0):
-        expected[written[0]] = (written[1], "rewritten")
-    last_seq, last_hash, problem = await _walk(database, start, expected, until=head.seq)
-    if problem is None and (last_seq, last_hash) != (head.seq, head.hash):
-        problem = Problem(min(head.seq, last_seq) + 1, "head")
-    if problem is not None:
-        problems.append(problem)
-    return head.seq, head.hash, min(problems, key=lambda found: found.seq, default=None)
+        return head.seq, head.hash, min(problems, key=lambda found: found.seq, default=None)
 
 
 @dataclass(frozen=True)
@@ -380,15 +385,16 @@ async def export(
     if writer is not None:
         writer.writerow(EXPORT_FIELDS)
     count = 0
-    async for rows in _stream(database, query):
-        for row in rows:
-            if writer is not None:
-                writer.writerow(row)
-            else:
-                record = dict(zip(EXPORT_FIELDS, row, strict=True))
-                record["details"] = json.loads(record["details"])
-                out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            count += 1
+    async with _snapshot(database) as session, aclosing(_stream(session, query)) as partitions:
+        async for rows in partitions:
+            for row in rows:
+                if writer is not None:
+                    writer.writerow(row)
+                else:
+                    record = dict(zip(EXPORT_FIELDS, row, strict=True))
+                    record["details"] = json.loads(record["details"])
+                    out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                count += 1
     async with uow() as work:
         work.audit.record(
             ADMIN,
