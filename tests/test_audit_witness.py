@@ -109,7 +109,9 @@ async def history(database_url: str, tmp_path: Path) -> AsyncIterator[History]:
 
 
 async def _recompute(connection: AsyncConnection, start: int) -> None:
-    """What a forger does after a change: rehash every later event and move the head."""
+    """What a forger does after a change: rehash every later event and move the head (with
+    the head locked, as the bot does, so that nothing is appended meanwhile)."""
+    await connection.execute(text("UPDATE audit_head SET seq = seq WHERE id = 1"))
     rows = (
         await connection.execute(
             text(
