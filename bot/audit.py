@@ -304,6 +304,7 @@ class Signing:
     checkpoint: AuditCheckpoint | None = None
     refused: Problem | None = None
     notified: int = 0
+    witness_error: str | None = None  # signed, but the witness file could not be written
 
 
 HeadMessage = Callable[[UnitOfWork, AuditCheckpoint], Awaitable[int]]
@@ -348,7 +349,11 @@ async def sign_checkpoint(
         notified = await head_message(work, checkpoint) if head_message is not None else 0
         await work.commit()
     if witness_file is not None:
-        audit_witness.append(witness_file, witnessed(checkpoint))
+        try:
+            audit_witness.append(witness_file, witnessed(checkpoint))
+        except OSError as error:
+            log.error("could not append checkpoint %d to the witness file: %s", seq, error)
+            return Signing(checkpoint=checkpoint, notified=notified, witness_error=str(error))
     return Signing(checkpoint=checkpoint, notified=notified)
 
 

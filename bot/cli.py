@@ -327,6 +327,13 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
+            if signing.witness_error is not None:
+                print(
+                    "Signed a checkpoint, but could NOT append it to the witness file "
+                    f"{settings.witness_path}: {signing.witness_error}",
+                    file=sys.stderr,
+                )
+                return 1
             if signing.checkpoint is None:
                 print("Nothing new to sign.")
             else:

@@ -359,6 +359,45 @@ async def test_events_left_unsigned_for_two_intervals_fail_verification(
     assert code == 0, output
 
 
+async def test_a_witness_file_that_cannot_be_written_is_reported(
+    history: History,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("AUDIT_WITNESS_FILE", str(blocked / "witness.jsonl"))
+    code, output = await _cli(history, monkeypatch, capsys, "audit", "checkpoint")
+    assert code == 1 and "could NOT append it to the witness file" in output, output
+    assert "Traceback" not in output
+
+
+async def test_without_the_witness_chat_no_head_message_is_queued(
+    history: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The history has a statewide coordinator; the CLI signs as the bot would."""
+    count = "SELECT count(*) FROM deliveries WHERE kind = 'audit_head'"
+    monkeypatch.setenv("AUDIT_WITNESS_CHAT", "false")
+    code, output = await _cli(history, monkeypatch, capsys, "audit", "checkpoint")
+    assert code == 0 and "Signed checkpoint" in output, output
+    async with history.database.read_sessions() as session:
+        assert await session.scalar(text(count)) == 0
+    monkeypatch.setenv("AUDIT_WITNESS_CHAT", "true")
+    await _new_event(history)  # something new to sign
+    code, output = await _cli(history, monkeypatch, capsys, "audit", "checkpoint")
+    assert code == 0 and "Signed checkpoint" in output, output
+    async with history.database.read_sessions() as session:
+        assert await session.scalar(text(count)) == 1
+
+
+async def _new_event(history: History) -> None:
+    membership = MembershipService(
+        UnitOfWorkFactory(history.database, ManualClock()), load_network(), 90
+    )
+    await membership.create_invite(ADMIN_ACTOR, "health", "SN")
+
+
 # -- the running bot: the daily head message and the refusal, through the local Bot API -----
 
 
