@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -74,6 +74,7 @@ _REASONS = {
     "unsigned": "an event has waited longer than twice AUDIT_CHECKPOINT_MINUTES for a signed "
     "checkpoint (checkpoints stopped or deleted)",
     "rewritten": "the event is not the one this bot wrote (rewritten since)",
+    "witness_file": "the witness file cannot be read (changed or damaged)",
 }
 
 
@@ -322,7 +323,9 @@ async def sign_checkpoint(
     never a chain that does not extend the newest signed and witnessed head. Each signed
     checkpoint is also appended to `witness_file`, after it is committed."""
     keys = [*verify_keys, key.public_key()]
-    witness = audit_witness.newest(witness_file)
+    witness, unreadable = _newest_witness(witness_file)
+    if unreadable is not None:
+        return Signing(refused=unreadable)
     seq, digest, problem = await check_unsigned_part(uow.database, keys, witness, uow.written_head)
     if problem is not None:
         return Signing(refused=problem)
@@ -355,6 +358,14 @@ async def sign_checkpoint(
             log.error("could not append checkpoint %d to the witness file: %s", seq, error)
             return Signing(checkpoint=checkpoint, notified=notified, witness_error=str(error))
     return Signing(checkpoint=checkpoint, notified=notified)
+
+
+def _newest_witness(path: Path | None) -> tuple[Witnessed | None, Problem | None]:
+    try:
+        return audit_witness.newest(path), None
+    except audit_witness.WitnessFileError as error:
+        log.error("%s", error)
+        return None, Problem(0, "witness_file")
 
 
 def witnessed(checkpoint: AuditCheckpoint) -> Witnessed:
@@ -469,13 +480,15 @@ class AuditService:
         """Checkpoints and the chain behind the newest signed or witnessed head (the full
         check is `audit verify`)."""
         database = self._uow.database
-        witness = audit_witness.newest(self._witness_file)
+        witness, unreadable = _newest_witness(self._witness_file)
         checked = await verify(
             database,
             self._verify_keys,
             from_checkpoint=True,
             witnessed=[witness] if witness is not None else [],
         )
+        if unreadable is not None and checked.problem is None:
+            checked = replace(checked, problem=unreadable)
         return Overview(checked, await latest(database, limit))
 
     async def checkpoint(self) -> Signing:

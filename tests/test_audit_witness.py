@@ -373,6 +373,18 @@ async def test_a_witness_file_that_cannot_be_written_is_reported(
     assert "Traceback" not in output
 
 
+async def test_the_signer_refuses_when_the_witness_file_was_damaged(
+    history: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with history.witness_file.open("a") as file:
+        file.write('{"seq": "not a number"}\n')
+    code, output = await _cli(history, monkeypatch, capsys, "audit", "checkpoint")
+    assert code == 1 and "REFUSED" in output and "witness file cannot be read" in output
+    async with history.database.read_sessions() as session:
+        signed = await session.scalar(text("SELECT count(*) FROM audit_checkpoints"))
+    assert signed == 3
+
+
 async def test_without_the_witness_chat_no_head_message_is_queued(
     history: History, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
