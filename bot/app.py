@@ -34,7 +34,7 @@ from bot.data_protection import DataProtectionService
 from bot.delivery import DeliveryService
 from bot.drills import DrillService
 from bot.integrations import IntegrationService
-from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
+from bot.keys import TextCipher, encryption_keys, signing_key, verify_keys
 from bot.membership import MembershipService
 from bot.network import Network, load_network
 from bot.polls import PollService
@@ -265,7 +265,15 @@ def build_application(
         cipher=cipher,
         membership=MembershipService(uow, network, settings.invite_max_days),
         alerts=alerts,
-        audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
+        audit=AuditService(
+            uow,
+            network,
+            [key.key for key in verify_keys(settings)],
+            signing_key(settings),
+            witness_file=settings.witness_path,
+            head_messages=settings.audit_witness_chat,
+            checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
+        ),
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
         ),

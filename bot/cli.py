@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from telegram import Bot
 
-from bot import audit, keys, report
+from bot import audit, audit_witness, keys, report
 from bot.alerts import AlertService, EscalationPeriods
 from bot.app import build_application
 from bot.clock import SystemClock
@@ -69,10 +70,25 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-    audit_commands.add_parser(
+    verify = audit_commands.add_parser(
         "verify",
-        help="check the whole hash chain and every signed checkpoint; exit 1 naming the first "
-        "bad sequence number",
+        help="check the whole hash chain, every signed checkpoint and the heads witnessed "
+        "outside the database; exit 1 naming the first bad sequence number",
+    )
+    verify.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        type=_head,
+        metavar="SEQ:HASH",
+        help="a signed head copied from the coordinators' daily message; the chain must "
+        "contain it (repeatable)",
+    )
+    verify.add_argument(
+        "--witness",
+        type=Path,
+        metavar="FILE",
+        help="the witness file to check against (default: AUDIT_WITNESS_FILE, when it exists)",
     )
     export = audit_commands.add_parser("export", help="write events for auditors")
     export.add_argument("--since", type=_date, help="first day (YYYY-MM-DD, UTC), inclusive")
@@ -81,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
     audit_commands.add_parser("checkpoint", help="sign the current head of the chain now")
     audit_commands.add_parser(
-        "public-key", help="print the public key auditors need (CORA_AUDIT_VERIFY_KEY)"
+        "public-key",
+        help="print every public key checkpoints are verified with, with its key id "
+        "(for CORA_AUDIT_VERIFY_KEYS)",
     )
 
     apikey = commands.add_parser("apikey", help="API keys of agency systems (HTTP API)")
@@ -266,6 +284,13 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _head(text: str) -> tuple[int, str]:
+    try:
+        return audit_witness.parse_head(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _date(text: str) -> datetime:
     try:
         return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -274,28 +299,50 @@ def _date(text: str) -> datetime:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    if args.audit_command == "public-key":
+        for key in keys.verify_keys(settings):
+            role = "signs new checkpoints" if key.signs else "verifies earlier checkpoints"
+            print(f"{key.text}  key id {key.id}  ({role})")
+        return 0
     database = Database(settings.database_url)
     uow = UnitOfWorkFactory(database, SystemClock())
+    public_keys = [key.key for key in keys.verify_keys(settings)]
     try:
         await migrate.upgrade(database)
         if args.audit_command == "verify":
-            result = await audit.verify(database, [keys.verify_key(settings)])
-            print(
-                f"{result.events} events, head at {result.head_seq}, "
-                f"{result.checkpoints} signed checkpoint(s)."
+            return await _audit_verify(settings, args, database, public_keys)
+        if args.audit_command == "checkpoint":
+            service = audit.AuditService(
+                uow,
+                load_network(settings.cora_network_file),
+                public_keys,
+                keys.signing_key(settings),
+                witness_file=settings.witness_path,
+                head_messages=settings.audit_witness_chat,
+                checkpoint_every=timedelta(minutes=settings.audit_checkpoint_minutes),
             )
-            if result.problem is not None:
-                print(f"AUDIT LOG NOT INTACT at {result.problem}", file=sys.stderr)
+            signing = await service.checkpoint()
+            if signing.refused is not None:
+                print(
+                    f"REFUSED to sign: the audit log is not intact at {signing.refused}; "
+                    "the statewide coordinators are told.",
+                    file=sys.stderr,
+                )
                 return 1
-            print("The audit log is intact.")
-        elif args.audit_command == "checkpoint":
-            checkpoint = await audit.sign_checkpoint(uow, keys.signing_key(settings))
-            if checkpoint is None:
+            if signing.witness_error is not None:
+                print(
+                    "Signed a checkpoint, but could NOT append it to the witness file "
+                    f"{settings.witness_path}: {signing.witness_error}",
+                    file=sys.stderr,
+                )
+                return 1
+            if signing.checkpoint is None:
                 print("Nothing new to sign.")
             else:
-                print(f"Signed checkpoint at sequence number {checkpoint.seq}.")
-        elif args.audit_command == "public-key":
-            print(keys.public_key_text(keys.verify_key(settings)))
+                print(
+                    f"Signed checkpoint at sequence number {signing.checkpoint.seq}, "
+                    f"witnessed in {settings.witness_path}."
+                )
         else:
             until = args.until + timedelta(days=1) if args.until else None
             with _output(args.output) as out:
@@ -305,6 +352,46 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Exported {count} events.", file=sys.stderr)
     finally:
         await database.dispose()
+    return 0
+
+
+async def _audit_verify(
+    settings: Settings,
+    args: argparse.Namespace,
+    database: Database,
+    public_keys: Sequence[Ed25519PublicKey],
+) -> int:
+    witness_file: Path | None = args.witness
+    if witness_file is None and settings.witness_path.exists():
+        witness_file = settings.witness_path
+    if witness_file is not None and not witness_file.is_file():
+        print(f"The witness file {witness_file} does not exist.", file=sys.stderr)
+        return 2
+    try:
+        witnessed = audit_witness.read(witness_file) if witness_file else []
+    except audit_witness.WitnessFileError as error:
+        print(f"AUDIT LOG NOT VERIFIED: {error}", file=sys.stderr)
+        return 1
+    result = await audit.verify(
+        database,
+        public_keys,
+        witnessed=witnessed,
+        heads=args.head,
+        now=SystemClock().now(),
+        unsigned_for=timedelta(minutes=2 * settings.audit_checkpoint_minutes),
+    )
+    print(
+        f"{result.events} events, head at {result.head_seq}, "
+        f"{result.checkpoints} signed checkpoint(s)."
+    )
+    if witness_file is not None:
+        print(f"{len(witnessed)} witnessed head(s) from {witness_file}.")
+    if args.head:
+        print(f"{len(args.head)} head(s) given with --head.")
+    if result.problem is not None:
+        print(f"AUDIT LOG NOT INTACT at {result.problem}", file=sys.stderr)
+        return 1
+    print("The audit log is intact.")
     return 0
 
 

@@ -11,19 +11,19 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 
 
-def _raw_key(text: str, what: str) -> None:
+def _raw_key(text: str, what: str, source: str = "cora-bot keys generate") -> None:
     try:
         raw = base64.urlsafe_b64decode(text.strip())
     except (ValueError, binascii.Error):
         raw = b""
     if len(raw) != 32:
-        raise ValueError(f"must be {what} from `cora-bot keys generate` (base64 of 32 bytes)")
+        raise ValueError(f"must be {what} from `{source}` (base64 of 32 bytes)")
 
 
 def _duration(text: str) -> timedelta:
@@ -52,8 +52,15 @@ class Settings(BaseSettings):
     cora_data_dir: Path = Path("data")
     cora_encryption_key: SecretStr | None = None
     cora_audit_signing_key: SecretStr | None = None
-    cora_audit_verify_key: str | None = None
+    # Public keys of earlier signing keys (comma-separated), so that checkpoints they signed
+    # stay verifiable; the singular name is what older versions read.
+    cora_audit_verify_keys: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("cora_audit_verify_keys", "cora_audit_verify_key"),
+    )
     audit_checkpoint_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    audit_witness_file: Path | None = None
+    audit_witness_chat: bool = True
     retention_days: int = Field(default=90, ge=1, le=3650)
     cora_network_file: Path | None = None
     cora_default_language: Literal["de", "en"] = "de"
@@ -193,12 +200,27 @@ class Settings(BaseSettings):
             _raw_key(value.get_secret_value(), "an Ed25519 private key")
         return value
 
-    @field_validator("cora_audit_verify_key")
+    @field_validator("cora_audit_verify_keys")
     @classmethod
-    def _check_verify_key(cls, value: str | None) -> str | None:
-        if value:
-            _raw_key(value, "an Ed25519 public key")
-        return value or None
+    def _check_verify_keys(cls, value: str | None) -> str | None:
+        for key in (value or "").split(","):
+            if key.strip():
+                _raw_key(
+                    key,
+                    "one or more comma-separated Ed25519 public keys",
+                    "cora-bot audit public-key",
+                )
+        return value if value and value.strip(" ,") else None
+
+    @field_validator("audit_witness_file", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def witness_path(self) -> Path:
+        """Where each signed checkpoint is also appended, outside the database."""
+        return self.audit_witness_file or self.cora_data_dir / "audit-witness.jsonl"
 
     @field_validator("webhook_url")
     @classmethod

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -24,6 +25,25 @@ from cryptography.hazmat.primitives.serialization import (
 from bot.config import Settings
 
 KEY_FILE_NAME = "keys.env"
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """A public key that audit checkpoints are verified with; `signs`: it belongs to the
+    private key this installation signs new checkpoints with."""
+
+    key: Ed25519PublicKey
+    signs: bool
+
+    @property
+    def id(self) -> str:
+        return key_id(self.key)
+
+    @property
+    def text(self) -> str:
+        return public_key_text(self.key)
+
+
 log = logging.getLogger(__name__)
 
 
@@ -103,14 +123,28 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(raw))
 
 
-def verify_key(settings: Settings) -> Ed25519PublicKey:
-    """The public key to check checkpoints with: configured for auditors who hold only it,
-    else derived from the signing key."""
-    if settings.cora_audit_verify_key:
-        return Ed25519PublicKey.from_public_bytes(
-            base64.urlsafe_b64decode(settings.cora_audit_verify_key)
-        )
-    return signing_key(settings).public_key()
+def _public_key(text: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(text.strip()))
+
+
+def verify_keys(settings: Settings) -> list[AuditKey]:
+    """Every public key checkpoints may be signed with: the signing key's own (when this
+    installation holds it) and the earlier or foreign ones of `CORA_AUDIT_VERIFY_KEYS`, so that
+    rotating the signing key leaves earlier checkpoints verifiable."""
+    configured = [
+        _public_key(text) for text in (settings.cora_audit_verify_keys or "").split(",") if text
+    ]
+    found: list[AuditKey] = []
+    holds_signing_key = (
+        settings.cora_audit_signing_key is not None
+        or (settings.cora_data_dir / KEY_FILE_NAME).exists()
+    )
+    if holds_signing_key or not configured:
+        found.append(AuditKey(signing_key(settings).public_key(), signs=True))
+    for key in configured:
+        if all(key_id(key) != known.id for known in found):
+            found.append(AuditKey(key, signs=False))
+    return found
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:

@@ -12,6 +12,7 @@ from telegram.ext import Application
 
 from bot.alerts import AlertView, Notice
 from bot.announcements import AnnouncementNotice
+from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE
 from bot.availability import (
     DEPUTY_ENDED_NOTICE,
     DEPUTY_NOTICE,
@@ -26,6 +27,7 @@ from bot.timing.scheduling import Scheduler, Task
 from handlers import alerts as alert_handlers
 from handlers import announcements as announcement_handlers
 from handlers import availability as availability_handlers
+from handlers import data_protection as data_protection_handlers
 from handlers import drills as drill_handlers
 from handlers import membership as membership_handlers
 from handlers import polls as poll_handlers
@@ -71,6 +73,8 @@ def _renderers() -> dict[str, Renderer]:
         REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
         REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
         DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
+        AUDIT_HEAD_NOTICE: data_protection_handlers.render_audit_head,
+        AUDIT_REFUSED_NOTICE: data_protection_handlers.render_audit_refused,
     }
 
 
@@ -249,9 +253,11 @@ class Runtime:
         self.scheduler.every(HANDLED_UPDATES, 3600, self.forget_handled_updates)
 
     async def sign_checkpoint(self) -> None:
-        checkpoint = await self.services.audit.checkpoint()
-        if checkpoint is not None:
-            log.info("signed audit checkpoint at %d", checkpoint.seq)
+        signing = await self.services.audit.checkpoint()
+        if signing.checkpoint is not None:
+            log.info("signed audit checkpoint at %d", signing.checkpoint.seq)
+        if signing.notified:
+            self.outbox.wake()
 
     async def audit_refusals(self) -> None:
         await self.services.refusals.flush()

@@ -12,6 +12,7 @@ from telegram.error import TelegramError
 
 from bot import i18n
 from bot.audit import EventView
+from bot.delivery import Job
 from bot.errors import DomainError
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
@@ -19,6 +20,7 @@ from handlers.common.render import (
     chunk_lines,
     edit_html,
     keyboard,
+    local_time,
     member_line,
     plain,
     say,
@@ -27,6 +29,7 @@ from handlers.common.render import (
     when,
 )
 from handlers.membership import parse_member_id
+from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -161,4 +164,30 @@ def _event_line(context: CoraContext, event: EventView) -> str:
         actor=actor,
         action=action,
         subject=event.subject,
+    )
+
+
+async def render_audit_head(job: Job, cache: RenderCache) -> Rendered:
+    """The day's signed audit head, to the statewide coordinators: a copy outside the server."""
+    language = cache.language(job)
+    params = job.params
+    signed_at = datetime.fromisoformat(str(params["signed_at"]))
+    return Rendered(
+        i18n.html_text(
+            language,
+            "audit.witness_head",
+            head=f"{params['seq']}:{params['hash']}",
+            seq=params["seq"],
+            key=params["key"],
+            time=local_time(signed_at, cache.services.settings.cora_timezone, language),
+        )
+    )
+
+
+async def render_audit_refused(job: Job, cache: RenderCache) -> Rendered:
+    """The signer refused to sign a rewritten audit log: to the statewide coordinators."""
+    language = cache.language(job)
+    reason = i18n.text(language, f"audit.reason.{job.params['reason']}")
+    return Rendered(
+        i18n.html_text(language, "audit.checkpoint_refused", seq=job.params["seq"], reason=reason)
     )

@@ -67,6 +67,7 @@ class AuditLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._pending: list[PendingEvent] = []
+        self.chained: tuple[int, str] | None = None  # the newest (seq, hash) this transaction wrote
 
     def record(self, actor: str, action: str, subject: str, **details: DetailValue) -> None:
         for key, value in details.items():
@@ -111,4 +112,5 @@ class AuditLog:
                 )
             )
             head.seq, head.hash = seq, digest
+        self.chained = (head.seq, head.hash)
         self._pending.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -30,11 +31,19 @@ class UnitOfWork:
     """`async with uow:` opens a transaction; `await uow.commit()` makes it and its audit
     events durable together. Leaving the block without commit rolls everything back."""
 
-    def __init__(self, database: Database, clock: Clock, *, write: bool = True) -> None:
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        *,
+        write: bool = True,
+        on_chained: Callable[[int, str], None] | None = None,
+    ) -> None:
         self._database = database
         self._clock = clock
         self._write = write
         self._locked = False
+        self._on_chained = on_chained
 
     async def __aenter__(self) -> UnitOfWork:
         lock = self._database.write_lock if self._write else None
@@ -61,6 +70,8 @@ class UnitOfWork:
             raise RuntimeError("read-only unit of work cannot commit")
         await self.audit.chain_pending(self._clock.now())
         await self.session.commit()
+        if self.audit.chained is not None and self._on_chained is not None:
+            self._on_chained(*self.audit.chained)
 
     async def __aexit__(
         self,
@@ -86,6 +97,13 @@ class UnitOfWorkFactory:
     def __init__(self, database: Database, clock: Clock) -> None:
         self.database = database
         self.clock = clock
+        # The newest audit event this process committed: whoever rewrites the chain behind the
+        # process's back changes it, which the checkpoint signer notices.
+        self.written_head: tuple[int, str] | None = None
 
     def __call__(self, *, write: bool = True) -> UnitOfWork:
-        return UnitOfWork(self.database, self.clock, write=write)
+        return UnitOfWork(self.database, self.clock, write=write, on_chained=self._chained)
+
+    def _chained(self, seq: int, digest: str) -> None:
+        if self.written_head is None or seq > self.written_head[0]:
+            self.written_head = (seq, digest)

@@ -208,7 +208,7 @@ async def _history(env: Env) -> None:
     jobs = await env.outbox.claim(10)
     await env.outbox.record([Result(j.id, Outcome.SENT, message_id=1) for j in jobs])
     key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
-    assert await audit.sign_checkpoint(env.uow, key) is not None
+    assert (await audit.sign_checkpoint(env.uow, key)).checkpoint is not None
     await env.alerts.close(sender, raised.alert.id)
     await env.membership.create_invite(coordinator, "health", "SN")
 
