@@ -610,7 +610,7 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     markup = (
         keyboard([buttons]) if alert.status == AlertStatus.OPEN and alert.taken_by is None else None
     )
-    return Rendered(body, markup)
+    return Rendered(body, markup, protect=settings.alert_protect_content)
 
 
 def _sender(alert: AlertView, network: Network, language: str) -> Markup:
@@ -643,7 +643,8 @@ async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
             ref=alert.ref,
             name=author.display_name if author else "–",
             text=text if text is not None else i18n.text(language, "alert.text_removed"),
-        )
+        ),
+        protect=cache.services.settings.alert_protect_content,
     )
 
 

@@ -220,6 +220,33 @@ async def test_follow_up_close_and_list(api: LocalBotApi, cora: CoraBot) -> None
     assert shows(reply, "alerts.none")
 
 
+@pytest.mark.parametrize(
+    "setting_overrides", [{}, {"alert_protect_content": False}], indirect=True, ids=["on", "off"]
+)
+async def test_alerts_and_follow_ups_cannot_be_forwarded_and_show_no_link_preview(
+    api: LocalBotApi, cora: CoraBot, settings: Settings
+) -> None:
+    """ALERT_PROTECT_CONTENT (on by default): Telegram refuses to forward or save the message.
+    Links in what a member wrote never get a preview (Telegram would fetch the page)."""
+    protect = settings.alert_protect_content
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
+    sender.user.send("/alert police HRO Hinweise zu Fall Ahorn: https://beispiel.example/info")
+    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    received = await recipient.user.wait_for(lambda m: ref in m.text and "beispiel" in m.text)
+    sender.user.send(f"/update {ref} Nachtrag: https://beispiel.example/nachtrag")
+    follow_up = await expect(recipient.user, "alert.follow_up", ref=ref, name="Sara Sender")
+    for message in (received, follow_up):
+        assert message.protect_content is protect
+        assert message.link_preview is False
+    sent = [c for c in api.calls_to("sendMessage") if c.params["chat_id"] == recipient.user.id]
+    carrying = [c for c in sent if "beispiel.example" in c.params["text"]]
+    assert len(carrying) == 2
+    for call in carrying:
+        assert call.params.get("protect_content", False) is protect
+        assert call.params["link_preview_options"] == {"is_disabled": True}
+
+
 async def test_blocked_recipients_are_marked_and_reported(api: LocalBotApi, cora: CoraBot) -> None:
     sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
     coordinator = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")

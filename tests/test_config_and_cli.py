@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.cli import main
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.network import NetworkFileError, load_network, parse_network
 
 
@@ -136,3 +137,28 @@ def test_escalation_periods_accept_seconds_and_iso_durations(
     monkeypatch.setenv("ESCALATION_URGENT_AFTER", "soon")
     with pytest.raises(ConfigError, match="ESCALATION_URGENT_AFTER"):
         load_settings(_env_file=None)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_setting_is_documented_in_env_example_and_the_readme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`.env.example` names every setting with its default, and copied to `.env` unchanged it
+    is a valid configuration; the README's table lists every setting too."""
+    example = (ROOT / ".env.example").read_text("utf-8")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("### Command line")]
+    names = [name.upper() for name in Settings.model_fields]
+    assert [n for n in names if not re.search(rf"^{n}=", example, re.MULTILINE)] == []
+    assert [n for n in names if f"`{n}`" not in table] == []
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    documented = load_settings(_env_file=ROOT / ".env.example")
+    defaults = load_settings(_env_file=None)
+    assert {
+        name: getattr(documented, name)
+        for name in Settings.model_fields
+        if getattr(documented, name) != getattr(defaults, name)
+    } == {}
