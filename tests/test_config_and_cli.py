@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +165,48 @@ def test_every_setting_is_documented_in_env_example_and_the_readme(
         for name in Settings.model_fields
         if getattr(documented, name) != getattr(defaults, name)
     } == {}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000, 0o277], ids=["022", "000", "277"])
+def test_the_data_directory_keys_and_sqlite_file_are_for_the_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int
+) -> None:
+    from tests.story import run_cli
+
+    data = tmp_path / "srv" / "data"
+    for name in ("CORA_ENCRYPTION_KEY", "CORA_AUDIT_SIGNING_KEY", "CORA_AUDIT_VERIFY_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CORA_DATA_DIR", str(data))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{data}/cora.db")
+    previous = os.umask(umask)
+    try:
+        assert run_cli("db", "upgrade") == 0
+        assert run_cli("audit", "public-key") == 0  # generates keys.env
+        # What SQLite creates beside the database while it is open takes the file's mode.
+        connection = sqlite3.connect(data / "cora.db")
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE scratch (x)")
+            connection.commit()
+            beside = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.glob("cora.db-*")}
+        finally:
+            connection.close()
+    finally:
+        os.umask(previous)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert (mode(data.parent), mode(data)) == (0o700, 0o700)
+    assert (mode(data / "cora.db"), mode(data / "keys.env")) == (0o600, 0o600)
+    assert beside == {"cora.db-wal": 0o600, "cora.db-shm": 0o600}
+
+
+def test_docker_compose_keeps_the_data_directory_in_a_volume() -> None:
+    """Keys generated into /var/lib/cora (and the SQLite file, if used) survive a new container."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+    mounts = [str(v).split(":") for v in compose["services"]["bot"].get("volumes", [])]
+    [(volume, _)] = [mount[:2] for mount in mounts if mount[1:2] == ["/var/lib/cora"]]
+    assert volume in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    assert "CORA_DATA_DIR=/var/lib/cora" in dockerfile
+    assert "chmod 0700 /var/lib/cora" in dockerfile
