@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,6 +16,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from telegram import Bot
+from telegram.error import BadRequest, NetworkError
 
 from bot import audit, keys, report, report_output
 from bot.alerts import AlertService, EscalationPeriods
@@ -32,6 +35,11 @@ from storage import migrate
 from storage.db import Database
 from storage.models import Role
 from storage.uow import UnitOfWorkFactory
+
+# After SIGTERM the bot finishes the deliveries in flight; if the Bot API does not answer, it
+# stops anyway after this long (what was in flight is sent again at the next start).
+STOP_GRACE_SECONDS = 6.0
+log = logging.getLogger("bot.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,11 +179,29 @@ async def _run(settings: Settings, *, webhook: bool) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await cora.start(mode="webhook" if webhook else "polling")
+    starting = asyncio.create_task(cora.start(mode="webhook" if webhook else "polling"))
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            # SIGTERM while starting, e.g. while the Bot API does not answer: give up starting.
+            log.warning("stopping before the start was complete")
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        else:
+            starting.result()  # a failed start ends here, with its error
+            await stopping
     finally:
-        await cora.stop()
+        stopping.cancel()
+        try:
+            await asyncio.wait_for(cora.stop(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "not stopped cleanly within %.0f s; deliveries in flight are sent again at the "
+                "next start",
+                STOP_GRACE_SECONDS,
+            )
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -393,6 +419,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2
+    except NetworkError as error:
+        if isinstance(error, BadRequest):  # Telegram answered: not a network problem
+            raise
+        # The base URL holds no token (it is appended to it), so it can be shown.
+        print(
+            f"The Telegram Bot API at {settings.telegram_base_url} did not answer "
+            f"({type(error).__name__}). Check the network and TELEGRAM_BASE_URL; "
+            "nothing was lost, start again.",
+            file=sys.stderr,
+        )
+        return 1
     except DomainError as error:
         print(text("en", error.message_key, **error.params), file=sys.stderr)
         return 2
