@@ -369,16 +369,29 @@ async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
         await database.dispose()
 
 
-async def _keys_rotate(settings: Settings) -> None:
+async def _keys_rotate(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
         await migrate.upgrade(database)
         cipher = keys.TextCipher(keys.encryption_keys(settings))
-        count = await rotate_texts(UnitOfWorkFactory(database, SystemClock()), cipher)
+        rotated = await rotate_texts(UnitOfWorkFactory(database, SystemClock()), cipher)
     finally:
         await database.dispose()
-    print(f"Re-encrypted {count} stored texts with the newest key.")
+    print(
+        f"Re-encrypted {rotated.rewritten} stored texts with the newest key, bound to their rows "
+        f"({rotated.current} were already)."
+    )
+    if rotated.unreadable:
+        print(
+            f"{len(rotated.unreadable)} stored texts do not decrypt (altered, copied from another "
+            f"row, or under a key no longer configured) and were left as they are: "
+            f"{', '.join(rotated.unreadable[:20])}{' …' if len(rotated.unreadable) > 20 else ''}",
+            file=sys.stderr,
+        )
+        print("Keep the older keys until this is resolved.", file=sys.stderr)
+        return 1
     print("Older keys can now be removed from CORA_ENCRYPTION_KEY.")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -409,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "invite":
             asyncio.run(_invite_create(settings, args))
         elif args.command == "keys":
-            asyncio.run(_keys_rotate(settings))
+            return asyncio.run(_keys_rotate(settings))
         elif args.command == "audit":
             return asyncio.run(_audit(settings, args))
         elif args.command == "apikey":

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
+import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
     PrivateFormat,
     PublicFormat,
 )
+from sqlalchemy.orm import QueryableAttribute
 
 from bot.config import Settings
+from bot.errors import DomainError
 from storage.files import create_private_file, private_directory
 
 KEY_FILE_NAME = "keys.env"
@@ -123,21 +133,105 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+class UnreadableText(DomainError):
+    """A stored text that does not decrypt under its row: altered, copied from another row, or
+    written under a key that is no longer configured."""
+
+    def __init__(self) -> None:
+        super().__init__("error.text_unreadable")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a ciphertext belongs: table, column and row id, its associated data. A ciphertext
+    copied into another row or column (with plain SQL, say) fails to decrypt there."""
+
+    table: str
+    column: str
+    row_id: int
+
+    def associated_data(self, header: bytes) -> bytes:
+        return header + f"|{self.table}|{self.column}|{self.row_id}".encode()
+
+
+def bound(column: QueryableAttribute[Any], row_id: int) -> Binding:
+    """The binding of `column` (e.g. `Alert.text_cipher`) in the row with this id."""
+    return Binding(column.class_.__tablename__, column.key, row_id)
+
+
+# Texts since version 0011: version byte, key id, 96-bit nonce, AES-256-GCM ciphertext and tag.
+# Fernet tokens (all texts before) start with b"g" (base64 of their version byte 0x80), so the
+# two never look alike.
+AES_GCM_V1 = b"\x01"
+KEY_ID_BYTES = 4
+NONCE_BYTES = 12
+
+
+class _Key:
+    """One configured key (`cora-bot keys generate`: 32 random bytes, in Fernet's format). The
+    AES-GCM key and the key id are derived from it with HKDF, so configuration and rotation stay
+    as they were, and the stored id tells nothing about the key."""
+
+    def __init__(self, text: str) -> None:
+        raw = base64.urlsafe_b64decode(text)
+        self.fernet = Fernet(text)
+        self.aead = AESGCM(_derive(raw, b"cora-bot text encryption: AES-256-GCM", 32))
+        self.id = _derive(raw, b"cora-bot text encryption: key id", KEY_ID_BYTES)
+
+
+def _derive(raw: bytes, info: bytes, length: int) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(raw)
+
+
 class TextCipher:
-    """Authenticated encryption for free texts at rest (Fernet: AES-CBC with HMAC-SHA256)."""
+    """Authenticated encryption for texts at rest: AES-256-GCM with the table, column and row id
+    as associated data, under the newest key. Older texts (Fernet, or older keys) still decrypt
+    until `cora-bot keys rotate` has rewritten them."""
 
     def __init__(self, keys: list[str]) -> None:
-        self._fernet = MultiFernet([Fernet(key) for key in keys])
+        self._keys = [_Key(key) for key in keys]
+        self._fernet = MultiFernet([key.fernet for key in self._keys])
 
-    def encrypt(self, plain: str) -> bytes:
-        return self._fernet.encrypt(plain.encode("utf-8"))
+    def encrypt(self, plain: str, binding: Binding) -> bytes:
+        key = self._keys[0]
+        header = AES_GCM_V1 + key.id
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = key.aead.encrypt(nonce, plain.encode("utf-8"), binding.associated_data(header))
+        return header + nonce + sealed
 
-    def decrypt(self, token: bytes) -> str:
-        return self._fernet.decrypt(token).decode("utf-8")
+    def decrypt(self, token: bytes, binding: Binding) -> str:
+        """The text, or UnreadableText (logged with where it lives, never with content)."""
+        try:
+            return self._open(bytes(token), binding).decode("utf-8")
+        except (InvalidTag, InvalidToken, UnicodeDecodeError):
+            log.error(
+                "the stored text in %s.%s of row %d does not decrypt: altered, copied from "
+                "another row, or under a key that is no longer configured",
+                binding.table,
+                binding.column,
+                binding.row_id,
+            )
+            raise UnreadableText() from None
 
-    def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt with the newest key."""
-        return self._fernet.rotate(token)
+    def _open(self, token: bytes, binding: Binding) -> bytes:
+        if not token.startswith(AES_GCM_V1):
+            # Written before texts were bound to their row; `keys rotate` converts it.
+            return self._fernet.decrypt(token)
+        header, rest = token[: 1 + KEY_ID_BYTES], token[1 + KEY_ID_BYTES :]
+        nonce, sealed = rest[:NONCE_BYTES], rest[NONCE_BYTES:]
+        for key in self._keys:
+            if key.id == header[1:]:
+                with contextlib.suppress(InvalidTag):  # ids of 4 bytes may collide: try on
+                    return key.aead.decrypt(nonce, sealed, binding.associated_data(header))
+        raise InvalidTag()
+
+    def is_current(self, token: bytes) -> bool:
+        """Bound to its row and under the newest key: rotation leaves it alone."""
+        return bytes(token[: 1 + KEY_ID_BYTES]) == AES_GCM_V1 + self._keys[0].id
+
+    def rotate(self, token: bytes, binding: Binding) -> bytes:
+        """Re-encrypt with the newest key, bound to the row."""
+        return self.encrypt(self.decrypt(token, binding), binding)
 
 
 def known_secrets(settings: Settings) -> list[str]:
