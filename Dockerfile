@@ -8,7 +8,8 @@ COPY storage ./storage
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /var/lib/cora --create-home cora
+RUN useradd --system --uid 10001 --home-dir /var/lib/cora --create-home cora \
+    && chmod 0700 /var/lib/cora
 COPY --from=build /install /usr/local
 USER cora
 WORKDIR /var/lib/cora

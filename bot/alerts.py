@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.availability import current_absences, further_region_members
 from bot.delivery import Priority
 from bot.errors import DomainError
-from bot.keys import TextCipher
+from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding, find_personal_data
@@ -233,9 +233,7 @@ class AlertService:
         clean = _require_clean(text, confirmed)
         async with self._uow() as uow:
             sender = await _active(uow, sender_id)
-            raised = await self._raise(
-                uow, sender, sectors, region, urgency, self._cipher.encrypt(clean), drill=None
-            )
+            raised = await self._raise(uow, sender, sectors, region, urgency, clean, drill=None)
             await uow.commit()
             return raised
 
@@ -266,7 +264,7 @@ class AlertService:
             sectors,
             region,
             urgency,
-            self._cipher.encrypt(clean),
+            clean,
             drill=None,
             client_id=client.id,
         )
@@ -315,7 +313,7 @@ class AlertService:
         sectors: tuple[str, ...],
         region: str,
         urgency: str,
-        text_cipher: bytes | None,
+        text: str | None,
         *,
         drill: timedelta | None,
         client_id: int | None = None,
@@ -337,7 +335,6 @@ class AlertService:
             sectors=",".join(sectors),
             region=region,
             urgency=urgency,
-            text_cipher=text_cipher,
             status=AlertStatus.OPEN,
             created_at=now,
             escalation_level=0,
@@ -347,6 +344,10 @@ class AlertService:
         )
         uow.session.add(alert)
         await uow.session.flush()
+        if text is not None:
+            # The ciphertext is bound to the row's id, known only now that the row is inserted;
+            # the text goes in with an UPDATE in the same transaction, never visible without it.
+            alert.text_cipher = self._cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
         rows = [
             AlertRecipient(
                 alert_id=alert.id, member_id=m.id, reason=RecipientReason.TARGET, sector=m.sector
@@ -477,14 +478,16 @@ class AlertService:
         """The decrypted alert text; None once retention has removed it."""
         async with self._uow(write=False) as uow:
             cipher = await uow.session.scalar(select(Alert.text_cipher).where(Alert.id == alert_id))
-        return self._cipher.decrypt(cipher) if cipher else None
+        return self._cipher.decrypt(cipher, bound(Alert.text_cipher, alert_id)) if cipher else None
 
     async def follow_up_text(self, follow_up_id: int) -> str | None:
         async with self._uow(write=False) as uow:
             cipher = await uow.session.scalar(
                 select(FollowUp.text_cipher).where(FollowUp.id == follow_up_id)
             )
-        return self._cipher.decrypt(cipher) if cipher else None
+        if not cipher:
+            return None
+        return self._cipher.decrypt(cipher, bound(FollowUp.text_cipher, follow_up_id))
 
     async def find(self, member_id: int, ref: str) -> int:
         """The id of the alert `ref`, if this member may see it (sender, recipient, coordinator)."""
@@ -683,14 +686,10 @@ class AlertService:
             alert = await self._open_alert(uow, alert_id)
             if not await self._may_speak(uow, author, alert):
                 raise DomainError("alert.not_yours", ref=alert.ref)
-            entry = FollowUp(
-                alert_id=alert.id,
-                author_id=author.id,
-                text_cipher=self._cipher.encrypt(clean),
-                created_at=now,
-            )
+            entry = FollowUp(alert_id=alert.id, author_id=author.id, created_at=now)
             uow.session.add(entry)
-            await uow.session.flush()
+            await uow.session.flush()  # the id binds the ciphertext (see _raise)
+            entry.text_cipher = self._cipher.encrypt(clean, bound(FollowUp.text_cipher, entry.id))
             audience = await self._audience(uow, alert, exclude=author.id)
             uow.deliveries.enqueue(
                 kind=Notice.FOLLOW_UP,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
 from bot.errors import DomainError
-from bot.keys import TextCipher
+from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding, find_personal_data
@@ -135,14 +135,16 @@ class AnnouncementService:
             announcement = Announcement(
                 sender_id=sender.id,
                 target=target.encode(),
-                text_cipher=self._cipher.encrypt(text.strip()),
                 read_confirmation=read_confirmation,
                 status=AnnouncementStatus.SCHEDULED,
                 send_at=send_at or now,
                 created_at=now,
             )
             uow.session.add(announcement)
-            await uow.session.flush()
+            await uow.session.flush()  # the id binds the ciphertext
+            announcement.text_cipher = self._cipher.encrypt(
+                text.strip(), bound(Announcement.text_cipher, announcement.id)
+            )
             uow.audit.record(
                 member_actor(sender.id),
                 "announcement.created",
@@ -310,7 +312,9 @@ class AnnouncementService:
             cipher = await uow.session.scalar(
                 select(Announcement.text_cipher).where(Announcement.id == announcement_id)
             )
-        return self._cipher.decrypt(cipher) if cipher else None
+        if not cipher:
+            return None
+        return self._cipher.decrypt(cipher, bound(Announcement.text_cipher, announcement_id))
 
     async def scheduled(self, actor_id: int) -> list[tuple[AnnouncementView, str | None]]:
         """Scheduled announcements the coordinator may cancel, soonest first, with texts."""
@@ -323,7 +327,9 @@ class AnnouncementService:
             return [
                 (
                     await self._view(uow, a),
-                    self._cipher.decrypt(a.text_cipher) if a.text_cipher else None,
+                    self._cipher.decrypt(a.text_cipher, bound(Announcement.text_cipher, a.id))
+                    if a.text_cipher
+                    else None,
                 )
                 for a in rows
             ]

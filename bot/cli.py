@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -15,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from telegram import Bot
+from telegram.error import BadRequest, NetworkError
 
 from bot import audit, audit_witness, keys, report
 from bot.alerts import AlertService, EscalationPeriods
@@ -35,6 +38,11 @@ from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import Role
 from storage.uow import UnitOfWorkFactory
+
+# After SIGTERM the bot finishes the deliveries in flight; if the Bot API does not answer, it
+# stops anyway after this long (what was in flight is sent again at the next start).
+STOP_GRACE_SECONDS = 6.0
+log = logging.getLogger("bot.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -191,11 +199,29 @@ async def _run(settings: Settings, *, webhook: bool) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await cora.start(mode="webhook" if webhook else "polling")
+    starting = asyncio.create_task(cora.start(mode="webhook" if webhook else "polling"))
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            # SIGTERM while starting, e.g. while the Bot API does not answer: give up starting.
+            log.warning("stopping before the start was complete")
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        else:
+            starting.result()  # a failed start ends here, with its error
+            await stopping
     finally:
-        await cora.stop()
+        stopping.cancel()
+        try:
+            await asyncio.wait_for(cora.stop(), STOP_GRACE_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "not stopped cleanly within %.0f s; deliveries in flight are sent again at the "
+                "next start",
+                STOP_GRACE_SECONDS,
+            )
 
 
 async def _db_upgrade(settings: Settings) -> None:
@@ -432,16 +458,29 @@ async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
         await database.dispose()
 
 
-async def _keys_rotate(settings: Settings) -> None:
+async def _keys_rotate(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
         await migrate.upgrade(database)
         cipher = keys.TextCipher(keys.encryption_keys(settings))
-        count = await rotate_texts(UnitOfWorkFactory(database, SystemClock()), cipher)
+        rotated = await rotate_texts(UnitOfWorkFactory(database, SystemClock()), cipher)
     finally:
         await database.dispose()
-    print(f"Re-encrypted {count} stored texts with the newest key.")
+    print(
+        f"Re-encrypted {rotated.rewritten} stored texts with the newest key, bound to their rows "
+        f"({rotated.current} were already)."
+    )
+    if rotated.unreadable:
+        print(
+            f"{len(rotated.unreadable)} stored texts do not decrypt (altered, copied from another "
+            f"row, or under a key no longer configured) and were left as they are: "
+            f"{', '.join(rotated.unreadable[:20])}{' …' if len(rotated.unreadable) > 20 else ''}",
+            file=sys.stderr,
+        )
+        print("Keep the older keys until this is resolved.", file=sys.stderr)
+        return 1
     print("Older keys can now be removed from CORA_ENCRYPTION_KEY.")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -472,7 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "invite":
             asyncio.run(_invite_create(settings, args))
         elif args.command == "keys":
-            asyncio.run(_keys_rotate(settings))
+            return asyncio.run(_keys_rotate(settings))
         elif args.command == "audit":
             return asyncio.run(_audit(settings, args))
         elif args.command == "apikey":
@@ -482,6 +521,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, NetworkFileError) as error:
         print(error, file=sys.stderr)
         return 2
+    except NetworkError as error:
+        if isinstance(error, BadRequest):  # Telegram answered: not a network problem
+            raise
+        # The base URL holds no token (it is appended to it), so it can be shown.
+        print(
+            f"The Telegram Bot API at {settings.telegram_base_url} did not answer "
+            f"({type(error).__name__}). Check the network and TELEGRAM_BASE_URL; "
+            "nothing was lost, start again.",
+            file=sys.stderr,
+        )
+        return 1
     except (DomainError, DatabaseBusyError) as failure:
         refusal = as_domain_error(failure)
         assert isinstance(refusal, DomainError)

@@ -95,6 +95,27 @@ class Settings(BaseSettings):
     schedule_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     drill_result_after: timedelta = timedelta(hours=1)
     report_slow_after: timedelta = timedelta(hours=1)
+    # Alerts and follow-ups are sent with Telegram's protect_content: no forwarding, no saving.
+    alert_protect_content: bool = True
+
+    @field_validator(
+        "telegram_bot_token",
+        "cora_encryption_key",
+        "cora_audit_signing_key",
+        "cora_audit_verify_keys",
+        "cora_network_file",
+        "webhook_url",
+        "webhook_secret",
+        "metrics_listen",
+        "api_listen",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `.env.example` copied to `.env` leaves these empty: that means "not set".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("cora_timezone")
     @classmethod

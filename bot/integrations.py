@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.alerts import AlertService, check_text, parse_sectors
 from bot.errors import DomainError
-from bot.keys import TextCipher
+from bot.keys import TextCipher, UnreadableText, bound
 from bot.network import Network
 from storage.audit import ADMIN
 from storage.models import ApiClient, ApiIdempotency, ApiSignature
@@ -106,12 +106,15 @@ class IntegrationService:
                 name=name,
                 sector=sector,
                 region=region,
-                # The hash is what requests are signed with, so it is encrypted at rest too.
-                key_hash_cipher=self._cipher.encrypt(signing_key(api_key).hex()),
+                key_hash_cipher=b"",  # sealed below, once the id that binds it is known
                 created_at=uow.now(),
             )
             uow.session.add(row)
             await uow.session.flush()
+            # The hash is what requests are signed with, so it is encrypted at rest too.
+            row.key_hash_cipher = self._cipher.encrypt(
+                signing_key(api_key).hex(), bound(ApiClient.key_hash_cipher, row.id)
+            )
             uow.audit.record(
                 ADMIN, "api.client_created", f"api:{row.id}", sector=sector, region=region
             )
@@ -146,8 +149,14 @@ class IntegrationService:
                 raise ApiRefusal(401, "unknown_key")
             if not _TIMESTAMP.fullmatch(timestamp):
                 raise ApiRefusal(401, "bad_timestamp", client=row.id)
+            try:
+                key_hash = self._cipher.decrypt(
+                    row.key_hash_cipher, bound(ApiClient.key_hash_cipher, row.id)
+                )
+            except UnreadableText:
+                raise ApiRefusal(401, "unreadable_key", client=row.id) from None
             expected = hmac.new(
-                bytes.fromhex(self._cipher.decrypt(row.key_hash_cipher)),
+                bytes.fromhex(key_hash),
                 signing_message(method, path, timestamp, body),
                 hashlib.sha256,
             ).hexdigest()

@@ -24,7 +24,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
 from bot.errors import DomainError
-from bot.keys import TextCipher
+from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import find_personal_data
@@ -275,15 +275,21 @@ class PollService:
                 target=target.encode(),
                 kind=draft.kind,
                 anonymous=draft.anonymous,
-                title_cipher=self._cipher.encrypt(" ".join(draft.title.split())),
-                voter_secret_cipher=self._cipher.encrypt(secret) if secret else None,
                 status=PollStatus.OPEN,
                 deadline=deadline,
                 remind_at=self._next_reminder(deadline, now),
                 created_at=now,
             )
             uow.session.add(poll)
-            await uow.session.flush()
+            await uow.session.flush()  # ids bind the ciphertexts to their rows
+            poll.title_cipher = self._cipher.encrypt(
+                " ".join(draft.title.split()), bound(Poll.title_cipher, poll.id)
+            )
+            if secret is not None:
+                poll.voter_secret_cipher = self._cipher.encrypt(
+                    secret, bound(Poll.voter_secret_cipher, poll.id)
+                )
+            texts: list[tuple[PollOption, str]] = []
             for position, option in enumerate(options, start=1):
                 if isinstance(option, Moment):
                     row = PollOption(
@@ -294,13 +300,14 @@ class PollService:
                         all_day=option.all_day,
                     )
                 else:
-                    row = PollOption(
-                        poll_id=poll.id,
-                        position=position,
-                        text_cipher=self._cipher.encrypt(option),
-                        all_day=False,
-                    )
+                    row = PollOption(poll_id=poll.id, position=position, all_day=False)
+                    texts.append((row, option))
                 uow.session.add(row)
+            await uow.session.flush()
+            for row, option in texts:
+                row.text_cipher = self._cipher.encrypt(
+                    option, bound(PollOption.text_cipher, row.id)
+                )
             uow.session.add_all(
                 PollParticipant(poll_id=poll.id, member_id=m.id) for m in participants
             )
@@ -413,7 +420,9 @@ class PollService:
     def _secret(self, poll: Poll) -> bytes | None:
         if poll.voter_secret_cipher is None:
             return None
-        return base64.b64decode(self._cipher.decrypt(poll.voter_secret_cipher))
+        return base64.b64decode(
+            self._cipher.decrypt(poll.voter_secret_cipher, bound(Poll.voter_secret_cipher, poll.id))
+        )
 
     def _insert(self, uow: UnitOfWork):  # type: ignore[no-untyped-def]
         return sqlite.insert if uow.is_sqlite else postgresql.insert
@@ -852,7 +861,11 @@ class PollService:
         return PollView(
             id=poll.id,
             creator=MemberView.of(creator),
-            title=self._cipher.decrypt(poll.title_cipher) if poll.title_cipher else "–",
+            title=(
+                self._cipher.decrypt(poll.title_cipher, bound(Poll.title_cipher, poll.id))
+                if poll.title_cipher
+                else "–"
+            ),
             kind=poll.kind,
             anonymous=poll.anonymous,
             status=poll.status,
@@ -863,7 +876,11 @@ class PollService:
                 OptionView(
                     id=o.id,
                     position=o.position,
-                    text=self._cipher.decrypt(o.text_cipher) if o.text_cipher else None,
+                    text=(
+                        self._cipher.decrypt(o.text_cipher, bound(PollOption.text_cipher, o.id))
+                        if o.text_cipher
+                        else None
+                    ),
                     starts_at=o.starts_at,
                     ends_at=o.ends_at,
                     all_day=o.all_day,

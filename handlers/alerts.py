@@ -31,6 +31,7 @@ from bot.alerts import (
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import Markup
+from bot.keys import UnreadableText
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
@@ -572,8 +573,12 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     assert job.alert_id is not None
     language = cache.language(job)
     alert = await cache.alert(job.alert_id)
-    text = await cache.alert_text(job.alert_id)
     settings = cache.services.settings
+    try:
+        text = await cache.alert_text(job.alert_id)
+    except UnreadableText:
+        # The alert still goes out, so that it can be acknowledged and asked about.
+        text = i18n.text(language, "text.unreadable")
     network = cache.services.network
     header_key = {
         Notice.ALERT: f"{'drill' if alert.drill else 'alert'}.header.{alert.urgency}",
@@ -610,7 +615,7 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     markup = (
         keyboard([buttons]) if alert.status == AlertStatus.OPEN and alert.taken_by is None else None
     )
-    return Rendered(body, markup)
+    return Rendered(body, markup, protect=settings.alert_protect_content)
 
 
 def _sender(alert: AlertView, network: Network, language: str) -> Markup:
@@ -633,7 +638,10 @@ async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
     language = cache.language(job)
     alert = await cache.alert(job.alert_id)
     author = await cache.member(int(job.params["member"] or 0))
-    text = await cache.follow_up_text(job.subject_id)
+    try:
+        text = await cache.follow_up_text(job.subject_id)
+    except UnreadableText:
+        text = i18n.text(language, "text.unreadable")
     return Rendered(
         drill_banner(language, alert)
         + i18n.html_text(
@@ -643,7 +651,8 @@ async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
             ref=alert.ref,
             name=author.display_name if author else "–",
             text=text if text is not None else i18n.text(language, "alert.text_removed"),
-        )
+        ),
+        protect=cache.services.settings.alert_protect_content,
     )
 
 

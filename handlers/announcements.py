@@ -24,6 +24,7 @@ from bot.channels import Target
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import Markup
+from bot.keys import UnreadableText
 from bot.membership import MemberView
 from bot.network import Network
 from bot.timing.dates import parse_moment, split_leading_moment
@@ -414,7 +415,10 @@ async def render_announcement(job: Job, cache: RenderCache) -> Rendered:
     assert job.subject_id is not None
     language = cache.language(job)
     announcement = await cache.announcement(job.subject_id)
-    text = await cache.announcement_text(job.subject_id)
+    try:
+        text = await cache.announcement_text(job.subject_id)
+    except UnreadableText:
+        text = i18n.text(language, "text.unreadable")
     services = cache.services
     header = "announcement.header"
     if job.kind == AnnouncementNotice.REMINDER:

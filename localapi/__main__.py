@@ -17,6 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the fake Bot API until SIGINT or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--unsafe-public",
+        action="store_true",
+        help="answer requests addressed to any host name (default: only 127.0.0.1, localhost, "
+        "::1); the fake has no password and its /_sim API acts as anyone",
+    )
     serve.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     serve.add_argument("--token", default=DEFAULT_TOKEN, help="the bot token it accepts")
     serve.add_argument("--bot-username", default="cora_test_bot")
@@ -28,12 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def serve(host: str, port: int, token: str, bot_username: str, limits: bool) -> None:
+async def serve(
+    host: str, port: int, token: str, bot_username: str, limits: bool, public: bool = False
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    api = LocalBotApi(token, bot_username=bot_username, enforce_limits=limits)
+    api = LocalBotApi(token, bot_username=bot_username, enforce_limits=limits, unsafe_public=public)
     await api.start(host, port)
     try:
         # The first line tells a parent process where to connect (with --port 0 too).
@@ -46,7 +54,9 @@ async def serve(host: str, port: int, token: str, bot_username: str, limits: boo
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    asyncio.run(serve(args.host, args.port, args.token, args.bot_username, args.limits))
+    asyncio.run(
+        serve(args.host, args.port, args.token, args.bot_username, args.limits, args.unsafe_public)
+    )
     return 0
 
 

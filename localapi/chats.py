@@ -138,6 +138,9 @@ class SimMessage:
     reply_to: SimMessage | None = None
     disable_notification: bool = False
     protect_content: bool = False
+    # Link previews Telegram would show for URLs in the text (link_preview_options.is_disabled
+    # turns them off); kept so that a test can see what a message would have shown.
+    link_preview: bool = True
     edits: int = 0
     edit_date: int | None = None
     deleted: bool = False
@@ -233,6 +236,7 @@ class SimMessage:
             "deleted": self.deleted,
             "disable_notification": self.disable_notification,
             "protect_content": self.protect_content,
+            "link_preview": self.link_preview,
         }
         if self.document is not None:
             summary["document"] = {

@@ -49,6 +49,12 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _PROFILE_TEXTS = {"name": 64, "description": 512, "short_description": 120}
 
 
+def _preview(p: JsonDict) -> bool:
+    """Whether Telegram would show a link preview (the default) for this text."""
+    options = p.get("link_preview_options") or {}
+    return not options.get("is_disabled", False)
+
+
 class BotApiMethods:
     """Each method takes converted parameters and returns the `result` or raises ApiError."""
 
@@ -272,7 +278,9 @@ class BotApiMethods:
     async def send_message(self, p: JsonDict) -> JsonDict:
         chat = self._world.writable_chat(p["chat_id"])
         text, entities = message_text(p["text"], p.get("parse_mode"), p.get("entities"))
-        return self._deliver("sendMessage", chat, p, text=text, entities=entities).to_api()
+        return self._deliver(
+            "sendMessage", chat, p, text=text, entities=entities, link_preview=_preview(p)
+        ).to_api()
 
     def _stored_file(self, value: UploadedFile | str, photo: bool = False) -> StoredFile:
         world = self._world
@@ -424,6 +432,7 @@ class BotApiMethods:
             raise bad_request(NOT_MODIFIED)
         self._limits.admit("editMessageText", chat.id)
         message.text, message.entities, message.reply_markup = text, entities, markup
+        message.link_preview = _preview(p)
         self._world.edited(message)
         return message.to_api()
 

@@ -17,6 +17,7 @@ from localapi.commands import CommandLists
 from localapi.control import ControlApi
 from localapi.errors import ApiError, bad_request, too_many_requests
 from localapi.faults import UNPROCESSED, Fault, FaultKind, Faults
+from localapi.guard import local_only
 from localapi.limits import RateLimitHit, RateLimits
 from localapi.methods import BotApiMethods, Handler
 from localapi.people import SimGroup, SimUser
@@ -109,7 +110,12 @@ class LocalBotApi:
         timeout_delay: float = 10.0,
         webhook_attempts: int = 3,
         webhook_retry_delay: float = 0.05,
+        unsafe_public: bool = False,
     ) -> None:
+        """`unsafe_public`: answer requests addressed to any host name, not only to 127.0.0.1,
+        localhost or ::1. Like the sandbox's page, the fake asks for no password and its /_sim
+        API acts as anyone, so by default a web page that rebinds its own name to this computer
+        (DNS rebinding) or posts here from another site is refused."""
         prefix = token.partition(":")[0]
         if bot_id is None:
             bot_id = int(prefix) if prefix.isdigit() else 123456789
@@ -131,13 +137,16 @@ class LocalBotApi:
         self._people: dict[int, SimUser] = {}
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
+        self._public = unsafe_public
         self.url = ""
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         load_spec()
-        app = web.Application(client_max_size=MAX_UPLOAD_BYTES)
+        app = web.Application(
+            middlewares=[local_only(public=self._public)], client_max_size=MAX_UPLOAD_BYTES
+        )
         app.router.add_route("*", "/bot{token}/{method}", self._bot_request)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file_request)
         app.add_routes(ControlApi(self).routes())

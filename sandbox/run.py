@@ -26,6 +26,7 @@ from bot.logs import configure_logging
 from localapi.server import LocalBotApi
 from sandbox.people import SandboxPerson, add_people, seed_network
 from sandbox.web import SandboxSite
+from storage.files import private_directory
 
 # A fake server's token: the sandbox never talks to Telegram.
 SANDBOX_TOKEN = "123456789:SANDBOX-local-only_not-a-real-token"  # noqa: S105
@@ -84,8 +85,7 @@ def is_loopback(host: str) -> bool:
 @contextlib.contextmanager
 def _data_dir(path: Path | None) -> Iterator[Path]:
     if path is not None:
-        path.mkdir(parents=True, exist_ok=True)
-        yield path
+        yield private_directory(path)
         return
     with tempfile.TemporaryDirectory(prefix="cora-sandbox-") as temporary:
         yield Path(temporary)

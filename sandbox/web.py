@@ -17,6 +17,7 @@ from bot.app import CoraBot
 from handlers.common.render import region_name, sector_name
 from localapi.chats import SimMessage
 from localapi.control import ControlApi
+from localapi.guard import NOT_LOCAL, refused_status
 from localapi.images import image_size
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
@@ -31,8 +32,6 @@ from sandbox.render import (
     phone,
 )
 
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 STATIC = Path(str(resources.files("sandbox").joinpath("static")))
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -108,15 +107,11 @@ class SandboxSite:
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Nothing here asks for a password, so: only requests addressed to this computer (no
         DNS rebinding), and changes only from the page itself (no other site's forms)."""
-        if not self._public and request.url.host not in LOOPBACK_NAMES:
-            return web.Response(status=421, text="Open the sandbox at http://127.0.0.1:<port>/")
-        if request.method not in SAFE_METHODS:
-            origin = request.headers.get("Origin")
-            site = request.headers.get("Sec-Fetch-Site")
-            if (origin is not None and origin != f"{request.scheme}://{request.host}") or (
-                site not in (None, "same-origin", "none")
-            ):
-                return web.Response(status=403, text="Only the sandbox page may act here.")
+        status = refused_status(request, public=self._public)
+        if status == NOT_LOCAL:
+            return web.Response(status=status, text="Open the sandbox at http://127.0.0.1:<port>/")
+        if status is not None:
+            return web.Response(status=status, text="Only the sandbox page may act here.")
         return await handler(request)
 
     @staticmethod

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.files import create_private_file, private_directory
+
 # Each pooled connection keeps its own page cache (SQLite's default: up to 2 MiB), so 20
 # connections can hold 40 MiB. The operating system caches the file as well, and a write by
 # another connection empties the cache at its next read transaction anyway.
@@ -59,8 +61,10 @@ class Database:
         options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             database = make_url(url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:" and not database.startswith("file:"):
+                # SQLite gives its -wal and -shm files the database file's permissions.
+                private_directory(Path(database).parent)
+                create_private_file(Path(database))
             self.engine = create_async_engine(url, pool_size=2, max_overflow=0, **options)
             self.read_engine = create_async_engine(url, pool_size=8, **options)
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE", lock_timeout_ms=lock_timeout_ms)

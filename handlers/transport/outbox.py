@@ -20,7 +20,7 @@ from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
 from bot.membership import MemberView
 from bot.polls import PollView
 from handlers.common.context import Services
-from handlers.common.render import HTML
+from handlers.common.render import HTML, NO_PREVIEW
 from handlers.transport.ratelimit import NO_RETRY, retry_seconds
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,12 @@ class Document:
 
 @dataclass(frozen=True)
 class Rendered:
+    """`protect`: Telegram's protect_content (no forwarding or saving), for case content."""
+
     text: str
     markup: InlineKeyboardMarkup | None = None
     document: Document | None = None
+    protect: bool = False
 
 
 @dataclass
@@ -223,12 +226,16 @@ class Outbox:
 
     async def _deliver(self, job: Job, rendered: Rendered) -> Message:
         if rendered.document is None:
+            # Texts members wrote may hold links: no preview, which would fetch the page (from
+            # Telegram's servers) and show it as if the network vouched for it.
             return await self._bot.send_message(
                 job.chat_id,
                 rendered.text,
                 parse_mode=HTML,
                 reply_markup=rendered.markup,
                 disable_notification=job.silent,
+                protect_content=rendered.protect,
+                link_preview_options=NO_PREVIEW,
                 rate_limit_args=NO_RETRY,
             )
         document = rendered.document
@@ -239,5 +246,6 @@ class Outbox:
             parse_mode=HTML,
             reply_markup=rendered.markup,
             disable_notification=job.silent,
+            protect_content=rendered.protect,
             rate_limit_args=NO_RETRY,
         )

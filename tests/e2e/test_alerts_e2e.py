@@ -212,6 +212,33 @@ async def test_follow_up_close_and_list(api: LocalBotApi, cora: CoraBot) -> None
     assert shows(reply, "alerts.none")
 
 
+@pytest.mark.parametrize(
+    "setting_overrides", [{}, {"alert_protect_content": False}], indirect=True, ids=["on", "off"]
+)
+async def test_alerts_and_follow_ups_cannot_be_forwarded_and_show_no_link_preview(
+    api: LocalBotApi, cora: CoraBot, settings: Settings
+) -> None:
+    """ALERT_PROTECT_CONTENT (on by default): Telegram refuses to forward or save the message.
+    Links in what a member wrote never get a preview (Telegram would fetch the page)."""
+    protect = settings.alert_protect_content
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
+    sender.user.send("/alert police HRO Hinweise zu Fall Ahorn: https://beispiel.example/info")
+    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    received = await recipient.user.wait_for(lambda m: ref in m.text and "beispiel" in m.text)
+    sender.user.send(f"/update {ref} Nachtrag: https://beispiel.example/nachtrag")
+    follow_up = await expect(recipient.user, "alert.follow_up", ref=ref, name="Sara Sender")
+    for message in (received, follow_up):
+        assert message.protect_content is protect
+        assert message.link_preview is False
+    sent = [c for c in api.calls_to("sendMessage") if c.params["chat_id"] == recipient.user.id]
+    carrying = [c for c in sent if "beispiel.example" in c.params["text"]]
+    assert len(carrying) == 2
+    for call in carrying:
+        assert call.params.get("protect_content", False) is protect
+        assert call.params["link_preview_options"] == {"is_disabled": True}
+
+
 async def test_blocked_recipients_are_marked_and_reported(api: LocalBotApi, cora: CoraBot) -> None:
     sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
     coordinator = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
@@ -297,3 +324,63 @@ async def test_text_where_a_button_is_expected_gets_a_hint_not_silence(
     assert shows(reply, "dialog.use_buttons")
     reply = await reply_to(sender.user, "/cancel")
     assert shows(reply, "alert.cancelled")
+
+
+async def test_an_alert_whose_text_was_moved_from_another_row_arrives_with_a_notice_instead(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """Texts are bound to their row: a ciphertext copied into another alert with plain SQL does
+    not decrypt there. The alert still arrives (it can be acknowledged and asked about), with a
+    notice in place of the text, and the error is logged without content."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from bot.alerts import AlertService, EscalationPeriods
+    from bot.clock import SystemClock
+    from bot.keys import TextCipher
+    from bot.network import load_network
+    from storage.db import Database
+    from storage.uow import UnitOfWorkFactory
+    from tests.story import seed_members
+
+    assert settings.cora_encryption_key is not None
+    [sender] = await seed_members(settings.database_url, api, 1, "victim_support", "HRO")
+    [recipient] = await seed_members(settings.database_url, api, 1, "police", "HRO")
+    database = Database(settings.database_url)
+    try:
+        alerts = AlertService(
+            UnitOfWorkFactory(database, SystemClock()),
+            load_network(),
+            TextCipher([settings.cora_encryption_key.get_secret_value()]),
+            EscalationPeriods(timedelta(hours=1), timedelta(hours=4)),
+        )
+        ahorn = await alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "normal", "Fall Ahorn braucht Begleitung"
+        )
+        birke = await alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "normal", "Fall Birke ist versorgt"
+        )
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "UPDATE alerts SET text_cipher = (SELECT text_cipher FROM alerts WHERE id = :a)"
+                    " WHERE id = :b"
+                ),
+                {"a": ahorn.alert.id, "b": birke.alert.id},
+            )
+    finally:
+        await database.dispose()
+
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        user = recipient.user
+        first = await user.wait_for(lambda m: ahorn.alert.ref in m.text)
+        second = await user.wait_for(lambda m: birke.alert.ref in m.text)
+    finally:
+        await cora.stop()
+    assert "Fall Ahorn braucht Begleitung" in first.text
+    assert said("text.unreadable")[0] in second.text
+    assert "Ahorn" not in second.text and "Birke" not in second.text
+    assert [label for label, _ in second.buttons[0]] == ["👀 Gesehen", "✋ Übernehme"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.cli import main
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.network import NetworkFileError, load_network, parse_network
 
 
@@ -136,3 +140,73 @@ def test_escalation_periods_accept_seconds_and_iso_durations(
     monkeypatch.setenv("ESCALATION_URGENT_AFTER", "soon")
     with pytest.raises(ConfigError, match="ESCALATION_URGENT_AFTER"):
         load_settings(_env_file=None)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_setting_is_documented_in_env_example_and_the_readme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`.env.example` names every setting with its default, and copied to `.env` unchanged it
+    is a valid configuration; the README's table lists every setting too."""
+    example = (ROOT / ".env.example").read_text("utf-8")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("### Command line")]
+    names = [name.upper() for name in Settings.model_fields]
+    assert [n for n in names if not re.search(rf"^{n}=", example, re.MULTILINE)] == []
+    assert [n for n in names if f"`{n}`" not in table] == []
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    documented = load_settings(_env_file=ROOT / ".env.example")
+    defaults = load_settings(_env_file=None)
+    assert {
+        name: getattr(documented, name)
+        for name in Settings.model_fields
+        if getattr(documented, name) != getattr(defaults, name)
+    } == {}
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000, 0o277], ids=["022", "000", "277"])
+def test_the_data_directory_keys_and_sqlite_file_are_for_the_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask: int
+) -> None:
+    from tests.story import run_cli
+
+    data = tmp_path / "srv" / "data"
+    for name in ("CORA_ENCRYPTION_KEY", "CORA_AUDIT_SIGNING_KEY", "CORA_AUDIT_VERIFY_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CORA_DATA_DIR", str(data))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{data}/cora.db")
+    previous = os.umask(umask)
+    try:
+        assert run_cli("db", "upgrade") == 0
+        assert run_cli("audit", "public-key") == 0  # generates keys.env
+        # What SQLite creates beside the database while it is open takes the file's mode.
+        connection = sqlite3.connect(data / "cora.db")
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("CREATE TABLE scratch (x)")
+            connection.commit()
+            beside = {p.name: stat.S_IMODE(p.stat().st_mode) for p in data.glob("cora.db-*")}
+        finally:
+            connection.close()
+    finally:
+        os.umask(previous)
+    mode = lambda path: stat.S_IMODE(path.stat().st_mode)  # noqa: E731
+    assert (mode(data.parent), mode(data)) == (0o700, 0o700)
+    assert (mode(data / "cora.db"), mode(data / "keys.env")) == (0o600, 0o600)
+    assert beside == {"cora.db-wal": 0o600, "cora.db-shm": 0o600}
+
+
+def test_docker_compose_keeps_the_data_directory_in_a_volume() -> None:
+    """Keys generated into /var/lib/cora (and the SQLite file, if used) survive a new container."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+    mounts = [str(v).split(":") for v in compose["services"]["bot"].get("volumes", [])]
+    [(volume, _)] = [mount[:2] for mount in mounts if mount[1:2] == ["/var/lib/cora"]]
+    assert volume in compose["volumes"]
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    assert "CORA_DATA_DIR=/var/lib/cora" in dockerfile
+    assert "chmod 0700 /var/lib/cora" in dockerfile

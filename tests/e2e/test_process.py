@@ -9,7 +9,7 @@ import sys
 
 from bot.config import Settings
 from localapi.server import LocalBotApi
-from tests.story import expect
+from tests.story import expect, until
 
 
 async def test_the_bot_process_answers_and_stops_on_sigterm(
@@ -106,3 +106,100 @@ async def test_sigterm_during_a_fan_out_finishes_or_hands_back_what_is_in_flight
     # Nothing is left claimed: what was sent is recorded, the rest waits for the next start.
     assert DeliveryStatus.SENDING not in states
     assert DeliveryStatus.PENDING in states and DeliveryStatus.SENT in states
+
+
+async def test_sigterm_stops_the_bot_within_10_s_while_the_bot_api_does_not_answer(
+    settings: Settings,
+) -> None:
+    """A Bot API that accepts connections and never answers (a dead proxy, a black-holed
+    route): the start hangs in its first request. SIGTERM must still end the process."""
+    connections: list[asyncio.StreamWriter] = []
+    talked_to = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        talked_to.set()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "123456789:LOCAL-test-token_for-cora",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        await asyncio.wait_for(talked_to.wait(), 30)
+        process.send_signal(signal.SIGTERM)
+        # A bounded wait, not a speed figure: the process must not sit out Telegram's time-outs.
+        _, err = await asyncio.wait_for(process.communicate(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert process.returncode == 0, err.decode()[-2000:]
+    assert "Traceback" not in err.decode()
+
+
+async def test_sigterm_stops_a_running_bot_within_10_s_when_the_bot_api_stops_answering(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        stranger = api.user(first_name="Neu")
+        stranger.send("/start")
+        await expect(stranger, "join.ask_sector", timeout=30)
+        # From now on every call is answered only after 30 s, long after PTB has given up.
+        api.faults.timeout_delay = 30.0
+        api.faults.inject(kind="timeout", count=10_000)
+        api.faults.inject("getUpdates", kind="timeout", count=10_000)
+        calls = len(api.calls)
+        stranger.send("/help")
+        await until(api, lambda: any(c.fault == "timeout" for c in api.calls[calls:]), 30)
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, err.decode()[-2000:]
+
+
+async def test_a_bot_api_that_refuses_connections_is_named_without_a_traceback(
+    settings: Settings,
+) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens there any more
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "123456789:LOCAL-test-token_for-cora",
+        "TELEGRAM_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert f"The Telegram Bot API at http://127.0.0.1:{port}/bot did not answer" in err.decode()
+    assert "Traceback" not in err.decode()

@@ -257,6 +257,33 @@ async def test_only_the_page_itself_may_act_and_only_on_a_local_address(sandbox:
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
+async def test_the_local_bot_api_port_has_the_same_guard_as_the_page(sandbox: Sandbox) -> None:
+    """The stand-in for Telegram listens on a port of its own, with the same /_sim API and the
+    bot's token known to anyone who reads this code."""
+    kim = person_id(sandbox, "Kim Polizei")
+    api = sandbox.api
+    send = f"{api.url}/_sim/users/{kim}/messages"
+    before = len(api.get_user(kim).history)
+    async with aiohttp.ClientSession() as client:
+        rebound = {"Host": "evil.example"}
+        async with client.get(f"{api.url}/_sim/users", headers=rebound) as response:
+            assert response.status == 421
+        async with client.post(send, json={"text": "/help"}, headers=rebound) as response:
+            assert response.status == 421
+        foreign = {"Origin": "https://evil.example"}
+        async with client.post(send, json={"text": "/help"}, headers=foreign) as response:
+            assert response.status == 403
+        # A plain GET acts on the Bot API itself, so it is refused from another site too.
+        send_message = f"{api.base_url}{api.token}/sendMessage?chat_id={kim}&text=x"
+        async with client.get(send_message, headers={"Sec-Fetch-Site": "cross-site"}) as response:
+            assert response.status == 403
+        async with client.get(f"{api.url}/_sim/users") as response:
+            assert response.status == 200
+    assert len(api.get_user(kim).history) == before
+    # The bot itself (python-telegram-bot, addressed to 127.0.0.1) is still answered.
+    assert (await sandbox.cora.application.bot.get_me()).is_bot
+
+
 async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandbox) -> None:
     kim = person_id(sandbox, "Kim Polizei")
     user = sandbox.api.get_user(kim)

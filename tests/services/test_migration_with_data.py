@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text
 
+from bot.alerts import AlertService, EscalationPeriods
+from bot.clock import SystemClock
+from bot.keys import TextCipher, generate_encryption_key
+from bot.network import load_network
 from storage import migrate
 from storage.db import Database
 from storage.models import Alert, Member
+from storage.uow import UnitOfWorkFactory
 
+KEY = generate_encryption_key()
 NOW = datetime(2026, 11, 1, 10, 0)  # naive: how SQLite stores UTC, and fine for PostgreSQL
 
 
@@ -38,10 +45,11 @@ async def test_upgrading_from_0002_keeps_members_alerts_and_references(database_
             await connection.execute(
                 text(
                     "INSERT INTO alerts (id, ref, sender_id, sectors, region, urgency, status, "
-                    "created_at, escalation_level) VALUES (1, 'F-2026-0001', 1, 'justice', "
-                    "'HRO', 'urgent', 'open', :now, 0)"
+                    "created_at, escalation_level, text_cipher) VALUES (1, 'F-2026-0001', 1, "
+                    "'justice', 'HRO', 'urgent', 'open', :now, 0, :text)"
                 ),
-                {"now": NOW},
+                # Texts were Fernet tokens then, bound to no row.
+                {"now": NOW, "text": Fernet(KEY).encrypt(b"Fall Eiche")},
             )
             await connection.execute(
                 text(
@@ -56,5 +64,12 @@ async def test_upgrading_from_0002_keeps_members_alerts_and_references(database_
             assert await session.scalar(select(func.count()).select_from(Member)) == 2
             alert = (await session.scalars(select(Alert))).one()
             assert alert.sender_id == 1 and alert.purged_at is None
+        alerts = AlertService(
+            UnitOfWorkFactory(database, SystemClock()),
+            load_network(),
+            TextCipher([KEY]),
+            EscalationPeriods(timedelta(minutes=15), timedelta(hours=4)),
+        )
+        assert await alerts.text(1) == "Fall Eiche"
     finally:
         await database.dispose()

@@ -320,7 +320,10 @@ async def test_key_rotation_reencrypts_polls_and_announcements(database_url: str
         target = await env.channels.parse_target(coordinator, "police")
         await env.announcements.announce(coordinator, target, "Vertraulich")
         # title, secret, three options, announcement text
-        assert await rotate_texts(UnitOfWorkFactory(database, clock), TextCipher([new, old])) == 6
+        rotated_texts = await rotate_texts(
+            UnitOfWorkFactory(database, clock), TextCipher([new, old])
+        )
+        assert (rotated_texts.rewritten, rotated_texts.unreadable) == (6, [])
         rotated = services(database, clock, TextCipher([new]))
         view = await rotated.polls.view(poll_id)
         assert view.title == "Ort der Fachtagung" and view.options[0].text == "Rostock"
