@@ -321,6 +321,7 @@ def build_application(
         .build()
     )
     runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
+    uow.on_commit = runtime.apply  # one place after every commit wakes the background
     cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
     application.bot_data["services"] = services
     application.bot_data["commands"] = commands

@@ -35,6 +35,7 @@ from handlers.common.context import CoraContext, Services
 from handlers.transport.live import LiveMessage, LiveMessages
 from handlers.transport.outbox import Outbox, Renderer
 from handlers.transport.web import Metrics
+from storage.uow import Effects
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,28 @@ class Runtime:
             on_sent=self._sent,
             release_everything=release_everything,
             concurrency=settings.delivery_concurrency,
+            idle_seconds=settings.delivery_idle_seconds,
         )
         self.live = LiveMessages(application.bot, self._live_messages)
+
+    def apply(self, effects: Effects) -> None:
+        """After every commit: wake the outbox for new deliveries, refresh the live messages
+        the change touched, and (re)schedule the deadlines it moved."""
+        if effects.deliveries:
+            self.outbox.wake()
+        self.live.touch(effects.live)
+        for key, when in effects.due.items():
+            self._at(key, when, self._job_for(key))
+
+    def _job_for(self, key: str) -> Task:
+        kind = key.partition(":")[0]
+        jobs: dict[str, Task] = {
+            "escalate": self.run_escalations,
+            "drill-result": self.finish_drills,
+            "announce": self.send_announcements,
+            "poll": self.run_polls,
+        }
+        return jobs[kind]
 
     # Background protocol -------------------------------------------------------------------
 

@@ -141,6 +141,20 @@ async def test_an_agency_raises_an_alert_and_reads_its_state(
     assert "Jana" not in json.dumps(state[1])  # counts only, no names
 
 
+@pytest.mark.parametrize("setting_overrides", [{"delivery_idle_seconds": 60}], indirect=True)
+async def test_an_alert_from_the_api_wakes_the_outbox_at_once(
+    api: LocalBotApi, cora: CoraBot, agency: Agency
+) -> None:
+    """The commit wakes the outbox, whichever path raised the alert: with the idle poll at a
+    minute, the first recipient still has it within seconds."""
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO")
+    status, raised = await agency.post(
+        {"sectors": ["youth_welfare"], "region": "HRO", "urgency": "urgent", "text": "Fall Erle"}
+    )
+    assert status == 201, raised
+    await youth.user.wait_for(lambda m: raised["ref"] in m.text, timeout=10)
+
+
 async def test_a_retry_with_the_same_idempotency_key_never_raises_a_second_alert(
     api: LocalBotApi, cora: CoraBot, agency: Agency
 ) -> None:
