@@ -3,6 +3,7 @@ and drills, which are alerts marked as exercises."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
 ALL_SECTORS = "all"
+URGENT_WINDOW = timedelta(hours=1)
 
 
 class Notice:
@@ -48,6 +50,8 @@ class Notice:
     FOLLOW_UP = "followup"
     CLOSED = "closed"
     TAKEN = "taken"
+    # To the coordinators: a sender reached ALERT_URGENT_PER_HOUR and was refused.
+    URGENT_LIMIT = "urgent_limit"
 
 
 # Deliveries that carry the alert itself and count for "delivered n/N".
@@ -206,11 +210,14 @@ class AlertService:
         network: Network,
         cipher: TextCipher,
         periods: EscalationPeriods,
+        *,
+        urgent_per_hour: int = 6,
     ) -> None:
         self._uow = uow
         self._network = network
         self._cipher = cipher
         self._periods = periods
+        self._urgent_per_hour = urgent_per_hour  # 0: no limit
 
     # -- raising ---------------------------------------------------------------------------
 
@@ -233,6 +240,8 @@ class AlertService:
         clean = _require_clean(text, confirmed)
         async with self._uow() as uow:
             sender = await _active(uow, sender_id)
+            if urgency == Urgency.URGENT:
+                await self._within_urgent_limit(uow, sender=sender)
             raised = await self._raise(
                 uow, sender, sectors, region, urgency, self._cipher.encrypt(clean), drill=None
             )
@@ -253,9 +262,12 @@ class AlertService:
         region, sectors = self._target(sectors, region, urgency)
         clean = _require_clean(text, confirmed)
         async with self._uow() as uow:
-            client = await uow.session.get(ApiClient, client_id)
+            # Locked: concurrent requests of one key are counted one after the other.
+            client = await uow.session.get(ApiClient, client_id, with_for_update=True)
             if client is None or client.revoked_at is not None:
                 raise DomainError("api.unknown_key", key=str(client_id))
+            if urgency == Urgency.URGENT:
+                await self._within_urgent_limit(uow, client=client)
             raised = await self._raise(
                 uow,
                 None,
@@ -292,6 +304,71 @@ class AlertService:
             )
             await uow.commit()
             return raised
+
+    async def client_name(self, client_id: int) -> ClientName | None:
+        async with self._uow(write=False) as uow:
+            row = await uow.session.get(ApiClient, client_id)
+            return ClientName(row.name, row.sector, row.region) if row else None
+
+    async def _within_urgent_limit(
+        self, uow: UnitOfWork, *, sender: Member | None = None, client: ApiClient | None = None
+    ) -> None:
+        """Refuse a sender's urgent alert beyond ALERT_URGENT_PER_HOUR in the sliding hour, so
+        that one member (or one agency system) cannot flood the urgent queue. The refusal is
+        audited and committed; the coordinators of the sender's region are told once per hour.
+        Drills never count: coordinators run them, and they are marked as exercises."""
+        if not self._urgent_per_hour:
+            return
+        now = uow.now()
+        column = Alert.sender_id if sender is not None else Alert.api_client_id
+        subject = sender if sender is not None else client
+        assert subject is not None
+        if sender is not None:
+            await uow.members.get(sender.id, for_update=True)  # one count at a time per sender
+        since = now - URGENT_WINDOW
+        recent = (
+            await uow.session.scalars(
+                select(Alert.created_at)
+                .where(
+                    column == subject.id,
+                    Alert.created_at > since,
+                    Alert.urgency == Urgency.URGENT,
+                    Alert.drill.is_(False),
+                )
+                .order_by(Alert.created_at)
+            )
+        ).all()
+        if len(recent) < self._urgent_per_hour:
+            return
+        # The oldest of the last `limit` urgent alerts leaves the window first.
+        again_at = recent[len(recent) - self._urgent_per_hour] + URGENT_WINDOW
+        region = sender.region if sender is not None else subject.region
+        actor = member_actor(subject.id) if sender is not None else f"api:{subject.id}"
+        uow.audit.record(actor, "alert.urgent_limited", actor, limit=self._urgent_per_hour)
+        noticed = subject.urgent_limit_noticed_at
+        if region is not None and (noticed is None or noticed <= since):
+            subject.urgent_limit_noticed_at = now
+            coordinators = await uow.members.coordinators_for(
+                region, self._network.statewide_region
+            )
+            params: dict[str, int | str | None] = {"limit": self._urgent_per_hour}
+            params["member" if sender is not None else "client"] = subject.id
+            uow.deliveries.enqueue(
+                kind=Notice.URGENT_LIMIT,
+                member_ids=[c.id for c in coordinators if sender is None or c.id != sender.id],
+                # Urgent: it must not wait behind the very alerts it is about.
+                priority=Priority.URGENT,
+                now=now,
+                params=params,
+            )
+        await uow.commit()
+        wait = max(1, math.ceil((again_at - now).total_seconds()))
+        raise DomainError(
+            "alert.urgent_limit",
+            limit=self._urgent_per_hour,
+            count=math.ceil(wait / 60),  # minutes until the next urgent alert is accepted
+            retry_after=wait,
+        )
 
     def _target(
         self, sectors: Sequence[str], region: str, urgency: str
@@ -663,6 +740,7 @@ class AlertService:
                 now=now,
                 alert_id=alert.id,
                 params={"member": member.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(member_actor(member.id), "alert.taken_over", f"alert:{alert.id}")
             await uow.commit()
@@ -696,6 +774,7 @@ class AlertService:
                 alert_id=alert.id,
                 subject_id=entry.id,
                 params={"member": author.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(
                 member_actor(author.id),
@@ -724,6 +803,7 @@ class AlertService:
                 now=now,
                 alert_id=alert.id,
                 params={"member": member.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(member_actor(member.id), "alert.closed", f"alert:{alert.id}")
             await uow.commit()
@@ -773,6 +853,7 @@ class AlertService:
                 priority=_priority(alert.urgency),
                 now=now,
                 alert_id=alert.id,
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             alert.escalation_level, alert.escalate_at = 1, None
             uow.audit.record(
@@ -789,6 +870,7 @@ class AlertService:
                 priority=_priority(alert.urgency),
                 now=now,
                 alert_id=alert.id,
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             coordinators = await uow.members.find(regions=[alert.region], role=Role.COORDINATOR)
             if not coordinators:

@@ -42,7 +42,13 @@ from bot.delivery import UNREACHABLE_NOTICE, DeliveryService, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE, DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
-from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE, MembershipService
+from bot.membership import (
+    CHANGE_NOTICE,
+    DECISION_NOTICE,
+    REDEEMED_NOTICE,
+    REQUEST_NOTICE,
+    MembershipService,
+)
 from bot.network import Network, load_network
 from bot.polls import PollNotice, PollService, PollView
 from bot.report import ReportService
@@ -105,6 +111,7 @@ def _commands() -> CommandRegistry:
     registry.add("update", Audience.MEMBER, a.update_command)
     registry.add("close", Audience.MEMBER, a.close_command)
     registry.add("invite", Audience.COORDINATOR, m.invite)
+    registry.add("invites", Audience.COORDINATOR, m.invites)
     registry.add("pending", Audience.COORDINATOR, m.pending)
     registry.add("approve", Audience.COORDINATOR, m.approve)
     registry.add("reject", Audience.COORDINATOR, m.reject)
@@ -151,6 +158,7 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.POLL, poll_handlers.poll_button)
     router.add(Kind.FORM, poll_handlers.form_button)
     router.add(Kind.REGION, availability_handlers.region_button)
+    router.add(Kind.INVITE, membership_handlers.invite_button)
     return router
 
 
@@ -164,6 +172,8 @@ def _renderers() -> dict[str, Renderer]:
         Notice.TAKEN: a.render_notice,
         Notice.CLOSED: a.render_notice,
         UNREACHABLE_NOTICE: a.render_unreachable,
+        Notice.URGENT_LIMIT: a.render_urgent_limit,
+        REDEEMED_NOTICE: membership_handlers.render_redeemed,
         REQUEST_NOTICE: membership_handlers.render_request,
         DECISION_NOTICE: membership_handlers.render_decision,
         CHANGE_NOTICE: membership_handlers.render_change,
@@ -485,6 +495,7 @@ def build_application(
         network,
         cipher,
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+        urgent_per_hour=settings.alert_urgent_per_hour,
     )
     channels = ChannelService(uow, network)
     services = Services(
@@ -492,7 +503,9 @@ def build_application(
         network=network,
         clock=clock,
         cipher=cipher,
-        membership=MembershipService(uow, network, settings.invite_max_days),
+        membership=MembershipService(
+            uow, network, settings.invite_max_days, invite_max_uses=settings.invite_max_uses
+        ),
         alerts=alerts,
         audit=AuditService(uow, [verify_key(settings)], signing_key(settings)),
         data_protection=DataProtectionService(

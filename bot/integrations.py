@@ -24,6 +24,7 @@ from storage.models import ApiClient, ApiIdempotency, ApiSignature
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+URGENT_LIMIT = "alert.urgent_limit"
 _KEY_PREFIX = "cora"
 
 
@@ -195,6 +196,13 @@ class IntegrationService:
                 confirmed=request["confirm_personal_data"],
             )
         except DomainError as error:
+            if error.message_key == URGENT_LIMIT:  # ALERT_URGENT_PER_HOUR, per key
+                raise ApiRefusal(
+                    429,
+                    "urgent_limit",
+                    limit=error.params["limit"],
+                    retry_after=error.params["retry_after"],
+                ) from None
             raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
         answer = {
             "ref": raised.alert.ref,

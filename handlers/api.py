@@ -56,7 +56,9 @@ def api_routes(integrations: IntegrationService, network: Network) -> list[web.R
                 status, code = 503, error.message_key
                 answer = {"error": error.message_key}
             await integrations.record_call(client_id, request.method, route, status, code)
-            return web.json_response(answer, status=status)
+            retry = answer.get("retry_after") if status == 429 else None
+            headers = {"Retry-After": str(retry)} if retry is not None else None
+            return web.json_response(answer, status=status, headers=headers)
 
         return handle
 
@@ -236,7 +238,15 @@ _OPENAPI: dict[str, Any] = {
                                     "schema": {"$ref": "#/components/schemas/Raised"}
                                 }
                             },
-                        }
+                        },
+                        "429": {
+                            "description": (
+                                "Too many urgent alerts from this key in the last hour "
+                                "(ALERT_URGENT_PER_HOUR): `limit`, and `retry_after` in "
+                                "seconds (also the Retry-After header)"
+                            ),
+                            "content": {"application/json": {"schema": _ERROR}},
+                        },
                     }
                 ),
             }
