@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -153,8 +154,13 @@ class DeliveryRepository:
         """Add one pending delivery per member; the caller's transaction makes them durable.
         The n-th of them gets turn `first_turn + n`: within a priority, every alert's (or
         announcement's, poll's …) n-th delivery is claimed before any (n+1)-th, so a new alert
-        starts at the front and then takes turns with the earlier ones (see `due`)."""
+        starts at the front and then takes turns with the earlier ones (see `due`). The
+        members are shuffled first: several alerts to the same people would otherwise give
+        one person's copies the same turn, and Telegram allows about one message per second
+        in a chat."""
         encoded = json.dumps(params or {}, sort_keys=True, separators=(",", ":"))
+        member_ids = list(member_ids)
+        random.shuffle(member_ids)  # spreads chats; no secret
         rows = [
             Delivery(
                 kind=kind,

@@ -55,6 +55,7 @@ COMMANDS: dict[str, set[str]] = {
     "quiet": ACTIVE,
     "regions": ACTIVE,
     "invite": COORDINATOR,
+    "invites": COORDINATOR,
     "pending": COORDINATOR,
     "approve": COORDINATOR,
     "reject": COORDINATOR,
@@ -162,6 +163,8 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         coordinator, "AG Polizei", ["police"], ["HRO"], "opt_in"
     )
     alert = raised.alert.id
+    link = await services.membership.create_invite(coordinator, "police", "HRO", uses=2)
+    operators_link = await services.membership.create_invite(ADMIN_ACTOR, "police", "HRO")
     # data → who may press it; everyone else gets a refusal and nothing happens.
     buttons: dict[str, set[str]] = {
         f"a:{alert}:ack": {"member"},
@@ -172,6 +175,10 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         f"m:{cast['applicant'].member_id}:approve": {"coordinator"},
         f"x:{cast['victim'].member_id}:erase": {"coordinator"},
         f"a:{alert}:close": {"coordinator"},
+        f"i:{link.id}:withdraw": {"coordinator"},  # their own link only
+        f"i:{operators_link.id}:withdraw": set(),
+        f"m:{cast['member'].member_id}:revoke": {"coordinator"},  # pressed last of all
+        "i:abc:withdraw": set(),
         "a:999999:ack": set(),
         "p:999999:c1": set(),
         "m:abc:approve": set(),
@@ -211,3 +218,9 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     victim = await services.membership.get(cast["victim"].member_id)
     assert applicant is not None and applicant.status == "active"  # only the coordinator's press
     assert victim is not None and victim.status == "left"
+    revoked = await services.membership.get(member)
+    assert revoked is not None and revoked.status == "revoked"
+    withdrawn = await services.membership.get_invite(link.id)
+    kept = await services.membership.get_invite(operators_link.id)
+    assert withdrawn is not None and withdrawn.withdrawn
+    assert kept is not None and not kept.withdrawn
