@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.clock import Clock, ManualClock
+from bot.errors import DomainError
 from bot.local_api.server import LocalBotApi
 from storage.models import Alert, AuditEvent, Delivery, DeliveryStatus, MemberStatus
 from tests.story import alert_messages, expect, join, seed_members, shows
@@ -177,13 +178,20 @@ async def test_the_seventh_urgent_alert_in_an_hour_is_refused_and_coordinators_a
 
 
 async def test_drills_never_count_towards_the_limit(api: LocalBotApi, cora: CoraBot) -> None:
-    """Coordinators exercise the urgent path as often as they like; their real urgent alert
-    still goes."""
+    """Coordinators exercise the urgent path as often as they like: seven urgent drills, and
+    still six real urgent alerts go before the seventh is refused."""
     coordinator = await join(api, cora, "Rike Regional", "coordination", "HRO", role="coordinator")
     await join(api, cora, "Jo Jugendamt", "youth_welfare", "HRO")
     for _ in range(7):
         await cora.services.drills.start(coordinator.member_id, ["youth_welfare"], "HRO", "urgent")
-    raised = await cora.services.alerts.raise_alert(
-        coordinator.member_id, ["youth_welfare"], "HRO", "urgent", "Lage im Fall Ulme"
-    )
-    assert raised.recipients == 1
+    alerts = cora.services.alerts
+    for n in range(6):
+        raised = await alerts.raise_alert(
+            coordinator.member_id, ["youth_welfare"], "HRO", "urgent", f"Lage {n} im Fall Ulme"
+        )
+        assert raised.recipients == 1
+    with pytest.raises(DomainError) as refused:
+        await alerts.raise_alert(
+            coordinator.member_id, ["youth_welfare"], "HRO", "urgent", "Lage 7 im Fall Ulme"
+        )
+    assert refused.value.message_key == "alert.urgent_limit"
