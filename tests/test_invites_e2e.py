@@ -84,6 +84,17 @@ async def test_invites_lists_the_coordinators_live_links_and_withdraws_them(
     dana = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
     rike.user.send("/invites")
     await expect(rike.user, "invites.none")
+    # /help and the coordinator's command menu offer it; a member's do not.
+    menu = [c["command"] for c in api.commands_shown_to(rike.user)]
+    assert "invites" in menu
+    before = rike.user.last
+    rike.user.send("/help")
+    help_text = await expect(rike.user, "help.header", after=before)
+    assert "/invites" in help_text.text
+    member = await join(api, cora, "Kim Polizei", "police", "HRO")
+    assert "invites" not in [c["command"] for c in api.commands_shown_to(member.user)]
+    member.user.send("/help")
+    assert "/invites" not in (await expect(member.user, "help.header")).text
     police = await create_link(rike, "police HRO 5")
     await create_link(rike, "youth_welfare HRO")
     await create_link(dana, "health VG 2")  # someone else's link is not Rike's business
