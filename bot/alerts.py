@@ -3,6 +3,7 @@ and drills, which are alerts marked as exercises."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
 ALL_SECTORS = "all"
+URGENT_WINDOW = timedelta(hours=1)
 
 
 class Notice:
@@ -48,10 +50,29 @@ class Notice:
     FOLLOW_UP = "followup"
     CLOSED = "closed"
     TAKEN = "taken"
+    # To the coordinators: a sender reached ALERT_URGENT_PER_HOUR and was refused.
+    URGENT_LIMIT = "urgent_limit"
 
 
 # Deliveries that carry the alert itself and count for "delivered n/N".
 ALERT_KINDS = (Notice.ALERT,)
+
+
+class UrgentLimitReached(DomainError):
+    """ALERT_URGENT_PER_HOUR reached: the polite refusal, and whose limit it was."""
+
+    def __init__(
+        self, limit: int, wait_seconds: int, *, member_id: int | None, client_id: int | None
+    ) -> None:
+        super().__init__(
+            "alert.urgent_limit",
+            limit=limit,
+            count=math.ceil(wait_seconds / 60),  # minutes until the next urgent alert
+            retry_after=wait_seconds,
+        )
+        self.limit = limit
+        self.member_id = member_id
+        self.client_id = client_id
 
 
 @dataclass(frozen=True)
@@ -206,11 +227,14 @@ class AlertService:
         network: Network,
         cipher: TextCipher,
         periods: EscalationPeriods,
+        *,
+        urgent_per_hour: int = 6,
     ) -> None:
         self._uow = uow
         self._network = network
         self._cipher = cipher
         self._periods = periods
+        self._urgent_per_hour = urgent_per_hour  # 0: no limit
 
     # -- raising ---------------------------------------------------------------------------
 
@@ -231,11 +255,17 @@ class AlertService:
         """Store the alert, its recipients and one pending delivery each, in one transaction."""
         region, sectors = self._target(sectors, region, urgency)
         clean = _require_clean(text, confirmed)
-        async with self._uow() as uow:
-            sender = await _active(uow, sender_id)
-            raised = await self._raise(uow, sender, sectors, region, urgency, clean, drill=None)
-            await uow.commit()
-            return raised
+        try:
+            async with self._uow() as uow:
+                sender = await _active(uow, sender_id)
+                if urgency == Urgency.URGENT:
+                    await self._within_urgent_limit(uow, sender=sender)
+                raised = await self._raise(uow, sender, sectors, region, urgency, clean, drill=None)
+                await uow.commit()
+                return raised
+        except UrgentLimitReached as refused:
+            await self.report_urgent_limit(refused)
+            raise
 
     async def raise_alert_for_client(
         self,
@@ -253,11 +283,14 @@ class AlertService:
         region; a statewide key reaches every region."""
         region, sectors = self._target(sectors, region, urgency)
         clean = _require_clean(text, confirmed)
-        client = await uow.session.get(ApiClient, client_id)
+        # Locked: concurrent requests of one key are counted one after the other.
+        client = await uow.session.get(ApiClient, client_id, with_for_update=True)
         if client is None or client.revoked_at is not None:
             raise DomainError("api.unknown_key", key=str(client_id))
         if not self._network.covers(client.region, region):
             raise DomainError("error.outside_scope", region=region, allowed=client.region)
+        if urgency == Urgency.URGENT:
+            await self._within_urgent_limit(uow, client=client)
         return await self._raise(
             uow,
             None,
@@ -292,6 +325,87 @@ class AlertService:
             )
             await uow.commit()
             return raised
+
+    async def client_name(self, client_id: int) -> ClientName | None:
+        async with self._uow(write=False) as uow:
+            row = await uow.session.get(ApiClient, client_id)
+            return ClientName(row.name, row.sector, row.region) if row else None
+
+    async def _within_urgent_limit(
+        self, uow: UnitOfWork, *, sender: Member | None = None, client: ApiClient | None = None
+    ) -> None:
+        """Refuse a sender's urgent alert beyond ALERT_URGENT_PER_HOUR in the sliding hour, so
+        that one member (or one agency system) cannot flood the urgent queue. Nothing is
+        written here: the caller's transaction (with anything it holds, like an API request's
+        Idempotency-Key) rolls back, and `report_urgent_limit` records the refusal afterwards.
+        Drills never count: coordinators run them, and they are marked as exercises."""
+        if not self._urgent_per_hour:
+            return
+        now = uow.now()
+        column = Alert.sender_id if sender is not None else Alert.api_client_id
+        subject = sender if sender is not None else client
+        assert subject is not None
+        if sender is not None:
+            await uow.members.get(sender.id, for_update=True)  # one count at a time per sender
+        recent = (
+            await uow.session.scalars(
+                select(Alert.created_at)
+                .where(
+                    column == subject.id,
+                    Alert.created_at > now - URGENT_WINDOW,
+                    Alert.urgency == Urgency.URGENT,
+                    Alert.drill.is_(False),
+                )
+                .order_by(Alert.created_at)
+            )
+        ).all()
+        if len(recent) < self._urgent_per_hour:
+            return
+        # The oldest of the last `limit` urgent alerts leaves the window first.
+        again_at = recent[len(recent) - self._urgent_per_hour] + URGENT_WINDOW
+        wait = max(1, math.ceil((again_at - now).total_seconds()))
+        raise UrgentLimitReached(
+            self._urgent_per_hour,
+            wait,
+            member_id=sender.id if sender is not None else None,
+            client_id=client.id if client is not None else None,
+        )
+
+    async def report_urgent_limit(self, refused: UrgentLimitReached) -> None:
+        """Audit a refusal of the urgent limit; the coordinators of the sender's region hear of
+        it once an hour."""
+        async with self._uow() as uow:
+            now = uow.now()
+            subject: Member | ApiClient | None
+            if refused.member_id is not None:
+                subject = await uow.members.get(refused.member_id, for_update=True)
+                actor = member_actor(refused.member_id)
+            else:
+                subject = await uow.session.get(ApiClient, refused.client_id, with_for_update=True)
+                actor = f"api:{refused.client_id}"
+            if subject is None:
+                return
+            uow.audit.record(actor, "alert.urgent_limited", actor, limit=refused.limit)
+            noticed = subject.urgent_limit_noticed_at
+            if subject.region is not None and (noticed is None or noticed <= now - URGENT_WINDOW):
+                subject.urgent_limit_noticed_at = now
+                coordinators = await uow.members.coordinators_for(
+                    subject.region, self._network.statewide_region
+                )
+                params: dict[str, int | str | None] = {"limit": refused.limit}
+                if refused.member_id is not None:
+                    params["member"] = refused.member_id
+                else:
+                    params["client"] = refused.client_id
+                uow.deliveries.enqueue(
+                    kind=Notice.URGENT_LIMIT,
+                    member_ids=[c.id for c in coordinators if c.id != refused.member_id],
+                    # Urgent: it must not wait behind the very alerts it is about.
+                    priority=Priority.URGENT,
+                    now=now,
+                    params=params,
+                )
+            await uow.commit()
 
     def _target(
         self, sectors: Sequence[str], region: str, urgency: str
@@ -670,6 +784,7 @@ class AlertService:
                 now=now,
                 alert_id=alert.id,
                 params={"member": member.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(member_actor(member.id), "alert.taken_over", f"alert:{alert.id}")
             await uow.commit()
@@ -699,6 +814,7 @@ class AlertService:
                 alert_id=alert.id,
                 subject_id=entry.id,
                 params={"member": author.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(
                 member_actor(author.id),
@@ -732,6 +848,7 @@ class AlertService:
                 now=now,
                 alert_id=alert.id,
                 params={"member": member.id},
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             uow.audit.record(member_actor(member.id), "alert.closed", f"alert:{alert.id}")
             await uow.commit()
@@ -781,6 +898,7 @@ class AlertService:
                 priority=_priority(alert.urgency),
                 now=now,
                 alert_id=alert.id,
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             alert.escalation_level, alert.escalate_at = 1, None
             uow.audit.record(
@@ -797,6 +915,7 @@ class AlertService:
                 priority=_priority(alert.urgency),
                 now=now,
                 alert_id=alert.id,
+                first_turn=await uow.deliveries.next_turn(alert.id),
             )
             coordinators = await uow.members.find(regions=[alert.region], role=Role.COORDINATOR)
             if not coordinators:

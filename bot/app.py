@@ -92,6 +92,7 @@ def _commands() -> CommandRegistry:
     registry.add("update", Audience.MEMBER, a.update_command)
     registry.add("close", Audience.MEMBER, a.close_command)
     registry.add("invite", Audience.COORDINATOR, m.invite)
+    registry.add("invites", Audience.COORDINATOR, m.invites)
     registry.add("pending", Audience.COORDINATOR, m.pending)
     registry.add("approve", Audience.COORDINATOR, m.approve)
     registry.add("reject", Audience.COORDINATOR, m.reject)
@@ -130,6 +131,7 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.JOIN, membership_handlers.join_button)
     router.add(Kind.LANGUAGE, membership_handlers.language_button)
     router.add(Kind.MEMBER, membership_handlers.member_button)
+    router.add(Kind.INVITE, membership_handlers.invite_button)
     router.add(Kind.DRAFT, alert_handlers.draft_button)
     router.add(Kind.ALERT, alert_handlers.alert_button)
     router.add(Kind.ERASE, data_protection_handlers.erase_button)
@@ -256,6 +258,7 @@ def build_application(
         network,
         cipher,
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
+        urgent_per_hour=settings.alert_urgent_per_hour,
     )
     channels = ChannelService(uow, network)
     services = Services(
@@ -263,7 +266,9 @@ def build_application(
         network=network,
         clock=clock,
         cipher=cipher,
-        membership=MembershipService(uow, network, settings.invite_max_days),
+        membership=MembershipService(
+            uow, network, settings.invite_max_days, invite_max_uses=settings.invite_max_uses
+        ),
         alerts=alerts,
         audit=AuditService(
             uow,

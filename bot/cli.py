@@ -73,7 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--sector", required=True, help="sector slug, e.g. police")
     create.add_argument("--region", required=True, help="region code, e.g. HRO or MV")
     create.add_argument("--role", choices=[Role.MEMBER, Role.COORDINATOR], default=Role.MEMBER)
-    create.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    create.add_argument(
+        "--uses",
+        type=int,
+        default=None,
+        help="how many people may use it (default INVITE_DEFAULT_USES; coordinators: 1)",
+    )
     create.add_argument("--days", type=int, default=None, help="days until it expires")
 
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
@@ -241,14 +246,18 @@ async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
     try:
         await migrate.upgrade(database)
         service = MembershipService(
-            UnitOfWorkFactory(database, SystemClock()), network, settings.invite_max_days
+            UnitOfWorkFactory(database, SystemClock()),
+            network,
+            settings.invite_max_days,
+            invite_max_uses=settings.invite_max_uses,
         )
+        default_uses = 1 if args.role == Role.COORDINATOR else settings.invite_default_uses
         created = await service.create_invite(
             ADMIN_ACTOR,
             args.sector,
             args.region,
             role=args.role,
-            uses=args.uses,
+            uses=args.uses if args.uses is not None else default_uses,
             days=args.days or settings.invite_default_days,
         )
     finally:

@@ -11,7 +11,15 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
-from pydantic import AliasChoices, Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _TOKEN_PATTERN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
@@ -78,6 +86,9 @@ class Settings(BaseSettings):
     http_refusals_per_minute: float = Field(default=10.0, gt=0, le=100_000)
     invite_default_days: int = Field(default=7, ge=1, le=365)
     invite_max_days: int = Field(default=90, ge=1, le=3650)
+    invite_default_uses: int = Field(default=1, ge=1, le=1000)
+    invite_max_uses: int = Field(default=50, ge=1, le=1000)
+    alert_urgent_per_hour: int = Field(default=6, ge=0, le=1000)
     cora_timezone: str = "Europe/Berlin"
     escalation_urgent_after: timedelta = timedelta(minutes=15)
     escalation_normal_after: timedelta = timedelta(hours=4)
@@ -170,6 +181,12 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration, e.g. PT1H")
         return value
+
+    @model_validator(mode="after")
+    def _check_invite_uses(self) -> Settings:
+        if self.invite_default_uses > self.invite_max_uses:
+            raise ValueError("INVITE_DEFAULT_USES must not be larger than INVITE_MAX_USES")
+        return self
 
     @property
     def poll_reminder_offsets(self) -> list[timedelta]:

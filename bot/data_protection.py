@@ -243,6 +243,7 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.display_name = member.institution = member.language = None
     member.unreachable_since = None
     member.quiet_from = member.quiet_until = None
+    member.invite_id = member.urgent_limit_noticed_at = None
     await uow.session.execute(
         update(Absence)
         .where(Absence.member_id == member.id, Absence.ended_at.is_(None), Absence.ends_at > now)
@@ -371,6 +372,8 @@ async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             "status_changed_at": _iso(member.status_changed_at),
             "unreachable_since": _iso(member.unreachable_since),
             "quiet_hours": quiet.text() if (quiet := quiet_hours_of(member)) else None,
+            "joined_with_invitation": member.invite_id,
+            "urgent_limit_reported_at": _iso(member.urgent_limit_noticed_at),
         },
         "absences": [_absence(a) for a in absences],
         "deputy_for": [_absence(a) for a in standing_in],

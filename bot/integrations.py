@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.alerts import AlertService, check_text, parse_sectors
+from bot.alerts import AlertService, UrgentLimitReached, check_text, parse_sectors
 from bot.errors import DomainError
 from bot.keys import TextCipher, UnreadableText, bound
 from bot.network import Network
@@ -211,6 +211,27 @@ class IntegrationService:
             sectors = parse_sectors(self._network, request["sectors"])
         except DomainError as error:
             raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+        try:
+            return await self._raise_claimed(client, idempotency_key, body_hash, request, sectors)
+        except UrgentLimitReached as refused:  # ALERT_URGENT_PER_HOUR, per key
+            # The key's claim rolled back with the alert: a later retry may raise it.
+            await self._alerts.report_urgent_limit(refused)
+            raise ApiRefusal(
+                429,
+                "urgent_limit",
+                limit=refused.limit,
+                retry_after=refused.params["retry_after"],
+            ) from None
+
+    async def _raise_claimed(
+        self,
+        client: Client,
+        idempotency_key: str,
+        body_hash: str,
+        request: dict[str, Any],
+        sectors: tuple[str, ...],
+    ) -> tuple[int, dict[str, Any]]:
+        """Claim the Idempotency-Key and raise the alert in one transaction."""
         async with self._uow() as uow:
             # Another request with this key may have committed since the check above.
             stored = await _answer_in(uow, client, idempotency_key, body_hash)
@@ -247,6 +268,8 @@ class IntegrationService:
                         request["text"],
                         confirmed=request["confirm_personal_data"],
                     )
+                except UrgentLimitReached:
+                    raise
                 except DomainError as error:
                     if error.message_key == "error.outside_scope":
                         raise ApiRefusal(

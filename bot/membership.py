@@ -23,11 +23,12 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 REQUEST_NOTICE = "request"
 DECISION_NOTICE = "decision"
 CHANGE_NOTICE = "profile_changed"
+# To the inviting coordinator: someone joined with their invitation (with a revoke button).
+REDEEMED_NOTICE = "invite_redeemed"
 
 _TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NAME_LIMITS = (2, 100)
 INSTITUTION_LIMITS = (2, 200)
-MAX_INVITE_USES = 500
 _VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.revoked": "revoke"}
 _UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PENDING)
 
@@ -128,6 +129,40 @@ class CreatedInvite:
 
 
 @dataclass(frozen=True)
+class InviteView:
+    """An invitation link as its coordinator sees it in /invites (the link itself is not
+    stored, only its hash)."""
+
+    id: int
+    sector: str
+    region: str
+    role: str
+    max_uses: int
+    uses: int
+    created_at: datetime
+    expires_at: datetime
+    withdrawn: bool
+
+    @property
+    def uses_left(self) -> int:
+        return 0 if self.withdrawn else self.max_uses - self.uses
+
+    @classmethod
+    def of(cls, invite: Invite) -> InviteView:
+        return cls(
+            id=invite.id,
+            sector=invite.sector,
+            region=invite.region,
+            role=invite.role,
+            max_uses=invite.max_uses,
+            uses=invite.uses,
+            created_at=invite.created_at,
+            expires_at=invite.expires_at,
+            withdrawn=invite.withdrawn_at is not None,
+        )
+
+
+@dataclass(frozen=True)
 class Progress:
     """Result of one joining step: the member now, and coordinators to tell about a request."""
 
@@ -168,10 +203,18 @@ def clean_text(raw: str, limits: tuple[int, int], field: str) -> str:
 
 
 class MembershipService:
-    def __init__(self, uow: UnitOfWorkFactory, network: Network, invite_max_days: int) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        network: Network,
+        invite_max_days: int,
+        *,
+        invite_max_uses: int = 50,
+    ) -> None:
         self._uow = uow
         self._network = network
         self._invite_max_days = invite_max_days
+        self._invite_max_uses = invite_max_uses
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -239,8 +282,11 @@ class MembershipService:
         region = self._network.region(region).code
         if role not in (Role.MEMBER, Role.COORDINATOR):
             raise DomainError("error.unknown_role", role=role)
-        if not 1 <= uses <= MAX_INVITE_USES:
-            raise DomainError("error.invite_uses", max=MAX_INVITE_USES)
+        if role == Role.COORDINATOR and uses != 1:
+            # Whoever holds a coordinator's link can admit and revoke others: one person only.
+            raise DomainError("invite.coordinator_single_use")
+        if not 1 <= uses <= self._invite_max_uses:
+            raise DomainError("error.invite_uses", max=self._invite_max_uses)
         if not 1 <= days <= self._invite_max_days:
             raise DomainError("error.invite_days", max=self._invite_max_days)
         token = secrets.token_urlsafe(24)
@@ -283,6 +329,8 @@ class MembershipService:
             invite = await uow.invites.by_token_hash(hash_token(token))
             if invite is None:
                 raise DomainError("invite.invalid")
+            if invite.withdrawn_at is not None:
+                raise DomainError("invite.withdrawn")
             if invite.expires_at <= now:
                 raise DomainError("invite.expired")
             member = await uow.members.by_telegram_id(who.user_id, for_update=True)
@@ -302,6 +350,7 @@ class MembershipService:
             member.chat_id = who.chat_id
             member.language = member.language or client_language(who.language_code)
             member.sector, member.region, member.role = invite.sector, invite.region, invite.role
+            member.invite_id = invite.id
             member.display_name = member.institution = None
             _set_status(member, MemberStatus.ONBOARDING, now, by=invite.created_by)
             await uow.members.flush()
@@ -318,6 +367,54 @@ class MembershipService:
             await uow.commit()
             view = MemberView.of(member)
         return Progress(view, next_step(view))
+
+    async def list_invites(self, actor: int) -> list[InviteView]:
+        """The coordinator's own links that can still admit someone."""
+        async with self._uow(write=False) as uow:
+            await self._scope(uow, actor)  # coordinators only
+            invites = await uow.invites.active_of(actor, uow.now())
+            return [InviteView.of(invite) for invite in invites]
+
+    async def get_invite(self, invite_id: int) -> InviteView | None:
+        async with self._uow(write=False) as uow:
+            invite = await uow.invites.get(invite_id)
+            return InviteView.of(invite) if invite else None
+
+    async def withdraw_invite(self, actor: int, invite_id: int) -> InviteView:
+        """Withdraw one of the coordinator's own links: nobody can join with it any more.
+        Someone else's link is refused as if it did not exist."""
+        async with self._uow() as uow:
+            await self._scope(uow, actor)  # coordinators only
+            invite = await uow.invites.get(invite_id, for_update=True)
+            if invite is None or invite.created_by != actor:
+                raise DomainError("invite.unknown")
+            if invite.withdrawn_at is None:
+                invite.withdrawn_at = uow.now()
+                uow.audit.record(
+                    member_actor(actor),
+                    "invite.withdrawn",
+                    f"invite:{invite.id}",
+                    uses=invite.uses,
+                    max_uses=invite.max_uses,
+                )
+                await uow.commit()
+            return InviteView.of(invite)
+
+    async def _tell_inviter(self, uow: UnitOfWork, member: Member, now: datetime) -> None:
+        """Every redemption reaches the coordinator whose link it was (links made on the
+        command line have nobody to tell)."""
+        if member.invite_id is None:
+            return
+        invite = await uow.invites.get(member.invite_id)
+        if invite is None or invite.created_by is None or invite.created_by == member.id:
+            return
+        uow.deliveries.enqueue(
+            kind=REDEEMED_NOTICE,
+            member_ids=[invite.created_by],
+            priority=Priority.NORMAL,
+            now=now,
+            params={"member": member.id, "invite": invite.id},
+        )
 
     # -- access requests -------------------------------------------------------------------
 
@@ -386,6 +483,7 @@ class MembershipService:
                     uow.audit.record(
                         member_actor(member.id), "member.activated", f"member:{member.id}"
                     )
+                    await self._tell_inviter(uow, member, now)
                 else:
                     _set_status(member, MemberStatus.PENDING, now, by=None)
                     uow.audit.record(

@@ -21,7 +21,7 @@ from bot.availability import (
 )
 from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE
-from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REQUEST_NOTICE
+from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
 from bot.polls import PollNotice, PollView
 from bot.timing.scheduling import Scheduler, Task
 from handlers import alerts as alert_handlers
@@ -60,6 +60,8 @@ def _renderers() -> dict[str, Renderer]:
         Notice.TAKEN: a.render_notice,
         Notice.CLOSED: a.render_notice,
         UNREACHABLE_NOTICE: a.render_unreachable,
+        Notice.URGENT_LIMIT: a.render_urgent_limit,
+        REDEEMED_NOTICE: membership_handlers.render_redeemed,
         REQUEST_NOTICE: membership_handlers.render_request,
         DECISION_NOTICE: membership_handlers.render_decision,
         CHANGE_NOTICE: membership_handlers.render_change,

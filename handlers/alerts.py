@@ -678,6 +678,38 @@ async def render_unreachable(job: Job, cache: RenderCache) -> Rendered:
     return Rendered(i18n.html_text(language, "alert.notice.unreachable", member=line))
 
 
+async def render_urgent_limit(job: Job, cache: RenderCache) -> Rendered:
+    """To the coordinators: a member (or an agency system) reached ALERT_URGENT_PER_HOUR and
+    further urgent alerts are refused; a member comes with a button to revoke them."""
+    language = cache.language(job)
+    network = cache.services.network
+    limit = int(job.params["limit"] or 0)
+    if job.params.get("member") is not None:
+        member = await cache.member(int(job.params["member"] or 0))
+        if member is None:
+            raise LookupError("the member is gone")
+        text = i18n.html_text(
+            language,
+            "alert.urgent_limit.coordinators",
+            member=member_text(network, member, language),
+            count=limit,
+        )
+        revoke = Button(Kind.MEMBER, str(member.id), "revoke").encode()
+        return Rendered(text, keyboard([[(i18n.text(language, "button.revoke"), revoke)]]))
+    client = await cache.services.alerts.client_name(int(job.params["client"] or 0))
+    if client is None:
+        raise LookupError("the agency system is gone")
+    text = i18n.html_text(
+        language,
+        "alert.urgent_limit.coordinators_api",
+        name=client.name,
+        sector=sector_name(network, client.sector, language),
+        region=region_name(network, client.region, language),
+        count=limit,
+    )
+    return Rendered(text)
+
+
 async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
     """The sender's status message of an alert: sent once, then edited in place. Alerts an
     agency system raised have none (it reads the state over the API)."""

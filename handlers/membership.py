@@ -12,7 +12,7 @@ from bot.availability import AbsenceView
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.i18n import LANGUAGES, Markup
-from bot.membership import MemberView, Progress, Step, TelegramIdentity, next_step
+from bot.membership import InviteView, MemberView, Progress, Step, TelegramIdentity, next_step
 from handlers.common.callbacks import Button, Kind
 from handlers.common.commands import CommandRegistry, audience_of, sync_member_menu
 from handlers.common.context import CoraContext
@@ -32,6 +32,7 @@ from handlers.common.render import (
     sector_name,
     send_html,
     tr,
+    when,
 )
 from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import MemberStatus, Role
@@ -56,6 +57,20 @@ def parse_member_id(args: list[str] | None) -> int:
     if not raw.isdigit() or len(raw) > 12:
         raise DomainError("error.member_id_expected")
     return int(raw)
+
+
+def _revoke_button(language: str, member_id: int) -> tuple[str, str]:
+    return (
+        i18n.text(language, "button.revoke"),
+        Button(Kind.MEMBER, str(member_id), "revoke").encode(),
+    )
+
+
+def _withdraw_button(language: str, invite_id: int) -> tuple[str, str]:
+    return (
+        i18n.text(language, "button.withdraw_invite"),
+        Button(Kind.INVITE, str(invite_id), "withdraw").encode(),
+    )
 
 
 # -- joining ------------------------------------------------------------------------------
@@ -169,6 +184,27 @@ async def render_request(job: Job, cache: RenderCache) -> Rendered:
     return Rendered(text, _decision_buttons(language, applicant.id))
 
 
+async def render_redeemed(job: Job, cache: RenderCache) -> Rendered:
+    """To the inviting coordinator: who joined with their link, with a button to revoke them
+    at once and, while the link admits more, one to withdraw it."""
+    language = cache.language(job)
+    newcomer = await cache.member(int(job.params["member"] or 0))
+    if newcomer is None:
+        raise LookupError("the new member is gone")
+    invite = await cache.services.membership.get_invite(int(job.params["invite"] or 0))
+    left = invite.uses_left if invite is not None else 0
+    text = i18n.html_text(
+        language,
+        "invite.redeemed",
+        member=member_text(cache.services.network, newcomer, language),
+        count=left,
+    )
+    buttons = [_revoke_button(language, newcomer.id)]
+    if invite is not None and left > 0:
+        buttons.append(_withdraw_button(language, invite.id))
+    return Rendered(text, keyboard([buttons]))
+
+
 async def render_decision(job: Job, cache: RenderCache) -> Rendered:
     """The news of a coordinator's decision, to the person concerned."""
     language = cache.language(job)
@@ -276,7 +312,7 @@ async def invite(update: Update, context: CoraContext) -> None:
     args = context.args or []
     if len(args) < 2 or len(args) > 4 or not all(arg.isdigit() for arg in args[2:]):
         raise DomainError("invite.usage")
-    uses = int(args[2]) if len(args) > 2 else 1
+    uses = int(args[2]) if len(args) > 2 else context.services.settings.invite_default_uses
     days = int(args[3]) if len(args) > 3 else context.services.settings.invite_default_days
     created = await context.services.membership.create_invite(
         context.active_member.id, args[0], args[1], uses=uses, days=days
@@ -290,6 +326,58 @@ async def invite(update: Update, context: CoraContext) -> None:
         region=region_label(context, created.region),
         uses=created.max_uses,
         expires=created.expires_at.strftime("%d.%m.%Y %H:%M UTC"),
+    )
+
+
+async def invites(update: Update, context: CoraContext) -> None:
+    """`/invites`: the coordinator's own links that still admit someone, each with a button
+    to withdraw it."""
+    active = await context.services.membership.list_invites(context.active_member.id)
+    if not active:
+        await say(update, context, "invites.none")
+        return
+    await say(update, context, "invites.header", count=len(active))
+    for item in active[:20]:
+        await send_html(
+            update,
+            _invite_line(context, item),
+            markup=keyboard([[_withdraw_button(context.language, item.id)]]),
+        )
+
+
+def _invite_line(context: CoraContext, item: InviteView) -> str:
+    return tr(
+        context,
+        "invites.line",
+        id=item.id,
+        sector=sector_label(context, item.sector),
+        region=region_label(context, item.region),
+        role=plain(context, f"role.{item.role}"),
+        count=item.uses_left,
+        uses=item.uses,
+        expires=when(context, item.expires_at),
+    )
+
+
+async def invite_button(update: Update, context: CoraContext, button: Button) -> None:
+    """Withdraw one of the coordinator's own links (from /invites or a redemption notice)."""
+    query = update.callback_query
+    assert query is not None
+    if button.action != "withdraw" or not button.id.isdigit() or len(button.id) > 12:
+        raise DomainError("button.invalid")
+    withdrawn = await context.services.membership.withdraw_invite(
+        context.active_member.id, int(button.id)
+    )
+    await query.answer()
+    await edit_html(
+        query,
+        tr(
+            context,
+            "invites.withdrawn",
+            id=withdrawn.id,
+            sector=sector_label(context, withdrawn.sector),
+            region=region_label(context, withdrawn.region),
+        ),
     )
 
 
@@ -321,10 +409,10 @@ async def revoke(update: Update, context: CoraContext) -> None:
 
 
 async def member_button(update: Update, context: CoraContext, button: Button) -> None:
-    """Approve/reject buttons on requests."""
+    """Approve/reject buttons on requests; revoke on a redemption or urgent-limit notice."""
     query = update.callback_query
     assert query is not None
-    if button.action not in ("approve", "reject") or not button.id.isdigit():
+    if button.action not in ("approve", "reject", "revoke") or not button.id.isdigit():
         raise DomainError("button.invalid")
     text = await _decision(context, button.action, int(button.id))
     await query.answer()

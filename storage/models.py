@@ -116,6 +116,11 @@ class Member(Base):
     # the window may wrap around midnight (22:00-07:00).
     quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
     quiet_until: Mapped[int | None] = mapped_column(SmallInteger)
+    # The invitation this person joined with (its coordinator is told of every redemption).
+    # (No foreign key: invites already refer to members, and the cycle is not worth it.)
+    invite_id: Mapped[int | None] = mapped_column(Integer)
+    # When the coordinators were last told that this member hit ALERT_URGENT_PER_HOUR.
+    urgent_limit_noticed_at: Mapped[datetime | None]
 
 
 class Invite(Base):
@@ -137,6 +142,7 @@ class Invite(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    withdrawn_at: Mapped[datetime | None]  # the coordinator withdrew the link (/invites)
 
 
 class AuditEvent(Base):
@@ -197,6 +203,9 @@ class Alert(Base):
         _enum_check("urgency", "urgency", Urgency),
         _enum_check("status", "status", AlertStatus),
         Index("ix_alerts_escalate_at", "escalate_at"),
+        # ALERT_URGENT_PER_HOUR counts a sender's alerts of the last hour.
+        Index("ix_alerts_sender_id_created_at", "sender_id", "created_at"),
+        Index("ix_alerts_api_client_id_created_at", "api_client_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -344,7 +353,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         _enum_check("status", "status", DeliveryStatus),
-        Index("ix_deliveries_due", "status", "priority", "next_attempt_at"),
+        # The claim's order (see DeliveryRepository.due): read in index order, never sorted.
+        Index("ix_deliveries_turn", "status", "priority", "turn", "next_attempt_at"),
         Index("ix_deliveries_alert_id", "alert_id"),
     )
 
@@ -355,6 +365,9 @@ class Delivery(Base):
     subject_id: Mapped[int | None] = mapped_column(Integer)  # e.g. a follow-up
     params: Mapped[str] = mapped_column(Text, default="{}")  # small JSON of ids, no free text
     priority: Mapped[int] = mapped_column(SmallInteger)
+    # Its place in the round-robin within a priority: the n-th delivery of an alert (or of one
+    # announcement, poll …) has turn n, so alerts take turns instead of queueing whole.
+    turn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     silent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -381,6 +394,8 @@ class ApiClient(Base):
     key_hash_cipher: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # When the coordinators were last told that this key hit ALERT_URGENT_PER_HOUR.
+    urgent_limit_noticed_at: Mapped[datetime | None]
 
 
 class ApiIdempotency(Base):

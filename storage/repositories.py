@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -95,11 +96,38 @@ class InviteRepository:
             await self._session.scalars(select(Invite).where(Invite.token_hash == token_hash))
         ).first()
 
+    async def get(self, invite_id: int, *, for_update: bool = False) -> Invite | None:
+        query = select(Invite).where(Invite.id == invite_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self._session.scalars(query)).first()
+
+    async def active_of(self, created_by: int, now: datetime) -> Sequence[Invite]:
+        """A coordinator's links that can still admit someone, oldest first."""
+        return (
+            await self._session.scalars(
+                select(Invite)
+                .where(
+                    Invite.created_by == created_by,
+                    Invite.withdrawn_at.is_(None),
+                    Invite.expires_at > now,
+                    Invite.uses < Invite.max_uses,
+                )
+                .order_by(Invite.created_at, Invite.id)
+            )
+        ).all()
+
     async def use(self, invite_id: int, now: datetime) -> bool:
-        """Count one use, atomically; False if the invite is used up or expired meanwhile."""
+        """Count one use, atomically; False if the invite is used up, expired or withdrawn
+        meanwhile."""
         result = await self._session.execute(
             update(Invite)
-            .where(Invite.id == invite_id, Invite.uses < Invite.max_uses, Invite.expires_at > now)
+            .where(
+                Invite.id == invite_id,
+                Invite.uses < Invite.max_uses,
+                Invite.expires_at > now,
+                Invite.withdrawn_at.is_(None),
+            )
             .values(uses=Invite.uses + 1)
             .execution_options(synchronize_session="fetch")
         )
@@ -121,9 +149,18 @@ class DeliveryRepository:
         subject_id: int | None = None,
         params: dict[str, int | str | None] | None = None,
         silent: bool = False,
+        first_turn: int = 0,
     ) -> int:
-        """Add one pending delivery per member; the caller's transaction makes them durable."""
+        """Add one pending delivery per member; the caller's transaction makes them durable.
+        The n-th of them gets turn `first_turn + n`: within a priority, every alert's (or
+        announcement's, poll's …) n-th delivery is claimed before any (n+1)-th, so a new alert
+        starts at the front and then takes turns with the earlier ones (see `due`). The
+        members are shuffled first: several alerts to the same people would otherwise give
+        one person's copies the same turn, and Telegram allows about one message per second
+        in a chat."""
         encoded = json.dumps(params or {}, sort_keys=True, separators=(",", ":"))
+        member_ids = list(member_ids)
+        random.shuffle(member_ids)  # spreads chats; no secret
         rows = [
             Delivery(
                 kind=kind,
@@ -132,13 +169,14 @@ class DeliveryRepository:
                 subject_id=subject_id,
                 params=encoded,
                 priority=priority,
+                turn=first_turn + turn,
                 silent=silent,
                 status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
             )
-            for member_id in member_ids
+            for turn, member_id in enumerate(member_ids)
         ]
         self._session.add_all(rows)
         return len(rows)
@@ -160,13 +198,28 @@ class DeliveryRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def next_turn(self, alert_id: int) -> int:
+        """The turn after the alert's last one still waiting or in flight (0 when none is):
+        what follows an alert (a follow-up, a notice) never overtakes the alert itself."""
+        last = await self._session.scalar(
+            select(func.max(Delivery.turn)).where(
+                Delivery.alert_id == alert_id,
+                Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            )
+        )
+        return 0 if last is None else int(last) + 1
+
     async def due(self, now: datetime, limit: int) -> Sequence[Delivery]:
         """Pending deliveries that are due, most urgent first, locked for this transaction;
-        rows another instance holds are skipped rather than waited for."""
+        rows another instance holds are skipped rather than waited for. Within a priority
+        they go by turn, so alerts take turns (round-robin) instead of first-come-first-served
+        by whole alert: a new urgent alert's first recipients are next, however many
+        deliveries of earlier alerts wait. The order is that of ix_deliveries_turn, so the
+        claim reads the index and stops after `limit` rows."""
         query = (
             select(Delivery)
             .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.priority, Delivery.next_attempt_at, Delivery.id)
+            .order_by(Delivery.priority, Delivery.turn, Delivery.next_attempt_at, Delivery.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     POLL = "p"  # answers, closing and the final decision of a poll
     FORM = "f"  # steps of the announcement and poll dialogs
     REGION = "r"  # a coordinator confirms or declines a member's further region
+    INVITE = "i"  # a coordinator withdraws one of their invitation links
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

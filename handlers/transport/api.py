@@ -78,6 +78,9 @@ def api_routes(
             else:
                 client_id = client.id if client is not None else None
                 await integrations.record_call(client_id, request.method, route, status, code)
+            retry = answer.get("retry_after") if status == 429 else None
+            if retry is not None:
+                headers["Retry-After"] = str(retry)
             return web.json_response(answer, status=status, headers=headers)
 
         return handle
@@ -285,7 +288,15 @@ _OPENAPI: dict[str, Any] = {
                                     "schema": {"$ref": "#/components/schemas/Raised"}
                                 }
                             },
-                        }
+                        },
+                        "429": {
+                            "description": (
+                                "Too many urgent alerts from this key in the last hour "
+                                "(ALERT_URGENT_PER_HOUR): `limit`, and `retry_after` in "
+                                "seconds (also the Retry-After header)"
+                            ),
+                            "content": {"application/json": {"schema": _ERROR}},
+                        },
                     }
                 ),
             }

@@ -62,6 +62,7 @@ COMMANDS: dict[str, set[str]] = {
     "quiet": ACTIVE,
     "regions": ACTIVE,
     "invite": COORDINATOR,
+    "invites": COORDINATOR,
     "pending": COORDINATOR,
     "approve": COORDINATOR,
     "reject": COORDINATOR,
@@ -174,6 +175,8 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         coordinator, "AG Polizei", ["police"], ["HRO"], "opt_in"
     )
     alert = raised.alert.id
+    link = await services.membership.create_invite(coordinator, "police", "HRO", uses=2)
+    operators_link = await services.membership.create_invite(ADMIN_ACTOR, "police", "HRO")
     # data → who may press it; everyone else gets a refusal and nothing happens.
     buttons: dict[str, set[str]] = {
         f"a:{alert}:ack": {"member"},
@@ -186,6 +189,10 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         f"a:{alert}:close": {"coordinator"},
         f"m:{cast['applicant_vg'].member_id}:approve": set(),  # outside the coordinator's scope
         f"x:{cast['applicant_vg'].member_id}:erase": set(),
+        f"i:{link.id}:withdraw": {"coordinator"},  # their own link only
+        f"i:{operators_link.id}:withdraw": set(),
+        f"m:{cast['member'].member_id}:revoke": {"coordinator"},  # pressed last of all
+        "i:abc:withdraw": set(),
         "a:999999:ack": set(),
         "p:999999:c1": set(),
         "m:abc:approve": set(),
@@ -228,6 +235,12 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     elsewhere = await services.membership.get(cast["applicant_vg"].member_id)
     assert elsewhere is not None and elsewhere.status == "pending"
     assert elsewhere.display_name == "Toni Applicant_Vg"
+    revoked = await services.membership.get(member)
+    assert revoked is not None and revoked.status == "revoked"
+    withdrawn = await services.membership.get_invite(link.id)
+    kept = await services.membership.get_invite(operators_link.id)
+    assert withdrawn is not None and withdrawn.withdrawn
+    assert kept is not None and not kept.withdrawn
 
 
 UNKNOWN = 999_999  # no member, no alert has this number

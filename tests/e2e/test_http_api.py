@@ -30,7 +30,7 @@ from localapi.server import LocalBotApi
 from storage.models import Alert, ApiClient, ApiIdempotency, AuditEvent, Delivery
 from tests.conftest import TOKEN
 from tests.e2e.test_webhook import raw_request
-from tests.story import alert_messages, free_port, join, run_cli
+from tests.story import alert_messages, free_port, join, run_cli, until
 
 
 class Agency:
@@ -283,6 +283,40 @@ async def test_an_agency_sees_only_its_own_alerts_and_a_revoked_key_nothing(
         {"sectors": "police", "region": "HRO", "text": "Test"}, key="x"
     )
     assert (status, answer["error"]) == (401, "unknown_key")
+
+
+async def test_the_seventh_urgent_alert_of_a_key_in_an_hour_gets_429(
+    api: LocalBotApi, cora: CoraBot, agency: Agency
+) -> None:
+    """ALERT_URGENT_PER_HOUR (6) holds per API key as per member: the seventh is refused with
+    429, nothing is stored or sent, and the coordinators of the key's region are told."""
+    regional = await join(api, cora, "Rike Regional", "coordination", "HRO", role="coordinator")
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO")
+    urgent = {"sectors": "youth_welfare", "region": "HRO", "urgency": "urgent", "text": "Lage"}
+    for n in range(6):
+        status, answer = await agency.post(urgent, key=f"urgent-{n}", at=time.time() + n)
+        assert status == 201, answer
+    body = json.dumps(urgent).encode()
+    headers = agency.headers("POST", "/api/v1/alerts", body, at=time.time() + 6)
+    async with agency.http.post(
+        agency.base + "/api/v1/alerts", data=body, headers=headers | {"Idempotency-Key": "u-7"}
+    ) as response:
+        assert response.status == 429
+        refused = await response.json()
+        retry_after = response.headers.get("Retry-After")
+    assert refused["error"] == "urgent_limit" and refused["limit"] == 6
+    assert 3500 <= refused["retry_after"] <= 3600 and retry_after == str(refused["retry_after"])
+    notice = await regional.user.wait_for(
+        lambda m: "Leitstelle Test" in m.text and "6 dringende Fallmeldungen" in m.text
+    )
+    assert "apikey revoke" in notice.text
+    # A normal alert still goes through.
+    normal = {**urgent, "urgency": "normal"}
+    assert (await agency.post(normal, key="normal-1", at=time.time() + 7))[0] == 201
+    async with cora.database.read_sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Alert)) == 7
+    assert "429" in "".join(await audit_actions(cora, "api.called"))
+    await until(api, lambda: len(alert_messages(youth.user)) == 7)
 
 
 async def test_the_openapi_description_is_served(agency: Agency) -> None:

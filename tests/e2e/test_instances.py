@@ -90,6 +90,7 @@ async def raise_alerts(settings: Settings, sender: int) -> list[str]:
         load_network(),
         cipher,
         EscalationPeriods(timedelta(seconds=2), timedelta(hours=4)),
+        urgent_per_hour=0,  # 50 urgent alerts from one sender: no ALERT_URGENT_PER_HOUR here
     )
     try:
         big = await alerts.raise_alert(sender, ["police"], "HRO", "normal", "Großlage")
