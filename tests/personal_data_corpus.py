@@ -27,11 +27,23 @@ PHONE, EMAIL, IBAN, BIRTH = "phone", "email", "iban", "birth_date"
 IDENTIFYING = [
     # --- names: title or form of address + name ------------------------------------------------
     Sample(NAME, "Frau Sabine Müller wurde gestern erneut bedroht.", "Sabine Müller"),
-    Sample(NAME, "Übergriff durch Herrn Dieter Kowalski am Wochenende, Polizei war vor Ort.", "Dieter Kowalski"),  # noqa: E501
+    Sample(
+        NAME,
+        "Übergriff durch Herrn Dieter Kowalski am Wochenende, Polizei war vor Ort.",
+        "Dieter Kowalski",
+    ),
     Sample(NAME, "Herr Brandt hat das Annäherungsverbot mehrfach missachtet.", "Brandt"),
     Sample(NAME, "Frau Yilmaz sucht dringend einen Platz im Frauenhaus.", "Yilmaz"),
-    Sample(NAME, "Frau Aylin Yılmaz und ihre zwei Kinder brauchen heute noch eine Unterkunft.", "Aylin Yılmaz"),  # noqa: E501
-    Sample(NAME, "Die Mutter, Frau Katarzyna Nowak, bittet um Rückruf durch das Jugendamt.", "Katarzyna Nowak"),  # noqa: E501
+    Sample(
+        NAME,
+        "Frau Aylin Yılmaz und ihre zwei Kinder brauchen heute noch eine Unterkunft.",
+        "Aylin Yılmaz",
+    ),
+    Sample(
+        NAME,
+        "Die Mutter, Frau Katarzyna Nowak, bittet um Rückruf durch das Jugendamt.",
+        "Katarzyna Nowak",
+    ),
     Sample(NAME, "Familie Schulz ist dem Jugendamt seit 2023 bekannt.", "Schulz"),
     Sample(NAME, "Familie Nguyen braucht eine Dolmetscherin für Vietnamesisch.", "Nguyen"),
     Sample(NAME, "Frau Nguyen Thi Lan wurde von ihrem Mann eingesperrt.", "Nguyen Thi Lan"),
@@ -48,9 +60,17 @@ IDENTIFYING = [
     Sample(NAME, "Die Oma (Frau Gerda Lange) hat das Sorgerecht beantragt.", "Gerda Lange"),
     Sample(NAME, "Frau Ewa Wiśniewska hat Angst, nach Hause zu gehen.", "Ewa Wiśniewska"),
     Sample(NAME, "Herr Hoang Van Duc ist als Täter polizeibekannt.", "Hoang Van Duc"),
-    Sample(NAME, "Frau Aleksandra Shevchenko spricht nur Ukrainisch und Russisch.", "Aleksandra Shevchenko"),  # noqa: E501
+    Sample(
+        NAME,
+        "Frau Aleksandra Shevchenko spricht nur Ukrainisch und Russisch.",
+        "Aleksandra Shevchenko",
+    ),
     Sample(NAME, "Kind: Finn (5), Mutter: Frau Jansen", "Jansen"),
-    Sample(NAME, "Frau Hanna Kühn hat sich im Frauenhaus gemeldet und möchte beraten werden.", "Hanna Kühn"),  # noqa: E501
+    Sample(
+        NAME,
+        "Frau Hanna Kühn hat sich im Frauenhaus gemeldet und möchte beraten werden.",
+        "Hanna Kühn",
+    ),
     Sample(NAME, "frau sabine müller hat sich erneut gemeldet", "sabine müller"),
     Sample(NAME, "herr kowalski stand wieder vor der schule", "kowalski"),
     Sample(NAME, "FRAU PETERSEN IST IN GEFAHR, BITTE SOFORT MELDEN", "PETERSEN"),
@@ -63,13 +83,17 @@ IDENTIFYING = [
     # --- names: relation + name -------------------------------------------------------------
     Sample(NAME, "Tochter Lea (6) und Sohn Ben (9) sind in Obhut.", "Lea"),
     Sample(NAME, "Kindsvater Marcel Schröder droht mit Mitnahme des Kindes.", "Marcel Schröder"),
-    Sample(NAME, "Ex-Partner Dennis Hoffmann hat ihr vor der Kita aufgelauert.", "Dennis Hoffmann"),  # noqa: E501
-    Sample(NAME, "Stiefvater Andreas steht im Verdacht, die Tochter missbraucht zu haben.", "Andreas"),  # noqa: E501
+    Sample(NAME, "Ex-Partner Dennis Hoffmann hat ihr vor der Kita aufgelauert.", "Dennis Hoffmann"),
+    Sample(
+        NAME, "Stiefvater Andreas steht im Verdacht, die Tochter missbraucht zu haben.", "Andreas"
+    ),
     Sample(NAME, "Lebensgefährte Sergej bedroht die Familie seit Wochen.", "Sergej"),
     Sample(NAME, "Ehemann Mehmet hat ihr das Handy abgenommen.", "Mehmet"),
     Sample(NAME, "Mutter Fatima (28) lebt mit drei Kindern in einer Notunterkunft.", "Fatima"),
     Sample(NAME, "Vater Ahmad Al-Hassan verweigert den Umgang.", "Ahmad Al-Hassan"),
-    Sample(NAME, "Natalia Kowalczyk und ihre Tochter Zofia sind im Frauenhaus angekommen.", "Zofia"),  # noqa: E501
+    Sample(
+        NAME, "Natalia Kowalczyk und ihre Tochter Zofia sind im Frauenhaus angekommen.", "Zofia"
+    ),
     Sample(NAME, "Sohn Leon besucht die 3. Klasse und wirkt verängstigt.", "Leon"),
     Sample(NAME, "Tochter Sophie-Marie hat sich der Lehrerin anvertraut.", "Sophie-Marie"),
     Sample(NAME, "Oma Gisela kümmert sich derzeit um die Enkel.", "Gisela"),
@@ -89,44 +113,70 @@ IDENTIFYING = [
     Sample(NAME, "Stiefsohn Kilian hat die jüngeren Geschwister geschlagen.", "Kilian"),
     Sample(NAME, "Enkelin Paulina lebt seit dem Sommer bei der Großmutter.", "Paulina"),
     Sample(NAME, "Pflegevater Bernd ist mit der Situation überfordert.", "Bernd"),
-    Sample(NAME, "Freund Kemal holt sie jeden Tag von der Arbeit ab und kontrolliert sie.", "Kemal"),  # noqa: E501
+    Sample(
+        NAME, "Freund Kemal holt sie jeden Tag von der Arbeit ab und kontrolliert sie.", "Kemal"
+    ),
     Sample(NAME, "Die Nachbarin Frau K. sagt, Ehemann Jörg schlägt regelmäßig zu.", "Jörg"),
-    Sample(NAME, "Kindesmutter Daria Sokolova ist mit den Kindern untergetaucht.", "Daria Sokolova"),  # noqa: E501
+    Sample(
+        NAME, "Kindesmutter Daria Sokolova ist mit den Kindern untergetaucht.", "Daria Sokolova"
+    ),
     Sample(NAME, "tochter lea (6) ist bei der oma", "lea"),
     Sample(NAME, "sohn mehmet (12) will nicht mehr nach hause", "mehmet"),
     Sample(NAME, "Ex-Partner Rico hat wieder Kontakt aufgenommen.", "Rico"),
     Sample(NAME, "Tochter Jolina (15) hat sich selbst verletzt.", "Jolina"),
     Sample(NAME, "Daughter Chloe (7) disclosed abuse at school.", "Chloe"),
-    Sample(NAME, "Her ex-partner, James O'Connor, breached the protection order.", "James O'Connor"),  # noqa: E501
+    Sample(
+        NAME, "Her ex-partner, James O'Connor, breached the protection order.", "James O'Connor"
+    ),
     Sample(NAME, "Son Oliver is staying with his grandmother for now.", "Oliver"),
     # --- names: given name + family name, inside sentences -------------------------------------
     Sample(NAME, "Kevin Neumann ist erneut gewalttätig geworden.", "Kevin Neumann"),
     Sample(NAME, "Aylin Demir hat sich bei der Beratungsstelle gemeldet.", "Aylin Demir"),
-    Sample(NAME, "Olga Petrowa ist mit den Kindern zu ihrer Schwester geflüchtet.", "Olga Petrowa"),  # noqa: E501
-    Sample(NAME, "Lisa-Marie Krüger (16) ist seit Freitag nicht mehr in der Einrichtung aufgetaucht.", "Lisa-Marie Krüger"),  # noqa: E501
-    Sample(NAME, "Oksana Kovalenko ist aus Charkiw geflohen und wird vom Ex-Mann bedroht.", "Oksana Kovalenko"),  # noqa: E501
+    Sample(NAME, "Olga Petrowa ist mit den Kindern zu ihrer Schwester geflüchtet.", "Olga Petrowa"),
+    Sample(
+        NAME,
+        "Lisa-Marie Krüger (16) ist seit Freitag nicht mehr in der Einrichtung aufgetaucht.",
+        "Lisa-Marie Krüger",
+    ),
+    Sample(
+        NAME,
+        "Oksana Kovalenko ist aus Charkiw geflohen und wird vom Ex-Mann bedroht.",
+        "Oksana Kovalenko",
+    ),
     Sample(NAME, "Täter: Jürgen Baumann, 52, wohnt weiterhin im selben Ort.", "Jürgen Baumann"),
     Sample(NAME, "Betroffene: Marie Schubert, 34 Jahre, zwei Kinder.", "Marie Schubert"),
     Sample(NAME, "Die Klientin Jasmin Wolf ist heute nicht zum Termin erschienen.", "Jasmin Wolf"),
-    Sample(NAME, "Ich habe mit Anja Hartmann gesprochen, sie will keine Anzeige.", "Anja Hartmann"),  # noqa: E501
+    Sample(NAME, "Ich habe mit Anja Hartmann gesprochen, sie will keine Anzeige.", "Anja Hartmann"),
     Sample(NAME, "Er heißt Tobias Krämer und arbeitet beim Bauhof.", "Tobias Krämer"),
     Sample(NAME, "Sebastian Graf hat die Wegweisung ignoriert.", "Sebastian Graf"),
     Sample(NAME, "Anh Tran (15) ist von zu Hause weggelaufen.", "Anh Tran"),
     Sample(NAME, "Dmitri Iwanow hat gegen die Schutzanordnung verstoßen.", "Dmitri Iwanow"),
     Sample(NAME, "Hatice Kaya kam mit Hämatomen in die Notaufnahme.", "Hatice Kaya"),
-    Sample(NAME, "Bitte auf Justin Meier achten, er hält sich oft am Bahnhof auf.", "Justin Meier"),  # noqa: E501
+    Sample(NAME, "Bitte auf Justin Meier achten, er hält sich oft am Bahnhof auf.", "Justin Meier"),
     Sample(NAME, "Jonas Fischer (19) hat die Freundin geschlagen.", "Jonas Fischer"),
-    Sample(NAME, "Gestern hat Nicole Braun wieder bei uns angerufen und um Hilfe gebeten.", "Nicole Braun"),  # noqa: E501
+    Sample(
+        NAME,
+        "Gestern hat Nicole Braun wieder bei uns angerufen und um Hilfe gebeten.",
+        "Nicole Braun",
+    ),
     Sample(NAME, "ANNA SCHMIDT hat Anzeige erstattet.", "ANNA SCHMIDT"),
     Sample(NAME, "Tim Sommer wurde gestern am Spielplatz gesehen.", "Tim Sommer"),
     Sample(NAME, "Rüdiger Voß ist ihr Vermieter und bedrängt sie.", "Rüdiger Voß"),
-    Sample(NAME, "Natalia Kowalczyk ist mit der Tochter im Frauenhaus angekommen.", "Natalia Kowalczyk"),  # noqa: E501
+    Sample(
+        NAME, "Natalia Kowalczyk ist mit der Tochter im Frauenhaus angekommen.", "Natalia Kowalczyk"
+    ),
     Sample(NAME, "kevin neumann ist wieder aufgetaucht, bitte alle wachsam sein", "kevin neumann"),
     Sample(NAME, "laut polizei hat stefanie wagner die wohnung verlassen", "stefanie wagner"),
     Sample(NAME, "Kevn Neumann ist wieder in der Stadt.", "Kevn Neumann"),  # typo in the given name
     Sample(NAME, "Der Vermieter Mustafa Aydın hat die Polizei informiert.", "Mustafa Aydın"),
-    Sample(NAME, "Yevhen Bondarenko ist Vater der beiden Kinder und sehr aggressiv.", "Yevhen Bondarenko"),  # noqa: E501
-    Sample(NAME, "Piotr Zieliński wurde nach dem Einsatz in Gewahrsam genommen.", "Piotr Zieliński"),  # noqa: E501
+    Sample(
+        NAME,
+        "Yevhen Bondarenko ist Vater der beiden Kinder und sehr aggressiv.",
+        "Yevhen Bondarenko",
+    ),
+    Sample(
+        NAME, "Piotr Zieliński wurde nach dem Einsatz in Gewahrsam genommen.", "Piotr Zieliński"
+    ),
     Sample(NAME, "The mother, Jessica Brown, needs an interpreter.", "Jessica Brown"),
     Sample(NAME, "Emily Wilson (16) has run away from home.", "Emily Wilson"),
     # --- names: birth names, given names with an age, given names alone -----------------------
@@ -147,32 +197,64 @@ IDENTIFYING = [
     # --- addresses ----------------------------------------------------------------------------
     Sample(ADDRESS, "Übergriff im Haus Lange Straße 5.", "Lange Straße 5"),
     Sample(ADDRESS, "Sie wohnt jetzt in der Wohnung Am Bahnhof 7, 3. OG links.", "Am Bahnhof 7"),
-    Sample(ADDRESS, "Vor dem Haus Kastanienallee 23 wartet er jeden Abend.", "Kastanienallee 23"),  # noqa: E501
+    Sample(ADDRESS, "Vor dem Haus Kastanienallee 23 wartet er jeden Abend.", "Kastanienallee 23"),
     Sample(ADDRESS, "Wohnung: Rosa-Luxemburg-Str. 14, 2. OG rechts", "Rosa-Luxemburg-Str. 14"),
     Sample(ADDRESS, "Neue Adresse: Dorfstraße 9, 18055 Rostock", "Dorfstraße 9"),
-    Sample(ADDRESS, "Sie ist zu ihrer Mutter in den Mühlenweg 3 in Bentwisch gezogen.", "Mühlenweg 3"),  # noqa: E501
-    Sample(ADDRESS, "Tatort: Wohnung in der Goethestraße 12a, Hinterhaus, 1. Etage", "Goethestraße 12a"),  # noqa: E501
+    Sample(
+        ADDRESS, "Sie ist zu ihrer Mutter in den Mühlenweg 3 in Bentwisch gezogen.", "Mühlenweg 3"
+    ),
+    Sample(
+        ADDRESS, "Tatort: Wohnung in der Goethestraße 12a, Hinterhaus, 1. Etage", "Goethestraße 12a"
+    ),
     Sample(ADDRESS, "wohnhaft in der hauptstr. 4, erdgeschoss", "hauptstr. 4"),
     Sample(ADDRESS, "Adresse Schillerplatz 2 / EG", "Schillerplatz 2"),
-    Sample(ADDRESS, "Es passierte im Haus Nr. 12 in der Fritz-Reuter-Straße.", "Nr. 12 in der Fritz-Reuter-Straße"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Es passierte im Haus Nr. 12 in der Fritz-Reuter-Straße.",
+        "Nr. 12 in der Fritz-Reuter-Straße",
+    ),
     Sample(ADDRESS, "Er wohnt direkt gegenüber, Parkstraße 33, 4. OG.", "Parkstraße 33"),
     Sample(ADDRESS, "Lütten Klein, Ahornweg 6, Wohnung 14", "Ahornweg 6"),
     Sample(ADDRESS, "Sie lebt in 17489 Greifswald bei ihrer Schwester.", "17489 Greifswald"),
-    Sample(ADDRESS, "Schlüssel liegt beim Nachbarn, Karl-Liebknecht-Ring 8, 5. Stock", "Karl-Liebknecht-Ring 8"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Schlüssel liegt beim Nachbarn, Karl-Liebknecht-Ring 8, 5. Stock",
+        "Karl-Liebknecht-Ring 8",
+    ),
     Sample(ADDRESS, "Einsatz in der Wohnung Bahnhofstr 17, Polizei vor Ort", "Bahnhofstr 17"),
     Sample(ADDRESS, "Vorfall vor dem Haus Warnowufer 60", "Warnowufer 60"),
-    Sample(ADDRESS, "Sie ist bei einer Freundin untergekommen, Ziolkowskistraße 4", "Ziolkowskistraße 4"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Sie ist bei einer Freundin untergekommen, Ziolkowskistraße 4",
+        "Ziolkowskistraße 4",
+    ),
     Sample(ADDRESS, "Adresse: Straße der Jugend 22, Whg. 3", "Straße der Jugend 22"),
-    Sample(ADDRESS, "Wohnhaft: Neubrandenburger Str. 101, 17033 Neubrandenburg", "Neubrandenburger Str. 101"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Wohnhaft: Neubrandenburger Str. 101, 17033 Neubrandenburg",
+        "Neubrandenburger Str. 101",
+    ),
     Sample(ADDRESS, "Mutter wohnt Kirchgasse 2, Dachgeschoss", "Kirchgasse 2"),
     Sample(ADDRESS, "Unterkunft in der Gartenstraße Nr. 5", "Gartenstraße Nr. 5"),
-    Sample(ADDRESS, "Er wartet regelmäßig im Treppenhaus Thomas-Müntzer-Platz 41.", "Thomas-Müntzer-Platz 41"),  # noqa: E501
-    Sample(ADDRESS, "Der Übergriff passierte in der Wohnung Schwaaner Straße 12, 2. OG links.", "Schwaaner Straße 12"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Er wartet regelmäßig im Treppenhaus Thomas-Müntzer-Platz 41.",
+        "Thomas-Müntzer-Platz 41",
+    ),
+    Sample(
+        ADDRESS,
+        "Der Übergriff passierte in der Wohnung Schwaaner Straße 12, 2. OG links.",
+        "Schwaaner Straße 12",
+    ),
     Sample(ADDRESS, "sie wohnt jetzt in der mühlenstraße 8", "mühlenstraße 8"),
     Sample(ADDRESS, "Er steht oft vor dem Haus in der Ulmenstraße 3.", "Ulmenstraße 3"),
     Sample(ADDRESS, "Wohnung 3. OG links, Am Kabutzenhof 2", "Am Kabutzenhof 2"),
     Sample(ADDRESS, "Meldeadresse Friedrichstraße 5 in Schwerin", "Friedrichstraße 5"),
-    Sample(ADDRESS, "Polizeieinsatz in der Wohnung Robert-Koch-Str. 3, 1. OG rechts", "Robert-Koch-Str. 3"),  # noqa: E501
+    Sample(
+        ADDRESS,
+        "Polizeieinsatz in der Wohnung Robert-Koch-Str. 3, 1. OG rechts",
+        "Robert-Koch-Str. 3",
+    ),
     Sample(ADDRESS, "She now lives at 14 Rosemary Lane, second floor.", "14 Rosemary Lane"),
     Sample(ADDRESS, "Incident at 7 Church Road, flat 3.", "7 Church Road"),
     # --- licence plates -------------------------------------------------------------------------
@@ -197,7 +279,9 @@ IDENTIFYING = [
     Sample(HANDLE, "TikTok: @mia.hro.09", "@mia.hro.09"),
     Sample(HANDLE, "Er hat ihr Fotos über t.me/kevin_n88 geschickt.", "t.me/kevin_n88"),
     Sample(HANDLE, "Snapchat-Name: jonas_f2007", "jonas_f2007"),
-    Sample(HANDLE, "Facebook: facebook.com/sabine.mueller.7399", "facebook.com/sabine.mueller.7399"),  # noqa: E501
+    Sample(
+        HANDLE, "Facebook: facebook.com/sabine.mueller.7399", "facebook.com/sabine.mueller.7399"
+    ),
     Sample(HANDLE, "https://www.tiktok.com/@aylin.demir", "tiktok.com/@aylin.demir"),
     Sample(HANDLE, "Sein Telegram ist @sergej_rostock", "@sergej_rostock"),
     Sample(HANDLE, "Sie postet als @lea_loves_ponys", "@lea_loves_ponys"),
@@ -205,7 +289,9 @@ IDENTIFYING = [
     Sample(HANDLE, "youtube.com/@kevinzockt", "youtube.com/@kevinzockt"),
     Sample(HANDLE, "Her Instagram handle is @chloe.b.2015", "@chloe.b.2015"),
     Sample(HANDLE, "X-Account @ronny_l_hgw", "@ronny_l_hgw"),
-    Sample(HANDLE, "Er droht über https://instagram.com/dark_angel_hro", "instagram.com/dark_angel_hro"),  # noqa: E501
+    Sample(
+        HANDLE, "Er droht über https://instagram.com/dark_angel_hro", "instagram.com/dark_angel_hro"
+    ),
     # --- identity numbers (the check digits are right) ----------------------------------------
     Sample(ID, "Steuer-ID der Mutter: 65929970489", "65929970489"),
     Sample(ID, "Steuerliche Identifikationsnummer 26 954 371 827 liegt vor.", "26 954 371 827"),
@@ -252,20 +338,34 @@ CASE, AGES, INSTITUTION, PLACE, MEETING, LAW, HELPLINE, NARRATIVE = (
 
 PSEUDONYMOUS = [
     # --- case pseudonyms and initials -----------------------------------------------------------
-    Sample(CASE, "Fall Linde: Frau L. (34) wurde erneut vom Ex-Partner bedroht, Polizei war vor Ort."),  # noqa: E501
-    Sample(CASE, "Fall Birke – Mutter mit zwei Kindern (3 und 6) sucht kurzfristig einen Frauenhausplatz."),  # noqa: E501
-    Sample(CASE, "Familie Eiche: Kindeswohlgefährdung nach § 8a SGB VIII geprüft, Inobhutnahme erfolgt."),  # noqa: E501
+    Sample(
+        CASE, "Fall Linde: Frau L. (34) wurde erneut vom Ex-Partner bedroht, Polizei war vor Ort."
+    ),
+    Sample(
+        CASE,
+        "Fall Birke – Mutter mit zwei Kindern (3 und 6) sucht kurzfristig einen Frauenhausplatz.",
+    ),
+    Sample(
+        CASE,
+        "Familie Eiche: Kindeswohlgefährdung nach § 8a SGB VIII geprüft, Inobhutnahme erfolgt.",
+    ),
     Sample(CASE, "Fall Ahorn: Der Gefährder hat das Kontaktverbot erneut missachtet."),
     Sample(CASE, "Fall Buche, Nachtrag: Frau B. ist sicher im Frauenhaus angekommen."),
     Sample(CASE, "Fall Erle – Herr E. hat nach der Wegweisung die Wohnung wieder betreten."),
     Sample(CASE, "Fall Esche: Tochter (14) hat sich der Schulsozialarbeit anvertraut."),
-    Sample(CASE, "Fall Kastanie: Verdacht auf sexuellen Missbrauch, Kinderschutzambulanz eingeschaltet."),  # noqa: E501
+    Sample(
+        CASE,
+        "Fall Kastanie: Verdacht auf sexuellen Missbrauch, Kinderschutzambulanz eingeschaltet.",
+    ),
     Sample(CASE, "Fall Weide – Klientin möchte Anzeige erstatten und braucht Begleitung."),
     Sample(CASE, "Fall Tanne: Der Vater hat die Kinder nach dem Umgang nicht zurückgebracht."),
     Sample(CASE, "Fall Kiefer: hohes Risiko laut Gefährdungseinschätzung, Fallkonferenz nötig."),
     Sample(CASE, "Fall Pappel: Frau P. hat die Schutzanordnung zugestellt bekommen."),
     Sample(CASE, "Fall Ulme – Kind (5) zeigt in der Kita sexualisiertes Verhalten."),
-    Sample(CASE, "Fall Eibe: Die Betroffene ist in eine andere Stadt gezogen, Übergabe an dortige Stelle."),  # noqa: E501
+    Sample(
+        CASE,
+        "Fall Eibe: Die Betroffene ist in eine andere Stadt gezogen, Übergabe an dortige Stelle.",
+    ),
     Sample(CASE, "Fall Lärche: Täter ist bewaffnet, bitte erhöhte Wachsamkeit."),
     Sample(CASE, "Familie Linde hat einen Termin beim Jugendamt abgesagt."),
     Sample(CASE, "Frau Birke hat heute angerufen, sie kommt morgen zur Beratung."),
@@ -282,14 +382,19 @@ PSEUDONYMOUS = [
     Sample(CASE, "Kind 1 (4 J.) und Kind 2 (7 J.) zeigen Auffälligkeiten in der Kita."),
     Sample(CASE, "Betroffene A. wünscht Begleitung zur Gerichtsverhandlung."),
     Sample(CASE, "Frau X. hat den Täter wieder in die Wohnung gelassen."),
-    Sample(CASE, "Die Kindsmutter (Fall Birke) ist nicht erreichbar, bitte Rückmeldung an die Koordinierungsstelle."),  # noqa: E501
+    Sample(
+        CASE,
+        "Die Kindsmutter (Fall Birke) ist nicht erreichbar, bitte Rückmeldung an die Koordinierungsstelle.",  # noqa: E501
+    ),
     Sample(CASE, "Herr L. (Fall Linde) hat sich bei der Täterarbeit angemeldet."),
     Sample(CASE, "Fall Ahorn, Update: Schutzanordnung wurde verlängert."),
     Sample(CASE, "Frau D. aus Fall Esche sucht eine neue Wohnung."),
     Sample(CASE, "Case Willow: Ms A. (31) was threatened again by her ex-partner."),
     Sample(CASE, "Case Oak: the father did not return the children after contact."),
     Sample(CASE, "Mr B. breached the barring order again, police informed."),
-    Sample(CASE, "Fall Kastanie: Weil die Tochter Angst vor dem Vater hat, ist der Umgang ausgesetzt."),  # noqa: E501
+    Sample(
+        CASE, "Fall Kastanie: Weil die Tochter Angst vor dem Vater hat, ist der Umgang ausgesetzt."
+    ),
     # --- ages and family roles ------------------------------------------------------------------
     Sample(AGES, "Tochter (6) und Sohn (9) sind in Obhut."),
     Sample(AGES, "Mutter (34) mit Säugling (3 Monate) braucht sofort einen Schutzplatz."),
@@ -313,31 +418,54 @@ PSEUDONYMOUS = [
     # --- institutions ---------------------------------------------------------------------------
     Sample(INSTITUTION, "Frauenhaus Rostock hat heute einen Platz frei."),
     Sample(INSTITUTION, "Clara-Zetkin-Haus meldet: keine freien Plätze bis Ende März."),
-    Sample(INSTITUTION, "Interventionsstelle Rostock übernimmt die Beratung nach dem Polizeieinsatz."),  # noqa: E501
-    Sample(INSTITUTION, "Die Kinderschutzambulanz der Universitätsmedizin Greifswald hat Befunde dokumentiert."),  # noqa: E501
+    Sample(
+        INSTITUTION, "Interventionsstelle Rostock übernimmt die Beratung nach dem Polizeieinsatz."
+    ),
+    Sample(
+        INSTITUTION,
+        "Die Kinderschutzambulanz der Universitätsmedizin Greifswald hat Befunde dokumentiert.",
+    ),
     Sample(INSTITUTION, "Das Jugendamt Vorpommern-Greifswald hat eine Inobhutnahme veranlasst."),
     Sample(INSTITUTION, "Der Weiße Ring begleitet die Betroffene zum Prozess."),
-    Sample(INSTITUTION, "Beratungsstelle für Betroffene von häuslicher Gewalt Schwerin ist bis Freitag geschlossen."),  # noqa: E501
+    Sample(
+        INSTITUTION,
+        "Beratungsstelle für Betroffene von häuslicher Gewalt Schwerin ist bis Freitag geschlossen.",  # noqa: E501
+    ),
     Sample(INSTITUTION, "Die Käthe-Kollwitz-Schule meldet einen Verdachtsfall."),
     Sample(INSTITUTION, "Sophie-Scholl-Gymnasium: Schülerin berichtet von Gewalt zu Hause."),
-    Sample(INSTITUTION, "Albert-Schweitzer-Grundschule bittet um Beratung durch eine insoweit erfahrene Fachkraft."),  # noqa: E501
+    Sample(
+        INSTITUTION,
+        "Albert-Schweitzer-Grundschule bittet um Beratung durch eine insoweit erfahrene Fachkraft.",
+    ),
     Sample(INSTITUTION, "Anne-Frank-Schule: Kind (9) kam mit Hämatomen zum Unterricht."),
     Sample(INSTITUTION, "Die Kita Sonnenschein hat den ASD informiert."),
     Sample(INSTITUTION, "Helios Kliniken Schwerin, Notaufnahme: Frau mit Würgemalen behandelt."),
-    Sample(INSTITUTION, "Die Rechtsmedizin Rostock hat die Verletzungen gerichtsfest dokumentiert."),  # noqa: E501
+    Sample(
+        INSTITUTION, "Die Rechtsmedizin Rostock hat die Verletzungen gerichtsfest dokumentiert."
+    ),
     Sample(INSTITUTION, "Polizeiinspektion Neubrandenburg hat eine Wegweisung ausgesprochen."),
     Sample(INSTITUTION, "Kriminalpolizeiinspektion Anklam übernimmt die Ermittlungen."),
     Sample(INSTITUTION, "Männerberatung Rostock bietet dem Täter ein Anti-Gewalt-Training an."),
-    Sample(INSTITUTION, "Fachberatungsstelle gegen sexualisierte Gewalt Stralsund hat Kapazitäten."),  # noqa: E501
-    Sample(INSTITUTION, "Die Ernst-Moritz-Arndt-Universität hat für die Studentin eine Ansprechperson benannt."),  # noqa: E501
+    Sample(
+        INSTITUTION, "Fachberatungsstelle gegen sexualisierte Gewalt Stralsund hat Kapazitäten."
+    ),
+    Sample(
+        INSTITUTION,
+        "Die Ernst-Moritz-Arndt-Universität hat für die Studentin eine Ansprechperson benannt.",
+    ),
     Sample(INSTITUTION, "Frauenschutzhaus Wismar: zwei Plätze frei, Aufnahme ab sofort."),
     Sample(INSTITUTION, "Landesfrauenrat M-V lädt zur Fachtagung ein."),
     Sample(INSTITUTION, "Caritas Mecklenburg übernimmt die Schuldnerberatung."),
     Sample(INSTITUTION, "Das Diakoniewerk Neues Ufer hat einen Platz im betreuten Wohnen."),
     Sample(INSTITUTION, "Amtsgericht Rostock, Familiengericht, hat den Beschluss erlassen."),
-    Sample(INSTITUTION, "Die Staatsanwaltschaft Schwerin ermittelt wegen gefährlicher Körperverletzung."),  # noqa: E501
+    Sample(
+        INSTITUTION,
+        "Die Staatsanwaltschaft Schwerin ermittelt wegen gefährlicher Körperverletzung.",
+    ),
     Sample(INSTITUTION, "Kinder- und Jugendnotdienst Rostock hat das Mädchen aufgenommen."),
-    Sample(INSTITUTION, "Opferambulanz am Institut für Rechtsmedizin ist rund um die Uhr erreichbar."),  # noqa: E501
+    Sample(
+        INSTITUTION, "Opferambulanz am Institut für Rechtsmedizin ist rund um die Uhr erreichbar."
+    ),
     Sample(INSTITUTION, "The women's refuge in Rostock has one free place."),
     Sample(INSTITUTION, "The youth welfare office Schwerin has taken the child into care."),
     Sample(INSTITUTION, "Pro Familia Rostock bietet eine Beratung zur Schwangerschaft an."),
@@ -365,7 +493,9 @@ PSEUDONYMOUS = [
     Sample(PLACE, "Der Vater fährt regelmäßig nach Polen und nimmt die Kinder mit."),
     # --- meetings and dates ---------------------------------------------------------------------
     Sample(MEETING, "Fallkonferenz am 12.03.2026 um 10 Uhr im Jugendamt Rostock."),
-    Sample(MEETING, "Treffen des Runden Tisches am Dienstag, 14 Uhr, Rathaus Greifswald, Raum 2.12."),  # noqa: E501
+    Sample(
+        MEETING, "Treffen des Runden Tisches am Dienstag, 14 Uhr, Rathaus Greifswald, Raum 2.12."
+    ),
     Sample(MEETING, "Hilfeplangespräch am 18.03.2026, bitte Teilnahme bestätigen."),
     Sample(MEETING, "Gerichtstermin am 02.04.2026 beim Familiengericht Rostock."),
     Sample(MEETING, "Anhörung am 7. April 2026 um 9:30 Uhr."),
@@ -383,9 +513,15 @@ PSEUDONYMOUS = [
     Sample(MEETING, "Case conference on Tuesday at 10 am at the youth welfare office."),
     Sample(MEETING, "Hearing on 7 April 2026 at the family court."),
     Sample(MEETING, "Die Frist für die Beschwerde endet am 20.04.2026."),
-    Sample(MEETING, "Online-Schulung zum Gefährdungsmanagement am 28.04.2026, Anmeldung über die Koordinierungsstelle."),  # noqa: E501
+    Sample(
+        MEETING,
+        "Online-Schulung zum Gefährdungsmanagement am 28.04.2026, Anmeldung über die Koordinierungsstelle.",  # noqa: E501
+    ),
     # --- legal terms ----------------------------------------------------------------------------
-    Sample(LAW, "Schutzanordnung nach § 1 GewSchG ist beantragt, Wohnungszuweisung nach § 2 GewSchG folgt."),  # noqa: E501
+    Sample(
+        LAW,
+        "Schutzanordnung nach § 1 GewSchG ist beantragt, Wohnungszuweisung nach § 2 GewSchG folgt.",
+    ),
     Sample(LAW, "Verdacht auf Nachstellung nach § 238 StGB."),
     Sample(LAW, "Das Familiengericht prüft Maßnahmen nach § 1666 BGB."),
     Sample(LAW, "Wegweisung nach § 52 SOG M-V für 14 Tage ausgesprochen."),
@@ -415,7 +551,10 @@ PSEUDONYMOUS = [
     Sample(HELPLINE, "She was given the helpline number 116 016."),
     Sample(HELPLINE, "Polizei 110 wurde von der Nachbarin gerufen."),
     # --- ordinary case talk ---------------------------------------------------------------------
-    Sample(NARRATIVE, "Die Betroffene wurde gestern erneut vom Ex-Partner bedroht, Polizei war vor Ort."),  # noqa: E501
+    Sample(
+        NARRATIVE,
+        "Die Betroffene wurde gestern erneut vom Ex-Partner bedroht, Polizei war vor Ort.",
+    ),
     Sample(NARRATIVE, "Der Gefährder ist aus der Haft entlassen, bitte erhöhte Aufmerksamkeit."),
     Sample(NARRATIVE, "Die Kinder sind in Obhut, die Mutter ist im Frauenhaus."),
     Sample(NARRATIVE, "Verdacht auf Zwangsverheiratung, Jugendliche braucht sofort Schutz."),

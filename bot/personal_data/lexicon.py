@@ -1,0 +1,117 @@
+"""Word lists the name check needs, read from two maintained packages at first use.
+
+- Given names: the first-name dictionary `nam_dict.txt` by Jörg Michael (GNU FDL 1.2), shipped
+  with `gender-guesser` (GPLv3): about 45,000 names with their frequency in 54 countries,
+  German, Turkish, Arabic, Polish, Russian, Ukrainian and Vietnamese among them.
+- German nouns, surnames, given names and place names: the Wiktionary extract of
+  `german-nouns` (CC BY-SA 4.0), with every inflected form.
+
+Neither list is copied into this repository. The large sets are kept as sorted arrays of string
+hashes (a few MB instead of tens): a lookup is a binary search.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = ["Lexicon", "lexicon"]
+
+
+class _HashSet:
+    """A set of strings that stores only their (per-process) hashes."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._hashes = array("q", sorted({hash(word) for word in words}))
+
+    def __contains__(self, word: str) -> bool:
+        value = hash(word)
+        i = bisect_left(self._hashes, value)
+        return i < len(self._hashes) and self._hashes[i] == value
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    given_names: _HashSet  # lower case
+    common_nouns: _HashSet  # lower case, every inflected form of a German common noun
+    surnames: frozenset[str]  # lower case
+    places: frozenset[str]  # lower case
+
+    def is_given_name(self, word: str) -> bool:
+        low = word.lower()
+        if low in self.given_names:
+            return True
+        parts = low.split("-")  # "Lisa-Marie"
+        return len(parts) > 1 and all(len(p) > 1 and p in self.given_names for p in parts)
+
+
+_NON_COMMON = {"Vorname", "Nachname", "Eigenname", "Toponym"}
+
+
+def _given_names() -> Iterable[str]:
+    path = resources.files("gender_guesser").joinpath("data/nam_dict.txt")
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line[:1] in ("#", "=", "") or len(line) < 3:
+                continue
+            name = line.split()[1]
+            if "+" in name:  # "Ali+Reza" stands for "Ali-Reza", "Ali Reza" and "Alireza"
+                yield name.replace("+", "-").lower()
+                yield name.replace("+", "").lower()
+            else:
+                yield name.lower()
+
+
+def _lemma_and_tags(line: str) -> tuple[str, set[str]]:
+    """The first two fields of a line of nouns.csv; the csv module is five times slower."""
+    if line.startswith('"'):
+        row = next(csv.reader([line]))
+        return row[0].lower(), set(row[1].split(","))
+    lemma, rest = line.split(",", 1)
+    tags = rest[1 : rest.index('"', 1)] if rest.startswith('"') else rest.split(",", 1)[0]
+    return lemma.lower(), set(tags.split(","))
+
+
+def _load() -> Lexicon:
+    base = resources.files("german_nouns")
+    common_rows: list[bool] = []
+    surnames: set[str] = set()
+    places: set[str] = set()
+    given: list[str] = []
+    lines = base.joinpath("nouns.csv").read_text(encoding="utf-8").split("\n")
+    for line in lines[1:]:
+        if not line:
+            continue
+        lemma, tags = _lemma_and_tags(line)
+        common_rows.append(not tags & _NON_COMMON)
+        if "Nachname" in tags:
+            surnames.add(lemma)
+        if "Toponym" in tags:
+            places.add(lemma)
+        if "Vorname" in tags:
+            given.append(lemma)
+    common: list[str] = []
+    for line in base.joinpath("index.txt").read_text(encoding="utf-8").split("\n"):
+        form, *rows_of_form = line.split("\t")
+        if any(common_rows[int(i)] for i in rows_of_form if i):
+            common.append(form)
+    return Lexicon(
+        given_names=_HashSet([*_given_names(), *given]),
+        common_nouns=_HashSet(common),
+        surnames=frozenset(surnames),
+        places=frozenset(places),
+    )
+
+
+@functools.cache
+def lexicon() -> Lexicon:
+    """The word lists, loaded once per process (about a second)."""
+    return _load()
