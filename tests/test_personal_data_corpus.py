@@ -12,7 +12,14 @@ from collections import Counter
 import pytest
 
 from bot.personal_data import Finding, find_personal_data
-from tests.personal_data_corpus import IDENTIFYING, NAME, PSEUDONYMOUS, Sample
+from tests.personal_data_corpus import (
+    HELD_OUT_IDENTIFYING,
+    HELD_OUT_PSEUDONYMOUS,
+    IDENTIFYING,
+    NAME,
+    PSEUDONYMOUS,
+    Sample,
+)
 
 RECALL_FLOOR = 0.95
 CONFIRMATION_CEILING = 0.03
@@ -30,11 +37,16 @@ def hits(sample: Sample) -> list[Finding]:
     ]
 
 
-def report() -> tuple[dict[str, tuple[int, int, int]], dict[str, tuple[int, int, int]]]:
+Counts = dict[str, tuple[int, int, int]]
+
+
+def report(
+    identifying: list[Sample] = IDENTIFYING, pseudonymous: list[Sample] = PSEUDONYMOUS
+) -> tuple[Counts, Counts]:
     """Per kind: (texts, blocked, confirmable only) for identifying texts, (texts, refused,
     confirmation) for pseudonymous ones."""
     found: dict[str, list[int]] = {}
-    for sample in IDENTIFYING:
+    for sample in identifying:
         counts = found.setdefault(sample.kind, [0, 0, 0])
         counts[0] += 1
         sample_hits = hits(sample)
@@ -43,7 +55,7 @@ def report() -> tuple[dict[str, tuple[int, int, int]], dict[str, tuple[int, int,
         elif sample_hits:
             counts[2] += 1
     wrong: dict[str, list[int]] = {}
-    for sample in PSEUDONYMOUS:
+    for sample in pseudonymous:
         counts = wrong.setdefault(sample.kind, [0, 0, 0])
         counts[0] += 1
         findings = find_personal_data(sample.text, NETWORK_PLACES)
@@ -57,10 +69,8 @@ def report() -> tuple[dict[str, tuple[int, int, int]], dict[str, tuple[int, int,
     )
 
 
-def print_report(
-    found: dict[str, tuple[int, int, int]], wrong: dict[str, tuple[int, int, int]]
-) -> None:
-    print("\nidentifying texts        n  blocked  confirm  recall")
+def print_report(found: Counts, wrong: Counts, title: str) -> None:
+    print(f"\n{title}\nidentifying texts        n  blocked  confirm  recall")
     for kind, (n, blocked, confirm) in sorted(found.items()):
         print(f"  {kind:<20} {n:>4} {blocked:>8} {confirm:>8} {(blocked + confirm) / n:>7.1%}")
     print("pseudonymous texts       n  refused  confirm")
@@ -82,7 +92,7 @@ def test_the_corpus_is_big_enough_and_labelled_consistently() -> None:
 
 def test_recall_and_false_positives_stay_within_the_floors() -> None:
     found, wrong = report()
-    print_report(found, wrong)
+    print_report(found, wrong, "corpus")
 
     total = sum(n for n, _, _ in found.values())
     recalled = sum(blocked + confirm for _, blocked, confirm in found.values())
@@ -95,6 +105,20 @@ def test_recall_and_false_positives_stay_within_the_floors() -> None:
     assert (name_blocked + name_confirm) / names >= RECALL_FLOOR, "recall of names"
     assert refused == 0, [s.text for s in PSEUDONYMOUS if _refused(s)]
     assert confirmed / pseudonymous <= CONFIRMATION_CEILING, f"{confirmed}/{pseudonymous}"
+
+
+def test_held_out_texts_stay_within_the_floors() -> None:
+    """Texts written after the detector and never used to change it."""
+    found, wrong = report(HELD_OUT_IDENTIFYING, HELD_OUT_PSEUDONYMOUS)
+    print_report(found, wrong, "held out")
+
+    total = sum(n for n, _, _ in found.values())
+    recalled = sum(blocked + confirm for _, blocked, confirm in found.values())
+    assert recalled / total >= RECALL_FLOOR
+    assert sum(r for _, r, _ in wrong.values()) == 0
+    assert sum(c for _, _, c in wrong.values()) / len(HELD_OUT_PSEUDONYMOUS) <= (
+        CONFIRMATION_CEILING
+    )
 
 
 def _refused(sample: Sample) -> bool:
