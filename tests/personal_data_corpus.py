@@ -599,12 +599,12 @@ PSEUDONYMOUS = [
 HELD_OUT_IDENTIFYING = [
     Sample(
         NAME, "Heute früh kam Frau Brigitte Haas mit ihrem Sohn in die Beratung.", "Brigitte Haas"
-    ),  # noqa: E501
+    ),
     Sample(
         NAME,
         "Herr Schwarzer hat die Kinder vom Hort abgeholt, obwohl er das nicht darf.",
         "Schwarzer",
-    ),  # noqa: E501
+    ),
     Sample(NAME, "Ihr Mann, Holger Dietrich, ist Sportschütze.", "Holger Dietrich"),
     Sample(NAME, "Die Jugendliche Celina (14) übernachtet seit Tagen bei Fremden.", "Celina"),
     Sample(NAME, "Kindsmutter Emine Aslan bittet um einen Termin mit Dolmetscher.", "Emine Aslan"),
@@ -636,7 +636,7 @@ HELD_OUT_IDENTIFYING = [
         NAME,
         "Mia-Sophie Brandt (13) hat sich der Vertrauenslehrerin geöffnet.",
         "Mia-Sophie Brandt",
-    ),  # noqa: E501
+    ),
     Sample(NAME, "Kind Ole ist in der Kita auffällig still.", "Ole"),
     Sample(NAME, "Frau Schuhmann meldet, dass ihr Ex vor der Tür steht.", "Schuhmann"),
     Sample(ADDRESS, "Er bedroht sie vor ihrer Wohnung in der Lindenstraße 14.", "Lindenstraße 14"),
