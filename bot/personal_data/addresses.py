@@ -241,8 +241,8 @@ def postcode_towns(text: str) -> Iterator[Candidate]:
 # English addresses put the number first: "221B Baker Street", "12 Main St."
 _ENGLISH_STREET = re.compile(
     r"""
-    (?<![\w.,/-])
-    [1-9][0-9]{0,4}[A-Za-z]?,?[ ]
+    [1-9](?<![\w.,/-].)
+    [0-9]{0,4}[A-Za-z]?,?[ ]
     (?:[A-Z][a-z'’-]+[ ]){1,3}
     (?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Way|Close|Court|Place|Square|Crescent
        |Terrace|Boulevard|Blvd|Gardens|Grove|Row|Mews|Parade)\b\.?

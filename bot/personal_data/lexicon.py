@@ -27,7 +27,10 @@ class _HashSet:
     """A set of strings that stores only their (per-process) hashes."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        self._hashes = array("q", sorted({hash(word) for word in words}))
+        ordered = sorted(array("q", (hash(word) for word in words)))
+        self._hashes = array(
+            "q", (h for i, h in enumerate(ordered) if i == 0 or h != ordered[i - 1])
+        )
 
     def __contains__(self, word: str) -> bool:
         value = hash(word)
@@ -81,31 +84,35 @@ def _lemma_and_tags(line: str) -> tuple[str, set[str]]:
 
 
 def _load() -> Lexicon:
+    # Both files are read line by line: reading them whole would grow the process by a
+    # hundred MB that the allocator keeps.
     base = resources.files("german_nouns")
-    common_rows: list[bool] = []
+    common_rows = bytearray()  # per row of nouns.csv: 1 for a common noun
     surnames: set[str] = set()
     places: set[str] = set()
     given: list[str] = []
-    lines = base.joinpath("nouns.csv").read_text(encoding="utf-8").split("\n")
-    for line in lines[1:]:
-        if not line:
-            continue
-        lemma, tags = _lemma_and_tags(line)
-        common_rows.append(not tags & _NON_COMMON)
-        if "Nachname" in tags:
-            surnames.add(lemma)
-        if "Toponym" in tags:
-            places.add(lemma)
-        if "Vorname" in tags:
-            given.append(lemma)
-    common: list[str] = []
-    for line in base.joinpath("index.txt").read_text(encoding="utf-8").split("\n"):
-        form, *rows_of_form = line.split("\t")
-        if any(common_rows[int(i)] for i in rows_of_form if i):
-            common.append(form)
+    with base.joinpath("nouns.csv").open(encoding="utf-8") as lines:
+        next(lines)
+        for line in lines:
+            if line == "\n":
+                continue
+            lemma, tags = _lemma_and_tags(line.rstrip("\n"))
+            common_rows.append(not tags & _NON_COMMON)
+            if "Nachname" in tags:
+                surnames.add(lemma)
+            if "Toponym" in tags:
+                places.add(lemma)
+            if "Vorname" in tags:
+                given.append(lemma)
+    with base.joinpath("index.txt").open(encoding="utf-8") as lines:
+        common = _HashSet(
+            form
+            for form, *rows in (line.rstrip("\n").split("\t") for line in lines)
+            if any(common_rows[int(i)] for i in rows if i)
+        )
     return Lexicon(
         given_names=_HashSet([*_given_names(), *given]),
-        common_nouns=_HashSet(common),
+        common_nouns=common,
         surnames=frozenset(surnames),
         places=frozenset(places),
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 
 from bot.personal_data._common import Candidate, Kind, Suggestion, words
 from bot.personal_data.lexicon import Lexicon, lexicon
@@ -105,26 +104,22 @@ _AGE = re.compile(
 )
 _ORDINAL = re.compile(r"[0-9]\.[ ]?\Z")  # "3. OG": an abbreviation after a number
 _BIRTH_NAME = words("geb. geb geborene geborener geborenen née nee")
+_LOWER_STARTS = _TITLES | _RELATIONS | _BIRTH_NAME | _PSEUDONYM_MARKERS
 
 
-@dataclass(frozen=True)
 class _Word:
-    text: str  # as written, with a trailing dot if there is one
-    start: int
-    end: int
-    gap: str  # the characters between the previous word and this one
+    """A word of the text, with the forms the rules compare."""
 
-    @property
-    def bare(self) -> str:
-        return self.text.rstrip(".")
+    __slots__ = ("bare", "end", "gap", "key", "low", "start", "text")
 
-    @property
-    def low(self) -> str:
-        return self.text.lower()
-
-    @property
-    def key(self) -> str:
-        return self.bare.lower()
+    def __init__(self, text: str, start: int, end: int, gap: str) -> None:
+        self.text = text  # as written, with a trailing dot if there is one
+        self.start = start
+        self.end = end
+        self.gap = gap  # the characters between the previous word and this one
+        self.bare = text.rstrip(".")
+        self.low = text.lower()
+        self.key = self.bare.lower()
 
 
 class _Reader:
@@ -132,20 +127,24 @@ class _Reader:
 
     def __init__(self, text: str, places: Collection[str]) -> None:
         self.text = text
-        self.words: list[_Word] = []
-        previous_end = 0
-        for match in _WORD.finditer(text):
-            self.words.append(
-                _Word(match.group(), match.start(), match.end(), text[previous_end : match.start()])
-            )
-            previous_end = match.end()
-        letters = [char for char in text if char.isalpha()]
+        self.matches = list(_WORD.finditer(text))
+        self.count = len(self.matches)
+        self._words: dict[int, _Word] = {}  # made only for the words a rule looks at
         # All capitals or no capitals: then capitalisation tells nothing.
-        self.caseless = not any(c.isupper() for c in letters) or not any(
-            c.islower() for c in letters
-        )
+        self.caseless = text == text.lower() or text == text.upper()
         self.lexicon: Lexicon = lexicon()
         self.places = {place.lower() for place in places}
+
+    def word(self, i: int) -> _Word:
+        word = self._words.get(i)
+        if word is None:
+            match = self.matches[i]
+            gap_start = self.matches[i - 1].end() if i else 0
+            word = _Word(
+                match.group(), match.start(), match.end(), self.text[gap_start : match.start()]
+            )
+            self._words[i] = word
+        return word
 
     def capitalised(self, word: _Word) -> bool:
         return self.caseless or word.text[0].isupper()
@@ -188,25 +187,33 @@ class _Reader:
 
     def after(self, i: int) -> _Word | None:
         """The word after word i if only a space separates them."""
-        if i + 1 < len(self.words) and self.words[i + 1].gap in (" ", "\u00a0"):
-            return self.words[i + 1]
+        if i + 1 < self.count and self.word(i + 1).gap in (" ", "\u00a0"):
+            return self.word(i + 1)
         return None
 
 
 def names(text: str, places: Collection[str] = ()) -> Iterator[Candidate]:
     reader = _Reader(text, places)
     taken = -1  # words up to this index already belong to a finding or a pseudonym
-    for i in range(len(reader.words)):
+    caseless = reader.caseless
+    for i, match in enumerate(reader.matches):
         if i <= taken:
             continue
-        found = (
-            _pseudonym(reader, i)
-            or _after_title(reader, i)
-            or _birth_name(reader, i)
-            or _after_relation(reader, i)
-            or _given_name(reader, i)
-            or _unknown_with_surname(reader, i)
-        )
+        first = match.group()
+        if not caseless and first[0].islower() and first.lower() not in _LOWER_STARTS:
+            continue  # every rule starts with a capitalised word or one of these
+        if first.rstrip(".").lower() in _NOT_NAMES:
+            continue  # "Die", "Am", "Montag": no rule starts with these
+        key = first.rstrip(".").lower()
+        if key in _PSEUDONYM_MARKERS:
+            found = _pseudonym(reader, i)
+        elif key in _RELATIONS:
+            found = _after_relation(reader, i)
+        elif first.lower() in _BIRTH_NAME:
+            found = _birth_name(reader, i)
+        else:
+            found = _after_title(reader, i)
+        found = found or _given_name(reader, i) or _unknown_with_surname(reader, i)
         if found is None:
             continue
         last, candidate = found
@@ -221,7 +228,7 @@ _Found = tuple[int, Candidate | None]  # index of the last word taken, and the f
 def _pseudonym(reader: _Reader, i: int) -> _Found | None:
     """ "Fall Jasmin": the word after "Fall" is a case pseudonym."""
     following = reader.after(i)
-    if reader.words[i].key in _PSEUDONYM_MARKERS and following is not None:
+    if reader.word(i).key in _PSEUDONYM_MARKERS and following is not None:
         return i + 1, None
     return None
 
@@ -230,21 +237,23 @@ def _is_title(reader: _Reader, word: _Word) -> bool:
     low = word.low
     if low in _TITLES:
         return True
-    return reader.capitalised(word) and any(
-        low != title and sorted(low) == sorted(title) and _one_swap(low, title)
-        for title in _FORMAL_TITLES
+    return (
+        len(low) == 4
+        and reader.capitalised(word)
+        and any(low != title and _one_swap(low, title) for title in _FORMAL_TITLES)
     )
 
 
 def _one_swap(typed: str, meant: str) -> bool:
     """Two neighbouring letters swapped: "Frua" for "Frau"."""
     differ = [k for k, (a, b) in enumerate(zip(typed, meant, strict=True)) if a != b]
-    return len(differ) == 2 and differ[1] == differ[0] + 1
+    k = differ[0] if len(differ) == 2 and differ[1] == differ[0] + 1 else -1
+    return k >= 0 and typed[k] == meant[k + 1] and typed[k + 1] == meant[k]
 
 
 def _after_title(reader: _Reader, i: int) -> _Found | None:
     """ "Frau Sabine Müller", "Hr. Wolff", "Familie Nguyen", "Frau Dr. Weber"."""
-    title = reader.words[i]
+    title = reader.word(i)
     if not _is_title(reader, title):
         return None
     j = i
@@ -264,9 +273,9 @@ def _after_title(reader: _Reader, i: int) -> _Found | None:
     if reader.place(first) and not reader.surname(first):
         return None
     last = _extend(reader, j + 1, limit=3)
-    end_word = reader.words[last]
+    end_word = reader.word(last)
     initial = end_word.bare[0].upper()
-    form = f"{reader.text[title.start : reader.words[j].end]} {initial}."
+    form = f"{reader.text[title.start : reader.word(j).end]} {initial}."
     candidate = Candidate(title.start, end_word.end, Kind.NAME, True, Suggestion("form", form))
     return last, _narrow(reader, i, j + 1, last, candidate)
 
@@ -274,9 +283,9 @@ def _after_title(reader: _Reader, i: int) -> _Found | None:
 def _narrow(reader: _Reader, title: int, first: int, last: int, candidate: Candidate) -> Candidate:
     """The finding covers the name only, not the title before it."""
     del title
-    start = reader.words[first].start
-    end = reader.words[last].end
-    if reader.text[end - 1] == "." and reader.words[last].bare != reader.words[last].text:
+    start = reader.word(first).start
+    end = reader.word(last).end
+    if reader.text[end - 1] == "." and reader.word(last).bare != reader.word(last).text:
         end -= 1  # "Hr. Wolff." ends the sentence
     return candidate._replace(start=start, end=end)
 
@@ -286,7 +295,7 @@ def _extend(reader: _Reader, first: int, limit: int) -> int:
     last = first
     while last - first < limit - 1:
         nxt = reader.after(last)
-        if nxt is None or not reader.family_name(nxt) or reader.words[last].text.endswith("."):
+        if nxt is None or not reader.family_name(nxt) or reader.word(last).text.endswith("."):
             break
         last += 1
     return last
@@ -294,32 +303,32 @@ def _extend(reader: _Reader, first: int, limit: int) -> int:
 
 def _birth_name(reader: _Reader, i: int) -> _Found | None:
     """ "geb. Wagner", "geborene Hoffmann"."""
-    if reader.words[i].low not in _BIRTH_NAME:
+    if reader.word(i).low not in _BIRTH_NAME:
         return None
     name = reader.after(i)
-    if name is None and i + 1 < len(reader.words) and reader.words[i + 1].gap in (": ", ":"):
-        name = reader.words[i + 1]
+    if name is None and i + 1 < reader.count and reader.word(i + 1).gap in (": ", ":"):
+        name = reader.word(i + 1)
     if name is None or not reader.name_like(name):
         return None
     last = _extend(reader, i + 1, limit=2)
-    candidate = Candidate(name.start, reader.words[last].end, Kind.NAME, True)
+    candidate = Candidate(name.start, reader.word(last).end, Kind.NAME, True)
     return last, _narrow(reader, i, i + 1, last, candidate)
 
 
 def _after_relation(reader: _Reader, i: int) -> _Found | None:
     """ "Tochter Lea (6)", "Ex-Partner Dennis Hoffmann", "Oma Gisela", "heißt Melanie"."""
-    relation = reader.words[i]
+    relation = reader.word(i)
     if relation.key not in _RELATIONS:
         return None
     name = reader.after(i)
-    if name is None and i + 1 < len(reader.words) and reader.words[i + 1].gap == ": ":
-        name = reader.words[i + 1]
+    if name is None and i + 1 < reader.count and reader.word(i + 1).gap == ": ":
+        name = reader.word(i + 1)
     if name is None or not reader.name_like(name) or reader.place(name):
         return None
     last = _extend(reader, i + 1, limit=3)
     if name.key in _PSEUDONYMS and last == i + 1:
         return None  # "Klientin Linde"; but "Klientin Jasmin Wolf" is a name
-    age = _AGE.match(reader.text, reader.words[last].end)
+    age = _AGE.match(reader.text, reader.word(last).end)
     form = relation.bare + (f" ({age.group('age')})" if age else "")
     if form[0].islower() and not reader.caseless:
         form = form[0].upper() + form[1:]
@@ -332,13 +341,13 @@ def _after_relation(reader: _Reader, i: int) -> _Found | None:
         return None
     else:
         blocking = False  # not in the name list: maybe a rare name, maybe a word. Ask.
-    candidate = Candidate(name.start, reader.words[last].end, Kind.NAME, blocking, suggestion)
+    candidate = Candidate(name.start, reader.word(last).end, Kind.NAME, blocking, suggestion)
     return last, _narrow(reader, i, i + 1, last, candidate)
 
 
 def _given_name(reader: _Reader, i: int) -> _Found | None:
     """ "Anna Schmidt", "Lisa-Marie Krüger", "Lea (6)", "Jamal, 16," and given names alone."""
-    word = reader.words[i]
+    word = reader.word(i)
     if not reader.name_like(word) or not reader.given(word) or reader.place(word):
         return None
     if _ORDINAL.search(reader.text, 0, word.start):
@@ -350,9 +359,9 @@ def _given_name(reader: _Reader, i: int) -> _Found | None:
         after_last = reader.after(last)
         if after_last is not None and after_last.key in _INSTITUTIONS:
             return last + 1, None  # "Clara Zetkin Haus"
-        initials = f"{word.bare[0].upper()}. {reader.words[last].bare[0].upper()}."
+        initials = f"{word.bare[0].upper()}. {reader.word(last).bare[0].upper()}."
         return last, Candidate(
-            word.start, reader.words[last].end, Kind.NAME, True, Suggestion("form", initials)
+            word.start, reader.word(last).end, Kind.NAME, True, Suggestion("form", initials)
         )
     age = _AGE.match(reader.text, word.end)
     if age is not None and word.key not in _PSEUDONYMS:  # "Noah (7 J.)", but not "Linde (34)"
@@ -368,16 +377,15 @@ def _given_name(reader: _Reader, i: int) -> _Found | None:
 
 def _unknown_with_surname(reader: _Reader, i: int) -> _Found | None:
     """ "Kevn Neumann": an unknown capitalised word before a listed surname, shown to confirm."""
-    word = reader.words[i]
     nxt = reader.after(i)
+    if nxt is None or reader.caseless or not reader.surname(nxt):
+        return None
+    word = reader.word(i)
     if (
-        nxt is None
-        or reader.caseless
-        or not reader.name_like(word)
+        not reader.name_like(word)
         or reader.place(word)
         or reader.common(word)
         or word.key in _PSEUDONYMS
-        or not reader.surname(nxt)
         or reader.common(nxt)
         or not reader.name_like(nxt)
     ):

@@ -197,6 +197,7 @@ _MONTH_NAMES = words(
 _MONTH_NAME = "(?:" + "|".join(sorted(_MONTH_NAMES, key=len, reverse=True)) + r")\b\.?"
 _DATE = re.compile(
     rf"""
+    (?=[0-9JFMASONDjfmasond])               # fails fast where no date can start
     (?<![\w,/-])(?<![0-9]\.)                # not the tail of a number; "geb.12.3.85" is fine
     (?:
         {_DAY}(?P<sep>[./-]){_MONTH}(?P=sep)(?:{_YEAR}|[0-9]{{2}})      # 12.03.1985, 12.3.85
@@ -258,17 +259,18 @@ def dates(text: str) -> Iterator[Candidate]:
 # --- Identity numbers ---------------------------------------------------------------------------
 
 # Steuerliche Identifikationsnummer: eleven digits, also in groups ("26 954 371 827").
-_TAX_ID = re.compile(r"(?<![\w/.,-])[1-9](?:[ ]?[0-9]){10}(?![\w/]|[.,-][0-9])")
+_TAX_ID = re.compile(r"[1-9](?<![\w/.,-].)(?:[ ]?[0-9]){10}(?![\w/]|[.,-][0-9])")
 # Versicherungsnummer of the pension insurance: area, date of birth, initial, serial, check digit.
 _PENSION_NUMBER = re.compile(
-    r"(?<![\w/.-])[0-9]{2}[ ]?[0-9]{6}[ ]?[A-Za-z][ ]?[0-9]{2}[ ]?[0-9](?![\w/]|[.,-][0-9])"
+    r"[0-9](?<![\w/.-].)[0-9][ ]?[0-9]{6}[ ]?[A-Za-z][ ]?[0-9]{2}[ ]?[0-9](?![\w/]|[.,-][0-9])"
 )
 # Krankenversichertennummer (lifelong part): a letter and nine digits, the last a check digit.
-_HEALTH_NUMBER = re.compile(r"(?<![\w/.-])[A-Z][0-9]{9}(?![\w/]|[.,-][0-9])")
+_HEALTH_NUMBER = re.compile(r"[A-Z](?<![\w/.-].)[0-9]{9}(?![\w/]|[.,-][0-9])")
 # Serial number of an identity card or passport with its check digit (ICAO 9303): nine letters
 # and digits from the alphabet the German documents use, then the check digit.
 _DOCUMENT_NUMBER = re.compile(
-    r"(?<![\w/.-])(?=[0-9CFGHJKLMNPRTVWXYZ]*[0-9])[CFGHJKLMNPRTVWXYZ][0-9CFGHJKLMNPRTVWXYZ]{8}"
+    r"[CFGHJKLMNPRTVWXYZ](?<![\w/.-].)(?=[0-9CFGHJKLMNPRTVWXYZ]{0,8}[0-9])"
+    r"[0-9CFGHJKLMNPRTVWXYZ]{8}"
     r"(?P<check>[0-9])?(?![\w/]|[.,-][0-9])"
 )
 _DOCUMENT_CONTEXT = re.compile(

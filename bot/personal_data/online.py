@@ -31,7 +31,7 @@ def emails(text: str) -> Iterator[Candidate]:
 # --- Handles ------------------------------------------------------------------------------------
 
 # "@dennis_b_hro", but not the "@" of an e-mail address or "Treffen @ 10".
-_AT_HANDLE = re.compile(r"(?<![\w@.+-])@(?=[\w.]*[^\W\d_])\w[\w.]{0,28}\w(?![\w@]|\.\w)")
+_AT_HANDLE = re.compile(r"@(?<![\w@.+-]@)(?=[\w.]*[^\W\d_])\w[\w.]{0,28}\w(?![\w@]|\.\w)")
 # A profile address: "instagram.com/lea.sophie2010", "t.me/kevin_n88", "tiktok.com/@x".
 _PROFILE_URL = re.compile(
     r"""
@@ -60,10 +60,21 @@ _NAMED_HANDLE = re.compile(
 )
 
 
+_PLATFORMS = (
+    "insta", "tiktok", "snap", "telegram", "discord", "facebook", "twitter", "threads",
+    "youtube", "signal", "whatsapp", "skype", "twitch", "x ", "x-", "x:",
+)  # fmt: skip
+
+
 def handles(text: str) -> Iterator[Candidate]:
-    for match in _AT_HANDLE.finditer(text):
-        yield Candidate(match.start(), match.end(), Kind.HANDLE, True)
-    for match in _PROFILE_URL.finditer(text):
-        yield Candidate(match.start("profile"), match.end(), Kind.HANDLE, True)
-    for match in _NAMED_HANDLE.finditer(text):
-        yield Candidate(match.start("handle"), match.end(), Kind.HANDLE, True)
+    # Cheap tests first: most texts have no "@", no "/" and name no platform.
+    if "@" in text:
+        for match in _AT_HANDLE.finditer(text):
+            yield Candidate(match.start(), match.end(), Kind.HANDLE, True)
+    if "/" in text:
+        for match in _PROFILE_URL.finditer(text):
+            yield Candidate(match.start("profile"), match.end(), Kind.HANDLE, True)
+    lower = text.lower()
+    if any(platform in lower for platform in _PLATFORMS):
+        for match in _NAMED_HANDLE.finditer(text):
+            yield Candidate(match.start("handle"), match.end(), Kind.HANDLE, True)
