@@ -262,7 +262,12 @@ def english_streets(text: str) -> Iterator[Candidate]:
 # (historic) at the end. Written in capitals they are found anywhere; in any other case only
 # after a word that announces them ("Kennzeichen hro-mk 456").
 _PLATE = r"[A-ZÄÖÜ]{1,3}(?:-[ ]?|[ ])[A-Z]{1,2}[ -]?[1-9][0-9]{0,3}[EH]?"
-_CAPITAL_PLATE = re.compile(rf"(?<![\w§-])(?P<plate>{_PLATE})(?![\w-])")
+# The first capital before the lookbehind, so that re scans for it in C.
+_CAPITAL_PLATE = re.compile(
+    r"(?P<plate>[A-ZÄÖÜ](?<![\w§-].)[A-ZÄÖÜ]{0,2}(?:-[ ]?|[ ])[A-Z]{1,2}[ -]?[1-9][0-9]{0,3}[EH]?)"
+    r"(?![\w-])"
+)
+_PLATE_WORDS = ("kennz", "nummernschild", "kfz", "registration", "plate")
 _ANNOUNCED_PLATE = re.compile(
     rf"""
     \b(?:kennzeichen|kennz|kfz-kennzeichen|amtliches[ ]kennzeichen|nummernschild|kfz
@@ -277,7 +282,9 @@ _NOT_PLATES = words("M-V MV")
 
 
 def plates(text: str) -> Iterator[Candidate]:
-    for pattern in (_CAPITAL_PLATE, _ANNOUNCED_PLATE):
+    lower = text.lower()
+    announced = any(word in lower for word in _PLATE_WORDS)
+    for pattern in (_CAPITAL_PLATE, _ANNOUNCED_PLATE) if announced else (_CAPITAL_PLATE,):
         for match in pattern.finditer(text):
             plate = match.group("plate")
             district, _, rest = plate.replace("-", " ").partition(" ")

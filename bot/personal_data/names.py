@@ -202,9 +202,9 @@ def names(text: str, places: Collection[str] = ()) -> Iterator[Candidate]:
         first = match.group()
         if not caseless and first[0].islower() and first.lower() not in _LOWER_STARTS:
             continue  # every rule starts with a capitalised word or one of these
-        if first.rstrip(".").lower() in _NOT_NAMES:
-            continue  # "Die", "Am", "Montag": no rule starts with these
         key = first.rstrip(".").lower()
+        if key in _NOT_NAMES:
+            continue  # "Die", "Am", "Montag": no rule starts with these
         if key in _PSEUDONYM_MARKERS:
             found = _pseudonym(reader, i)
         elif key in _RELATIONS:

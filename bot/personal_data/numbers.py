@@ -98,6 +98,8 @@ _PHONE_KEYWORD = r"""
        |telefonnummer|handynummer|mobilnummer|rufnummer|phone[ ]number)
     \.?(?:[ -]?(?:nr|no|nummer|number)\.?)?[ ]?[:.]?[ ]*
 """
+# Parts of every phone keyword: a text without any of them needs no keyword search.
+_PHONE_WORDS = ("tel", "phone", "fon", "handy", "mobil", "cell", "fax", "whats", "signal")
 _PHONE_CONTEXT = re.compile(_PHONE_KEYWORD + r"\Z", re.VERBOSE | re.IGNORECASE)
 # Right after a phone keyword, a number is a phone number even without an area code.
 _KEYWORD_PHONE = re.compile(
@@ -130,6 +132,9 @@ def phones(text: str) -> Iterator[Candidate]:
             yield Candidate(match.start(), match.end(), Kind.PHONE, blocking)
         # What is no phone number, or only weakly one, may run on into one: look inside it again.
         position = match.end() if blocking else match.start() + 1
+    lower = text.lower()
+    if not any(word in lower for word in _PHONE_WORDS):
+        return
     for match in _KEYWORD_PHONE.finditer(text):
         digits = _digits(match.group("number"))
         # The harmonised helplines 116 xxx ("Hilfetelefon Gewalt gegen Frauen" 116 016) are no
@@ -170,9 +175,9 @@ def _libphonenumber_verdict(raw: str) -> tuple[bool, bool | None]:
         number = phonenumbers.parse(raw, "DE")
     except phonenumbers.NumberParseException:
         return False, None
-    if not phonenumbers.is_valid_number(number):
+    kind = phonenumbers.number_type(number)  # UNKNOWN unless the number is valid
+    if kind == PhoneNumberType.UNKNOWN:
         return False, None
-    kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.TOLL_FREE:
         return True, None
     return True, kind not in _SERVICE_TYPES
@@ -306,6 +311,9 @@ def id_numbers(text: str) -> Iterator[Candidate]:
             valid = _DOCUMENT_CONTEXT.search(*window) is not None
         if valid:
             yield Candidate(match.start(), match.end(), Kind.ID_NUMBER, True)
+    lower = text.lower()
+    if "steuer" not in lower and "st" not in lower.replace(".", "").replace("-", ""):
+        return
     for match in _TAX_NUMBER.finditer(text):
         if stnr.is_valid(match.group("number")):
             yield Candidate(match.start("number"), match.end(), Kind.ID_NUMBER, True)
