@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import personal_data
-from bot.personal_data import Finding, Kind, find_personal_data
+from bot.personal_data import Finding, Kind, Suggestion, find_personal_data
 
 PHONE, EMAIL, IBAN = Kind.PHONE, Kind.EMAIL, Kind.IBAN
 BIRTH, DATE, ADDRESS = Kind.BIRTH_DATE, Kind.DATE, Kind.STREET_ADDRESS
@@ -377,6 +377,153 @@ NOT_ADDRESSES = [
 @pytest.mark.parametrize("text", NOT_ADDRESSES)
 def test_numbered_things_that_are_no_addresses_are_not_found(text: str) -> None:
     assert found(text) == []
+
+
+# --- Names --------------------------------------------------------------------------------------
+
+NAME, PLATE, HANDLE, ID = Kind.NAME, Kind.LICENCE_PLATE, Kind.HANDLE, Kind.ID_NUMBER
+
+
+@pytest.mark.parametrize(
+    ("text", "excerpt", "suggestion"),
+    [
+        ("Frau Sabine Müller wurde bedroht", "Sabine Müller", Suggestion("form", "Frau M.")),
+        ("Hr. Wolff hat die Kinder", "Wolff", Suggestion("form", "Hr. W.")),
+        ("Frau Dr. Weber meldet", "Weber", Suggestion("form", "Frau Dr. W.")),
+        ("Frau Richterin Müller entscheidet", "Müller", Suggestion("form", "Frau Richterin M.")),
+        ("Familie Nguyen braucht", "Nguyen", Suggestion("form", "Familie N.")),
+        ("Frua Schneider ist weg", "Schneider", Suggestion("form", "Frua S.")),  # typo
+        ("Tochter Lea (6) ist in Obhut", "Lea", Suggestion("form", "Tochter (6)")),
+        ("Ex-Partner Dennis Hoffmann droht", "Dennis Hoffmann", Suggestion("form", "Ex-Partner")),
+        ("tochter lea (6) ist bei der oma", "lea", Suggestion("form", "tochter (6)")),
+        ("Kevin Neumann ist gewalttätig", "Kevin Neumann", Suggestion("form", "K. N.")),
+        ("Lisa-Marie Krüger (16) fehlt", "Lisa-Marie Krüger", Suggestion("form", "L. K.")),
+        ("Noah (7 J.) war nicht in der Schule", "Noah", Suggestion("child", "7")),
+        ("Frau S., geb. Wagner, ist zurück", "Wagner", None),
+        ("Laut Schule kommt Maximilian oft verletzt", "Maximilian", None),
+        ("Mrs Sarah Thompson was threatened", "Sarah Thompson", Suggestion("form", "Mrs T.")),
+    ],
+)
+def test_names_are_blocking_and_come_with_a_pseudonymous_form(
+    text: str, excerpt: str, suggestion: Suggestion | None
+) -> None:
+    [finding] = find_personal_data(text)
+
+    assert (finding.kind, finding.excerpt, finding.blocking) == (NAME, excerpt, BLOCKING)
+    assert finding.suggestion == suggestion
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tochter Jolina (15) hat sich verletzt",  # not in the name list: a rare name or a word
+        "Kevn Neumann ist zurück",  # an unknown word before a listed surname
+    ],
+)
+def test_doubtful_names_are_shown_for_confirmation(text: str) -> None:
+    [finding] = find_personal_data(text)
+
+    assert (finding.kind, finding.blocking) == (NAME, CONFIRMABLE)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fall Linde: Frau L. (34) wurde bedroht",
+        "Familie Eiche und Frau Birke haben Termine",  # trees as case pseudonyms
+        "Linde (34) ist im Frauenhaus",
+        "Fall Jasmin: Frau J. ist sicher",  # whatever follows "Fall" is a pseudonym
+        "Clara-Zetkin-Haus und Käthe-Kollwitz-Schule melden Plätze",
+        "Treffen im Sophie Scholl Gymnasium",
+        "Frauenhaus Rostock und Interventionsstelle Schwerin",
+        "Die Familie ist von Ludwigslust-Parchim nach Güstrow gezogen",
+        "Bekannt ist, dass die Mutter Angst hat und der Vater Drogen nimmt.",
+        "Frau Staatsanwältin und Herr Kollege haben angerufen",
+        "Ende Mai Fallkonferenz, Anfang Mai Supervision",
+        "Tochter (6) und Sohn (9) sind in Obhut",
+        "Case Willow: Ms A. (31) was threatened, daughter (6) safe",
+    ],
+)
+def test_pseudonyms_institutions_places_and_nouns_are_no_names(text: str) -> None:
+    assert found(text) == []
+
+
+def test_the_network_s_place_names_are_never_people() -> None:
+    """The word lists know most places; the network's own region names are added."""
+    assert found("Frau Nordwestmecklenburg") == [
+        (NAME, "Nordwestmecklenburg", BLOCKING)
+    ]  # unknown to the word lists
+    assert find_personal_data("Frau Nordwestmecklenburg", places={"Nordwestmecklenburg"}) == []
+
+
+# --- Licence plates, handles, identity numbers --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "excerpt"),
+    [
+        ("Kennzeichen HRO-AB 123", "HRO-AB 123"),
+        ("Er fährt HRO AB 1234.", "HRO AB 1234"),
+        ("Kennz. DBR-XY 12E", "DBR-XY 12E"),
+        ("ein Oldtimer, SN-OT 55H", "SN-OT 55H"),
+        ("kennzeichen hro-mk 456", "hro-mk 456"),  # lower case only after "Kennzeichen"
+        ("Auto: MÜR-X 44", "MÜR-X 44"),
+    ],
+)
+def test_licence_plates_are_blocking(text: str, excerpt: str) -> None:
+    assert_single(text, PLATE, excerpt, BLOCKING)
+
+
+@pytest.mark.parametrize(
+    "text", ["bis zu 5 Kinder", "nach § 27 SGB V 12 Wochen", "Konzeption M-V 2026", "um 10 Uhr"]
+)
+def test_what_only_looks_like_a_plate_is_not_found(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "excerpt"),
+    [
+        ("Er schreibt als @dennis_b_hro.", "@dennis_b_hro"),
+        ("@polizei_mv", "@polizei_mv"),
+        ("Profil: instagram.com/lea.sophie2010", "instagram.com/lea.sophie2010"),
+        ("https://www.tiktok.com/@aylin.demir", "tiktok.com/@aylin.demir"),
+        ("Fotos über t.me/kevin_n88 geschickt", "t.me/kevin_n88"),
+        ("Snapchat-Name: jonas_f2007", "jonas_f2007"),
+    ],
+)
+def test_handles_are_blocking(text: str, excerpt: str) -> None:
+    assert_single(text, HANDLE, excerpt, BLOCKING)
+
+
+@pytest.mark.parametrize(
+    ("text", "excerpt"),
+    [
+        ("Steuer-ID 65929970489", "65929970489"),  # python-stdnum: de.idnr
+        ("IdNr 26 954 371 827", "26 954 371 827"),
+        ("Steuernummer 181/815/08155", "181/815/08155"),  # de.stnr, only after its name
+        ("RVNR 65 170839 J 003", "65 170839 J 003"),  # pension insurance check digit
+        ("KVNR A123456780", "A123456780"),  # health insurance check digit
+        ("Reisepass C01X00T478", "C01X00T478"),  # ICAO 9303 check digit
+        ("Ausweisnummer L01X00T47", "L01X00T47"),  # without check digit: only after its name
+    ],
+)
+def test_identity_numbers_with_a_valid_check_digit_are_blocking(text: str, excerpt: str) -> None:
+    assert_single(text, ID, excerpt, BLOCKING)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Steuer-ID 65929970488",  # wrong check digit
+        "RVNR 65 170839 J 004",
+        "KVNR A123456781",
+        "Reisepass C01X00T479",
+        "L01X00T47",  # no check digit and no name before it
+    ],
+)
+def test_identity_numbers_with_a_wrong_check_digit_are_not_found(text: str) -> None:
+    assert [f for f in find_personal_data(text) if f.kind is ID] == []
 
 
 # --- A whole alert ------------------------------------------------------------------------------

@@ -257,19 +257,13 @@ def _after_title(reader: _Reader, i: int) -> _Found | None:
     if not _is_title(reader, title):
         return None
     j = i
-    while (nxt := reader.after(j)) is not None and nxt.low in _MORE_TITLES and nxt.low != "de":
-        j += 1
+    while (nxt := reader.after(j)) is not None and (
+        (nxt.low in _MORE_TITLES and nxt.low != "de") or _is_role(reader, nxt)
+    ):
+        j += 1  # "Frau Dr. Weber", "Frau Richterin Müller"
     first = reader.after(j)
     if first is None or not reader.name_like(first) or first.key in _PSEUDONYMS:
         return None
-    if first.key in _ROLES and not reader.surname(first):
-        return None  # "Frau Kollegin", "Herr Doktor"
-    if (
-        reader.common(first)
-        and not (reader.surname(first) or reader.given(first))
-        and first.key.endswith(("in", "innen"))
-    ):
-        return None  # "Frau Staatsanwältin"
     if reader.place(first) and not reader.surname(first):
         return None
     last = _extend(reader, j + 1, limit=3)
@@ -278,6 +272,17 @@ def _after_title(reader: _Reader, i: int) -> _Found | None:
     form = f"{reader.text[title.start : reader.word(j).end]} {initial}."
     candidate = Candidate(title.start, end_word.end, Kind.NAME, True, Suggestion("form", form))
     return last, _narrow(reader, i, j + 1, last, candidate)
+
+
+def _is_role(reader: _Reader, word: _Word) -> bool:
+    """ "Kollegin", "Doktor", "Staatsanwältin": a role after a title, not a name (unless the
+    word lists know it as a surname too: "Frau Richter")."""
+    if reader.surname(word):
+        return False
+    if word.key in _ROLES:
+        return True
+    # A woman's role, known by its plural: "Staatsanwältin", "Staatsanwältinnen".
+    return word.key.endswith("in") and word.key + "nen" in reader.lexicon.common_nouns
 
 
 def _narrow(reader: _Reader, title: int, first: int, last: int, candidate: Candidate) -> Candidate:
