@@ -129,14 +129,14 @@ class _Reader:
         self.text = text
         self.matches = list(_WORD.finditer(text))
         self.count = len(self.matches)
-        self._words: dict[int, _Word] = {}  # made only for the words a rule looks at
+        self._words: list[_Word | None] = [None] * self.count  # made when a rule looks
         # All capitals or no capitals: then capitalisation tells nothing.
         self.caseless = text == text.lower() or text == text.upper()
         self.lexicon: Lexicon = lexicon()
         self.places = {place.lower() for place in places}
 
     def word(self, i: int) -> _Word:
-        word = self._words.get(i)
+        word = self._words[i]
         if word is None:
             match = self.matches[i]
             gap_start = self.matches[i - 1].end() if i else 0
