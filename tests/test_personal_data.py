@@ -448,6 +448,30 @@ def test_pseudonyms_institutions_places_and_nouns_are_no_names(text: str) -> Non
     assert found(text) == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MAX und CORA sind Abkürzungen, KEY auch.",  # capitals in a mixed text: abbreviations
+        "Long poll: events after the last one.",  # English words that are names somewhere
+        "Will you call her? Hope so.",
+        "create a key bound to a sector and region",  # lower case: no family name follows
+        "Run until the page is ready.",  # a name only in China: not alone
+        "Andere Lage im Fall Ahorn.",
+    ],
+)
+def test_words_that_are_given_names_somewhere_are_no_names_in_ordinary_sentences(
+    text: str,
+) -> None:
+    assert found(text) == []
+
+
+def test_an_abbreviation_after_a_name_is_not_part_of_it() -> None:
+    assert [f.excerpt for f in find_personal_data("Frau Muster Tel. 0381 1234567")] == [
+        "Muster",
+        "0381 1234567",
+    ]
+
+
 def test_the_network_s_place_names_are_never_people() -> None:
     """The word lists know most places; the network's own region names are added."""
     assert found("Frau Nordwestmecklenburg") == [
@@ -640,7 +664,8 @@ def test_the_check_imports_no_telegram_no_logging_and_never_prints() -> None:
 
         assert imported <= {
             "__future__", "re", "collections", "dataclasses", "enum", "typing", "array",
-            "bisect", "csv", "functools", "importlib", "phonenumbers", "stdnum", "bot",
+            "bisect", "csv", "functools", "importlib", "phonenumbers", "stdnum", "gender_guesser",
+            "bot",
         }, module.name  # fmt: skip
         assert "print" not in called
         assert "logging" not in imported

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
+from gender_guesser.detector import Detector
+
 __all__ = ["Lexicon", "lexicon"]
 
 
@@ -44,6 +46,7 @@ class _HashSet:
 @dataclass(frozen=True)
 class Lexicon:
     given_names: _HashSet  # lower case
+    frequent_given_names: _HashSet  # frequent in the countries most people here come from
     common_nouns: _HashSet  # lower case, every inflected form of a German common noun
     surnames: frozenset[str]  # lower case
     places: frozenset[str]  # lower case
@@ -59,18 +62,42 @@ class Lexicon:
 _NON_COMMON = {"Vorname", "Nachname", "Eigenname", "Toponym"}
 
 
-def _given_names() -> Iterable[str]:
+# Columns of nam_dict.txt (from column 30 on, one per country) where most people living in
+# Germany have their names from: the British Isles and the USA, Southern and Western Europe
+# (not the Benelux and Nordic countries), Germany, Austria, Switzerland, Eastern and
+# South-Eastern Europe, the Caucasus and Central Asia, Turkey, the Arab countries and Iran,
+# Israel and Vietnam.
+_COUNTRIES: list[str] = Detector.COUNTRIES  # the order of the columns
+_COMMON_HERE = {
+    *("great_britain", "ireland", "usa", "italy", "portugal", "spain", "france"),
+    *("east_frisia", "germany", "austria", "swiss", "poland", "czech_republic", "slovakia"),
+    *("hungary", "romania", "bulgaria", "bosniaand", "croatia", "kosovo", "macedonia"),
+    *("montenegro", "serbia", "slovenia", "albania", "greece", "russia", "belarus", "moldova"),
+    *("ukraine", "armenia", "azerbaijan", "georgia", "the_stans", "turkey", "arabia", "israel"),
+    "vietnam",
+}
+_COMMON_COLUMNS = [30 + i for i, country in enumerate(_COUNTRIES) if country in _COMMON_HERE]
+_FREQUENT = 3  # of 1 (rare) to 13 (extremely common)
+
+
+def _given_names() -> Iterable[tuple[str, bool]]:
+    """Every first name of nam_dict.txt, and whether it is frequent where people here come from."""
     path = resources.files("gender_guesser").joinpath("data/nam_dict.txt")
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             if line[:1] in ("#", "=", "") or len(line) < 3:
                 continue
             name = line.split()[1]
+            frequent = any(
+                int(line[column], 16) >= _FREQUENT
+                for column in _COMMON_COLUMNS
+                if column < len(line) and line[column] not in " $\n"
+            )
             if "+" in name:  # "Ali+Reza" stands for "Ali-Reza", "Ali Reza" and "Alireza"
-                yield name.replace("+", "-").lower()
-                yield name.replace("+", "").lower()
+                yield name.replace("+", "-").lower(), frequent
+                yield name.replace("+", "").lower(), frequent
             else:
-                yield name.lower()
+                yield name.lower(), frequent
 
 
 def _lemma_and_tags(line: str) -> tuple[str, set[str]]:
@@ -110,8 +137,10 @@ def _load() -> Lexicon:
             for form, *rows in (line.rstrip("\n").split("\t") for line in lines)
             if any(common_rows[int(i)] for i in rows if i)
         )
+    names = list(_given_names())
     return Lexicon(
-        given_names=_HashSet([*_given_names(), *given]),
+        given_names=_HashSet([*(name for name, _ in names), *given]),
+        frequent_given_names=_HashSet(name for name, frequent in names if frequent),
         common_nouns=common,
         surnames=frozenset(surnames),
         places=frozenset(places),

@@ -67,7 +67,8 @@ _NOT_NAMES = words(
     unter vor hinter neben zwischen durch als wie wenn weil dass ob ist sind war waren wird
     wurde wurden hat haben hatte hatten kann soll will muss darf sich sie er es wir ihr ihm ihn
     ihre ihren seine seinen sein mein meine nicht auch noch schon wieder sehr nur hier dort
-    heute gestern morgen jetzt bitte laut ca etwa alle
+    heute gestern morgen jetzt bitte laut ca etwa alle andere anderen anderer anderes neue
+    neuen alte alten weitere weiteren
     the a an and or but of to in on at by for with from as is are was were has have had will
     would can could should may might must not no yes this that these those he she it they we
     you his her their our my your him them who what when where why how all any some one two
@@ -87,6 +88,16 @@ _ROLES = words(
     anwalt anwältin rechtsanwalt rechtsanwältin richter richterin staatsanwalt staatsanwältin
     ministerin minister bürgermeister bürgermeisterin präsident präsidentin direktor
     direktorin vorsitzende vorsitzender leiterin leiter pseudonym
+    """
+)
+# English words that are also frequent given names: alone and capitalised, they usually start a
+# sentence ("Hope you are well").
+_ENGLISH_WORDS = words(
+    """
+    hope grace faith joy will may june april august summer autumn dawn eve bill pat art guy rob
+    sue don ray drew chase hunter mason carter jack page sunny honey amber crystal destiny
+    harmony ruby pearl ivy holly hazel iris daisy lily rose jade sky star rain storm river
+    brook dale glen miles lane cliff rich frank earl duke king prince major long short
     """
 )
 # After a given name and a family name, these make it an institution ("Clara Zetkin Haus").
@@ -181,6 +192,8 @@ class _Reader:
         """Could be a family name after a given name: "Wolf" is one, "Rostock" is not."""
         if not self.name_like(word) or word.key in _PSEUDONYMS or word.key in _INSTITUTIONS:
             return False
+        if word.text.endswith(".") and len(word.bare) <= 3:
+            return False  # an abbreviation: "Frau Muster Tel. 0381 …"
         if self.surname(word):
             return True
         return not self.place(word) and (self.given(word) or not self.common(word))
@@ -359,7 +372,15 @@ def _given_name(reader: _Reader, i: int) -> _Found | None:
         return None
     nxt = reader.after(i)
     ambiguous = reader.common(word) or word.key in _PSEUDONYMS  # "Mai", "Rose", "Linde"
-    if nxt is not None and reader.family_name(nxt) and (not ambiguous or reader.surname(nxt)):
+    # In lower case any word could follow, and in capitals "MAX" is an abbreviation: there
+    # the family name must be one the word lists know, or be written in capitals too.
+    acronym = word.bare.isupper() and not reader.caseless
+    strict = ambiguous or reader.caseless or acronym
+    if (
+        nxt is not None
+        and reader.family_name(nxt)
+        and (not strict or reader.surname(nxt) or (acronym and nxt.bare.isupper()))
+    ):
         last = _extend(reader, i + 1, limit=2)
         after_last = reader.after(last)
         if after_last is not None and after_last.key in _INSTITUTIONS:
@@ -373,11 +394,19 @@ def _given_name(reader: _Reader, i: int) -> _Found | None:
         return i, Candidate(
             word.start, word.end, Kind.NAME, True, Suggestion("child", age.group("age"))
         )
-    if ambiguous:
-        return None
-    if reader.caseless:
-        return None  # on its own, a lower-case given name is too often an ordinary word
+    if ambiguous or acronym or reader.caseless or not _alone_a_name(reader, word):
+        return None  # "Mai", "MAX", "lea", "Run", "Will": too often something else
     return i, Candidate(word.start, word.end, Kind.NAME, True)
+
+
+def _alone_a_name(reader: _Reader, word: _Word) -> bool:
+    """A given name standing alone must be frequent among people living here, and no English
+    word that starts sentences ("Will", "Hope")."""
+    return (
+        len(word.bare) >= 3
+        and word.key in reader.lexicon.frequent_given_names
+        and word.key not in _ENGLISH_WORDS
+    )
 
 
 def _unknown_with_surname(reader: _Reader, i: int) -> _Found | None:
