@@ -83,7 +83,7 @@ def _times(check: Callable[[str], object], text: str, repeat: int) -> list[float
 
 def _previous_check() -> Callable[[str], object] | None:
     """The pattern-only check before issue 14, from git, as a baseline in the same run."""
-    for revision in ("cad6fef~0", "main"):
+    for revision in ("7d4101d", "cad6fef"):  # main before issue 14, and its last commit
         shown = subprocess.run(
             ["git", "show", f"{revision}:bot/personal_data.py"],
             capture_output=True,
