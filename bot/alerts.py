@@ -4,7 +4,7 @@ and drills, which are alerts marked as exercises."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.availability import current_absences, further_region_members
 from bot.delivery import Priority
-from bot.errors import DomainError
+from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
@@ -200,23 +200,24 @@ def parse_sectors(network: Network, raw: str) -> tuple[str, ...]:
     return tuple(code for code in network.sectors if code in codes)
 
 
-def check_text(text: str) -> list[Finding]:
-    """Refuse empty or over-long texts; return what looks like personal data."""
+def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
+    """Refuse empty or over-long texts; return what looks like personal data. `places` are the
+    network's place names (`Network.place_names`)."""
     stripped = text.strip()
     if not stripped:
         raise DomainError("alert.text_empty")
     if len(stripped) > MAX_TEXT:
         raise DomainError("alert.text_too_long", max=MAX_TEXT, length=len(stripped))
-    return find_personal_data(stripped)
+    return find_personal_data(stripped, places)
 
 
-def _require_clean(text: str, confirmed: bool) -> str:
+def _require_clean(text: str, confirmed: bool, places: Collection[str]) -> str:
     """Blocking findings always refuse; the others only until the sender confirmed them."""
-    findings = check_text(text)
+    findings = check_text(text, places)
     if any(finding.blocking for finding in findings):
-        raise DomainError("alert.personal_data_blocking")
+        raise PersonalDataError("alert.personal_data_blocking", findings)
     if findings and not confirmed:
-        raise DomainError("alert.personal_data_confirm")
+        raise PersonalDataError("alert.personal_data_confirm", findings)
     return text.strip()
 
 
@@ -254,7 +255,7 @@ class AlertService:
     ) -> RaisedAlert:
         """Store the alert, its recipients and one pending delivery each, in one transaction."""
         region, sectors = self._target(sectors, region, urgency)
-        clean = _require_clean(text, confirmed)
+        clean = _require_clean(text, confirmed, self._network.place_names)
         try:
             async with self._uow() as uow:
                 sender = await _active(uow, sender_id)
@@ -282,7 +283,7 @@ class AlertService:
         work (which also keeps the request's Idempotency-Key). A key reaches only its own
         region; a statewide key reaches every region."""
         region, sectors = self._target(sectors, region, urgency)
-        clean = _require_clean(text, confirmed)
+        clean = _require_clean(text, confirmed, self._network.place_names)
         # Locked: concurrent requests of one key are counted one after the other.
         client = await uow.session.get(ApiClient, client_id, with_for_update=True)
         if client is None or client.revoked_at is not None:
@@ -794,7 +795,7 @@ class AlertService:
         self, author_id: int, alert_id: int, text: str, *, confirmed: bool = False
     ) -> int:
         """Send a follow-up to everyone involved in the alert; returns how many get it."""
-        clean = _require_clean(text, confirmed)
+        clean = _require_clean(text, confirmed, self._network.place_names)
         async with self._uow() as uow:
             now = uow.now()
             author = await _active(uow, author_id)

@@ -3,6 +3,7 @@ optional read confirmation that the coordinator can follow and remind about."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
-from bot.errors import DomainError
+from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
@@ -79,14 +80,15 @@ class Sent:
     recipients: int
 
 
-def check_text(text: str) -> list[Finding]:
-    """Refuse empty or over-long texts; return what looks like personal data."""
+def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
+    """Refuse empty or over-long texts; return what looks like personal data. `places` are the
+    network's place names (`Network.place_names`)."""
     stripped = text.strip()
     if not stripped:
         raise DomainError("announcement.text_empty")
     if len(stripped) > MAX_TEXT:
         raise DomainError("announcement.text_too_long", max=MAX_TEXT, length=len(stripped))
-    return find_personal_data(stripped)
+    return find_personal_data(stripped, places)
 
 
 class AnnouncementService:
@@ -119,11 +121,11 @@ class AnnouncementService:
         confirmed: bool = False,
     ) -> Announced:
         """Send now (one delivery per recipient, in this transaction) or store it for later."""
-        findings = check_text(text)
+        findings = check_text(text, self._network.place_names)
         if any(finding.blocking for finding in findings):
-            raise DomainError("alert.personal_data_blocking")
+            raise PersonalDataError("alert.personal_data_blocking", findings)
         if findings and not confirmed:
-            raise DomainError("alert.personal_data_confirm")
+            raise PersonalDataError("alert.personal_data_confirm", findings)
         async with self._uow() as uow:
             now = uow.now()
             sender = await coordinator(uow, sender_id)

@@ -3,6 +3,7 @@ Telegram together."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import personal_data
 from bot.alerts import AlertService, EscalationPeriods
 from bot.announcements import AnnouncementService
 from bot.audit import AuditService
@@ -160,6 +162,8 @@ class CoraBot:
         """Start everything; `mode` is how updates arrive: polling, webhook, or none (tests
         and instances that only deliver)."""
         await migrate.upgrade(self.database)
+        # The personal-data check's word lists take a second to load: not on the first alert.
+        await asyncio.to_thread(personal_data.warm_up)
         await self.application.initialize()
         await self._set_menus()
         await self.application.start()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
-from bot.errors import DomainError
+from bot.errors import DomainError, PersonalDataError
 from bot.network import Network
 from bot.personal_data import find_personal_data
 from storage.audit import member_actor
@@ -246,8 +246,9 @@ class ChannelService:
         name = " ".join(name.split())
         if not NAME_LIMITS[0] <= len(name) <= NAME_LIMITS[1]:
             raise DomainError("channel.name_length", min=NAME_LIMITS[0], max=NAME_LIMITS[1])
-        if any(finding.blocking for finding in find_personal_data(name)):
-            raise DomainError("channel.personal_data")
+        findings = find_personal_data(name, self._network.place_names)
+        if any(finding.blocking for finding in findings):
+            raise PersonalDataError("channel.personal_data", [f for f in findings if f.blocking])
         if membership not in (ChannelMembership.OPT_IN, ChannelMembership.AUTOMATIC):
             raise DomainError("channel.usage")
         sectors, regions = self._rule(sectors, regions)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.personal_data import Finding
+
 from storage.errors import DatabaseBusyError
 
 
@@ -12,6 +18,14 @@ class DomainError(Exception):
         super().__init__(message_key)
         self.message_key = message_key
         self.params = params
+
+
+class PersonalDataError(DomainError):
+    """A text refused for what looks like personal data; `findings` says what and where."""
+
+    def __init__(self, message_key: str, findings: Sequence[Finding]) -> None:
+        super().__init__(message_key)
+        self.findings = list(findings)
 
 
 class TryAgainError(DomainError):

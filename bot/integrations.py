@@ -196,7 +196,7 @@ class IntegrationService:
             return stored
         request = _parse_alert_request(body)
         try:
-            findings = check_text(request["text"])
+            findings = check_text(request["text"], self._network.place_names)
         except DomainError as error:
             raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
         blocking = any(finding.blocking for finding in findings)
@@ -205,7 +205,15 @@ class IntegrationService:
                 422,
                 "personal_data",
                 confirmable=not blocking,
-                findings=[{"kind": str(f.kind), "excerpt": f.excerpt} for f in findings],
+                findings=[
+                    {
+                        "kind": str(f.kind),
+                        "excerpt": f.excerpt,
+                        "blocking": f.blocking,
+                        "suggestion": f.suggestion._asdict() if f.suggestion else None,
+                    }
+                    for f in findings
+                ],
             )
         try:
             sectors = parse_sectors(self._network, request["sectors"])

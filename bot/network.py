@@ -51,6 +51,17 @@ class Network:
             raise DomainError("error.unknown_region", region=code, valid=", ".join(self.regions))
         return place
 
+    @property
+    def place_names(self) -> frozenset[str]:
+        """Names of the regions in every language, and their parts ("Ludwigslust-Parchim",
+        "Ludwigslust", "Parchim"): places, never people, for the personal-data check."""
+        names: set[str] = set()
+        for region in self.regions.values():
+            for label in region.labels.values():
+                for word in re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", label):
+                    names.update((word, *word.split("-")))
+        return frozenset(names)
+
     def covers(self, member_region: str, target_region: str) -> bool:
         """Whether a member registered for `member_region` is responsible for `target_region`."""
         return member_region in (target_region, self.statewide_region)

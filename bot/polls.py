@@ -23,7 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
-from bot.errors import DomainError
+from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
@@ -243,8 +243,9 @@ class PollService:
                 text = clean_label(raw, OPTION_LIMITS, "poll.option_length")
                 options.append(text)
                 texts.append(text)
-        if any(f.blocking for f in find_personal_data("\n".join(texts))):
-            raise DomainError("poll.personal_data")
+        findings = find_personal_data("\n".join(texts), self._network.place_names)
+        if any(f.blocking for f in findings):
+            raise PersonalDataError("poll.personal_data", [f for f in findings if f.blocking])
         keys = [(o.start, o.all_day) if isinstance(o, Moment) else o.casefold() for o in options]
         if len(set(keys)) != len(keys):
             raise DomainError("poll.duplicate_option")

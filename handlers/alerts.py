@@ -40,6 +40,7 @@ from handlers.common.context import CoraContext, Services
 from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
 from handlers.common.render import (
     edit_html,
+    findings_text,
     keyboard,
     local_time,
     member_text,
@@ -228,7 +229,7 @@ async def _take_text(
     update: Update, context: CoraContext, draft: Draft, text: str, *, send_when_clean: bool
 ) -> int:
     """Check the text; refuse identifying data, ask to confirm doubtful finds, preview."""
-    findings = check_text(text)
+    findings = check_text(text, context.services.network.place_names)
     if any(finding.blocking for finding in findings):
         await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
         return TEXT
@@ -267,16 +268,7 @@ async def _take_text(
 
 
 def _findings(context: CoraContext, findings: list[Finding]) -> Markup:
-    lines = [
-        tr(
-            context,
-            "alert.finding",
-            kind=plain(context, f"personal_data.{f.kind}"),
-            excerpt=f.excerpt,
-        )
-        for f in findings
-    ]
-    return Markup("\n".join(lines))
+    return findings_text(context.language, findings)
 
 
 async def preview_button(update: Update, context: CoraContext) -> int:
@@ -461,7 +453,7 @@ async def update_command(update: Update, context: CoraContext) -> None:
     if len(parts) < 3:
         raise DomainError("alert.update_usage")
     alert_id = await context.services.alerts.find(context.active_member.id, parts[1])
-    findings = check_text(parts[2])
+    findings = check_text(parts[2], context.services.network.place_names)
     if any(f.blocking for f in findings):
         await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
         return

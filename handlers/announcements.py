@@ -159,7 +159,7 @@ async def _set_target(update: Update, context: CoraContext, draft: Draft, raw: s
 async def text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
     draft = _draft(context)
-    findings = check_text(update.message.text or "")
+    findings = check_text(update.message.text or "", context.services.network.place_names)
     if any(finding.blocking for finding in findings):
         await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
         return TEXT
@@ -213,7 +213,7 @@ async def _take_text(
     update: Update, context: CoraContext, draft: Draft, text: str, *, send_when_clean: bool
 ) -> int:
     """Refuse identifying data; send at once when clean, otherwise show the preview."""
-    findings = check_text(text)
+    findings = check_text(text, context.services.network.place_names)
     if any(finding.blocking for finding in findings):
         await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
         forget_draft(context, _DRAFT)

@@ -9,9 +9,10 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.errors import DomainError, as_domain_error
+from bot.errors import DomainError, PersonalDataError, as_domain_error
 from bot.i18n import html_text, pick_language, text
 from handlers.common.context import CoraContext
+from handlers.common.render import findings_text
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +47,15 @@ async def handle_error(update: object, context: CoraContext) -> None:
     if isinstance(error, DomainError):
         # Parameters often echo what the person typed: keep the reply short and valid.
         key, params = error.message_key, {k: _shorten(v) for k, v in error.params.items()}
-        log.info("refused update %s: %s", update.update_id, key)
+        log.info("refused update %s: %s", update.update_id, key)  # never the findings' text
     else:
         key, params = "error.generic", {}
         # Only the type and the update id: tracebacks of our code are fine, message bodies not.
         log.error("update %s failed", update.update_id, exc_info=error)
     try:
         language = await _language(update, context)
+        if isinstance(error, PersonalDataError):
+            params["findings"] = findings_text(language, error.findings)
         if update.callback_query:
             await update.callback_query.answer(text(language, key, **params), show_alert=True)
         elif update.effective_chat:

@@ -21,6 +21,7 @@ from bot import i18n
 from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
+from bot.personal_data import Finding
 from handlers.common.context import CoraContext
 
 MESSAGE_LIMIT = 4096
@@ -167,3 +168,30 @@ async def edit_html(
     await query.edit_message_text(
         html, parse_mode=HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
     )
+
+
+# -- personal-data findings ------------------------------------------------------------------
+
+
+def findings_text(language: str, findings: Sequence[Finding]) -> Markup:
+    """One line per finding: its kind, the excerpt, and a pseudonymous form to use instead."""
+    lines = [
+        i18n.html_text(
+            language,
+            "personal_data.finding",
+            kind=i18n.text(language, f"personal_data.{f.kind}"),
+            excerpt=f.excerpt,
+            instead=_instead(language, f),
+        )
+        for f in findings
+    ]
+    return Markup("\n".join(lines))
+
+
+def _instead(language: str, finding: Finding) -> str:
+    suggestion = finding.suggestion
+    if suggestion is None:
+        return i18n.text(language, f"personal_data.advice.{finding.kind}")
+    if suggestion.key == "child":
+        return i18n.text(language, "personal_data.instead_child", age=suggestion.value)
+    return i18n.text(language, "personal_data.instead", form=suggestion.value)

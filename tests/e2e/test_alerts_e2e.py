@@ -114,12 +114,65 @@ async def test_personal_data_is_refused_and_nothing_is_sent(
     reply = await reply_to(sender.user, "/alert youth_welfare SN Kind geb. 12.03.2019 in Obhut")
     assert shows(reply, "alert.findings_blocking") and "Geburtsdatum" in reply.text
     # A plain date may be harmless: the sender sees it and may confirm.
-    reply = await reply_to(sender.user, "/alert youth_welfare SN Fallkonferenz am 14.01.2027")
+    reply = await reply_to(sender.user, "/alert youth_welfare SN Kind in Obhut, Stand 14.01.2027")
     assert shows(reply, "alert.findings_confirm") and "14.01.2027" in reply.text
     assert alert_messages(recipient.user) == []
     sender.user.press("Trotzdem senden", reply)
     await expect(sender.user, "alert.raised", recipients=1)
-    await recipient.user.wait_for(lambda m: "Fallkonferenz am 14.01.2027" in m.text)
+    await recipient.user.wait_for(lambda m: "Kind in Obhut, Stand 14.01.2027" in m.text)
+
+
+async def test_names_are_refused_with_their_kind_and_a_pseudonymous_form(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """ "Frau Sabine Müller wurde bedroht, Tochter Lea (6) ist in Obhut": the refusal names
+    both, says they are names, and offers "Frau M." and "Tochter (6)"; nothing is sent."""
+    sender = await join(api, cora, "Sara Sender", "police", "SN")
+    recipient = await join(api, cora, "Jo Jugend", "youth_welfare", "SN")
+    reply = await reply_to(
+        sender.user,
+        "/alert youth_welfare SN Frau Sabine Müller wurde erneut bedroht, "
+        "Tochter Lea (6) ist in Obhut. Er fährt HRO-AB 123.",
+    )
+
+    assert shows(reply, "alert.findings_blocking")
+    assert "• Name: „Sabine Müller“ – besser: „Frau M.“" in reply.text
+    assert "• Name: „Lea“ – besser: „Tochter (6)“" in reply.text
+    assert "• Kfz-Kennzeichen: „HRO-AB 123“ – bitte weglassen" in reply.text
+    assert alert_messages(recipient.user) == []
+
+    english = await join(api, cora, "Eve English", "police", "SN", language="en")
+    reply = await reply_to(english.user, "/alert youth_welfare SN Kevin Neumann hit her again")
+    assert shows(reply, "alert.findings_blocking", "en")
+    assert "• name: “Kevin Neumann” – write “K. N.” instead" in reply.text
+
+    # The pseudonymous form goes out at once, without a question.
+    sender.user.send("/alert youth_welfare SN ! Fall Linde: Frau M. wurde erneut bedroht")
+    await expect(sender.user, "alert.raised", recipients=1)
+    await recipient.user.wait_for(lambda m: "Fall Linde: Frau M." in m.text)
+
+
+async def test_a_follow_up_with_a_name_or_an_identity_number_is_refused(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
+    sender.user.send("/alert police HRO Rückruf zu Fall Eiche erbeten")
+    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    await recipient.user.wait_for(lambda m: ref in m.text)
+
+    reply = await reply_to(sender.user, f"/update {ref} Ex-Partner Dennis Hoffmann ist zurück")
+    assert shows(reply, "alert.findings_blocking") and "„Dennis Hoffmann“" in reply.text
+    assert "besser: „Ex-Partner“" in reply.text
+    reply = await reply_to(sender.user, f"/update {ref} Steuer-ID 65929970489 liegt vor")
+    assert shows(reply, "alert.findings_blocking") and "Steuer-, Versicherten-" in reply.text
+    reply = await reply_to(sender.user, f"/update {ref} Er schreibt ihr als @dennis_b_hro")
+    assert shows(reply, "alert.findings_blocking") and "„@dennis_b_hro“" in reply.text
+    sender.user.send(f"/update {ref} Herr H. ist zurück, Polizei informiert")
+    await expect(sender.user, "alert.follow_up_sent", ref=ref, recipients=1)
+    await recipient.user.wait_for(lambda m: "Herr H. ist zurück" in m.text)
+    refused = ("Hoffmann", "65929970489", "dennis_b_hro")
+    assert [m for m in recipient.user.messages if any(r in m.text for r in refused)] == []
 
 
 async def test_text_over_the_limit_is_refused_with_the_limit(

@@ -164,7 +164,9 @@ async def test_the_dialog_previews_and_refuses_personal_data(
     coordinator.user.send("police@SN")
     await expect(coordinator.user, "announce.ask_text", max=3500)
     coordinator.user.send("Rückfragen bitte an Frau Muster, Tel. 0385 1234567")
-    await expect(coordinator.user, "alert.findings_blocking")
+    refusal = await expect(coordinator.user, "alert.findings_blocking")
+    assert "• Name: „Muster“ – besser: „Frau M.“" in refusal.text
+    assert "• Telefonnummer: „0385 1234567“" in refusal.text
     coordinator.user.send("Neue Sprechzeiten der Koordinierungsstelle ab Montag")
     await expect(coordinator.user, "announce.ask_when")
     coordinator.user.send("01.01.2020 10:00")
@@ -222,6 +224,11 @@ async def test_channels_membership_follows_rule_and_profile(
         coordinator.user, "/newchannel Frau Muster Tel. 0381 1234567 | all | all"
     )
     assert shows(reply, "channel.personal_data")
+    reply = await reply_to(coordinator.user, "/newchannel Hilfe für Familie Nguyen | all | all")
+    assert shows(reply, "channel.personal_data")
+    assert "• Name: „Nguyen“ – besser: „Familie N.“" in reply.text
+    reply = await reply_to(coordinator.user, "/newchannel Fall Linde Rostock | all | HRO")
+    assert shows(reply, "channel.created", ref="fall-linde-rostock")
     reply = await reply_to(coordinator.user, "/newchannel Kanal ohne Regel")
     assert shows(reply, "channel.usage")
 
@@ -236,6 +243,8 @@ async def test_channels_membership_follows_rule_and_profile(
     await expect(youth.user, "join.ask_institution", after=before)
     youth.user.send("Jugendamt Schwerin")
     await expect(youth.user, "join.activated", name="Jana Jugend", after=before)
+    # The coordinator hears that their link was used (before the next reply is read).
+    await expect(coordinator.user, "invite.redeemed", after=invite)
     listing = await reply_to(youth.user, "/channels")
     assert "Fallkonferenz Rostock" not in listing.text and "Netzwerk Rostock" not in listing.text
     async with cora.database.read_sessions() as session:

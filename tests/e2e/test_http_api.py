@@ -254,12 +254,50 @@ async def test_bad_requests_are_refused_with_the_right_status_and_audited(
     # One source per key id named (or "-"), each in one event per minute.
     assert {event["key"] for event in refused} == {agency.key.split("_")[1], "feedfacefeedface"}
     # A personal-data refusal names what was found, so the system can fix the text.
-    status, answer = await agency.post({**good, "text": "Termin am 14.01.2027"}, key="pd")
+    status, answer = await agency.post(
+        {**good, "text": "Kind in Obhut, Stand 14.01.2027"}, key="pd"
+    )
     assert (
         status == 422 and answer["confirmable"] is True and answer["findings"][0]["kind"] == "date"
     )
     status, _ = await agency.post(
-        {**good, "text": "Termin am 14.01.2027", "confirm_personal_data": True}, key="pd2"
+        {**good, "text": "Kind in Obhut, Stand 14.01.2027", "confirm_personal_data": True},
+        key="pd2",
+    )
+    assert status == 201
+
+
+async def test_an_agency_alert_with_a_name_is_refused_even_when_confirmed(
+    cora: CoraBot, agency: Agency
+) -> None:
+    """Names and identity numbers block: confirming does not let them through."""
+    text = "Frau Sabine Müller wurde bedroht, Tochter Lea (6) in Obhut, KVNR A123456780"
+    good = {"sectors": "police", "region": "HRO", "text": text, "confirm_personal_data": True}
+
+    status, answer = await agency.post(good, key="name")
+
+    assert status == 422 and answer["error"] == "personal_data"
+    assert answer["confirmable"] is False
+    assert answer["findings"] == [
+        {
+            "kind": "name",
+            "excerpt": "Sabine Müller",
+            "blocking": True,
+            "suggestion": {"key": "form", "value": "Frau M."},
+        },
+        {
+            "kind": "name",
+            "excerpt": "Lea",
+            "blocking": True,
+            "suggestion": {"key": "form", "value": "Tochter (6)"},
+        },
+        {"kind": "id_number", "excerpt": "A123456780", "blocking": True, "suggestion": None},
+    ]
+    async with cora.database.read_sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Alert)) == 0
+
+    status, _ = await agency.post(
+        {**good, "text": "Fall Linde: Frau M. wurde bedroht, Tochter (6) in Obhut"}, key="ok"
     )
     assert status == 201
 

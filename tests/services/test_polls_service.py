@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.announcements import AnnouncementService
 from bot.channels import ChannelService, Target
 from bot.clock import ManualClock
-from bot.errors import DomainError
+from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, generate_encryption_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
@@ -251,6 +251,12 @@ async def test_refusals_of_poll_creation(env: Env) -> None:
     )
     phone = ["Anruf bei 0381 1234567", "B"]
     assert await refused(PollDraft("Wer ruft an?", PollKind.SINGLE, phone)) == "poll.personal_data"
+    names = ["Tochter Lea (6) zum Vater", "Kind bleibt bei der Mutter"]
+    with pytest.raises(PersonalDataError) as error:
+        await env.polls.create(
+            coordinator, target, PollDraft("Umgang?", PollKind.SINGLE, names), deadline
+        )
+    assert [(f.kind, f.excerpt) for f in error.value.findings] == [("name", "Lea")]
     nobody = await env.channels.parse_target(coordinator, "health@VG")
     with pytest.raises(DomainError, match=r"target\.nobody"):
         await env.polls.create(
