@@ -44,20 +44,23 @@ from bot.refusals import RefusalLog
 from bot.report import ReportService
 from bot.runtime import Runtime, TelegramApp
 from bot.updates import HandledUpdates
-from handlers import alerts as alert_handlers
-from handlers import announcements as announcement_handlers
-from handlers import availability as availability_handlers
-from handlers import channels as channel_handlers
-from handlers import data_protection as data_protection_handlers
-from handlers import drills as drill_handlers
-from handlers import membership as membership_handlers
-from handlers import polls as poll_handlers
+from handlers.alerts import actions as alert_actions
+from handlers.alerts import dialog as alert_dialog
+from handlers.announcements import actions as announcement_actions
+from handlers.announcements import dialog as announcement_dialog
+from handlers.availability import actions as availability_actions
+from handlers.channels import actions as channel_actions
 from handlers.common import dialogs
 from handlers.common.access import AccessGate
 from handlers.common.callbacks import ButtonRouter, Kind
 from handlers.common.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
 from handlers.common.context import CoraContext, Services
 from handlers.common.errors import handle_error
+from handlers.data_protection import actions as data_protection_actions
+from handlers.drills import actions as drill_actions
+from handlers.membership import actions as membership_actions
+from handlers.polls import actions as poll_actions
+from handlers.polls import dialog as poll_dialog
 from handlers.report import actions as report_handlers
 from handlers.transport.api import api_routes
 from handlers.transport.concurrency import PerPersonUpdateProcessor, UpdateQueue
@@ -80,68 +83,65 @@ def _file_url(base_url: str) -> str:
 
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
-    m, a, d = membership_handlers, alert_handlers, data_protection_handlers
-    v, r = availability_handlers, drill_handlers
-    registry.add("start", Audience.EVERYONE, m.start)
-    registry.add("help", Audience.EVERYONE, m.help_command)
-    registry.add("me", Audience.EVERYONE, m.me)
-    registry.add("language", Audience.EVERYONE, m.language)
-    registry.add("cancel", Audience.EVERYONE, m.cancel)
+    registry.add("start", Audience.EVERYONE, membership_actions.start)
+    registry.add("help", Audience.EVERYONE, membership_actions.help_command)
+    registry.add("me", Audience.EVERYONE, membership_actions.me)
+    registry.add("language", Audience.EVERYONE, membership_actions.language)
+    registry.add("cancel", Audience.EVERYONE, membership_actions.cancel)
     registry.add("alert", Audience.MEMBER)  # the dialog's entry point
-    registry.add("alerts", Audience.MEMBER, a.list_alerts)
-    registry.add("ack", Audience.MEMBER, a.ack_command)
-    registry.add("take", Audience.MEMBER, a.take_command)
-    registry.add("update", Audience.MEMBER, a.update_command)
-    registry.add("close", Audience.MEMBER, a.close_command)
-    registry.add("invite", Audience.COORDINATOR, m.invite)
-    registry.add("invites", Audience.COORDINATOR, m.invites)
-    registry.add("pending", Audience.COORDINATOR, m.pending)
-    registry.add("approve", Audience.COORDINATOR, m.approve)
-    registry.add("reject", Audience.COORDINATOR, m.reject)
-    registry.add("revoke", Audience.COORDINATOR, m.revoke)
-    registry.add("members", Audience.COORDINATOR, m.members)
-    registry.add("change", Audience.COORDINATOR, m.change)
-    registry.add("erase", Audience.COORDINATOR, d.erase)
-    registry.add("audit", Audience.COORDINATOR, d.audit_overview)
-    registry.add("mydata", Audience.MEMBER, d.my_data, self_service=True)
-    registry.add("leave", Audience.MEMBER, d.leave, self_service=True)
-    c, n, p = channel_handlers, announcement_handlers, poll_handlers
-    registry.add("channels", Audience.MEMBER, c.list_channels)
-    registry.add("channel", Audience.MEMBER, c.show_channel)
-    registry.add("polls", Audience.MEMBER, p.list_polls)
-    registry.add("vote", Audience.MEMBER, p.vote_command)
-    registry.add("results", Audience.MEMBER, p.results_command)
-    registry.add("newchannel", Audience.COORDINATOR, c.new_channel)
-    registry.add("channelrule", Audience.COORDINATOR, c.change_rule)
-    registry.add("archivechannel", Audience.COORDINATOR, c.archive_channel)
+    registry.add("alerts", Audience.MEMBER, alert_actions.list_alerts)
+    registry.add("ack", Audience.MEMBER, alert_actions.ack_command)
+    registry.add("take", Audience.MEMBER, alert_actions.take_command)
+    registry.add("update", Audience.MEMBER, alert_actions.update_command)
+    registry.add("close", Audience.MEMBER, alert_actions.close_command)
+    registry.add("invite", Audience.COORDINATOR, membership_actions.invite)
+    registry.add("invites", Audience.COORDINATOR, membership_actions.invites)
+    registry.add("pending", Audience.COORDINATOR, membership_actions.pending)
+    registry.add("approve", Audience.COORDINATOR, membership_actions.approve)
+    registry.add("reject", Audience.COORDINATOR, membership_actions.reject)
+    registry.add("revoke", Audience.COORDINATOR, membership_actions.revoke)
+    registry.add("members", Audience.COORDINATOR, membership_actions.members)
+    registry.add("change", Audience.COORDINATOR, membership_actions.change)
+    registry.add("erase", Audience.COORDINATOR, data_protection_actions.erase)
+    registry.add("audit", Audience.COORDINATOR, data_protection_actions.audit_overview)
+    registry.add("mydata", Audience.MEMBER, data_protection_actions.my_data, self_service=True)
+    registry.add("leave", Audience.MEMBER, data_protection_actions.leave, self_service=True)
+    registry.add("channels", Audience.MEMBER, channel_actions.list_channels)
+    registry.add("channel", Audience.MEMBER, channel_actions.show_channel)
+    registry.add("polls", Audience.MEMBER, poll_actions.list_polls)
+    registry.add("vote", Audience.MEMBER, poll_actions.vote_command)
+    registry.add("results", Audience.MEMBER, poll_actions.results_command)
+    registry.add("newchannel", Audience.COORDINATOR, channel_actions.new_channel)
+    registry.add("channelrule", Audience.COORDINATOR, channel_actions.change_rule)
+    registry.add("archivechannel", Audience.COORDINATOR, channel_actions.archive_channel)
     registry.add("announce", Audience.COORDINATOR)  # the dialog's entry point
-    registry.add("scheduled", Audience.COORDINATOR, n.list_scheduled)
+    registry.add("scheduled", Audience.COORDINATOR, announcement_actions.list_scheduled)
     registry.add("poll", Audience.COORDINATOR)  # the dialog's entry point
-    registry.add("closepoll", Audience.COORDINATOR, p.close_command)
-    registry.add("away", Audience.MEMBER, v.away)
-    registry.add("back", Audience.MEMBER, v.back)
-    registry.add("quiet", Audience.MEMBER, v.quiet)
-    registry.add("regions", Audience.MEMBER, v.regions)
-    registry.add("drill", Audience.COORDINATOR, r.drill)
-    registry.add("drillresult", Audience.COORDINATOR, r.drill_result)
+    registry.add("closepoll", Audience.COORDINATOR, poll_actions.close_command)
+    registry.add("away", Audience.MEMBER, availability_actions.away)
+    registry.add("back", Audience.MEMBER, availability_actions.back)
+    registry.add("quiet", Audience.MEMBER, availability_actions.quiet)
+    registry.add("regions", Audience.MEMBER, availability_actions.regions)
+    registry.add("drill", Audience.COORDINATOR, drill_actions.drill)
+    registry.add("drillresult", Audience.COORDINATOR, drill_actions.drill_result)
     registry.add("report", Audience.COORDINATOR, report_handlers.report)
     return registry
 
 
 def _buttons() -> ButtonRouter:
     router = ButtonRouter()
-    router.add(Kind.JOIN, membership_handlers.join_button)
-    router.add(Kind.LANGUAGE, membership_handlers.language_button)
-    router.add(Kind.MEMBER, membership_handlers.member_button)
-    router.add(Kind.INVITE, membership_handlers.invite_button)
-    router.add(Kind.DRAFT, alert_handlers.draft_button)
-    router.add(Kind.ALERT, alert_handlers.alert_button)
-    router.add(Kind.ERASE, data_protection_handlers.erase_button)
-    router.add(Kind.CHANNEL, channel_handlers.channel_button)
-    router.add(Kind.ANNOUNCEMENT, announcement_handlers.announcement_button)
-    router.add(Kind.POLL, poll_handlers.poll_button)
-    router.add(Kind.FORM, poll_handlers.form_button)
-    router.add(Kind.REGION, availability_handlers.region_button)
+    router.add(Kind.JOIN, membership_actions.join_button)
+    router.add(Kind.LANGUAGE, membership_actions.language_button)
+    router.add(Kind.MEMBER, membership_actions.member_button)
+    router.add(Kind.INVITE, membership_actions.invite_button)
+    router.add(Kind.DRAFT, alert_dialog.draft_button)
+    router.add(Kind.ALERT, alert_actions.alert_button)
+    router.add(Kind.ERASE, data_protection_actions.erase_button)
+    router.add(Kind.CHANNEL, channel_actions.channel_button)
+    router.add(Kind.ANNOUNCEMENT, announcement_actions.announcement_button)
+    router.add(Kind.POLL, poll_actions.poll_button)
+    router.add(Kind.FORM, poll_dialog.form_button)
+    router.add(Kind.REGION, availability_actions.region_button)
     return router
 
 
@@ -338,12 +338,12 @@ def build_application(
 
     application.add_handler(TypeHandler(Update, AccessGate(commands)), group=GATE_GROUP)
     application.add_handler(
-        MessageHandler(filters.TEXT & ~filters.COMMAND, membership_handlers.joining_text),
+        MessageHandler(filters.TEXT & ~filters.COMMAND, membership_actions.joining_text),
         group=JOINING_GROUP,
     )
-    application.add_handler(alert_handlers.alert_dialog())
-    application.add_handler(announcement_handlers.announce_dialog())
-    application.add_handler(poll_handlers.poll_dialog())
+    application.add_handler(alert_dialog.alert_dialog())
+    application.add_handler(announcement_dialog.announce_dialog())
+    application.add_handler(poll_dialog.poll_dialog())
     for command in commands:
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))

@@ -24,14 +24,14 @@ from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
 from bot.polls import PollNotice, PollView
 from bot.timing.scheduling import Scheduler, Task
-from handlers import alerts as alert_handlers
-from handlers import announcements as announcement_handlers
-from handlers import availability as availability_handlers
-from handlers import data_protection as data_protection_handlers
-from handlers import drills as drill_handlers
-from handlers import membership as membership_handlers
-from handlers import polls as poll_handlers
+from handlers.alerts import views as alert_views
+from handlers.announcements import views as announcement_views
+from handlers.availability import views as availability_views
 from handlers.common.context import CoraContext, Services
+from handlers.data_protection import views as data_protection_views
+from handlers.drills import views as drill_views
+from handlers.membership import views as membership_views
+from handlers.polls import views as poll_views
 from handlers.transport.live import LiveMessage, LiveMessages
 from handlers.transport.outbox import Outbox, Renderer
 from handlers.transport.web import Metrics
@@ -51,33 +51,32 @@ TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
 
 def _renderers() -> dict[str, Renderer]:
-    a = alert_handlers
     return {
-        Notice.ALERT: a.render_alert,
-        Notice.REMINDER: a.render_alert,
-        Notice.ESCALATION: a.render_alert,
-        Notice.FOLLOW_UP: a.render_follow_up,
-        Notice.TAKEN: a.render_notice,
-        Notice.CLOSED: a.render_notice,
-        UNREACHABLE_NOTICE: a.render_unreachable,
-        Notice.URGENT_LIMIT: a.render_urgent_limit,
-        REDEEMED_NOTICE: membership_handlers.render_redeemed,
-        REQUEST_NOTICE: membership_handlers.render_request,
-        DECISION_NOTICE: membership_handlers.render_decision,
-        CHANGE_NOTICE: membership_handlers.render_change,
-        AnnouncementNotice.ANNOUNCEMENT: announcement_handlers.render_announcement,
-        AnnouncementNotice.REMINDER: announcement_handlers.render_announcement,
-        PollNotice.BALLOT: poll_handlers.render_ballot,
-        PollNotice.REMINDER: poll_handlers.render_ballot,
-        PollNotice.CLOSED: poll_handlers.render_closed,
-        PollNotice.RESULT: poll_handlers.render_result,
-        DEPUTY_NOTICE: availability_handlers.render_deputy,
-        DEPUTY_ENDED_NOTICE: availability_handlers.render_deputy_ended,
-        REGION_REQUEST_NOTICE: availability_handlers.render_region_request,
-        REGION_DECISION_NOTICE: availability_handlers.render_region_decision,
-        DRILL_RESULT_NOTICE: drill_handlers.render_drill_result,
-        AUDIT_HEAD_NOTICE: data_protection_handlers.render_audit_head,
-        AUDIT_REFUSED_NOTICE: data_protection_handlers.render_audit_refused,
+        Notice.ALERT: alert_views.render_alert,
+        Notice.REMINDER: alert_views.render_alert,
+        Notice.ESCALATION: alert_views.render_alert,
+        Notice.FOLLOW_UP: alert_views.render_follow_up,
+        Notice.TAKEN: alert_views.render_notice,
+        Notice.CLOSED: alert_views.render_notice,
+        UNREACHABLE_NOTICE: alert_views.render_unreachable,
+        Notice.URGENT_LIMIT: alert_views.render_urgent_limit,
+        REDEEMED_NOTICE: membership_views.render_redeemed,
+        REQUEST_NOTICE: membership_views.render_request,
+        DECISION_NOTICE: membership_views.render_decision,
+        CHANGE_NOTICE: membership_views.render_change,
+        AnnouncementNotice.ANNOUNCEMENT: announcement_views.render_announcement,
+        AnnouncementNotice.REMINDER: announcement_views.render_announcement,
+        PollNotice.BALLOT: poll_views.render_ballot,
+        PollNotice.REMINDER: poll_views.render_ballot,
+        PollNotice.CLOSED: poll_views.render_closed,
+        PollNotice.RESULT: poll_views.render_result,
+        DEPUTY_NOTICE: availability_views.render_deputy,
+        DEPUTY_ENDED_NOTICE: availability_views.render_deputy_ended,
+        REGION_REQUEST_NOTICE: availability_views.render_region_request,
+        REGION_DECISION_NOTICE: availability_views.render_region_decision,
+        DRILL_RESULT_NOTICE: drill_views.render_drill_result,
+        AUDIT_HEAD_NOTICE: data_protection_views.render_audit_head,
+        AUDIT_REFUSED_NOTICE: data_protection_views.render_audit_refused,
     }
 
 
@@ -175,12 +174,12 @@ class Runtime:
         assert isinstance(key, tuple)
         services = self.services
         if key[0] == "alert":
-            return await alert_handlers.live_status(services, key[1])
+            return await alert_views.live_status(services, key[1])
         if key[0] == "announcement":
-            return await announcement_handlers.live_status(services, key[1])
+            return await announcement_views.live_status(services, key[1])
         if key[0] == "poll":
-            return await poll_handlers.live_overview(services, key[1])
-        return await poll_handlers.live_ballot(services, key[1], key[2])
+            return await poll_views.live_overview(services, key[1])
+        return await poll_views.live_ballot(services, key[1], key[2])
 
     def _at(self, key: str, when: datetime | None, job: Task) -> None:
         if when is None:

@@ -181,6 +181,7 @@ async def test_audit_overview_shows_checkpoint_status(api: LocalBotApi, cora: Co
     reply = await reply_to(coordinator.user, "/audit")
     assert shows(reply, "audit.no_checkpoint") and shows(reply, "audit.intact")
     await cora.services.audit.checkpoint()
+    await expect(coordinator.user, "audit.witness_head")  # the day's signed head, to keep
     reply = await reply_to(coordinator.user, "/audit")
     assert "Letzter signierter Stand" in reply.text
     member = await join(api, cora, "Mo Mitglied", "police", "HRO")

@@ -15,7 +15,7 @@ from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.network import load_network
 from handlers.common.render import MESSAGE_LIMIT
-from handlers.drills import result_message
+from handlers.drills.views import result_message
 from storage.db import Database
 from storage.models import RecipientReason
 from tests.network_env import DRILL_WINDOW, NORMAL_AFTER, URGENT_AFTER, Env, berlin, build_env

@@ -1,20 +1,17 @@
-"""Telegram adapters for channels: the list with join/leave buttons, details, and the
-coordinators' commands to create, change and archive topical channels."""
+"""Channels: list, show, join and leave; coordinators create, change and archive them."""
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 
-from bot import i18n
-from bot.channels import ChannelList, ChannelView, TargetView
+from bot.channels import ChannelView
 from bot.errors import DomainError
-from bot.network import Network
-from handlers.common.callbacks import Button, Kind
+from handlers.channels.views import MEMBERSHIP_WORDS, channel_list, rule_text
+from handlers.common.callbacks import Button
 from handlers.common.context import CoraContext
 from handlers.common.render import (
     chunk_lines,
     edit_html,
-    keyboard,
     plain,
     region_name,
     say,
@@ -23,42 +20,6 @@ from handlers.common.render import (
     tr,
 )
 from storage.models import ChannelMembership
-
-_MEMBERSHIP_WORDS = {
-    "opt-in": ChannelMembership.OPT_IN,
-    "optin": ChannelMembership.OPT_IN,
-    "auto": ChannelMembership.AUTOMATIC,
-    "automatic": ChannelMembership.AUTOMATIC,
-    "automatisch": ChannelMembership.AUTOMATIC,
-}
-
-
-def rule_text(
-    network: Network, sectors: tuple[str, ...], regions: tuple[str, ...], language: str
-) -> str:
-    """`Police, Youth welfare office · Rostock`; empty parts read "all"."""
-    sector_part = (
-        ", ".join(sector_name(network, code, language) for code in sectors)
-        if sectors
-        else i18n.text(language, "sectors.all")
-    )
-    region_part = (
-        ", ".join(region_name(network, code, language) for code in regions)
-        if regions
-        else i18n.text(language, "regions.all")
-    )
-    return f"{sector_part} · {region_part}"
-
-
-def target_text(network: Network, target: TargetView, language: str) -> str:
-    """Whom something is addressed to, in words."""
-    parts = [
-        f"#{group.channel_name}"
-        if group.channel_name is not None
-        else rule_text(network, group.sectors, group.regions, language)
-        for group in target.groups
-    ]
-    return " + ".join(parts)
 
 
 def _split_args(update: Update) -> list[str]:
@@ -71,62 +32,11 @@ def _codes(raw: str) -> list[str]:
     return [part.strip() for part in raw.replace(" ", ",").split(",") if part.strip()]
 
 
-# -- members -------------------------------------------------------------------------------
-
-
 async def list_channels(update: Update, context: CoraContext) -> None:
     """`/channels`: the member's channels, join/leave buttons for opt-in ones."""
     channels = await context.services.channels.list_for(context.active_member.id)
-    text, markup = _channel_list(context, channels)
+    text, markup = channel_list(context, channels)
     await send_html(update, text, markup=markup)
-
-
-def _channel_list(
-    context: CoraContext, channels: ChannelList
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    network = context.services.network
-    lines = [tr(context, "channels.header")]
-    for implicit in channels.implicit:
-        name = (
-            sector_name(network, implicit.code, context.language)
-            if implicit.kind == "sector"
-            else region_name(network, implicit.code, context.language)
-        )
-        lines.append(
-            tr(
-                context,
-                f"channels.implicit.{implicit.kind}",
-                name=name,
-                ref=implicit.code,
-            )
-        )
-    rows = []
-    for channel in channels.topical:
-        state = "joined" if channel.joined else ("open" if channel.admitted else "outside")
-        if not channel.is_opt_in and channel.admitted:
-            state = "automatic"
-        lines.append(
-            tr(
-                context,
-                f"channels.line.{state}",
-                name=channel.name,
-                ref=channel.slug,
-                rule=rule_text(network, channel.sectors, channel.regions, context.language),
-            )
-        )
-        if channel.is_opt_in and channel.admitted:
-            action = "leave" if channel.joined else "join"
-            rows.append(
-                [
-                    (
-                        plain(context, f"button.channel_{action}", name=channel.name),
-                        Button(Kind.CHANNEL, str(channel.id), action).encode(),
-                    )
-                ]
-            )
-    if not channels.topical:
-        lines.append(tr(context, "channels.no_topical"))
-    return "\n".join(lines), keyboard(rows) if rows else None
 
 
 async def channel_button(update: Update, context: CoraContext, button: Button) -> None:
@@ -143,7 +53,7 @@ async def channel_button(update: Update, context: CoraContext, button: Button) -
         channel = await service.leave(member.id, int(button.id))
     done = "channel.joined" if button.action == "join" else "channel.left"
     await query.answer(plain(context, done, name=channel.name))
-    text, markup = _channel_list(context, await service.list_for(member.id))
+    text, markup = channel_list(context, await service.list_for(member.id))
     await edit_html(query, text, markup=markup)
 
 
@@ -195,9 +105,6 @@ async def show_channel(update: Update, context: CoraContext) -> None:
         await send_html(update, text)
 
 
-# -- coordinators ----------------------------------------------------------------------------
-
-
 async def new_channel(update: Update, context: CoraContext) -> None:
     """`/newchannel <name> | <sectors|all> | <regions|all> [| opt-in|auto]`"""
     parts = _split_args(update)
@@ -206,9 +113,9 @@ async def new_channel(update: Update, context: CoraContext) -> None:
     membership = ChannelMembership.OPT_IN
     if len(parts) == 4:
         word = parts[3].lower()
-        if word not in _MEMBERSHIP_WORDS:
+        if word not in MEMBERSHIP_WORDS:
             raise DomainError("channel.usage")
-        membership = _MEMBERSHIP_WORDS[word]
+        membership = MEMBERSHIP_WORDS[word]
     channel = await context.services.channels.create(
         context.active_member.id, parts[0], _codes(parts[1]), _codes(parts[2]), membership
     )

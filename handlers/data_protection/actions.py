@@ -1,5 +1,4 @@
-"""Telegram adapters for a member's rights over their data (/mydata, /leave), erasure by a
-coordinator (/erase), and the audit overview for coordinators (/audit)."""
+"""Your data, leaving, erasure by coordinators, and the audit overview."""
 
 from __future__ import annotations
 
@@ -10,9 +9,6 @@ from datetime import datetime
 from telegram import BotCommandScopeChat, InputFile, Update
 from telegram.error import TelegramError
 
-from bot import i18n
-from bot.audit import EventView
-from bot.delivery import Job
 from bot.errors import DomainError
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
@@ -20,7 +16,6 @@ from handlers.common.render import (
     chunk_lines,
     edit_html,
     keyboard,
-    local_time,
     member_line,
     plain,
     say,
@@ -28,8 +23,8 @@ from handlers.common.render import (
     tr,
     when,
 )
-from handlers.membership import parse_member_id
-from handlers.transport.outbox import RenderCache, Rendered
+from handlers.data_protection.views import event_line
+from handlers.membership.actions import parse_member_id
 from storage.models import Role
 
 log = logging.getLogger(__name__)
@@ -143,51 +138,6 @@ async def audit_overview(update: Update, context: CoraContext) -> None:
     lines.append(tr(context, "audit.full_check"))
     lines.append("")
     lines.append(tr(context, "audit.latest"))
-    lines.extend(_event_line(context, event) for event in overview.events)
+    lines.extend(event_line(context, event) for event in overview.events)
     for text in chunk_lines(lines):
         await send_html(update, text)
-
-
-def _event_line(context: CoraContext, event: EventView) -> str:
-    key = f"audit.action.{event.action}"
-    action = plain(context, key) if key in i18n.message_keys(context.language) else event.action
-    actor = event.actor
-    if actor.startswith("member:"):
-        actor = "#" + actor.removeprefix("member:")
-    else:
-        actor = plain(context, f"audit.actor.{actor}")
-    return tr(
-        context,
-        "audit.event",
-        seq=event.seq,
-        time=when(context, event.occurred_at),
-        actor=actor,
-        action=action,
-        subject=event.subject,
-    )
-
-
-async def render_audit_head(job: Job, cache: RenderCache) -> Rendered:
-    """The day's signed audit head, to the statewide coordinators: a copy outside the server."""
-    language = cache.language(job)
-    params = job.params
-    signed_at = datetime.fromisoformat(str(params["signed_at"]))
-    return Rendered(
-        i18n.html_text(
-            language,
-            "audit.witness_head",
-            head=f"{params['seq']}:{params['hash']}",
-            seq=params["seq"],
-            key=params["key"],
-            time=local_time(signed_at, cache.services.settings.cora_timezone, language),
-        )
-    )
-
-
-async def render_audit_refused(job: Job, cache: RenderCache) -> Rendered:
-    """The signer refused to sign a rewritten audit log: to the statewide coordinators."""
-    language = cache.language(job)
-    reason = i18n.text(language, f"audit.reason.{job.params['reason']}")
-    return Rendered(
-        i18n.html_text(language, "audit.checkpoint_refused", seq=job.params["seq"], reason=reason)
-    )

@@ -1,5 +1,4 @@
-"""Telegram adapters for announcements: the /announce dialog and one-line form, /scheduled,
-read confirmations, and how announcements and their read status look."""
+"""The /announce dialog: target, text, time, read confirmation and preview."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -18,26 +17,17 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import i18n
-from bot.announcements import MAX_TEXT, AnnouncementNotice, ReadStatus, check_text
+from bot.announcements import MAX_TEXT, check_text
 from bot.channels import Target
-from bot.delivery import Job
 from bot.errors import DomainError
-from bot.i18n import Markup
-from bot.keys import UnreadableText
-from bot.membership import MemberView
-from bot.network import Network
 from bot.timing.dates import parse_moment, split_leading_moment
-from handlers.alerts import _findings
-from handlers.channels import target_text
+from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
-from handlers.common.context import CoraContext, Services
+from handlers.common.context import CoraContext
 from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
 from handlers.common.render import (
-    edit_html,
+    findings_text,
     keyboard,
-    local_time,
-    member_text,
     plain,
     rows_of,
     say,
@@ -45,15 +35,17 @@ from handlers.common.render import (
     tr,
     when,
 )
-from handlers.transport.live import LiveMessage
-from handlers.transport.outbox import RenderCache, Rendered
-from storage.models import AnnouncementStatus
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)
+
+
 _DRAFT = "announcement_draft"
+
+
 _READ_FLAGS = ("+read", "+gelesen")
+
+
 _AT_WORDS = ("at", "am", "um")
-_EXCERPT = 300
 
 
 @dataclass
@@ -73,9 +65,6 @@ def _draft(context: CoraContext) -> Draft:
 
 def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
     return [(plain(context, "button.cancel"), Button(Kind.FORM, "ann", "cancel").encode())]
-
-
-# -- the one-line form and the dialog -------------------------------------------------------
 
 
 async def announce_command(update: Update, context: CoraContext) -> int:
@@ -161,7 +150,12 @@ async def text_step(update: Update, context: CoraContext) -> int:
     draft = _draft(context)
     findings = check_text(update.message.text or "", context.services.network.place_names)
     if any(finding.blocking for finding in findings):
-        await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
+        await say(
+            update,
+            context,
+            "alert.findings_blocking",
+            findings=findings_text(context.language, findings),
+        )
         return TEXT
     draft.text = (update.message.text or "").strip()
     draft.needs_confirmation = bool(findings)
@@ -215,7 +209,12 @@ async def _take_text(
     """Refuse identifying data; send at once when clean, otherwise show the preview."""
     findings = check_text(text, context.services.network.place_names)
     if any(finding.blocking for finding in findings):
-        await say(update, context, "alert.findings_blocking", findings=_findings(context, findings))
+        await say(
+            update,
+            context,
+            "alert.findings_blocking",
+            findings=findings_text(context.language, findings),
+        )
         forget_draft(context, _DRAFT)
         return ConversationHandler.END
     draft.text = text.strip()
@@ -241,7 +240,7 @@ async def _take_text(
     )
     if findings:
         preview += "\n\n" + tr(
-            context, "alert.findings_confirm", findings=_findings(context, findings)
+            context, "alert.findings_confirm", findings=findings_text(context.language, findings)
         )
     label = "button.send_anyway" if findings else "button.send"
     buttons = [
@@ -331,179 +330,3 @@ def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
         allow_reentry=True,
         name="announce",
     )
-
-
-# -- scheduled announcements and read confirmations ------------------------------------------
-
-
-async def list_scheduled(update: Update, context: CoraContext) -> None:
-    """`/scheduled`: scheduled announcements, each with a cancel button."""
-    items = await context.services.announcements.scheduled(context.active_member.id)
-    if not items:
-        await say(update, context, "scheduled.none")
-        return
-    await say(update, context, "scheduled.header", count=len(items))
-    network = context.services.network
-    for announcement, text in items[:20]:
-        excerpt = (text or "")[:_EXCERPT] + ("…" if text and len(text) > _EXCERPT else "")
-        cancel = Button(Kind.ANNOUNCEMENT, str(announcement.id), "cancel").encode()
-        await say(
-            update,
-            context,
-            "scheduled.line",
-            id=announcement.id,
-            time=when(context, announcement.send_at),
-            target=target_text(network, announcement.target, context.language),
-            text=excerpt,
-            markup=keyboard([[(plain(context, "button.cancel_announcement"), cancel)]]),
-        )
-
-
-async def announcement_button(update: Update, context: CoraContext, button: Button) -> None:
-    """ "Read", and the sender's "cancel", "who" and "remind"."""
-    query = update.callback_query
-    assert query is not None
-    if not button.id.isdigit() or button.action not in ("read", "cancel", "who", "remind"):
-        raise DomainError("button.invalid")
-    announcement_id = int(button.id)
-    service = context.services.announcements
-    member = context.active_member
-    if button.action == "read":
-        _, already = await service.confirm_read(member.id, announcement_id)
-        if not already:
-            context.background.announcement_changed(announcement_id, None)
-        await query.answer(plain(context, "announcement.read_thanks"))
-        await query.edit_message_reply_markup(None)
-        return
-    if button.action == "cancel":
-        view = await service.cancel(member.id, announcement_id)
-        await query.answer()
-        context.background.announcement_changed(view.id, None)
-        await edit_html(query, tr(context, "announcement.cancelled", id=view.id))
-        return
-    if button.action == "remind":
-        count = await service.remind_unread(member.id, announcement_id)
-        context.background.deliveries_added()
-        await query.answer(plain(context, "announcement.reminded", count=count))
-        return
-    status = await service.read_status(announcement_id)
-    if status.announcement.sender.id != member.id and not member.is_coordinator:
-        raise DomainError("announcement.unknown", id=announcement_id)
-    await query.answer()
-    await send_html(update, _readers(context.language, status))
-
-
-def _names(people: tuple[MemberView, ...]) -> str:
-    return ", ".join(m.display_name or f"#{m.id}" for m in people)
-
-
-def _readers(language: str, status: ReadStatus) -> str:
-    return i18n.html_text(
-        language,
-        "announcement.readers",
-        id=status.announcement.id,
-        read=_names(status.read) or "–",
-        unread=_names(status.unread) or "–",
-    )
-
-
-# -- how announcements and the read status look ----------------------------------------------
-
-
-async def render_announcement(job: Job, cache: RenderCache) -> Rendered:
-    """The announcement, or a reminder to confirm it."""
-    assert job.subject_id is not None
-    language = cache.language(job)
-    announcement = await cache.announcement(job.subject_id)
-    try:
-        text = await cache.announcement_text(job.subject_id)
-    except UnreadableText:
-        text = i18n.text(language, "text.unreadable")
-    services = cache.services
-    header = "announcement.header"
-    if job.kind == AnnouncementNotice.REMINDER:
-        header = "announcement.header.reminder"
-    body = i18n.html_text(
-        language,
-        "announcement.body",
-        header=Markup(i18n.html_text(language, header, id=announcement.id)),
-        sender=member_text(services.network, announcement.sender, language),
-        target=target_text(services.network, announcement.target, language),
-        time=local_time(
-            announcement.sent_at or announcement.send_at, services.settings.cora_timezone, language
-        ),
-        text=text if text is not None else i18n.text(language, "alert.text_removed"),
-    )
-    markup = None
-    if announcement.read_confirmation:
-        read = Button(Kind.ANNOUNCEMENT, str(announcement.id), "read").encode()
-        markup = keyboard([[(i18n.text(language, "button.read"), read)]])
-    return Rendered(body, markup)
-
-
-def render_read_status(
-    status: ReadStatus, language: str, network: Network, timezone: str
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The sender's live status of a sent announcement."""
-    announcement = status.announcement
-    lines = [
-        i18n.html_text(
-            language,
-            "announcement.status.head",
-            id=announcement.id,
-            target=target_text(network, announcement.target, language),
-            time=local_time(announcement.sent_at or announcement.send_at, timezone, language),
-        ),
-        i18n.html_text(
-            language,
-            "status.delivered",
-            delivered=status.delivered,
-            recipients=status.recipients,
-        ),
-    ]
-    if status.failed:
-        lines.append(i18n.html_text(language, "status.failed", count=status.failed))
-    if not announcement.read_confirmation:
-        return "\n".join(lines), None
-    lines.append(
-        i18n.html_text(
-            language,
-            "announcement.status.read",
-            read=len(status.read),
-            recipients=status.recipients,
-        )
-    )
-    who = Button(Kind.ANNOUNCEMENT, str(announcement.id), "who").encode()
-    row = [(i18n.text(language, "button.who_read"), who)]
-    if status.unread:
-        remind = Button(Kind.ANNOUNCEMENT, str(announcement.id), "remind").encode()
-        row.append((i18n.text(language, "button.remind", count=len(status.unread)), remind))
-    return "\n".join(lines), keyboard([row])
-
-
-async def live_status(services: Services, announcement_id: int) -> list[LiveMessage]:
-    """The sender's status message of a sent announcement, for the live board."""
-    status = await services.announcements.read_status(announcement_id)
-    announcement = status.announcement
-    sender = announcement.sender
-    if announcement.status != AnnouncementStatus.SENT or sender.chat_id is None:
-        return []
-    language = sender.language or services.settings.cora_default_language
-    text, markup = render_read_status(
-        status, language, services.network, services.settings.cora_timezone
-    )
-
-    async def store(message_id: int) -> None:
-        assert sender.chat_id is not None
-        await services.announcements.set_status_message(announcement_id, sender.chat_id, message_id)
-
-    return [
-        LiveMessage(
-            reader=sender,
-            chat_id=announcement.status_chat_id or sender.chat_id,
-            message_id=announcement.status_message_id,
-            text=text,
-            markup=markup,
-            store=store,
-        )
-    ]

@@ -1,71 +1,27 @@
-"""Telegram adapters for drills: /drill, /drillresult and the result message."""
+"""How a drill's result looks, shortened to fit one message."""
 
 from __future__ import annotations
 
-from telegram import Update
-
 from bot import i18n
-from bot.alerts import parse_sectors
 from bot.delivery import Job
 from bot.drills import DrillResult
-from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.network import Network
-from handlers.alerts import drill_banner
-from handlers.common.context import CoraContext
+from handlers.alerts.views import drill_banner
 from handlers.common.render import (
     MESSAGE_LIMIT,
-    chunk_lines,
     local_time,
     member_text,
     region_name,
-    say,
     sector_name,
     sectors_text,
-    send_html,
 )
 from handlers.report.views import duration
 from handlers.transport.outbox import RenderCache, Rendered
-from storage.models import Urgency
 
 # The result message through the outbox must fit into one Telegram message: its lists are
 # shortened until it does (/drillresult shows them in full, over several messages).
 RESULT_LIST_LIMITS = (25, 10, 3, 0)
-
-
-async def drill(update: Update, context: CoraContext) -> None:
-    """`/drill <sector[,…]|all> <region|MV> [!]`: an exercise alert, `!` for the urgent path."""
-    args = context.args or []
-    if len(args) not in (2, 3) or (len(args) == 3 and args[2] != "!"):
-        raise DomainError("drill.usage")
-    network = context.services.network
-    sectors = parse_sectors(network, args[0])
-    urgency = Urgency.URGENT if len(args) == 3 else Urgency.NORMAL
-    drills = context.services.drills
-    raised = await drills.start(context.active_member.id, sectors, args[1], urgency)
-    context.background.deliveries_added()
-    context.background.alert_changed(raised.alert)
-    await say(
-        update,
-        context,
-        "drill.started",
-        ref=raised.alert.ref,
-        recipients=raised.recipients,
-        window=duration(drills.result_after.total_seconds()),
-    )
-
-
-async def drill_result(update: Update, context: CoraContext) -> None:
-    """`/drillresult <ref>`: the result so far."""
-    if not context.args or len(context.args) != 1:
-        raise DomainError("drill.ref_expected")
-    result = await context.services.drills.result(context.active_member.id, context.args[0])
-    settings = context.services.settings
-    lines = result_lines(
-        result, context.services.network, context.language, settings.cora_timezone, limit=None
-    )
-    for text in chunk_lines(lines):
-        await send_html(update, text)
 
 
 async def render_drill_result(job: Job, cache: RenderCache) -> Rendered:

@@ -1,0 +1,1 @@
+"""Case alerts in the chat: the dialog, the commands and buttons, and how they look."""

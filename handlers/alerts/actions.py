@@ -1,0 +1,194 @@
+"""Acting on alerts: acknowledge, take over, follow up, close, list."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Update
+
+from bot.alerts import (
+    AlertView,
+    check_text,
+)
+from bot.errors import DomainError
+from handlers.alerts.views import alert_lines
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.render import (
+    findings_text,
+    keyboard,
+    plain,
+    say,
+    send_html,
+    tr,
+)
+
+log = logging.getLogger(__name__)
+
+
+FOLLOW_UP = "follow_up_draft"
+
+
+async def alert_button(update: Update, context: CoraContext, button: Button) -> None:
+    """ "Seen", "I take over" and "close" on alert messages."""
+    query = update.callback_query
+    assert query is not None
+    if not button.id.isdigit() or button.action not in ("ack", "take", "close"):
+        raise DomainError("button.invalid")
+    alert_id = int(button.id)
+    alerts = context.services.alerts
+    member = context.active_member
+    if button.action == "close":
+        view = await alerts.close(member.id, alert_id)
+        await query.answer(plain(context, "alert.closed_by_you", ref=view.ref))
+        context.background.deliveries_added()
+        context.background.alert_changed(view)
+        return
+    if button.action == "ack":
+        ack = await alerts.acknowledge(member.id, alert_id)
+        await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
+        if not ack.already:
+            context.background.alert_changed(ack.alert)
+            await _show_handled(query, context, ack.alert, taken=False)
+        return
+    taken = await alerts.take_over(member.id, alert_id)
+    if not taken.taken:
+        taker = taken.alert.taken_by
+        await query.answer(
+            plain(
+                context,
+                "alert.already_taken",
+                ref=taken.alert.ref,
+                name=taker.display_name if taker else "–",
+            ),
+            show_alert=True,
+        )
+        return
+    await query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref))
+    context.background.deliveries_added()
+    context.background.alert_changed(taken.alert)
+    await _show_handled(query, context, taken.alert, taken=True)
+
+
+async def _show_handled(
+    query: CallbackQuery, context: CoraContext, alert: AlertView, *, taken: bool
+) -> None:
+    """Mark the recipient's own copy: acknowledged keeps "take over", taken over keeps nothing."""
+    if taken or alert.taken_by is not None:
+        await query.edit_message_reply_markup(None)
+    else:
+        take = Button(Kind.ALERT, str(alert.id), "take").encode()
+        await query.edit_message_reply_markup(keyboard([[(plain(context, "button.take"), take)]]))
+
+
+async def ack_command(update: Update, context: CoraContext) -> None:
+    """`/ack <ref>`"""
+    member = context.active_member
+    alert_id = await context.services.alerts.find(member.id, _ref(context))
+    ack = await context.services.alerts.acknowledge(member.id, alert_id)
+    if not ack.already:
+        context.background.alert_changed(ack.alert)
+    await say(update, context, "alert.acknowledged", ref=ack.alert.ref)
+
+
+async def take_command(update: Update, context: CoraContext) -> None:
+    """`/take <ref>`"""
+    member = context.active_member
+    alert_id = await context.services.alerts.find(member.id, _ref(context))
+    taken = await context.services.alerts.take_over(member.id, alert_id)
+    if not taken.taken:
+        taker = taken.alert.taken_by
+        await say(
+            update,
+            context,
+            "alert.already_taken",
+            ref=taken.alert.ref,
+            name=taker.display_name if taker else "–",
+        )
+        return
+    context.background.deliveries_added()
+    context.background.alert_changed(taken.alert)
+    await say(update, context, "alert.taken_by_you", ref=taken.alert.ref)
+
+
+async def close_command(update: Update, context: CoraContext) -> None:
+    """`/close <ref>`"""
+    member = context.active_member
+    alert_id = await context.services.alerts.find(member.id, _ref(context))
+    view = await context.services.alerts.close(member.id, alert_id)
+    context.background.deliveries_added()
+    context.background.alert_changed(view)
+    await say(update, context, "alert.closed_by_you", ref=view.ref)
+
+
+async def update_command(update: Update, context: CoraContext) -> None:
+    """`/update <ref> <text>`: a follow-up to everyone involved."""
+    assert update.message is not None
+    parts = (update.message.text or "").split(maxsplit=2)
+    if len(parts) < 3:
+        raise DomainError("alert.update_usage")
+    alert_id = await context.services.alerts.find(context.active_member.id, parts[1])
+    findings = check_text(parts[2], context.services.network.place_names)
+    if any(f.blocking for f in findings):
+        await say(
+            update,
+            context,
+            "alert.findings_blocking",
+            findings=findings_text(context.language, findings),
+        )
+        return
+    if findings:
+        assert context.user_data is not None
+        context.user_data[FOLLOW_UP] = (alert_id, parts[2])
+        buttons = [
+            [
+                (
+                    plain(context, "button.send_anyway"),
+                    Button(Kind.DRAFT, "followup", "send").encode(),
+                ),
+            ]
+        ]
+        await say(
+            update,
+            context,
+            "alert.findings_confirm",
+            findings=findings_text(context.language, findings),
+            markup=keyboard(buttons),
+        )
+        return
+    await send_follow_up(update, context, alert_id, parts[2], confirmed=False)
+
+
+async def send_follow_up(
+    update: Update, context: CoraContext, alert_id: int, text: str, *, confirmed: bool
+) -> None:
+    count = await context.services.alerts.follow_up(
+        context.active_member.id, alert_id, text, confirmed=confirmed
+    )
+    context.background.deliveries_added()
+    view = await context.services.alerts.view(alert_id)
+    await say(update, context, "alert.follow_up_sent", ref=view.ref, recipients=count)
+
+
+def _ref(context: CoraContext) -> str:
+    if not context.args or len(context.args) != 1:
+        raise DomainError("alert.ref_expected")
+    return context.args[0]
+
+
+async def list_alerts(update: Update, context: CoraContext) -> None:
+    """`/alerts`: open alerts the member sent or received; drills apart, as exercises."""
+    lines = await context.services.alerts.open_alerts(context.active_member.id)
+    if not lines:
+        await say(update, context, "alerts.none")
+        return
+    real = [line for line in lines if not line.alert.drill]
+    drills = [line for line in lines if line.alert.drill]
+    parts = []
+    if real:
+        parts.append(tr(context, "alerts.header", count=len(real)))
+        parts.extend(alert_lines(context, real))
+    if drills:
+        parts.append(tr(context, "alerts.drills", count=len(drills)))
+        parts.extend(alert_lines(context, drills))
+    await send_html(update, "\n\n".join(parts))

@@ -1,0 +1,313 @@
+"""The /alert dialog: sectors, region, urgency, text and preview, step by step or in one line."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.alerts import (
+    MAX_TEXT,
+    check_text,
+    parse_sectors,
+)
+from bot.errors import DomainError
+from handlers.alerts.actions import FOLLOW_UP, send_follow_up
+from handlers.alerts.views import sector_keyboard
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.render import (
+    edit_html,
+    findings_text,
+    keyboard,
+    plain,
+    region_name,
+    rows_of,
+    say,
+    sectors_text,
+    send_html,
+    tr,
+)
+from storage.models import Urgency
+
+log = logging.getLogger(__name__)
+
+
+SECTORS, REGION, URGENCY, TEXT, PREVIEW = range(5)
+
+
+_DRAFT = "alert_draft"
+
+
+@dataclass
+class Draft:
+    """An alert being written; held in memory only, so an unsent text is never stored."""
+
+    sectors: list[str] = field(default_factory=list)
+    region: str | None = None
+    urgency: str | None = None
+    text: str | None = None
+    needs_confirmation: bool = False
+
+
+def _draft(context: CoraContext) -> Draft:
+    return current_draft(context, _DRAFT, Draft)
+
+
+async def alert_command(update: Update, context: CoraContext) -> int:
+    """`/alert` opens the dialog; `/alert <sectors|all> <region> [!] <text>` sends at once."""
+    assert update.message is not None and context.user_data is not None
+    parts = (update.message.text or "").split(maxsplit=3)
+    if len(parts) == 1:
+        context.user_data[_DRAFT] = Draft()
+        await _ask_sectors(update, context)
+        return SECTORS
+    if len(parts) < 4:
+        raise DomainError("alert.usage")
+    network = context.services.network
+    sectors = parse_sectors(network, parts[1])
+    region = network.region(parts[2]).code
+    rest = parts[3]
+    urgency = Urgency.NORMAL
+    if rest.startswith("!"):
+        urgency, rest = Urgency.URGENT, rest[1:]
+    draft = Draft(list(sectors), region, urgency)
+    context.user_data[_DRAFT] = draft
+    return await _take_text(update, context, draft, rest, send_when_clean=True)
+
+
+async def _ask_sectors(update: Update, context: CoraContext) -> None:
+    await say(update, context, "alert.ask_sectors", markup=sector_keyboard(context, []))
+
+
+async def choose_sector(update: Update, context: CoraContext) -> int:
+    """Toggle sectors; "next" moves on once at least one is chosen."""
+    query = update.callback_query
+    assert query is not None
+    draft = _draft(context)
+    button = pressed(query.data)
+    network = context.services.network
+    if button.action == "next":
+        if not draft.sectors:
+            await query.answer(plain(context, "alert.choose_a_sector"), show_alert=True)
+            return SECTORS
+        await query.answer()
+        await edit_html(
+            query,
+            tr(
+                context,
+                "alert.chosen_sectors",
+                sectors=sectors_text(network, draft.sectors, context.language),
+            ),
+        )
+        regions = [
+            (place.label(context.language), Button(Kind.DRAFT, code, "region").encode())
+            for code, place in network.regions.items()
+        ]
+        rows = rows_of(regions, 2)
+        rows.append(
+            [(plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode())]
+        )
+        await say(update, context, "alert.ask_region", markup=keyboard(rows))
+        return REGION
+    if button.id == "all":
+        draft.sectors = [] if len(draft.sectors) == len(network.sectors) else list(network.sectors)
+    else:
+        code = network.sector(button.id).code
+        chosen = set(draft.sectors) ^ {code}
+        draft.sectors = [c for c in network.sectors if c in chosen]
+    await query.answer()
+    await query.edit_message_reply_markup(sector_keyboard(context, draft.sectors))
+    return SECTORS
+
+
+async def choose_region(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    draft = _draft(context)
+    region = context.services.network.region(pressed(query.data).id).code
+    draft.region = region
+    await query.answer()
+    await edit_html(
+        query,
+        tr(
+            context,
+            "alert.chosen_region",
+            region=region_name(context.services.network, region, context.language),
+        ),
+    )
+    buttons = [
+        (
+            plain(context, "urgency.urgent.button"),
+            Button(Kind.DRAFT, Urgency.URGENT, "urgency").encode(),
+        ),
+        (
+            plain(context, "urgency.normal.button"),
+            Button(Kind.DRAFT, Urgency.NORMAL, "urgency").encode(),
+        ),
+    ]
+    cancel = [(plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode())]
+    await say(update, context, "alert.ask_urgency", markup=keyboard([buttons, cancel]))
+    return URGENCY
+
+
+async def choose_urgency(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    draft = _draft(context)
+    urgency = pressed(query.data).id
+    if urgency not in (Urgency.URGENT, Urgency.NORMAL):
+        raise DomainError("button.invalid")
+    draft.urgency = urgency
+    await query.answer()
+    await edit_html(
+        query, tr(context, "alert.chosen_urgency", urgency=plain(context, f"urgency.{urgency}"))
+    )
+    await say(update, context, "alert.ask_text", max=MAX_TEXT)
+    return TEXT
+
+
+async def receive_text(update: Update, context: CoraContext) -> int:
+    assert update.message is not None
+    return await _take_text(
+        update, context, _draft(context), update.message.text or "", send_when_clean=False
+    )
+
+
+async def _take_text(
+    update: Update, context: CoraContext, draft: Draft, text: str, *, send_when_clean: bool
+) -> int:
+    """Check the text; refuse identifying data, ask to confirm doubtful finds, preview."""
+    findings = check_text(text, context.services.network.place_names)
+    if any(finding.blocking for finding in findings):
+        await say(
+            update,
+            context,
+            "alert.findings_blocking",
+            findings=findings_text(context.language, findings),
+        )
+        return TEXT
+    draft.text = text.strip()
+    draft.needs_confirmation = bool(findings)
+    if send_when_clean and not findings:
+        await _send(update, context, draft)
+        return ConversationHandler.END
+    assert draft.region is not None and draft.urgency is not None
+    recipients = await context.services.alerts.count_recipients(
+        context.active_member.id, draft.sectors, draft.region
+    )
+    network = context.services.network
+    preview = tr(
+        context,
+        "alert.preview",
+        urgency=plain(context, f"urgency.{draft.urgency}"),
+        sectors=sectors_text(network, draft.sectors, context.language),
+        region=region_name(network, draft.region, context.language),
+        recipients=recipients,
+        text=draft.text,
+    )
+    if findings:
+        preview += "\n\n" + tr(
+            context, "alert.findings_confirm", findings=findings_text(context.language, findings)
+        )
+    send_label = "button.send_anyway" if findings else "button.send"
+    buttons = [
+        [
+            (plain(context, send_label), Button(Kind.DRAFT, "draft", "send").encode()),
+            (plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode()),
+        ]
+    ]
+    await send_html(update, preview, markup=keyboard(buttons))
+    return PREVIEW
+
+
+async def preview_button(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    button = pressed(query.data)
+    draft = _draft(context)
+    if button.action != "send" or draft.text is None:
+        raise DomainError("button.invalid")
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _send(update, context, draft)
+    return ConversationHandler.END
+
+
+async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
+    assert draft.region is not None and draft.urgency is not None and draft.text is not None
+    raised = await context.services.alerts.raise_alert(
+        context.active_member.id,
+        draft.sectors,
+        draft.region,
+        draft.urgency,
+        draft.text,
+        confirmed=draft.needs_confirmation,
+    )
+    forget_draft(context, _DRAFT)
+    context.background.deliveries_added()
+    context.background.alert_changed(raised.alert)
+    key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
+    await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
+
+
+async def cancel_dialog(update: Update, context: CoraContext) -> int:
+    """`/cancel` or the cancel button: the draft is dropped, nothing was stored."""
+    forget_draft(context, _DRAFT)
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(None)
+    await say(update, context, "alert.cancelled")
+    return ConversationHandler.END
+
+
+def alert_dialog() -> BaseHandler[Update, CoraContext, object]:
+    draft = f"^{Kind.DRAFT}:"
+    # The dialog mixes buttons and typed text, so it is tracked per chat, not per message;
+    # PTB warns about exactly that combination.
+    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+    return ConversationHandler(
+        entry_points=[CommandHandler("alert", alert_command)],
+        states={
+            SECTORS: [CallbackQueryHandler(choose_sector, pattern=draft + r"[^:]+:(toggle|next)$")],
+            REGION: [CallbackQueryHandler(choose_region, pattern=draft + r"[^:]+:region$")],
+            URGENCY: [CallbackQueryHandler(choose_urgency, pattern=draft + r"[^:]+:urgency$")],
+            TEXT: [MessageHandler(filters.TEXT & ~filters.COMMAND, receive_text)],
+            PREVIEW: [CallbackQueryHandler(preview_button, pattern=draft + r"draft:send$")],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel_dialog),
+            CallbackQueryHandler(cancel_dialog, pattern=draft + r"draft:cancel$"),
+            MessageHandler(filters.TEXT & ~filters.COMMAND, use_buttons),
+        ],
+        allow_reentry=True,
+        name="alert",
+    )
+
+
+async def draft_button(update: Update, context: CoraContext, button: Button) -> None:
+    """Dialog buttons outside a running dialog: a follow-up to confirm, or an old dialog."""
+    query = update.callback_query
+    assert query is not None
+    if button.id == "followup" and button.action == "send":
+        pending = context.user_data.pop(FOLLOW_UP, None) if context.user_data else None
+        if not isinstance(pending, tuple):
+            raise DomainError("dialog.expired")
+        alert_id, text = pending
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+        await send_follow_up(update, context, alert_id, text, confirmed=True)
+        return
+    raise DomainError("dialog.expired")

@@ -1,0 +1,327 @@
+"""How alerts look: deliveries, notices, the sender's live status message."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardMarkup
+
+from bot import i18n
+from bot.alerts import (
+    AlertLine,
+    AlertView,
+    Notice,
+    StatusView,
+)
+from bot.delivery import Job
+from bot.i18n import Markup
+from bot.keys import UnreadableText
+from bot.membership import MemberView
+from bot.network import Network
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext, Services
+from handlers.common.render import (
+    keyboard,
+    local_time,
+    member_text,
+    plain,
+    region_name,
+    rows_of,
+    sector_name,
+    sectors_text,
+    tr,
+    when,
+)
+from handlers.transport.live import LiveMessage
+from handlers.transport.outbox import RenderCache, Rendered
+from storage.models import AlertStatus
+
+log = logging.getLogger(__name__)
+
+
+def sector_keyboard(context: CoraContext, chosen: list[str]) -> InlineKeyboardMarkup:
+    network = context.services.network
+    buttons = [
+        (
+            ("✅ " if code in chosen else "") + place.label(context.language),
+            Button(Kind.DRAFT, code, "toggle").encode(),
+        )
+        for code, place in network.sectors.items()
+    ]
+    rows = rows_of(buttons, 2)
+    rows.append(
+        [(plain(context, "alert.all_sectors"), Button(Kind.DRAFT, "all", "toggle").encode())]
+    )
+    rows.append(
+        [
+            (plain(context, "button.next"), Button(Kind.DRAFT, "sectors", "next").encode()),
+            (plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode()),
+        ]
+    )
+    return keyboard(rows)
+
+
+def alert_lines(context: CoraContext, lines: list[AlertLine]) -> list[str]:
+    network = context.services.network
+    rendered = []
+    for line in lines:
+        alert = line.alert
+        if alert.taken_by is not None:
+            state = tr(context, "alerts.taken", name=alert.taken_by.display_name or "–")
+        elif line.mine:
+            state = tr(
+                context,
+                "alerts.sent_by_you",
+                acknowledged=line.acknowledged,
+                recipients=line.recipients,
+            )
+        else:
+            key = "alerts.seen_by_you" if line.acknowledged_by_me else "alerts.not_seen_by_you"
+            state = tr(context, key)
+        rendered.append(
+            tr(
+                context,
+                "alerts.line",
+                icon=_icon(alert),
+                ref=alert.ref,
+                sectors=sectors_text(network, alert.sectors, context.language),
+                region=alert.region,
+                time=when(context, alert.created_at),
+                state=Markup(state),
+            )
+        )
+    return rendered
+
+
+def _icon(alert: AlertView) -> str:
+    if alert.drill:
+        return "🧪"
+    return "🚨" if alert.is_urgent else "📣"
+
+
+def drill_banner(language: str, alert: AlertView) -> str:
+    """Every message about a drill starts with this line, so nobody takes it for a real case."""
+    return i18n.html_text(language, "drill.banner") + "\n" if alert.drill else ""
+
+
+async def render_alert(job: Job, cache: RenderCache) -> Rendered:
+    """The alert itself, a reminder of it, or its escalation to coordinators."""
+    assert job.alert_id is not None
+    language = cache.language(job)
+    alert = await cache.alert(job.alert_id)
+    settings = cache.services.settings
+    try:
+        text = await cache.alert_text(job.alert_id)
+    except UnreadableText:
+        # The alert still goes out, so that it can be acknowledged and asked about.
+        text = i18n.text(language, "text.unreadable")
+    network = cache.services.network
+    header_key = {
+        Notice.ALERT: f"{'drill' if alert.drill else 'alert'}.header.{alert.urgency}",
+        Notice.REMINDER: "alert.header.reminder",
+        Notice.ESCALATION: f"alert.header.escalation.{job.params.get('level', 1)}",
+    }[job.kind]
+    header = drill_banner(language, alert) + i18n.html_text(
+        language, header_key, ref=alert.ref, icon=_icon(alert)
+    )
+    standing_in = str(job.params.get("deputy_for") or "")
+    if standing_in:
+        absent = [await cache.member(int(i)) for i in standing_in.split(",")]
+        header += "\n" + i18n.html_text(
+            language,
+            "alert.deputy_for",
+            members=Markup(", ".join(member_text(network, m, language) for m in absent if m)),
+        )
+    if text is None:
+        text = i18n.text(language, "drill.text" if alert.drill else "alert.text_removed")
+    body = i18n.html_text(
+        language,
+        "alert.body",
+        header=Markup(header),
+        sectors=sectors_text(network, alert.sectors, language),
+        region=region_name(network, alert.region, language),
+        sender=_sender(alert, network, language),
+        time=local_time(alert.created_at, settings.cora_timezone, language),
+        text=text,
+    )
+    buttons = [
+        (i18n.text(language, "button.ack"), Button(Kind.ALERT, str(alert.id), "ack").encode()),
+        (i18n.text(language, "button.take"), Button(Kind.ALERT, str(alert.id), "take").encode()),
+    ]
+    markup = (
+        keyboard([buttons]) if alert.status == AlertStatus.OPEN and alert.taken_by is None else None
+    )
+    return Rendered(body, markup, protect=settings.alert_protect_content)
+
+
+def _sender(alert: AlertView, network: Network, language: str) -> Markup:
+    if alert.sender is not None:
+        return member_text(network, alert.sender, language)
+    client = alert.client
+    return Markup(
+        i18n.html_text(
+            language,
+            "alert.sender_system",
+            name=client.name if client else "–",
+            sector=sector_name(network, client.sector if client else None, language),
+            region=client.region if client else "–",
+        )
+    )
+
+
+async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
+    assert job.alert_id is not None and job.subject_id is not None
+    language = cache.language(job)
+    alert = await cache.alert(job.alert_id)
+    author = await cache.member(int(job.params["member"] or 0))
+    try:
+        text = await cache.follow_up_text(job.subject_id)
+    except UnreadableText:
+        text = i18n.text(language, "text.unreadable")
+    return Rendered(
+        drill_banner(language, alert)
+        + i18n.html_text(
+            language,
+            "alert.follow_up",
+            icon=_icon(alert),
+            ref=alert.ref,
+            name=author.display_name if author else "–",
+            text=text if text is not None else i18n.text(language, "alert.text_removed"),
+        ),
+        protect=cache.services.settings.alert_protect_content,
+    )
+
+
+async def render_notice(job: Job, cache: RenderCache) -> Rendered:
+    """Short notices about an alert's course: taken over, closed."""
+    assert job.alert_id is not None
+    language = cache.language(job)
+    alert = await cache.alert(job.alert_id)
+    who = await cache.member(int(job.params["member"] or 0))
+    key = {Notice.TAKEN: "alert.notice.taken", Notice.CLOSED: "alert.notice.closed"}[job.kind]
+    return Rendered(
+        drill_banner(language, alert)
+        + i18n.html_text(
+            language, key, icon=_icon(alert), ref=alert.ref, name=who.display_name if who else "–"
+        )
+    )
+
+
+async def render_unreachable(job: Job, cache: RenderCache) -> Rendered:
+    language = cache.language(job)
+    member = await cache.member(int(job.params["member"] or 0))
+    line = member_text(cache.services.network, member, language) if member else "–"
+    return Rendered(i18n.html_text(language, "alert.notice.unreachable", member=line))
+
+
+async def render_urgent_limit(job: Job, cache: RenderCache) -> Rendered:
+    """To the coordinators: a member (or an agency system) reached ALERT_URGENT_PER_HOUR and
+    further urgent alerts are refused; a member comes with a button to revoke them."""
+    language = cache.language(job)
+    network = cache.services.network
+    limit = int(job.params["limit"] or 0)
+    if job.params.get("member") is not None:
+        member = await cache.member(int(job.params["member"] or 0))
+        if member is None:
+            raise LookupError("the member is gone")
+        text = i18n.html_text(
+            language,
+            "alert.urgent_limit.coordinators",
+            member=member_text(network, member, language),
+            count=limit,
+        )
+        revoke = Button(Kind.MEMBER, str(member.id), "revoke").encode()
+        return Rendered(text, keyboard([[(i18n.text(language, "button.revoke"), revoke)]]))
+    client = await cache.services.alerts.client_name(int(job.params["client"] or 0))
+    if client is None:
+        raise LookupError("the agency system is gone")
+    text = i18n.html_text(
+        language,
+        "alert.urgent_limit.coordinators_api",
+        name=client.name,
+        sector=sector_name(network, client.sector, language),
+        region=region_name(network, client.region, language),
+        count=limit,
+    )
+    return Rendered(text)
+
+
+async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
+    """The sender's status message of an alert: sent once, then edited in place. Alerts an
+    agency system raised have none (it reads the state over the API)."""
+    status = await services.alerts.status(alert_id)
+    alert, sender = status.alert, status.alert.sender
+    chat_id = alert.status_chat_id or (sender.chat_id if sender else None)
+    if sender is None or chat_id is None:
+        return []
+    language = sender.language or services.settings.cora_default_language
+    text, markup = render_status(
+        status, language, services.network, services.settings.cora_timezone
+    )
+
+    async def store(message_id: int) -> None:
+        await services.alerts.set_status_message(alert.id, chat_id, message_id)
+
+    return [LiveMessage(sender, chat_id, alert.status_message_id, text, markup, store)]
+
+
+def render_status(
+    status: StatusView, language: str, network: Network, timezone: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The sender's live status message."""
+    alert = status.alert
+    lines = [
+        drill_banner(language, alert)
+        + i18n.html_text(
+            language,
+            "status.head",
+            icon=_icon(alert),
+            ref=alert.ref,
+            urgency=i18n.text(language, f"urgency.{alert.urgency}"),
+            sectors=sectors_text(network, alert.sectors, language),
+            region=region_name(network, alert.region, language),
+        ),
+        i18n.html_text(
+            language, "status.delivered", delivered=status.delivered, recipients=status.recipients
+        ),
+    ]
+    if status.acknowledged:
+        names = ", ".join(m.display_name or f"#{m.id}" for m in status.acknowledged)
+        lines.append(i18n.html_text(language, "status.acknowledged", names=names))
+    if alert.taken_by is not None and alert.taken_at is not None:
+        lines.append(
+            i18n.html_text(
+                language,
+                "status.taken",
+                name=alert.taken_by.display_name or "–",
+                time=local_time(alert.taken_at, timezone, language),
+            )
+        )
+    for deputy, absent in status.deputies:
+        lines.append(
+            i18n.html_text(language, "status.deputy", deputy=_name(deputy), member=_name(absent))
+        )
+    if status.away:
+        names = ", ".join(_name(m) for m in status.away)
+        lines.append(i18n.html_text(language, "status.away", names=names))
+    if status.unreachable:
+        names = ", ".join(m.display_name or f"#{m.id}" for m in status.unreachable)
+        lines.append(i18n.html_text(language, "status.unreachable", names=names))
+    if status.failed:
+        lines.append(i18n.html_text(language, "status.failed", count=status.failed))
+    if alert.escalation_level:
+        key = (
+            "status.drill_reminded"
+            if alert.drill
+            else f"status.escalated.{min(alert.escalation_level, 2)}"
+        )
+        lines.append(i18n.html_text(language, key))
+    if alert.status == AlertStatus.CLOSED:
+        lines.append(i18n.html_text(language, "status.closed"))
+        return "\n".join(lines), None
+    close = Button(Kind.ALERT, str(alert.id), "close").encode()
+    return "\n".join(lines), keyboard([[(i18n.text(language, "button.close"), close)]])
+
+
+def _name(member: MemberView) -> str:
+    return member.display_name or f"#{member.id}"

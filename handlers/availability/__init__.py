@@ -1,0 +1,1 @@
+"""Availability in the chat: absences with deputies, quiet hours, further regions."""

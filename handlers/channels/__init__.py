@@ -1,0 +1,1 @@
+"""Topical channels in the chat."""

@@ -1,0 +1,1 @@
+"""Data protection in the chat: /mydata, /leave, /erase, /audit."""

@@ -1,0 +1,65 @@
+"""How the audit overview and the audit notices look."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot import i18n
+from bot.audit import EventView
+from bot.delivery import Job
+from handlers.common.context import CoraContext
+from handlers.common.render import (
+    local_time,
+    plain,
+    tr,
+    when,
+)
+from handlers.transport.outbox import RenderCache, Rendered
+
+log = logging.getLogger(__name__)
+
+
+def event_line(context: CoraContext, event: EventView) -> str:
+    key = f"audit.action.{event.action}"
+    action = plain(context, key) if key in i18n.message_keys(context.language) else event.action
+    actor = event.actor
+    if actor.startswith("member:"):
+        actor = "#" + actor.removeprefix("member:")
+    else:
+        actor = plain(context, f"audit.actor.{actor}")
+    return tr(
+        context,
+        "audit.event",
+        seq=event.seq,
+        time=when(context, event.occurred_at),
+        actor=actor,
+        action=action,
+        subject=event.subject,
+    )
+
+
+async def render_audit_head(job: Job, cache: RenderCache) -> Rendered:
+    """The day's signed audit head, to the statewide coordinators: a copy outside the server."""
+    language = cache.language(job)
+    params = job.params
+    signed_at = datetime.fromisoformat(str(params["signed_at"]))
+    return Rendered(
+        i18n.html_text(
+            language,
+            "audit.witness_head",
+            head=f"{params['seq']}:{params['hash']}",
+            seq=params["seq"],
+            key=params["key"],
+            time=local_time(signed_at, cache.services.settings.cora_timezone, language),
+        )
+    )
+
+
+async def render_audit_refused(job: Job, cache: RenderCache) -> Rendered:
+    """The signer refused to sign a rewritten audit log: to the statewide coordinators."""
+    language = cache.language(job)
+    reason = i18n.text(language, f"audit.reason.{job.params['reason']}")
+    return Rendered(
+        i18n.html_text(language, "audit.checkpoint_refused", seq=job.params["seq"], reason=reason)
+    )

@@ -1,0 +1,1 @@
+"""Membership in the chat: joining, help and language, invitations, approval, changes."""

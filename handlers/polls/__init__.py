@@ -1,0 +1,1 @@
+"""Meeting polls in the chat: the dialog, the commands and buttons, and how they look."""

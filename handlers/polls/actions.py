@@ -1,0 +1,171 @@
+"""Answering and running polls: buttons, /vote, /polls, /results, /closepoll."""
+
+from __future__ import annotations
+
+import re
+
+from telegram import Update
+
+from bot import i18n
+from bot.errors import DomainError
+from handlers.common.callbacks import Button
+from handlers.common.context import CoraContext
+from handlers.common.render import (
+    chunk_lines,
+    plain,
+    say,
+    send_html,
+    tr,
+    when,
+)
+from handlers.polls.views import ANSWER_CODES, answers_text, results_lines, state_key
+from storage.models import Answer, PollKind, PollStatus
+
+_ANSWER_WORDS = {
+    **{w: Answer.YES for w in ("yes", "y", "ja", "j", "✅")},
+    **{w: Answer.MAYBE for w in ("maybe", "m", "vielleicht", "v", "wennnötig", "?", "🤔")},
+    **{w: Answer.NO for w in ("no", "n", "nein", "❌")},
+}
+
+
+def parse_vote(args: list[str]) -> tuple[str, dict[int, str | None], bool]:
+    """`7 1=ja 2=nein` → per-option answers; `7 2` or `7 1,3` → chosen options (replacing)."""
+    if len(args) < 2:
+        raise DomainError("vote.usage")
+    ref, rest = args[0], args[1:]
+    answers: dict[int, str | None] = {}
+    if any("=" in part for part in rest):
+        for part in rest:
+            number, _, word = part.partition("=")
+            answer = _ANSWER_WORDS.get(word.strip().lower())
+            if not number.strip().isdigit() or answer is None:
+                raise DomainError("vote.usage")
+            answers[int(number)] = answer
+        return ref, answers, False
+    for part in ",".join(rest).split(","):
+        if not part.strip():
+            continue
+        if not part.strip().isdigit() or len(part.strip()) > 3:
+            raise DomainError("vote.usage")
+        answers[int(part)] = Answer.YES
+    return ref, answers, True
+
+
+async def vote_command(update: Update, context: CoraContext) -> None:
+    """`/vote <poll> <option>=<ja|vielleicht|nein> …` or `/vote <poll> <option>[,<option>…]`"""
+    ref, answers, replace = parse_vote(context.args or [])
+    polls = context.services.polls
+    member = context.active_member
+    poll_id = await polls.find(member.id, ref)
+    view = await polls.view(poll_id)
+    if view.kind == PollKind.DATE and replace:
+        raise DomainError("vote.date_usage", id=poll_id)
+    ballot = await polls.vote(member.id, poll_id, answers, replace=replace)
+    context.background.ballot_changed(poll_id, member.id)
+    await say(
+        update,
+        context,
+        "vote.saved",
+        id=poll_id,
+        answers=answers_text(context, ballot.poll, ballot.answers or {}),
+    )
+
+
+async def poll_button(update: Update, context: CoraContext, button: Button) -> None:
+    """Answer buttons on poll messages, and the creator's close and decision buttons."""
+    query = update.callback_query
+    assert query is not None
+    if not button.id.isdigit():
+        raise DomainError("button.invalid")
+    poll_id = int(button.id)
+    polls = context.services.polls
+    member = context.active_member
+    action = button.action
+    if action == "close":
+        view = await polls.close(member.id, poll_id)
+        await query.answer(plain(context, "poll.closed_by_you", id=view.id))
+        context.background.deliveries_added()
+        context.background.poll_changed(view)
+        return
+    if action.startswith("pick") and action[4:].isdigit():
+        position = int(action[4:]) or None
+        view = await polls.decide(member.id, poll_id, position)
+        await query.answer(plain(context, "poll.decided_by_you", id=view.id))
+        await query.edit_message_reply_markup(None)
+        context.background.deliveries_added()
+        context.background.poll_changed(view)
+        return
+    match = re.fullmatch(r"(\d{1,2})([ymn])|c(\d{1,2})", action)
+    if match is None:
+        raise DomainError("button.invalid")
+    try:
+        if match.group(3) is not None:
+            await polls.toggle(member.id, poll_id, int(match.group(3)))
+        else:
+            answer = ANSWER_CODES[match.group(2)]
+            await polls.vote(member.id, poll_id, {int(match.group(1)): answer})
+    except DomainError as error:
+        if error.message_key == "poll.closed":
+            await query.edit_message_reply_markup(None)  # nothing left to press
+        raise
+    await query.answer(plain(context, "vote.saved_short"))
+    context.background.ballot_changed(poll_id, member.id)
+
+
+async def list_polls(update: Update, context: CoraContext) -> None:
+    """`/polls`: open polls with the member's own answers, and their own undecided polls."""
+    lines = await context.services.polls.open_polls(context.active_member.id)
+    if not lines:
+        await say(update, context, "polls.none")
+        return
+    rendered = []
+    for line in lines:
+        poll = line.poll
+        if line.answers:
+            mine = tr(
+                context, "polls.your_answer", answers=answers_text(context, poll, line.answers)
+            )
+        elif poll.status == PollStatus.OPEN and line.answers is not None:
+            mine = tr(context, "polls.not_answered")
+        else:
+            mine = tr(context, state_key(poll), id=poll.id)
+        rendered.append(
+            tr(
+                context,
+                "polls.line",
+                id=poll.id,
+                title=poll.title,
+                deadline=when(context, poll.deadline),
+                state=i18n.Markup(mine),
+            )
+        )
+    header = tr(context, "polls.header", count=len(lines))
+    for text in chunk_lines(rendered, header):
+        await send_html(update, text)
+
+
+async def results_command(update: Update, context: CoraContext) -> None:
+    """`/results <poll>`: the tally (counts only for anonymous polls)."""
+    if not context.args or len(context.args) != 1:
+        raise DomainError("poll.ref_expected")
+    polls = context.services.polls
+    member = context.active_member
+    poll_id = await polls.find(member.id, context.args[0])
+    results = await polls.results(member.id, poll_id)
+    manager = results.missing is not None
+    for text in chunk_lines(
+        results_lines(results, context.language, context.services, manager=manager)
+    ):
+        await send_html(update, text)
+
+
+async def close_command(update: Update, context: CoraContext) -> None:
+    """`/closepoll <poll>`: end the poll before its deadline."""
+    if not context.args or len(context.args) != 1:
+        raise DomainError("poll.ref_expected")
+    polls = context.services.polls
+    poll_id = await polls.find(context.active_member.id, context.args[0])
+    view = await polls.close(context.active_member.id, poll_id)
+    context.background.deliveries_added()
+    context.background.poll_changed(view)
+    await say(update, context, "poll.closed_by_you", id=view.id)

@@ -1,0 +1,326 @@
+"""The /poll dialog: title, target, kind, options, deadline, anonymity, preview."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.channels import Target
+from bot.errors import DomainError
+from bot.polls import (
+    MAX_OPTIONS,
+    MIN_OPTIONS,
+    TITLE_LIMITS,
+    OptionView,
+    PollDraft,
+    clean_label,
+)
+from bot.timing.dates import parse_deadline, split_leading_moment
+from handlers.channels.views import target_text
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.render import (
+    keyboard,
+    plain,
+    rows_of,
+    say,
+    send_html,
+    tr,
+    when,
+)
+from handlers.polls.views import FLAGS, option_label
+from storage.models import PollKind
+
+TITLE, TARGET, KIND, OPTIONS, DEADLINE, ANONYMITY, PREVIEW = range(7)
+
+
+_DRAFT = "poll_draft"
+
+
+_LOOKS_LIKE_DATE = re.compile(r"^\s*\d{1,2}\.\d{1,2}\.")
+
+
+@dataclass
+class Draft:
+    """A poll being set up; in memory only until it is sent."""
+
+    title: str | None = None
+    target: Target | None = None
+    kind: str | None = None
+    options: list[str] = field(default_factory=list)
+    deadline: datetime | None = None
+    anonymous: bool = False
+
+
+def _draft(context: CoraContext) -> Draft:
+    return current_draft(context, _DRAFT, Draft)
+
+
+def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
+    return [(plain(context, "button.cancel"), Button(Kind.FORM, "poll", "cancel").encode())]
+
+
+async def poll_command(update: Update, context: CoraContext) -> int:
+    """`/poll` opens the dialog; `/poll <target> <deadline> [anonym] [mehrfach] <title> |
+    <option> | <option> …` creates the poll at once."""
+    assert update.message is not None and context.user_data is not None
+    raw = (update.message.text or "").partition(" ")[2].strip()
+    if not raw:
+        context.user_data[_DRAFT] = Draft()
+        await say(
+            update,
+            context,
+            "poll.ask_title",
+            max=TITLE_LIMITS[1],
+            markup=keyboard([_cancel_row(context)]),
+        )
+        return TITLE
+    target_raw, _, rest = raw.partition(" ")
+    deadline_raw, rest = split_leading_moment(rest)
+    if deadline_raw is None or "|" not in rest:
+        raise DomainError("poll.usage")
+    services = context.services
+    target = await services.channels.parse_target(context.active_member.id, target_raw)
+    deadline = parse_deadline(
+        deadline_raw, services.settings.cora_timezone, now=services.clock.now()
+    )
+    flags = set()
+    while True:
+        word, _, after = rest.strip().partition(" ")
+        if word.lower() not in FLAGS:
+            break
+        flags.add(FLAGS[word.lower()])
+        rest = after
+    title, *options = [part.strip() for part in rest.split("|")]
+    options = [o for o in options if o]
+    if options and _LOOKS_LIKE_DATE.match(options[0]):
+        kind = PollKind.DATE
+    else:
+        kind = PollKind.MULTIPLE if "multiple" in flags else PollKind.SINGLE
+    draft = Draft(title, target, kind, options, deadline, "anonymous" in flags)
+    await _create(update, context, draft)
+    return ConversationHandler.END
+
+
+async def title_step(update: Update, context: CoraContext) -> int:
+    assert update.message is not None
+    draft = _draft(context)
+    draft.title = clean_label(update.message.text or "", TITLE_LIMITS, "poll.title_length")
+    channels = await context.services.channels.list_for(context.active_member.id)
+    buttons = [(plain(context, "announce.everyone"), Button(Kind.FORM, "all", "ptarget").encode())]
+    buttons += [
+        (f"#{c.name}", Button(Kind.FORM, f"c{c.id}", "ptarget").encode()) for c in channels.topical
+    ]
+    rows = rows_of(buttons, 2)
+    rows.append(_cancel_row(context))
+    await say(update, context, "poll.ask_target", markup=keyboard(rows))
+    return TARGET
+
+
+async def target_button(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    button = pressed(query.data)
+    raw = "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    return await _set_target(update, context, raw)
+
+
+async def target_text_step(update: Update, context: CoraContext) -> int:
+    assert update.message is not None
+    return await _set_target(update, context, update.message.text or "")
+
+
+async def _set_target(update: Update, context: CoraContext, raw: str) -> int:
+    draft = _draft(context)
+    draft.target = await context.services.channels.parse_target(context.active_member.id, raw)
+    view = await context.services.channels.describe(draft.target)
+    await say(
+        update,
+        context,
+        "announce.chosen_target",
+        target=target_text(context.services.network, view, context.language),
+    )
+    kinds = [
+        (plain(context, f"poll.kind_button.{kind}"), Button(Kind.FORM, kind, "pkind").encode())
+        for kind in PollKind
+    ]
+    await say(
+        update,
+        context,
+        "poll.ask_kind",
+        markup=keyboard([[k] for k in kinds] + [_cancel_row(context)]),
+    )
+    return KIND
+
+
+async def kind_button(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    kind = pressed(query.data).id
+    if kind not in PollKind.__members__.values():
+        raise DomainError("button.invalid")
+    _draft(context).kind = kind
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    key = "poll.ask_dates" if kind == PollKind.DATE else "poll.ask_options"
+    await say(update, context, key, min=MIN_OPTIONS, max=MAX_OPTIONS)
+    return OPTIONS
+
+
+async def options_step(update: Update, context: CoraContext) -> int:
+    assert update.message is not None
+    draft = _draft(context)
+    assert draft.title is not None and draft.kind is not None
+    text = update.message.text or ""
+    parts = text.split("|") if "|" in text else text.splitlines()
+    draft.options = [part.strip() for part in parts if part.strip()]
+    context.services.polls.check_draft(
+        PollDraft(draft.title, draft.kind, draft.options), context.services.clock.now()
+    )
+    await say(update, context, "poll.ask_deadline")
+    return DEADLINE
+
+
+async def deadline_step(update: Update, context: CoraContext) -> int:
+    assert update.message is not None
+    draft = _draft(context)
+    services = context.services
+    draft.deadline = parse_deadline(
+        update.message.text or "", services.settings.cora_timezone, now=services.clock.now()
+    )
+    buttons = [
+        (plain(context, "poll.named_button"), Button(Kind.FORM, "named", "panon").encode()),
+        (plain(context, "poll.anonymous_button"), Button(Kind.FORM, "anonymous", "panon").encode()),
+    ]
+    await say(
+        update, context, "poll.ask_anonymity", markup=keyboard([buttons, _cancel_row(context)])
+    )
+    return ANONYMITY
+
+
+async def anonymity_button(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    draft = _draft(context)
+    draft.anonymous = pressed(query.data).id == "anonymous"
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    assert draft.title and draft.kind and draft.target and draft.deadline
+    services = context.services
+    options = services.polls.check_draft(
+        PollDraft(draft.title, draft.kind, draft.options), services.clock.now()
+    )
+    view = await services.channels.describe(draft.target)
+    listed = "\n".join(
+        f"{n}. {o if isinstance(o, str) else _moment_label(context, o.start, o.end, o.all_day)}"
+        for n, o in enumerate(options, start=1)
+    )
+    preview = tr(
+        context,
+        "poll.preview",
+        title=draft.title,
+        kind=plain(context, f"poll.kind.{draft.kind}"),
+        target=target_text(services.network, view, context.language),
+        deadline=when(context, draft.deadline),
+        anonymity=plain(
+            context, "poll.anonymous_button" if draft.anonymous else "poll.named_button"
+        ),
+        options=listed,
+    )
+    buttons = [
+        [
+            (plain(context, "button.send"), Button(Kind.FORM, "poll", "send").encode()),
+            *_cancel_row(context),
+        ]
+    ]
+    await send_html(update, preview, markup=keyboard(buttons))
+    return PREVIEW
+
+
+def _moment_label(
+    context: CoraContext, start: datetime, end: datetime | None, all_day: bool
+) -> str:
+    option = OptionView(0, 0, None, start, end, all_day)
+    return option_label(option, context.services.settings.cora_timezone, context.language)
+
+
+async def preview_button(update: Update, context: CoraContext) -> int:
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _create(update, context, _draft(context))
+    return ConversationHandler.END
+
+
+async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
+    if not (draft.title and draft.kind and draft.target and draft.deadline):
+        raise DomainError("dialog.expired")
+    poll, asked = await context.services.polls.create(
+        context.active_member.id,
+        draft.target,
+        PollDraft(draft.title, draft.kind, draft.options, draft.anonymous),
+        draft.deadline,
+    )
+    forget_draft(context, _DRAFT)
+    context.background.deliveries_added()
+    context.background.poll_changed(poll)
+    await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
+
+
+async def cancel_dialog(update: Update, context: CoraContext) -> int:
+    forget_draft(context, _DRAFT)
+    if update.callback_query:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(None)
+    await say(update, context, "poll.dialog_cancelled")
+    return ConversationHandler.END
+
+
+def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
+    form = f"^{Kind.FORM}:"
+    text = filters.TEXT & ~filters.COMMAND
+    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+    return ConversationHandler(
+        entry_points=[CommandHandler("poll", poll_command)],
+        states={
+            TITLE: [MessageHandler(text, title_step)],
+            TARGET: [
+                CallbackQueryHandler(target_button, pattern=form + r"[^:]+:ptarget$"),
+                MessageHandler(text, target_text_step),
+            ],
+            KIND: [CallbackQueryHandler(kind_button, pattern=form + r"[^:]+:pkind$")],
+            OPTIONS: [MessageHandler(text, options_step)],
+            DEADLINE: [MessageHandler(text, deadline_step)],
+            ANONYMITY: [CallbackQueryHandler(anonymity_button, pattern=form + r"[^:]+:panon$")],
+            PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"poll:send$")],
+        },
+        fallbacks=[
+            CommandHandler("cancel", cancel_dialog),
+            CallbackQueryHandler(cancel_dialog, pattern=form + r"poll:cancel$"),
+            MessageHandler(text, use_buttons),
+        ],
+        allow_reentry=True,
+        name="poll",
+    )
+
+
+async def form_button(update: Update, context: CoraContext, button: Button) -> None:
+    """A dialog button outside its dialog (an old message, or after a restart)."""
+    raise DomainError("dialog.expired")
