@@ -209,9 +209,6 @@ async def outbox_fan_out(
                 sender, ["police"], "HRO", Urgency.URGENT, ALERT_TEXT
             )
             raise_seconds = time.monotonic() - started
-            # What the handler does after raising: wake the outbox and the status message.
-            cora.runtime.deliveries_added()
-            cora.runtime.alert_changed(raised.alert)
             outbox = cora.runtime.outbox
             timeout = 60 + 2 * recipients / (rate or 1000)
             if not await until(lambda: outbox.sent >= recipients, timeout):

@@ -95,7 +95,6 @@ async def run_scenario(
     poll, _ = await services.polls.create(
         coordinator.member_id, target, draft, services.clock.now() + timedelta(days=1)
     )
-    cora.runtime.deliveries_added()
     states = await _final(cora.database, timeout)
     # Every voter answers with the button on the poll message they received.
     presses = []

@@ -264,8 +264,6 @@ async def create_polls(
         poll, _ = await services.polls.create(
             creator.member_id, target, draft, services.clock.now() + timedelta(days=7)
         )
-        cora.runtime.deliveries_added()
-        cora.runtime.poll_changed(poll)
         created.append((poll.id, draft.kind, len(draft.options)))
     asked = await _asked(cora, [poll_id for poll_id, _, _ in created])
     return [

@@ -211,6 +211,15 @@ def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
     return find_personal_data(stripped, places)
 
 
+def alert_changed(uow: UnitOfWork, alert: Alert) -> None:
+    """After the commit: refresh the sender's status message and (re)schedule the alert's
+    next escalation and, for a drill, its result."""
+    uow.effects.touch(("alert", alert.id))
+    uow.effects.schedule(f"escalate:{alert.id}", alert.escalate_at)
+    if alert.drill:
+        uow.effects.schedule(f"drill-result:{alert.id}", alert.result_due_at)
+
+
 def _require_clean(text: str, confirmed: bool, places: Collection[str]) -> str:
     """Blocking findings always refuse; the others only until the sender confirmed them."""
     findings = check_text(text, places)
@@ -459,6 +468,7 @@ class AlertService:
         )
         uow.session.add(alert)
         await uow.session.flush()
+        alert_changed(uow, alert)
         if text is not None:
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
@@ -757,6 +767,7 @@ class AlertService:
                 alert.escalate_at = None  # somebody has seen it: no more escalation
                 uow.audit.record(member_actor(member.id), "alert.acknowledged", f"alert:{alert.id}")
                 await uow.commit()
+                alert_changed(uow, alert)
             return Acknowledgement(await self._view(uow, alert), already)
 
     async def take_over(self, member_id: int, alert_id: int) -> TakeOver:
@@ -789,6 +800,7 @@ class AlertService:
             )
             uow.audit.record(member_actor(member.id), "alert.taken_over", f"alert:{alert.id}")
             await uow.commit()
+            alert_changed(uow, alert)
             return TakeOver(await self._view(uow, alert), taken=True)
 
     async def follow_up(
@@ -853,6 +865,7 @@ class AlertService:
             )
             uow.audit.record(member_actor(member.id), "alert.closed", f"alert:{alert.id}")
             await uow.commit()
+            alert_changed(uow, alert)
             return await self._view(uow, alert)
 
     # -- escalation ------------------------------------------------------------------------

@@ -157,6 +157,8 @@ class AnnouncementService:
             )
             if send_at is None:
                 self._send(uow, announcement, recipients, now)
+            else:
+                uow.effects.schedule(f"announce:{announcement.id}", send_at)
             await uow.commit()
             return Announced(await self._view(uow, announcement), len(recipients))
 
@@ -209,6 +211,7 @@ class AnnouncementService:
     ) -> None:
         announcement.status = AnnouncementStatus.SENT
         announcement.sent_at = now
+        uow.effects.touch(("announcement", announcement.id))  # the sender's read status
         uow.session.add_all(
             AnnouncementRecipient(announcement_id=announcement.id, member_id=m.id)
             for m in recipients
@@ -239,6 +242,8 @@ class AnnouncementService:
                 member_actor(actor.id), "announcement.cancelled", f"announcement:{announcement.id}"
             )
             await uow.commit()
+            uow.effects.schedule(f"announce:{announcement.id}", None)
+            uow.effects.touch(("announcement", announcement.id))
             return await self._view(uow, announcement)
 
     async def confirm_read(self, member_id: int, announcement_id: int) -> tuple[int, bool]:
@@ -258,6 +263,7 @@ class AnnouncementService:
                 member_actor(member.id), "announcement.read", f"announcement:{announcement.id}"
             )
             await uow.commit()
+            uow.effects.touch(("announcement", announcement.id))
             return announcement.id, False
 
     async def remind_unread(self, actor_id: int, announcement_id: int) -> int:

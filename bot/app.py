@@ -334,7 +334,6 @@ def build_application(
     cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
     application.bot_data["services"] = services
     application.bot_data["commands"] = commands
-    application.bot_data["background"] = runtime
 
     application.add_handler(TypeHandler(Update, AccessGate(commands)), group=GATE_GROUP)
     application.add_handler(

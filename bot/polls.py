@@ -51,6 +51,16 @@ TITLE_LIMITS = (3, 200)
 OPTION_LIMITS = (1, 100)
 
 
+def poll_changed(uow: UnitOfWork, poll: Poll) -> None:
+    """After the commit: refresh the creator's overview, and (re)schedule the poll's next
+    reminder or deadline (none once it is closed)."""
+    due: datetime | None = None
+    if poll.status == PollStatus.OPEN:
+        due = min(poll.remind_at, poll.deadline) if poll.remind_at else poll.deadline
+    uow.effects.schedule(f"poll:{poll.id}", due)
+    uow.effects.touch(("poll", poll.id))
+
+
 class PollNotice:
     """Delivery kinds of polls."""
 
@@ -330,6 +340,7 @@ class PollService:
                 channels=target.channel_ids,
             )
             await uow.commit()
+            poll_changed(uow, poll)
             return await self._view(uow, poll), len(participants)
 
     def _next_reminder(self, deadline: datetime, now: datetime) -> datetime | None:
@@ -512,6 +523,8 @@ class PollService:
                 member_actor(member.id), "poll.answered", f"poll:{poll.id}", answers=len(answers)
             )
         await uow.commit()
+        # The member's own poll messages show the new answer; the creator's overview counts it.
+        uow.effects.touch(("ballot", poll.id, member.id), ("poll", poll.id))
         return Ballot(view, answers, may_vote=True)
 
     # -- reading ---------------------------------------------------------------------------
@@ -779,6 +792,7 @@ class PollService:
                 raise DomainError("poll.closed", poll=poll.id)
             self._close(uow, poll, uow.now(), by=actor.id)
             await uow.commit()
+            poll_changed(uow, poll)
             return await self._view(uow, poll)
 
     async def decide(self, actor_id: int, poll_id: int, position: int | None) -> PollView:
@@ -822,6 +836,7 @@ class PollService:
                 recipients=len(recipients),
             )
             await uow.commit()
+            poll_changed(uow, poll)
             return await self._view(uow, poll)
 
     # -- helpers ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.alerts import AlertView, Notice
+from bot.alerts import Notice
 from bot.announcements import AnnouncementNotice
 from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE
 from bot.availability import (
@@ -22,7 +22,7 @@ from bot.availability import (
 from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
-from bot.polls import PollNotice, PollView
+from bot.polls import PollNotice
 from bot.timing.scheduling import Scheduler, Task
 from handlers.alerts import views as alert_views
 from handlers.announcements import views as announcement_views
@@ -82,8 +82,8 @@ def _renderers() -> dict[str, Renderer]:
 
 class Runtime:
     """The background parts: outbox, live messages and every due time (escalations, scheduled
-    announcements, poll reminders and deadlines). Handlers tell it about committed changes
-    through `CoraContext.background`."""
+    announcements, poll reminders and deadlines). It hears of every committed change through
+    `apply`, called after each unit of work that has effects."""
 
     def __init__(
         self,
@@ -128,31 +128,6 @@ class Runtime:
             "poll": self.run_polls,
         }
         return jobs[kind]
-
-    # Background protocol -------------------------------------------------------------------
-
-    def deliveries_added(self) -> None:
-        self.outbox.wake()
-
-    def alert_changed(self, alert: AlertView) -> None:
-        self.live.touch([("alert", alert.id)])
-        self._schedule(alert.id, alert.escalate_at)
-        if alert.drill:
-            self._schedule_result(alert.id, alert.result_due_at)
-
-    def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
-        self._at(f"announce:{announcement_id}", send_at, self.send_announcements)
-        if send_at is None:
-            self.live.touch([("announcement", announcement_id)])
-
-    def poll_changed(self, poll: PollView) -> None:
-        self._at(f"poll:{poll.id}", poll.due_at, self.run_polls)
-        self.live.touch([("poll", poll.id)])
-
-    def ballot_changed(self, poll_id: int, member_id: int) -> None:
-        self.live.touch([("ballot", poll_id, member_id), ("poll", poll_id)])
-
-    # ----------------------------------------------------------------------------------------
 
     def _recorded(self, recorded: Recorded) -> None:
         for state, count in recorded.finished.items():

@@ -41,6 +41,7 @@ class _Injection:
     method: str | None
     fault: Fault
     remaining: int
+    chat_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,13 @@ class Faults:
         kind: FaultKind,
         count: int = 1,
         retry_after: int = 1,
+        chat_id: int | None = None,
     ) -> None:
-        """Apply `kind` to the next `count` calls of `method` (any method if None)."""
+        """Apply `kind` to the next `count` calls of `method` (any method if None), to any chat
+        or only to calls for `chat_id`."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
-        self._injections.append(_Injection(method, Fault(kind, retry_after), count))
+        self._injections.append(_Injection(method, Fault(kind, retry_after), count, chat_id))
 
     def profile(
         self,
@@ -108,15 +111,17 @@ class Faults:
         self._injections.clear()
         self._profile = None
 
-    def draw(self, method: str) -> Fault | None:
+    def draw(self, method: str, chat_id: object = None) -> Fault | None:
         """The fault for this call, if any; recorded in `hits`."""
-        fault = self._injected(method) or self._random(method)
+        fault = self._injected(method, chat_id) or self._random(method)
         if fault is not None:
             self.hits.append(FaultHit(method, fault))
         return fault
 
-    def _injected(self, method: str) -> Fault | None:
+    def _injected(self, method: str, chat_id: object) -> Fault | None:
         for injection in self._injections:
+            if injection.chat_id is not None and str(injection.chat_id) != str(chat_id):
+                continue
             if injection.method == method or (injection.method is None and method != "getUpdates"):
                 injection.remaining -= 1
                 if injection.remaining <= 0:

@@ -227,8 +227,8 @@ class LocalBotApi:
             self._record(name, {}, error.code, error.envelope())
             return web.json_response(error.envelope(), status=error.code)
 
-        fault = self.faults.draw(method.name)
         params, rejection = await self._parameters(request, method)
+        fault = self.faults.draw(method.name, params.get("chat_id"))
         if fault is not None and fault.kind in UNPROCESSED:
             return self._unprocessed(request, method.name, params, fault)
         status, body = await self._answer(handler, params, rejection)

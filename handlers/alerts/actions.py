@@ -41,14 +41,11 @@ async def alert_button(update: Update, context: CoraContext, button: Button) -> 
     if button.action == "close":
         view = await alerts.close(member.id, alert_id)
         await query.answer(plain(context, "alert.closed_by_you", ref=view.ref))
-        context.background.deliveries_added()
-        context.background.alert_changed(view)
         return
     if button.action == "ack":
         ack = await alerts.acknowledge(member.id, alert_id)
         await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
         if not ack.already:
-            context.background.alert_changed(ack.alert)
             await _show_handled(query, context, ack.alert, taken=False)
         return
     taken = await alerts.take_over(member.id, alert_id)
@@ -65,8 +62,6 @@ async def alert_button(update: Update, context: CoraContext, button: Button) -> 
         )
         return
     await query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref))
-    context.background.deliveries_added()
-    context.background.alert_changed(taken.alert)
     await _show_handled(query, context, taken.alert, taken=True)
 
 
@@ -86,8 +81,6 @@ async def ack_command(update: Update, context: CoraContext) -> None:
     member = context.active_member
     alert_id = await context.services.alerts.find(member.id, _ref(context))
     ack = await context.services.alerts.acknowledge(member.id, alert_id)
-    if not ack.already:
-        context.background.alert_changed(ack.alert)
     await say(update, context, "alert.acknowledged", ref=ack.alert.ref)
 
 
@@ -106,8 +99,6 @@ async def take_command(update: Update, context: CoraContext) -> None:
             name=taker.display_name if taker else "–",
         )
         return
-    context.background.deliveries_added()
-    context.background.alert_changed(taken.alert)
     await say(update, context, "alert.taken_by_you", ref=taken.alert.ref)
 
 
@@ -116,8 +107,6 @@ async def close_command(update: Update, context: CoraContext) -> None:
     member = context.active_member
     alert_id = await context.services.alerts.find(member.id, _ref(context))
     view = await context.services.alerts.close(member.id, alert_id)
-    context.background.deliveries_added()
-    context.background.alert_changed(view)
     await say(update, context, "alert.closed_by_you", ref=view.ref)
 
 
@@ -165,7 +154,6 @@ async def send_follow_up(
     count = await context.services.alerts.follow_up(
         context.active_member.id, alert_id, text, confirmed=confirmed
     )
-    context.background.deliveries_added()
     view = await context.services.alerts.view(alert_id)
     await say(update, context, "alert.follow_up_sent", ref=view.ref, recipients=count)
 

@@ -257,8 +257,6 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         confirmed=draft.needs_confirmation,
     )
     forget_draft(context, _DRAFT)
-    context.background.deliveries_added()
-    context.background.alert_changed(raised.alert)
     key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
     await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
 

@@ -53,21 +53,17 @@ async def announcement_button(update: Update, context: CoraContext, button: Butt
     service = context.services.announcements
     member = context.active_member
     if button.action == "read":
-        _, already = await service.confirm_read(member.id, announcement_id)
-        if not already:
-            context.background.announcement_changed(announcement_id, None)
+        await service.confirm_read(member.id, announcement_id)
         await query.answer(plain(context, "announcement.read_thanks"))
         await query.edit_message_reply_markup(None)
         return
     if button.action == "cancel":
         view = await service.cancel(member.id, announcement_id)
         await query.answer()
-        context.background.announcement_changed(view.id, None)
         await edit_html(query, tr(context, "announcement.cancelled", id=view.id))
         return
     if button.action == "remind":
         count = await service.remind_unread(member.id, announcement_id)
-        context.background.deliveries_added()
         await query.answer(plain(context, "announcement.reminded", count=count))
         return
     status = await service.read_status(announcement_id)

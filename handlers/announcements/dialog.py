@@ -277,9 +277,6 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
     )
     forget_draft(context, _DRAFT)
     announcement = announced.announcement
-    context.background.announcement_changed(
-        announcement.id, announcement.send_at if announcement.is_scheduled else None
-    )
     if announcement.is_scheduled:
         await say(
             update,
@@ -290,7 +287,6 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
             recipients=announced.recipients,
         )
         return
-    context.background.deliveries_added()
     await say(update, context, "announce.sent", id=announcement.id, recipients=announced.recipients)
 
 

@@ -37,7 +37,6 @@ async def away(update: Update, context: CoraContext) -> None:
     until = parse_day(args[0])
     deputy = parse_member_id(args[1:]) if len(args) == 2 else None
     absence = await context.services.availability.away(member.id, until, deputy)
-    context.background.deliveries_added()
     await send_html(update, absence_text(context, absence))
 
 
@@ -47,7 +46,6 @@ async def back(update: Update, context: CoraContext) -> None:
     if ended is None:
         await say(update, context, "back.not_away")
         return
-    context.background.deliveries_added()
     await say(update, context, "back.done")
 
 
@@ -82,7 +80,6 @@ async def regions(update: Update, context: CoraContext) -> None:
         raise DomainError("regions.usage")
     if args[0].lower() == "add":
         request = await availability.request_region(member.id, args[1])
-        context.background.deliveries_added()
         key = "regions.requested" if request.coordinators else "regions.requested_nobody"
         await say(update, context, key, region=region_label(context, request.request.region))
         return
@@ -99,7 +96,6 @@ async def region_button(update: Update, context: CoraContext, button: Button) ->
     decision = await context.services.availability.decide_region(
         context.active_member.id, int(button.id), confirm=button.action == "ok"
     )
-    context.background.deliveries_added()
     await query.answer()
     await edit_html(
         query,

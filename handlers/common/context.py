@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.alerts import AlertService, AlertView
+from bot.alerts import AlertService
 from bot.announcements import AnnouncementService
 from bot.audit import AuditService
 from bot.availability import AvailabilityService
@@ -22,29 +21,10 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
-from bot.polls import PollService, PollView
+from bot.polls import PollService
 from bot.refusals import RefusalLog
 from bot.report import ReportService
 from bot.updates import HandledUpdates
-
-
-class Background(Protocol):
-    """What runs besides the handlers and must hear about committed changes."""
-
-    def deliveries_added(self) -> None:
-        """New deliveries were committed: send them now."""
-
-    def alert_changed(self, alert: AlertView) -> None:
-        """Refresh the sender's status message and (re)schedule the next escalation."""
-
-    def announcement_changed(self, announcement_id: int, send_at: datetime | None) -> None:
-        """Refresh the sender's read status; (re)schedule or forget a scheduled sending."""
-
-    def poll_changed(self, poll: PollView) -> None:
-        """Refresh the creator's overview; (re)schedule the next reminder or the deadline."""
-
-    def ballot_changed(self, poll_id: int, member_id: int) -> None:
-        """Show the member's new answer on their poll messages (coalesced edits)."""
 
 
 @dataclass
@@ -87,10 +67,6 @@ class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
     @property
     def services(self) -> Services:
         return cast(Services, self.bot_data["services"])
-
-    @property
-    def background(self) -> Background:
-        return cast(Background, self.bot_data["background"])
 
     @property
     def active_member(self) -> MemberView:

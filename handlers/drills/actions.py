@@ -27,8 +27,6 @@ async def drill(update: Update, context: CoraContext) -> None:
     urgency = Urgency.URGENT if len(args) == 3 else Urgency.NORMAL
     drills = context.services.drills
     raised = await drills.start(context.active_member.id, sectors, args[1], urgency)
-    context.background.deliveries_added()
-    context.background.alert_changed(raised.alert)
     await say(
         update,
         context,

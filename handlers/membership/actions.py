@@ -117,7 +117,6 @@ async def ask_next(update: Update, context: CoraContext, progress: Progress) -> 
             )
         case Step.DONE:
             await say(update, context, "join.submitted")
-            context.background.deliveries_added()
 
 
 async def joining_text(update: Update, context: CoraContext) -> None:
@@ -341,7 +340,6 @@ async def _decision(context: CoraContext, action: str, member_id: int) -> str:
         "revoke": membership.revoke,
     }[action]
     result = await decision(actor, member_id)
-    context.background.deliveries_added()
     if result.member.role == Role.COORDINATOR:
         await sync_member_menu(
             context.bot,
@@ -367,7 +365,6 @@ async def change(update: Update, context: CoraContext) -> None:
     changed = await context.services.membership.change(
         context.active_member.id, member_id, **fields
     )
-    context.background.deliveries_added()
     await sync_member_menu(
         context.bot, _registry(context), changed, context.services.settings.cora_default_language
     )

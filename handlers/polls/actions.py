@@ -61,7 +61,6 @@ async def vote_command(update: Update, context: CoraContext) -> None:
     if view.kind == PollKind.DATE and replace:
         raise DomainError("vote.date_usage", id=poll_id)
     ballot = await polls.vote(member.id, poll_id, answers, replace=replace)
-    context.background.ballot_changed(poll_id, member.id)
     await say(
         update,
         context,
@@ -84,16 +83,12 @@ async def poll_button(update: Update, context: CoraContext, button: Button) -> N
     if action == "close":
         view = await polls.close(member.id, poll_id)
         await query.answer(plain(context, "poll.closed_by_you", id=view.id))
-        context.background.deliveries_added()
-        context.background.poll_changed(view)
         return
     if action.startswith("pick") and action[4:].isdigit():
         position = int(action[4:]) or None
         view = await polls.decide(member.id, poll_id, position)
         await query.answer(plain(context, "poll.decided_by_you", id=view.id))
         await query.edit_message_reply_markup(None)
-        context.background.deliveries_added()
-        context.background.poll_changed(view)
         return
     match = re.fullmatch(r"(\d{1,2})([ymn])|c(\d{1,2})", action)
     if match is None:
@@ -109,7 +104,6 @@ async def poll_button(update: Update, context: CoraContext, button: Button) -> N
             await query.edit_message_reply_markup(None)  # nothing left to press
         raise
     await query.answer(plain(context, "vote.saved_short"))
-    context.background.ballot_changed(poll_id, member.id)
 
 
 async def list_polls(update: Update, context: CoraContext) -> None:
@@ -166,6 +160,4 @@ async def close_command(update: Update, context: CoraContext) -> None:
     polls = context.services.polls
     poll_id = await polls.find(context.active_member.id, context.args[0])
     view = await polls.close(context.active_member.id, poll_id)
-    context.background.deliveries_added()
-    context.background.poll_changed(view)
     await say(update, context, "poll.closed_by_you", id=view.id)

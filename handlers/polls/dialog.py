@@ -279,8 +279,6 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
         draft.deadline,
     )
     forget_draft(context, _DRAFT)
-    context.background.deliveries_added()
-    context.background.poll_changed(poll)
     await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
 
 

@@ -137,7 +137,7 @@ async def people(api: LocalBotApi, cora: CoraBot) -> dict[str, Any]:
 async def settled(cora: CoraBot) -> None:
     """Wait until every notice (requests to coordinators, decisions) has been delivered, so
     that it is not taken for the reply to a command."""
-    cora.runtime.deliveries_added()
+    cora.runtime.outbox.wake()
     async with asyncio.timeout(10):
         while (await cora.services.deliveries.backlog())[0]:
             await asyncio.sleep(0.05)

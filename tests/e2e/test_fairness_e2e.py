@@ -43,7 +43,7 @@ async def deliveries_of(cora: CoraBot, alert_id: int) -> list[Delivery]:
 
 
 async def settled(cora: CoraBot) -> None:
-    cora.runtime.deliveries_added()
+    cora.runtime.outbox.wake()
     async with asyncio.timeout(30):
         while (await cora.services.deliveries.backlog())[0]:
             await asyncio.sleep(0.05)

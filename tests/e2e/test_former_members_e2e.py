@@ -55,7 +55,7 @@ def calls_to(api: LocalBotApi, person: Person, since: int) -> list[str]:
 
 async def settled(cora: CoraBot) -> None:
     """Every queued delivery is final and every touched live message refreshed."""
-    cora.runtime.deliveries_added()
+    cora.runtime.outbox.wake()
     async with asyncio.timeout(15):
         while (await cora.services.deliveries.backlog())[0]:
             await asyncio.sleep(0.05)
