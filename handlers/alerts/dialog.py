@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, field
 
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.alerts import (
     MAX_TEXT,
@@ -27,7 +23,7 @@ from handlers.alerts.actions import FOLLOW_UP, send_follow_up
 from handlers.alerts.views import sector_keyboard
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
 from handlers.common.render import (
     edit_html,
     findings_text,
@@ -261,37 +257,21 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
     await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
 
 
-async def cancel_dialog(update: Update, context: CoraContext) -> int:
-    """`/cancel` or the cancel button: the draft is dropped, nothing was stored."""
-    forget_draft(context, _DRAFT)
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    await say(update, context, "alert.cancelled")
-    return ConversationHandler.END
-
-
 def alert_dialog() -> BaseHandler[Update, CoraContext, object]:
     draft = f"^{Kind.DRAFT}:"
-    # The dialog mixes buttons and typed text, so it is tracked per chat, not per message;
-    # PTB warns about exactly that combination.
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-    return ConversationHandler(
-        entry_points=[CommandHandler("alert", alert_command)],
-        states={
+    return dialog(
+        "alert",
+        alert_command,
+        {
             SECTORS: [CallbackQueryHandler(choose_sector, pattern=draft + r"[^:]+:(toggle|next)$")],
             REGION: [CallbackQueryHandler(choose_region, pattern=draft + r"[^:]+:region$")],
             URGENCY: [CallbackQueryHandler(choose_urgency, pattern=draft + r"[^:]+:urgency$")],
-            TEXT: [MessageHandler(filters.TEXT & ~filters.COMMAND, receive_text)],
+            TEXT: [MessageHandler(TYPED, receive_text)],
             PREVIEW: [CallbackQueryHandler(preview_button, pattern=draft + r"draft:send$")],
         },
-        fallbacks=[
-            CommandHandler("cancel", cancel_dialog),
-            CallbackQueryHandler(cancel_dialog, pattern=draft + r"draft:cancel$"),
-            MessageHandler(filters.TEXT & ~filters.COMMAND, use_buttons),
-        ],
-        allow_reentry=True,
-        name="alert",
+        draft_key=_DRAFT,
+        cancel_button=draft + r"draft:cancel$",
+        cancelled_key="alert.cancelled",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,12 +9,9 @@ from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.announcements import MAX_TEXT, check_text
 from bot.channels import Target
@@ -24,7 +20,7 @@ from bot.timing.dates import parse_moment, split_leading_moment
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
 from handlers.common.render import (
     findings_text,
     keyboard,
@@ -290,22 +286,13 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
     await say(update, context, "announce.sent", id=announcement.id, recipients=announced.recipients)
 
 
-async def cancel_dialog(update: Update, context: CoraContext) -> int:
-    forget_draft(context, _DRAFT)
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    await say(update, context, "announce.cancelled")
-    return ConversationHandler.END
-
-
 def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
     form = f"^{Kind.FORM}:"
-    text = filters.TEXT & ~filters.COMMAND
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-    return ConversationHandler(
-        entry_points=[CommandHandler("announce", announce_command)],
-        states={
+    text = TYPED
+    return dialog(
+        "announce",
+        announce_command,
+        {
             TARGET: [
                 CallbackQueryHandler(target_button, pattern=form + r"[^:]+:atarget$"),
                 MessageHandler(text, target_text_step),
@@ -318,11 +305,7 @@ def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
             READ: [CallbackQueryHandler(read_button, pattern=form + r"(yes|no):aread$")],
             PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"ann:send$")],
         },
-        fallbacks=[
-            CommandHandler("cancel", cancel_dialog),
-            CallbackQueryHandler(cancel_dialog, pattern=form + r"ann:cancel$"),
-            MessageHandler(text, use_buttons),
-        ],
-        allow_reentry=True,
-        name="announce",
+        draft_key=_DRAFT,
+        cancel_button=form + r"ann:cancel$",
+        cancelled_key="announce.cancelled",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,12 +10,9 @@ from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.channels import Target
 from bot.errors import DomainError
@@ -32,7 +28,7 @@ from bot.timing.dates import parse_deadline, split_leading_moment
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
 from handlers.common.render import (
     keyboard,
     plain,
@@ -282,22 +278,13 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
     await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
 
 
-async def cancel_dialog(update: Update, context: CoraContext) -> int:
-    forget_draft(context, _DRAFT)
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    await say(update, context, "poll.dialog_cancelled")
-    return ConversationHandler.END
-
-
 def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
     form = f"^{Kind.FORM}:"
-    text = filters.TEXT & ~filters.COMMAND
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-    return ConversationHandler(
-        entry_points=[CommandHandler("poll", poll_command)],
-        states={
+    text = TYPED
+    return dialog(
+        "poll",
+        poll_command,
+        {
             TITLE: [MessageHandler(text, title_step)],
             TARGET: [
                 CallbackQueryHandler(target_button, pattern=form + r"[^:]+:ptarget$"),
@@ -309,13 +296,9 @@ def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
             ANONYMITY: [CallbackQueryHandler(anonymity_button, pattern=form + r"[^:]+:panon$")],
             PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"poll:send$")],
         },
-        fallbacks=[
-            CommandHandler("cancel", cancel_dialog),
-            CallbackQueryHandler(cancel_dialog, pattern=form + r"poll:cancel$"),
-            MessageHandler(text, use_buttons),
-        ],
-        allow_reentry=True,
-        name="poll",
+        draft_key=_DRAFT,
+        cancel_button=form + r"poll:cancel$",
+        cancelled_key="poll.dialog_cancelled",
     )
 
 
