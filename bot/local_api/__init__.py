@@ -3,7 +3,7 @@
 from bot.local_api.chats import CallbackAnswer, Press, SimMessage, StoredFile
 from bot.local_api.errors import ApiError
 from bot.local_api.faults import Fault, FaultKind, Faults
-from bot.local_api.limits import RateLimitHit, RateLimits
+from bot.local_api.limits import LimitModel, RateLimitHit, RateLimits
 from bot.local_api.people import SimGroup, SimUser
 from bot.local_api.server import CallRecord, LocalBotApi
 
@@ -14,6 +14,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Faults",
+    "LimitModel",
     "LocalBotApi",
     "Press",
     "RateLimitHit",
