@@ -11,14 +11,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
 
+from handlers.ratelimit import Lane, Pace
 from handlers.render import HTML, NO_PREVIEW
 
 log = logging.getLogger(__name__)
 _MAX_SHOWN = 10_000
+# Status messages wait behind urgent deliveries (a few seconds at most), not behind replies.
+_ROUTINE = Pace(Lane.ROUTINE)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
 class LiveMessages:
-    def __init__(self, bot: Bot, refresh: Refresh, *, min_interval: float = 3.0) -> None:
+    def __init__(self, bot: ExtBot[Any], refresh: Refresh, *, min_interval: float = 3.0) -> None:
         self._bot = bot
         self._refresh = refresh
         self._min_interval = min_interval
@@ -108,6 +113,7 @@ class LiveMessages:
                     parse_mode=HTML,
                     reply_markup=message.markup,
                     link_preview_options=NO_PREVIEW,
+                    rate_limit_args=_ROUTINE,
                 )
                 if message.store is not None:
                     await message.store(sent.message_id)
@@ -124,6 +130,7 @@ class LiveMessages:
                     parse_mode=HTML,
                     reply_markup=message.markup,
                     link_preview_options=NO_PREVIEW,
+                    rate_limit_args=_ROUTINE,
                 )
             except BadRequest as error:
                 if "not modified" not in error.message:

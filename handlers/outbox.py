@@ -16,11 +16,11 @@ from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
-from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
+from bot.delivery import DeliveryService, Job, Outcome, Priority, Recorded, Result
 from bot.membership import MemberView
 from bot.polls import PollView
 from handlers.context import Services
-from handlers.ratelimit import NO_RETRY, retry_seconds
+from handlers.ratelimit import Lane, Pace, retry_seconds
 from handlers.render import HTML
 
 log = logging.getLogger(__name__)
@@ -222,6 +222,8 @@ class Outbox:
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
 
     async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+        # No retries here: a failed delivery is rescheduled in the database.
+        pace = Pace(Lane.URGENT if job.priority == Priority.URGENT else Lane.ROUTINE, retries=0)
         if rendered.document is None:
             return await self._bot.send_message(
                 job.chat_id,
@@ -229,7 +231,7 @@ class Outbox:
                 parse_mode=HTML,
                 reply_markup=rendered.markup,
                 disable_notification=job.silent,
-                rate_limit_args=NO_RETRY,
+                rate_limit_args=pace,
             )
         document = rendered.document
         return await self._bot.send_document(
@@ -239,5 +241,5 @@ class Outbox:
             parse_mode=HTML,
             reply_markup=rendered.markup,
             disable_notification=job.silent,
-            rate_limit_args=NO_RETRY,
+            rate_limit_args=pace,
         )
