@@ -7,15 +7,18 @@ reaches Telegram after its request starts and before its answer comes back, so t
 counts every message from its start until one window after its answer: a new one starts only
 while fewer than the limit are in flight or were answered less than a second ago. That holds
 whatever the network's latency, and costs one round trip per window. Within that, messages are
-spaced evenly (bursts of at most OVERALL_BURST), so a reply never waits behind a burst.
+spaced evenly (bursts of at most OVERALL_BURST), so that a free slot comes every few tens of
+milliseconds rather than all at once each second. In a chat, at most one message a second
+(a handler's second message into the same chat waits for it).
 
 Waiting requests are served in turns: a reply to someone acting in a chat before an urgent
 delivery, an urgent delivery before everything else; a request that has waited long enough
 goes first anyway, so nothing starves.
 
-After a 429 everything that sends a message waits `retry_after`, and the rate drops by a
-third; it then recovers by RECOVERY_PER_SECOND each second (additive increase, multiplicative
-decrease), so a limit stricter than the configured one is learned rather than hit again.
+After a 429 everything that sends a message waits `retry_after`, and the rate drops to 70 % of
+what it was (once per flood, not per answer); it then recovers by 0.15 messages/s each second
+(additive increase, multiplicative decrease), so a limit stricter than the configured one is
+learned rather than hit again and again.
 """
 
 from __future__ import annotations
@@ -312,7 +315,7 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
         now = self._clock()
         self._overall.end(now)
         if chat_id is not None:
-            self._chats[chat_id].end(now)
+            self._chat(chat_id).end(now)
         self._dispatch()
 
     def _chat(self, chat_id: int) -> Window:
@@ -369,7 +372,7 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
             self._waiting.remove(chosen)
             self._overall.begin()
             if chosen.chat_id is not None:
-                self._chats[chosen.chat_id].begin()
+                self._chat(chosen.chat_id).begin()
             self._next_start = max(self._next_start, now) + spacing
             chosen.granted.set_result(None)
         if self._waiting and wake < math.inf:
