@@ -311,7 +311,8 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"cora-bot flood-limit benchmark: {cpus} CPUs, Python {platform.python_version()}, "
         f"bot {'pinned to CPU 0' if pinned else 'not pinned'}, fake Bot API "
-        f"{'pinned to CPU 1' if fake_cpu is not None else 'not pinned'}; bound = N / 30 s",
+        f"{'pinned to CPU 1' if fake_cpu is not None else 'not pinned'}; bound = N / 30 s; "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     rows: list[Row] = []
@@ -350,6 +351,7 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(directory, ignore_errors=True)
     print()
     print(table(rows))
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min)")
 
 
 def main() -> None:
