@@ -159,7 +159,7 @@ async def killed_fan_out(
     """An urgent /alert to `recipients`, the bot process killed `kills` times on the way."""
     [sender_chat] = await fake.create_users(1, "Absenderin")
     chats = await fake.create_users(recipients, "Mitglied")
-    chance = random.Random(seed)
+    chance = random.Random(seed)  # nosec B311 - reproducible kill moments, not security
     # Kill points: after a random share of the deliveries, plus a random part of a second.
     kill_after = sorted(chance.uniform(0.05, 0.9) * recipients for _ in range(kills))
     async with fresh_database("sqlite", directory) as url:
