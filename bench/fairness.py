@@ -167,9 +167,7 @@ async def _measure(
     services = cora.services
     bulk_started = time.monotonic()
     for _ in range(alerts):
-        await services.alerts.raise_alert(
-            flooder, ["police"], "HRO", Urgency.URGENT, BULK_TEXT
-        )
+        await services.alerts.raise_alert(flooder, ["police"], "HRO", Urgency.URGENT, BULK_TEXT)
     total = alerts * len(bulk_chats)
     results: list[Probe] = []
     for n, (sender, chats) in enumerate(zip(senders, probe_chats, strict=True)):

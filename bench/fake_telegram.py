@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from localapi.limits import LimitModel
+
 TOKEN = "123456789:AAEbenchTokenForTheLocalApiOnly_xyz"
 BOT_USERNAME = "cora_bench_bot"
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -59,8 +61,14 @@ class FakeTelegram:
     """`python -m localapi serve` as a child process. CLOCK_MONOTONIC is system-wide on
     Linux, so the times it records compare with `time.monotonic()` in this process."""
 
-    def __init__(self, *, limits: bool, cpu: int | None = None) -> None:
-        self.limits = limits
+    def __init__(
+        self, *, limits: bool | LimitModel, cpu: int | None = None, per_second: float = 30.0
+    ) -> None:
+        # True is the token bucket, as before the strict model existed.
+        self.limits: LimitModel | None = (
+            ("bucket" if limits is True else limits) if limits is not False else None
+        )
+        self.per_second = per_second
         self.cpu = cpu
         self.url = ""
         self.pinned = False
@@ -74,7 +82,11 @@ class FakeTelegram:
             "-m",
             "localapi",
             *args,
-            *(["--limits"] if self.limits else []),
+            *(
+                ["--limits", self.limits, "--per-second", str(self.per_second)]
+                if self.limits
+                else []
+            ),
             stdout=asyncio.subprocess.PIPE,
         )
         assert self._process.stdout is not None

@@ -1,6 +1,7 @@
 """Benchmark: nothing is lost under a seeded fault profile of the Bot API.
 
 Run: .venv/bin/python -m bench.faults [--recipients 500] [--voters 300] [--rate 0.2] [--seed 7]
+         [--limits bucket|strict]
 
 A share of Telegram's answers (default 20 %) are faults, chosen reproducibly: 429 with
 retry_after 1–5 s, 500, 502, read time-outs (the message arrives, the answer does not), and
@@ -8,7 +9,9 @@ dropped connections before and after processing. Meanwhile one urgent alert goes
 `--recipients` members and a poll to `--voters` members, who all answer with the button.
 Printed: faults injected, time until every delivery was final, deliveries by final state,
 recipients without the alert (must be 0), duplicates (only answers lost in transit), votes
-counted against voters.
+counted against voters. With --limits the fake also enforces Telegram's flood limits (token
+buckets, or strictly: at most 30 messages in any second, one per chat) and the bot paces at
+30/s; without, neither limits.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.databases import add_members
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key
 from bot.polls import PollDraft
+from localapi.limits import LIMIT_MODELS
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
-from sandbox.story import seed_members
 from storage import migrate
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, PollVote
@@ -50,6 +54,7 @@ class Outcome:
     duplicates: int
     voters: int
     votes: int
+    flood_limited: int  # 429s from the fake's flood limits, besides the injected ones
 
 
 async def _final(database: Database, timeout: float) -> Counter[str]:
@@ -60,6 +65,17 @@ async def _final(database: Database, timeout: float) -> Counter[str]:
             if not states[DeliveryStatus.PENDING] and not states[DeliveryStatus.SENDING]:
                 return states
             await asyncio.sleep(0.2)
+
+
+async def _people(
+    api: LocalBotApi, url: str, count: int, sector: str, prefix: str, role: str = "member"
+) -> list[tuple[SimUser, int]]:
+    """Active members in HRO who have opened the chat with the bot, with their member ids."""
+    users = [api.user(first_name=f"{prefix}{number}") for number in range(count)]
+    for user in users:
+        user.account.started = True
+    ids = await add_members(url, [u.id for u in users], sector, "HRO", prefix=prefix, role=role)
+    return list(zip(users, ids, strict=True))
 
 
 def _copies(user: SimUser, text: str) -> int:
@@ -78,29 +94,29 @@ async def run_scenario(
     timeout: float = 600,
 ) -> Outcome:
     """Alert and poll under the fault profile; waits until everything is final."""
-    [coordinator] = await seed_members(
-        database_url, api, 1, "coordination", "HRO", prefix="Koordination", role="coordinator"
+    [(_, coordinator)] = await _people(
+        api, database_url, 1, "coordination", "Koordination", role="coordinator"
     )
-    police = await seed_members(database_url, api, recipients, "police", "HRO", prefix="Polizei")
-    youth = await seed_members(database_url, api, voters, "youth_welfare", "HRO", prefix="Jugend")
+    police = [user for user, _ in await _people(api, database_url, recipients, "police", "Polizei")]
+    youth = [
+        user for user, _ in await _people(api, database_url, voters, "youth_welfare", "Jugend")
+    ]
     api.faults.timeout_delay = 6.0  # a little longer than PTB's read timeout of 5 s
     api.faults.profile(rate=rate, seed=seed)
     started = time.monotonic()
     services = cora.services
-    await services.alerts.raise_alert(
-        coordinator.member_id, ["police"], "HRO", "urgent", ALERT_TEXT
-    )
-    target = await services.channels.parse_target(coordinator.member_id, "youth_welfare@HRO")
+    await services.alerts.raise_alert(coordinator, ["police"], "HRO", "urgent", ALERT_TEXT)
+    target = await services.channels.parse_target(coordinator, "youth_welfare@HRO")
     draft = PollDraft(title="Fallkonferenz im Fall Pappel?", kind="single", options=["Ja", "Nein"])
     poll, _ = await services.polls.create(
-        coordinator.member_id, target, draft, services.clock.now() + timedelta(days=1)
+        coordinator, target, draft, services.clock.now() + timedelta(days=1)
     )
     states = await _final(cora.database, timeout)
     # Every voter answers with the button on the poll message they received.
     presses = []
     for person in youth:
-        ballot = next(m for m in person.user.messages if m.callback_button(f"p:{poll.id}:c1"))
-        presses.append(person.user.press(f"p:{poll.id}:c1", ballot))
+        ballot = next(m for m in person.messages if m.callback_button(f"p:{poll.id}:c1"))
+        presses.append(person.press(f"p:{poll.id}:c1", ballot))
     async with asyncio.timeout(timeout):
         while True:
             async with cora.database.read_sessions() as session:
@@ -117,7 +133,7 @@ async def run_scenario(
     states = await _final(cora.database, timeout)
     seconds = time.monotonic() - started
     api.faults.clear()
-    copies = [_copies(p.user, "Fall Pappel, bitte") for p in police]
+    copies = [_copies(person, "Fall Pappel, bitte") for person in police]
     return Outcome(
         faults=Counter(hit.fault.kind for hit in api.faults.hits),
         seconds=seconds,
@@ -126,6 +142,7 @@ async def run_scenario(
         duplicates=sum(c - 1 for c in copies if c > 1),
         voters=voters,
         votes=votes,
+        flood_limited=len(api.rate_limited),
     )
 
 
@@ -140,7 +157,10 @@ async def _main(args: argparse.Namespace) -> None:
     await migrate.upgrade(database)
     await database.dispose()
     try:
-        async with LocalBotApi(token=TOKEN) as api:
+        limits = args.limits is not None
+        async with LocalBotApi(
+            token=TOKEN, enforce_limits=limits, limit_model=args.limits or "bucket"
+        ) as api:
             cora = build_application(
                 Settings(
                     _env_file=None,  # type: ignore[call-arg]
@@ -149,7 +169,7 @@ async def _main(args: argparse.Namespace) -> None:
                     database_url=url,
                     cora_data_dir=directory,
                     cora_encryption_key=generate_encryption_key(),  # type: ignore[arg-type]
-                    telegram_max_rate=0,
+                    telegram_max_rate=30 if limits else 0,
                 )
             )
             await cora.start()
@@ -169,7 +189,10 @@ async def _main(args: argparse.Namespace) -> None:
         shutil.rmtree(directory, ignore_errors=True)
     faults = ", ".join(f"{kind} {count}" for kind, count in sorted(outcome.faults.items()))
     injected = sum(outcome.faults.values())
-    print(f"fault profile {args.rate:.0%} (seed {args.seed}): {injected} faults ({faults})")
+    print(
+        f"fault profile {args.rate:.0%} (seed {args.seed}), flood limits "
+        f"{args.limits or 'off'}: {injected} faults ({faults})"
+    )
     print(
         f"alert to {args.recipients}, poll to {args.voters}: "
         f"all deliveries final after {outcome.seconds:.1f} s"
@@ -180,6 +203,7 @@ async def _main(args: argparse.Namespace) -> None:
         f"duplicates (answers lost in transit): {outcome.duplicates}"
     )
     print(f"votes counted: {outcome.votes} of {outcome.voters} voters")
+    print(f"429s from the flood limits (not injected): {outcome.flood_limited}")
 
 
 def main() -> None:
@@ -190,6 +214,7 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=300)
     parser.add_argument("--rate", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--limits", choices=LIMIT_MODELS, help="flood limits of the fake")
     asyncio.run(_main(parser.parse_args()))
 
 

@@ -175,6 +175,7 @@ class CoraBot:
                 self.metrics,
                 lambda: self.runtime.scheduler.running,
                 lambda: self.limiter.retry_afters,
+                lambda: self.limiter.rate,
                 timedelta(seconds=self.settings.ready_max_backlog_seconds),
             )
         )

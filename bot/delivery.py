@@ -47,6 +47,7 @@ class Job:
     silent: bool
     attempts: int
     created_at: datetime
+    priority: int = Priority.NORMAL  # the outbox sends urgent ones first
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class DeliveryService:
                         silent=delivery.silent or self._quiet(member, delivery.priority, now),
                         attempts=delivery.attempts,
                         created_at=delivery.created_at,
+                        priority=delivery.priority,
                     )
                 )
             await uow.commit()

@@ -3,7 +3,7 @@
 from localapi.chats import CallbackAnswer, Press, SimMessage, StoredFile
 from localapi.errors import ApiError
 from localapi.faults import Fault, FaultKind, Faults
-from localapi.limits import RateLimitHit, RateLimits
+from localapi.limits import LimitModel, RateLimitHit, RateLimits
 from localapi.people import SimGroup, SimUser
 from localapi.server import CallRecord, LocalBotApi
 
@@ -14,6 +14,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Faults",
+    "LimitModel",
     "LocalBotApi",
     "Press",
     "RateLimitHit",

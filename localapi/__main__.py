@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from localapi.limits import LIMIT_MODELS, LimitModel
 from localapi.server import DEFAULT_TOKEN, LocalBotApi
 
 
@@ -28,24 +29,48 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bot-username", default="cora_test_bot")
     serve.add_argument(
         "--limits",
-        action="store_true",
-        help="enforce Telegram's flood limits (30 messages/s overall, 1/s per chat) with 429s",
+        nargs="?",
+        const="bucket",
+        choices=LIMIT_MODELS,
+        help="enforce Telegram's flood limits with 429s: `bucket` (the default; 30 messages/s "
+        "with bursts of 30, 1/s per chat with bursts of 3) or `strict` (at most 30 in any "
+        "second, at most one per chat in any second)",
+    )
+    serve.add_argument(
+        "--per-second",
+        type=float,
+        default=30.0,
+        help="messages per second overall under --limits (default 30)",
     )
     return parser
 
 
 async def serve(
-    host: str, port: int, token: str, bot_username: str, limits: bool, public: bool = False
+    host: str,
+    port: int,
+    token: str,
+    bot_username: str,
+    limits: LimitModel | None,
+    per_second: float = 30.0,
+    public: bool = False,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    api = LocalBotApi(token, bot_username=bot_username, enforce_limits=limits, unsafe_public=public)
+    api = LocalBotApi(
+        token,
+        bot_username=bot_username,
+        enforce_limits=limits is not None,
+        limit_model=limits or "bucket",
+        per_second=per_second,
+        unsafe_public=public,
+    )
     await api.start(host, port)
     try:
         # The first line tells a parent process where to connect (with --port 0 too).
-        print(f"local Bot API listening on {api.url} (limits {'on' if limits else 'off'})")
+        shown = f"{limits} {per_second:g}/s" if limits else "off"
+        print(f"local Bot API listening on {api.url} (limits {shown})")
         sys.stdout.flush()
         await stop.wait()
     finally:
@@ -54,8 +79,18 @@ async def serve(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.per_second <= 0:
+        _parser().error("--per-second must be positive")
     asyncio.run(
-        serve(args.host, args.port, args.token, args.bot_username, args.limits, args.unsafe_public)
+        serve(
+            args.host,
+            args.port,
+            args.token,
+            args.bot_username,
+            args.limits,
+            args.per_second,
+            args.unsafe_public,
+        )
     )
     return 0
 

@@ -218,6 +218,11 @@ class ControlApi:
                 "time": self._api.now(),
                 "calls": calls,
                 "rate_limited": len(self._api.limits.hits),
+                "limits": {
+                    "enabled": self._api.limits.enabled,
+                    "model": self._api.limits.model,
+                    "per_second": self._api.limits.per_second,
+                },
                 "delivered": delivered,
             }
         )

@@ -18,7 +18,7 @@ from localapi.control import ControlApi
 from localapi.errors import ApiError, bad_request, too_many_requests
 from localapi.faults import UNPROCESSED, Fault, FaultKind, Faults
 from localapi.guard import local_only
-from localapi.limits import RateLimitHit, RateLimits
+from localapi.limits import LimitModel, RateLimitHit, RateLimits
 from localapi.methods import BotApiMethods, Handler
 from localapi.people import SimGroup, SimUser
 from localapi.spec import Method, UploadedFile, convert_params, load_spec
@@ -93,7 +93,9 @@ class LocalBotApi:
 
     Point PTB at it with `Bot(token, base_url=api.base_url, base_file_url=api.base_file_url)`.
     Simulated people (`api.user()`, `api.group()`) write to the bot and watch their chats;
-    every call is recorded in `api.calls`.
+    every call is recorded in `api.calls`. With `enforce_limits` it answers 429 like Telegram's
+    flood control, read as token buckets (`limit_model="bucket"`) or as sliding windows
+    (`"strict"`: at most `per_second` messages in any second, one per chat).
     """
 
     def __init__(
@@ -104,6 +106,8 @@ class LocalBotApi:
         bot_id: int | None = None,
         bot_first_name: str = "Cora",
         enforce_limits: bool = False,
+        limit_model: LimitModel = "bucket",
+        per_second: float = 30.0,
         chat_burst: int = 3,
         privacy_mode: bool = True,
         clock: Callable[[], float] = time.monotonic,
@@ -123,7 +127,13 @@ class LocalBotApi:
         self._clock = clock
         bot = Account(bot_id, bot_first_name, username=bot_username, is_bot=True, started=True)
         self.world = World(bot, privacy_mode=privacy_mode)
-        self.limits = RateLimits(enabled=enforce_limits, clock=clock, chat_burst=chat_burst)
+        self.limits = RateLimits(
+            enabled=enforce_limits,
+            clock=clock,
+            model=limit_model,
+            per_second=per_second,
+            chat_burst=chat_burst,
+        )
         self.faults = Faults(timeout_delay)
         self.commands_store = CommandLists()
         self.webhook_sender = WebhookSender(

@@ -13,15 +13,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
 
 from bot.membership import MemberView
 from handlers.common.render import HTML, NO_PREVIEW
+from handlers.transport.ratelimit import Lane, Pace
 
 log = logging.getLogger(__name__)
 _MAX_SHOWN = 10_000
+# Status messages wait behind urgent deliveries (a few seconds at most), not behind replies.
+_ROUTINE = Pace(Lane.ROUTINE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
 class LiveMessages:
-    def __init__(self, bot: Bot, refresh: Refresh, *, min_interval: float = 3.0) -> None:
+    def __init__(self, bot: ExtBot[Any], refresh: Refresh, *, min_interval: float = 3.0) -> None:
         self._bot = bot
         self._refresh = refresh
         self._min_interval = min_interval
@@ -124,6 +129,7 @@ class LiveMessages:
                     parse_mode=HTML,
                     reply_markup=message.markup,
                     link_preview_options=NO_PREVIEW,
+                    rate_limit_args=_ROUTINE,
                 )
                 if message.store is not None:
                     await message.store(sent.message_id)
@@ -140,6 +146,7 @@ class LiveMessages:
                     parse_mode=HTML,
                     reply_markup=message.markup,
                     link_preview_options=NO_PREVIEW,
+                    rate_limit_args=_ROUTINE,
                 )
             except BadRequest as error:
                 if "not modified" not in error.message:

@@ -16,12 +16,12 @@ from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
-from bot.delivery import DeliveryService, Job, Outcome, Recorded, Result
+from bot.delivery import DeliveryService, Job, Outcome, Priority, Recorded, Result
 from bot.membership import MemberView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
-from handlers.transport.ratelimit import NO_RETRY, retry_seconds
+from handlers.transport.ratelimit import Lane, Pace, retry_seconds
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,8 @@ class Outbox:
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
 
     async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+        # No retries here: a failed delivery is rescheduled in the database.
+        pace = Pace(Lane.URGENT if job.priority == Priority.URGENT else Lane.ROUTINE, retries=0)
         if rendered.document is None:
             # Texts members wrote may hold links: no preview, which would fetch the page (from
             # Telegram's servers) and show it as if the network vouched for it.
@@ -236,7 +238,7 @@ class Outbox:
                 disable_notification=job.silent,
                 protect_content=rendered.protect,
                 link_preview_options=NO_PREVIEW,
-                rate_limit_args=NO_RETRY,
+                rate_limit_args=pace,
             )
         document = rendered.document
         return await self._bot.send_document(
@@ -247,5 +249,5 @@ class Outbox:
             reply_markup=rendered.markup,
             disable_notification=job.silent,
             protect_content=rendered.protect,
-            rate_limit_args=NO_RETRY,
+            rate_limit_args=pace,
         )

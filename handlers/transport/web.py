@@ -57,6 +57,11 @@ class Metrics:
         self.retry_afters = Gauge(
             "cora_telegram_429", "429 answers from Telegram since start", registry=self.registry
         )
+        self.send_rate = Gauge(
+            "cora_telegram_send_rate",
+            "Messages per second the rate limiter allows now (lowered after a 429; 0: unpaced)",
+            registry=self.registry,
+        )
         self.active_members = Gauge(
             "cora_active_members", "Active members of the network", registry=self.registry
         )
@@ -77,6 +82,7 @@ class Probes:
     metrics: Metrics
     scheduler_running: Callable[[], bool]
     retry_afters: Callable[[], int]
+    send_rate: Callable[[], float]
     max_backlog_age: timedelta
 
 
@@ -89,6 +95,7 @@ async def _refresh(probes: Probes) -> dict[str, Any]:
     metrics.queue_depth.set(depth)
     metrics.queue_age.set(age)
     metrics.retry_afters.set(probes.retry_afters())
+    metrics.send_rate.set(probes.send_rate())
     metrics.active_members.set(counts.get("active", 0))
     return {"backlog": depth, "backlog_age_seconds": round(age, 1)}
 

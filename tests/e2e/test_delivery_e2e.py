@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot.app import CoraBot
 from bot.config import Settings
+from localapi.limits import LimitModel
 from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
@@ -53,12 +54,16 @@ class TestUnderTelegramLimits:
     def setting_overrides(self) -> dict[str, Any]:
         return {"telegram_max_rate": 30}
 
+    @pytest.mark.parametrize("model", ["bucket", "strict"])
     async def test_a_fan_out_sits_on_the_limit_without_a_single_429(
-        self, api: LocalBotApi, cora: CoraBot, database_url: str
+        self, api: LocalBotApi, cora: CoraBot, database_url: str, model: LimitModel
     ) -> None:
+        """Telegram's limits read as token buckets, or strictly: at most 30 messages in any
+        second (the sender's confirmation and status message included), one per chat."""
         sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
         people = await seed_members(database_url, api, 75, "police", "HRO")
         api.enforce_limits = True
+        api.limits.model = model
         sender.user.send("/alert police HRO ! Großlage, bitte alle Kräfte informieren")
         ref = ref_in((await expect(sender.user, "alert.raised", recipients=75)).text)
         await everyone_has(api, people, ref, timeout=30)

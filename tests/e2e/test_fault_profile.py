@@ -10,19 +10,24 @@ import pytest
 
 from bench.faults import run_scenario
 from bot.app import CoraBot
+from localapi.limits import LimitModel
 from localapi.server import LocalBotApi
 from storage.models import DeliveryStatus
 
 
 @pytest.fixture
 def setting_overrides() -> dict[str, Any]:
-    return {"delivery_max_attempts": 15}
+    return {"delivery_max_attempts": 15, "telegram_max_rate": 30}
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("model", ["bucket", "strict"])
 async def test_nothing_is_lost_under_a_20_percent_fault_profile(
-    api: LocalBotApi, cora: CoraBot, database_url: str
+    api: LocalBotApi, cora: CoraBot, database_url: str, model: LimitModel
 ) -> None:
+    """With Telegram's flood limits enforced as well, read either way."""
+    api.enforce_limits = True
+    api.limits.model = model
     outcome = await run_scenario(api, cora, database_url, recipients=60, voters=30, seed=3)
     assert sum(outcome.faults.values()) >= 10, outcome.faults  # the profile really bit
     assert set(outcome.deliveries) == {DeliveryStatus.SENT}, outcome.deliveries
@@ -31,3 +36,4 @@ async def test_nothing_is_lost_under_a_20_percent_fault_profile(
     # Only answers lost in transit (time-outs, connections dropped after processing) repeat.
     lost_answers = outcome.faults["timeout"] + outcome.faults["drop_after"]
     assert outcome.duplicates <= lost_answers
+    assert outcome.flood_limited == 0  # the faults slowed the bot down; it never flooded

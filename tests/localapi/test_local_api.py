@@ -49,7 +49,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from localapi import FaultKind, LocalBotApi, SimUser
+from localapi import FaultKind, LimitModel, LocalBotApi, SimUser
 from localapi.html import entities_to_html, parse_html
 
 TOKEN = "424242:local-api-test-token"
@@ -981,17 +981,92 @@ async def test_overall_limit_of_30_per_second(api: LocalBotApi, bot: Bot, clock:
     assert caught.value.retry_after == dtm.timedelta(seconds=1)
 
 
-async def test_sending_spaced_at_30_per_second_never_hits_the_limit(
+async def test_strict_limits_allow_30_in_any_sliding_second_and_no_more(
     api: LocalBotApi, bot: Bot, clock: FakeClock
 ) -> None:
     api.enforce_limits = True
+    api.limits.model = "strict"
+    users = [started_user(api) for _ in range(62)]
+    for user in users[:30]:
+        await bot.send_message(user.id, "Rundruf")
+    # A bucket would have refilled 15 of its 30 tokens after half a second; the window has not
+    # moved: the 30 messages of the last second still count.
+    clock.advance(0.5)
+    with pytest.raises(RetryAfter) as caught:
+        await bot.send_message(users[30].id, "Rundruf")
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    # One second after the first burst it has left the window: 30 more, not 59.
+    clock.advance(0.5)
+    for user in users[30:60]:
+        await bot.send_message(user.id, "Rundruf")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(users[60].id, "Rundruf")
+    assert [(h.method, h.retry_after) for h in api.rate_limited] == [("sendMessage", 1)] * 2
+    assert len(api.delivered) == 60
+
+    # The same pattern under the bucket: a burst of 30 and 15 more half a second later.
+    api.limits.model = "bucket"
+    clock.advance(5.0)
+    for user in users[:30]:
+        await bot.send_message(user.id, "Eimer")
+    clock.advance(0.5)
+    for user in users[30:45]:
+        await bot.send_message(user.id, "Eimer")
+    assert len(api.rate_limited) == 2
+
+
+async def test_strict_limits_allow_one_message_per_chat_in_any_second_edits_included(
+    api: LocalBotApi, bot: Bot, clock: FakeClock
+) -> None:
+    api.enforce_limits = True
+    api.limits.model = "strict"
+    user = started_user(api)
+    first = await bot.send_message(user.id, "eins")
+    clock.advance(0.9)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(user.id, "zwei")  # a bucket would allow a burst of 3
+    with pytest.raises(RetryAfter):
+        await bot.edit_message_text("eins, bearbeitet", user.id, first.message_id)
+    clock.advance(0.1)
+    await bot.edit_message_text("eins, bearbeitet", user.id, first.message_id)
+    assert user.messages[-1].text == "eins, bearbeitet"
+    assert [(h.method, h.chat_id) for h in api.rate_limited] == [
+        ("sendMessage", user.id),
+        ("editMessageText", user.id),
+    ]
+
+
+async def test_strict_limits_count_edits_against_the_overall_window(
+    api: LocalBotApi, bot: Bot, clock: FakeClock
+) -> None:
+    api.enforce_limits = True
+    api.limits.model = "strict"
+    api.limits.per_second = 5
+    api.limits.reset()
+    users = [started_user(api) for _ in range(6)]
+    sent = [await bot.send_message(user.id, "Lage") for user in users[:3]]
+    clock.advance(1.0)
+    for user, message in zip(users[:3], sent, strict=True):
+        await bot.edit_message_text("Lage, aktualisiert", user.id, message.message_id)
+    await bot.send_message(users[3].id, "Lage")
+    await bot.send_message(users[4].id, "Lage")
+    with pytest.raises(RetryAfter):  # three edits and two messages fill the second
+        await bot.send_message(users[5].id, "Lage")
+
+
+@pytest.mark.parametrize("model", ["bucket", "strict"])
+async def test_sending_spaced_at_30_per_second_never_hits_either_model(
+    api: LocalBotApi, bot: Bot, clock: FakeClock, model: LimitModel
+) -> None:
+    api.enforce_limits = True
+    api.limits.model = model
     users = [started_user(api) for _ in range(40)]
-    for round_ in range(3):
+    for round_ in range(2):
         for user in users:
             await bot.send_message(user.id, f"Runde {round_}")
             clock.advance(1 / 30)
     assert api.rate_limited == []
-    assert len(api.delivered) == 120
+    assert len(api.delivered) == 80
 
 
 # --- faults ---------------------------------------------------------------------------
@@ -1301,6 +1376,9 @@ async def test_the_fake_serves_from_a_process_of_its_own_until_sigterm() -> None
         "--token",
         TOKEN,
         "--limits",
+        "strict",
+        "--per-second",
+        "20",
         stdout=asyncio.subprocess.PIPE,
     )
     try:
@@ -1310,9 +1388,11 @@ async def test_the_fake_serves_from_a_process_of_its_own_until_sigterm() -> None
         async with Bot(TOKEN, base_url=f"{url}/bot") as remote:
             assert (await remote.get_me()).username == "cora_test_bot"
         async with aiohttp.ClientSession() as http, http.get(f"{url}/_sim/stats") as r:
-            assert (await r.json())["rate_limited"] == 0
+            stats = await r.json()
+        assert stats["rate_limited"] == 0
+        assert stats["limits"] == {"enabled": True, "model": "strict", "per_second": 20}
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
     assert process.returncode == 0
-    assert "(limits on)" in line
+    assert "(limits strict 20/s)" in line
