@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     schedule_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     drill_result_after: timedelta = timedelta(hours=1)
     report_slow_after: timedelta = timedelta(hours=1)
+    # The support system: a places report older than this shows as "unknown"; a need goes to
+    # the neighbouring regions after NEED_WIDEN_AFTER and is unmet after NEED_UNMET_AFTER.
+    places_stale_after: timedelta = timedelta(hours=24)
+    need_widen_after: timedelta = timedelta(minutes=30)
+    need_unmet_after: timedelta = timedelta(hours=4)
 
     @field_validator("cora_timezone")
     @classmethod
@@ -103,6 +108,9 @@ class Settings(BaseSettings):
         "escalation_normal_after",
         "drill_result_after",
         "report_slow_after",
+        "places_stale_after",
+        "need_widen_after",
+        "need_unmet_after",
         mode="before",
     )
     @classmethod
@@ -117,6 +125,9 @@ class Settings(BaseSettings):
         "escalation_normal_after",
         "drill_result_after",
         "report_slow_after",
+        "places_stale_after",
+        "need_widen_after",
+        "need_unmet_after",
     )
     @classmethod
     def _check_period(cls, value: timedelta) -> timedelta:
