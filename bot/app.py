@@ -37,6 +37,8 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_key
 from bot.membership import MembershipService
 from bot.network import Network, load_network
+from bot.offers.needs import NeedPeriods, NeedService
+from bot.offers.offers import OfferService
 from bot.polls import PollService
 from bot.refusals import RefusalLog
 from bot.report import ReportService
@@ -56,6 +58,8 @@ from handlers.common.callbacks import ButtonRouter, Kind
 from handlers.common.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
 from handlers.common.context import CoraContext, Services
 from handlers.common.errors import handle_error
+from handlers.offers import actions as offer_handlers
+from handlers.offers import dialog as offer_dialogs
 from handlers.report import actions as report_handlers
 from handlers.transport.api import api_routes
 from handlers.transport.concurrency import PerPersonUpdateProcessor, UpdateQueue
@@ -122,6 +126,15 @@ def _commands() -> CommandRegistry:
     registry.add("drill", Audience.COORDINATOR, r.drill)
     registry.add("drillresult", Audience.COORDINATOR, r.drill_result)
     registry.add("report", Audience.COORDINATOR, report_handlers.report)
+    o = offer_handlers
+    registry.add("find", Audience.MEMBER)  # the dialog's entry point
+    registry.add("need", Audience.MEMBER)  # the dialog's entry point
+    registry.add("needs", Audience.MEMBER, o.list_needs)
+    registry.add("offers", Audience.MEMBER, o.list_offers)
+    registry.add("offer", Audience.MEMBER, o.offer_command)
+    registry.add("places", Audience.MEMBER, o.places_command)
+    registry.add("waiting", Audience.MEMBER, o.waiting_command)
+    registry.add("maintainer", Audience.COORDINATOR, o.maintainer_command)
     return registry
 
 
@@ -138,6 +151,9 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.POLL, poll_handlers.poll_button)
     router.add(Kind.FORM, poll_handlers.form_button)
     router.add(Kind.REGION, availability_handlers.region_button)
+    router.add(Kind.OFFER, offer_handlers.offer_button)
+    router.add(Kind.NEED, offer_handlers.need_button)
+    router.add(Kind.SEEK, offer_dialogs.seek_button)
     return router
 
 
@@ -258,6 +274,18 @@ def build_application(
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
     )
     channels = ChannelService(uow, network)
+    offers = OfferService(uow, network, settings.places_stale_after)
+    needs = NeedService(
+        uow,
+        network,
+        cipher,
+        NeedPeriods(
+            widen_after=settings.need_widen_after,
+            unmet_after=settings.need_unmet_after,
+            urgent_escalation=settings.escalation_urgent_after,
+        ),
+        settings.places_stale_after,
+    )
     services = Services(
         settings=settings,
         network=network,
@@ -298,6 +326,8 @@ def build_application(
             on_refused=lambda endpoint, reason: metrics.refusals.labels(endpoint, reason).inc(),
         ),
         handled_updates=HandledUpdates(uow),
+        offers=offers,
+        needs=needs,
     )
     commands = _commands()
     application: TelegramApp = (
@@ -326,6 +356,8 @@ def build_application(
     application.add_handler(alert_handlers.alert_dialog())
     application.add_handler(announcement_handlers.announce_dialog())
     application.add_handler(poll_handlers.poll_dialog())
+    application.add_handler(offer_dialogs.find_dialog())
+    application.add_handler(offer_dialogs.need_dialog())
     for command in commands:
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))

@@ -298,8 +298,8 @@ class NeedService:
             offers=asked,
             stage=need.stage,
         )
-        if not asked:
-            await self._unmet(uow, need, now, await self._reason(uow, need), by=None)
+        if not asked:  # the answer to the requester says so: no notice besides
+            await self._unmet(uow, need, now, await self._reason(uow, need), by=None, tell=False)
         return RaisedNeed(await self._view(uow, need), asked)
 
     async def _matching(self, uow: UnitOfWork, search: Search) -> list[tuple[Offer, int]]:
@@ -388,13 +388,20 @@ class NeedService:
         return UnmetReason.NOBODY_ANSWERED
 
     async def _unmet(
-        self, uow: UnitOfWork, need: Need, now: datetime, reason: str, *, by: int | None
+        self,
+        uow: UnitOfWork,
+        need: Need,
+        now: datetime,
+        reason: str,
+        *,
+        by: int | None,
+        tell: bool = True,
     ) -> None:
         need.status = NeedStatus.UNMET
         need.unmet_reason = reason
         need.closed_at, need.closed_by = now, by
         need.widen_at = need.escalate_at = need.unmet_at = None
-        if need.requester_id is not None and need.requester_id != by:
+        if tell and need.requester_id is not None and need.requester_id != by:
             uow.deliveries.enqueue(
                 kind=NeedNotice.UNMET,
                 member_ids=[need.requester_id],
@@ -494,6 +501,19 @@ class NeedService:
         if need.widen_at is not None and await self._ask_next(uow, need, now, first=False):
             return
         await self._unmet(uow, need, now, await self._reason(uow, need), by=None)
+
+    async def closable(self, member_id: int, need_id: int) -> NeedView:
+        """An open need this member may close (its requester, a responsible coordinator)."""
+        async with self._uow(write=False) as uow:
+            member = await _active(uow, member_id)
+            need = await uow.session.get(Need, need_id)
+            if need is None or not await self._may_see(member, need):
+                raise DomainError("need.unknown", ref=str(need_id))
+            if need.requester_id != member.id and not self._coordinates(member, need.region):
+                raise DomainError("need.not_yours", ref=need.ref)
+            if need.status != NeedStatus.OPEN:
+                raise DomainError("need.closed", ref=need.ref)
+            return await self._view(uow, need)
 
     async def close_unmet(self, member_id: int, need_id: int, reason: str) -> NeedView:
         """The requester or a responsible coordinator closes an open need as unmet."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from bot.delivery import Priority
 from bot.errors import DomainError
@@ -448,7 +448,8 @@ class OfferService:
 
     async def remind_stale(self) -> int:
         """Remind the maintainers of offers whose places report is older than the stale period
-        (or missing), once per period; returns the number of reminders queued."""
+        (or that never reported since they were added that long ago), once per period; returns
+        the number of reminders queued."""
         async with self._uow() as uow:
             now = uow.now()
             due = now - self.stale_after
@@ -457,7 +458,8 @@ class OfferService:
                     select(Offer).where(
                         Offer.active,
                         Offer.reports_places,
-                        or_(Offer.places_reported_at.is_(None), Offer.places_reported_at < due),
+                        # Never reported: counted from when the offer was added.
+                        func.coalesce(Offer.places_reported_at, Offer.created_at) < due,
                         or_(Offer.places_reminded_at.is_(None), Offer.places_reminded_at < due),
                     )
                 )

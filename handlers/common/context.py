@@ -22,6 +22,8 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
+from bot.offers.needs import NeedService
+from bot.offers.offers import OfferService
 from bot.polls import PollService, PollView
 from bot.refusals import RefusalLog
 from bot.report import ReportService
@@ -46,6 +48,9 @@ class Background(Protocol):
     def ballot_changed(self, poll_id: int, member_id: int) -> None:
         """Show the member's new answer on their poll messages (coalesced edits)."""
 
+    def need_changed(self, need_id: int, next_at: datetime | None) -> None:
+        """(Re)schedule a need's next deadline (widening, escalation, unmet) or forget it."""
+
 
 @dataclass
 class Services:
@@ -69,6 +74,8 @@ class Services:
     reports: ReportService
     refusals: RefusalLog
     handled_updates: HandledUpdates
+    offers: OfferService
+    needs: NeedService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
