@@ -318,7 +318,13 @@ def build_application(
         ),
         availability=AvailabilityService(uow, network, settings.cora_timezone),
         drills=DrillService(uow, network, alerts, settings.drill_result_after),
-        reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
+        reports=ReportService(
+            uow,
+            network,
+            settings.cora_timezone,
+            settings.report_slow_after,
+            settings.places_stale_after,
+        ),
         refusals=RefusalLog(
             uow,
             burst=settings.http_refusal_burst,

@@ -112,6 +112,12 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, help="file to write (default: standard output)"
     )
     report_command.add_argument(
+        "--support",
+        action="store_true",
+        help="with --format csv or png: the support system's table or heat map (offers, free "
+        "places, needs) instead of the network's",
+    )
+    report_command.add_argument(
         "--language",
         choices=["de", "en"],
         help="language of labels (default: CORA_DEFAULT_LANGUAGE)",
@@ -254,20 +260,23 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             network,
             settings.cora_timezone,
             settings.report_slow_after,
+            settings.places_stale_after,
         )
         since, until = report.days_period(first, last, timezone)
         result = await service.report(ADMIN_ACTOR, since, until, args.format)
     finally:
         await database.dispose()
     if args.format == "png":
-        data = report_output.report_png(result, network, language)
+        draw = report_output.support_png if args.support else report_output.report_png
+        data = draw(result, network, language)
         if args.output is None:
             sys.stdout.buffer.write(data)
         else:
             args.output.write_bytes(data)
         return 0
     if args.format == "csv":
-        content = report_output.report_csv(result, network, language)
+        table = report_output.support_csv if args.support else report_output.report_csv
+        content = table(result, network, language)
     else:
         generated = result.generated_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
         lines = report_output.report_lines(result, network, language, generated)

@@ -6,6 +6,8 @@ neighbours, are taken by the first "Wir können", or end unmet with their reason
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +22,8 @@ from bot.offers.needs import NeedNotice
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent, Delivery
 from tests.story import expect, join, reply_to, run_cli, shows
+from tests.support_history import berlin as history_berlin
+from tests.support_history import build_support_history
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sandbox" / "offers_example.toml"
 SHELTERS = """
@@ -346,3 +350,71 @@ class TestNeedsUnmet:
         assert shows(unmet, "need.notice.unmet", "en", reason="nobody answered")
         reasons = [d["reason"] for _, d in await audit(cora, "need.unmet")]
         assert reasons == ["no_offer", "language", "nobody_answered"]
+
+
+class TestSupportReport:
+    @pytest.fixture
+    def clock(self) -> Clock:
+        return ManualClock(history_berlin(9, 1, 9))
+
+    async def test_the_report_shows_gaps_and_unmet_needs_with_exact_figures(
+        self, api: LocalBotApi, cora: CoraBot, clock: ManualClock
+    ) -> None:
+        people: dict[int, Any] = {}
+
+        async def member(sector: str, region: str, role: str, name: str) -> int:
+            person = await join(api, cora, name, sector, region, role=role)
+            people[person.member_id] = person
+            return person.member_id
+
+        services = cora.services
+        await build_support_history(services.offers, services.needs, clock, member)
+        dana = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+        eve = await join(
+            api, cora, "Eve Eastwood", "coordination", "MV", role="coordinator", language="en"
+        )
+
+        dana.user.send("/report 2026-10")
+        section = await expect(dana.user, "report.support.title", count=4, timeout=15)
+        assert "• Rostock: an 4 von 31 Tagen (12.9 %)" in section.text
+        assert "Bedarfe: 14 gemeldet · 3 gedeckt · 11 ungedeckt · 0 offen" in section.text
+        assert (
+            "• Vorpommern-Greifswald · Frauenhaus: 7 gemeldet · 0 gedeckt · 7 ungedeckt "
+            "(kein freier Platz 7)" in section.text
+        )
+        assert "• Zwangsverheiratung: Schwerin, Landkreis Rostock" in section.text
+        table = await dana.user.wait_for(
+            lambda m: (
+                m.document is not None
+                and (m.document.file_name or "").startswith(
+                    "cora-hilfesystem-2026-10-01-2026-10-31"
+                )
+            ),
+            15,
+        )
+        assert table.document is not None and table.document.data is not None
+        rows = list(csv.DictReader(io.StringIO(table.document.data.decode("utf-8-sig"))))
+        vg = next(
+            r for r in rows if (r["dimension"], r["region"], r["code"]) == ("kind", "VG", "shelter")
+        )
+        assert (vg["needs_raised"], vg["unmet_no_places"]) == ("7", "7")
+        picture = await dana.user.wait_for(lambda m: m.photo is not None, 15, after=table)
+        assert picture.photo is not None and picture.photo.startswith(b"\x89PNG")
+
+        eve.user.send("/report 2026-10")
+        english = await expect(eve.user, "report.support.title", "en", count=4, timeout=15)
+        assert "Needs: 14 raised · 3 met · 11 unmet · 0 open" in english.text
+        assert (
+            "• Rostock · Women's shelter: 4 raised · 3 met · <3 unmet (nobody answered <3) · "
+            "until taken median 20 min · P90 28 min" in english.text
+        )
+        table = await eve.user.wait_for(
+            lambda m: (
+                m.document is not None
+                and (m.document.file_name or "").startswith("cora-support-system-")
+            ),
+            15,
+        )
+        assert table.document is not None and table.document.data is not None
+        assert "Women's shelter" in table.document.data.decode("utf-8-sig")
+        await eve.user.wait_for(lambda m: m.photo is not None, 15, after=table)
