@@ -297,7 +297,7 @@ def build_application(
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
         ),
-        integrations=IntegrationService(uow, network, cipher, alerts),
+        integrations=IntegrationService(uow, network, cipher, alerts, offers, needs),
         deliveries=DeliveryService(
             uow,
             network,
