@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.app import CoraBot
+from bot.app import CoraBot, build_application
 from bot.clock import Clock, ManualClock
+from bot.config import Settings
 from bot.offers.needs import NeedNotice
 from localapi.server import LocalBotApi
-from storage.models import AuditEvent, Delivery
-from tests.story import expect, join, reply_to, run_cli, shows
+from storage.models import AuditEvent, Delivery, Need
+from tests.story import expect, join, reply_to, run_cli, said, shows
 from tests.support_history import berlin as history_berlin
 from tests.support_history import build_support_history
 
@@ -90,6 +91,11 @@ async def need_deliveries(cora: CoraBot, kind: str = NeedNotice.NEED) -> list[tu
         return [(m, int(json.loads(p).get("offer") or 0)) for m, p in rows.all()]
 
 
+def shows_text(text: str | None, key: str, **params: Any) -> bool:
+    """Whether a callback answer's text is the text of `key`."""
+    return all(piece in (text or "") for piece in said(key, **params))
+
+
 class TestOffersAndPlaces:
     @pytest.fixture
     def clock(self) -> Clock:
@@ -129,6 +135,10 @@ class TestOffersAndPlaces:
         assert more.text == "Frauenhaus am Lindensee: jetzt 4 freie Plätze"
         edited = await reply_to(frida.user, "/offer fh-lindensee hours Tag und Nacht erreichbar")
         assert shows(edited, "offer.updated", offer="Frauenhaus am Lindensee")
+
+        waiting = await reply_to(dana.user, "/waiting bs-lindenhof 3")
+        assert shows(waiting, "waiting.reported", offer="Beratungsstelle Lindenhof")
+        assert "Erstgespräch innerhalb von 3 Tagen · gemeldet gerade eben" in waiting.text
 
         clock.advance(timedelta(hours=2))
         card = await reply_to(kim.user, "/find shelter")
@@ -307,11 +317,78 @@ class TestNeedsWiden:
         )
         assert [d["reason"] for _, d in await audit(cora, "need.unmet")][-1] == "no_places"
 
+    async def test_the_need_dialog_asks_step_by_step_and_previews(
+        self,
+        api: LocalBotApi,
+        cora: CoraBot,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        offers = tmp_path / "offers.toml"
+        offers.write_text(SHELTERS)
+        await import_offers(monkeypatch, cora, offers, capsys)
+        dana = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+        bea = await join(api, cora, "Bea Beratung", "victim_support", "HRO")
+        await reply_to(dana.user, f"/maintainer bs-nord add {bea.member_id}")
+        kim = await join(api, cora, "Kim Polizei", "police", "HRO")
 
-def shows_text(text: str | None, key: str, **params: Any) -> bool:
-    from tests.story import said
+        asked = await reply_to(kim.user, "/need")
+        assert shows(asked, "need.ask_what")
+        await kim.user.press("Beratungsstelle", asked).answer()
+        region = await expect(kim.user, "need.ask_region")
+        await kim.user.press("Rostock", region).answer()
+        language = await expect(kim.user, "need.ask_language")  # no places: no head count
+        await kim.user.press("Arabisch", language).answer()
+        access = await expect(kim.user, "need.ask_access")
+        await kim.user.press("nicht nötig", access).answer()
+        urgency = await expect(kim.user, "need.ask_urgency")
+        await kim.user.press("📣 Normal", urgency).answer()
+        await expect(kim.user, "need.ask_case_ref")
+        refused = await reply_to(kim.user, "Anna Schmidt, geb. 03.04.1990")
+        assert shows(refused, "alert.findings_blocking")  # nothing stored; asked again
+        preview = await reply_to(kim.user, "Fall Espe: Termin diese Woche")
+        assert shows(preview, "need.preview", count=1, what="Beratungsstelle", region="Rostock")
+        await kim.user.press("📨 Senden", preview).answer()
+        raised = await expect(kim.user, "need.raised", count=1)
+        ref = raised.text.split("Bedarf ", 1)[1].split(" ", 1)[0]
+        message = await bea.user.wait_for(lambda m: ref in m.text)
+        assert "Sprache: Arabisch" in message.text and "Termin diese Woche" in message.text
+        async with cora.database.read_sessions() as session:
+            stored = (await session.scalars(select(Need.case_ref_cipher))).all()
+        assert len(stored) == 1 and b"Espe" not in (stored[0] or b"")  # encrypted
 
-    return all(piece in (text or "") for piece in said(key, **params))
+    async def test_a_due_widening_runs_after_a_restart(
+        self,
+        api: LocalBotApi,
+        cora: CoraBot,
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        offers = tmp_path / "offers.toml"
+        offers.write_text(SHELTERS)
+        await import_offers(monkeypatch, cora, offers, capsys)
+        dana = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+        nora = await join(api, cora, "Nora Nord", "victim_support", "HRO")
+        lara = await join(api, cora, "Lara Land", "victim_support", "LRO")
+        await reply_to(dana.user, f"/maintainer fh-nord add {nora.member_id}")
+        await reply_to(dana.user, f"/maintainer fh-land add {lara.member_id}")
+        kim = await join(api, cora, "Kim Polizei", "police", "HRO")
+        raised = await reply_to(kim.user, "/need shelter HRO Fall Ulme")
+        ref = raised.text.split("Bedarf ", 1)[1].split(" ", 1)[0]
+        await nora.user.wait_for(lambda m: ref in m.text)
+        await cora.stop()
+        await asyncio.sleep(1.3)  # the widening falls due while the bot is down
+        restarted = build_application(settings)
+        await restarted.start()
+        try:
+            widened = await lara.user.wait_for(lambda m: ref in m.text, 10)
+            assert shows(widened, "need.widened.1")
+        finally:
+            await restarted.stop()
+            await cora.start()  # the fixture stops it once more
 
 
 class TestNeedsUnmet:
@@ -418,3 +495,30 @@ class TestSupportReport:
         assert table.document is not None and table.document.data is not None
         assert "Women's shelter" in table.document.data.decode("utf-8-sig")
         await eve.user.wait_for(lambda m: m.photo is not None, 15, after=table)
+
+
+def test_the_command_line_imports_offers_and_writes_the_support_table_and_picture(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cora.db'}")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[offer]]\nid = "x"\nname = "X"\nkind = "castle"\nregions = ["HRO"]\n')
+    assert run_cli("offers", "import", str(bad)) == 2
+    assert "unknown kind 'castle'" in capsys.readouterr().err
+    assert run_cli("offers", "import", str(EXAMPLE)) == 0
+    assert "6 created" in capsys.readouterr().out
+    table = tmp_path / "support.csv"
+    args = ["report", "--support", "--format", "csv", "--output", str(table), "--language", "en"]
+    assert run_cli(*args) == 0
+    rows = list(csv.DictReader(io.StringIO(table.read_text("utf-8"))))
+    gap = next(
+        r
+        for r in rows
+        if (r["dimension"], r["region"], r["code"]) == ("topic", "VG", "forced_marriage")
+    )
+    assert (gap["offers"], gap["gap"], gap["name"]) == ("0", "gap", "Forced marriage")
+    picture = tmp_path / "support.png"
+    assert run_cli("report", "--support", "--format", "png", "--output", str(picture)) == 0
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    assert run_cli("report") == 0
+    assert "Hilfesystem: 6 Angebote" in capsys.readouterr().out

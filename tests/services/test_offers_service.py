@@ -4,6 +4,7 @@ unmet with the right reason."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -20,7 +21,7 @@ from bot.offers.needs import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
 from storage.audit import ADMIN
 from storage.db import Database
-from storage.models import AuditEvent, Delivery, Need, Offer
+from storage.models import AuditEvent, Delivery, Need, Offer, OfferMaintainer
 from tests.network_env import Env, berlin, build_env
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sandbox" / "offers_example.toml"
@@ -314,3 +315,47 @@ async def test_personal_data_in_the_case_reference_is_refused_and_nothing_is_sto
     async with env.database.read_sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Need)) == 0
         assert await session.scalar(select(func.count()).select_from(Offer)) == 4
+
+
+async def test_two_offers_saying_yes_at_once_take_the_need_once(env: Env) -> None:
+    two = SHELTERS.replace('regions = ["LRO"]', 'regions = ["HRO"]')
+    ids = await _import(env, two)
+    keepers = await _keepers(env, ids)
+    kim = await env.member("police", "HRO", name="Kim")
+    raised = await env.needs.raise_need(kim, env.needs.request("shelter", "HRO", "Fall Linde"))
+    answers = await asyncio.gather(
+        env.needs.answer(keepers["fh-nord"], raised.need.id, ids["fh-nord"], yes=True),
+        env.needs.answer(keepers["fh-land"], raised.need.id, ids["fh-land"], yes=True),
+    )
+    assert sorted(a.taken for a in answers) == [False, True]
+    assert len(await _events(env, "need.taken")) == 1
+    assert len(await _deliveries(env, NeedNotice.TAKEN)) == 1
+
+
+async def test_at_the_same_distance_offers_with_free_places_come_first(env: Env) -> None:
+    two = SHELTERS.replace('regions = ["LRO"]', 'regions = ["HRO"]')
+    ids = await _import(env, two)
+    keepers = await _keepers(env, ids)
+    await env.offers.report_places(keepers["fh-nord"], ids["fh-nord"], 0)
+    await env.offers.report_places(keepers["fh-land"], ids["fh-land"], 2)
+    found = await env.offers.find(env.offers.search("shelter", "HRO"))
+    assert [f.offer.code for f in found] == ["fh-land", "fh-nord", "fh-ost"]
+
+
+async def test_an_erased_member_no_longer_maintains_offers(env: Env) -> None:
+    ids = await _import(env)
+    keepers = await _keepers(env, ids)
+
+    async def maintained() -> list[int]:
+        async with env.database.read_sessions() as session:
+            rows = await session.scalars(
+                select(OfferMaintainer.offer_id).where(
+                    OfferMaintainer.member_id == keepers["fh-nord"]
+                )
+            )
+            return list(rows)
+
+    assert await maintained() == [ids["fh-nord"]]
+    await env.data_protection.erase(ADMIN_ACTOR, keepers["fh-nord"])
+    assert await maintained() == []
+    assert len(await _events(env, "offer.maintainer_added")) == len(ids)
