@@ -33,13 +33,15 @@ class Agency:
     def __init__(self, http: aiohttp.ClientSession, base: str, key: str) -> None:
         self.http, self.base, self.key = http, base, key
         self.offsets = itertools.count()
+        self.started = int(time.time())
 
     async def call(
         self, method: str, path: str, payload: object = None, *, key: str | None = None
     ) -> tuple[int, Any]:
         body = b"" if payload is None else json.dumps(payload).encode()
-        # A distinct timestamp per call: the same signed request is accepted only once.
-        timestamp = str(int(time.time()) - next(self.offsets))
+        # A distinct timestamp per call (counting down from the start, within the five
+        # minutes): the same signed request is accepted only once.
+        timestamp = str(self.started - next(self.offsets))
         headers = {
             "X-Cora-Key": self.key.split("_")[1],
             "X-Cora-Timestamp": timestamp,
