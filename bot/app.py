@@ -39,6 +39,8 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_keys
 from bot.membership import MembershipService
 from bot.network import Network, load_network
+from bot.offers.needs import NeedPeriods, NeedService
+from bot.offers.offers import OfferService
 from bot.polls import PollService
 from bot.refusals import RefusalLog
 from bot.report import ReportService
@@ -59,6 +61,8 @@ from handlers.common.errors import handle_error
 from handlers.data_protection import actions as data_protection_actions
 from handlers.drills import actions as drill_actions
 from handlers.membership import actions as membership_actions
+from handlers.offers import actions as offer_actions
+from handlers.offers import dialog as offer_dialog
 from handlers.polls import actions as poll_actions
 from handlers.polls import dialog as poll_dialog
 from handlers.report import actions as report_handlers
@@ -125,6 +129,15 @@ def _commands() -> CommandRegistry:
     registry.add("drill", Audience.COORDINATOR, drill_actions.drill)
     registry.add("drillresult", Audience.COORDINATOR, drill_actions.drill_result)
     registry.add("report", Audience.COORDINATOR, report_handlers.report)
+    o = offer_actions
+    registry.add("find", Audience.MEMBER)  # the dialog's entry point
+    registry.add("need", Audience.MEMBER)  # the dialog's entry point
+    registry.add("needs", Audience.MEMBER, o.list_needs)
+    registry.add("offers", Audience.MEMBER, o.list_offers)
+    registry.add("offer", Audience.MEMBER, o.offer_command)
+    registry.add("places", Audience.MEMBER, o.places_command)
+    registry.add("waiting", Audience.MEMBER, o.waiting_command)
+    registry.add("maintainer", Audience.COORDINATOR, o.maintainer_command)
     return registry
 
 
@@ -142,6 +155,9 @@ def _buttons() -> ButtonRouter:
     router.add(Kind.POLL, poll_actions.poll_button)
     router.add(Kind.FORM, poll_dialog.form_button)
     router.add(Kind.REGION, availability_actions.region_button)
+    router.add(Kind.OFFER, offer_actions.offer_button)
+    router.add(Kind.NEED, offer_actions.need_button)
+    router.add(Kind.SEEK, offer_dialog.seek_button)
     return router
 
 
@@ -266,6 +282,18 @@ def build_application(
         urgent_per_hour=settings.alert_urgent_per_hour,
     )
     channels = ChannelService(uow, network)
+    offers = OfferService(uow, network, settings.places_stale_after)
+    needs = NeedService(
+        uow,
+        network,
+        cipher,
+        NeedPeriods(
+            widen_after=settings.need_widen_after,
+            unmet_after=settings.need_unmet_after,
+            urgent_escalation=settings.escalation_urgent_after,
+        ),
+        settings.places_stale_after,
+    )
     services = Services(
         settings=settings,
         network=network,
@@ -287,7 +315,7 @@ def build_application(
         data_protection=DataProtectionService(
             uow, network, timedelta(days=settings.retention_days)
         ),
-        integrations=IntegrationService(uow, network, cipher, alerts),
+        integrations=IntegrationService(uow, network, cipher, alerts, offers, needs),
         deliveries=DeliveryService(
             uow,
             network,
@@ -308,7 +336,13 @@ def build_application(
         ),
         availability=AvailabilityService(uow, network, settings.cora_timezone),
         drills=DrillService(uow, network, alerts, settings.drill_result_after),
-        reports=ReportService(uow, network, settings.cora_timezone, settings.report_slow_after),
+        reports=ReportService(
+            uow,
+            network,
+            settings.cora_timezone,
+            settings.report_slow_after,
+            settings.places_stale_after,
+        ),
         refusals=RefusalLog(
             uow,
             burst=settings.http_refusal_burst,
@@ -316,6 +350,8 @@ def build_application(
             on_refused=lambda endpoint, reason: metrics.refusals.labels(endpoint, reason).inc(),
         ),
         handled_updates=HandledUpdates(uow),
+        offers=offers,
+        needs=needs,
     )
     commands = _commands()
     application: TelegramApp = (
@@ -344,6 +380,8 @@ def build_application(
     application.add_handler(alert_dialog.alert_dialog())
     application.add_handler(announcement_dialog.announce_dialog())
     application.add_handler(poll_dialog.poll_dialog())
+    application.add_handler(offer_dialog.find_dialog())
+    application.add_handler(offer_dialog.need_dialog())
     for command in commands:
         if command.callback is not None:
             application.add_handler(CommandHandler(command.name, command.callback))

@@ -30,6 +30,8 @@ from bot.integrations import IntegrationService
 from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
 from bot.network import NetworkFileError, load_network
+from bot.offers.files import OfferFileError, load_offers
+from bot.offers.offers import OfferService
 from bot.rotation import rotate_texts
 from handlers.report import views as report_output
 from sandbox.run import SandboxOptions, run_sandbox
@@ -141,10 +143,25 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, help="file to write (default: standard output)"
     )
     report_command.add_argument(
+        "--support",
+        action="store_true",
+        help="with --format csv or png: the support system's table or heat map (offers, free "
+        "places, needs) instead of the network's",
+    )
+    report_command.add_argument(
         "--language",
         choices=["de", "en"],
         help="language of labels (default: CORA_DEFAULT_LANGUAGE)",
     )
+
+    offers = commands.add_parser("offers", help="the support system's offers")
+    offers_commands = offers.add_subparsers(dest="offers_command", required=True, metavar="ACTION")
+    offers_import = offers_commands.add_parser(
+        "import",
+        help="create or update offers from a TOML or CSV file (see README, 'Offers file'); "
+        "offers the file does not mention are left as they are",
+    )
+    offers_import.add_argument("file", type=Path, help="offers.toml or offers.csv")
 
     _add_sandbox(commands)
 
@@ -296,20 +313,23 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
             network,
             settings.cora_timezone,
             settings.report_slow_after,
+            settings.places_stale_after,
         )
         since, until = report.days_period(first, last, timezone)
         result = await service.report(ADMIN_ACTOR, since, until, args.format)
     finally:
         await database.dispose()
     if args.format == "png":
-        data = report_output.report_png(result, network, language)
+        draw = report_output.support_png if args.support else report_output.report_png
+        data = draw(result, network, language)
         if args.output is None:
             sys.stdout.buffer.write(data)
         else:
             args.output.write_bytes(data)
         return 0
     if args.format == "csv":
-        content = report_output.report_csv(result, network, language)
+        table = report_output.support_csv if args.support else report_output.report_csv
+        content = table(result, network, language)
     else:
         generated = result.generated_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
         lines = report_output.report_lines(result, network, language, generated)
@@ -467,6 +487,24 @@ async def _apikey(settings: Settings, args: argparse.Namespace) -> None:
         await database.dispose()
 
 
+async def _offers_import(settings: Settings, path: Path) -> None:
+    network = load_network(settings.cora_network_file)
+    specs = load_offers(path, network)  # checked completely before anything is written
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database)
+        service = OfferService(
+            UnitOfWorkFactory(database, SystemClock()), network, settings.places_stale_after
+        )
+        result = await service.import_offers(ADMIN_ACTOR, specs)
+    finally:
+        await database.dispose()
+    print(
+        f"{len(specs)} offers read: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged."
+    )
+
+
 async def _keys_rotate(settings: Settings) -> int:
     database = Database(settings.database_url)
     try:
@@ -527,7 +565,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_apikey(settings, args))
         elif args.command == "report":
             return asyncio.run(_report(settings, args))
-    except (ConfigError, NetworkFileError) as error:
+        elif args.command == "offers":
+            asyncio.run(_offers_import(settings, args.file))
+    except (ConfigError, NetworkFileError, OfferFileError) as error:
         print(error, file=sys.stderr)
         return 2
     except NetworkError as error:

@@ -129,6 +129,12 @@ class Settings(BaseSettings):
             return None
         return value
 
+    # The support system: a places report older than this shows as "unknown"; a need goes to
+    # the neighbouring regions after NEED_WIDEN_AFTER and is unmet after NEED_UNMET_AFTER.
+    places_stale_after: timedelta = timedelta(hours=24)
+    need_widen_after: timedelta = timedelta(minutes=30)
+    need_unmet_after: timedelta = timedelta(hours=4)
+
     @field_validator("cora_timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -143,6 +149,9 @@ class Settings(BaseSettings):
         "escalation_normal_after",
         "drill_result_after",
         "report_slow_after",
+        "places_stale_after",
+        "need_widen_after",
+        "need_unmet_after",
         mode="before",
     )
     @classmethod
@@ -157,6 +166,9 @@ class Settings(BaseSettings):
         "escalation_normal_after",
         "drill_result_after",
         "report_slow_after",
+        "places_stale_after",
+        "need_widen_after",
+        "need_unmet_after",
     )
     @classmethod
     def _check_period(cls, value: timedelta) -> timedelta:

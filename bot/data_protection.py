@@ -1,5 +1,5 @@
-"""Data protection: retention of texts and deliveries, a member's own data (GDPR art. 15) and
-erasure of a member's personal data (art. 17)."""
+"""Data protection: retention of texts (alerts, announcements, polls, needs) and deliveries, a
+member's own data (GDPR art. 15) and erasure of a member's personal data (art. 17)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ from storage.models import (
     Member,
     MemberRegion,
     MemberStatus,
+    Need,
+    NeedStatus,
+    OfferMaintainer,
     Poll,
     PollOption,
     PollParticipant,
@@ -52,6 +55,7 @@ class RetentionResult:
     requests: int
     announcements: int = 0
     polls: int = 0
+    needs: int = 0
 
 
 class DataProtectionService:
@@ -133,6 +137,18 @@ class DataProtectionService:
                     .where(Poll.id.in_(polls))
                     .values(title_cipher=None, voter_secret_cipher=None)
                 )
+            # Needs keep their counts (kind, region, outcome, times), not their texts.
+            needs = _rowcount(
+                await uow.session.execute(
+                    update(Need)
+                    .where(
+                        Need.status != NeedStatus.OPEN,
+                        Need.closed_at < cutoff,
+                        Need.purged_at.is_(None),
+                    )
+                    .values(case_ref_cipher=None, note_cipher=None, purged_at=now)
+                )
+            )
             # Past absences are only needed while they last; their history is not kept.
             absences = _rowcount(
                 await uow.session.execute(
@@ -150,7 +166,7 @@ class DataProtectionService:
                 await _erase(uow, member, now, by=None)
                 uow.audit.record(SYSTEM, "member.erased", f"member:{member.id}", reason="retention")
             result = RetentionResult(
-                len(due), follow_ups, deliveries, len(stale), announcements, len(polls)
+                len(due), follow_ups, deliveries, len(stale), announcements, len(polls), needs
             )
             uow.audit.record(
                 SYSTEM,
@@ -162,6 +178,7 @@ class DataProtectionService:
                 requests=result.requests,
                 announcements=result.announcements,
                 polls=result.polls,
+                needs=result.needs,
                 absences=absences,
                 days=self._retention.days,
             )
@@ -250,6 +267,7 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
         .values(ended_at=now)
     )
     await uow.session.execute(delete(MemberRegion).where(MemberRegion.member_id == member.id))
+    await uow.session.execute(delete(OfferMaintainer).where(OfferMaintainer.member_id == member.id))
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
     # Where the person's chat was remembered to edit status messages in it.

@@ -8,6 +8,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from bot.alerts import AlertService, UrgentLimitReached, check_text, parse_secto
 from bot.errors import DomainError
 from bot.keys import TextCipher, UnreadableText, bound
 from bot.network import Network
+from bot.offers.needs import NeedService, check_need_texts
+from bot.offers.offers import OfferService, OfferView
 from storage.audit import ADMIN
 from storage.models import ApiClient, ApiIdempotency, ApiSignature
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -83,12 +86,20 @@ def _view(row: ApiClient) -> Client:
 
 class IntegrationService:
     def __init__(
-        self, uow: UnitOfWorkFactory, network: Network, cipher: TextCipher, alerts: AlertService
+        self,
+        uow: UnitOfWorkFactory,
+        network: Network,
+        cipher: TextCipher,
+        alerts: AlertService,
+        offers: OfferService | None = None,
+        needs: NeedService | None = None,
     ) -> None:
         self._uow = uow
         self._network = network
         self._cipher = cipher
         self._alerts = alerts
+        self._offers = offers
+        self._needs = needs
 
     # -- keys (command line) -----------------------------------------------------------------
 
@@ -219,8 +230,31 @@ class IntegrationService:
             sectors = parse_sectors(self._network, request["sectors"])
         except DomainError as error:
             raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+
+        async def create(uow: UnitOfWork) -> dict[str, Any]:
+            try:
+                raised = await self._alerts.raise_alert_for_client(
+                    uow,
+                    client.id,
+                    sectors,
+                    request["region"],
+                    request["urgency"],
+                    request["text"],
+                    confirmed=request["confirm_personal_data"],
+                )
+            except UrgentLimitReached:
+                raise
+            except DomainError as error:
+                raise self._refusal(client, error) from None
+            return {
+                "ref": raised.alert.ref,
+                "status": raised.alert.status,
+                "urgency": raised.alert.urgency,
+                "recipients": raised.recipients,
+            }
+
         try:
-            return await self._raise_claimed(client, idempotency_key, body_hash, request, sectors)
+            return await self._once(client, idempotency_key, body_hash, create)
         except UrgentLimitReached as refused:  # ALERT_URGENT_PER_HOUR, per key
             # The key's claim rolled back with the alert: a later retry may raise it.
             await self._alerts.report_urgent_limit(refused)
@@ -231,17 +265,17 @@ class IntegrationService:
                 retry_after=refused.params["retry_after"],
             ) from None
 
-    async def _raise_claimed(
+    async def _once(
         self,
         client: Client,
         idempotency_key: str,
         body_hash: str,
-        request: dict[str, Any],
-        sectors: tuple[str, ...],
+        create: Callable[[UnitOfWork], Awaitable[dict[str, Any]]],
     ) -> tuple[int, dict[str, Any]]:
-        """Claim the Idempotency-Key and raise the alert in one transaction."""
+        """Claim the Idempotency-Key and create in one transaction: a retry, concurrent or
+        later, gets the first answer, or 409 while the first request is still being handled."""
         async with self._uow() as uow:
-            # Another request with this key may have committed since the check above.
+            # Another request with this key may have committed since the first check.
             stored = await _answer_in(uow, client, idempotency_key, body_hash)
             if stored is not None:
                 return stored
@@ -266,33 +300,7 @@ class IntegrationService:
             else:
                 claimed = False
             if not claimed:
-                try:
-                    raised = await self._alerts.raise_alert_for_client(
-                        uow,
-                        client.id,
-                        sectors,
-                        request["region"],
-                        request["urgency"],
-                        request["text"],
-                        confirmed=request["confirm_personal_data"],
-                    )
-                except UrgentLimitReached:
-                    raise
-                except DomainError as error:
-                    if error.message_key == "error.outside_scope":
-                        raise ApiRefusal(
-                            403,
-                            "region_outside_scope",
-                            region=str(error.params["region"]),
-                            allowed_regions=self._regions_of(client),
-                        ) from None
-                    raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
-                answer = {
-                    "ref": raised.alert.ref,
-                    "status": raised.alert.status,
-                    "urgency": raised.alert.urgency,
-                    "recipients": raised.recipients,
-                }
+                answer = await create(uow)
                 claim.status, claim.response = 201, json.dumps(answer)
                 await uow.commit()
                 return 201, answer
@@ -300,6 +308,132 @@ class IntegrationService:
         if stored is None:  # the other request failed and rolled back: the client may retry
             raise ApiRefusal(409, "idempotency_key_in_progress")
         return stored
+
+    def _refusal(self, client: Client, error: DomainError) -> ApiRefusal:
+        if error.message_key == "error.outside_scope":
+            return ApiRefusal(
+                403,
+                "region_outside_scope",
+                region=str(error.params["region"]),
+                allowed_regions=self._regions_of(client),
+            )
+        return ApiRefusal(422, error.message_key, **_public(error.params))
+
+    # -- the support system ------------------------------------------------------------------
+
+    async def find_offers(self, client: Client, query: dict[str, str]) -> dict[str, Any]:
+        """Offers like /find: `what` (a kind or topic), `region` (default: the key's own),
+        `language`, `accessibility`; nearest first, places with the time of their report."""
+        assert self._offers is not None
+        unknown = set(query) - {"what", "region", "language", "accessibility"}
+        if unknown:
+            raise ApiRefusal(400, "unknown_parameters", parameters=sorted(unknown))
+        if not query.get("what"):
+            raise ApiRefusal(400, "invalid_fields", fields=["what"])
+        region = query.get("region") or client.region
+        try:
+            search = self._offers.search(
+                query["what"][:40],
+                region[:10],
+                (query.get("language") or "")[:10] or None,
+                (query.get("accessibility") or "")[:40] or None,
+            )
+        except DomainError as error:
+            raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+        if not self._network.covers(client.region, search.region):
+            raise self._refusal(
+                client,
+                DomainError("error.outside_scope", region=search.region, allowed=client.region),
+            )
+        now = self._uow.clock.now()
+        found = await self._offers.find(search)
+        return {
+            "what": search.what[1],
+            "region": search.region,
+            "offers": [
+                _offer_json(f.offer, f.distance, now, self._offers.stale_after) for f in found
+            ],
+        }
+
+    async def raise_need(
+        self, client: Client, idempotency_key: str, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Raise a need for an agency system, idempotent like alerts; a key raises needs only
+        in its own region (a statewide key in every region)."""
+        assert self._needs is not None
+        needs = self._needs
+        if not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ApiRefusal(400, "idempotency_key_required")
+        body_hash = hashlib.sha256(body).hexdigest()
+        stored = await self._stored_answer(client, idempotency_key, body_hash)
+        if stored is not None:
+            return stored
+        data = _parse_need_request(body)
+        try:
+            request = needs.request(
+                data["what"],
+                data["region"],
+                data["case_ref"],
+                adults=data["adults"],
+                children=data["children"],
+                language=data["language"],
+                accessibility=data["accessibility"],
+                urgency=data["urgency"],
+                note=data["note"],
+            )
+            findings = check_need_texts(request.case_ref, request.note)
+        except DomainError as error:
+            raise ApiRefusal(422, error.message_key, **_public(error.params)) from None
+        blocking = any(finding.blocking for finding in findings)
+        if blocking or (findings and not data["confirm_personal_data"]):
+            raise ApiRefusal(
+                422,
+                "personal_data",
+                confirmable=not blocking,
+                findings=[{"kind": str(f.kind), "excerpt": f.excerpt} for f in findings],
+            )
+
+        async def create(uow: UnitOfWork) -> dict[str, Any]:
+            try:
+                raised = await needs.raise_need_for_client(
+                    uow, client.id, request, confirmed=data["confirm_personal_data"]
+                )
+            except DomainError as error:
+                raise self._refusal(client, error) from None
+            return {
+                "ref": raised.need.ref,
+                "status": raised.need.status,
+                "offers_asked": raised.offers,
+                "unmet_reason": raised.need.unmet_reason,
+            }
+
+        return await self._once(client, idempotency_key, body_hash, create)
+
+    async def need_status(self, client: Client, ref: str) -> dict[str, Any]:
+        """The course of a need this client raised: asked offers, who took it (counts and
+        institutional data only)."""
+        assert self._needs is not None and self._offers is not None
+        need = await self._needs.status_for_client(client.id, ref)
+        asked = await self._needs.asked_offers(need.id)
+        taken = need.taken_offer
+        return {
+            "ref": need.ref,
+            "status": need.status,
+            "what": need.what[1],
+            "region": need.region,
+            "urgency": need.urgency,
+            "created_at": need.created_at.isoformat(),
+            "stage": need.stage,
+            "offers_asked": len(asked),
+            "declined": sum(1 for _, answer in asked if answer == "no"),
+            "taken_by_offer": (
+                {"id": taken.code, "name": taken.name, "contact": taken.contact}
+                if taken is not None
+                else None
+            ),
+            "taken_at": need.taken_at.isoformat() if need.taken_at else None,
+            "unmet_reason": need.unmet_reason,
+        }
 
     def _regions_of(self, client: Client) -> list[str]:
         """The regions a key may alert: its own, or all for a statewide key."""
@@ -405,6 +539,101 @@ def _parse_alert_request(body: bytes) -> dict[str, Any]:
         "region": data["region"],
         "urgency": data.get("urgency", "normal"),
         "text": data["text"],
+        "confirm_personal_data": data.get("confirm_personal_data", False),
+    }
+
+
+def _offer_json(
+    offer: OfferView, distance: int, now: datetime, stale_after: timedelta
+) -> dict[str, Any]:
+    places = None
+    if offer.reports_places:
+        places = {
+            "free": offer.places_known(now, stale_after),  # null: unknown (never or stale)
+            "reported_at": (
+                offer.places_reported_at.isoformat() if offer.places_reported_at else None
+            ),
+        }
+    return {
+        "id": offer.code,
+        "name": offer.name,
+        "kind": offer.kind,
+        "topics": list(offer.topics),
+        "target_groups": list(offer.target_groups),
+        "languages": list(offer.languages),
+        "accessibility": list(offer.accessibility),
+        "regions": list(offer.regions),
+        "distance": distance,
+        "contact": offer.contact,
+        "hours": offer.hours,
+        "places": places,
+        "waiting_days": offer.waiting_days,
+        "waiting_reported_at": (
+            offer.waiting_reported_at.isoformat() if offer.waiting_reported_at else None
+        ),
+    }
+
+
+_NEED_FIELDS = (
+    "what",
+    "region",
+    "case_ref",
+    "note",
+    "adults",
+    "children",
+    "language",
+    "accessibility",
+    "urgency",
+    "confirm_personal_data",
+)
+
+
+def _parse_need_request(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiRefusal(400, "malformed_json") from None
+    if not isinstance(data, dict):
+        raise ApiRefusal(400, "body_must_be_an_object")
+    unknown = set(data) - set(_NEED_FIELDS)
+    if unknown:
+        raise ApiRefusal(400, "unknown_fields", fields=sorted(unknown))
+
+    def text(name: str, limit: int, *, required: bool = False) -> bool:
+        value = data.get(name)
+        if value is None:
+            return not required
+        return isinstance(value, str) and (0 < len(value) <= limit or not required)
+
+    def number(name: str) -> bool:
+        value = data.get(name, 0)
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 20
+
+    checks = {
+        "what": text("what", 40, required=True),
+        "region": text("region", 10, required=True),
+        "case_ref": text("case_ref", 200, required=True),
+        "note": text("note", 1000),
+        "adults": number("adults"),
+        "children": number("children"),
+        "language": text("language", 10),
+        "accessibility": text("accessibility", 40),
+        "urgency": data.get("urgency", "normal") in ("urgent", "normal"),
+        "confirm_personal_data": isinstance(data.get("confirm_personal_data", False), bool),
+    }
+    wrong = [name for name, ok in checks.items() if not ok]
+    if wrong:
+        raise ApiRefusal(400, "invalid_fields", fields=wrong)
+    return {
+        "what": data["what"],
+        "region": data["region"],
+        "case_ref": data["case_ref"],
+        "note": data.get("note") or "",
+        "adults": data.get("adults", 0),
+        "children": data.get("children", 0),
+        "language": data.get("language") or None,
+        "accessibility": data.get("accessibility") or None,
+        "urgency": data.get("urgency", "normal"),
         "confirm_personal_data": data.get("confirm_personal_data", False),
     }
 

@@ -22,6 +22,7 @@ from bot.availability import confirmed_regions, current_absences
 from bot.errors import DomainError
 from bot.membership import Actor, Admin
 from bot.network import Network
+from bot.offers.figures import SupportFigures, support_figures
 from storage.audit import ADMIN, format_time, member_actor
 from storage.models import (
     Alert,
@@ -137,6 +138,7 @@ class Report:
     gaps: tuple[Gap, ...]
     alerts: dict[AlertKind, int]  # alerts of the period, each once however many sectors
     members: tuple[int, int]  # active and reachable members of the whole network, each once
+    support: SupportFigures | None = None  # offers, free places and needs
 
     def cell(self, region: str, sector: str) -> Cell:
         return self.cells[(region, sector)]
@@ -231,9 +233,15 @@ class _Tally:
 
 class ReportService:
     def __init__(
-        self, uow: UnitOfWorkFactory, network: Network, timezone: str, slow_after: timedelta
+        self,
+        uow: UnitOfWorkFactory,
+        network: Network,
+        timezone: str,
+        slow_after: timedelta,
+        places_stale_after: timedelta = timedelta(hours=24),
     ) -> None:
         self._uow = uow
+        self._places_stale_after = places_stale_after
         self._network = network
         self.timezone = ZoneInfo(timezone)
         self._timezone_name = timezone
@@ -336,6 +344,9 @@ class ReportService:
                 refused |= await self._refused_from_audit(
                     uow.session, {a.id for a in purged}, min(a.created_at for a in purged)
                 )
+            support = await support_figures(
+                uow, self._network, since, until, self.timezone, self._places_stale_after
+            )
 
         by_alert: dict[int, list[tuple[int, str | None, datetime | None]]] = defaultdict(list)
         for alert_id, member_id, sector, acknowledged_at in recipients:
@@ -385,6 +396,7 @@ class ReportService:
             gaps=tuple(self._gaps(cells.values())),
             alerts=totals,
             members=(len(members), total_reachable),
+            support=support,
         )
 
     async def _refused_from_audit(

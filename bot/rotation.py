@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from bot.keys import TextCipher, UnreadableText, bound
 from storage.audit import ADMIN
-from storage.models import Alert, Announcement, ApiClient, FollowUp, Poll, PollOption
+from storage.models import Alert, Announcement, ApiClient, FollowUp, Need, Poll, PollOption
 from storage.uow import UnitOfWorkFactory
 
 # Every encrypted column; a feature that stores texts adds its column here.
@@ -20,6 +20,8 @@ ENCRYPTED_COLUMNS = (
     (Poll, Poll.title_cipher),
     (Poll, Poll.voter_secret_cipher),
     (PollOption, PollOption.text_cipher),
+    (Need, Need.case_ref_cipher),
+    (Need, Need.note_cipher),
 )
 BATCH = 500
 

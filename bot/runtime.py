@@ -1,5 +1,6 @@
 """What runs beside the handlers: the outbox, live messages and every due time (escalations,
-scheduled announcements, poll reminders and deadlines, drills, audit checkpoints, retention)."""
+scheduled announcements, poll reminders and deadlines, drills, needs and places reminders,
+audit checkpoints, retention)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from bot.availability import (
 from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
+from bot.offers.needs import NeedNotice
+from bot.offers.offers import PLACES_REMINDER
 from bot.polls import PollNotice
 from bot.timing.scheduling import Scheduler, Task
 from handlers.alerts import views as alert_views
@@ -31,6 +34,7 @@ from handlers.common.context import CoraContext, Services
 from handlers.data_protection import views as data_protection_views
 from handlers.drills import views as drill_views
 from handlers.membership import views as membership_views
+from handlers.offers import views as offer_views
 from handlers.polls import views as poll_views
 from handlers.transport.live import LiveMessage, LiveMessages
 from handlers.transport.outbox import Outbox, Renderer
@@ -77,6 +81,12 @@ def _renderers() -> dict[str, Renderer]:
         DRILL_RESULT_NOTICE: drill_views.render_drill_result,
         AUDIT_HEAD_NOTICE: data_protection_views.render_audit_head,
         AUDIT_REFUSED_NOTICE: data_protection_views.render_audit_refused,
+        NeedNotice.NEED: offer_views.render_need,
+        NeedNotice.TAKEN: offer_views.render_need_notice,
+        NeedNotice.GONE: offer_views.render_need_notice,
+        NeedNotice.UNMET: offer_views.render_need_notice,
+        NeedNotice.ESCALATION: offer_views.render_need_escalation,
+        PLACES_REMINDER: offer_views.render_places_reminder,
     }
 
 
@@ -126,6 +136,7 @@ class Runtime:
             "drill-result": self.finish_drills,
             "announce": self.send_announcements,
             "poll": self.run_polls,
+            "need": self.run_needs,
         }
         return jobs[kind]
 
@@ -178,9 +189,24 @@ class Runtime:
             self.outbox.wake()
         self.live.touch(("poll", item.poll_id) for item in done)
 
+    async def run_needs(self) -> None:
+        """Widen, escalate and close as unmet the needs that are due (also missed ones)."""
+        handled = await self.services.needs.run_due()
+        for item in handled:
+            self._at(f"need:{item.need_id}", item.next_at, self.run_needs)
+        if handled:
+            self.outbox.wake()
+
+    async def remind_stale_places(self) -> None:
+        """Remind maintainers whose places report is older than PLACES_STALE_AFTER."""
+        if await self.services.offers.remind_stale():
+            self.outbox.wake()
+
     async def _sweep(self) -> None:
         await self.send_announcements()
         await self.run_polls()
+        await self.run_needs()
+        await self.remind_stale_places()
 
     def _schedule(self, alert_id: int, at: Any) -> None:
         key = f"escalate:{alert_id}"
@@ -238,6 +264,8 @@ class Runtime:
             self._at(f"announce:{announcement_id}", at, self.send_announcements)
         for poll_id, at in await self.services.polls.due_times():
             self._at(f"poll:{poll_id}", at, self.run_polls)
+        for need_id, at in await self.services.needs.due_times():
+            self._at(f"need:{need_id}", at, self.run_needs)
         self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
         self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
         self.scheduler.every(

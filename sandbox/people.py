@@ -1,14 +1,16 @@
 """The sandbox's invented network, and how its people join: through the bot's real joining
-dialog, so that their chats show it and the audit log records it."""
+dialog, so that their chats show it and the audit log records it; and its invented offers."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from importlib import resources
 
 from bot import i18n
 from bot.app import CoraBot
 from bot.membership import ADMIN_ACTOR, Actor
+from bot.offers.files import parse_offers_toml
 from localapi.chats import SimMessage
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
@@ -122,4 +124,37 @@ async def seed_network(cora: CoraBot, people: list[SandboxPerson], language: str
     coordinator = await membership.find_by_telegram(head.user.id)
     inviter: Actor = coordinator.id if coordinator is not None else ADMIN_ACTOR
     await asyncio.gather(*(invite_and_join(p, inviter) for p in rest if p in missing))
+    return True
+
+
+# The invented offers and who keeps them: (offer id in the example file, maintainer, free places).
+OFFER_KEEPERS: tuple[tuple[str, str, int | None], ...] = (
+    ("fh-lindensee", "Frida Frauenhaus", 2),
+    ("fh-lindenberg", "Dana Koordina", 1),
+    ("bs-lindenhof", "Bea Beratung", None),
+    ("mb-lindenstrasse", "Tom Täterarbeit", None),
+)
+
+
+async def seed_offers(cora: CoraBot, people: list[SandboxPerson]) -> bool:
+    """Import the invented offers file (`sandbox/offers_example.toml`), name their maintainers
+    and report places; False when the database already had offers."""
+    services = cora.services
+    if await services.offers.all_offers():
+        return False
+    text = resources.files("sandbox").joinpath("offers_example.toml").read_text("utf-8")
+    await services.offers.import_offers(ADMIN_ACTOR, parse_offers_toml(text, services.network))
+    members = {
+        p.persona.name: await services.membership.find_by_telegram(p.user.id) for p in people
+    }
+    coordinator = members[NETWORK[0].name]
+    assert coordinator is not None
+    for code, name, places in OFFER_KEEPERS:
+        offer = await services.offers.by_code(code)
+        keeper = members[name]
+        assert keeper is not None
+        if keeper.id != coordinator.id:
+            await services.offers.add_maintainer(coordinator.id, offer.id, keeper.id)
+        if places is not None:
+            await services.offers.report_places(keeper.id, offer.id, places)
     return True

@@ -362,7 +362,7 @@ def page(
         '<nav aria-label="{language_label}">{languages}</nav>'
         '<p class="intro">{intro}</p>'
         '<p class="warning" role="note"><strong>{warning_head}</strong> {warning}</p>'
-        '<p class="hint">{hint}</p></header>'
+        '<p class="hint">{hint}</p><p class="hint story">{story}</p></header>'
         '<form class="people" method="get" action="/"><fieldset><legend>{people_label}</legend>'
         '<input type="hidden" name="lang" value="{lang}">{picker}'
         '<button type="submit" class="apply">{show_label}</button></fieldset></form>'
@@ -385,6 +385,7 @@ def page(
         warning_head=view.t("sandbox.warning_head"),
         warning=view.t("sandbox.warning"),
         hint=view.t("sandbox.hint"),
+        story=view.t("sandbox.story_need"),
         people_label=view.t("sandbox.people"),
         picker=picker,
         show_label=view.t("sandbox.show"),

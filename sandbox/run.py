@@ -24,7 +24,7 @@ from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.logs import configure_logging
 from localapi.server import LocalBotApi
-from sandbox.people import SandboxPerson, add_people, seed_network
+from sandbox.people import SandboxPerson, add_people, seed_network, seed_offers
 from sandbox.web import SandboxSite
 from storage.files import private_directory
 
@@ -142,6 +142,7 @@ async def open_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
             await cora.start(mode="polling")
             people = add_people(api, options.language)
             await seed_network(cora, people, options.language)
+            await seed_offers(cora, people)
             site = SandboxSite(api, cora, people, options.language, public=options.unsafe_public)
             runner = web.AppRunner(site.app(), access_log=None, shutdown_timeout=1.0)
             await runner.setup()

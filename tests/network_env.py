@@ -18,6 +18,8 @@ from bot.drills import DrillService
 from bot.keys import TextCipher, generate_encryption_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
+from bot.offers.needs import NeedPeriods, NeedService
+from bot.offers.offers import OfferService
 from bot.report import ReportService
 from storage.db import Database
 from storage.models import AlertRecipient, Delivery
@@ -27,6 +29,12 @@ TIMEZONE = "Europe/Berlin"
 URGENT_AFTER = timedelta(minutes=15)
 NORMAL_AFTER = timedelta(hours=4)
 DRILL_WINDOW = timedelta(hours=1)
+PLACES_STALE = timedelta(hours=24)
+NEED_PERIODS = NeedPeriods(
+    widen_after=timedelta(minutes=30),
+    unmet_after=timedelta(hours=4),
+    urgent_escalation=URGENT_AFTER,
+)
 
 
 @dataclass
@@ -40,6 +48,8 @@ class Env:
     drills: DrillService
     reports: ReportService
     data_protection: DataProtectionService
+    offers: OfferService
+    needs: NeedService
     blocked: set[int] = field(default_factory=set)
     _people: int = 0
 
@@ -102,7 +112,8 @@ def build_env(database: Database, start: datetime, slow_after: timedelta) -> Env
     uow = UnitOfWorkFactory(database, clock)
     network = load_network()
     periods = EscalationPeriods(URGENT_AFTER, NORMAL_AFTER)
-    alerts = AlertService(uow, network, TextCipher([generate_encryption_key()]), periods)
+    cipher = TextCipher([generate_encryption_key()])
+    alerts = AlertService(uow, network, cipher, periods)
     return Env(
         database=database,
         clock=clock,
@@ -113,6 +124,8 @@ def build_env(database: Database, start: datetime, slow_after: timedelta) -> Env
         drills=DrillService(uow, network, alerts, DRILL_WINDOW),
         reports=ReportService(uow, network, TIMEZONE, slow_after),
         data_protection=DataProtectionService(uow, network, timedelta(days=90)),
+        offers=OfferService(uow, network, PLACES_STALE),
+        needs=NeedService(uow, network, cipher, NEED_PERIODS, PLACES_STALE),
     )
 
 

@@ -34,6 +34,9 @@ class Kind(StrEnum):
     FORM = "f"  # steps of the announcement and poll dialogs
     REGION = "r"  # a coordinator confirms or declines a member's further region
     INVITE = "i"  # a coordinator withdraws one of their invitation links
+    OFFER = "o"  # a maintainer's +1 / −1 for an offer's free places
+    NEED = "b"  # "Wir können" / "Wir können nicht" on a need (Bedarf), closing one as unmet
+    SEEK = "s"  # steps of the /need and /find dialogs
 
 
 # Kinds a person may press before being verified; everything else needs an active member.

@@ -21,6 +21,8 @@ from bot.integrations import IntegrationService
 from bot.keys import TextCipher
 from bot.membership import MembershipService, MemberView
 from bot.network import Network
+from bot.offers.needs import NeedService
+from bot.offers.offers import OfferService
 from bot.polls import PollService
 from bot.refusals import RefusalLog
 from bot.report import ReportService
@@ -49,6 +51,8 @@ class Services:
     reports: ReportService
     refusals: RefusalLog
     handled_updates: HandledUpdates
+    offers: OfferService
+    needs: NeedService
 
 
 class CoraContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -11,7 +11,13 @@ from bot.errors import DomainError
 from bot.report import parse_period
 from handlers.common.context import CoraContext
 from handlers.common.render import HTML, chunk_lines, plain, send_html, tr, when
-from handlers.report.views import report_csv, report_lines, report_png
+from handlers.report.views import (
+    report_csv,
+    report_lines,
+    report_png,
+    support_csv,
+    support_png,
+)
 
 
 async def report(update: Update, context: CoraContext) -> None:
@@ -44,5 +50,21 @@ async def report(update: Update, context: CoraContext) -> None:
     await chat.send_photo(
         InputFile(picture, filename=f"{stem}.png"),
         caption=tr(context, "report.png_caption"),
+        parse_mode=HTML,
+    )
+    # The support system (offers, free places, needs) as a table and a heat map of its own.
+    support_stem = (
+        f"{plain(context, 'report.support.file_stem')}-{result.first_day}-{result.last_day}"
+    )
+    table = ("\ufeff" + support_csv(result, network, language)).encode("utf-8")
+    await chat.send_document(
+        InputFile(table, filename=f"{support_stem}.csv"),
+        caption=tr(context, "report.support.csv_caption"),
+        parse_mode=HTML,
+    )
+    picture = await asyncio.to_thread(support_png, result, network, language)
+    await chat.send_photo(
+        InputFile(picture, filename=f"{support_stem}.png"),
+        caption=tr(context, "report.support.png_caption"),
         parse_mode=HTML,
     )

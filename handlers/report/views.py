@@ -13,7 +13,9 @@ from typing import Any
 
 from bot import i18n
 from bot.network import Network
-from bot.report import MASK, AlertKind, Cell, Figures, Gap, GapKind, Report, count_text
+from bot.offers.figures import NeedFigures
+from bot.report import MASK, SMALL, AlertKind, Cell, Figures, Gap, GapKind, Report, count_text
+from storage.models import UnmetReason
 
 CSV_COLUMNS = (
     "kind",
@@ -152,6 +154,7 @@ def report_lines(report: Report, network: Network, language: str, generated: str
     lines.extend(
         gap_lines(report, network, language) or [i18n.html_text(language, "report.no_gaps")]
     )
+    lines.extend(support_lines(report, network, language))
     return lines
 
 
@@ -459,6 +462,307 @@ def report_png(report: Report, network: Network, language: str) -> bytes:
                 Patch(facecolor="white", edgecolor="black", label=t("report.png.no_alerts")),
             ],
         )
+    figure.text(0.01, 0.005, t("report.png.footer"), fontsize=8, ha="left", va="bottom")
+    figure.tight_layout(rect=(0, 0.02, 1, 0.97))
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+# -- the support system: offers, free places, needs ---------------------------------------------
+
+SUPPORT_CSV_COLUMNS = (
+    "dimension",
+    "region",
+    "region_name",
+    "code",
+    "name",
+    "offers",
+    "gap",
+    "needs_raised",
+    "needs_met",
+    "needs_open",
+    *(f"unmet_{reason}" for reason in UnmetReason),
+    "median_seconds_to_taken",
+    "p90_seconds_to_taken",
+    "days_with_free_place",
+    "days",
+)
+
+
+def _need_times(figures: NeedFigures, value: float | None, *, seconds: bool) -> str:
+    """Times until a need was taken: shown from three met needs on, like answer times."""
+    if not figures.met or value is None:
+        return NONE
+    if figures.met < SMALL:
+        return MASK
+    return _number(value) if seconds else duration(value)
+
+
+def _what_label(network: Network, code: str, language: str) -> str:
+    place = network.offer_kinds.get(code) or network.topics.get(code)
+    return place.label(language) if place else code
+
+
+def _regions_text(network: Network, regions: list[str], language: str) -> str:
+    everywhere = [r for r in network.regions if r != network.statewide_region]
+    if sorted(regions) == sorted(everywhere):
+        return i18n.text(language, "report.support.everywhere")
+    return ", ".join(_label(network, r, language) for r in regions)
+
+
+def support_lines(report: Report, network: Network, language: str) -> list[str]:
+    """The support system's section of the report text."""
+    support = report.support
+    if support is None:
+        return []
+    lines = ["", i18n.html_text(language, "report.support.title", count=support.offers)]
+    for key, gaps, labels in (
+        ("report.support.topic_gaps", support.topic_gaps(), support.topics),
+        ("report.support.kind_gaps", support.kind_gaps(), support.kinds),
+    ):
+        if not gaps:
+            continue
+        lines.append(i18n.html_text(language, key))
+        for code in labels:
+            regions = [r for r, c in gaps if c == code]
+            if regions:
+                lines.append(
+                    i18n.html_text(
+                        language,
+                        "report.gap.line",
+                        region=_what_label(network, code, language),
+                        sectors=_regions_text(network, regions, language),
+                    )
+                )
+    if not support.topic_gaps() and not support.kind_gaps():
+        lines.append(i18n.html_text(language, "report.support.no_gaps"))
+    lines.append(i18n.html_text(language, "report.support.free_days"))
+    for region in support.regions:
+        free = support.free_days[region]
+        name = _label(network, region, language)
+        if free is None:
+            if region != support.statewide_region:
+                lines.append(i18n.html_text(language, "report.support.free_none", region=name))
+            continue
+        share = free.share
+        lines.append(
+            i18n.html_text(
+                language,
+                "report.support.free_line",
+                region=name,
+                days=free.with_free,
+                count=free.days,
+                share=NONE if share is None else _number(share * 100) + " %",
+            )
+        )
+    total = support.total_needs
+    lines.append(
+        i18n.html_text(
+            language,
+            "report.support.needs",
+            raised=count_text(total.raised),
+            met=count_text(total.met),
+            unmet=count_text(total.unmet_total),
+            open=count_text(total.open),
+        )
+    )
+    if not support.needs:
+        lines.append(i18n.html_text(language, "report.support.no_needs"))
+    for region in support.regions:
+        for code in (*support.kinds, *support.topics):
+            figures = support.needs.get((region, code))
+            if figures is None:
+                continue
+            reasons = ", ".join(
+                f"{i18n.text(language, f'need.reason.{reason}')} {count_text(count)}"
+                for reason in UnmetReason
+                if (count := figures.unmet.get(reason, 0))
+            )
+            lines.append(
+                i18n.html_text(
+                    language,
+                    "report.support.needs_line",
+                    region=_label(network, region, language),
+                    what=_what_label(network, code, language),
+                    raised=count_text(figures.raised),
+                    met=count_text(figures.met),
+                    unmet=count_text(figures.unmet_total),
+                    reasons=f" ({reasons})" if reasons else "",
+                    median=_need_times(figures, figures.median, seconds=False),
+                    p90=_need_times(figures, figures.p90, seconds=False),
+                )
+            )
+    return lines
+
+
+def support_csv(report: Report, network: Network, language: str) -> str:
+    """The support system as a table: one row per region and topic, per region and kind (offers,
+    gap, needs), and per region for free places. Need counts below three read "<3"."""
+    support = report.support
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(SUPPORT_CSV_COLUMNS)
+    if support is None:
+        return out.getvalue()
+    empty_needs = NeedFigures()
+    statewide = support.statewide_region
+    for dimension, codes, counts in (
+        ("topic", support.topics, support.by_topic),
+        ("kind", support.kinds, support.by_kind),
+    ):
+        for region in support.regions:
+            for code in codes:
+                offers = counts[(region, code)]
+                figures = support.needs.get((region, code), empty_needs)
+                writer.writerow(
+                    [
+                        dimension,
+                        region,
+                        _label(network, region, language),
+                        code,
+                        _what_label(network, code, language),
+                        offers,
+                        "gap" if offers == 0 and region != statewide else "",
+                        count_text(figures.raised),
+                        count_text(figures.met),
+                        count_text(figures.open),
+                        *(count_text(figures.unmet.get(reason, 0)) for reason in UnmetReason),
+                        _need_times(figures, figures.median, seconds=True),
+                        _need_times(figures, figures.p90, seconds=True),
+                        "",
+                        "",
+                    ]
+                )
+    for region in support.regions:
+        free = support.free_days[region]
+        writer.writerow(
+            [
+                "places",
+                region,
+                _label(network, region, language),
+                "",
+                "",
+                *([""] * (len(SUPPORT_CSV_COLUMNS) - 7)),
+                free.with_free if free else NONE,
+                free.days if free else NONE,
+            ]
+        )
+    return out.getvalue()
+
+
+def support_png(report: Report, network: Network, language: str) -> bytes:
+    """A region × topic heat map of offers (gaps hatched) and of unmet needs (masked below
+    three), readable in black and white."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    support = report.support
+    assert support is not None
+
+    def t(key: str, **params: object) -> str:
+        return i18n.text(language, key, **params)
+
+    columns = [*support.topics, *support.kinds]
+    rows = list(support.regions)
+    figure = Figure(figsize=(19, 0.5 * len(rows) * 2 + 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    figure.suptitle(
+        t(
+            "report.support.png.title",
+            first=_day(report, "first", language),
+            last=_day(report, "last", language),
+        ),
+        fontsize=14,
+        fontweight="bold",
+    )
+    axes = figure.subplots(2, 1, squeeze=False)[:, 0]
+    labels = [
+        "\n".join(textwrap.wrap(_what_label(network, c, language), 14, break_long_words=False))
+        for c in columns
+    ]
+
+    def frame(ax: Any, title: str, legend: list[Any]) -> None:
+        ax.set_xlim(-0.5, len(columns) - 0.5)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xticks(range(len(columns)), labels, fontsize=7)
+        ax.set_yticks(range(len(rows)), [_label(network, r, language) for r in rows], fontsize=9)
+        ax.tick_params(length=0)
+        ax.axvline(len(support.topics) - 0.5, color="black", lw=2)
+        ax.set_title(title, fontsize=11, loc="left")
+        ax.legend(
+            handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False
+        )
+
+    def cell(ax: Any, x: int, y: int, shade: str, hatch: str | None, text: str) -> None:
+        ax.add_patch(
+            Rectangle(
+                (x - 0.5, y - 0.5), 1, 1, facecolor=shade, hatch=hatch, edgecolor="black", lw=0.6
+            )
+        )
+        dark = shade in (_COVERAGE_SHADES[3], _COVERAGE_SHADES[4])
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            fontweight="bold",
+            color="white" if dark else "black",
+        )
+
+    offers_ax, needs_ax = axes
+    for y, region in enumerate(rows):
+        for x, code in enumerate(columns):
+            count = (
+                support.by_topic[(region, code)]
+                if code in support.topics
+                else support.by_kind[(region, code)]
+            )
+            gap = count == 0 and region != support.statewide_region
+            shade = _COVERAGE_SHADES[_coverage_shade(count)]
+            cell(offers_ax, x, y, shade, _HATCH_NO_MEMBER if gap else None, str(count))
+            figures = support.needs.get((region, code))
+            if figures is None or not figures.raised:
+                cell(needs_ax, x, y, "#ffffff", None, NONE)
+                continue
+            unmet = figures.unmet_total
+            masked = figures.raised < SMALL
+            text = f"{count_text(unmet)}/{count_text(figures.raised)}"
+            shade = _COVERAGE_SHADES[0 if not unmet else (2 if masked else 4)]
+            cell(needs_ax, x, y, shade, _HATCH_MASKED if masked else None, text)
+    frame(
+        offers_ax,
+        t("report.support.png.offers"),
+        [
+            Patch(
+                facecolor="white",
+                edgecolor="black",
+                hatch=_HATCH_NO_MEMBER,
+                label=t("report.support.png.gap"),
+            ),
+            Patch(facecolor="white", edgecolor="white", label=t("report.support.png.columns")),
+        ],
+    )
+    frame(
+        needs_ax,
+        t("report.support.png.needs"),
+        [
+            Patch(
+                facecolor=_COVERAGE_SHADES[4],
+                edgecolor="black",
+                label=t("report.support.png.unmet"),
+            ),
+            Patch(
+                facecolor="white",
+                edgecolor="black",
+                hatch=_HATCH_MASKED,
+                label=t("report.png.masked"),
+            ),
+        ],
+    )
     figure.text(0.01, 0.005, t("report.png.footer"), fontsize=8, ha="left", va="bottom")
     figure.tight_layout(rect=(0, 0.02, 1, 0.97))
     out = io.BytesIO()

@@ -1,5 +1,6 @@
-"""The HTTP API for agency systems: raise an alert, read its state. Every request is signed
-(HMAC-SHA256), fresh, never replayed, and audited."""
+"""The HTTP API for agency systems: raise an alert and read its state; find offers of the
+support system, raise a need and read its course. Every request is signed (HMAC-SHA256), fresh,
+never replayed, and audited."""
 
 from __future__ import annotations
 
@@ -100,12 +101,35 @@ def api_routes(
         except DomainError:
             raise ApiRefusal(404, "unknown_alert") from None
 
+    async def find_offers(
+        request: web.Request, client: Client, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        return 200, await integrations.find_offers(client, dict(request.query))
+
+    async def raise_need(
+        request: web.Request, client: Client, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        return await integrations.raise_need(
+            client, request.headers.get(IDEMPOTENCY_HEADER, ""), body
+        )
+
+    async def need_status(
+        request: web.Request, client: Client, body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        try:
+            return 200, await integrations.need_status(client, request.match_info["ref"])
+        except DomainError:
+            raise ApiRefusal(404, "unknown_need") from None
+
     async def serve_openapi(request: web.Request) -> web.Response:
         return web.json_response(description)
 
     return [
         web.post("/api/v1/alerts", signed("/api/v1/alerts", raise_alert)),
         web.get("/api/v1/alerts/{ref}", signed("/api/v1/alerts/{ref}", alert_status)),
+        web.get("/api/v1/offers", signed("/api/v1/offers", find_offers)),
+        web.post("/api/v1/needs", signed("/api/v1/needs", raise_need)),
+        web.get("/api/v1/needs/{ref}", signed("/api/v1/needs/{ref}", need_status)),
         web.get("/api/v1/openapi.json", serve_openapi),
     ]
 
@@ -170,6 +194,15 @@ def openapi(network: Network) -> dict[str, Any]:
         ]
     }
     fields["region"] = {"type": "string", "enum": list(network.regions)}
+    what = {"type": "string", "enum": [*network.offer_kinds, *network.topics]}
+    need = spec["components"]["schemas"]["NewNeed"]["properties"]
+    need["what"] = {**what, "description": "a kind of offer or a topic of the network file"}
+    need["region"] = {"type": "string", "enum": list(network.regions)}
+    need["accessibility"] = {"type": "string", "enum": list(network.accessibility)}
+    parameters = spec["paths"]["/api/v1/offers"]["get"]["parameters"]
+    parameters[0]["schema"] = what
+    parameters[1]["schema"] = {"type": "string", "enum": list(network.regions)}
+    parameters[3]["schema"] = {"type": "string", "enum": list(network.accessibility)}
     return spec
 
 
@@ -230,6 +263,138 @@ _OPENAPI: dict[str, Any] = {
                     "status": {"type": "string"},
                     "urgency": {"type": "string"},
                     "recipients": {"type": "integer"},
+                },
+            },
+            "NewNeed": {
+                "type": "object",
+                "required": ["what", "region", "case_ref"],
+                "additionalProperties": False,
+                "properties": {
+                    "what": {"type": "string", "example": "shelter"},
+                    "region": {"type": "string", "example": "HRO"},
+                    "case_ref": {
+                        "type": "string",
+                        "maxLength": 60,
+                        "description": "a pseudonymous case reference (checked for personal "
+                        "data like alert texts)",
+                    },
+                    "note": {"type": "string", "maxLength": 500},
+                    "adults": {"type": "integer", "minimum": 0, "maximum": 20},
+                    "children": {"type": "integer", "minimum": 0, "maximum": 20},
+                    "language": {"type": "string", "example": "ar"},
+                    "accessibility": {"type": "string"},
+                    "urgency": {
+                        "type": "string",
+                        "enum": ["urgent", "normal"],
+                        "default": "normal",
+                    },
+                    "confirm_personal_data": {"type": "boolean", "default": False},
+                },
+            },
+            "RaisedNeed": {
+                "type": "object",
+                "required": ["ref", "status", "offers_asked"],
+                "properties": {
+                    "ref": {"type": "string", "example": "B-2026-0007"},
+                    "status": {"type": "string", "enum": ["open", "unmet"]},
+                    "offers_asked": {"type": "integer"},
+                    "unmet_reason": {"type": "string", "nullable": True},
+                },
+            },
+            "NeedState": {
+                "type": "object",
+                "required": ["ref", "status"],
+                "properties": {
+                    "ref": {"type": "string"},
+                    "status": {"type": "string", "enum": ["open", "taken", "unmet"]},
+                    "what": {"type": "string"},
+                    "region": {"type": "string"},
+                    "urgency": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "stage": {
+                        "type": "integer",
+                        "description": "0 the region, 1 also its neighbours, 2 the whole state",
+                    },
+                    "offers_asked": {"type": "integer"},
+                    "declined": {"type": "integer"},
+                    "taken_by_offer": {
+                        "type": "object",
+                        "nullable": True,
+                        "properties": {
+                            "id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "contact": {"type": "string"},
+                        },
+                    },
+                    "taken_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "unmet_reason": {
+                        "type": "string",
+                        "nullable": True,
+                        "enum": [
+                            "no_offer",
+                            "no_places",
+                            "language",
+                            "accessibility",
+                            "nobody_answered",
+                            None,
+                        ],
+                    },
+                },
+            },
+            "Offers": {
+                "type": "object",
+                "required": ["what", "region", "offers"],
+                "properties": {
+                    "what": {"type": "string"},
+                    "region": {"type": "string"},
+                    "offers": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Offer"},
+                    },
+                },
+            },
+            "Offer": {
+                "type": "object",
+                "required": ["id", "name", "kind", "regions", "distance"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "topics": {"type": "array", "items": {"type": "string"}},
+                    "target_groups": {"type": "array", "items": {"type": "string"}},
+                    "languages": {"type": "array", "items": {"type": "string"}},
+                    "accessibility": {"type": "array", "items": {"type": "string"}},
+                    "regions": {"type": "array", "items": {"type": "string"}},
+                    "distance": {
+                        "type": "integer",
+                        "description": "0 serves the region, 1 a neighbouring one, 2 further",
+                    },
+                    "contact": {"type": "string"},
+                    "hours": {"type": "string"},
+                    "places": {
+                        "type": "object",
+                        "nullable": True,
+                        "description": "offers with places only",
+                        "properties": {
+                            "free": {
+                                "type": "integer",
+                                "nullable": True,
+                                "description": "null: unknown (never reported, or the report "
+                                "is older than PLACES_STALE_AFTER)",
+                            },
+                            "reported_at": {
+                                "type": "string",
+                                "format": "date-time",
+                                "nullable": True,
+                            },
+                        },
+                    },
+                    "waiting_days": {"type": "integer", "nullable": True},
+                    "waiting_reported_at": {
+                        "type": "string",
+                        "format": "date-time",
+                        "nullable": True,
+                    },
                 },
             },
             "AlertState": {
@@ -297,6 +462,98 @@ _OPENAPI: dict[str, Any] = {
                             ),
                             "content": {"application/json": {"schema": _ERROR}},
                         },
+                    }
+                ),
+            }
+        },
+        "/api/v1/offers": {
+            "get": {
+                "operationId": "findOffers",
+                "security": _SIGNED,
+                "description": (
+                    "Offers like /find: matching active offers, nearest region first. The region "
+                    "(default: the key's own) must be within the key's scope."
+                ),
+                "parameters": [
+                    {"name": "what", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "region", "in": "query", "schema": {"type": "string"}},
+                    {"name": "language", "in": "query", "schema": {"type": "string"}},
+                    {"name": "accessibility", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": _responses(
+                    {
+                        "200": {
+                            "description": "Matching offers, nearest first",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Offers"}
+                                }
+                            },
+                        }
+                    }
+                ),
+            }
+        },
+        "/api/v1/needs": {
+            "post": {
+                "operationId": "raiseNeed",
+                "security": _SIGNED,
+                "description": (
+                    "Raise a need: it goes to the maintainers of matching offers in the region, "
+                    "then its neighbours, then the state; unmet after NEED_UNMET_AFTER. A key "
+                    "raises needs only in its own region (a statewide key in every region)."
+                ),
+                "parameters": [
+                    {
+                        "name": IDEMPOTENCY_HEADER,
+                        "in": "header",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 100,
+                            "pattern": "^[\\x20-\\x7e]+$",
+                        },
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/NewNeed"}}
+                    },
+                },
+                "responses": _responses(
+                    {
+                        "201": {
+                            "description": "Raised (or the first answer to this Idempotency-Key)",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/RaisedNeed"}
+                                }
+                            },
+                        }
+                    }
+                ),
+            }
+        },
+        "/api/v1/needs/{ref}": {
+            "get": {
+                "operationId": "needState",
+                "security": _SIGNED,
+                "parameters": [
+                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": _responses(
+                    {
+                        "200": {
+                            "description": "The need's course: offers asked, taken by, unmet",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/NeedState"}
+                                }
+                            },
+                        },
+                        "404": {"description": "No need of this client with this reference"},
                     }
                 ),
             }

@@ -18,6 +18,8 @@ from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
 from bot.delivery import DeliveryService, Job, Outcome, Priority, Recorded, Result
 from bot.membership import MemberView
+from bot.offers.needs import NeedView
+from bot.offers.offers import OfferView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
@@ -93,6 +95,15 @@ class RenderCache:
             ("announcement_text", announcement_id),
             lambda: self.services.announcements.text(announcement_id),
         )
+
+    async def need(self, need_id: int) -> NeedView:
+        return await self._once(("need", need_id), lambda: self.services.needs.view(need_id))
+
+    async def need_texts(self, need_id: int) -> tuple[str | None, str | None]:
+        return await self._once(("need_texts", need_id), lambda: self.services.needs.texts(need_id))
+
+    async def offer(self, offer_id: int) -> OfferView:
+        return await self._once(("offer", offer_id), lambda: self.services.offers.get(offer_id))
 
     async def member(self, member_id: int) -> MemberView | None:
         return await self._once(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot import i18n
 from bot.app import CoraBot
 from bot.membership import ADMIN_ACTOR, TelegramIdentity
+from bot.offers.files import parse_offers_toml
 from bot.polls import PollDraft
 from localapi.chats import SimMessage
 from localapi.people import SimUser
@@ -30,6 +31,14 @@ from storage.models import (
     PollVote,
 )
 from tests.story import join, said, shows
+
+SHELTER = """
+[[offer]]
+id = "fh-nord"
+name = "Frauenhaus Nord"
+kind = "shelter"
+regions = ["HRO"]
+"""
 
 ROLES = ("stranger", "pending", "rejected", "revoked", "member", "outsider", "coordinator")
 JOINING = {"stranger", "member", "outsider", "coordinator"}
@@ -81,6 +90,14 @@ COMMANDS: dict[str, set[str]] = {
     "drill": COORDINATOR,
     "drillresult": COORDINATOR,
     "report": COORDINATOR,
+    "find": ACTIVE,
+    "need": ACTIVE,
+    "needs": ACTIVE,
+    "offers": ACTIVE,
+    "offer": ACTIVE,
+    "places": ACTIVE,
+    "waiting": ACTIVE,
+    "maintainer": COORDINATOR,
 }
 
 _REFUSALS = (
@@ -152,7 +169,7 @@ async def test_every_command_for_every_role(api: LocalBotApi, cora: CoraBot) -> 
             user = api.user(first_name="Fremd") if role == "stranger" else cast[role].user
             reply = await first_reply(user, f"/{name}")
             outcomes[(name, role)] = not refused(reply)
-            if name in ("alert", "announce", "poll") and role in allowed:
+            if name in ("alert", "announce", "poll", "find", "need") and role in allowed:
                 await first_reply(user, "/cancel")  # leave the dialog again
     wrong = {key: ok for key, ok in outcomes.items() if ok != (key[1] in COMMANDS[key[0]])}
     assert wrong == {}
@@ -177,6 +194,14 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     alert = raised.alert.id
     link = await services.membership.create_invite(coordinator, "police", "HRO", uses=2)
     operators_link = await services.membership.create_invite(ADMIN_ACTOR, "police", "HRO")
+    specs = parse_offers_toml(SHELTER, services.network)
+    await services.offers.import_offers(ADMIN_ACTOR, specs)
+    shelter = (await services.offers.by_code("fh-nord")).id
+    await services.offers.add_maintainer(coordinator, shelter, cast["member"].member_id)
+    need = await services.needs.raise_need(
+        cast["victim"].member_id, services.needs.request("shelter", "HRO", "Fall Linde")
+    )
+    need_id = need.need.id
     # data → who may press it; everyone else gets a refusal and nothing happens.
     buttons: dict[str, set[str]] = {
         f"a:{alert}:ack": {"member"},
@@ -191,6 +216,12 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
         f"x:{cast['applicant_vg'].member_id}:erase": set(),
         f"i:{link.id}:withdraw": {"coordinator"},  # their own link only
         f"i:{operators_link.id}:withdraw": set(),
+        f"o:{shelter}:inc": {"member", "coordinator"},
+        f"b:{need_id}-{shelter}:yes": {"member"},  # the first takes it: later presses are told
+        f"b:{need_id}:close": set(),  # taken by then: nobody can close it as unmet
+        "s:shelter:what": set(),  # a dialog step outside its dialog
+        "b:999999-1:yes": set(),
+        "o:999999:inc": set(),
         f"m:{cast['member'].member_id}:revoke": {"coordinator"},  # pressed last of all
         "i:abc:withdraw": set(),
         "a:999999:ack": set(),
@@ -241,6 +272,11 @@ async def test_forged_and_foreign_buttons_never_act(api: LocalBotApi, cora: Cora
     kept = await services.membership.get_invite(operators_link.id)
     assert withdrawn is not None and withdrawn.withdrawn
     assert kept is not None and not kept.withdrawn
+    taken = await services.needs.view(need_id)
+    assert taken.status == "taken" and taken.taken_by is not None
+    assert taken.taken_by.id == member
+    places = await services.offers.get(shelter)
+    assert places.places_free == 2  # the member's press and the coordinator's
 
 
 UNKNOWN = 999_999  # no member, no alert has this number

@@ -363,6 +363,9 @@ async def test_the_openapi_description_is_served(agency: Agency) -> None:
     assert schema["openapi"].startswith("3.") and set(schema["paths"]) == {
         "/api/v1/alerts",
         "/api/v1/alerts/{ref}",
+        "/api/v1/offers",
+        "/api/v1/needs",
+        "/api/v1/needs/{ref}",
     }
 
 

@@ -75,6 +75,15 @@ async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(
         actions = (await session.scalars(select(AuditEvent.action))).all()
     assert actions.count("report.generated") == 1
 
+    # The support system follows as a table and a picture of its own.
+    support = await coordinator.user.wait_for(
+        lambda m: m.document is not None and "cora-hilfesystem-" in (m.document.file_name or ""),
+        20,
+    )
+    assert support.document is not None and support.document.data is not None
+    assert support.document.data.decode("utf-8-sig").startswith("dimension,region,")
+    await coordinator.user.wait_for(lambda m: m.photo is not None, 20, after=support)
+
     bad = await reply_to(coordinator.user, "/report gestern")
     assert shows(bad, "report.bad_period", period="gestern")
 

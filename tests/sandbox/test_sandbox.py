@@ -148,6 +148,48 @@ async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_
     assert errors == []
 
 
+async def test_the_invented_network_has_offers_with_maintainers_and_places(
+    sandbox: Sandbox,
+) -> None:
+    offers = {o.code: o for o in await sandbox.cora.services.offers.all_offers()}
+    shelters = [o for o in offers.values() if o.kind == "shelter"]
+    assert len(shelters) == 2 and all(o.places_free for o in shelters)
+    assert "ar" in offers["bs-lindenhof"].languages
+    frida = await sandbox.cora.services.membership.find_by_telegram(
+        person_id(sandbox, "Frida Frauenhaus")
+    )
+    assert frida is not None and offers["fh-lindensee"].maintainers == (frida.id,)
+
+
+async def test_kim_raises_a_need_for_a_place_and_the_shelter_accepts_it_in_the_browser(
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect as shows_up
+
+    page = await browser.new_page(viewport={"width": 1440, "height": 960})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(sandbox.url)
+    await shows_up(page.locator(".story")).to_contain_text("/need shelter HRO 1+2 Fall Linde")
+    frida_id = person_id(sandbox, "Frida Frauenhaus")
+    await page.get_by_role("checkbox", name="Frida Frauenhaus").check()
+    frida = page.locator(f"#phone-{frida_id}")
+    await shows_up(frida).to_be_visible()
+    kim = page.locator(f"#phone-{person_id(sandbox, 'Kim Polizei')}")
+
+    label = i18n.text("de", "sandbox.message_label", name="Kim Polizei")
+    await kim.get_by_label(label).fill("/need shelter HRO 1+2 Fall Linde")
+    await kim.get_by_role("button", name=i18n.text("de", "sandbox.send")).click()
+    request = frida.locator(".message.from-bot", has_text="Fall Linde")
+    await shows_up(request).to_be_visible(timeout=15_000)
+    await shows_up(request).to_contain_text("1 erwachsene Person, 2 Kinder")
+    await request.get_by_role("button", name=i18n.text("de", "button.we_can")).click()
+    taken = said("need.notice.taken", offer="Frauenhaus am Lindensee")[0].strip()
+    await shows_up(kim.locator(".message.from-bot", has_text=taken)).to_be_visible(timeout=15_000)
+    await page.screenshot(path=str(tmp_path / "sandbox-need.png"))
+    assert errors == []
+
+
 async def test_the_page_in_english_and_a_person_added_from_the_page(
     sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:

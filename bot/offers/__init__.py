@@ -1,0 +1,1 @@
+"""The support system map: offers and their free places, finding help, and needs."""

@@ -1,0 +1,1 @@
+"""Telegram adapters for the support system: offers, free places, /find and needs."""
