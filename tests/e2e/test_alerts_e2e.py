@@ -158,8 +158,11 @@ async def test_a_follow_up_with_a_name_or_an_identity_number_is_refused(
     sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
     recipient = await join(api, cora, "Paul Polizei", "police", "HRO")
     sender.user.send("/alert police HRO Rückruf zu Fall Eiche erbeten")
-    ref = ref_in((await expect(sender.user, "alert.raised", recipients=1)).text)
+    raised = await expect(sender.user, "alert.raised", recipients=1)
+    ref = ref_in(raised.text)
     await recipient.user.wait_for(lambda m: ref in m.text)
+    # The sender's status message comes on its own; it is not the reply to what follows.
+    await sender.user.wait_for(lambda m: ref in m.text, after=raised)
 
     reply = await reply_to(sender.user, f"/update {ref} Ex-Partner Dennis Hoffmann ist zurück")
     assert shows(reply, "alert.findings_blocking") and "„Dennis Hoffmann“" in reply.text
