@@ -117,3 +117,12 @@ def html_text(language: str, key: str, /, **params: object) -> str:
         for name, value in params.items()
     }
     return template(language, key, params).format(**escaped)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain_text(language: str, key: str, /, **params: object) -> str:
+    """Text without the template's markup, for the command line: every "<" of `html_text` is
+    the template's (parameters are escaped there), so tags go and entities are undone."""
+    return html.unescape(_TAG.sub("", html_text(language, key, **params)))
