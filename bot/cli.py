@@ -9,11 +9,11 @@ import importlib.metadata
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -51,6 +51,7 @@ DATABASE_CHECK_SECONDS = 15.0
 # Telegram or the database out of reach): one line says what to check.
 SETUP_PROBLEM = 2
 log = logging.getLogger("bot.cli")
+T = TypeVar("T")
 
 
 class SetupError(Exception):
@@ -268,33 +269,51 @@ async def _check_database(settings: Settings) -> None:
         await database.dispose()
 
 
+async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None when SIGTERM or Ctrl-C came first (the work is given up)."""
+    working = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if working.done():
+        return working.result()  # a failure ends here, with its error
+    working.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await working
+    return None
+
+
+async def _checks(settings: Settings) -> bool:
+    await _check_telegram(settings)
+    await _check_database(settings)
+    return True
+
+
 async def _run(settings: Settings, *, webhook: bool) -> None:
     if webhook:
         settings.webhook()  # fail early, with the names of what is missing
-    # Before anything is written (keys, database): a wrong token or an unreachable Telegram
-    # or database should cost nothing.
-    await _check_telegram(settings)
-    await _check_database(settings)
-    cora = build_application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    starting = asyncio.create_task(cora.start(mode="webhook" if webhook else "polling"))
-    stopping = asyncio.create_task(stop.wait())
+    # Before anything is written (keys, database): a wrong token or an unreachable Telegram
+    # or database should cost nothing.
+    if not await _until_stopped(_checks(settings), stop):
+        log.warning("stopped before the start")
+        return
+    cora = build_application(settings)
     try:
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
+        started = await _until_stopped(
+            _started(cora.start(mode="webhook" if webhook else "polling")), stop
+        )
+        if started:
+            await stop.wait()
+        else:
             # SIGTERM while starting, e.g. while the Bot API does not answer: give up starting.
             log.warning("stopping before the start was complete")
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-        else:
-            starting.result()  # a failed start ends here, with its error
-            await stopping
     finally:
-        stopping.cancel()
         try:
             await asyncio.wait_for(cora.stop(), STOP_GRACE_SECONDS)
         except TimeoutError:
@@ -303,6 +322,11 @@ async def _run(settings: Settings, *, webhook: bool) -> None:
                 "next start",
                 STOP_GRACE_SECONDS,
             )
+
+
+async def _started(starting: Awaitable[None]) -> bool:
+    await starting
+    return True
 
 
 async def _db_upgrade(settings: Settings) -> None:

@@ -289,7 +289,11 @@ async def test_a_date_poll_follows_its_own_prompt_in_a_multi_line_field(
             await page.keyboard.type(line)
         await page.keyboard.press("Enter")
 
-    await write("/poll")
+    # The command menu ("/") puts the chosen command into the field.
+    await dana.locator("details.menu summary").click()
+    await dana.locator('.commands button[value="/poll"]').click()
+    await shows_up(field).to_have_value("/poll ")
+    await field.press("Enter")
     await shows_up(bot.last).to_contain_text(said("poll.ask_title", max=200)[0][:15])
     await write("Fallkonferenz Linde")
     await shows_up(bot.last).to_contain_text(said("poll.ask_target")[0][:15])
