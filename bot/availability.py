@@ -151,7 +151,7 @@ class AvailabilityService:
             now = uow.now()
             today = now.astimezone(self._timezone).date()
             if until < today:
-                raise DomainError("away.in_the_past", date=until.strftime("%d.%m.%Y"))
+                raise DomainError("away.in_the_past", date=until)  # written in the reader's way
             if until > today + timedelta(days=MAX_ABSENCE_DAYS):
                 raise DomainError("away.too_long", days=MAX_ABSENCE_DAYS)
             member = await _active(uow, member_id, for_update=True)
@@ -235,9 +235,7 @@ class AvailabilityService:
             raise DomainError("away.deputy_other_sector", member=deputy_id)
         away = (await current_absences(uow, [deputy.id], now)).get(deputy.id)
         if away is not None:
-            raise DomainError(
-                "away.deputy_away", member=deputy_id, date=away.until_day.strftime("%d.%m.%Y")
-            )
+            raise DomainError("away.deputy_away", member=deputy_id, date=away.until_day)
         return deputy
 
     async def absences(self, member_ids: Iterable[int]) -> dict[int, AbsenceView]:

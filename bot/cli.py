@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.engine import make_url
 from telegram import Bot
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from bot import audit, audit_witness, keys, report
 from bot.alerts import AlertService, EscalationPeriods
@@ -25,7 +27,7 @@ from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import DomainError, as_domain_error
-from bot.i18n import text
+from bot.i18n import plain_text
 from bot.integrations import IntegrationService
 from bot.logs import configure_logging
 from bot.membership import ADMIN_ACTOR, MembershipService
@@ -33,6 +35,7 @@ from bot.network import NetworkFileError, load_network
 from bot.offers.files import OfferFileError, load_offers
 from bot.offers.offers import OfferService
 from bot.rotation import rotate_texts
+from bot.timing.dates import local_text
 from handlers.report import views as report_output
 from sandbox.run import SandboxOptions, run_sandbox
 from storage import migrate
@@ -44,7 +47,25 @@ from storage.uow import UnitOfWorkFactory
 # After SIGTERM the bot finishes the deliveries in flight; if the Bot API does not answer, it
 # stops anyway after this long (what was in flight is sent again at the next start).
 STOP_GRACE_SECONDS = 6.0
+# How long the command line waits for the database before it says it cannot reach it.
+DATABASE_CHECK_SECONDS = 15.0
+# Exit status when something outside the bot is not as it must be (configuration, token,
+# Telegram or the database out of reach): one line says what to check.
+SETUP_PROBLEM = 2
 log = logging.getLogger("bot.cli")
+T = TypeVar("T")
+
+
+class SetupError(Exception):
+    """Something outside the bot is not as it must be; the message says what to check and
+    never contains a secret."""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("cora-bot")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout without installing
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "against domestic and sexual violence. Configuration comes from the environment "
         "and .env (see .env.example).",
     )
+    parser.add_argument("--version", action="version", version=f"cora-bot {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot; migrates the database first")
@@ -213,29 +235,107 @@ def _add_sandbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sandbox.add_argument("--verbose", action="store_true", help="log the bot at INFO level")
 
 
+def _telegram_unreachable(settings: Settings, error: Exception) -> SetupError:
+    # The base URL holds no token (it is appended to it), so it can be shown.
+    return SetupError(
+        f"The Telegram Bot API at {settings.telegram_base_url} did not answer "
+        f"({type(error).__name__}). Check the network (proxy, firewall) and TELEGRAM_BASE_URL; "
+        "nothing was changed, start again."
+    )
+
+
+async def _check_telegram(settings: Settings) -> str:
+    """Ask Telegram who the token belongs to (getMe); the bot's username."""
+    try:
+        async with Bot(settings.bot_token(), base_url=settings.telegram_base_url) as bot:
+            return bot.username
+    except InvalidToken:
+        # PTB's own message quotes the whole token: never show it.
+        raise SetupError(
+            "Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN: copy it again from "
+            "@BotFather (/mybots, API Token); a token that was revoked must be replaced."
+        ) from None
+    except NetworkError as error:
+        if isinstance(error, BadRequest):  # Telegram answered: not a network problem
+            raise
+        raise _telegram_unreachable(settings, error) from None
+
+
+def _database_place(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"the SQLite file {parsed.database}"
+    return f"PostgreSQL at {parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database}"
+
+
+async def _check_database(settings: Settings) -> None:
+    """Connect once, so that an unreachable database is one clear line instead of a traceback
+    from the middle of a migration."""
+    database = Database(settings.database_url)
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            async with database.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+    except Exception as error:  # whatever keeps us from it, the advice is the same
+        reason = str(error).splitlines()[0] if str(error) else "no answer"
+        password = make_url(settings.database_url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise SetupError(
+            f"Cannot reach the database, {_database_place(settings.database_url)} "
+            f"({type(error).__name__}: {reason}). Check DATABASE_URL (host, port, user, "
+            "password, database name) and that the server runs and accepts connections "
+            "from here."
+        ) from None
+    finally:
+        await database.dispose()
+
+
+async def _until_stopped(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """`work`'s result, or None when SIGTERM or Ctrl-C came first (the work is given up)."""
+    working = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({working, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if working.done():
+        return working.result()  # a failure ends here, with its error
+    working.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await working
+    return None
+
+
+async def _checks(settings: Settings) -> bool:
+    await _check_telegram(settings)
+    await _check_database(settings)
+    return True
+
+
 async def _run(settings: Settings, *, webhook: bool) -> None:
     if webhook:
         settings.webhook()  # fail early, with the names of what is missing
-    cora = build_application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    starting = asyncio.create_task(cora.start(mode="webhook" if webhook else "polling"))
-    stopping = asyncio.create_task(stop.wait())
+    # Before anything is written (keys, database): a wrong token or an unreachable Telegram
+    # or database should cost nothing.
+    if not await _until_stopped(_checks(settings), stop):
+        log.warning("stopped before the start")
+        return
+    cora = build_application(settings)
     try:
-        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
+        started = await _until_stopped(
+            _started(cora.start(mode="webhook" if webhook else "polling")), stop
+        )
+        if started:
+            await stop.wait()
+        else:
             # SIGTERM while starting, e.g. while the Bot API does not answer: give up starting.
             log.warning("stopping before the start was complete")
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-        else:
-            starting.result()  # a failed start ends here, with its error
-            await stopping
     finally:
-        stopping.cancel()
         try:
             await asyncio.wait_for(cora.stop(), STOP_GRACE_SECONDS)
         except TimeoutError:
@@ -246,19 +346,31 @@ async def _run(settings: Settings, *, webhook: bool) -> None:
             )
 
 
+async def _started(starting: Awaitable[None]) -> bool:
+    await starting
+    return True
+
+
 async def _db_upgrade(settings: Settings) -> None:
     database = Database(settings.database_url)
     try:
+        before = await migrate.current_revision(database)
         await migrate.upgrade(database)
+        after = await migrate.current_revision(database)
     finally:
         await database.dispose()
-    print("Database is up to date.")
+    place = _database_place(settings.database_url)
+    if before is None:
+        print(f"Created the database schema in {place} (migrations up to {after}).")
+    elif before != after:
+        print(f"Upgraded the database schema in {place} from {before} to {after}.")
+    else:
+        print(f"The database schema in {place} is up to date ({after}); nothing to do.")
 
 
 async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
     network = load_network(settings.cora_network_file)
-    async with Bot(settings.bot_token(), base_url=settings.telegram_base_url) as bot:
-        username = bot.username
+    username = await _check_telegram(settings)
     database = Database(settings.database_url)
     try:
         await migrate.upgrade(database)
@@ -279,9 +391,10 @@ async def _invite_create(settings: Settings, args: argparse.Namespace) -> None:
         )
     finally:
         await database.dispose()
+    expires = local_text(created.expires_at, settings.cora_timezone, "en")
     print(
         f"Invitation #{created.id} for {created.role} in {created.sector}/{created.region}, "
-        f"{created.max_uses} use(s), valid until {created.expires_at:%Y-%m-%d %H:%M} UTC:"
+        f"{created.max_uses} use(s), valid until {expires} ({settings.cora_timezone}):"
     )
     print(f"https://t.me/{username}?start={created.token}")
     print(created.token)
@@ -331,7 +444,7 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
         table = report_output.support_csv if args.support else report_output.report_csv
         content = table(result, network, language)
     else:
-        generated = result.generated_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M")
+        generated = local_text(result.generated_at, settings.cora_timezone, language)
         lines = report_output.report_lines(result, network, language, generated)
         content = report_output.plain_lines(lines)
     with _output(args.output) as out:
@@ -530,6 +643,13 @@ async def _keys_rotate(settings: Settings) -> int:
     return 0
 
 
+def _uses_database(args: argparse.Namespace) -> bool:
+    """Every command but `run` (which checks its token first) and the key printers."""
+    if args.command == "run" or (args.command == "audit" and args.audit_command == "public-key"):
+        return False
+    return args.command in ("db", "invite", "keys", "audit", "apikey", "report")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":  # before load_settings: the sandbox reads no configuration
@@ -551,6 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level, keys.known_secrets(settings), settings.log_format)
+        if _uses_database(args):
+            asyncio.run(_check_database(settings))
         if args.command == "run":
             asyncio.run(_run(settings, webhook=args.webhook))
         elif args.command == "db":
@@ -567,24 +689,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_report(settings, args))
         elif args.command == "offers":
             asyncio.run(_offers_import(settings, args.file))
-    except (ConfigError, NetworkFileError, OfferFileError) as error:
+    except (ConfigError, NetworkFileError, OfferFileError, SetupError) as error:
         print(error, file=sys.stderr)
-        return 2
+        return SETUP_PROBLEM
     except NetworkError as error:
         if isinstance(error, BadRequest):  # Telegram answered: not a network problem
             raise
-        # The base URL holds no token (it is appended to it), so it can be shown.
-        print(
-            f"The Telegram Bot API at {settings.telegram_base_url} did not answer "
-            f"({type(error).__name__}). Check the network and TELEGRAM_BASE_URL; "
-            "nothing was lost, start again.",
-            file=sys.stderr,
-        )
-        return 1
+        print(_telegram_unreachable(settings, error), file=sys.stderr)
+        return SETUP_PROBLEM
     except (DomainError, DatabaseBusyError) as failure:
         refusal = as_domain_error(failure)
         assert isinstance(refusal, DomainError)
-        print(text("en", refusal.message_key, **refusal.params), file=sys.stderr)
+        print(plain_text("en", refusal.message_key, **refusal.params), file=sys.stderr)
         return 2
     return 0
 

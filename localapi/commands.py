@@ -48,6 +48,18 @@ class CommandLists:
     def get(self, scope: Mapping[str, Any] | None = None, language: str = "") -> list[JsonDict]:
         return list(self._lists.get((scope_key(scope), _language(language)), []))
 
+    def dump(self) -> list[JsonDict]:
+        """Every list with its scope and language, for a snapshot."""
+        return [
+            {"scope": list(scope), "language": language, "commands": commands}
+            for (scope, language), commands in self._lists.items()
+        ]
+
+    def load(self, lists: list[JsonDict]) -> None:
+        for entry in lists:
+            kind, chat_id, user_id = entry["scope"]
+            self._lists[((kind, chat_id, user_id), entry["language"])] = entry["commands"]
+
     def shown_in_private_chat(self, user_id: int, language: str | None) -> list[JsonDict]:
         """The list a client shows in a private chat, falling back like Telegram's clients."""
         scopes: list[JsonDict] = [

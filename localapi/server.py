@@ -7,11 +7,13 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from localapi import snapshot
 from localapi.chats import Account, SimMessage
 from localapi.commands import CommandLists
 from localapi.control import ControlApi
@@ -331,6 +333,23 @@ class LocalBotApi:
 
     def get_user(self, user_id: int) -> SimUser:
         return self._people[user_id]
+
+    def remove_user(self, user_id: int) -> None:
+        """Forget a person and their chat."""
+        self._people.pop(user_id, None)
+        self.world.remove_user(user_id)
+
+    def save(self, path: Path) -> None:
+        """Keep accounts, chats, files and command menus in a file (see localapi.snapshot)."""
+        snapshot.save(path, self.world, self.commands_store)
+
+    def restore(self, path: Path) -> bool:
+        """Take up what `save` kept, before the bot starts; False when `path` does not exist."""
+        restored = snapshot.restore(path, self.world, self.commands_store)
+        for account in self.world.accounts.values():
+            if account.id not in self._people:
+                self._people[account.id] = SimUser(self.world, account)
+        return restored
 
     @property
     def users(self) -> list[SimUser]:

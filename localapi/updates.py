@@ -58,6 +58,14 @@ class UpdateQueue:
         if kinds is not None:
             self.allowed = frozenset(kinds)
 
+    @property
+    def next_id(self) -> int:
+        return self._next_id
+
+    def continue_from(self, update_id: int) -> None:
+        """Number new updates from here on, as Telegram does after a restart of the sandbox."""
+        self._next_id = max(self._next_id, update_id)
+
     def push(self, kind: str, payload: JsonDict) -> JsonDict | None:
         """Queue an update; Telegram filters by allowed_updates when the update is created."""
         if not self.allows(kind):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -50,7 +49,7 @@ class World:
         self.events: list[JsonDict] = []
         self.delivered: list[SimMessage] = []
         self.closed = False
-        self._serial = itertools.count(1)
+        self.last_serial = 0
 
     def close(self) -> None:
         """Release waiting long polls and event streams, e.g. when the server stops."""
@@ -63,7 +62,8 @@ class World:
 
     def serial(self) -> int:
         """A number unique within this world, for ids of queries, polls and files."""
-        return next(self._serial)
+        self.last_serial += 1
+        return self.last_serial
 
     def _event(self, kind: str, chat_id: int, **payload: Any) -> None:
         self.events.append(
@@ -91,6 +91,13 @@ class World:
         self.accounts[user_id] = account
         self.chats[user_id] = Chat(id=user_id, type="private", user=account)
         return account
+
+    def remove_user(self, user_id: int) -> None:
+        """Forget an account and its chat, as if it had never written (the sandbox removes a
+        person whose invitation link the bot refused)."""
+        self.accounts.pop(user_id, None)
+        self.chats.pop(user_id, None)
+        self.changes.notify()
 
     def add_group(self, title: str) -> Chat:
         chat_id = FIRST_GROUP_ID - sum(1 for chat in self.chats.values() if chat.type == "group")

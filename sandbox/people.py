@@ -82,11 +82,14 @@ async def _join(user: SimUser, persona: Persona, token: str, language: str) -> N
 
 
 def add_people(api: LocalBotApi, language: str) -> list[SandboxPerson]:
-    """The invented people as Telegram accounts (not yet members)."""
+    """The invented people as Telegram accounts (not yet members); accounts a kept data
+    directory brought back are taken as they are."""
+    known = {user.id: user for user in api.users}
     return [
         SandboxPerson(
             persona,
-            api.user(
+            known.get(FIRST_PERSON_ID + index)
+            or api.user(
                 FIRST_PERSON_ID + index,
                 first_name=persona.first_name,
                 last_name=persona.name.partition(" ")[2] or None,

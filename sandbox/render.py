@@ -135,11 +135,15 @@ def _size(size: int | None) -> str:
 def _attachments(view: View, message: SimMessage) -> Html:
     parts: list[Html] = []
     if message.photo_file is not None:
+        # Telegram opens a picture full size on a click; so does the page (a new tab).
         parts.append(
             h(
-                '<img class="photo" src="/sandbox/files/{id}" alt="{alt}">',
+                '<a class="photo-link" href="/sandbox/files/{id}" target="_blank"'
+                ' rel="noopener noreferrer" title="{larger}">'
+                '<img class="photo" src="/sandbox/files/{id}" alt="{alt}"></a>',
                 id=message.photo_file.file_unique_id,
                 alt=view.t("sandbox.photo"),
+                larger=view.t("sandbox.photo_larger"),
             )
         )
     if message.document is not None:
@@ -271,21 +275,31 @@ def _reply_keyboard(view: View, user: SimUser) -> Html:
     )
 
 
-def commands_list(commands: Sequence[JsonDict], user_id: int) -> Html:
-    """The command menu as suggestions for the person's text field."""
-    options = join(
+def commands_list(view: View, commands: Sequence[JsonDict], user_id: int) -> Html:
+    """The command menu, as Telegram's clients show it beside the message field: a command
+    chosen there is sent (without script) or put into the field to add arguments (with it)."""
+    buttons = join(
         h(
-            '<option value="/{command}">{description}</option>',
+            '<li><button type="submit" name="text" value="/{command}">'
+            '<span class="command">/{command}</span> <span class="description">{description}'
+            "</span></button></li>",
             command=command["command"],
             description=command["description"],
         )
         for command in commands
     )
-    return h('<datalist id="commands-{id}">{options}</datalist>', id=user_id, options=options)
+    return h(
+        '<form class="commands" id="commands-{id}" method="post"'
+        ' action="/sandbox/users/{id}/send" aria-label="{label}"><ul>{buttons}</ul></form>',
+        id=user_id,
+        label=view.t("sandbox.menu"),
+        buttons=buttons,
+    )
 
 
 def phone(view: View, profile: Profile, user: SimUser, commands: Sequence[JsonDict]) -> Html:
-    """One person's column: their chat with the bot and what they can type and press."""
+    """One person's column: their chat with the bot and what they can type and press. The
+    message field takes several lines: Enter sends, Shift+Enter starts a new line."""
     items = join(message_item(view, profile, m) for m in user.history)
     uid = user.id
     return h(
@@ -297,11 +311,15 @@ def phone(view: View, profile: Profile, user: SimUser, commands: Sequence[JsonDi
         ' data-empty="{empty}">{items}</ol>'
         '<p class="toast" role="status" aria-live="polite"></p>'
         "{reply_keyboard}"
+        '<div class="composer"><details class="menu" data-user="{id}">'
+        '<summary title="{menu_label}" aria-label="{menu_label}">/</summary>{commands}</details>'
         '<form class="compose" method="post" action="/sandbox/users/{id}/send">'
         '<label for="text-{id}">{input_label}</label>'
-        '<div class="line"><input id="text-{id}" name="text" list="commands-{id}"'
-        ' autocomplete="off" required maxlength="4096">'
-        '<button type="submit">{send}</button></div></form>{commands}</section>',
+        '<div class="line"><textarea id="text-{id}" name="text" rows="1" autocomplete="off"'
+        ' required maxlength="4096" placeholder="{placeholder}"'
+        ' aria-describedby="keys-{id}"></textarea>'
+        '<button type="submit">{send}</button></div>'
+        '<p class="keys" id="keys-{id}">{keys}</p></form></div></section>',
         id=uid,
         name=profile.name,
         details=profile.details,
@@ -310,9 +328,12 @@ def phone(view: View, profile: Profile, user: SimUser, commands: Sequence[JsonDi
         empty=view.t("sandbox.empty"),
         items=items,
         reply_keyboard=_reply_keyboard(view, user),
+        menu_label=view.t("sandbox.menu"),
+        commands=commands_list(view, commands, uid),
         input_label=view.t("sandbox.message_label", name=profile.name),
+        placeholder=view.t("sandbox.placeholder"),
+        keys=view.t("sandbox.keys"),
         send=view.t("sandbox.send"),
-        commands=commands_list(commands, uid),
     )
 
 
@@ -326,8 +347,11 @@ def page(
     shown: Sequence[int],
     phones: Sequence[Html],
     events_seen: int,
+    seen_button: str,
 ) -> Html:
-    """The whole page: the warning, the person picker and the shown people's phones."""
+    """The whole page: title and warning, the explanation (foldable), the person picker and
+    the shown people's phones. It fits a 1366×768 screen with four phones and works on a
+    phone's screen (see sandbox.css)."""
     languages = join(
         h(
             '<a href="/{query}" hreflang="{code}" lang="{code}"{current}>{label}</a>',
@@ -340,8 +364,9 @@ def page(
     )
     picker = join(
         h(
-            '<label><input type="checkbox" name="show" value="{id}"{checked}>'
-            ' {name} <span class="details">{details}</span></label>',
+            '<label data-user="{id}" title="{details}"><input type="checkbox" name="show"'
+            ' value="{id}"{checked}> <span class="name">{name}</span>'
+            '<span class="details"> – {details}</span></label>',
             id=person.user_id,
             checked=Html(" checked" if person.user_id in shown else ""),
             name=person.name,
@@ -354,22 +379,25 @@ def page(
         '<html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>{title}</title>"
+        '<link rel="icon" href="/favicon.ico" type="image/svg+xml">'
         '<link rel="stylesheet" href="/sandbox/static/sandbox.css"></head>'
         '<body data-events="{events}" data-lang="{lang}" data-offline="{offline}"'
         ' data-failed="{failed}">'
         '<a class="skip" href="#phones">{skip}</a>'
         '<header class="top"><h1>{title}</h1>'
         '<nav aria-label="{language_label}">{languages}</nav>'
-        '<p class="intro">{intro}</p>'
-        '<p class="warning" role="note"><strong>{warning_head}</strong> {warning}</p>'
-        '<p class="hint">{hint}</p><p class="hint story">{story}</p></header>'
+        '<details class="about" open><summary>{about}</summary>'
+        '<p class="intro">{intro}</p><p class="hint">{hint}</p>'
+        '<p class="hint story">{story}</p></details>'
+        '<p class="warning" role="note"><strong>{warning_head}</strong> {warning}</p></header>'
+        '<div class="toolbar">'
         '<form class="people" method="get" action="/"><fieldset><legend>{people_label}</legend>'
         '<input type="hidden" name="lang" value="{lang}">{picker}'
         '<button type="submit" class="apply">{show_label}</button></fieldset></form>'
         '<form class="new-person" method="post" action="/sandbox/people">'
         '<label for="new-person-name">{new_label}</label>'
         '<input id="new-person-name" name="first_name" required maxlength="64" autocomplete="off">'
-        '<button type="submit">{add_label}</button></form>'
+        '<button type="submit">{add_label}</button></form></div>'
         '<p class="live" role="status" aria-live="polite"></p>'
         '<main id="phones" class="phones" tabindex="-1">{phones}</main>'
         '<script src="/sandbox/static/sandbox.js" defer></script></body></html>',
@@ -381,10 +409,11 @@ def page(
         skip=view.t("sandbox.skip"),
         language_label=view.t("sandbox.language"),
         languages=languages,
+        about=view.t("sandbox.about"),
         intro=view.t("sandbox.intro"),
         warning_head=view.t("sandbox.warning_head"),
         warning=view.t("sandbox.warning"),
-        hint=view.t("sandbox.hint"),
+        hint=view.t("sandbox.hint", seen=seen_button),
         story=view.t("sandbox.story_need"),
         people_label=view.t("sandbox.people"),
         picker=picker,

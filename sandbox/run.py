@@ -32,6 +32,9 @@ from storage.files import private_directory
 SANDBOX_TOKEN = "123456789:SANDBOX-local-only_not-a-real-token"  # noqa: S105
 BOT_USERNAME = "cora_sandbox_bot"
 DEFAULT_PORT = 8099
+# In a kept data directory: the stand-in for Telegram's chats, beside the bot's database.
+CHATS_FILE = "telegram-chats.json"
+SAVE_EVERY_SECONDS = 2.0
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +132,39 @@ class Sandbox:
     people: list[SandboxPerson]
 
 
+async def _keep_chats(api: LocalBotApi, path: Path) -> None:
+    """Save the chats whenever something happened in them (at most every few seconds)."""
+    saved: tuple[int, int, int] | None = None
+    while True:
+        state = (len(api.world.events), len(api.world.accounts), api.world.last_serial)
+        if state != saved:
+            api.save(path)
+            saved = state
+        await asyncio.sleep(SAVE_EVERY_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def open_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
-    """Start the local Bot API, the bot, the invented network and the page; stop them after."""
+    """Start the local Bot API, the bot, the invented network and the page; stop them after.
+    With a kept data directory, the chats are kept there too and come back first, so that
+    the bot finds its members' chats when it starts."""
     with _data_dir(options.data_dir) as data_dir:
         api = LocalBotApi(SANDBOX_TOKEN, bot_username=BOT_USERNAME, bot_first_name="Cora")
+        chats = data_dir / CHATS_FILE if options.data_dir is not None else None
+        if chats is not None:
+            api.restore(chats)
         await api.start("127.0.0.1", 0)
         cora: CoraBot | None = None
         runner: web.AppRunner | None = None
+        keeping: asyncio.Task[None] | None = None
         try:
             cora = build_application(sandbox_settings(api.base_url, data_dir, options.language))
             await cora.start(mode="polling")
             people = add_people(api, options.language)
             await seed_network(cora, people, options.language)
             await seed_offers(cora, people)
+            if chats is not None:
+                keeping = asyncio.create_task(_keep_chats(api, chats))
             site = SandboxSite(api, cora, people, options.language, public=options.unsafe_public)
             runner = web.AppRunner(site.app(), access_log=None, shutdown_timeout=1.0)
             await runner.setup()
@@ -160,6 +182,12 @@ async def open_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
                 await runner.cleanup()
             if cora is not None:
                 await cora.stop()
+            if keeping is not None:
+                keeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeping
+            if chats is not None:
+                api.save(chats)
             await api.stop()
 
 

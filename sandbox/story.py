@@ -23,7 +23,7 @@ _GAP = "\x00"
 
 def said(key: str, language: str = "de", **params: Any) -> list[str]:
     """The plain-text pieces a person sees for `key`; placeholders not given are gaps."""
-    template = i18n._template(language, key, params.get("count"))
+    template = i18n.template(language, key, params)
     fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
     values = {f: params.get(f, _GAP) for f in fields}
     html = i18n.html_text(language, key, **values)

@@ -43,6 +43,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_NAME = 64
+INVITATION_ANSWER_SECONDS = 10.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -92,11 +93,13 @@ class SandboxSite:
         app.router.add_get("/sandbox/users/{user_id}/phone", self.phone_fragment)
         app.router.add_get("/sandbox/users/{user_id}/messages/{message_id}", self.message_fragment)
         app.router.add_get("/sandbox/users/{user_id}/commands", self.commands_fragment)
+        app.router.add_get("/sandbox/users/{user_id}/profile", self.profile)
         app.router.add_post("/sandbox/users/{user_id}/send", self.send)
         app.router.add_post("/sandbox/users/{user_id}/press", self.press)
         app.router.add_post("/sandbox/people", self.add_person)
         app.router.add_get("/sandbox/files/{file_id}", self.file)
         app.router.add_static("/sandbox/static", STATIC)
+        app.router.add_get("/favicon.ico", self.favicon)
         app.add_routes(ControlApi(self._api).routes())
         app.on_response_prepare.append(self._headers)
         return app
@@ -149,6 +152,19 @@ class SandboxSite:
             parts.append(view.t(f"status.{member.status}"))
         return Profile(user.id, member.display_name, " · ".join(parts))
 
+    async def _language_of(self, user: SimUser) -> str:
+        """The language the bot speaks with this person (their choice, else their client's)."""
+        member = await self._cora.services.membership.find_by_telegram(user.id)
+        default = self._cora.settings.cora_default_language
+        return i18n.pick_language(member.language if member else None, user.language_code, default)
+
+    async def _seen_button(self) -> str:
+        """The "seen" button as the example's recipient (Kim Polizei) sees it in their chat,
+        whatever the page's own language."""
+        kim = next((p.user for p in self._people if p.persona.sector == "police"), None)
+        language = await self._language_of(kim) if kim else self._language
+        return i18n.text(language, "button.ack")
+
     async def _phone(self, view: View, user: SimUser) -> Html:
         profile = await self._profile(view, user)
         return phone(view, profile, user, self._api.commands_shown_to(user))
@@ -166,7 +182,7 @@ class SandboxSite:
             shown = self._default_shown()
         profiles = [await self._profile(view, user) for user in known.values()]
         phones = [await self._phone(view, known[i]) for i in shown]
-        html = page(view, profiles, shown, phones, events_seen)
+        html = page(view, profiles, shown, phones, events_seen, await self._seen_button())
         return web.Response(text=html, content_type="text/html", charset="utf-8")
 
     async def phone_fragment(self, request: web.Request) -> web.Response:
@@ -176,8 +192,17 @@ class SandboxSite:
     async def commands_fragment(self, request: web.Request) -> web.Response:
         """The command menu the person's client shows now (it changes when they join)."""
         user = self._user(request)
-        html = commands_list(self._api.commands_shown_to(user), user.id)
+        html = commands_list(self._view(request), self._api.commands_shown_to(user), user.id)
         return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+    async def profile(self, request: web.Request) -> web.Response:
+        """Name and details of the phone's header: they change when the person joins."""
+        profile = await self._profile(self._view(request), self._user(request))
+        return web.json_response({"name": profile.name, "details": profile.details})
+
+    @staticmethod
+    async def favicon(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     async def message_fragment(self, request: web.Request) -> web.Response:
         view, user = self._view(request), self._user(request)
@@ -233,7 +258,8 @@ class SandboxSite:
     async def send(self, request: web.Request) -> web.Response:
         user = self._user(request)
         form = await request.post()
-        text = str(form.get("text", "")).strip()
+        # A form sends a text field's lines with CRLF; Telegram's clients send LF.
+        text = str(form.get("text", "")).replace("\r\n", "\n").strip()
         if not text:
             return _problem(request, 400, "empty message")
         try:
@@ -258,7 +284,9 @@ class SandboxSite:
         return self._done(request, {"callback_query_id": press.id})
 
     async def add_person(self, request: web.Request) -> web.Response:
-        """A new Telegram account; with `start`, it opens that invitation link at once."""
+        """A new Telegram account; with `start`, it opens that invitation link at once. When
+        the bot refuses the invitation, the account is removed again and the bot's answer is
+        the error: a refused link leaves nobody behind."""
         form = await request.post()
         view = self._view(request)
         language = str(form.get("lang", view.language))
@@ -271,4 +299,13 @@ class SandboxSite:
         )
         if token:
             user.send(f"/start {token}")
+            try:
+                answer = await user.wait_for(lambda m: True, INVITATION_ANSWER_SECONDS)
+            except TimeoutError:
+                answer = None
+            member = await self._cora.services.membership.find_by_telegram(user.id)
+            if member is None:
+                self._api.remove_user(user.id)
+                refusal = answer.text if answer is not None else view.t("sandbox.no_answer")
+                return _problem(request, 409, refusal)
         return self._done(request, {"user_id": user.id, "first_name": name}, shown=user.id)

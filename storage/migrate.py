@@ -50,6 +50,19 @@ def _current(connection: Any) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def head_revision() -> str | None:
+    """The newest migration of this version."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return str(head) if head is not None else None
+
+
+async def current_revision(database: Database) -> str | None:
+    """The database's migration; None for an empty database."""
+    async with database.engine.connect() as connection:
+        revision: str | None = await connection.run_sync(_current)
+    return revision
+
+
 async def is_current(database: Database) -> bool:
     async with database.engine.connect() as connection:
         current = await connection.run_sync(_current)

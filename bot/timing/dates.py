@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
 from bot.errors import DomainError
 
 # D.M.YYYY, optionally HH:MM[:SS], optionally an end time -HH:MM (date poll options only).
@@ -19,6 +21,15 @@ _MOMENT = re.compile(
 # A date with its time at the start of a longer text: "14.01.2027 10:00 rest …".
 _LEADING = re.compile(r"^\s*(\d{1,2}\.\d{1,2}\.\d{4}(?:[ ,]+\d{1,2}:\d{2}(?::\d{2})?)?)(?:\s+|$)")
 _END_OF_DAY = time(23, 59)
+# How a reader of each language writes a point in time.
+_TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
+
+
+def local_text(moment: datetime, timezone: str, language: str) -> str:
+    """A point in time in the network's time zone, written the way the reader expects
+    (`08.12.2026 11:40`, `8 Dec 2026, 11:40`): every time a person reads, chat or command line."""
+    pattern = _TIME_PATTERNS.get(language, _TIME_PATTERNS["de"])
+    return str(format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -12,7 +13,7 @@ from telegram.ext import ApplicationHandlerStop
 from bot.errors import DomainError, PersonalDataError, as_domain_error
 from bot.i18n import html_text, pick_language, text
 from handlers.common.context import CoraContext
-from handlers.common.render import findings_text
+from handlers.common.render import day_text, findings_text, local_time
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,15 @@ def _shorten(value: object) -> object:
     return value
 
 
+def _shown(value: object, language: str, timezone: str) -> object:
+    """Dates and times of a refusal in the reader's way and the network's time zone."""
+    if isinstance(value, datetime):
+        return local_time(value, timezone, language)
+    if isinstance(value, date):
+        return day_text(value, language)
+    return _shorten(value)
+
+
 async def handle_error(update: object, context: CoraContext) -> None:
     """Reply to the person and stop this update from reaching any later handler group."""
     error = as_domain_error(context.error)
@@ -46,7 +56,7 @@ async def handle_error(update: object, context: CoraContext) -> None:
         return
     if isinstance(error, DomainError):
         # Parameters often echo what the person typed: keep the reply short and valid.
-        key, params = error.message_key, {k: _shorten(v) for k, v in error.params.items()}
+        key, params = error.message_key, dict(error.params)
         log.info("refused update %s: %s", update.update_id, key)  # never the findings' text
     else:
         key, params = "error.generic", {}
@@ -54,6 +64,8 @@ async def handle_error(update: object, context: CoraContext) -> None:
         log.error("update %s failed", update.update_id, exc_info=error)
     try:
         language = await _language(update, context)
+        timezone = context.services.settings.cora_timezone
+        params = {name: _shown(value, language, timezone) for name, value in params.items()}
         if isinstance(error, PersonalDataError):
             params["findings"] = findings_text(language, error.findings)
         if update.callback_query:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -22,6 +20,7 @@ from bot.i18n import Markup
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
+from bot.timing.dates import local_text
 from handlers.common.context import CoraContext
 
 MESSAGE_LIMIT = 4096
@@ -29,7 +28,6 @@ MESSAGE_LIMIT = 4096
 # passed explicitly, because PTB's Defaults would add parse_mode to methods that have none.
 HTML = ParseMode.HTML
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-_TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
 
 def tr(context: CoraContext, key: str, **params: object) -> str:
@@ -81,8 +79,7 @@ def member_text(network: Network, member: MemberView, language: str) -> Markup:
 
 def local_time(moment: datetime, timezone: str, language: str) -> str:
     """A point in time in the network's time zone, written the way the reader expects."""
-    pattern = _TIME_PATTERNS.get(language, _TIME_PATTERNS["de"])
-    return format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language)
+    return local_text(moment, timezone, language)
 
 
 # -- the same, in the language of the person behind an update ------------------------------

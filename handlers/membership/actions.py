@@ -25,6 +25,7 @@ from handlers.common.render import (
     sector_label,
     send_html,
     tr,
+    when,
 )
 from handlers.membership.views import (
     _absence_suffix,
@@ -246,7 +247,7 @@ async def invite(update: Update, context: CoraContext) -> None:
         sector=sector_label(context, created.sector),
         region=region_label(context, created.region),
         uses=created.max_uses,
-        expires=created.expires_at.strftime("%d.%m.%Y %H:%M UTC"),
+        expires=when(context, created.expires_at),
     )
 
 

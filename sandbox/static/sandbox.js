@@ -9,8 +9,10 @@
   const phones = document.getElementById("phones");
   const live = document.querySelector(".live");
   const picker = document.querySelector("form.people");
+  const about = document.querySelector("details.about");
   const queues = new Map();
   const timers = new WeakMap();
+  const profileTimers = new Map();
 
   root.classList.add("js");
 
@@ -51,6 +53,30 @@
     );
   }
 
+  // A person's name and membership change when they join: refresh the header and the picker.
+  function refreshProfile(userId) {
+    clearTimeout(profileTimers.get(userId));
+    profileTimers.set(
+      userId,
+      setTimeout(async () => {
+        const response = await fetch(`/sandbox/users/${userId}/profile?lang=${language}`);
+        if (!response.ok) return;
+        const profile = await response.json();
+        const phone = phoneOf(userId);
+        if (phone) {
+          phone.querySelector("header h2").textContent = profile.name;
+          phone.querySelector("header .details").textContent = profile.details;
+        }
+        const label = picker.querySelector(`label[data-user="${userId}"]`);
+        if (label) {
+          label.title = profile.details;
+          label.querySelector(".name").textContent = profile.name;
+          label.querySelector(".details").textContent = ` – ${profile.details}`;
+        }
+      }, 300),
+    );
+  }
+
   async function showMessage(chatId, messageId, arrived) {
     const phone = phoneOf(chatId);
     if (!phone) return;
@@ -84,6 +110,7 @@
       if (arrived) item.classList.add("arrived");
     }
     if (stick) toBottom(log);
+    if (item.classList.contains("from-bot")) refreshProfile(chatId);
   }
 
   function listen(after) {
@@ -138,7 +165,7 @@
     phones.insertBefore(phone, next || null);
     toBottom(phone.querySelector(".chat"));
     remember();
-    if (focus) phone.querySelector(".compose input").focus();
+    if (focus) phone.querySelector(".compose textarea").focus();
   }
 
   function hidePhone(userId) {
@@ -151,12 +178,18 @@
 
   function addToPicker(userId, name) {
     const label = document.createElement("label");
+    label.dataset.user = String(userId);
     const box = document.createElement("input");
     box.type = "checkbox";
     box.name = "show";
     box.value = String(userId);
     box.checked = true;
-    label.append(box, ` ${name}`);
+    const shown = document.createElement("span");
+    shown.className = "name";
+    shown.textContent = name;
+    const details = document.createElement("span");
+    details.className = "details";
+    label.append(box, " ", shown, details);
     picker.querySelector(".apply").before(label);
   }
 
@@ -167,15 +200,46 @@
     else hidePhone(box.value);
   });
 
-  // The command menu changes when someone joins or becomes coordinator: fetch it when typing.
-  document.addEventListener("focusin", async (event) => {
-    const input = event.target;
-    if (!input.matches || !input.matches(".compose input")) return;
-    const userId = input.closest(".phone").dataset.user;
-    const response = await fetch(`/sandbox/users/${userId}/commands`);
-    const list = document.getElementById(`commands-${userId}`);
-    if (response.ok && list) list.replaceWith(element(await response.text()));
+  // The command menu changes when someone joins or becomes coordinator: fetch it on opening.
+  document.addEventListener(
+    "toggle",
+    async (event) => {
+      const menu = event.target;
+      if (!menu.matches || !menu.matches("details.menu") || !menu.open) return;
+      const userId = menu.dataset.user;
+      const response = await fetch(`/sandbox/users/${userId}/commands?lang=${language}`);
+      const list = document.getElementById(`commands-${userId}`);
+      if (response.ok && list) list.replaceWith(element(await response.text()));
+    },
+    true,
+  );
+
+  // As in Telegram's desktop apps: Enter sends, Shift+Enter starts a new line.
+  document.addEventListener("keydown", (event) => {
+    const field = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    if (!field.matches || !field.matches(".compose textarea")) return;
+    event.preventDefault();
+    if (field.value.trim()) field.form.requestSubmit();
   });
+
+  // Browsers without `field-sizing`: the field grows with its lines all the same.
+  if (!(window.CSS && CSS.supports("field-sizing", "content"))) {
+    document.addEventListener("input", (event) => {
+      const field = event.target;
+      if (!field.matches || !field.matches(".compose textarea")) return;
+      field.style.height = "auto";
+      field.style.height = `${field.scrollHeight + 2}px`;
+    });
+  }
+
+  // The explanation stays folded once folded (on this browser).
+  if (about) {
+    if (localStorage.getItem("cora-sandbox-about") === "closed") about.open = false;
+    about.addEventListener("toggle", () => {
+      localStorage.setItem("cora-sandbox-about", about.open ? "open" : "closed");
+    });
+  }
 
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-hide]");
@@ -187,6 +251,15 @@
     const form = event.target;
     if (form.method.toLowerCase() !== "post") return;
     event.preventDefault();
+    if (form.classList.contains("commands") && event.submitter) {
+      // A command from the menu goes into the field, to add what it needs after it.
+      const phone = form.closest(".phone");
+      const field = phone.querySelector(".compose textarea");
+      field.value = `${event.submitter.value} `;
+      form.closest("details").open = false;
+      field.focus();
+      return;
+    }
     const data = new FormData(form, event.submitter);
     data.set("lang", language);
     const phone = form.closest(".phone");
@@ -200,6 +273,8 @@
       if (!response.ok) throw new Error(answer.error || response.statusText);
       if (form.classList.contains("compose") || form.classList.contains("new-person")) {
         form.reset();
+        const field = form.querySelector("textarea");
+        if (field) field.style.height = "";
       }
       if (answer.user_id) {
         addToPicker(answer.user_id, answer.first_name);

@@ -115,7 +115,7 @@ async def test_read_confirmations_are_counted_and_the_others_reminded(
     assert "Noch nicht bestätigt: Jana Jugend" in readers.text
 
     answer = await coordinator.user.press("🔔 Erinnern (1)", status).answer()
-    assert answer.text == "Erinnerung an 1 Personen unterwegs."
+    assert answer.text == "Erinnerung an 1 Person unterwegs."
     reminder = await expect(youth.user, "announcement.header.reminder", "en")
     assert "Leitlinie Hochrisiko" in reminder.text
     assert not any(shows(m, "announcement.header.reminder") for m in police.user.messages)

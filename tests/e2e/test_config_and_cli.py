@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib.metadata
 import os
 import re
 import sqlite3
 import stat
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_datetime
 from cryptography.fernet import Fernet
 
 from bot.cli import main
 from bot.config import ConfigError, Settings, load_settings
 from bot.network import NetworkFileError, load_network, parse_network
+from localapi.server import LocalBotApi
+from tests import postgres
 
 
 def test_keys_generate_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,7 +122,7 @@ def test_db_upgrade_migrates_a_new_sqlite_file(
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
     monkeypatch.chdir(tmp_path)
     assert main(["db", "upgrade"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert f"Created the database schema in the SQLite file {database}" in capsys.readouterr().out
     tables = subprocess.run(
         [
             sys.executable,
@@ -127,6 +135,103 @@ def test_db_upgrade_migrates_a_new_sqlite_file(
         check=True,
     ).stdout
     assert {"members", "invites", "audit_events", "audit_head"} <= set(tables.strip().split(","))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    server: postgres.PostgresServer | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip("PostgreSQL binaries not available (set CORA_TEST_POSTGRES=require in CI)")
+    return await server.create_database(f"empty_{uuid.uuid4().hex[:12]}")
+
+
+def test_db_upgrade_on_an_empty_database_says_what_it_did(
+    empty_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from storage.migrate import head_revision
+    from tests.story import run_cli
+
+    monkeypatch.setenv("DATABASE_URL", empty_database)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("db", "upgrade") == 0
+    created = capsys.readouterr().out
+    assert "Created the database schema in " in created
+    assert f"(migrations up to {head_revision()})" in created
+    assert run_cli("db", "upgrade") == 0
+    assert f"is up to date ({head_revision()}); nothing to do" in capsys.readouterr().out
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as finished:
+        main(["--version"])
+    assert finished.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cora-bot {importlib.metadata.version('cora-bot')}"
+
+
+def test_the_command_line_prints_no_html_tags(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.story import run_cli
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cora.db'}")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("report", "--since", "2026-10-31", "--until", "2026-10-01") == 2
+    refusal = capsys.readouterr().err.strip()
+    assert "Try 30d, 2026-10, 2026 or 2026-10-01..2026-10-31." in refusal
+    assert "<" not in refusal and "&" not in refusal
+
+
+def test_an_unreachable_postgresql_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.story import free_port, run_cli
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv(
+        "DATABASE_URL", f"postgresql://cora:Geheim-42-Passwort@127.0.0.1:{port}/cora"
+    )
+    monkeypatch.chdir(tmp_path)
+    for command in (("db", "upgrade"), ("report",), ("audit", "verify")):
+        assert run_cli(*command) == 2
+        output = capsys.readouterr()
+        [line] = output.err.splitlines()
+        assert line.startswith(f"Cannot reach the database, PostgreSQL at 127.0.0.1:{port}/cora")
+        assert "Check DATABASE_URL" in line
+        assert "Geheim-42-Passwort" not in output.err + output.out
+
+
+async def test_an_invitation_from_the_command_line_expires_in_the_networks_time_zone(
+    api: LocalBotApi,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.story import run_cli
+
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", api.token)
+    monkeypatch.setenv("TELEGRAM_BASE_URL", api.base_url)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cora.db'}")
+    monkeypatch.setenv("CORA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CORA_TIMEZONE", "Europe/Berlin")
+    monkeypatch.chdir(tmp_path)
+    before = datetime.now(UTC)
+    # In a thread: the local Bot API answers on this test's event loop.
+    created = await asyncio.to_thread(
+        run_cli, "invite", "create", "--sector", "police", "--region", "HRO", "--days", "7"
+    )
+    assert created == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "UTC" not in first
+    expected = {
+        format_datetime(moment, "d MMM yyyy, HH:mm", tzinfo=ZoneInfo("Europe/Berlin"), locale="en")
+        for moment in (before + timedelta(days=7), before + timedelta(days=7, minutes=1))
+    }
+    assert any(f"valid until {moment} (Europe/Berlin):" in first for moment in expected), first
 
 
 def test_escalation_periods_accept_seconds_and_iso_durations(
@@ -210,3 +315,21 @@ def test_docker_compose_keeps_the_data_directory_in_a_volume() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
     assert "CORA_DATA_DIR=/var/lib/cora" in dockerfile
     assert "chmod 0700 /var/lib/cora" in dockerfile
+
+
+def test_the_test_command_leaves_the_quick_starts_environment_alone() -> None:
+    """./scripts/test installs into an environment of its own: reinstalling the quick start's
+    .venv as an editable install would break a cora-bot running from it."""
+    script = (ROOT / "scripts" / "test").read_text("utf-8")
+    commands = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if re.search(r"(?<![\w-])\.venv(?![\w-])", line)]
+    assert "venv=${CORA_TEST_VENV:-.venv-test}" in commands
+    assert ".venv-test/" in (ROOT / ".gitignore").read_text("utf-8").splitlines()
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["license"] == "AGPL-3.0-or-later"
+    assert importlib.metadata.metadata("cora-bot")["License-Expression"] == "AGPL-3.0-or-later"

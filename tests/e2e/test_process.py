@@ -6,10 +6,11 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 from bot.config import Settings
 from localapi.server import LocalBotApi
-from tests.story import expect, until
+from tests.story import expect, free_port, until
 
 
 async def test_the_bot_process_answers_and_stops_on_sigterm(
@@ -200,6 +201,68 @@ async def test_a_bot_api_that_refuses_connections_is_named_without_a_traceback(
         sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
-    assert f"The Telegram Bot API at http://127.0.0.1:{port}/bot did not answer" in err.decode()
+    assert process.returncode == 2
+    [line] = err.decode().splitlines()
+    assert line.startswith(f"The Telegram Bot API at http://127.0.0.1:{port}/bot did not answer")
+    assert "TELEGRAM_BASE_URL" in line
+    assert not (settings.cora_data_dir / "keys.env").exists()  # nothing written yet
+
+
+async def test_a_token_telegram_rejects_is_one_line_and_never_shown(
+    api: LocalBotApi, tmp_path: Path
+) -> None:
+    """`run` asks Telegram before it writes anything: no key file, no database file."""
+    data_dir = tmp_path / "data"
+    wrong = "987654321:WRONG-token_that-Telegram-rejects"
+    database = data_dir / "cora.db"
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": wrong,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "CORA_DATA_DIR": str(data_dir),
+        "LOG_LEVEL": "DEBUG",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        env=environment,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    # Logging at DEBUG may say more before it; the answer is one line, without a traceback.
+    *_, line = err.decode().splitlines()
+    assert line.startswith("Telegram rejected the bot token. Check TELEGRAM_BOT_TOKEN")
     assert "Traceback" not in err.decode()
+    shown = (out + err).decode()
+    assert wrong not in shown and wrong.split(":")[1] not in shown
+    assert not (data_dir / "keys.env").exists()
+    assert not database.exists()
+    assert [call.status for call in api.calls_to("getMe")] == [401]
+
+
+async def test_an_unreachable_postgresql_is_one_line_when_the_bot_starts(
+    api: LocalBotApi, tmp_path: Path
+) -> None:
+    port = free_port()  # nothing listens there
+    data_dir = tmp_path / "data"
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": f"postgresql://cora:Geheim-42-Passwort@127.0.0.1:{port}/cora",
+        "CORA_DATA_DIR": str(data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    [line] = err.decode().splitlines()
+    assert line.startswith(f"Cannot reach the database, PostgreSQL at 127.0.0.1:{port}/cora")
+    assert "Geheim-42-Passwort" not in line
+    assert not (data_dir / "keys.env").exists()

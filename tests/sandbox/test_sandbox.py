@@ -37,6 +37,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ALERT = "/alert police HRO ! Test im Fall Linde"
+# Where screenshots are kept (CI sets it and keeps the directory); a test's tmp_path otherwise.
+ARTIFACTS = os.environ.get("CORA_TEST_ARTIFACTS")
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+def artifact(tmp_path: Path, name: str) -> Path:
+    """A screenshot's path; it is printed, so that the test's output names it."""
+    directory = Path(ARTIFACTS) if ARTIFACTS else tmp_path
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    print(f"screenshot: {path}")
+    return path
 
 
 @pytest.fixture
@@ -103,20 +116,43 @@ async def test_the_invented_network_joins_through_the_real_dialog(
     assert kim.last is not None and said("join.activated", name="Kim Polizei")[0] in kim.last.text
 
 
-async def test_a_kept_data_directory_finds_its_network_again(tmp_path: Path) -> None:
+async def test_a_kept_data_directory_keeps_the_chats_and_every_chat_is_found_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     options = SandboxOptions(port=0, data_dir=tmp_path / "kept")
     async with open_sandbox(options) as first:
         assert (tmp_path / "kept" / "keys.env").exists()
+        dana = first.api.get_user(person_id(first, "Dana Koordina"))
+        before = dana.last
+        dana.send("/invite police HRO")
+        invitation = await dana.wait_for(lambda m: "?start=" in m.text, 10, after=before)
+        token = invitation.text.split("?start=", 1)[1].split()[0]
+        newcomer = first.api.user(first_name="Nora", language_code="de")
+        newcomer.send(f"/start {token}")
+        await newcomer.wait_for(lambda m: said("join.ask_name")[0] in m.text, 10)
+        newcomer.send("Nora Neumann")
+        await newcomer.wait_for(lambda m: said("join.ask_institution")[0] in m.text, 10)
+        newcomer.send("Polizeirevier Lindenweg")
+        await newcomer.wait_for(lambda m: "Nora Neumann" in m.text, 10)
+        kim_id = person_id(first, "Kim Polizei")
+        kept = {user.id: [m.text for m in user.history] for user in (dana, newcomer)}
+        kept[kim_id] = [m.text for m in first.api.get_user(kim_id).history]
+    caplog.clear()
     async with open_sandbox(options) as second:
         async with second.cora.database.read_sessions() as session:
             count = await session.scalar(select(func.count()).select_from(Member))
-        assert count == len(NETWORK)
+        assert count == len(NETWORK) + 1
         assert [p.user.id for p in second.people] == [p.user.id for p in first.people]
+        # The chats are as they were, the newcomer included.
+        for user_id, texts in kept.items():
+            assert [m.text for m in second.api.get_user(user_id).history] == texts
         dana = second.api.get_user(person_id(second, "Dana Koordina"))
-        kim = second.api.get_user(person_id(second, "Kim Polizei"))
-        assert kim.history == []  # the stand-in for Telegram starts empty; the bot remembers
+        kim = second.api.get_user(kim_id)
+        nora = second.api.get_user(newcomer.id)
         dana.send(ALERT)
         await kim.wait_for(lambda m: "Test im Fall Linde" in m.text, 10)
+        await nora.wait_for(lambda m: "Test im Fall Linde" in m.text, 10)
+    assert "chat not found" not in caplog.text.lower()
 
 
 async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_browser(
@@ -218,6 +254,190 @@ async def test_the_page_in_english_and_a_person_added_from_the_page(
     intro = said("join.request_intro", "en")[0][:30]
     await shows_up(nora.locator(".message.from-bot").first).to_contain_text(intro)
     await page.screenshot(path=str(tmp_path / "sandbox-en.png"))
+
+
+async def _inputs_outside(page: Any, *, scroll: bool) -> list[str]:
+    """Every visible field, checkbox and button of the page that is not wholly within the
+    viewport (`scroll`: after scrolling the page to it, as a person on a phone would)."""
+    viewport = page.viewport_size
+    outside = []
+    fields = page.locator(
+        "input:not([type=hidden]), textarea, .toolbar button, .composer button, summary"
+    )
+    for index in range(await fields.count()):
+        field = fields.nth(index)
+        if not await field.is_visible():
+            continue
+        if scroll:
+            await field.scroll_into_view_if_needed()
+        box = await field.bounding_box()
+        assert box is not None
+        inside = (
+            box["x"] >= 0
+            and box["y"] >= 0
+            and box["x"] + box["width"] <= viewport["width"]
+            and box["y"] + box["height"] <= viewport["height"]
+        )
+        if not inside:
+            name = await field.get_attribute("id") or await field.get_attribute("value")
+            outside.append(f"{name or await field.text_content()}: {box}")
+    return outside
+
+
+async def test_the_page_fits_1366x768_with_four_phones_and_works_on_a_phone(
+    sandbox: Sandbox, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect as shows_up
+
+    four = ",".join(str(p.user.id) for p in sandbox.people[:4])
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(f"{sandbox.url}?show={four}")
+    await shows_up(page.locator(".phone")).to_have_count(4)
+    await page.screenshot(path=str(artifact(tmp_path, "sandbox-1366x768.png")))
+    # The explanation is open on a first visit; all four message fields are in view anyway.
+    assert await page.locator("details.about").get_attribute("open") is not None
+    assert await _inputs_outside(page, scroll=False) == []
+    await page.locator("details.about summary").click()
+    await page.reload()  # folded stays folded
+    assert await page.locator("details.about").get_attribute("open") is None
+    assert await _inputs_outside(page, scroll=False) == []
+    await page.screenshot(path=str(artifact(tmp_path, "sandbox-1366x768-folded.png")))
+
+    phone = await browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    await phone.goto(f"{sandbox.url}?show={four}")
+    await shows_up(phone.locator(".phone")).to_have_count(4)
+    await phone.screenshot(path=str(artifact(tmp_path, "sandbox-390x844.png")), full_page=True)
+    assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert await _inputs_outside(phone, scroll=True) == []
+
+
+async def test_a_date_poll_follows_its_own_prompt_in_a_multi_line_field(
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+) -> None:
+    """Enter sends, Shift+Enter starts a new line: the dates go one per line, as asked."""
+    from playwright.async_api import expect as shows_up
+
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(sandbox.url)
+    dana = page.locator(f"#phone-{person_id(sandbox, 'Dana Koordina')}")
+    field = dana.get_by_label(i18n.text("de", "sandbox.message_label", name="Dana Koordina"))
+    bot = dana.locator(".message.from-bot")
+
+    async def write(*lines: str) -> None:
+        await field.click()
+        for number, line in enumerate(lines):
+            if number:
+                await page.keyboard.press("Shift+Enter")
+            await page.keyboard.type(line)
+        await page.keyboard.press("Enter")
+
+    # The command menu ("/") puts the chosen command into the field.
+    await dana.locator("details.menu summary").click()
+    await dana.locator('.commands button[value="/poll"]').click()
+    await shows_up(field).to_have_value("/poll ")
+    await field.press("Enter")
+    await shows_up(bot.last).to_contain_text(said("poll.ask_title", max=200)[0][:15])
+    await write("Fallkonferenz Linde")
+    await shows_up(bot.last).to_contain_text(said("poll.ask_target")[0][:15])
+    await bot.last.get_by_role("button", name=i18n.text("de", "announce.everyone")).click()
+    kind = i18n.text("de", "poll.kind_button.date")
+    await dana.get_by_role("button", name=kind).click()
+    prompt = bot.filter(has_text=said("poll.ask_dates", min=2, max=20)[0][:15])
+    await shows_up(prompt).to_contain_text("|")  # the prompt names the other separator too
+    await write("14.01.2027 10:00", "15.01.2027 14:00-16:00")
+    await shows_up(bot.last).to_contain_text(said("poll.ask_deadline")[0][:15])
+    dana_user = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
+    sent = [m.text for m in dana_user.history if not m.from_bot]
+    assert sent[-1] == "14.01.2027 10:00\n15.01.2027 14:00-16:00"
+    assert await field.input_value() == ""
+
+
+async def test_a_new_persons_header_follows_their_joining(
+    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect as shows_up
+
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(sandbox.url)
+    dana = page.locator(f"#phone-{person_id(sandbox, 'Dana Koordina')}")
+    field = dana.get_by_label(i18n.text("de", "sandbox.message_label", name="Dana Koordina"))
+    await field.fill("/invite police HRO")
+    await field.press("Enter")
+    opening = dana.get_by_role("button", name=i18n.text("de", "sandbox.open_invitation"))
+    await opening.click()
+    newcomer = page.locator(".phone").last
+    name = i18n.text("de", "sandbox.newcomer", number=len(NETWORK) + 1)
+    await shows_up(newcomer.locator("header h2")).to_have_text(name)
+    await shows_up(newcomer.locator("header .details")).to_have_text(
+        i18n.text("de", "sandbox.not_member")
+    )
+    answer = newcomer.locator("textarea")
+    await shows_up(newcomer.locator(".message.from-bot").last).to_contain_text(
+        said("join.ask_name")[0][:15]
+    )
+    await answer.fill("Nora Neumann")
+    await answer.press("Enter")
+    await shows_up(newcomer.locator(".message.from-bot").last).to_contain_text(
+        said("join.ask_institution")[0][:15]
+    )
+    await answer.fill("Polizeirevier Lindenweg")
+    await answer.press("Enter")
+    await shows_up(newcomer.locator("header h2")).to_have_text("Nora Neumann")
+    await shows_up(newcomer.locator("header .details")).to_have_text(
+        "Polizei · Rostock · " + i18n.text("de", "role.member")
+    )
+    picker = page.locator("form.people label").last
+    await shows_up(picker.locator(".name")).to_have_text("Nora Neumann")
+    await page.screenshot(path=str(artifact(tmp_path, "sandbox-newcomer.png")))
+
+
+async def test_a_refused_invitation_leaves_nobody_behind(sandbox: Sandbox) -> None:
+    people = len(sandbox.api.users)
+    async with aiohttp.ClientSession() as client:
+        async with client.post(
+            f"{sandbox.url}sandbox/people",
+            data={"start": "NoSuchInvitation_0123456789", "lang": "de"},
+            headers={"Accept": "application/json"},
+        ) as response:
+            assert response.status == 409
+            refusal = (await response.json())["error"]
+        async with client.get(f"{sandbox.url}_sim/users") as response:
+            listed = await response.json()
+    assert refusal == said("invite.invalid")[0]
+    assert len(sandbox.api.users) == people and len(listed) == people
+    async with sandbox.cora.database.read_sessions() as session:
+        count = await session.scalar(select(func.count()).select_from(Member))
+    assert count == len(NETWORK)
+
+
+async def test_the_favicon_and_a_picture_opened_full_size(sandbox: Sandbox) -> None:
+    dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
+    before = dana.last
+    dana.send("/report")
+    heat_map = await dana.wait_for(lambda m: m.photo_file is not None, 30, after=before)
+    assert heat_map.photo_file is not None
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{sandbox.url}favicon.ico") as response:
+            assert response.status == 200
+            assert response.content_type == "image/svg+xml"
+            assert (await response.text()).startswith("<svg")
+        fragment = f"{sandbox.url}sandbox/users/{dana.id}/messages/{heat_map.message_id}"
+        async with client.get(fragment) as response:
+            html = await response.text()
+        link = html.split('<a class="photo-link" href="', 1)[1].split('"', 1)[0]
+        async with client.get(f"{sandbox.url}{link.lstrip('/')}") as response:
+            assert response.content_type == "image/png"
+            assert await response.read() == heat_map.photo_file.data
+
+
+async def test_the_english_page_names_the_button_as_the_people_see_it(sandbox: Sandbox) -> None:
+    """The people's Telegram speaks German here (no --language en): the English page's
+    example names the German button."""
+    async with aiohttp.ClientSession() as client, client.get(f"{sandbox.url}?lang=en") as page:
+        html = await page.text()
+    hint = html.split('<p class="hint">', 1)[1].split("</p>", 1)[0]
+    assert f"“{i18n.text('de', 'button.ack')}”" in hint
+    assert i18n.text("en", "button.ack") not in hint
 
 
 async def test_the_sandbox_process_needs_no_token_and_ignores_env_and_dotenv(
