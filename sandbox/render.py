@@ -388,7 +388,8 @@ def page(
         '<nav aria-label="{language_label}">{languages}</nav>'
         '<details class="about" open><summary>{about}</summary>'
         '<p class="intro">{intro}</p><p class="hint">{hint}</p>'
-        '<p class="hint story">{story}</p></details>'
+        '<details class="story"><summary>{story_title}</summary>'
+        '<p class="hint">{story}</p></details></details>'
         '<p class="warning" role="note"><strong>{warning_head}</strong> {warning}</p></header>'
         '<div class="toolbar">'
         '<form class="people" method="get" action="/"><fieldset><legend>{people_label}</legend>'
@@ -415,6 +416,7 @@ def page(
         warning=view.t("sandbox.warning"),
         hint=view.t("sandbox.hint", seen=seen_button),
         story=view.t("sandbox.story_need"),
+        story_title=view.t("sandbox.story_title"),
         people_label=view.t("sandbox.people"),
         picker=picker,
         show_label=view.t("sandbox.show"),

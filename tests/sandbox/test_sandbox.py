@@ -134,6 +134,11 @@ async def test_a_kept_data_directory_keeps_the_chats_and_every_chat_is_found_aga
         await newcomer.wait_for(lambda m: said("join.ask_institution")[0] in m.text, 10)
         newcomer.send("Polizeirevier Lindenweg")
         await newcomer.wait_for(lambda m: "Nora Neumann" in m.text, 10)
+        # Dana hears of every use of her links; the chats are kept once nothing is on its way.
+        await dana.wait_for(lambda m: "Nora Neumann" in m.text, 10, after=invitation)
+        async with asyncio.timeout(15):
+            while (await first.cora.services.deliveries.backlog())[0]:
+                await asyncio.sleep(0.05)
         kim_id = person_id(first, "Kim Polizei")
         kept = {user.id: [m.text for m in user.history] for user in (dana, newcomer)}
         kept[kim_id] = [m.text for m in first.api.get_user(kim_id).history]
@@ -297,7 +302,7 @@ async def test_the_page_fits_1366x768_with_four_phones_and_works_on_a_phone(
     # The explanation is open on a first visit; all four message fields are in view anyway.
     assert await page.locator("details.about").get_attribute("open") is not None
     assert await _inputs_outside(page, scroll=False) == []
-    await page.locator("details.about summary").click()
+    await page.locator("details.about > summary").click()
     await page.reload()  # folded stays folded
     assert await page.locator("details.about").get_attribute("open") is None
     assert await _inputs_outside(page, scroll=False) == []

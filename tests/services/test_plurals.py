@@ -21,6 +21,132 @@ NUMBERS = (0, 1, 2, 5)
 # names with `#. count: <parameter>`), and what a reader sees around the number ({n}) for one
 # and for any other number.
 PLURALS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "alert.urgent_limit": (
+        "count",
+        {
+            "de": ("{n} Minute", "{n} Minuten"),
+            "en": ("{n} minute", "{n} minutes"),
+        },
+    ),
+    "alert.urgent_limit.coordinators": (
+        "count",
+        {
+            "de": ("{n} dringende Fallmeldung", "{n} dringende Fallmeldungen"),
+            "en": ("{n} urgent case alert", "{n} urgent case alerts"),
+        },
+    ),
+    "alert.urgent_limit.coordinators_api": (
+        "count",
+        {
+            "de": ("{n} dringende Fallmeldung", "{n} dringende Fallmeldungen"),
+            "en": ("{n} urgent case alert", "{n} urgent case alerts"),
+        },
+    ),
+    "find.header": (
+        "count",
+        {
+            "de": ("{n} Angebot", "{n} Angebote"),
+            "en": ("{n} offer", "{n} offers"),
+        },
+    ),
+    "invite.redeemed": (
+        "count",
+        {
+            "de": ("{n} Mal", "{n} Mal"),
+            "en": ("{n} more time", "{n} more times"),
+        },
+    ),
+    "invites.header": (
+        "count",
+        {
+            "de": ("{n} aktiver Einladungslink", "{n} aktive Einladungslinks"),
+            "en": ("{n} active invitation link", "{n} active invitation links"),
+        },
+    ),
+    "invites.line": (
+        "count",
+        {
+            "de": ("{n} Verwendung", "{n} Verwendungen"),
+            "en": ("{n} use left", "{n} uses left"),
+        },
+    ),
+    "need.adults": (
+        "count",
+        {
+            "de": ("{n} erwachsene Person", "{n} erwachsene Personen"),
+            "en": ("{n} adult", "{n} adults"),
+        },
+    ),
+    "need.children": (
+        "count",
+        {
+            "de": ("{n} Kind", "{n} Kinder"),
+            "en": ("{n} child", "{n} children"),
+        },
+    ),
+    "need.preview": (
+        "count",
+        {
+            "de": ("{n} passendes Angebot", "{n} passende Angebote"),
+            "en": ("{n} matching offer", "{n} matching offers"),
+        },
+    ),
+    "need.raised": (
+        "count",
+        {
+            "de": ("{n} passendes Angebot", "{n} passende Angebote"),
+            "en": ("{n} matching offer", "{n} matching offers"),
+        },
+    ),
+    "needs.header": (
+        "count",
+        {
+            "de": ("{n} offener Bedarf", "{n} offene Bedarfe"),
+            "en": ("{n} open need", "{n} open needs"),
+        },
+    ),
+    "offer.places_free": (
+        "count",
+        {
+            "de": ("{n} freier Platz", "{n} freie Plätze"),
+            "en": ("{n} free place", "{n} free places"),
+        },
+    ),
+    "offer.waiting": (
+        "count",
+        {
+            "de": ("{n} Tag", "{n} Tagen"),
+            "en": ("{n} day", "{n} days"),
+        },
+    ),
+    "offers.header": (
+        "count",
+        {
+            "de": ("{n} Angebot", "{n} Angebote"),
+            "en": ("{n} offer", "{n} offers"),
+        },
+    ),
+    "places.now": (
+        "count",
+        {
+            "de": ("{n} freier Platz", "{n} freie Plätze"),
+            "en": ("{n} free place", "{n} free places"),
+        },
+    ),
+    "report.support.free_line": (
+        "count",
+        {
+            "de": ("{n} Tag", "{n} Tagen"),
+            "en": ("{n} day", "{n} days"),
+        },
+    ),
+    "report.support.title": (
+        "count",
+        {
+            "de": ("{n} Angebot", "{n} Angebote"),
+            "en": ("{n} offer", "{n} offers"),
+        },
+    ),
     "members.header": (
         "count",
         {
@@ -178,6 +304,9 @@ _NEVER_ONE = {
     ("error.institution_length", "max"), ("poll.title_length", "max"),
     ("poll.option_length", "max"), ("poll.ask_dates", "max"), ("poll.ask_options", "max"),
     ("alert.text_too_long", "length"), ("announcement.text_too_long", "length"),
+    ("need.case_ref_too_long", "length"), ("need.case_ref_too_long", "max"),
+    ("need.note_too_long", "length"), ("need.note_too_long", "max"),
+    ("need.people_range", "max"), ("offers.places_range", "max"), ("offers.text_length", "max"),
 }  # fmt: skip
 
 _TEXT_FUNCTIONS = {"DomainError", "tr", "plain", "say", "text", "html_text"}
