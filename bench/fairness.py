@@ -37,10 +37,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.databases import add_members, fresh_database, label
+from bench.databases import fresh_database, label
 from bench.fake_telegram import FakeTelegram, pin_to_cpu
 from bench.fanout import BOT_CPU, FAKE_CPU, bot_settings, span
 from bot.app import CoraBot, build_application
+from sandbox.story import add_members
 from storage.models import Delivery, DeliveryStatus, Urgency
 from storage.repositories import DeliveryRepository
 

@@ -29,7 +29,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.databases import add_members
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key
@@ -37,6 +36,7 @@ from bot.polls import PollDraft
 from localapi.limits import LIMIT_MODELS
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
+from sandbox.story import add_members
 from storage import migrate
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, PollVote

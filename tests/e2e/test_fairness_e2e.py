@@ -132,7 +132,7 @@ async def test_the_seventh_urgent_alert_in_an_hour_is_refused_and_coordinators_a
     recipient = await join(api, cora, "Jo Jugendamt", "youth_welfare", "HRO")
     for n in range(6):
         sender.user.send(f"/alert youth_welfare HRO ! Lage Nummer {n + 1} im Fall Pappel")
-        await expect(sender.user, "alert.raised", after=sender.user.last)
+        await expect(sender.user, "alert.raised", recipients=1, after=sender.user.last)
         clock.advance(timedelta(minutes=5))
     # 09:30: the first urgent alert (09:00) leaves the window at 10:00.
     sender.user.send("/alert youth_welfare HRO ! Lage Nummer 7 im Fall Pappel")
@@ -156,13 +156,13 @@ async def test_the_seventh_urgent_alert_in_an_hour_is_refused_and_coordinators_a
 
     # Normal alerts still go; a second refusal within the hour does not tell anyone again.
     sender.user.send("/alert youth_welfare HRO Lage ohne Eile im Fall Birke")
-    await expect(sender.user, "alert.raised", after=refusal)
+    await expect(sender.user, "alert.raised", recipients=1, after=refusal)
     sender.user.send("/alert youth_welfare HRO ! Lage Nummer 8 im Fall Pappel")
     await expect(sender.user, "alert.urgent_limit", limit=6, count=30, after=refusal)
     # The sliding hour: at 10:01 the first urgent alert has left it.
     clock.advance(timedelta(minutes=31))
     sender.user.send("/alert youth_welfare HRO ! Lage Nummer 9 im Fall Pappel")
-    await expect(sender.user, "alert.raised", after=sender.user.last)
+    await expect(sender.user, "alert.raised", recipients=1, after=sender.user.last)
     assert await alerts_sent_to(cora, recipient.member_id) == 8
     notices = [
         m for m in regional.user.messages if shows(m, "alert.urgent_limit.coordinators", count=6)

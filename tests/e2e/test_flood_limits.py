@@ -117,10 +117,11 @@ class TestUrgentFanOut:
         [edit] = [c for c in edits_of(api, taker) if c.ok]
         [answered] = [c for c in api.calls_to("answerCallbackQuery") if c.ok]
         between = [c for c in deliveries_to(api, people) if handed_out.time < c.time < edit.time]
-        # While the handler stores the take-over, the fan-out goes on for a few messages; the
-        # handler then answers the press and edits the message, and the edit takes the next
-        # free slot, ahead of the sixteen deliveries waiting for theirs (one may be on its way).
-        assert len(between) <= 6, [round(c.time - handed_out.time, 3) for c in between]
+        # While the handler stores the take-over, the fan-out goes on (how many messages depends
+        # on the database's speed: a second's worth at most); the handler then answers the press
+        # and edits the message, and the edit takes the next free slot, ahead of the sixteen
+        # deliveries waiting for theirs (one may be on its way).
+        assert len(between) <= 30, [round(c.time - handed_out.time, 3) for c in between]
         assert len([c for c in between if c.time > answered.time]) <= 1
         # The next slot comes within a second: 30 messages in any second, then one is free.
         assert edit.time - answered.time < 1.0
