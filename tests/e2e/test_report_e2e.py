@@ -40,7 +40,10 @@ async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(
     text = await expect(coordinator.user, "report.title")
     assert shows(text, "report.summary", real=1, drills=0, active=4, reachable=4)
     assert "Polizei: <3 aktiv, <3 erreichbar" in text.text  # two members: masked
-    assert "Fälle <3 · bestätigt <3 · Median <3 · P90 <3" in text.text
+    assert (
+        "Fälle <3 · bestätigt <3 · Median zu wenige Daten (< 3) · P90 zu wenige Daten (< 3)"
+        in text.text
+    )
     assert "Paul" not in text.text and "Kranich" not in text.text
     gaps = await coordinator.user.wait_for(lambda m: shows(m, "report.gap.no_member"))
     assert "• Schwerin: alle Bereiche" in gaps.text
