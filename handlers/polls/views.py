@@ -250,14 +250,14 @@ def _decision_buttons(results: Results, language: str, timezone: str) -> InlineK
 def overview_message(
     results: Results, language: str, services: Services
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The creator's live overview: counts, names (named polls), and what to do next."""
+    """The creator's live overview: counts, names (named polls), and while the poll is open its
+    close button. The result is chosen on the closing notice alone, which comes as a new
+    message, so that the choice is offered once."""
     poll = results.poll
     text = _fit(results_lines(results, language, services, manager=True), language)
     if poll.status == PollStatus.OPEN:
         close = Button(Kind.POLL, str(poll.id), "close").encode()
         return text, keyboard([[(i18n.text(language, "button.close_poll"), close)]])
-    if poll.status == PollStatus.CLOSED:
-        return text, _decision_buttons(results, language, services.settings.cora_timezone)
     return text, None
 
 

@@ -328,3 +328,39 @@ async def test_the_poll_dialog_creates_a_multiple_choice_poll(
     await member.user.wait_for(lambda m: m is ballot and "☑️ 3. Kinderschutz" in str(m.buttons))
     reply = await reply_to(member.user, "/polls")
     assert shows(reply, "polls.your_answer", answers="3 ✅")
+
+
+def decision_offers(person: Person, poll_id: int) -> list[SimMessage]:
+    """The person's messages that offer the poll's result to choose (its "pick" buttons)."""
+    return [
+        m
+        for m in person.user.messages
+        if any((data or "").startswith(f"p:{poll_id}:pick") for row in m.buttons for _, data in row)
+    ]
+
+
+async def test_closepoll_offers_the_choice_of_the_result_once(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+    coordinator.user.send(f"/poll police@HRO {deadline} Fallkonferenz | Präsenz | Online")
+    poll_id = poll_id_in(await expect(coordinator.user, "poll.created", count=1))
+    await expect(police.user, "poll.ballot.header.single", id=poll_id)
+    overview = await coordinator.user.wait_for(
+        lambda m: shows(m, "poll.results.answered", answered=0, participants=1) and bool(m.buttons)
+    )
+
+    reply = await reply_to(coordinator.user, f"/closepoll {poll_id}")
+    assert shows(reply, "poll.closed_by_you", id=poll_id)
+    notice = await expect(coordinator.user, "poll.closed_notice.early", id=poll_id)
+    await coordinator.user.wait_for(lambda m: m is overview and shows(m, "poll.state.closed"))
+    # Only the notice offers the choice; the overview and the reply do not repeat it.
+    assert decision_offers(coordinator, poll_id) == [notice]
+    assert not overview.buttons
+    assert "Ergebnis" not in reply.text
+
+    await coordinator.user.press(notice.buttons[0][0][0], notice).answer()
+    await expect(coordinator.user, "poll.result.choice", id=poll_id)
+    assert decision_offers(coordinator, poll_id) == []
