@@ -364,3 +364,55 @@ async def test_closepoll_offers_the_choice_of_the_result_once(
     await coordinator.user.press(notice.buttons[0][0][0], notice).answer()
     await expect(coordinator.user, "poll.result.choice", id=poll_id)
     assert decision_offers(coordinator, poll_id) == []
+
+
+async def test_vote_hints_fit_the_poll_and_a_partial_vote_says_what_it_kept(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO", language="en")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+
+    # A date poll with two dates: the hint names exactly those two, in the reader's language.
+    coordinator.user.send(
+        f"/poll police,youth_welfare@HRO {deadline} Fallkonferenz"
+        f" | {local(in_days(3, 10))} | {local(in_days(4, 10))}"
+    )
+    dates = poll_id_in(await expect(coordinator.user, "poll.created", count=2))
+    ballot = await expect(police.user, "poll.ballot.header.date", id=dates)
+    assert f"/vote {dates} 1=ja 2=vielleicht" in ballot.text
+    assert "3=" not in ballot.text
+    english = await expect(youth.user, "poll.ballot.header.date", "en", id=dates)
+    assert f"/vote {dates} 1=yes 2=maybe" in english.text and "3=" not in english.text
+    wrong = await reply_to(police.user, f"/vote {dates} 2")
+    assert shows(wrong, "vote.date_usage", id=dates, example="1=ja 2=vielleicht")
+
+    # A partial /vote changes the date named and says that the other one keeps its answer.
+    reply = await reply_to(police.user, f"/vote {dates} 1=ja 2=nein")
+    assert shows(reply, "vote.saved", id=dates, answers="1 ✅, 2 ❌")
+    assert not shows(reply, "vote.kept", answers="")
+    assert "unverändert" not in reply.text  # nothing kept when every date is named
+    reply = await reply_to(police.user, f"/vote {dates} 1=vielleicht")
+    assert shows(reply, "vote.saved", id=dates, answers="1 🤔, 2 ❌")
+    assert shows(reply, "vote.kept", answers="2 ❌")
+    reply = await reply_to(youth.user, f"/vote {dates} 2=yes")
+    assert shows(reply, "vote.saved", "en", id=dates, answers="2 ✅")
+    assert "kept" not in reply.text  # no earlier answer to keep
+
+    # Choice polls: the example is an option the poll has.
+    created = await reply_to(
+        coordinator.user, f"/poll police@HRO {deadline} Ort | Präsenz | Online | Hybrid"
+    )
+    single = poll_id_in(created)
+    ballot = await expect(police.user, "poll.ballot.header.single", id=single)
+    assert f"/vote {single} 3" in ballot.text
+    created = await reply_to(
+        coordinator.user, f"/poll police@HRO {deadline} mehrfach Themen | Akten | Termine"
+    )
+    multiple = poll_id_in(created)
+    assert multiple != single
+    ballot = await expect(police.user, "poll.ballot.header.multiple", id=multiple)
+    assert f"/vote {multiple} 1,2" in ballot.text
+    reply = await reply_to(police.user, f"/vote {multiple} 1,2")
+    assert shows(reply, "vote.saved", id=multiple)
