@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
 from telegram.error import TelegramError
@@ -60,6 +60,49 @@ class CommandRegistry:
 
     def for_audience(self, audience: Audience) -> list[Command]:
         return [command for command in self._commands.values() if command.audience <= audience]
+
+
+class HelpGroup(StrEnum):
+    """The sections of /help, in the order shown."""
+
+    ALERTS = "alerts"
+    POLLS = "polls"  # polls and announcements
+    MEMBERS = "members"
+    NETWORK = "network"  # channels, the support system and the report
+    YOU = "you"  # profile, language, availability and one's own data
+
+
+_HELP_GROUPS: dict[HelpGroup, tuple[str, ...]] = {
+    HelpGroup.ALERTS: ("alert", "alerts", "ack", "take", "update", "close", "drill", "drillresult"),
+    HelpGroup.POLLS: ("poll", "polls", "vote", "results", "closepoll", "announce", "scheduled"),
+    HelpGroup.MEMBERS: (
+        *("invite", "invites", "pending", "approve", "reject", "revoke"),
+        *("members", "change", "erase", "audit"),
+    ),
+    HelpGroup.NETWORK: (
+        *("channels", "channel", "newchannel", "channelrule", "archivechannel"),
+        *("find", "need", "needs", "offers", "offer", "places", "waiting", "maintainer"),
+        "report",
+    ),
+    HelpGroup.YOU: (
+        *("start", "help", "me", "language", "cancel"),
+        *("away", "back", "quiet", "regions", "mydata", "leave"),
+    ),
+}
+_GROUP_OF = {name: group for group, names in _HELP_GROUPS.items() for name in names}
+
+
+def help_group(name: str) -> HelpGroup:
+    """The /help section of a command; one not placed yet goes with the person's own."""
+    return _GROUP_OF.get(name, HelpGroup.YOU)
+
+
+def help_sections(commands: list[Command]) -> list[tuple[HelpGroup, list[Command]]]:
+    """The commands by /help section, sections in their order, empty ones left out."""
+    sections: dict[HelpGroup, list[Command]] = {group: [] for group in HelpGroup}
+    for command in commands:
+        sections[help_group(command.name)].append(command)
+    return [(group, listed) for group, listed in sections.items() if listed]
 
 
 def audience_of(member: MemberView | None) -> Audience:

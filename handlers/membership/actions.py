@@ -11,7 +11,14 @@ from bot.errors import DomainError
 from bot.i18n import LANGUAGES
 from bot.membership import Progress, Step, TelegramIdentity, next_step
 from handlers.common.callbacks import Button, Kind
-from handlers.common.commands import CommandRegistry, audience_of, sync_member_menu
+from handlers.common.commands import (
+    Audience,
+    CommandRegistry,
+    HelpGroup,
+    audience_of,
+    help_sections,
+    sync_member_menu,
+)
 from handlers.common.context import CoraContext
 from handlers.common.render import (
     chunk_lines,
@@ -154,19 +161,24 @@ async def join_button(update: Update, context: CoraContext, button: Button) -> N
 
 
 async def help_command(update: Update, context: CoraContext) -> None:
-    """List exactly the commands this person may use."""
-    registry = _registry(context)
-    lines = [
-        tr(
-            context,
-            "help.line",
-            command=command.name,
-            description=plain(context, f"command.{command.name}"),
-        )
-        for command in registry.for_audience(audience_of(context.member))
-    ]
-    header = tr(context, "help.header")
-    for text in chunk_lines(lines, header):
+    """List exactly the commands this person may use, in sections (alerts, polls, ...)."""
+    audience = audience_of(context.member)
+    lines = [tr(context, "help.header")]
+    for group, commands in help_sections(_registry(context).for_audience(audience)):
+        # Without /report the section is the network and the support system only.
+        member_only = group == HelpGroup.NETWORK and audience < Audience.COORDINATOR
+        title = "network_member" if member_only else str(group)
+        lines += ["", tr(context, f"help.group.{title}")]
+        lines += [
+            tr(
+                context,
+                "help.line",
+                command=command.name,
+                description=plain(context, f"command.{command.name}"),
+            )
+            for command in commands
+        ]
+    for text in chunk_lines(lines):
         await send_html(update, text)
 
 

@@ -18,7 +18,13 @@ from handlers.common.render import (
     tr,
     when,
 )
-from handlers.polls.views import ANSWER_CODES, answers_text, results_lines, state_key
+from handlers.polls.views import (
+    ANSWER_CODES,
+    answers_text,
+    results_lines,
+    state_key,
+    vote_example,
+)
 from storage.models import Answer, PollKind, PollStatus
 
 _ANSWER_WORDS = {
@@ -59,15 +65,21 @@ async def vote_command(update: Update, context: CoraContext) -> None:
     poll_id = await polls.find(member.id, ref)
     view = await polls.view(poll_id)
     if view.kind == PollKind.DATE and replace:
-        raise DomainError("vote.date_usage", id=poll_id)
+        raise DomainError(
+            "vote.date_usage", id=poll_id, example=vote_example(view, context.language)
+        )
     ballot = await polls.vote(member.id, poll_id, answers, replace=replace)
-    await say(
-        update,
-        context,
-        "vote.saved",
-        id=poll_id,
-        answers=answers_text(context, ballot.poll, ballot.answers or {}),
-    )
+    saved = ballot.answers or {}
+    text = tr(context, "vote.saved", id=poll_id, answers=answers_text(context, ballot.poll, saved))
+    # A partial /vote on a date poll changes the options named and keeps the others' answers.
+    kept = {
+        option.id: saved[option.id]
+        for option in ballot.poll.options
+        if option.position not in answers and option.id in saved
+    }
+    if view.kind == PollKind.DATE and kept:
+        text += "\n" + tr(context, "vote.kept", answers=answers_text(context, ballot.poll, kept))
+    await send_html(update, text)
 
 
 async def poll_button(update: Update, context: CoraContext, button: Button) -> None:

@@ -84,6 +84,19 @@ def _fit(lines: list[str], language: str) -> str:
     return "\n".join([*lines, more])
 
 
+def vote_example(poll: PollView, language: str) -> str:
+    """The answers part of a `/vote` example that is right for this poll: for a date poll
+    yes / if need be / no on its first (up to three) options, for a single choice its last
+    option, for a multiple choice its first and last."""
+    positions = [option.position for option in poll.options]
+    if poll.kind == PollKind.DATE:
+        words = [i18n.text(language, f"vote.example.{answer}") for answer in Answer]
+        return " ".join(f"{n}={word}" for n, word in zip(positions, words, strict=False))
+    if poll.kind == PollKind.MULTIPLE:
+        return f"{positions[0]},{positions[-1]}"
+    return str(positions[-1])
+
+
 def ballot_message(
     poll: PollView,
     answers: Mapping[int, str] | None,
@@ -125,7 +138,14 @@ def ballot_message(
     open_for_votes = poll.status == PollStatus.OPEN and may_vote
     lines.append("")
     if open_for_votes:
-        lines.append(i18n.html_text(language, f"poll.ballot.command.{poll.kind}", id=poll.id))
+        lines.append(
+            i18n.html_text(
+                language,
+                f"poll.ballot.command.{poll.kind}",
+                id=poll.id,
+                example=vote_example(poll, language),
+            )
+        )
     elif poll.status != PollStatus.OPEN:
         lines.append(i18n.html_text(language, "poll.ballot.closed", id=poll.id))
     markup = _answer_buttons(poll, answers or {}, timezone, language) if open_for_votes else None
@@ -250,14 +270,14 @@ def _decision_buttons(results: Results, language: str, timezone: str) -> InlineK
 def overview_message(
     results: Results, language: str, services: Services
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The creator's live overview: counts, names (named polls), and what to do next."""
+    """The creator's live overview: counts, names (named polls), and while the poll is open its
+    close button. The result is chosen on the closing notice alone, which comes as a new
+    message, so that the choice is offered once."""
     poll = results.poll
     text = _fit(results_lines(results, language, services, manager=True), language)
     if poll.status == PollStatus.OPEN:
         close = Button(Kind.POLL, str(poll.id), "close").encode()
         return text, keyboard([[(i18n.text(language, "button.close_poll"), close)]])
-    if poll.status == PollStatus.CLOSED:
-        return text, _decision_buttons(results, language, services.settings.cora_timezone)
     return text, None
 
 

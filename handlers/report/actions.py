@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InputFile, Update
+from telegram import Chat, InputFile, Update
 from telegram.constants import ChatAction
 
 from bot.errors import DomainError
@@ -47,11 +47,7 @@ async def report(update: Update, context: CoraContext) -> None:
     await chat.send_action(ChatAction.UPLOAD_PHOTO)
     # Drawing takes a moment; it must not hold up alerts on the event loop.
     picture = await asyncio.to_thread(report_png, result, network, language)
-    await chat.send_photo(
-        InputFile(picture, filename=f"{stem}.png"),
-        caption=tr(context, "report.png_caption"),
-        parse_mode=HTML,
-    )
+    await _send_picture(chat, context, picture, f"{stem}.png", "report.png_caption")
     # The support system (offers, free places, needs) as a table and a heat map of its own.
     support_stem = (
         f"{plain(context, 'report.support.file_stem')}-{result.first_day}-{result.last_day}"
@@ -63,8 +59,20 @@ async def report(update: Update, context: CoraContext) -> None:
         parse_mode=HTML,
     )
     picture = await asyncio.to_thread(support_png, result, network, language)
+    await _send_picture(chat, context, picture, f"{support_stem}.png", "report.support.png_caption")
+
+
+async def _send_picture(
+    chat: Chat, context: CoraContext, picture: bytes, filename: str, caption: str
+) -> None:
+    """A heat map as a photo to look at in the chat, then the same PNG as a file: Telegram
+    recompresses photos, which blurs the small figures in the cells."""
     await chat.send_photo(
-        InputFile(picture, filename=f"{support_stem}.png"),
-        caption=tr(context, "report.support.png_caption"),
+        InputFile(picture, filename=filename), caption=tr(context, caption), parse_mode=HTML
+    )
+    await chat.send_document(
+        InputFile(picture, filename=filename),
+        caption=tr(context, "report.png_file_caption"),
         parse_mode=HTML,
+        disable_content_type_detection=True,
     )

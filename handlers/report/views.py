@@ -74,8 +74,12 @@ def seconds_text(figures: Figures, value: float | None) -> str:
     return _number(value)
 
 
-def duration_text(figures: Figures, value: float | None) -> str:
+def duration_text(figures: Figures, value: float | None, language: str) -> str:
+    """A time as read in the chat: a masked one says that there are too few data, since "<3"
+    next to a time reads like "under 3 minutes"."""
     masked = _time_masked(figures, value)
+    if masked == MASK:
+        return i18n.text(language, "report.too_few", limit=SMALL)
     if masked is not None or value is None:
         return masked or NONE
     return duration(value)
@@ -168,8 +172,8 @@ def _figures_line(language: str, kind: AlertKind, figures: Figures) -> str:
         f"report.figures.{kind}",
         alerts=count_text(figures.alerts),
         share=share_text(figures),
-        median=duration_text(figures, figures.median),
-        p90=duration_text(figures, figures.p90),
+        median=duration_text(figures, figures.median, language),
+        p90=duration_text(figures, figures.p90, language),
         escalated=count_text(figures.escalated),
         unreachable=count_text(figures.unreachable),
     )
@@ -490,12 +494,15 @@ SUPPORT_CSV_COLUMNS = (
 )
 
 
-def _need_times(figures: NeedFigures, value: float | None, *, seconds: bool) -> str:
-    """Times until a need was taken: shown from three met needs on, like answer times."""
+def _need_times(
+    figures: NeedFigures, value: float | None, *, seconds: bool, language: str | None = None
+) -> str:
+    """Times until a need was taken: shown from three met needs on, like answer times. In the
+    chat (`language` given) a masked time says that there are too few data; the CSV keeps "<3"."""
     if not figures.met or value is None:
         return NONE
     if figures.met < SMALL:
-        return MASK
+        return MASK if language is None else i18n.text(language, "report.too_few", limit=SMALL)
     return _number(value) if seconds else duration(value)
 
 
@@ -589,8 +596,8 @@ def support_lines(report: Report, network: Network, language: str) -> list[str]:
                     met=count_text(figures.met),
                     unmet=count_text(figures.unmet_total),
                     reasons=f" ({reasons})" if reasons else "",
-                    median=_need_times(figures, figures.median, seconds=False),
-                    p90=_need_times(figures, figures.p90, seconds=False),
+                    median=_need_times(figures, figures.median, seconds=False, language=language),
+                    p90=_need_times(figures, figures.p90, seconds=False, language=language),
                 )
             )
     return lines

@@ -292,3 +292,55 @@ async def test_a_coordinator_moves_a_member_who_then_leaves_channels_that_no_lon
             )
         ).all()
     assert stored == []  # the stored membership went with the move, not only its visibility
+
+
+HELP_LINE = 45  # characters: a line of /help fits a phone's width without wrapping twice
+
+
+async def test_help_is_grouped_into_short_lines(api: LocalBotApi, cora: CoraBot) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    member = await join(api, cora, "Paul Polizei", "police", "HRO", language="en")
+    registered = [command.name for command in cora.commands]
+
+    text = (await reply_to(coordinator.user, "/help")).text
+    lines = text.splitlines()
+    headers = [said(f"help.group.{group}")[0] for group in HELP_ORDER]
+    assert [line for line in lines if line in headers] == headers  # every section, in order
+    assert lines[0] == said("help.header")[0]
+    listed = [line.split(" – ")[0][1:] for line in lines if line.startswith("/")]
+    assert sorted(listed) == sorted(registered)  # every command once
+    section = {name: _section_of(lines, f"/{name} – ", headers) for name in listed}
+    assert section["alert"] == section["drill"] == said("help.group.alerts")[0]
+    assert section["closepoll"] == section["announce"] == said("help.group.polls")[0]
+    assert section["invite"] == section["erase"] == said("help.group.members")[0]
+    assert section["report"] == section["find"] == said("help.group.network")[0]
+    assert section["mydata"] == section["away"] == said("help.group.you")[0]
+    assert [line for line in lines if len(line) > HELP_LINE] == []
+    assert shows(await reply_to(coordinator.user, "/language en"), "language.set", "en")
+    english = (await reply_to(coordinator.user, "/help")).text.splitlines()
+    assert said("help.group.network", "en")[0] in english
+    assert sum(line.startswith("/") for line in english) == len(registered)
+    assert [line for line in english if len(line) > HELP_LINE] == []
+
+    # A member sees only their sections, in their language; also short.
+    text = (await reply_to(member.user, "/help")).text
+    lines = text.splitlines()
+    assert said("help.group.members", "en")[0] not in lines
+    assert said("help.group.network", "en")[0] not in lines
+    assert said("help.group.network_member", "en")[0] in lines
+    assert "/report – " not in text and "/invite – " not in text and "/vote – " in text
+    assert [line for line in lines if len(line) > HELP_LINE] == []
+
+
+HELP_ORDER = ("alerts", "polls", "members", "network", "you")
+
+
+def _section_of(lines: list[str], start: str, headers: list[str]) -> str:
+    """The section header above the line that starts with `start`."""
+    current = ""
+    for line in lines:
+        if line in headers:
+            current = line
+        elif line.startswith(start):
+            return current
+    raise AssertionError(start)

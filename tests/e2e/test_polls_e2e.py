@@ -328,3 +328,91 @@ async def test_the_poll_dialog_creates_a_multiple_choice_poll(
     await member.user.wait_for(lambda m: m is ballot and "☑️ 3. Kinderschutz" in str(m.buttons))
     reply = await reply_to(member.user, "/polls")
     assert shows(reply, "polls.your_answer", answers="3 ✅")
+
+
+def decision_offers(person: Person, poll_id: int) -> list[SimMessage]:
+    """The person's messages that offer the poll's result to choose (its "pick" buttons)."""
+    return [
+        m
+        for m in person.user.messages
+        if any((data or "").startswith(f"p:{poll_id}:pick") for row in m.buttons for _, data in row)
+    ]
+
+
+async def test_closepoll_offers_the_choice_of_the_result_once(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+    coordinator.user.send(f"/poll police@HRO {deadline} Fallkonferenz | Präsenz | Online")
+    poll_id = poll_id_in(await expect(coordinator.user, "poll.created", count=1))
+    await expect(police.user, "poll.ballot.header.single", id=poll_id)
+    overview = await coordinator.user.wait_for(
+        lambda m: shows(m, "poll.results.answered", answered=0, participants=1) and bool(m.buttons)
+    )
+
+    reply = await reply_to(coordinator.user, f"/closepoll {poll_id}")
+    assert shows(reply, "poll.closed_by_you", id=poll_id)
+    notice = await expect(coordinator.user, "poll.closed_notice.early", id=poll_id)
+    await coordinator.user.wait_for(lambda m: m is overview and shows(m, "poll.state.closed"))
+    # Only the notice offers the choice; the overview and the reply do not repeat it.
+    assert decision_offers(coordinator, poll_id) == [notice]
+    assert not overview.buttons
+    assert "Ergebnis" not in reply.text
+
+    await coordinator.user.press(notice.buttons[0][0][0], notice).answer()
+    await expect(coordinator.user, "poll.result.choice", id=poll_id)
+    assert decision_offers(coordinator, poll_id) == []
+
+
+async def test_vote_hints_fit_the_poll_and_a_partial_vote_says_what_it_kept(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO", language="en")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+
+    # A date poll with two dates: the hint names exactly those two, in the reader's language.
+    coordinator.user.send(
+        f"/poll police,youth_welfare@HRO {deadline} Fallkonferenz"
+        f" | {local(in_days(3, 10))} | {local(in_days(4, 10))}"
+    )
+    dates = poll_id_in(await expect(coordinator.user, "poll.created", count=2))
+    ballot = await expect(police.user, "poll.ballot.header.date", id=dates)
+    assert f"/vote {dates} 1=ja 2=vielleicht" in ballot.text
+    assert "3=" not in ballot.text
+    english = await expect(youth.user, "poll.ballot.header.date", "en", id=dates)
+    assert f"/vote {dates} 1=yes 2=maybe" in english.text and "3=" not in english.text
+    wrong = await reply_to(police.user, f"/vote {dates} 2")
+    assert shows(wrong, "vote.date_usage", id=dates, example="1=ja 2=vielleicht")
+
+    # A partial /vote changes the date named and says that the other one keeps its answer.
+    reply = await reply_to(police.user, f"/vote {dates} 1=ja 2=nein")
+    assert shows(reply, "vote.saved", id=dates, answers="1 ✅, 2 ❌")
+    assert not shows(reply, "vote.kept", answers="")
+    assert "unverändert" not in reply.text  # nothing kept when every date is named
+    reply = await reply_to(police.user, f"/vote {dates} 1=vielleicht")
+    assert shows(reply, "vote.saved", id=dates, answers="1 🤔, 2 ❌")
+    assert shows(reply, "vote.kept", answers="2 ❌")
+    reply = await reply_to(youth.user, f"/vote {dates} 2=yes")
+    assert shows(reply, "vote.saved", "en", id=dates, answers="2 ✅")
+    assert "kept" not in reply.text  # no earlier answer to keep
+
+    # Choice polls: the example is an option the poll has.
+    created = await reply_to(
+        coordinator.user, f"/poll police@HRO {deadline} Ort | Präsenz | Online | Hybrid"
+    )
+    single = poll_id_in(created)
+    ballot = await expect(police.user, "poll.ballot.header.single", id=single)
+    assert f"/vote {single} 3" in ballot.text
+    created = await reply_to(
+        coordinator.user, f"/poll police@HRO {deadline} mehrfach Themen | Akten | Termine"
+    )
+    multiple = poll_id_in(created)
+    assert multiple != single
+    ballot = await expect(police.user, "poll.ballot.header.multiple", id=multiple)
+    assert f"/vote {multiple} 1,2" in ballot.text
+    reply = await reply_to(police.user, f"/vote {multiple} 1,2")
+    assert shows(reply, "vote.saved", id=multiple)

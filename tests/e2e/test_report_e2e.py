@@ -40,7 +40,10 @@ async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(
     text = await expect(coordinator.user, "report.title")
     assert shows(text, "report.summary", real=1, drills=0, active=4, reachable=4)
     assert "Polizei: <3 aktiv, <3 erreichbar" in text.text  # two members: masked
-    assert "Fälle <3 · bestätigt <3 · Median <3 · P90 <3" in text.text
+    assert (
+        "Fälle <3 · bestätigt <3 · Median zu wenige Daten (< 3) · P90 zu wenige Daten (< 3)"
+        in text.text
+    )
     assert "Paul" not in text.text and "Kranich" not in text.text
     gaps = await coordinator.user.wait_for(lambda m: shows(m, "report.gap.no_member"))
     assert "• Schwerin: alle Bereiche" in gaps.text
@@ -67,6 +70,15 @@ async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(
     size = image_size(picture.photo)
     assert size is not None and size[0] >= 1200
     assert "upload_photo" in coordinator.user.chat_actions
+    # Telegram recompresses photos: the same PNG follows as a file, byte for byte.
+    original = await coordinator.user.wait_for(
+        lambda m: m.document is not None and (m.document.file_name or "").endswith(".png"),
+        after=picture,
+    )
+    assert original.document is not None and original.document.data == picture.photo
+    assert original.document.file_name is not None
+    assert original.document.file_name.startswith("cora-netzwerkbericht-")
+    assert shows(original, "report.png_file_caption")
     keep = os.environ.get("CORA_KEEP_REPORT_PNG")
     if keep:
         await asyncio.to_thread(Path(keep, "cora-report-e2e.png").write_bytes, picture.photo)
@@ -82,7 +94,24 @@ async def test_a_coordinator_gets_the_report_as_text_csv_and_picture(
     )
     assert support.document is not None and support.document.data is not None
     assert support.document.data.decode("utf-8-sig").startswith("dimension,region,")
-    await coordinator.user.wait_for(lambda m: m.photo is not None, 20, after=support)
+    support_picture = await coordinator.user.wait_for(
+        lambda m: m.photo is not None, 20, after=support
+    )
+    await coordinator.user.wait_for(
+        lambda m: m.document is not None and (m.document.file_name or "").endswith(".png"),
+        20,
+        after=support_picture,
+    )
+    pngs = [
+        call
+        for call in api.calls_to("sendDocument")
+        if call.ok and call.result["document"]["file_name"].endswith(".png")
+    ]
+    assert [call.result["document"]["file_name"].split("-")[1] for call in pngs] == [
+        "netzwerkbericht",
+        "hilfesystem",
+    ]
+    assert all(call.params["chat_id"] == coordinator.user.id for call in pngs)
 
     bad = await reply_to(coordinator.user, "/report gestern")
     assert shows(bad, "report.bad_period", period="gestern")

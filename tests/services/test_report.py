@@ -306,7 +306,10 @@ async def test_the_text_report_is_readable_and_masked(history: History) -> None:
     )
     assert "Übungen 3 · bestätigt 100 % · Median 1 min 15 s · P90 1 min 35 s" in text
     assert "Jugendamt: <3 aktiv, <3 erreichbar" in text
-    assert "Fälle <3 · bestätigt <3 · Median <3 · P90 <3" in text
+    assert (
+        "Fälle <3 · bestätigt <3 · Median zu wenige Daten (< 3) · P90 zu wenige Daten (< 3)" in text
+    )
+    assert "Median <3" not in text and "P90 <3" not in text
     assert "Langsame Antworten auf Fallmeldungen (Median über 2 min):\n• Rostock: Polizei" in text
     assert (
         "Nur nicht erreichbare oder abwesende Mitglieder:\n• Vorpommern-Greifswald: Polizei" in text
@@ -315,6 +318,7 @@ async def test_the_text_report_is_readable_and_masked(history: History) -> None:
     english = plain_lines(report_lines(report, load_network(), "en", "2026-11-02 10:00"))
     assert "Network report 2026-10-01 – 2026-10-31" in english
     assert "Alerts 4 · acknowledged 100 % · median 3 min · p90 15 min 30 s" in english
+    assert "median too few data (< 3) · p90 too few data (< 3)" in english
     # Pseudonymous: no member's name appears anywhere.
     assert "Person" not in text + english
 
