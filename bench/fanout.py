@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import math
 import os
@@ -49,6 +50,7 @@ from bot.app import build_application
 from bot.config import Settings
 from bot.keys import generate_encryption_key, generate_signing_key
 from bot.network import load_network
+from handlers.transport.request import HttpClient
 from sandbox.story import add_members
 from storage.models import Urgency
 
@@ -113,7 +115,13 @@ class Payload:
 # --- helpers --------------------------------------------------------------------------------
 
 
-def bot_settings(fake: FakeTelegram, database_url: str, directory: Path, rate: float) -> Settings:
+def bot_settings(
+    fake: FakeTelegram,
+    database_url: str,
+    directory: Path,
+    rate: float,
+    http_client: HttpClient = "aiohttp",
+) -> Settings:
     return Settings(
         _env_file=None,
         telegram_bot_token=TOKEN,
@@ -123,6 +131,7 @@ def bot_settings(fake: FakeTelegram, database_url: str, directory: Path, rate: f
         cora_encryption_key=generate_encryption_key(),
         cora_audit_signing_key=generate_signing_key(),
         telegram_max_rate=rate,
+        telegram_http_client=http_client,
         log_level="WARNING",
     )
 
@@ -189,6 +198,7 @@ async def outbox_fan_out(
     fake: FakeTelegram,
     recipients: int,
     rate: float,
+    http_client: HttpClient = "aiohttp",
 ) -> tuple[FanOut, Payload]:
     """One urgent alert to `recipients` police officers in HRO, raised as the /alert handler
     raises it, delivered by the running bot's outbox."""
@@ -199,7 +209,7 @@ async def outbox_fan_out(
             url, [sender_chat], "victim_support", "HRO", prefix="Absenderin"
         )
         await add_members(url, chats, "police", "HRO", prefix="Mitglied")
-        cora = build_application(bot_settings(fake, url, directory, rate))
+        cora = build_application(bot_settings(fake, url, directory, rate, http_client))
         await cora.start()
         try:
             await asyncio.sleep(0.5)  # start-up requests are done; the limiter is idle
@@ -232,7 +242,7 @@ async def outbox_fan_out(
     ]
     result = FanOut(
         scenario,
-        "outbox",
+        f"outbox ({http_client})",
         label(spec),
         recipients,
         last,
@@ -307,7 +317,12 @@ async def plain_fan_out(
 
 
 async def alert_latency(
-    spec: str, directory: Path, fake: FakeTelegram, alerts: int, rate: float
+    spec: str,
+    directory: Path,
+    fake: FakeTelegram,
+    alerts: int,
+    rate: float,
+    http_client: HttpClient = "aiohttp",
 ) -> Latency:
     """Members raise alerts with the one-line /alert, one after the other, each to the five
     police officers of a region (regions and senders rotate, so no chat nears its own limit)."""
@@ -322,7 +337,7 @@ async def alert_latency(
         await add_members(url, sender_chats, "victim_support", "HRO", prefix="Absender")
         for region, chats in region_chats.items():
             await add_members(url, chats, "police", region, prefix=f"Polizei {region}")
-        cora = build_application(bot_settings(fake, url, directory, rate))
+        cora = build_application(bot_settings(fake, url, directory, rate, http_client))
         await cora.start()
         sent_at: list[tuple[float, str]] = []
         try:
@@ -341,7 +356,7 @@ async def alert_latency(
         finally:
             await cora.stop()
     calls = await fake.calls()
-    return _latencies("30/s" if rate else "off", calls, sent_at, region_chats)
+    return _latencies(f"{'30/s' if rate else 'off'}, {http_client}", calls, sent_at, region_chats)
 
 
 def _latencies(
@@ -416,14 +431,13 @@ def table(runs: Sequence[FanOut], latencies: Sequence[Latency]) -> str:
             f"{run.cpu_ms_per_message:>10.2f}"
         )
     overhead = [r for r in runs if r.scenario.startswith("overhead")]
-    for outbox in (r for r in overhead if r.sender == "outbox"):
+    for outbox in (r for r in overhead if r.sender.startswith("outbox")):
         plain = next((r for r in overhead if r.sender.startswith("plain")), None)
         if plain is not None:
             lines.append(
-                f"outbox overhead ({outbox.database}): "
-                f"{1000 / outbox.rate - 1000 / plain.rate:.2f} ms/message wall, "
-                f"{outbox.cpu_ms_per_message - plain.cpu_ms_per_message:.2f} ms/message CPU "
-                f"(outbox {outbox.rate:.0f}/s vs plain loop {plain.rate:.0f}/s)"
+                f"{outbox.sender} ({outbox.database}): {outbox.rate / plain.rate:.2f}× the plain "
+                f"loop ({outbox.rate:.0f}/s vs {plain.rate:.0f}/s); "
+                f"{outbox.cpu_ms_per_message - plain.cpu_ms_per_message:+.2f} ms/message CPU"
             )
     for latency in latencies:
         for name, values in (
@@ -432,7 +446,7 @@ def table(runs: Sequence[FanOut], latencies: Sequence[Latency]) -> str:
         ):
             ms = [1000 * v for v in values]
             lines.append(
-                f"latency, limiter {latency.limiter:<4}, {name:<17} → first delivery: "
+                f"latency, limiter {latency.limiter:<13}, {name:<17} → first delivery: "
                 f"p50 {percentile(ms, 0.5):.0f} ms, p90 {percentile(ms, 0.9):.0f} ms, "
                 f"max {max(ms):.0f} ms (n={len(ms)})"
             )
@@ -465,6 +479,9 @@ async def _run_scenarios(
     runs: list[FanOut] = []
     latencies: list[Latency] = []
     databases = ["sqlite", *(spec for spec in args.database if spec != "sqlite")]
+    clients: list[HttpClient] = [c for c in ("aiohttp", "httpx") if c in args.clients.split(",")]
+    if not clients:
+        raise SystemExit("--clients: aiohttp, httpx or both")
 
     def report(result: FanOut) -> None:
         runs.append(result)
@@ -480,7 +497,7 @@ async def _run_scenarios(
             )
             async with FakeTelegram(limits=True, cpu=fake_cpu) as fake:
                 result, payload = await outbox_fan_out(
-                    "limits (30/s)", spec, directory, fake, n, 30
+                    "limits (30/s)", spec, directory, fake, n, 30, clients[0]
                 )
             report(result)
             if spec == "sqlite":
@@ -493,14 +510,16 @@ async def _run_scenarios(
                 f"{args.repeat} rounds; the table shows the median round",
                 flush=True,
             )
-            outboxes, plains = [], []
-            for _ in range(args.repeat):  # interleaved, so that both see the same noise
-                async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
-                    result, payload = await outbox_fan_out(
-                        "overhead (no limit)", spec, directory, fake, n, 0
-                    )
-                outboxes.append(result)
-                print(describe(result), flush=True)
+            outboxes: dict[HttpClient, list[FanOut]] = {c: [] for c in clients}
+            plains: list[FanOut] = []
+            for _ in range(args.repeat):  # interleaved, so that all see the same noise
+                for client in clients:
+                    async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
+                        result, payload = await outbox_fan_out(
+                            "overhead (no limit)", spec, directory, fake, n, 0, client
+                        )
+                    outboxes[client].append(result)
+                    print(describe(result), flush=True)
                 if spec == "sqlite":
                     async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
                         plain = await plain_fan_out(
@@ -508,20 +527,20 @@ async def _run_scenarios(
                         )
                     plains.append(plain)
                     print(describe(plain), flush=True)
-            for rounds in (outboxes, plains):
+            for rounds in (*outboxes.values(), plains):
                 if rounds:
                     runs.append(median(rounds))
                     rates = ", ".join(f"{r.rate:.0f}" for r in rounds)
                     print(f"  {rounds[0].sender}: {rates} messages/s", flush=True)
         if "latency" in scenarios and spec == "sqlite":
-            for rate, limits in ((30.0, True), (0.0, False)):
+            for (rate, limits), client in itertools.product(((30.0, True), (0.0, False)), clients):
                 print(
                     f"\n[latency] {args.alerts} one-line /alert commands, limiter "
-                    f"{'30/s, fake limits on' if rate else 'off'}",
+                    f"{'30/s, fake limits on' if rate else 'off'}, {client}",
                     flush=True,
                 )
                 async with FakeTelegram(limits=limits, cpu=fake_cpu) as fake:
-                    latency = await alert_latency(spec, directory, fake, args.alerts, rate)
+                    latency = await alert_latency(spec, directory, fake, args.alerts, rate, client)
                 latencies.append(latency)
                 ms = [1000 * v for v in latency.from_update]
                 print(
@@ -548,6 +567,12 @@ def main() -> None:
         help="also run limits and overhead on PostgreSQL (a new database on this server)",
     )
     parser.add_argument("--only", help="comma-separated: limits,overhead,latency")
+    parser.add_argument(
+        "--clients",
+        default="aiohttp,httpx",
+        help="the bot's HTTP clients (TELEGRAM_HTTP_CLIENT) for overhead and latency; "
+        "limits runs the first",
+    )
     parser.add_argument(
         "--data-dir", help="where the SQLite files go, removed afterwards (default: the temp dir)"
     )

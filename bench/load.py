@@ -453,7 +453,7 @@ async def run_load(
                 f"in {figures.seed_seconds:.1f} s",
                 flush=True,
             )
-            cora = build_application(bot_settings(fake, url, directory, 0.0))
+            cora = build_application(bot_settings(fake, url, directory, 0.0, args.http_client))
             await cora.start()
             try:
                 await asyncio.sleep(1.0)  # polling has started, start-up work is done
@@ -729,7 +729,7 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"cora-bot load benchmark: {cpus} CPUs, Python {platform.python_version()}, "
         f"{label(spec)}, bot {'pinned to CPU 0' if bot_pinned else 'not pinned'}, fake Bot API "
-        f"in its own process{' pinned to CPU 1' if pin else ''}"
+        f"in its own process{' pinned to CPU 1' if pin else ''}; HTTP client {args.http_client}"
     )
     print(
         "Telegram's limits are off (TELEGRAM_MAX_RATE=0, the fake without flood limits): "
@@ -758,6 +758,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100, help="presses in flight")
     parser.add_argument("--database", metavar="URL", help="PostgreSQL (a new database there)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--http-client",
+        choices=["aiohttp", "httpx"],
+        default="aiohttp",
+        help="TELEGRAM_HTTP_CLIENT",
+    )
     parser.add_argument(
         "--data-dir", help="where the SQLite file goes, removed afterwards (default: temp dir)"
     )

@@ -69,6 +69,7 @@ from handlers.report import actions as report_handlers
 from handlers.transport.api import api_routes
 from handlers.transport.concurrency import PerPersonUpdateProcessor, UpdateQueue
 from handlers.transport.ratelimit import TelegramLimiter
+from handlers.transport.request import telegram_request
 from handlers.transport.web import MAX_UPDATE_BYTES, Metrics, Probes, health_routes, webhook_route
 from storage import migrate
 from storage.db import Database
@@ -363,7 +364,11 @@ def build_application(
         .concurrent_updates(PerPersonUpdateProcessor())
         .update_queue(UpdateQueue(settings.updates_in_flight))
         .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
-        .connection_pool_size(32)
+        .request(telegram_request(settings.telegram_http_client, connection_pool_size=32))
+        # Long polling holds its one connection for the poll's duration (PTB's default pool).
+        .get_updates_request(
+            telegram_request(settings.telegram_http_client, connection_pool_size=1)
+        )
         .build()
     )
     runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)

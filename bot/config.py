@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     escalation_normal_after: timedelta = timedelta(hours=4)
     escalation_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     telegram_max_rate: float = Field(default=30.0, ge=0)
+    # The HTTP client under python-telegram-bot: aiohttp (a quarter of httpx's CPU per request)
+    # or PTB's own httpx.
+    telegram_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
     delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
     delivery_concurrency: int = Field(default=4, ge=1, le=64)

@@ -1,0 +1,233 @@
+"""The HTTP client under python-telegram-bot (`handlers/transport/request.py`), against the local
+Bot API: `AiohttpRequest` answers every fault the way PTB's own `HTTPXRequest` does, which runs
+the same stories as the reference."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import struct
+import zlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from telegram import Bot, InputFile
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
+
+from handlers.transport.request import (
+    POOL_TIMEOUT_MESSAGE,
+    AiohttpRequest,
+    HttpClient,
+    telegram_request,
+)
+from localapi import LocalBotApi, SimUser
+from tests.conftest import TOKEN
+
+CLIENTS: tuple[HttpClient, ...] = ("aiohttp", "httpx")
+
+
+@pytest.fixture(params=CLIENTS)
+def client(request: pytest.FixtureRequest) -> HttpClient:
+    return request.param  # type: ignore[no-any-return]
+
+
+def make_bot(api: LocalBotApi, client: HttpClient, **options: Any) -> Bot:
+    options.setdefault("connection_pool_size", 8)
+    return Bot(
+        TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=telegram_request(client, **options),
+    )
+
+
+@pytest.fixture
+async def bot(api: LocalBotApi, client: HttpClient) -> AsyncIterator[Bot]:
+    async with make_bot(api, client) as tg_bot:
+        yield tg_bot
+
+
+def started(api: LocalBotApi, name: str = "Mitglied Pappel") -> SimUser:
+    user = api.user(first_name=name)
+    user.send("/start")
+    return user
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\x00\x00" * 2)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_the_setting_selects_the_client() -> None:
+    assert isinstance(telegram_request("aiohttp"), AiohttpRequest)
+    assert type(telegram_request("httpx")).__name__ == "HTTPXRequest"
+
+
+async def test_messages_and_their_answers_go_through(api: LocalBotApi, bot: Bot) -> None:
+    user = started(api)
+    sent = await bot.send_message(
+        user.id, "Lage im Fall Birke: <b>bitte melden</b> &amp; danke", parse_mode="HTML"
+    )
+    assert user.messages[-1].text == "Lage im Fall Birke: bitte melden & danke"
+    assert sent.message_id == user.messages[-1].message_id
+    edited = await bot.edit_message_text("geändert ✅", chat_id=user.id, message_id=sent.message_id)
+    assert not isinstance(edited, bool) and edited.text == "geändert ✅"
+    assert await bot.get_me() is not None
+
+
+async def test_files_are_uploaded_as_multipart_with_their_bytes_and_names(
+    api: LocalBotApi, bot: Bot
+) -> None:
+    user = started(api)
+    data = bytes(range(256)) * 40  # every byte value, 10 KiB
+    sent = await bot.send_document(
+        user.id, data, filename="Übersicht Fall Eiche.bin", caption="Meine Daten"
+    )
+    assert sent.document is not None
+    document = user.messages[-1].document
+    assert document is not None
+    assert (document.file_name, document.data) == ("Übersicht Fall Eiche.bin", data)
+    assert user.messages[-1].text == "Meine Daten"
+    png = tiny_png()
+    photo = await bot.send_photo(user.id, io.BytesIO(png), caption="Bild")  # a file handle
+    assert (photo.photo[-1].width, user.messages[-1].photo) == (2, png)
+    with pytest.raises(BadRequest, match="Image_process_failed"):
+        await bot.send_photo(user.id, b"kein Bild")
+
+
+async def test_a_429_raises_retry_after_with_the_servers_seconds(
+    api: LocalBotApi, bot: Bot
+) -> None:
+    user = started(api)
+    api.faults.inject("sendMessage", kind="429", retry_after=7)
+    with pytest.raises(RetryAfter) as raised:
+        await bot.send_message(user.id, "zu schnell")
+    assert raised.value.retry_after.total_seconds() == 7  # type: ignore[union-attr]
+    assert user.messages == []
+
+
+@pytest.mark.parametrize("kind", ["500", "502"])
+async def test_server_errors_raise_network_error_and_send_nothing(
+    api: LocalBotApi, bot: Bot, kind: str
+) -> None:
+    user = started(api)
+    api.faults.inject("sendMessage", kind=kind)  # type: ignore[arg-type]
+    with pytest.raises(NetworkError) as raised:
+        await bot.send_message(user.id, "Serverfehler")
+    assert not isinstance(raised.value, TimedOut)
+    assert user.messages == []
+    await bot.send_message(user.id, "danach")  # the connection pool is still usable
+    assert [m.text for m in user.messages] == ["danach"]
+
+
+async def test_refusals_by_telegram_keep_their_kind(api: LocalBotApi, bot: Bot) -> None:
+    user = started(api)
+    user.block()
+    with pytest.raises(Forbidden):
+        await bot.send_message(user.id, "Hallo")
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.send_message(api.user(first_name="Nie geschrieben").id, "Hallo")
+
+
+async def test_dropped_connections_raise_network_error(api: LocalBotApi, bot: Bot) -> None:
+    user = started(api)
+    api.faults.inject("sendMessage", kind="drop")
+    with pytest.raises(NetworkError) as before:
+        await bot.send_message(user.id, "verloren")
+    api.faults.inject("sendMessage", kind="drop_after")
+    with pytest.raises(NetworkError) as after:
+        await bot.send_message(user.id, "angekommen")
+    assert not isinstance(before.value, TimedOut) and not isinstance(after.value, TimedOut)
+    assert [m.text for m in user.messages] == ["angekommen"]
+    await bot.send_message(user.id, "wieder da")
+    assert [m.text for m in user.messages] == ["angekommen", "wieder da"]
+
+
+async def test_a_late_answer_is_a_read_timeout(api: LocalBotApi, client: HttpClient) -> None:
+    user = started(api)
+    api.faults.timeout_delay = 2.0
+    api.faults.inject("sendMessage", kind="timeout")
+    async with make_bot(api, client, read_timeout=0.3) as slow:
+        with pytest.raises(TimedOut):
+            await slow.send_message(user.id, "doppelt?")
+        # A timeout passed with the call wins over the default.
+        await slow.send_message(user.id, "doppelt?", read_timeout=5)
+    assert Counter(m.text for m in api.delivered) == {"doppelt?": 2}
+
+
+async def test_a_full_pool_times_out_without_sending(api: LocalBotApi, client: HttpClient) -> None:
+    user = started(api)
+    api.faults.timeout_delay = 1.5
+    api.faults.inject("sendMessage", kind="timeout")
+    async with make_bot(api, client, connection_pool_size=1, pool_timeout=0.2) as tg_bot:
+        slow = asyncio.create_task(tg_bot.send_message(user.id, "langsam", read_timeout=5))
+        await asyncio.sleep(0.3)  # the one connection is busy now
+        with pytest.raises(TimedOut) as raised:
+            await tg_bot.send_message(user.id, "keine Verbindung frei")
+        assert "Pool timeout" in raised.value.message
+        await slow
+        await tg_bot.send_message(user.id, "wieder frei")
+    assert [m.text for m in user.messages] == ["langsam", "wieder frei"]
+
+
+async def test_a_refused_connection_raises_network_error(client: HttpClient) -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()  # nothing listens on the port any more
+    request = telegram_request(client)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:
+            await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+    assert not isinstance(raised.value, TimedOut)
+
+
+async def test_an_upload_nobody_reads_is_a_write_timeout(client: HttpClient) -> None:
+    """A server that accepts the connection but never reads: the upload stalls once the
+    socket buffers are full, and the (media) write timeout ends it."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = telegram_request(client, media_write_timeout=0.5)
+    upload = RequestData(
+        [
+            RequestParameter("chat_id", 1, []),
+            RequestParameter.from_input("document", InputFile(b"\x00" * (32 << 20), "gross.bin")),
+        ]
+    )
+    await request.initialize()
+    try:
+        async with server:
+            with pytest.raises(TimedOut):
+                await asyncio.wait_for(
+                    request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/sendDocument", upload), 30
+                )
+    finally:
+        await request.shutdown()
+        for writer in held:
+            writer.close()
+
+
+async def test_a_request_before_initialize_is_refused() -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:9/bot/getMe", "POST")
+    assert POOL_TIMEOUT_MESSAGE.startswith("Pool timeout")
