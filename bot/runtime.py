@@ -176,8 +176,6 @@ class Runtime:
     async def send_announcements(self) -> None:
         """Send the scheduled announcements that are due (also those missed while down)."""
         sent = await self.services.announcements.send_due()
-        if sent:
-            self.outbox.wake()
         self.live.touch(("announcement", item.announcement_id) for item in sent)
 
     async def run_polls(self) -> None:
@@ -185,8 +183,6 @@ class Runtime:
         done = await self.services.polls.run_due()
         for item in done:
             self._at(f"poll:{item.poll_id}", item.next_at, self.run_polls)
-        if any(item.closed or item.reminded for item in done):
-            self.outbox.wake()
         self.live.touch(("poll", item.poll_id) for item in done)
 
     async def run_needs(self) -> None:
@@ -194,13 +190,10 @@ class Runtime:
         handled = await self.services.needs.run_due()
         for item in handled:
             self._at(f"need:{item.need_id}", item.next_at, self.run_needs)
-        if handled:
-            self.outbox.wake()
 
     async def remind_stale_places(self) -> None:
         """Remind maintainers whose places report is older than PLACES_STALE_AFTER."""
-        if await self.services.offers.remind_stale():
-            self.outbox.wake()
+        await self.services.offers.remind_stale()
 
     async def _sweep(self) -> None:
         await self.send_announcements()
@@ -220,8 +213,6 @@ class Runtime:
         escalated = await self.services.alerts.escalate_due()
         for item in escalated:
             self._schedule(item.alert_id, item.next_at)
-        if any(item.new_deliveries for item in escalated):
-            self.outbox.wake()
         self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
         self.live.touch(("alert", item.alert_id) for item in escalated)
 
@@ -236,9 +227,7 @@ class Runtime:
         """Close drills whose time is up and send their results (also those missed while the
         bot was down)."""
         finished = await self.services.drills.finish_due()
-        if finished:
-            self.outbox.wake()
-            self.live.touch(("alert", i) for i in finished)
+        self.live.touch(("alert", i) for i in finished)
 
     async def sweep(self) -> None:
         await self.run_escalations()
@@ -281,8 +270,6 @@ class Runtime:
         signing = await self.services.audit.checkpoint()
         if signing.checkpoint is not None:
             log.info("signed audit checkpoint at %d", signing.checkpoint.seq)
-        if signing.notified:
-            self.outbox.wake()
 
     async def audit_refusals(self) -> None:
         await self.services.refusals.flush()
