@@ -201,27 +201,13 @@ class Runtime:
         await self.run_needs()
         await self.remind_stale_places()
 
-    def _schedule(self, alert_id: int, at: Any) -> None:
-        key = f"escalate:{alert_id}"
-        if at is None:
-            self.scheduler.cancel(key)
-        else:
-            self.scheduler.at(key, at, self.run_escalations)
-
     async def run_escalations(self) -> None:
         """Escalate what is due (also what fell due while the bot was down)."""
         escalated = await self.services.alerts.escalate_due()
         for item in escalated:
-            self._schedule(item.alert_id, item.next_at)
+            self._at(f"escalate:{item.alert_id}", item.next_at, self.run_escalations)
         self.metrics.escalations.inc(sum(1 for item in escalated if item.new_deliveries))
         self.live.touch(("alert", item.alert_id) for item in escalated)
-
-    def _schedule_result(self, alert_id: int, at: Any) -> None:
-        key = f"drill-result:{alert_id}"
-        if at is None:
-            self.scheduler.cancel(key)
-        else:
-            self.scheduler.at(key, at, self.finish_drills)
 
     async def finish_drills(self) -> None:
         """Close drills whose time is up and send their results (also those missed while the
@@ -245,9 +231,9 @@ class Runtime:
         # What fell due while the bot was down runs now; the rest is scheduled.
         await self.sweep()
         for alert_id, at in await self.services.alerts.deadlines():
-            self._schedule(alert_id, at)
+            self._at(f"escalate:{alert_id}", at, self.run_escalations)
         for alert_id, at in await self.services.drills.deadlines():
-            self._schedule_result(alert_id, at)
+            self._at(f"drill-result:{alert_id}", at, self.finish_drills)
         await self._sweep()
         for announcement_id, at in await self.services.announcements.due_times():
             self._at(f"announce:{announcement_id}", at, self.send_announcements)

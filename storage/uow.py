@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -42,9 +42,6 @@ class Effects:
     due: dict[str, datetime | None] = field(default_factory=dict)  # deadlines; None: cancelled
 
     def touch(self, *keys: Hashable) -> None:
-        self.live.update(keys)
-
-    def touch_all(self, keys: Iterable[Hashable]) -> None:
         self.live.update(keys)
 
     def schedule(self, key: str, when: datetime | None) -> None:

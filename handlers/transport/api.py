@@ -151,6 +151,13 @@ _ERROR = {
     "required": ["error"],
     "properties": {"error": {"type": "string"}},
 }
+# Printable ASCII, as `_IDEMPOTENCY_KEY` accepts it; POST requests that create something need it.
+_IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\x20-\\x7e]+$"},
+}
 _SIGNED: list[dict[str, list[str]]] = [{"key": [], "timestamp": [], "signature": []}]
 
 
@@ -425,19 +432,7 @@ _OPENAPI: dict[str, Any] = {
             "post": {
                 "operationId": "raiseAlert",
                 "security": _SIGNED,
-                "parameters": [
-                    {
-                        "name": IDEMPOTENCY_HEADER,
-                        "in": "header",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 100,
-                            "pattern": "^[\\x20-\\x7e]+$",
-                        },
-                    }
-                ],
+                "parameters": [_IDEMPOTENCY_PARAMETER],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -503,19 +498,7 @@ _OPENAPI: dict[str, Any] = {
                     "then its neighbours, then the state; unmet after NEED_UNMET_AFTER. A key "
                     "raises needs only in its own region (a statewide key in every region)."
                 ),
-                "parameters": [
-                    {
-                        "name": IDEMPOTENCY_HEADER,
-                        "in": "header",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": 100,
-                            "pattern": "^[\\x20-\\x7e]+$",
-                        },
-                    }
-                ],
+                "parameters": [_IDEMPOTENCY_PARAMETER],
                 "requestBody": {
                     "required": True,
                     "content": {
