@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
@@ -16,6 +16,7 @@ from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding, find_personal_data
+from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
 from storage.models import (
     Announcement,
@@ -91,24 +92,29 @@ def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
     return find_personal_data(stripped, places)
 
 
+def _due(now: datetime) -> Select[Announcement]:
+    return (
+        select(Announcement)
+        .where(
+            Announcement.status == AnnouncementStatus.SCHEDULED,
+            Announcement.send_at <= now,
+        )
+        .order_by(Announcement.send_at)
+    )
+
+
+@dataclass
 class AnnouncementService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        network: Network,
-        cipher: TextCipher,
-        channels: ChannelService,
-    ) -> None:
-        self._uow = uow
-        self._network = network
-        self._cipher = cipher
-        self._channels = channels
+    uow: UnitOfWorkFactory
+    network: Network
+    cipher: TextCipher
+    channels: ChannelService
 
     # -- writing ---------------------------------------------------------------------------
 
     async def count_recipients(self, sender_id: int, target: Target) -> int:
-        async with self._uow(write=False) as uow:
-            return len([m for m in await self._channels.resolve(uow, target) if m.id != sender_id])
+        async with self.uow(write=False) as uow:
+            return len(await self._recipients(uow, sender_id, target))
 
     async def announce(
         self,
@@ -121,17 +127,17 @@ class AnnouncementService:
         confirmed: bool = False,
     ) -> Announced:
         """Send now (one delivery per recipient, in this transaction) or store it for later."""
-        findings = check_text(text, self._network.place_names)
+        findings = check_text(text, self.network.place_names)
         if any(finding.blocking for finding in findings):
             raise PersonalDataError("alert.personal_data_blocking", findings)
         if findings and not confirmed:
             raise PersonalDataError("alert.personal_data_confirm", findings)
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             now = uow.now()
             sender = await coordinator(uow, sender_id)
             if send_at is not None and send_at <= now:
                 raise DomainError("date.in_past", value="")
-            recipients = [m for m in await self._channels.resolve(uow, target) if m.id != sender.id]
+            recipients = await self._recipients(uow, sender.id, target)
             if send_at is None and not recipients:
                 raise DomainError("target.nobody")
             announcement = Announcement(
@@ -144,7 +150,7 @@ class AnnouncementService:
             )
             uow.session.add(announcement)
             await uow.session.flush()  # the id binds the ciphertext
-            announcement.text_cipher = self._cipher.encrypt(
+            announcement.text_cipher = self.cipher.encrypt(
                 text.strip(), bound(Announcement.text_cipher, announcement.id)
             )
             uow.audit.record(
@@ -165,46 +171,30 @@ class AnnouncementService:
     async def send_due(self) -> list[Sent]:
         """Send every scheduled announcement whose time has come, also those that fell due
         while the bot was down. Rows another instance is sending are skipped, not waited for."""
-        sent: list[Sent] = []
-        async with self._uow() as uow:
-            now = uow.now()
-            due = (
-                await uow.session.scalars(
-                    select(Announcement)
-                    .where(
-                        Announcement.status == AnnouncementStatus.SCHEDULED,
-                        Announcement.send_at <= now,
-                    )
-                    .order_by(Announcement.send_at)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            for announcement in due:
-                sender = await uow.members.get(announcement.sender_id)
-                if sender is None or not (
-                    sender.status == MemberStatus.ACTIVE and sender.role == Role.COORDINATOR
-                ):
-                    # Whoever scheduled it may no longer speak for the network.
-                    announcement.status = AnnouncementStatus.CANCELLED
-                    announcement.cancelled_at = now
-                    uow.audit.record(
-                        SYSTEM,
-                        "announcement.cancelled",
-                        f"announcement:{announcement.id}",
-                        reason="sender_inactive",
-                    )
-                    continue
-                target = Target.decode(announcement.target)
-                recipients = [
-                    m
-                    for m in await self._channels.resolve(uow, target)
-                    if m.id != announcement.sender_id
-                ]
-                self._send(uow, announcement, recipients, now)
-                sent.append(Sent(announcement.id, len(recipients)))
-            if due:
-                await uow.commit()
-        return sent
+        return await sweep_due(self.uow, _due, self._send_due)
+
+    async def _send_due(
+        self, uow: UnitOfWork, announcement: Announcement, now: datetime
+    ) -> Sent | None:
+        sender = await uow.members.get(announcement.sender_id)
+        if sender is None or not (
+            sender.status == MemberStatus.ACTIVE and sender.role == Role.COORDINATOR
+        ):
+            # Whoever scheduled it may no longer speak for the network.
+            announcement.status = AnnouncementStatus.CANCELLED
+            announcement.cancelled_at = now
+            uow.audit.record(
+                SYSTEM,
+                "announcement.cancelled",
+                f"announcement:{announcement.id}",
+                reason="sender_inactive",
+            )
+            return None
+        recipients = await self._recipients(
+            uow, announcement.sender_id, Target.decode(announcement.target)
+        )
+        self._send(uow, announcement, recipients, now)
+        return Sent(announcement.id, len(recipients))
 
     def _send(
         self, uow: UnitOfWork, announcement: Announcement, recipients: list[Member], now: datetime
@@ -231,7 +221,7 @@ class AnnouncementService:
         )
 
     async def cancel(self, actor_id: int, announcement_id: int) -> AnnouncementView:
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             actor = await coordinator(uow, actor_id)
             announcement = await self._managed(uow, actor, announcement_id, for_update=True)
             if announcement.status != AnnouncementStatus.SCHEDULED:
@@ -248,7 +238,7 @@ class AnnouncementService:
 
     async def confirm_read(self, member_id: int, announcement_id: int) -> tuple[int, bool]:
         """Returns the announcement id and whether it had been confirmed before."""
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             member = await active_member(uow, member_id)
             recipient = await uow.session.get(
                 AnnouncementRecipient, (announcement_id, member.id), with_for_update=True
@@ -268,7 +258,7 @@ class AnnouncementService:
 
     async def remind_unread(self, actor_id: int, announcement_id: int) -> int:
         """Remind those who have not confirmed yet; returns how many."""
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             actor = await coordinator(uow, actor_id)
             announcement = await self._managed(uow, actor, announcement_id, for_update=True)
             if announcement.status != AnnouncementStatus.SENT or not announcement.read_confirmation:
@@ -298,7 +288,7 @@ class AnnouncementService:
             return count
 
     async def set_status_message(self, announcement_id: int, chat_id: int, message_id: int) -> None:
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             await uow.session.execute(
                 update(Announcement)
                 .where(Announcement.id == announcement_id)
@@ -309,33 +299,33 @@ class AnnouncementService:
     # -- reading ---------------------------------------------------------------------------
 
     async def view(self, announcement_id: int) -> AnnouncementView:
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             announcement = await uow.session.get(Announcement, announcement_id)
             if announcement is None:
                 raise DomainError("announcement.unknown", id=announcement_id)
             return await self._view(uow, announcement)
 
     async def text(self, announcement_id: int) -> str | None:
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             cipher = await uow.session.scalar(
                 select(Announcement.text_cipher).where(Announcement.id == announcement_id)
             )
         if not cipher:
             return None
-        return self._cipher.decrypt(cipher, bound(Announcement.text_cipher, announcement_id))
+        return self.cipher.decrypt(cipher, bound(Announcement.text_cipher, announcement_id))
 
     async def scheduled(self, actor_id: int) -> list[tuple[AnnouncementView, str | None]]:
         """Scheduled announcements the coordinator may cancel, soonest first, with texts."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             actor = await coordinator(uow, actor_id)
             query = select(Announcement).where(Announcement.status == AnnouncementStatus.SCHEDULED)
-            if actor.region != self._network.statewide_region:
+            if actor.region != self.network.statewide_region:
                 query = query.where(Announcement.sender_id == actor.id)
             rows = (await uow.session.scalars(query.order_by(Announcement.send_at))).all()
             return [
                 (
                     await self._view(uow, a),
-                    self._cipher.decrypt(a.text_cipher, bound(Announcement.text_cipher, a.id))
+                    self.cipher.decrypt(a.text_cipher, bound(Announcement.text_cipher, a.id))
                     if a.text_cipher
                     else None,
                 )
@@ -344,7 +334,7 @@ class AnnouncementService:
 
     async def due_times(self) -> list[tuple[int, datetime]]:
         """Scheduled announcements and their times, to (re)schedule them at start-up."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             rows = await uow.session.execute(
                 select(Announcement.id, Announcement.send_at).where(
                     Announcement.status == AnnouncementStatus.SCHEDULED
@@ -354,7 +344,7 @@ class AnnouncementService:
 
     async def sent_ids(self) -> list[int]:
         """Announcements with a read confirmation whose status may need a refresh."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             return list(
                 await uow.session.scalars(
                     select(Announcement.id).where(
@@ -365,7 +355,7 @@ class AnnouncementService:
             )
 
     async def read_status(self, announcement_id: int) -> ReadStatus:
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             announcement = await uow.session.get(Announcement, announcement_id)
             if announcement is None:
                 raise DomainError("announcement.unknown", id=announcement_id)
@@ -404,6 +394,10 @@ class AnnouncementService:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    async def _recipients(self, uow: UnitOfWork, sender_id: int, target: Target) -> list[Member]:
+        """Whom the target reaches now, the sender left out."""
+        return [m for m in await self.channels.resolve(uow, target) if m.id != sender_id]
+
     async def _managed(
         self, uow: UnitOfWork, actor: Member, announcement_id: int, *, for_update: bool = False
     ) -> Announcement:
@@ -411,7 +405,7 @@ class AnnouncementService:
         announcement = await uow.session.get(
             Announcement, announcement_id, with_for_update=for_update
         )
-        statewide = actor.region == self._network.statewide_region
+        statewide = actor.region == self.network.statewide_region
         if announcement is None or not (statewide or announcement.sender_id == actor.id):
             raise DomainError("announcement.unknown", id=announcement_id)
         return announcement
@@ -422,7 +416,7 @@ class AnnouncementService:
         return AnnouncementView(
             id=announcement.id,
             sender=MemberView.of(sender),
-            target=await self._channels.view_target(uow, Target.decode(announcement.target)),
+            target=await self.channels.view_target(uow, Target.decode(announcement.target)),
             read_confirmation=announcement.read_confirmation,
             status=announcement.status,
             send_at=announcement.send_at,
