@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from collections.abc import Awaitable, Callable
+
+from telegram import CallbackQuery, Update
 
 from bot.errors import DomainError
 from handlers.announcements.views import EXCERPT, readers_line
@@ -45,29 +47,39 @@ async def list_scheduled(update: Update, context: CoraContext) -> None:
 
 async def announcement_button(update: Update, context: CoraContext, button: Button) -> None:
     """ "Read", and the sender's "cancel", "who" and "remind"."""
+    action = _ACTIONS.get(button.action)
+    if not button.id.isdigit() or action is None:
+        raise DomainError("button.invalid")
     query = update.callback_query
     assert query is not None
-    if not button.id.isdigit() or button.action not in ("read", "cancel", "who", "remind"):
-        raise DomainError("button.invalid")
-    announcement_id = int(button.id)
-    service = context.services.announcements
+    await action(update, context, query, int(button.id))
+
+
+async def _read(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:
+    await context.services.announcements.confirm_read(context.active_member.id, item)
+    await query.answer(plain(context, "announcement.read_thanks"))
+    await query.edit_message_reply_markup(None)
+
+
+async def _cancel(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:
+    view = await context.services.announcements.cancel(context.active_member.id, item)
+    await query.answer()
+    await edit_html(query, tr(context, "announcement.cancelled", id=view.id))
+
+
+async def _remind(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:
+    count = await context.services.announcements.remind_unread(context.active_member.id, item)
+    await query.answer(plain(context, "announcement.reminded", count=count))
+
+
+async def _who(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:
     member = context.active_member
-    if button.action == "read":
-        await service.confirm_read(member.id, announcement_id)
-        await query.answer(plain(context, "announcement.read_thanks"))
-        await query.edit_message_reply_markup(None)
-        return
-    if button.action == "cancel":
-        view = await service.cancel(member.id, announcement_id)
-        await query.answer()
-        await edit_html(query, tr(context, "announcement.cancelled", id=view.id))
-        return
-    if button.action == "remind":
-        count = await service.remind_unread(member.id, announcement_id)
-        await query.answer(plain(context, "announcement.reminded", count=count))
-        return
-    status = await service.read_status(announcement_id)
+    status = await context.services.announcements.read_status(item)
     if status.announcement.sender.id != member.id and not member.is_coordinator:
-        raise DomainError("announcement.unknown", id=announcement_id)
+        raise DomainError("announcement.unknown", id=item)
     await query.answer()
     await send_html(update, readers_line(context.language, status))
+
+
+_Action = Callable[[Update, CoraContext, CallbackQuery, int], Awaitable[None]]
+_ACTIONS: dict[str, _Action] = {"read": _read, "cancel": _cancel, "remind": _remind, "who": _who}

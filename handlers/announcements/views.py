@@ -85,30 +85,28 @@ def render_read_status(
             time=local_time(announcement.sent_at or announcement.send_at, timezone, language),
         ),
         i18n.html_text(
-            language,
-            "status.delivered",
-            delivered=status.delivered,
-            recipients=status.recipients,
+            language, "status.delivered", delivered=status.delivered, recipients=status.recipients
         ),
     ]
     if status.failed:
         lines.append(i18n.html_text(language, "status.failed", count=status.failed))
     if not announcement.read_confirmation:
         return "\n".join(lines), None
-    lines.append(
-        i18n.html_text(
-            language,
-            "announcement.status.read",
-            read=len(status.read),
-            recipients=status.recipients,
-        )
+    read = i18n.html_text(
+        language, "announcement.status.read", read=len(status.read), recipients=status.recipients
     )
-    who = Button(Kind.ANNOUNCEMENT, str(announcement.id), "who").encode()
+    return "\n".join([*lines, read]), _read_buttons(status, language)
+
+
+def _read_buttons(status: ReadStatus, language: str) -> InlineKeyboardMarkup:
+    """Who has read it, and while some have not, a reminder to them."""
+    announcement_id = str(status.announcement.id)
+    who = Button(Kind.ANNOUNCEMENT, announcement_id, "who").encode()
     row = [(i18n.text(language, "button.who_read"), who)]
     if status.unread:
-        remind = Button(Kind.ANNOUNCEMENT, str(announcement.id), "remind").encode()
+        remind = Button(Kind.ANNOUNCEMENT, announcement_id, "remind").encode()
         row.append((i18n.text(language, "button.remind", count=len(status.unread)), remind))
-    return "\n".join(lines), keyboard([row])
+    return keyboard([row])
 
 
 async def live_status(services: Services, announcement_id: int) -> list[LiveMessage]:

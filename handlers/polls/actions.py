@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 
-from bot import i18n
 from bot.errors import DomainError
 from handlers.common.callbacks import Button
 from handlers.common.context import CoraContext
@@ -16,16 +15,15 @@ from handlers.common.render import (
     say,
     send_html,
     tr,
-    when,
 )
 from handlers.polls.views import (
     ANSWER_CODES,
     answers_text,
+    poll_line,
     results_lines,
-    state_key,
     vote_example,
 )
-from storage.models import Answer, PollKind, PollStatus
+from storage.models import Answer, PollKind
 
 _ANSWER_WORDS = {
     **{w: Answer.YES for w in ("yes", "y", "ja", "j", "✅")},
@@ -88,23 +86,31 @@ async def poll_button(update: Update, context: CoraContext, button: Button) -> N
     assert query is not None
     if not button.id.isdigit():
         raise DomainError("button.invalid")
-    poll_id = int(button.id)
-    polls = context.services.polls
-    member = context.active_member
-    action = button.action
+    poll_id, action = int(button.id), button.action
+    if action == "close" or (action.startswith("pick") and action[4:].isdigit()):
+        await _manage(context, query, poll_id, action)
+    else:
+        await _answer(context, query, poll_id, action)
+
+
+async def _manage(context: CoraContext, query: CallbackQuery, poll_id: int, action: str) -> None:
+    """The creator's "close" now, or "pick<n>" as the result (0: none)."""
+    polls, member = context.services.polls, context.active_member
     if action == "close":
         view = await polls.close(member.id, poll_id)
         await query.answer(plain(context, "poll.closed_by_you", id=view.id))
         return
-    if action.startswith("pick") and action[4:].isdigit():
-        position = int(action[4:]) or None
-        view = await polls.decide(member.id, poll_id, position)
-        await query.answer(plain(context, "poll.decided_by_you", id=view.id))
-        await query.edit_message_reply_markup(None)
-        return
+    view = await polls.decide(member.id, poll_id, int(action[4:]) or None)
+    await query.answer(plain(context, "poll.decided_by_you", id=view.id))
+    await query.edit_message_reply_markup(None)
+
+
+async def _answer(context: CoraContext, query: CallbackQuery, poll_id: int, action: str) -> None:
+    """ "<n><y|m|n>" answers a date option, "c<n>" picks or switches a choice."""
     match = re.fullmatch(r"(\d{1,2})([ymn])|c(\d{1,2})", action)
     if match is None:
         raise DomainError("button.invalid")
+    polls, member = context.services.polls, context.active_member
     try:
         if match.group(3) is not None:
             await polls.toggle(member.id, poll_id, int(match.group(3)))
@@ -124,29 +130,8 @@ async def list_polls(update: Update, context: CoraContext) -> None:
     if not lines:
         await say(update, context, "polls.none")
         return
-    rendered = []
-    for line in lines:
-        poll = line.poll
-        if line.answers:
-            mine = tr(
-                context, "polls.your_answer", answers=answers_text(context, poll, line.answers)
-            )
-        elif poll.status == PollStatus.OPEN and line.answers is not None:
-            mine = tr(context, "polls.not_answered")
-        else:
-            mine = tr(context, state_key(poll), id=poll.id)
-        rendered.append(
-            tr(
-                context,
-                "polls.line",
-                id=poll.id,
-                title=poll.title,
-                deadline=when(context, poll.deadline),
-                state=i18n.Markup(mine),
-            )
-        )
     header = tr(context, "polls.header", count=len(lines))
-    for text in chunk_lines(rendered, header):
+    for text in chunk_lines([poll_line(context, line) for line in lines], header):
         await send_html(update, text)
 
 

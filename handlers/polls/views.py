@@ -11,12 +11,7 @@ from telegram import InlineKeyboardMarkup
 from bot import i18n
 from bot.delivery import Job
 from bot.errors import DomainError
-from bot.polls import (
-    OptionView,
-    PollNotice,
-    PollView,
-    Results,
-)
+from bot.polls import OptionView, PollLine, PollNotice, PollView, Results
 from bot.timing.calendar import meeting_ics
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
@@ -25,6 +20,8 @@ from handlers.common.render import (
     MESSAGE_LIMIT,
     keyboard,
     local_time,
+    tr,
+    when,
 )
 from handlers.transport.live import LiveMessage
 from handlers.transport.outbox import Document, RenderCache, Rendered
@@ -108,7 +105,6 @@ def ballot_message(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A member's poll message: the options, their own answers, and answer buttons."""
     timezone = services.settings.cora_timezone
-    network = services.network
     header = "poll.ballot.reminder" if reminder else f"poll.ballot.header.{poll.kind}"
     lines = [
         i18n.html_text(language, header, id=poll.id, title=poll.title),
@@ -116,7 +112,7 @@ def ballot_message(
             language,
             "poll.ballot.meta",
             creator=poll.creator.display_name or "–",
-            target=target_text(network, poll.target, language),
+            target=target_text(services.network, poll.target, language),
             deadline=local_time(poll.deadline, timezone, language),
         ),
         i18n.html_text(language, f"poll.hint.{poll.kind}"),
@@ -124,8 +120,20 @@ def ballot_message(
     if poll.anonymous:
         lines.append(i18n.html_text(language, "poll.anonymous_note"))
     lines.append("")
+    lines += _ballot_options(poll, answers or {}, timezone, language)
+    open_for_votes = poll.status == PollStatus.OPEN and may_vote
+    lines += ["", *_ballot_foot(poll, language, open_for_votes)]
+    markup = _answer_buttons(poll, answers or {}, timezone, language) if open_for_votes else None
+    return _fit(lines, language), markup
+
+
+def _ballot_options(
+    poll: PollView, answers: Mapping[int, str], timezone: str, language: str
+) -> list[str]:
+    """One line per option, with the member's own answer."""
+    lines = []
     for option in poll.options:
-        mine = answers.get(option.id) if answers else None
+        mine = answers.get(option.id)
         lines.append(
             i18n.html_text(
                 language,
@@ -135,21 +143,18 @@ def ballot_message(
                 answer=f"  → {ICONS[Answer(mine)]}" if mine else "",
             )
         )
-    open_for_votes = poll.status == PollStatus.OPEN and may_vote
-    lines.append("")
+    return lines
+
+
+def _ballot_foot(poll: PollView, language: str, open_for_votes: bool) -> list[str]:
+    """How to answer by command, or that the poll is closed."""
     if open_for_votes:
-        lines.append(
-            i18n.html_text(
-                language,
-                f"poll.ballot.command.{poll.kind}",
-                id=poll.id,
-                example=vote_example(poll, language),
-            )
-        )
-    elif poll.status != PollStatus.OPEN:
-        lines.append(i18n.html_text(language, "poll.ballot.closed", id=poll.id))
-    markup = _answer_buttons(poll, answers or {}, timezone, language) if open_for_votes else None
-    return _fit(lines, language), markup
+        key = f"poll.ballot.command.{poll.kind}"
+        example = vote_example(poll, language)
+        return [i18n.html_text(language, key, id=poll.id, example=example)]
+    if poll.status != PollStatus.OPEN:
+        return [i18n.html_text(language, "poll.ballot.closed", id=poll.id)]
+    return []
 
 
 def _answer_buttons(
@@ -181,14 +186,24 @@ def results_lines(
     """The tally; voters' names only in named polls."""
     poll = results.poll
     timezone = services.settings.cora_timezone
+    lines = _results_head(results, language, services)
+    best = max((results.score(o.id) for o in poll.options), default=(0, 0))
+    for option in poll.options:
+        lines += _option_result(results, option, best, timezone, language)
+    if manager and results.missing and poll.status == PollStatus.OPEN:
+        lines.append(
+            i18n.html_text(language, "poll.results.missing", names=", ".join(results.missing))
+        )
+    return lines
+
+
+def _results_head(results: Results, language: str, services: Services) -> list[str]:
+    """Title, target and deadline, state, and how many answered."""
+    poll = results.poll
+    timezone = services.settings.cora_timezone
+    kind = i18n.text(language, f"poll.kind.{poll.kind}")
     lines = [
-        i18n.html_text(
-            language,
-            "poll.results.head",
-            id=poll.id,
-            kind=i18n.text(language, f"poll.kind.{poll.kind}"),
-            title=poll.title,
-        ),
+        i18n.html_text(language, "poll.results.head", id=poll.id, kind=kind, title=poll.title),
         i18n.html_text(
             language,
             "poll.results.meta",
@@ -205,36 +220,36 @@ def results_lines(
     ]
     if poll.anonymous:
         lines.append(i18n.html_text(language, "poll.anonymous_note"))
-    best = max((results.score(o.id) for o in poll.options), default=(0, 0))
-    for option in poll.options:
-        counts = results.counts.get(option.id, {})
-        if poll.kind == PollKind.DATE:
-            tally = " · ".join(f"{ICONS[a]} {counts.get(a, 0)}" for a in Answer)
-        else:
-            tally = i18n.text(language, "poll.results.votes", count=counts.get(Answer.YES, 0))
-        star = " ⭐" if best != (0, 0) and results.score(option.id) == best else ""
-        final = " 📌" if poll.final_option_id == option.id else ""
-        lines.append(
-            i18n.html_text(
-                language,
-                "poll.results.option",
-                n=option.position,
-                label=option_label(option, timezone, language),
-                tally=tally,
-                mark=star + final,
-            )
+    return lines
+
+
+def _option_result(
+    results: Results, option: OptionView, best: tuple[int, int], timezone: str, language: str
+) -> list[str]:
+    """One option's tally, marked when it leads or was chosen; the names in a named poll."""
+    poll = results.poll
+    counts = results.counts.get(option.id, {})
+    if poll.kind == PollKind.DATE:
+        tally = " · ".join(f"{ICONS[a]} {counts.get(a, 0)}" for a in Answer)
+    else:
+        tally = i18n.text(language, "poll.results.votes", count=counts.get(Answer.YES, 0))
+    star = " ⭐" if best != (0, 0) and results.score(option.id) == best else ""
+    final = " 📌" if poll.final_option_id == option.id else ""
+    label = option_label(option, timezone, language)
+    lines = [
+        i18n.html_text(
+            language,
+            "poll.results.option",
+            n=option.position,
+            label=label,
+            tally=tally,
+            mark=star + final,
         )
-        if results.names is not None:
-            named = results.names.get(option.id, {})
-            parts = [f"{ICONS[Answer(a)]} {', '.join(named[a])}" for a in Answer if a in named]
-            if parts:
-                lines.append(
-                    i18n.html_text(language, "poll.results.names", names=" · ".join(parts))
-                )
-    if manager and results.missing and poll.status == PollStatus.OPEN:
-        lines.append(
-            i18n.html_text(language, "poll.results.missing", names=", ".join(results.missing))
-        )
+    ]
+    named = results.names.get(option.id, {}) if results.names is not None else {}
+    parts = [f"{ICONS[Answer(a)]} {', '.join(named[a])}" for a in Answer if a in named]
+    if parts:
+        lines.append(i18n.html_text(language, "poll.results.names", names=" · ".join(parts)))
     return lines
 
 
@@ -286,6 +301,25 @@ def answers_text(context: CoraContext, poll: PollView, answers: Mapping[int, str
         f"{o.position} {ICONS[Answer(answers[o.id])]}" for o in poll.options if o.id in answers
     ]
     return ", ".join(parts) or "–"
+
+
+def poll_line(context: CoraContext, line: PollLine) -> str:
+    """One row of /polls: title, deadline, and the member's answers or the poll's state."""
+    poll = line.poll
+    if line.answers:
+        mine = tr(context, "polls.your_answer", answers=answers_text(context, poll, line.answers))
+    elif poll.status == PollStatus.OPEN and line.answers is not None:
+        mine = tr(context, "polls.not_answered")
+    else:
+        mine = tr(context, state_key(poll), id=poll.id)
+    return tr(
+        context,
+        "polls.line",
+        id=poll.id,
+        title=poll.title,
+        deadline=when(context, poll.deadline),
+        state=i18n.Markup(mine),
+    )
 
 
 async def render_ballot(job: Job, cache: RenderCache) -> Rendered:
