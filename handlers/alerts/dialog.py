@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -23,17 +24,27 @@ from handlers.alerts.actions import FOLLOW_UP, send_follow_up
 from handlers.alerts.views import sector_keyboard
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
+from handlers.common.dialogs import (
+    TYPED,
+    cancel_row,
+    choice_rows,
+    chosen_urgency,
+    current_draft,
+    dialog,
+    forget_draft,
+    pressed,
+    refused,
+    send_preview,
+    settle,
+    urgency_row,
+)
 from handlers.common.render import (
     edit_html,
-    findings_text,
     keyboard,
     plain,
     region_name,
-    rows_of,
     say,
     sectors_text,
-    send_html,
     tr,
 )
 from storage.models import Urgency
@@ -88,74 +99,59 @@ async def _ask_sectors(update: Update, context: CoraContext) -> None:
     await say(update, context, "alert.ask_sectors", markup=sector_keyboard(context, []))
 
 
+def _data(action: str) -> Callable[[str], str]:
+    return lambda value: Button(Kind.DRAFT, value, action).encode()
+
+
+_CANCEL = Button(Kind.DRAFT, "draft", "cancel").encode()
+
+
 async def choose_sector(update: Update, context: CoraContext) -> int:
     """Toggle sectors; "next" moves on once at least one is chosen."""
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
     button = pressed(query.data)
-    network = context.services.network
     if button.action == "next":
-        if not draft.sectors:
-            await query.answer(plain(context, "alert.choose_a_sector"), show_alert=True)
-            return SECTORS
-        await query.answer()
-        await edit_html(
-            query,
-            tr(
-                context,
-                "alert.chosen_sectors",
-                sectors=sectors_text(network, draft.sectors, context.language),
-            ),
-        )
-        regions = [
-            (place.label(context.language), Button(Kind.DRAFT, code, "region").encode())
-            for code, place in network.regions.items()
-        ]
-        rows = rows_of(regions, 2)
-        rows.append(
-            [(plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode())]
-        )
-        await say(update, context, "alert.ask_region", markup=keyboard(rows))
-        return REGION
+        return await _sectors_chosen(update, context, query, draft)
+    network = context.services.network
     if button.id == "all":
         draft.sectors = [] if len(draft.sectors) == len(network.sectors) else list(network.sectors)
     else:
-        code = network.sector(button.id).code
-        chosen = set(draft.sectors) ^ {code}
+        chosen = set(draft.sectors) ^ {network.sector(button.id).code}
         draft.sectors = [c for c in network.sectors if c in chosen]
     await query.answer()
     await query.edit_message_reply_markup(sector_keyboard(context, draft.sectors))
     return SECTORS
 
 
+async def _sectors_chosen(
+    update: Update, context: CoraContext, query: CallbackQuery, draft: Draft
+) -> int:
+    if not draft.sectors:
+        await query.answer(plain(context, "alert.choose_a_sector"), show_alert=True)
+        return SECTORS
+    await query.answer()
+    network = context.services.network
+    sectors = sectors_text(network, draft.sectors, context.language)
+    await edit_html(query, tr(context, "alert.chosen_sectors", sectors=sectors))
+    rows = choice_rows(context, network.regions, _data("region"))
+    markup = keyboard([*rows, cancel_row(context, _CANCEL)])
+    await say(update, context, "alert.ask_region", markup=markup)
+    return REGION
+
+
 async def choose_region(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    region = context.services.network.region(pressed(query.data).id).code
-    draft.region = region
+    network = context.services.network
+    draft.region = network.region(pressed(query.data).id).code
     await query.answer()
-    await edit_html(
-        query,
-        tr(
-            context,
-            "alert.chosen_region",
-            region=region_name(context.services.network, region, context.language),
-        ),
-    )
-    buttons = [
-        (
-            plain(context, "urgency.urgent.button"),
-            Button(Kind.DRAFT, Urgency.URGENT, "urgency").encode(),
-        ),
-        (
-            plain(context, "urgency.normal.button"),
-            Button(Kind.DRAFT, Urgency.NORMAL, "urgency").encode(),
-        ),
-    ]
-    cancel = [(plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode())]
-    await say(update, context, "alert.ask_urgency", markup=keyboard([buttons, cancel]))
+    region = region_name(network, draft.region, context.language)
+    await edit_html(query, tr(context, "alert.chosen_region", region=region))
+    markup = keyboard([urgency_row(context, _data("urgency")), cancel_row(context, _CANCEL)])
+    await say(update, context, "alert.ask_urgency", markup=markup)
     return URGENCY
 
 
@@ -163,9 +159,7 @@ async def choose_urgency(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = _draft(context)
-    urgency = pressed(query.data).id
-    if urgency not in (Urgency.URGENT, Urgency.NORMAL):
-        raise DomainError("button.invalid")
+    urgency = chosen_urgency(pressed(query.data).id)
     draft.urgency = urgency
     await query.answer()
     await edit_html(
@@ -187,25 +181,26 @@ async def _take_text(
 ) -> int:
     """Check the text; refuse identifying data, ask to confirm doubtful finds, preview."""
     findings = check_text(text, context.services.network.place_names)
-    if any(finding.blocking for finding in findings):
-        await say(
-            update,
-            context,
-            "alert.findings_blocking",
-            findings=findings_text(context.language, findings),
-        )
+    if await refused(update, context, findings):
         return TEXT
     draft.text = text.strip()
     draft.needs_confirmation = bool(findings)
     if send_when_clean and not findings:
         await _send(update, context, draft)
         return ConversationHandler.END
+    preview = await _preview(context, draft)
+    send = Button(Kind.DRAFT, "draft", "send").encode()
+    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
+    return PREVIEW
+
+
+async def _preview(context: CoraContext, draft: Draft) -> str:
     assert draft.region is not None and draft.urgency is not None
     recipients = await context.services.alerts.count_recipients(
         context.active_member.id, draft.sectors, draft.region
     )
     network = context.services.network
-    preview = tr(
+    return tr(
         context,
         "alert.preview",
         urgency=plain(context, f"urgency.{draft.urgency}"),
@@ -214,19 +209,6 @@ async def _take_text(
         recipients=recipients,
         text=draft.text,
     )
-    if findings:
-        preview += "\n\n" + tr(
-            context, "alert.findings_confirm", findings=findings_text(context.language, findings)
-        )
-    send_label = "button.send_anyway" if findings else "button.send"
-    buttons = [
-        [
-            (plain(context, send_label), Button(Kind.DRAFT, "draft", "send").encode()),
-            (plain(context, "button.cancel"), Button(Kind.DRAFT, "draft", "cancel").encode()),
-        ]
-    ]
-    await send_html(update, preview, markup=keyboard(buttons))
-    return PREVIEW
 
 
 async def preview_button(update: Update, context: CoraContext) -> int:
@@ -236,8 +218,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     draft = _draft(context)
     if button.action != "send" or draft.text is None:
         raise DomainError("button.invalid")
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     await _send(update, context, draft)
     return ConversationHandler.END
 
@@ -284,8 +265,7 @@ async def draft_button(update: Update, context: CoraContext, button: Button) -> 
         if not isinstance(pending, tuple):
             raise DomainError("dialog.expired")
         alert_id, text = pending
-        await query.answer()
-        await query.edit_message_reply_markup(None)
+        await settle(query)
         await send_follow_up(update, context, alert_id, text, confirmed=True)
         return
     raise DomainError("dialog.expired")

@@ -20,17 +20,21 @@ from bot.timing.dates import parse_moment, split_leading_moment
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
-from handlers.common.render import (
-    findings_text,
-    keyboard,
-    plain,
-    rows_of,
-    say,
-    send_html,
-    tr,
-    when,
+from handlers.common.dialogs import (
+    TYPED,
+    cancel_row,
+    current_draft,
+    dialog,
+    forget_draft,
+    pressed,
+    refused,
+    send_preview,
+    settle,
+    take_target,
+    target_keyboard,
+    target_of,
 )
+from handlers.common.render import keyboard, plain, say, tr, when
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)
 
@@ -59,8 +63,15 @@ def _draft(context: CoraContext) -> Draft:
     return current_draft(context, _DRAFT, Draft)
 
 
+_CANCEL = Button(Kind.FORM, "ann", "cancel").encode()
+
+
 def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return [(plain(context, "button.cancel"), Button(Kind.FORM, "ann", "cancel").encode())]
+    return cancel_row(context, _CANCEL)
+
+
+def _target_data(value: str) -> str:
+    return Button(Kind.FORM, value, "atarget").encode()
 
 
 async def announce_command(update: Update, context: CoraContext) -> int:
@@ -98,23 +109,15 @@ def _send_time(context: CoraContext, raw: str) -> datetime:
 
 
 async def _ask_target(update: Update, context: CoraContext) -> None:
-    channels = await context.services.channels.list_for(context.active_member.id)
-    buttons = [(plain(context, "announce.everyone"), Button(Kind.FORM, "all", "atarget").encode())]
-    buttons += [
-        (f"#{c.name}", Button(Kind.FORM, f"c{c.id}", "atarget").encode()) for c in channels.topical
-    ]
-    rows = rows_of(buttons, 2)
-    rows.append(_cancel_row(context))
-    await say(update, context, "announce.ask_target", markup=keyboard(rows))
+    markup = await target_keyboard(context, _target_data, _CANCEL)
+    await say(update, context, "announce.ask_target", markup=markup)
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    button = pressed(query.data)
-    draft = _draft(context)
-    raw = "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
-    return await _set_target(update, context, draft, raw)
+    raw = target_of(pressed(query.data))
+    return await _set_target(update, context, _draft(context), raw)
 
 
 async def target_text_step(update: Update, context: CoraContext) -> int:
@@ -123,37 +126,20 @@ async def target_text_step(update: Update, context: CoraContext) -> int:
 
 
 async def _set_target(update: Update, context: CoraContext, draft: Draft, raw: str) -> int:
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    draft.target = await context.services.channels.parse_target(context.active_member.id, raw)
-    view = await context.services.channels.describe(draft.target)
-    network = context.services.network
-    await say(
-        update,
-        context,
-        "announce.chosen_target",
-        target=target_text(network, view, context.language),
-    )
-    await say(
-        update, context, "announce.ask_text", max=MAX_TEXT, markup=keyboard([_cancel_row(context)])
-    )
+    draft.target = await take_target(update, context, raw)
+    markup = keyboard([_cancel_row(context)])
+    await say(update, context, "announce.ask_text", max=MAX_TEXT, markup=markup)
     return TEXT
 
 
 async def text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
     draft = _draft(context)
-    findings = check_text(update.message.text or "", context.services.network.place_names)
-    if any(finding.blocking for finding in findings):
-        await say(
-            update,
-            context,
-            "alert.findings_blocking",
-            findings=findings_text(context.language, findings),
-        )
+    text = update.message.text or ""
+    findings = check_text(text, context.services.network.place_names)
+    if await refused(update, context, findings):
         return TEXT
-    draft.text = (update.message.text or "").strip()
+    draft.text = text.strip()
     draft.needs_confirmation = bool(findings)
     buttons = [[(plain(context, "announce.now"), Button(Kind.FORM, "now", "awhen").encode())]]
     buttons.append(_cancel_row(context))
@@ -164,8 +150,7 @@ async def text_step(update: Update, context: CoraContext) -> int:
 async def when_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     _draft(context).send_at = None
     return await _ask_read(update, context)
 
@@ -193,8 +178,7 @@ async def read_button(update: Update, context: CoraContext) -> int:
     assert query is not None
     draft = _draft(context)
     draft.read_confirmation = pressed(query.data).id == "yes"
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     assert draft.text is not None
     return await _take_text(update, context, draft, draft.text, send_when_clean=False)
 
@@ -204,13 +188,7 @@ async def _take_text(
 ) -> int:
     """Refuse identifying data; send at once when clean, otherwise show the preview."""
     findings = check_text(text, context.services.network.place_names)
-    if any(finding.blocking for finding in findings):
-        await say(
-            update,
-            context,
-            "alert.findings_blocking",
-            findings=findings_text(context.language, findings),
-        )
+    if await refused(update, context, findings):
         forget_draft(context, _DRAFT)
         return ConversationHandler.END
     draft.text = text.strip()
@@ -218,6 +196,13 @@ async def _take_text(
     if send_when_clean and not findings:
         await _send(update, context, draft)
         return ConversationHandler.END
+    preview = await _preview(context, draft)
+    send = Button(Kind.FORM, "ann", "send").encode()
+    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
+    return PREVIEW
+
+
+async def _preview(context: CoraContext, draft: Draft) -> str:
     assert draft.target is not None
     services = context.services
     recipients = await services.announcements.count_recipients(
@@ -225,28 +210,16 @@ async def _take_text(
     )
     view = await services.channels.describe(draft.target)
     moment = when(context, draft.send_at) if draft.send_at else plain(context, "announce.now_label")
-    preview = tr(
+    read = "announce.read_yes" if draft.read_confirmation else "announce.read_no"
+    return tr(
         context,
         "announce.preview",
         target=target_text(services.network, view, context.language),
         recipients=recipients,
         time=moment,
-        read=plain(context, "announce.read_yes" if draft.read_confirmation else "announce.read_no"),
+        read=plain(context, read),
         text=draft.text,
     )
-    if findings:
-        preview += "\n\n" + tr(
-            context, "alert.findings_confirm", findings=findings_text(context.language, findings)
-        )
-    label = "button.send_anyway" if findings else "button.send"
-    buttons = [
-        [
-            (plain(context, label), Button(Kind.FORM, "ann", "send").encode()),
-            *_cancel_row(context),
-        ]
-    ]
-    await send_html(update, preview, markup=keyboard(buttons))
-    return PREVIEW
 
 
 async def preview_button(update: Update, context: CoraContext) -> int:
@@ -255,8 +228,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     draft = _draft(context)
     if draft.text is None or draft.target is None:
         raise DomainError("dialog.expired")
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     await _send(update, context, draft)
     return ConversationHandler.END
 

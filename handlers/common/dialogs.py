@@ -1,4 +1,5 @@
-"""What every dialog shares: one builder, one cancel, the draft, a hint instead of silence."""
+"""What every dialog shares: one builder, one cancel, the draft, a hint instead of silence, and
+the steps several dialogs take: a target, a region, an urgency, a checked text and its preview."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -17,10 +18,22 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.channels import Target
 from bot.errors import DomainError
+from bot.personal_data import Finding
+from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, decode
 from handlers.common.context import CoraContext
-from handlers.common.render import say
+from handlers.common.render import (
+    findings_text,
+    keyboard,
+    plain,
+    rows_of,
+    say,
+    send_html,
+    tr,
+)
+from storage.models import Urgency
 
 T = TypeVar("T")
 
@@ -62,14 +75,15 @@ StateHandlers = Mapping[int, Sequence[BaseHandler[Update, CoraContext, Any]]]
 TYPED = filters.TEXT & ~filters.COMMAND
 
 
-def cancel(draft_key: str, cancelled_key: str) -> Step:
+def cancel(draft_key: str | tuple[str, ...], cancelled_key: str) -> Step:
     """`/cancel` or the dialog's cancel button: the draft is dropped, nothing was stored."""
+    keys = (draft_key,) if isinstance(draft_key, str) else draft_key
 
     async def cancel_dialog(update: Update, context: CoraContext) -> int:
-        forget_draft(context, draft_key)
+        for key in keys:
+            forget_draft(context, key)
         if update.callback_query:
-            await update.callback_query.answer()
-            await update.callback_query.edit_message_reply_markup(None)
+            await settle(update.callback_query)
         await say(update, context, cancelled_key)
         return ConversationHandler.END
 
@@ -81,7 +95,7 @@ def dialog(
     entry: Step,
     states: StateHandlers,
     *,
-    draft_key: str,
+    draft_key: str | tuple[str, ...],
     cancel_button: str,
     cancelled_key: str,
 ) -> BaseHandler[Update, CoraContext, object]:
@@ -102,3 +116,90 @@ def dialog(
         allow_reentry=True,
         name=command,
     )
+
+
+# -- steps several dialogs take ----------------------------------------------------------------
+
+
+async def settle(query: CallbackQuery) -> None:
+    """A dialog button was pressed: acknowledge it and take the buttons away."""
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+
+
+def cancel_row(context: CoraContext, data: str) -> list[tuple[str, str]]:
+    return [(plain(context, "button.cancel"), data)]
+
+
+def choice_rows(
+    context: CoraContext, choices: Mapping[str, Any], data: Callable[[str], str], width: int = 2
+) -> list[list[tuple[str, str]]]:
+    """Buttons for places, kinds or topics of the network (anything with a `label`)."""
+    return rows_of([(c.label(context.language), data(code)) for code, c in choices.items()], width)
+
+
+def urgency_row(context: CoraContext, data: Callable[[str], str]) -> list[tuple[str, str]]:
+    return [
+        (plain(context, f"urgency.{urgency}.button"), data(urgency))
+        for urgency in (Urgency.URGENT, Urgency.NORMAL)
+    ]
+
+
+def chosen_urgency(raw: str) -> str:
+    if raw not in (Urgency.URGENT, Urgency.NORMAL):
+        raise DomainError("button.invalid")
+    return raw
+
+
+async def target_keyboard(
+    context: CoraContext, data: Callable[[str], str], cancel: str
+) -> InlineKeyboardMarkup:
+    """Everyone, or one of the topical channels the member may address."""
+    channels = await context.services.channels.list_for(context.active_member.id)
+    buttons = [(plain(context, "announce.everyone"), data("all"))]
+    buttons += [(f"#{c.name}", data(f"c{c.id}")) for c in channels.topical]
+    return keyboard([*rows_of(buttons, 2), cancel_row(context, cancel)])
+
+
+def target_of(button: Button) -> str:
+    """What a target button stands for, as it would be typed."""
+    return "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
+
+
+async def take_target(update: Update, context: CoraContext, raw: str) -> Target:
+    """The target as typed or pressed, within what the member may address; said back."""
+    if update.callback_query:
+        await settle(update.callback_query)
+    services = context.services
+    target = await services.channels.parse_target(context.active_member.id, raw)
+    view = await services.channels.describe(target)
+    shown = target_text(services.network, view, context.language)
+    await say(update, context, "announce.chosen_target", target=shown)
+    return target
+
+
+async def refused(update: Update, context: CoraContext, findings: Sequence[Finding]) -> bool:
+    """Identifying data in a text: say what was found and refuse it."""
+    if not any(finding.blocking for finding in findings):
+        return False
+    shown = findings_text(context.language, findings)
+    await say(update, context, "alert.findings_blocking", findings=shown)
+    return True
+
+
+async def send_preview(
+    update: Update,
+    context: CoraContext,
+    preview: str,
+    findings: Sequence[Finding],
+    *,
+    send: str,
+    cancel: str,
+) -> None:
+    """The preview, with the doubtful finds to confirm, and "send (anyway)" and "cancel"."""
+    if findings:
+        shown = findings_text(context.language, findings)
+        preview += "\n\n" + tr(context, "alert.findings_confirm", findings=shown)
+    label = plain(context, "button.send_anyway" if findings else "button.send")
+    buttons = [[(label, send), *cancel_row(context, cancel)]]
+    await send_html(update, preview, markup=keyboard(buttons))

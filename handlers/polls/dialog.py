@@ -28,16 +28,20 @@ from bot.timing.dates import parse_deadline, split_leading_moment
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import TYPED, current_draft, dialog, forget_draft, pressed
-from handlers.common.render import (
-    keyboard,
-    plain,
-    rows_of,
-    say,
-    send_html,
-    tr,
-    when,
+from handlers.common.dialogs import (
+    TYPED,
+    cancel_row,
+    current_draft,
+    dialog,
+    forget_draft,
+    pressed,
+    send_preview,
+    settle,
+    take_target,
+    target_keyboard,
+    target_of,
 )
+from handlers.common.render import keyboard, plain, say, tr, when
 from handlers.polls.views import FLAGS, option_label
 from storage.models import PollKind
 
@@ -66,8 +70,15 @@ def _draft(context: CoraContext) -> Draft:
     return current_draft(context, _DRAFT, Draft)
 
 
+_CANCEL = Button(Kind.FORM, "poll", "cancel").encode()
+
+
 def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return [(plain(context, "button.cancel"), Button(Kind.FORM, "poll", "cancel").encode())]
+    return cancel_row(context, _CANCEL)
+
+
+def _target_data(value: str) -> str:
+    return Button(Kind.FORM, value, "ptarget").encode()
 
 
 async def poll_command(update: Update, context: CoraContext) -> int:
@@ -75,16 +86,17 @@ async def poll_command(update: Update, context: CoraContext) -> int:
     <option> | <option> …` creates the poll at once."""
     assert update.message is not None and context.user_data is not None
     raw = (update.message.text or "").partition(" ")[2].strip()
-    if not raw:
-        context.user_data[_DRAFT] = Draft()
-        await say(
-            update,
-            context,
-            "poll.ask_title",
-            max=TITLE_LIMITS[1],
-            markup=keyboard([_cancel_row(context)]),
-        )
-        return TITLE
+    if raw:
+        await _create(update, context, await _one_line(context, raw))
+        return ConversationHandler.END
+    context.user_data[_DRAFT] = Draft()
+    markup = keyboard([_cancel_row(context)])
+    await say(update, context, "poll.ask_title", max=TITLE_LIMITS[1], markup=markup)
+    return TITLE
+
+
+async def _one_line(context: CoraContext, raw: str) -> Draft:
+    """`<target> <deadline> [flags] <title> | <option> | …` as a draft."""
     target_raw, _, rest = raw.partition(" ")
     deadline_raw, rest = split_leading_moment(rest)
     if deadline_raw is None or "|" not in rest:
@@ -94,47 +106,40 @@ async def poll_command(update: Update, context: CoraContext) -> int:
     deadline = parse_deadline(
         deadline_raw, services.settings.cora_timezone, now=services.clock.now()
     )
-    flags = set()
-    while True:
-        word, _, after = rest.strip().partition(" ")
-        if word.lower() not in FLAGS:
-            break
-        flags.add(FLAGS[word.lower()])
-        rest = after
+    flags, rest = _flags(rest)
     title, *options = [part.strip() for part in rest.split("|")]
     options = [o for o in options if o]
     if options and _LOOKS_LIKE_DATE.match(options[0]):
         kind = PollKind.DATE
     else:
         kind = PollKind.MULTIPLE if "multiple" in flags else PollKind.SINGLE
-    draft = Draft(title, target, kind, options, deadline, "anonymous" in flags)
-    await _create(update, context, draft)
-    return ConversationHandler.END
+    return Draft(title, target, kind, options, deadline, "anonymous" in flags)
+
+
+def _flags(rest: str) -> tuple[set[str], str]:
+    """The leading flag words (`anonym`, `mehrfach`), and what follows them."""
+    flags: set[str] = set()
+    while True:
+        word, _, after = rest.strip().partition(" ")
+        if word.lower() not in FLAGS:
+            return flags, rest
+        flags.add(FLAGS[word.lower()])
+        rest = after
 
 
 async def title_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
     draft = _draft(context)
     draft.title = clean_label(update.message.text or "", TITLE_LIMITS, "poll.title_length")
-    channels = await context.services.channels.list_for(context.active_member.id)
-    buttons = [(plain(context, "announce.everyone"), Button(Kind.FORM, "all", "ptarget").encode())]
-    buttons += [
-        (f"#{c.name}", Button(Kind.FORM, f"c{c.id}", "ptarget").encode()) for c in channels.topical
-    ]
-    rows = rows_of(buttons, 2)
-    rows.append(_cancel_row(context))
-    await say(update, context, "poll.ask_target", markup=keyboard(rows))
+    markup = await target_keyboard(context, _target_data, _CANCEL)
+    await say(update, context, "poll.ask_target", markup=markup)
     return TARGET
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    button = pressed(query.data)
-    raw = "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    return await _set_target(update, context, raw)
+    return await _set_target(update, context, target_of(pressed(query.data)))
 
 
 async def target_text_step(update: Update, context: CoraContext) -> int:
@@ -144,24 +149,13 @@ async def target_text_step(update: Update, context: CoraContext) -> int:
 
 async def _set_target(update: Update, context: CoraContext, raw: str) -> int:
     draft = _draft(context)
-    draft.target = await context.services.channels.parse_target(context.active_member.id, raw)
-    view = await context.services.channels.describe(draft.target)
-    await say(
-        update,
-        context,
-        "announce.chosen_target",
-        target=target_text(context.services.network, view, context.language),
-    )
+    draft.target = await take_target(update, context, raw)
     kinds = [
         (plain(context, f"poll.kind_button.{kind}"), Button(Kind.FORM, kind, "pkind").encode())
         for kind in PollKind
     ]
-    await say(
-        update,
-        context,
-        "poll.ask_kind",
-        markup=keyboard([[k] for k in kinds] + [_cancel_row(context)]),
-    )
+    markup = keyboard([[k] for k in kinds] + [_cancel_row(context)])
+    await say(update, context, "poll.ask_kind", markup=markup)
     return KIND
 
 
@@ -172,8 +166,7 @@ async def kind_button(update: Update, context: CoraContext) -> int:
     if kind not in PollKind.__members__.values():
         raise DomainError("button.invalid")
     _draft(context).kind = kind
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     key = "poll.ask_dates" if kind == PollKind.DATE else "poll.ask_options"
     await say(update, context, key, min=MIN_OPTIONS, max=MAX_OPTIONS)
     return OPTIONS
@@ -215,8 +208,14 @@ async def anonymity_button(update: Update, context: CoraContext) -> int:
     assert query is not None
     draft = _draft(context)
     draft.anonymous = pressed(query.data).id == "anonymous"
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
+    preview = await _preview(context, draft)
+    send = Button(Kind.FORM, "poll", "send").encode()
+    await send_preview(update, context, preview, (), send=send, cancel=_CANCEL)
+    return PREVIEW
+
+
+async def _preview(context: CoraContext, draft: Draft) -> str:
     assert draft.title and draft.kind and draft.target and draft.deadline
     services = context.services
     options = services.polls.check_draft(
@@ -227,26 +226,17 @@ async def anonymity_button(update: Update, context: CoraContext) -> int:
         f"{n}. {o if isinstance(o, str) else _moment_label(context, o.start, o.end, o.all_day)}"
         for n, o in enumerate(options, start=1)
     )
-    preview = tr(
+    anonymity = "poll.anonymous_button" if draft.anonymous else "poll.named_button"
+    return tr(
         context,
         "poll.preview",
         title=draft.title,
         kind=plain(context, f"poll.kind.{draft.kind}"),
         target=target_text(services.network, view, context.language),
         deadline=when(context, draft.deadline),
-        anonymity=plain(
-            context, "poll.anonymous_button" if draft.anonymous else "poll.named_button"
-        ),
+        anonymity=plain(context, anonymity),
         options=listed,
     )
-    buttons = [
-        [
-            (plain(context, "button.send"), Button(Kind.FORM, "poll", "send").encode()),
-            *_cancel_row(context),
-        ]
-    ]
-    await send_html(update, preview, markup=keyboard(buttons))
-    return PREVIEW
 
 
 def _moment_label(
@@ -259,8 +249,7 @@ def _moment_label(
 async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     await _create(update, context, _draft(context))
     return ConversationHandler.END
 
