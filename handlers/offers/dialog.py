@@ -5,37 +5,58 @@ one-line forms: `/find <kind|topic> [region] [language] [accessibility]` and `/n
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.errors import DomainError
+from bot.network import Network
 from bot.offers.files import language_code
 from bot.offers.needs import NeedRequest, check_need_texts
+from bot.offers.offers import Search
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import current_draft, forget_draft, pressed, use_buttons
+from handlers.common.dialogs import (
+    TYPED,
+    StateHandlers,
+    Step,
+    chosen_urgency,
+    current_draft,
+    dialog,
+    forget_draft,
+    pressed,
+    refused,
+    send_preview,
+    settle,
+    urgency_row,
+)
 from handlers.common.render import (
     chunk_lines,
     edit_html,
-    findings_text,
     keyboard,
     plain,
     region_name,
-    rows_of,
     say,
     send_html,
     tr,
+)
+from handlers.offers.choices import (
+    ANY,
+    NONE,
+    access_keyboard,
+    count_keyboard,
+    language_keyboard,
+    region_keyboard,
+    seek,
+    seek_cancel_row,
+    what_keyboard,
 )
 from handlers.offers.views import found_text, label, language_name, reason_text, what_text
 from storage.models import Urgency
@@ -45,8 +66,6 @@ WHAT, REGION, ADULTS, CHILDREN, LANGUAGE, ACCESS, URGENCY, CASE_REF, PREVIEW = r
 _FIND = "find_draft"
 _NEED = "need_draft"
 _PEOPLE = re.compile(r"^(\d{1,2})\+(\d{1,2})$")
-ANY = "any"
-NONE = "none"
 
 
 @dataclass
@@ -74,55 +93,11 @@ def _pressed(update: Update) -> Button:
     return pressed(update.callback_query.data if update.callback_query else None)
 
 
-def _seek(value: str, step: str) -> str:
-    return Button(Kind.SEEK, value, step).encode()
-
-
-def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return [(plain(context, "button.cancel"), _seek("draft", "cancel"))]
-
-
-def _what_keyboard(context: CoraContext, step: str) -> InlineKeyboardMarkup:
-    network = context.services.network
-    kinds = [
-        (k.label(context.language), _seek(code, step)) for code, k in network.offer_kinds.items()
-    ]
-    topics = [(t.label(context.language), _seek(code, step)) for code, t in network.topics.items()]
-    return keyboard([*rows_of(kinds, 2), *rows_of(topics, 2), _cancel_row(context)])
-
-
-def _region_keyboard(context: CoraContext, step: str) -> InlineKeyboardMarkup:
-    network = context.services.network
-    regions = [
-        (p.label(context.language), _seek(code, step)) for code, p in network.regions.items()
-    ]
-    return keyboard([*rows_of(regions, 2), _cancel_row(context)])
-
-
-async def _language_keyboard(context: CoraContext, step: str) -> InlineKeyboardMarkup:
-    """ "Any", then the languages the network's offers are given in."""
-    codes = sorted({c for o in await context.services.offers.all_offers() for c in o.languages})
-    buttons = [(language_name(c, context.language), _seek(c, step)) for c in codes]
-    first = [(plain(context, "button.any_language"), _seek(ANY, step))]
-    return keyboard([first, *rows_of(buttons, 3), _cancel_row(context)])
-
-
 async def _chosen(update: Update, context: CoraContext, choice: str) -> None:
     query = update.callback_query
     assert query is not None
     await query.answer()
     await edit_html(query, tr(context, "offers.chosen", choice=choice))
-
-
-async def cancel(update: Update, context: CoraContext) -> int:
-    """`/cancel` or the cancel button: nothing was stored."""
-    forget_draft(context, _FIND)
-    forget_draft(context, _NEED)
-    if update.callback_query:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
-    await say(update, context, "offers.cancelled")
-    return ConversationHandler.END
 
 
 # -- /find -------------------------------------------------------------------------------------
@@ -139,16 +114,6 @@ async def _show_found(
     services = context.services
     search = services.offers.search(what, region, language, accessibility)
     found = await services.offers.find(search)
-    filters_text = ""
-    if search.language:
-        filters_text += tr(
-            context,
-            "find.filter_language",
-            language=language_name(search.language, context.language),
-        )
-    if search.accessibility:
-        access = label(services.network.accessibility, search.accessibility, context.language)
-        filters_text += tr(context, "find.filter_access", access=access)
     lines = found_text(
         services.network,
         found,
@@ -157,10 +122,23 @@ async def _show_found(
         context.language,
         services.clock.now(),
         services.offers.stale_after,
-        filters_text,
+        _filters_text(context, search),
     )
     for text in chunk_lines(lines[1:], lines[0]) if len(lines) > 1 else lines:
         await send_html(update, text.replace("\n<b>", "\n\n<b>"))
+
+
+def _filters_text(context: CoraContext, search: Search) -> str:
+    """The search's language and accessibility filters, in words."""
+    text = ""
+    if search.language:
+        language = language_name(search.language, context.language)
+        text += tr(context, "find.filter_language", language=language)
+    if search.accessibility:
+        network = context.services.network
+        access = label(network.accessibility, search.accessibility, context.language)
+        text += tr(context, "find.filter_access", access=access)
+    return text
 
 
 async def find_command(update: Update, context: CoraContext) -> int:
@@ -169,7 +147,7 @@ async def find_command(update: Update, context: CoraContext) -> int:
     if not args:
         assert context.user_data is not None
         context.user_data[_FIND] = FindDraft()
-        await say(update, context, "find.ask_what", markup=_what_keyboard(context, "fwhat"))
+        await say(update, context, "find.ask_what", markup=what_keyboard(context, "fwhat"))
         return FIND_WHAT
     network = context.services.network
     region = context.active_member.region or network.statewide_region
@@ -192,7 +170,7 @@ async def find_what(update: Update, context: CoraContext) -> int:
     what = context.services.network.what(_pressed(update).id)
     draft.what = what[1]
     await _chosen(update, context, what_text(context.services.network, what, context.language))
-    await say(update, context, "find.ask_region", markup=_region_keyboard(context, "fregion"))
+    await say(update, context, "find.ask_region", markup=region_keyboard(context, "fregion"))
     return FIND_REGION
 
 
@@ -202,7 +180,7 @@ async def find_region(update: Update, context: CoraContext) -> int:
     draft.region = region
     await _chosen(update, context, region_name(context.services.network, region, context.language))
     await say(
-        update, context, "find.ask_language", markup=await _language_keyboard(context, "flang")
+        update, context, "find.ask_language", markup=await language_keyboard(context, "flang")
     )
     return FIND_LANGUAGE
 
@@ -237,13 +215,20 @@ async def need_command(update: Update, context: CoraContext) -> int:
     words = (update.message.text or "").split()
     if len(words) == 1:
         context.user_data[_NEED] = NeedDraft()
-        await say(update, context, "need.ask_what", markup=_what_keyboard(context, "what"))
+        await say(update, context, "need.ask_what", markup=what_keyboard(context, "what"))
         return WHAT
     if len(words) < 4:
         raise DomainError("need.usage")
     network = context.services.network
     draft = NeedDraft(what=words[1], region=network.region(words[2]).code)
-    rest = words[3:]
+    case_ref, note = _split_case(_take_options(network, draft, words[3:]))
+    context.user_data[_NEED] = draft
+    return await _take_case_ref(update, context, draft, case_ref, note, send_when_clean=True)
+
+
+def _take_options(network: Network, draft: NeedDraft, rest: list[str]) -> str:
+    """The one-line form's leading options (`2+1`, accessibility, `!`, language) into the
+    draft; returns the rest: the case reference and note."""
     while rest:
         word = rest[0]
         if match := _PEOPLE.match(word):
@@ -261,9 +246,7 @@ async def need_command(update: Update, context: CoraContext) -> int:
         else:
             break
         rest = rest[1:]
-    case_ref, note = _split_case(" ".join(rest))
-    context.user_data[_NEED] = draft
-    return await _take_case_ref(update, context, draft, case_ref, note, send_when_clean=True)
+    return " ".join(rest)
 
 
 async def need_what(update: Update, context: CoraContext) -> int:
@@ -272,7 +255,7 @@ async def need_what(update: Update, context: CoraContext) -> int:
     what = network.what(_pressed(update).id)
     draft.what = what[1]
     await _chosen(update, context, what_text(network, what, context.language))
-    await say(update, context, "need.ask_region", markup=_region_keyboard(context, "region"))
+    await say(update, context, "need.ask_region", markup=region_keyboard(context, "region"))
     return REGION
 
 
@@ -285,10 +268,8 @@ async def need_region(update: Update, context: CoraContext) -> int:
     assert draft.what is not None
     field, code = network.what(draft.what)
     if field == "kind" and network.offer_kinds[code].places:
-        numbers = [(str(n), _seek(str(n), "adults")) for n in range(0, 5)]
-        await say(
-            update, context, "need.ask_adults", markup=keyboard([numbers, _cancel_row(context)])
-        )
+        markup = count_keyboard(context, 4, "adults")
+        await say(update, context, "need.ask_adults", markup=markup)
         return ADULTS
     return await _ask_language(update, context)
 
@@ -304,10 +285,8 @@ async def need_adults(update: Update, context: CoraContext) -> int:
     draft = current_draft(context, _NEED, NeedDraft)
     draft.adults = _count(update)
     await _chosen(update, context, str(draft.adults))
-    numbers = [(str(n), _seek(str(n), "children")) for n in range(0, 6)]
-    await say(
-        update, context, "need.ask_children", markup=keyboard([numbers, _cancel_row(context)])
-    )
+    markup = count_keyboard(context, 5, "children")
+    await say(update, context, "need.ask_children", markup=markup)
     return CHILDREN
 
 
@@ -319,9 +298,7 @@ async def need_children(update: Update, context: CoraContext) -> int:
 
 
 async def _ask_language(update: Update, context: CoraContext) -> int:
-    await say(
-        update, context, "need.ask_language", markup=await _language_keyboard(context, "lang")
-    )
+    await say(update, context, "need.ask_language", markup=await language_keyboard(context, "lang"))
     return LANGUAGE
 
 
@@ -335,18 +312,7 @@ async def need_language(update: Update, context: CoraContext) -> int:
         else language_name(code, context.language)
     )
     await _chosen(update, context, shown)
-    network = context.services.network
-    buttons = [
-        (p.label(context.language), _seek(code, "access"))
-        for code, p in network.accessibility.items()
-    ]
-    first = [(plain(context, "button.no_need"), _seek(NONE, "access"))]
-    await say(
-        update,
-        context,
-        "need.ask_access",
-        markup=keyboard([first, *rows_of(buttons, 2), _cancel_row(context)]),
-    )
+    await say(update, context, "need.ask_access", markup=access_keyboard(context))
     return ACCESS
 
 
@@ -361,19 +327,16 @@ async def need_access(update: Update, context: CoraContext) -> int:
         else label(network.accessibility, code, context.language)
     )
     await _chosen(update, context, shown)
-    buttons = [
-        (plain(context, "urgency.urgent.button"), _seek(Urgency.URGENT, "urgency")),
-        (plain(context, "urgency.normal.button"), _seek(Urgency.NORMAL, "urgency")),
-    ]
-    await say(update, context, "need.ask_urgency", markup=keyboard([buttons, _cancel_row(context)]))
+    buttons = urgency_row(context, lambda urgency: seek(urgency, "urgency"))
+    await say(
+        update, context, "need.ask_urgency", markup=keyboard([buttons, seek_cancel_row(context)])
+    )
     return URGENCY
 
 
 async def need_urgency(update: Update, context: CoraContext) -> int:
     draft = current_draft(context, _NEED, NeedDraft)
-    urgency = _pressed(update).id
-    if urgency not in (Urgency.URGENT, Urgency.NORMAL):
-        raise DomainError("button.invalid")
+    urgency = chosen_urgency(_pressed(update).id)
     draft.urgency = urgency
     await _chosen(update, context, plain(context, f"urgency.{urgency}"))
     await say(update, context, "need.ask_case_ref")
@@ -397,9 +360,24 @@ async def _take_case_ref(
     send_when_clean: bool,
 ) -> int:
     """Check the texts; refuse identifying data, ask to confirm doubtful finds, preview."""
+    request = _request(context, draft, case_ref, note)
+    findings = check_need_texts(request.case_ref, request.note)
+    if await refused(update, context, findings):
+        return CASE_REF
+    draft.request = request
+    draft.needs_confirmation = bool(findings)
+    if send_when_clean and not findings:
+        await _send(update, context, draft)
+        return ConversationHandler.END
+    preview = await _preview(context, request)
+    send, cancel = seek("draft", "send"), seek("draft", "cancel")
+    await send_preview(update, context, preview, findings, send=send, cancel=cancel)
+    return PREVIEW
+
+
+def _request(context: CoraContext, draft: NeedDraft, case_ref: str, note: str) -> NeedRequest:
     assert draft.what is not None and draft.region is not None
-    needs = context.services.needs
-    request = needs.request(
+    return context.services.needs.request(
         draft.what,
         draft.region,
         case_ref,
@@ -410,38 +388,19 @@ async def _take_case_ref(
         urgency=draft.urgency,
         note=note,
     )
-    findings = check_need_texts(request.case_ref, request.note)
-    if any(finding.blocking for finding in findings):
-        await say(
-            update,
-            context,
-            "alert.findings_blocking",
-            findings=findings_text(context.language, findings),
-        )
-        return CASE_REF
-    draft.request = request
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await _send(update, context, draft)
-        return ConversationHandler.END
+
+
+async def _preview(context: CoraContext, request: NeedRequest) -> str:
     network = context.services.network
-    preview = tr(
+    return tr(
         context,
         "need.preview",
         what=what_text(network, request.what, context.language),
         region=region_name(network, request.region, context.language),
         urgency=plain(context, f"urgency.{request.urgency}"),
         case_ref=request.case_ref,
-        count=await needs.count_offers(request),
+        count=await context.services.needs.count_offers(request),
     )
-    if findings:
-        preview += "\n\n" + tr(
-            context, "alert.findings_confirm", findings=findings_text(context.language, findings)
-        )
-    send = "button.send_anyway" if findings else "button.send"
-    buttons = [[(plain(context, send), _seek("draft", "send")), *_cancel_row(context)]]
-    await send_html(update, preview, markup=keyboard(buttons))
-    return PREVIEW
 
 
 async def need_send(update: Update, context: CoraContext) -> int:
@@ -450,8 +409,7 @@ async def need_send(update: Update, context: CoraContext) -> int:
     draft = current_draft(context, _NEED, NeedDraft)
     if draft.request is None:
         raise DomainError("dialog.expired")
-    await query.answer()
-    await query.edit_message_reply_markup(None)
+    await settle(query)
     await _send(update, context, draft)
     return ConversationHandler.END
 
@@ -478,49 +436,54 @@ async def _send(update: Update, context: CoraContext, draft: NeedDraft) -> None:
 # -- wiring ------------------------------------------------------------------------------------
 
 
+_SEEK = f"^{Kind.SEEK}:"
+
+
+def _dialog(
+    command: str, entry: Step, states: StateHandlers
+) -> BaseHandler[Update, CoraContext, object]:
+    """/find and /need: either one's cancel drops both drafts."""
+    return dialog(
+        command,
+        entry,
+        states,
+        draft_key=(_FIND, _NEED),
+        cancel_button=_SEEK + r"draft:cancel$",
+        cancelled_key="offers.cancelled",
+    )
+
+
+def _on(step: Step, action: str) -> CallbackQueryHandler[CoraContext, Any]:
+    return CallbackQueryHandler(step, pattern=_SEEK + action)
+
+
 def find_dialog() -> BaseHandler[Update, CoraContext, object]:
-    seek = f"^{Kind.SEEK}:"
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-    return ConversationHandler(
-        entry_points=[CommandHandler("find", find_command)],
-        states={
-            FIND_WHAT: [CallbackQueryHandler(find_what, pattern=seek + r"[^:]+:fwhat$")],
-            FIND_REGION: [CallbackQueryHandler(find_region, pattern=seek + r"[^:]+:fregion$")],
-            FIND_LANGUAGE: [CallbackQueryHandler(find_language, pattern=seek + r"[^:]+:flang$")],
+    return _dialog(
+        "find",
+        find_command,
+        {
+            FIND_WHAT: [_on(find_what, r"[^:]+:fwhat$")],
+            FIND_REGION: [_on(find_region, r"[^:]+:fregion$")],
+            FIND_LANGUAGE: [_on(find_language, r"[^:]+:flang$")],
         },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            CallbackQueryHandler(cancel, pattern=seek + r"draft:cancel$"),
-            MessageHandler(filters.TEXT & ~filters.COMMAND, use_buttons),
-        ],
-        allow_reentry=True,
-        name="find",
     )
 
 
 def need_dialog() -> BaseHandler[Update, CoraContext, object]:
-    seek = f"^{Kind.SEEK}:"
-    warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
-    return ConversationHandler(
-        entry_points=[CommandHandler("need", need_command)],
-        states={
-            WHAT: [CallbackQueryHandler(need_what, pattern=seek + r"[^:]+:what$")],
-            REGION: [CallbackQueryHandler(need_region, pattern=seek + r"[^:]+:region$")],
-            ADULTS: [CallbackQueryHandler(need_adults, pattern=seek + r"[^:]+:adults$")],
-            CHILDREN: [CallbackQueryHandler(need_children, pattern=seek + r"[^:]+:children$")],
-            LANGUAGE: [CallbackQueryHandler(need_language, pattern=seek + r"[^:]+:lang$")],
-            ACCESS: [CallbackQueryHandler(need_access, pattern=seek + r"[^:]+:access$")],
-            URGENCY: [CallbackQueryHandler(need_urgency, pattern=seek + r"[^:]+:urgency$")],
-            CASE_REF: [MessageHandler(filters.TEXT & ~filters.COMMAND, need_case_ref)],
-            PREVIEW: [CallbackQueryHandler(need_send, pattern=seek + r"draft:send$")],
+    return _dialog(
+        "need",
+        need_command,
+        {
+            WHAT: [_on(need_what, r"[^:]+:what$")],
+            REGION: [_on(need_region, r"[^:]+:region$")],
+            ADULTS: [_on(need_adults, r"[^:]+:adults$")],
+            CHILDREN: [_on(need_children, r"[^:]+:children$")],
+            LANGUAGE: [_on(need_language, r"[^:]+:lang$")],
+            ACCESS: [_on(need_access, r"[^:]+:access$")],
+            URGENCY: [_on(need_urgency, r"[^:]+:urgency$")],
+            CASE_REF: [MessageHandler(TYPED, need_case_ref)],
+            PREVIEW: [_on(need_send, r"draft:send$")],
         },
-        fallbacks=[
-            CommandHandler("cancel", cancel),
-            CallbackQueryHandler(cancel, pattern=seek + r"draft:cancel$"),
-            MessageHandler(filters.TEXT & ~filters.COMMAND, use_buttons),
-        ],
-        allow_reentry=True,
-        name="need",
     )
 
 
