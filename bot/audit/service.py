@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,35 +42,26 @@ AUDIT_REFUSED_NOTICE = "audit_refused"
 _DAY = timedelta(days=1)
 
 
+@dataclass(frozen=True)
 class AuditService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        network: Network,
-        verify_keys: Sequence[Ed25519PublicKey],
-        signing_key: Ed25519PrivateKey,
-        *,
-        witness_file: Path | None = None,
-        head_messages: bool = True,
-        checkpoint_every: timedelta = timedelta(hours=1),
-    ) -> None:
-        self._uow = uow
-        self._network = network
-        self._verify_keys = verify_keys
-        self._signing_key = signing_key
-        self._witness_file = witness_file
-        self._head_messages = head_messages
-        self._checkpoint_every = checkpoint_every
+    uow: UnitOfWorkFactory
+    network: Network
+    verify_keys: Sequence[Ed25519PublicKey]
+    signing_key: Ed25519PrivateKey
+    _: KW_ONLY
+    witness_file: Path | None = None
+    head_messages: bool = True
+    checkpoint_every: timedelta = timedelta(hours=1)
 
     async def overview(self, limit: int = 10, *, scope: RegionScope | None = None) -> Overview:
         """Checkpoints and the chain behind the newest signed or witnessed head (the full
         check is `audit verify`), and the latest events (of the coordinator's region when
         `scope` is given)."""
-        database = self._uow.database
-        witness, unreadable = newest_witness(self._witness_file)
+        database = self.uow.database
+        witness, unreadable = newest_witness(self.witness_file)
         checked = await verify(
             database,
-            self._verify_keys,
+            self.verify_keys,
             from_checkpoint=True,
             witnessed=[witness] if witness is not None else [],
         )
@@ -82,11 +73,11 @@ class AuditService:
         """Sign the head (and once a day send it to the statewide coordinators), or refuse
         a chain that was rewritten and tell them."""
         signing = await sign_checkpoint(
-            self._uow,
-            self._signing_key,
-            verify_keys=self._verify_keys,
-            witness_file=self._witness_file,
-            head_message=self._head_message if self._head_messages else None,
+            self.uow,
+            self.signing_key,
+            verify_keys=self.verify_keys,
+            witness_file=self.witness_file,
+            head_message=self._head_message if self.head_messages else None,
         )
         if signing.refused is not None:
             notified = await self._report_refusal(signing.refused)
@@ -95,7 +86,7 @@ class AuditService:
 
     async def _statewide_coordinators(self, uow: UnitOfWork) -> list[int]:
         found = await uow.members.find(
-            regions=[self._network.statewide_region], role=Role.COORDINATOR
+            regions=[self.network.statewide_region], role=Role.COORDINATOR
         )
         return [member.id for member in found]
 
@@ -113,7 +104,7 @@ class AuditService:
         now = uow.now()
         last = await self._last_notice(uow, AUDIT_HEAD_NOTICE)
         # Half a signing interval early, so that the hourly signer's drift does not skip a day.
-        if last is not None and now - last.created_at < _DAY - self._checkpoint_every / 2:
+        if last is not None and now - last.created_at < _DAY - self.checkpoint_every / 2:
             return 0
         return uow.deliveries.enqueue(
             kind=AUDIT_HEAD_NOTICE,
@@ -133,7 +124,7 @@ class AuditService:
         problem: the signer retries every interval)."""
         params: dict[str, int | str | None] = {"seq": problem.seq, "reason": problem.reason}
         log.error("refused to sign the audit log: %s", problem)
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             now = uow.now()
             last = await self._last_notice(uow, AUDIT_REFUSED_NOTICE)
             if (
