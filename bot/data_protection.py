@@ -267,21 +267,15 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
     # Where the person's chat was remembered to edit status messages in it.
-    await uow.session.execute(
-        update(Alert)
-        .where(Alert.sender_id == member.id)
-        .values(status_chat_id=None, status_message_id=None)
-    )
-    await uow.session.execute(
-        update(Announcement)
-        .where(Announcement.sender_id == member.id)
-        .values(status_chat_id=None, status_message_id=None)
-    )
-    await uow.session.execute(
+    forget = {"status_chat_id": None, "status_message_id": None}
+    for statement in (
+        update(Alert).where(Alert.sender_id == member.id).values(forget),
+        update(Announcement).where(Announcement.sender_id == member.id).values(forget),
         update(Poll)
         .where(Poll.creator_id == member.id)
-        .values(overview_chat_id=None, overview_message_id=None)
-    )
+        .values(overview_chat_id=None, overview_message_id=None),
+    ):
+        await uow.session.execute(statement)
     await uow.session.execute(
         update(Delivery)
         .where(

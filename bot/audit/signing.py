@@ -97,10 +97,4 @@ def newest_witness(path: Path | None) -> tuple[Witnessed | None, Problem | None]
 
 
 def witnessed(checkpoint: AuditCheckpoint) -> Witnessed:
-    return Witnessed(
-        seq=checkpoint.seq,
-        hash=checkpoint.hash,
-        signed_at=checkpoint.signed_at,
-        key_id=checkpoint.key_id,
-        signature=checkpoint.signature,
-    )
+    return Witnessed(*(getattr(checkpoint, name) for name in witnesses.FIELDS))
