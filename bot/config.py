@@ -7,12 +7,14 @@ import binascii
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.fernet import Fernet
 from pydantic import (
+    AfterValidator,
     AliasChoices,
+    BeforeValidator,
     Field,
     SecretStr,
     TypeAdapter,
@@ -41,6 +43,23 @@ def _duration(text: str) -> timedelta:
         return timedelta(seconds=float(text))
     except ValueError:
         return TypeAdapter(timedelta).validate_strings(text)
+
+
+def _seconds_as_text(value: object) -> object:
+    # `ESCALATION_URGENT_AFTER=900` means seconds, as .env.example says.
+    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        return float(value)
+    return value
+
+
+def _positive_period(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration, e.g. PT15M or 900 (seconds)")
+    return value
+
+
+# A waiting time: ISO 8601 (PT15M) or seconds (900), and more than nothing.
+Period = Annotated[timedelta, BeforeValidator(_seconds_as_text), AfterValidator(_positive_period)]
 
 
 class ConfigError(Exception):
@@ -90,8 +109,8 @@ class Settings(BaseSettings):
     invite_max_uses: int = Field(default=50, ge=1, le=1000)
     alert_urgent_per_hour: int = Field(default=6, ge=0, le=1000)
     cora_timezone: str = "Europe/Berlin"
-    escalation_urgent_after: timedelta = timedelta(minutes=15)
-    escalation_normal_after: timedelta = timedelta(hours=4)
+    escalation_urgent_after: Period = timedelta(minutes=15)
+    escalation_normal_after: Period = timedelta(hours=4)
     escalation_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     telegram_max_rate: float = Field(default=30.0, ge=0)
     # The HTTP client under python-telegram-bot: aiohttp (a quarter of httpx's CPU per request)
@@ -108,8 +127,8 @@ class Settings(BaseSettings):
     poll_reminders: str = "PT24H"
     poll_event_duration: timedelta = timedelta(hours=1)
     schedule_check_seconds: float = Field(default=30.0, gt=0, le=3600)
-    drill_result_after: timedelta = timedelta(hours=1)
-    report_slow_after: timedelta = timedelta(hours=1)
+    drill_result_after: Period = timedelta(hours=1)
+    report_slow_after: Period = timedelta(hours=1)
     # Alerts and follow-ups are sent with Telegram's protect_content: no forwarding, no saving.
     alert_protect_content: bool = True
 
@@ -134,9 +153,9 @@ class Settings(BaseSettings):
 
     # The support system: a places report older than this shows as "unknown"; a need goes to
     # the neighbouring regions after NEED_WIDEN_AFTER and is unmet after NEED_UNMET_AFTER.
-    places_stale_after: timedelta = timedelta(hours=24)
-    need_widen_after: timedelta = timedelta(minutes=30)
-    need_unmet_after: timedelta = timedelta(hours=4)
+    places_stale_after: Period = timedelta(hours=24)
+    need_widen_after: Period = timedelta(minutes=30)
+    need_unmet_after: Period = timedelta(hours=4)
 
     @field_validator("cora_timezone")
     @classmethod
@@ -145,38 +164,6 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("is not a time zone name such as Europe/Berlin") from None
-        return value
-
-    @field_validator(
-        "escalation_urgent_after",
-        "escalation_normal_after",
-        "drill_result_after",
-        "report_slow_after",
-        "places_stale_after",
-        "need_widen_after",
-        "need_unmet_after",
-        mode="before",
-    )
-    @classmethod
-    def _seconds_as_text(cls, value: object) -> object:
-        # `ESCALATION_URGENT_AFTER=900` means seconds, as .env.example says.
-        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
-            return float(value)
-        return value
-
-    @field_validator(
-        "escalation_urgent_after",
-        "escalation_normal_after",
-        "drill_result_after",
-        "report_slow_after",
-        "places_stale_after",
-        "need_widen_after",
-        "need_unmet_after",
-    )
-    @classmethod
-    def _check_period(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be a positive duration, e.g. PT15M or 900 (seconds)")
         return value
 
     @field_validator("poll_reminders")

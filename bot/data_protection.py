@@ -4,11 +4,13 @@ member's own data (GDPR art. 15) and erasure of a member's personal data (art. 1
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.sql import Executable
 
 from bot.alerts import ALERT_KINDS
 from bot.errors import DomainError
@@ -172,13 +174,7 @@ class DataProtectionService:
                 SYSTEM,
                 "retention.applied",
                 "retention",
-                alerts=result.alerts,
-                follow_ups=result.follow_ups,
-                deliveries=result.deliveries,
-                requests=result.requests,
-                announcements=result.announcements,
-                polls=result.polls,
-                needs=result.needs,
+                **asdict(result),
                 absences=absences,
                 days=self._retention.days,
             )
@@ -271,21 +267,15 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
     member.status = MemberStatus.LEFT
     member.status_changed_at, member.status_changed_by = now, by
     # Where the person's chat was remembered to edit status messages in it.
-    await uow.session.execute(
-        update(Alert)
-        .where(Alert.sender_id == member.id)
-        .values(status_chat_id=None, status_message_id=None)
-    )
-    await uow.session.execute(
-        update(Announcement)
-        .where(Announcement.sender_id == member.id)
-        .values(status_chat_id=None, status_message_id=None)
-    )
-    await uow.session.execute(
+    forget = {"status_chat_id": None, "status_message_id": None}
+    for statement in (
+        update(Alert).where(Alert.sender_id == member.id).values(forget),
+        update(Announcement).where(Announcement.sender_id == member.id).values(forget),
         update(Poll)
         .where(Poll.creator_id == member.id)
-        .values(overview_chat_id=None, overview_message_id=None)
-    )
+        .values(overview_chat_id=None, overview_message_id=None),
+    ):
+        await uow.session.execute(statement)
     await uow.session.execute(
         update(Delivery)
         .where(
@@ -298,83 +288,63 @@ async def _erase(uow: UnitOfWork, member: Member, now: datetime, *, by: int | No
 
 async def _collect(uow: UnitOfWork, member: Member) -> dict[str, Any]:
     session = uow.session
-    invites = (await session.scalars(select(Invite).where(Invite.created_by == member.id))).all()
-    sent = (await session.scalars(select(Alert).where(Alert.sender_id == member.id))).all()
-    received = (
-        await session.execute(
-            select(Alert.ref, AlertRecipient.reason, AlertRecipient.acknowledged_at, Alert.taken_by)
-            .join(Alert, Alert.id == AlertRecipient.alert_id)
-            .where(AlertRecipient.member_id == member.id)
+
+    async def rows(query: Executable) -> Sequence[Any]:
+        return (await session.execute(query)).all()
+
+    async def objects(query: Executable) -> Sequence[Any]:
+        return (await session.scalars(query)).all()
+
+    mine = member.id
+    invites = await objects(select(Invite).where(Invite.created_by == mine))
+    sent = await objects(select(Alert).where(Alert.sender_id == mine))
+    received = await rows(
+        select(Alert.ref, AlertRecipient.reason, AlertRecipient.acknowledged_at, Alert.taken_by)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(AlertRecipient.member_id == mine)
+    )
+    follow_ups = await rows(
+        select(Alert.ref, FollowUp.created_at)
+        .join(Alert, Alert.id == FollowUp.alert_id)
+        .where(FollowUp.author_id == mine)
+    )
+    deliveries = await rows(
+        select(Delivery.kind, Delivery.status, func.count())
+        .where(Delivery.member_id == mine)
+        .group_by(Delivery.kind, Delivery.status)
+    )
+    announcements = await rows(
+        select(Announcement.id, Announcement.status, Announcement.send_at).where(
+            Announcement.sender_id == mine
         )
-    ).all()
-    follow_ups = (
-        await session.execute(
-            select(Alert.ref, FollowUp.created_at)
-            .join(Alert, Alert.id == FollowUp.alert_id)
-            .where(FollowUp.author_id == member.id)
+    )
+    announcements_received = await rows(
+        select(AnnouncementRecipient.announcement_id, AnnouncementRecipient.read_at).where(
+            AnnouncementRecipient.member_id == mine
         )
-    ).all()
-    deliveries = (
-        await session.execute(
-            select(Delivery.kind, Delivery.status, func.count())
-            .where(Delivery.member_id == member.id)
-            .group_by(Delivery.kind, Delivery.status)
+    )
+    polls_created = await objects(select(Poll.id).where(Poll.creator_id == mine))
+    polls_asked = await objects(
+        select(PollParticipant.poll_id).where(PollParticipant.member_id == mine)
+    )
+    named_answers = await rows(
+        select(PollVote.poll_id, PollVote.option_id, PollVote.answer).where(
+            PollVote.member_id == mine
         )
-    ).all()
-    announcements = (
-        await session.execute(
-            select(Announcement.id, Announcement.status, Announcement.send_at).where(
-                Announcement.sender_id == member.id
-            )
-        )
-    ).all()
-    announcements_received = (
-        await session.execute(
-            select(AnnouncementRecipient.announcement_id, AnnouncementRecipient.read_at).where(
-                AnnouncementRecipient.member_id == member.id
-            )
-        )
-    ).all()
-    polls_created = (
-        await session.scalars(select(Poll.id).where(Poll.creator_id == member.id))
-    ).all()
-    polls_asked = (
-        await session.scalars(
-            select(PollParticipant.poll_id).where(PollParticipant.member_id == member.id)
-        )
-    ).all()
-    named_answers = (
-        await session.execute(
-            select(PollVote.poll_id, PollVote.option_id, PollVote.answer).where(
-                PollVote.member_id == member.id
-            )
-        )
-    ).all()
-    absences = (
-        await session.scalars(
-            select(Absence).where(Absence.member_id == member.id).order_by(Absence.id)
-        )
-    ).all()
-    standing_in = (
-        await session.scalars(
-            select(Absence).where(Absence.deputy_id == member.id).order_by(Absence.id)
-        )
-    ).all()
-    regions = (
-        await session.scalars(
-            select(MemberRegion)
-            .where(MemberRegion.member_id == member.id)
-            .order_by(MemberRegion.id)
-        )
-    ).all()
-    me = member_actor(member.id)
-    events = (
-        await session.scalars(
-            select(AuditEvent)
-            .where(or_(AuditEvent.actor == me, AuditEvent.subject == f"member:{member.id}"))
-            .order_by(AuditEvent.seq)
-        )
-    ).all()
+    )
+    absences = await objects(select(Absence).where(Absence.member_id == mine).order_by(Absence.id))
+    standing_in = await objects(
+        select(Absence).where(Absence.deputy_id == mine).order_by(Absence.id)
+    )
+    regions = await objects(
+        select(MemberRegion).where(MemberRegion.member_id == mine).order_by(MemberRegion.id)
+    )
+    me = member_actor(mine)
+    events = await objects(
+        select(AuditEvent)
+        .where(or_(AuditEvent.actor == me, AuditEvent.subject == f"member:{mine}"))
+        .order_by(AuditEvent.seq)
+    )
     return {
         "member": {
             "id": member.id,

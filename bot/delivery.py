@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from zoneinfo import ZoneInfo
@@ -74,29 +74,23 @@ UNREACHABLE_NOTICE = "unreachable"
 FOR_EVERYONE = frozenset({"decision"})
 
 
+@dataclass
 class DeliveryService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        network: Network,
-        *,
-        instance_id: str,
-        max_attempts: int = 15,
-        lease: timedelta = timedelta(seconds=60),
-        backoff_cap: float = 300.0,
-        timezone: str = "Europe/Berlin",
-    ) -> None:
-        self._uow = uow
-        self._network = network
-        self.instance_id = instance_id
-        self._max_attempts = max_attempts
-        self._lease = lease
-        self._backoff_cap = backoff_cap
-        self._timezone = ZoneInfo(timezone)
+    uow: UnitOfWorkFactory
+    network: Network
+    _: KW_ONLY
+    instance_id: str
+    max_attempts: int = 15
+    lease: timedelta = timedelta(seconds=60)
+    backoff_cap: float = 300.0
+    timezone: str = "Europe/Berlin"
+
+    def __post_init__(self) -> None:
+        self.zone = ZoneInfo(self.timezone)
 
     async def release_claims(self, *, everything: bool) -> int:
         """Make claimed deliveries sendable again (after a restart, or expired claims)."""
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             released = await uow.deliveries.release(uow.now(), everything=everything)
             await uow.commit()
         return released
@@ -106,7 +100,7 @@ class DeliveryService:
         members are cancelled instead: revocation stops all deliveries at once. Whether a
         message rings is decided now, not when it was queued: a retry may cross into or out
         of the member's quiet hours."""
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             now = uow.now()
             # Claims of an instance that died are taken over once they expire.
             released = await uow.deliveries.release(now, everything=False)
@@ -136,7 +130,7 @@ class DeliveryService:
                     continue
                 delivery.status = DeliveryStatus.SENDING
                 delivery.claimed_by = self.instance_id
-                delivery.claimed_until = now + self._lease
+                delivery.claimed_until = now + self.lease
                 delivery.attempts += 1
                 jobs.append(
                     Job(
@@ -160,14 +154,14 @@ class DeliveryService:
     def _quiet(self, member: Member, priority: int, now: datetime) -> bool:
         """Non-urgent messages arrive without a notification sound in the member's quiet
         hours; urgent ones always ring."""
-        return priority != Priority.URGENT and is_quiet(member, now, self._timezone)
+        return priority != Priority.URGENT and is_quiet(member, now, self.zone)
 
     async def record(self, results: Sequence[Result]) -> Recorded:
         """Store the outcome of sent jobs, in one transaction for the whole batch."""
         recorded = Recorded()
         if not results:
             return recorded
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             now = uow.now()
             deliveries = {
                 d.id: d for d in await uow.deliveries.by_ids([r.delivery_id for r in results])
@@ -186,7 +180,7 @@ class DeliveryService:
                     recorded.alert_ids.add(delivery.alert_id)
                 delivery.claimed_by = delivery.claimed_until = None
                 delivery.last_error = result.error[:80] if result.error else None
-                if result.outcome == Outcome.RETRY and delivery.attempts < self._max_attempts:
+                if result.outcome == Outcome.RETRY and delivery.attempts < self.max_attempts:
                     delivery.status = DeliveryStatus.PENDING
                     delivery.next_attempt_at = now + timedelta(
                         seconds=self._retry_delay(delivery.attempts, result.retry_after)
@@ -218,7 +212,7 @@ class DeliveryService:
         if member.region is None:
             return 0
         coordinators = await uow.members.coordinators_for(
-            member.region, self._network.statewide_region
+            member.region, self.network.statewide_region
         )
         targets = [c.id for c in coordinators if c.id != member.id]
         uow.audit.record(SYSTEM, "member.unreachable", f"member:{member.id}")
@@ -234,16 +228,16 @@ class DeliveryService:
         if retry_after is not None:
             return max(retry_after, 1.0)
         # Exponential backoff with jitter, so that many failed sends do not return together.
-        delay: float = min(self._backoff_cap, 2.0**attempts)
+        delay: float = min(self.backoff_cap, 2.0**attempts)
         return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
     async def next_due(self) -> datetime | None:
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             return await uow.deliveries.next_due()
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many deliveries wait, and since when the oldest."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             return await uow.deliveries.backlog()
 
 

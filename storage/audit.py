@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -42,6 +42,7 @@ def format_time(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class PendingEvent:
+    # In the order event_hash takes them.
     actor: str
     action: str
     subject: str
@@ -90,23 +91,12 @@ class AuditLog:
         occurred_at = format_time(now)
         for pending in self._pending:
             seq = head.seq + 1
-            digest = event_hash(
-                head.hash,
-                seq,
-                occurred_at,
-                pending.actor,
-                pending.action,
-                pending.subject,
-                pending.details,
-            )
+            digest = event_hash(head.hash, seq, occurred_at, *astuple(pending))
             self._session.add(
                 AuditEvent(
                     seq=seq,
                     occurred_at=occurred_at,
-                    actor=pending.actor,
-                    action=pending.action,
-                    subject=pending.subject,
-                    details=pending.details,
+                    **asdict(pending),
                     prev_hash=head.hash,
                     hash=digest,
                 )

@@ -6,8 +6,9 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Generic, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -21,22 +22,32 @@ from storage.models import (
     Role,
 )
 
+M = TypeVar("M")
 
-class MemberRepository:
+
+class _Repository(Generic[M]):
+    """The session, and what every repository does with the rows of its model."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    def add(self, member: Member) -> None:
-        self._session.add(member)
+    def add(self, row: M) -> None:
+        self._session.add(row)
 
     async def flush(self) -> None:
         await self._session.flush()
 
-    async def get(self, member_id: int, *, for_update: bool = False) -> Member | None:
-        query = select(Member).where(Member.id == member_id)
+    async def _first(self, query: Select[M], *, for_update: bool = False) -> M | None:
         if for_update:
             query = query.with_for_update()
         return (await self._session.scalars(query)).first()
+
+
+class MemberRepository(_Repository[Member]):
+    async def get(self, member_id: int, *, for_update: bool = False) -> Member | None:
+        return await self._first(
+            select(Member).where(Member.id == member_id), for_update=for_update
+        )
 
     async def by_ids(self, ids: Iterable[int]) -> Sequence[Member]:
         return (await self._session.scalars(select(Member).where(Member.id.in_(list(ids))))).all()
@@ -45,9 +56,7 @@ class MemberRepository:
         self, telegram_user_id: int, *, for_update: bool = False
     ) -> Member | None:
         query = select(Member).where(Member.telegram_user_id == telegram_user_id)
-        if for_update:
-            query = query.with_for_update()
-        return (await self._session.scalars(query)).first()
+        return await self._first(query, for_update=for_update)
 
     async def find(
         self,
@@ -81,26 +90,14 @@ class MemberRepository:
         return {status: count for status, count in rows.all()}
 
 
-class InviteRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    def add(self, invite: Invite) -> None:
-        self._session.add(invite)
-
-    async def flush(self) -> None:
-        await self._session.flush()
-
+class InviteRepository(_Repository[Invite]):
     async def by_token_hash(self, token_hash: str) -> Invite | None:
-        return (
-            await self._session.scalars(select(Invite).where(Invite.token_hash == token_hash))
-        ).first()
+        return await self._first(select(Invite).where(Invite.token_hash == token_hash))
 
     async def get(self, invite_id: int, *, for_update: bool = False) -> Invite | None:
-        query = select(Invite).where(Invite.id == invite_id)
-        if for_update:
-            query = query.with_for_update()
-        return (await self._session.scalars(query)).first()
+        return await self._first(
+            select(Invite).where(Invite.id == invite_id), for_update=for_update
+        )
 
     async def active_of(self, created_by: int, now: datetime) -> Sequence[Invite]:
         """A coordinator's links that can still admit someone, oldest first."""

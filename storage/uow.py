@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol
@@ -51,40 +51,33 @@ class Effects:
         return self.deliveries or bool(self.live) or bool(self.due)
 
 
+@dataclass(eq=False)
 class UnitOfWork:
     """`async with uow:` opens a transaction; `await uow.commit()` makes it and its audit
     events durable together. Leaving the block without commit rolls everything back."""
 
-    def __init__(
-        self,
-        database: Database,
-        clock: Clock,
-        *,
-        write: bool = True,
-        on_chained: Callable[[int, str], None] | None = None,
-        on_commit: Callable[[Effects], None] | None = None,
-    ) -> None:
-        self._database = database
-        self._clock = clock
-        self._write = write
-        self._locked = False
-        self._on_chained = on_chained
-        self._on_commit = on_commit
-        self._committed = False
-        self.effects = Effects()
+    database: Database
+    clock: Clock
+    _: KW_ONLY
+    write: bool = True
+    on_chained: Callable[[int, str], None] | None = None
+    on_commit: Callable[[Effects], None] | None = None
+    effects: Effects = field(default_factory=Effects, init=False)
+    _locked: bool = field(default=False, init=False)
+    _committed: bool = field(default=False, init=False)
 
     async def __aenter__(self) -> UnitOfWork:
-        lock = self._database.write_lock if self._write else None
+        lock = self.database.write_lock if self.write else None
         if lock is not None:
             await lock.acquire()
             self._locked = True
-        self.session = self._database.session(write=self._write)
+        self.session = self.database.session(write=self.write)
         self.members = MemberRepository(self.session)
         self.invites = InviteRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.channels = ChannelRepository(self.session)
         self.audit = AuditLog(self.session)
-        if self._write:
+        if self.write:
             event.listen(self.session.sync_session, "before_flush", self._notice_deliveries)
             event.listen(self.session.sync_session, "do_orm_execute", self._notice_inserts)
         return self
@@ -100,19 +93,19 @@ class UnitOfWork:
 
     @property
     def is_sqlite(self) -> bool:
-        return self._database.is_sqlite
+        return self.database.is_sqlite
 
     def now(self) -> datetime:
-        return self._clock.now()
+        return self.clock.now()
 
     async def commit(self) -> None:
-        if not self._write:
+        if not self.write:
             raise RuntimeError("read-only unit of work cannot commit")
-        await self.audit.chain_pending(self._clock.now())
+        await self.audit.chain_pending(self.clock.now())
         await self.session.commit()
         self._committed = True
-        if self.audit.chained is not None and self._on_chained is not None:
-            self._on_chained(*self.audit.chained)
+        if self.audit.chained is not None and self.on_chained is not None:
+            self.on_chained(*self.audit.chained)
 
     async def __aexit__(
         self,
@@ -124,14 +117,14 @@ class UnitOfWork:
             await self.session.rollback()
             await self.session.close()
         finally:
-            if self._locked and self._database.write_lock is not None:
-                self._database.write_lock.release()
+            if self._locked and self.database.write_lock is not None:
+                self.database.write_lock.release()
                 self._locked = False
         # Once the lock is released: what the committed work asks of the outbox, the live
         # messages and the scheduler (what was recorded after the commit, inside the block,
         # counts too).
-        if self._committed and self._on_commit is not None and self.effects:
-            self._on_commit(self.effects)
+        if self._committed and self.on_commit is not None and self.effects:
+            self.on_commit(self.effects)
         if isinstance(exc, DBAPIError):
             # Locked or full database, lost connection, a constraint a concurrent change broke:
             # nothing was written, and the user may simply try again.
@@ -139,15 +132,15 @@ class UnitOfWork:
             raise DatabaseBusyError() from exc
 
 
+@dataclass(eq=False)
 class UnitOfWorkFactory:
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self.database = database
-        self.clock = clock
-        # Set by the composition root: acts on the effects of every committed unit of work.
-        self.on_commit: Callable[[Effects], None] | None = None
-        # The newest audit event this process committed: whoever rewrites the chain behind the
-        # process's back changes it, which the checkpoint signer notices.
-        self.written_head: tuple[int, str] | None = None
+    database: Database
+    clock: Clock
+    # Set by the composition root: acts on the effects of every committed unit of work.
+    on_commit: Callable[[Effects], None] | None = field(default=None, init=False)
+    # The newest audit event this process committed: whoever rewrites the chain behind the
+    # process's back changes it, which the checkpoint signer notices.
+    written_head: tuple[int, str] | None = field(default=None, init=False)
 
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(

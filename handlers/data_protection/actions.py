@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 
 from telegram import BotCommandScopeChat, InputFile, Update
 from telegram.error import TelegramError
@@ -21,9 +20,8 @@ from handlers.common.render import (
     say,
     send_html,
     tr,
-    when,
 )
-from handlers.data_protection.views import event_line
+from handlers.data_protection.views import overview_lines
 from handlers.membership.actions import parse_member_id
 from storage.models import Role
 
@@ -110,34 +108,5 @@ async def audit_overview(update: Update, context: CoraContext) -> None:
     """`/audit`: chain status, last checkpoint and the latest events, for coordinators."""
     scope = await context.services.membership.scope(context.active_member.id)
     overview = await context.services.audit.overview(scope=scope)
-    checked = overview.verification
-    lines = [tr(context, "audit.header", events=checked.events, head=checked.head_seq)]
-    last = checked.last_checkpoint
-    if last is None:
-        lines.append(tr(context, "audit.no_checkpoint"))
-    else:
-        lines.append(
-            tr(
-                context,
-                "audit.checkpoint",
-                seq=last.seq,
-                time=when(context, datetime.fromisoformat(last.signed_at)),
-            )
-        )
-    if checked.problem is None:
-        lines.append(tr(context, "audit.intact"))
-    else:
-        lines.append(
-            tr(
-                context,
-                "audit.broken",
-                seq=checked.problem.seq,
-                reason=plain(context, f"audit.reason.{checked.problem.reason}"),
-            )
-        )
-    lines.append(tr(context, "audit.full_check"))
-    lines.append("")
-    lines.append(tr(context, "audit.latest"))
-    lines.extend(event_line(context, event) for event in overview.events)
-    for text in chunk_lines(lines):
+    for text in chunk_lines(overview_lines(context, overview)):
         await send_html(update, text)

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from bot import i18n
-from bot.audit import EventView
+from bot.audit import EventView, Overview, Verification
 from bot.delivery import Job
 from handlers.common.context import CoraContext
 from handlers.common.render import (
@@ -37,6 +37,31 @@ def event_line(context: CoraContext, event: EventView) -> str:
         action=action,
         subject=event.subject,
     )
+
+
+def overview_lines(context: CoraContext, overview: Overview) -> list[str]:
+    """`/audit`: the quick check's result, then the latest events."""
+    lines = [*_check_lines(context, overview.verification), tr(context, "audit.full_check"), ""]
+    lines.append(tr(context, "audit.latest"))
+    lines.extend(event_line(context, event) for event in overview.events)
+    return lines
+
+
+def _check_lines(context: CoraContext, checked: Verification) -> list[str]:
+    lines = [tr(context, "audit.header", events=checked.events, head=checked.head_seq)]
+    last = checked.last_checkpoint
+    if last is None:
+        lines.append(tr(context, "audit.no_checkpoint"))
+    else:
+        signed_at = when(context, datetime.fromisoformat(last.signed_at))
+        lines.append(tr(context, "audit.checkpoint", seq=last.seq, time=signed_at))
+    problem = checked.problem
+    if problem is None:
+        lines.append(tr(context, "audit.intact"))
+    else:
+        reason = plain(context, f"audit.reason.{problem.reason}")
+        lines.append(tr(context, "audit.broken", seq=problem.seq, reason=reason))
+    return lines
 
 
 async def render_audit_head(job: Job, cache: RenderCache) -> Rendered:

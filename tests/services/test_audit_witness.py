@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import audit, i18n, keys
 from bot.alerts import AlertService, EscalationPeriods
 from bot.app import CoraBot
-from bot.audit_witness import Witnessed, read
+from bot.audit.witness import Witnessed, read
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.delivery import DeliveryService, Outcome, Result

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _HEAD = re.compile(r"^\s*(\d{1,18})\s*:\s*([0-9a-fA-F]{64})\s*$")
-_FIELDS = ("seq", "hash", "signed_at", "key_id", "signature")
+FIELDS = ("seq", "hash", "signed_at", "key_id", "signature")  # as Witnessed lists them
 
 
 class WitnessFileError(Exception):
@@ -28,7 +28,7 @@ class Witnessed:
     signature: str
 
     def line(self) -> str:
-        record = {name: getattr(self, name) for name in _FIELDS}
+        record = {name: getattr(self, name) for name in FIELDS}
         return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
@@ -67,9 +67,9 @@ def read(path: Path) -> list[Witnessed]:
             continue
         try:
             record = json.loads(line)
-            head = Witnessed(**{name: record[name] for name in _FIELDS})
+            head = Witnessed(**{name: record[name] for name in FIELDS})
             valid = isinstance(head.seq, int) and all(
-                isinstance(getattr(head, name), str) for name in _FIELDS[1:]
+                isinstance(getattr(head, name), str) for name in FIELDS[1:]
             )
         except (ValueError, TypeError, KeyError):
             valid = False

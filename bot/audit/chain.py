@@ -1,0 +1,278 @@
+"""The audit chain's check: every link from genesis (or from the newest signed head) and
+every checkpoint, against the heads witnessed outside the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PublicKey,
+)
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
+
+from bot.audit.witness import Witnessed
+from bot.keys import key_id
+from storage.audit import GENESIS_HASH, event_hash
+from storage.db import Database
+from storage.models import AuditCheckpoint, AuditEvent, AuditHead
+
+COLUMNS = (
+    AuditEvent.seq,
+    AuditEvent.occurred_at,
+    AuditEvent.actor,
+    AuditEvent.action,
+    AuditEvent.subject,
+    AuditEvent.details,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+)
+BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first place where the log is not what was written."""
+
+    seq: int
+    reason: str  # one of _REASONS
+
+    def __str__(self) -> str:
+        return f"sequence number {self.seq}: {_REASONS[self.reason]}"
+
+
+_REASONS = {
+    "modified": "the event's content does not match its hash (modified)",
+    "missing": "the event is missing (deleted)",
+    "inserted": "an event that was never written is in its place (inserted or renumbered)",
+    "reordered": "the event does not follow its predecessor (reordered or inserted)",
+    "truncated": "events a signed checkpoint covers are gone (truncated)",
+    "checkpoint": "a checkpoint's signature or hash does not match",
+    "head": "the recorded head of the chain does not match its last event",
+    "key": "a checkpoint is signed with a key that is not among the verify keys "
+    "(add its public key to CORA_AUDIT_VERIFY_KEYS)",
+    "witnessed": "the chain does not contain a head witnessed outside the database "
+    "(rewritten or truncated)",
+    "unrecorded": "a checkpoint witnessed outside the database is missing from it or differs "
+    "(checkpoints deleted or replaced)",
+    "unsigned": "an event has waited longer than twice AUDIT_CHECKPOINT_MINUTES for a signed "
+    "checkpoint (checkpoints stopped or deleted)",
+    "rewritten": "the event is not the one this bot wrote (rewritten since)",
+    "witness_file": "the witness file cannot be read (changed or damaged)",
+}
+
+
+@dataclass(frozen=True)
+class Verification:
+    events: int
+    head_seq: int
+    checkpoints: int
+    last_checkpoint: AuditCheckpoint | None
+    problem: Problem | None
+    witnessed: int = 0  # heads from outside the database that were checked
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def checkpoint_message(seq: int, digest: str, signed_at: str) -> bytes:
+    """What a checkpoint signs: the head's sequence number and hash, and when."""
+    return json.dumps(
+        {"hash": digest, "seq": seq, "signed_at": signed_at}, sort_keys=True, separators=(",", ":")
+    ).encode()
+
+
+def _signature_problem(
+    head: AuditCheckpoint | Witnessed, keys: Sequence[Ed25519PublicKey]
+) -> Problem | None:
+    """Checkpoints name the key that signed them, so several keys (after rotations) can be
+    told apart; an unknown key is reported as such, not as a forgery."""
+    message = checkpoint_message(head.seq, head.hash, head.signed_at)
+    for key in keys:
+        if key_id(key) != head.key_id:
+            continue
+        try:
+            key.verify(bytes.fromhex(head.signature), message)
+        except (InvalidSignature, ValueError):
+            return Problem(head.seq, "checkpoint")
+        return None
+    return Problem(head.seq, "key")
+
+
+@asynccontextmanager
+async def snapshot(database: Database) -> AsyncIterator[AsyncSession]:
+    """One consistent view of the log: writers that append meanwhile are not half seen."""
+    async with database.read_engine.connect() as connection:
+        if not database.is_sqlite:  # SQLite's read transaction is a snapshot already
+            connection = await connection.execution_options(isolation_level="REPEATABLE READ")
+        async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+            yield session
+
+
+async def stream(session: AsyncSession, query: Executable) -> AsyncGenerator[Sequence[Any]]:
+    connection = await session.connection()  # Core rows, without the ORM's per-row work
+    result = await connection.stream(query.execution_options(yield_per=BATCH))
+    async for partition in result.partitions(BATCH):
+        yield partition
+
+
+Expected = dict[int, tuple[str, str]]  # seq: (hash it must have, reason when it has not)
+
+
+async def _walk(
+    session: AsyncSession, start: int | None, expected: Expected
+) -> tuple[int, str, Problem | None]:
+    """Check every link from genesis, or from `start` (an event whose hash `expected` holds);
+    return the last event reached and the first problem."""
+    query = select(*COLUMNS).order_by(AuditEvent.seq)
+    if start is not None:
+        query = query.where(AuditEvent.seq >= start)
+    next_seq: int = start or 1
+    # Starting at a checkpoint, its own event is trusted through the signed hash.
+    previous: str | None = None if start else GENESIS_HASH
+    last_seq, last_hash = next_seq - 1, GENESIS_HASH
+    async with aclosing(stream(session, query)) as partitions:
+        async for rows in partitions:
+            for seq, occurred_at, actor, action, subject, details, prev_hash, digest in rows:
+                problem = _check(seq, next_seq, previous, prev_hash)
+                if problem is None and digest != event_hash(
+                    prev_hash, seq, occurred_at, actor, action, subject, details
+                ):
+                    problem = Problem(seq, "modified")
+                if problem is None and seq in expected and expected[seq][0] != digest:
+                    problem = Problem(seq, expected[seq][1])
+                if problem is not None:
+                    return last_seq, last_hash, problem
+                previous, next_seq = digest, seq + 1
+                last_seq, last_hash = seq, digest
+    if expected and max(expected) > last_seq:
+        return last_seq, last_hash, Problem(last_seq + 1, "truncated")
+    return last_seq, last_hash, None
+
+
+async def verify(
+    database: Database,
+    keys: Sequence[Ed25519PublicKey],
+    *,
+    from_checkpoint: bool = False,
+    witnessed: Sequence[Witnessed] = (),
+    heads: Sequence[tuple[int, str]] = (),
+    now: datetime | None = None,
+    unsigned_for: timedelta | None = None,
+) -> Verification:
+    """Check every link of the chain (or, quicker, the part behind the newest signed head) and
+    every checkpoint, against the heads witnessed outside the database (`witnessed`: the
+    witness file; `heads`: copied from the coordinators' message); report the first sequence
+    number that is not as written. With `now` and `unsigned_for`, an event that has waited
+    longer than that for a checkpoint is a problem too: the signer stopped, or its
+    checkpoints were deleted."""
+    async with snapshot(database) as session:
+        checkpoints = (
+            await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
+        ).all()
+        head = await session.get(AuditHead, 1)
+        total = await session.scalar(select(func.count()).select_from(AuditEvent)) or 0
+        problems = [
+            problem
+            for checkpoint in checkpoints
+            if (problem := _signature_problem(checkpoint, keys)) is not None
+        ]
+        expected: Expected = {c.seq: (c.hash, "checkpoint") for c in checkpoints}
+        recorded = {(c.seq, c.hash) for c in checkpoints}
+        for witness in witnessed:
+            if (problem := _signature_problem(witness, keys)) is not None:
+                problems.append(problem)
+            if (witness.seq, witness.hash) not in recorded:
+                problems.append(Problem(witness.seq, "unrecorded"))
+            expected[witness.seq] = (witness.hash, "witnessed")
+        for seq, digest in heads:
+            expected[seq] = (digest, "witnessed")
+        start = max(expected) if from_checkpoint and expected else None
+        last_seq, last_hash, problem = await _walk(session, start, expected)
+        if problem is not None:
+            problems.append(problem)
+        elif head is not None and (head.seq, head.hash) != (last_seq, last_hash):
+            problems.append(Problem(min(head.seq, last_seq) + 1, "head"))
+        if now is not None and unsigned_for is not None:
+            signed = max((c.seq for c in checkpoints), default=0)
+            waiting = await _first_unsigned(session, signed)
+            if waiting is not None and now - datetime.fromisoformat(waiting[1]) > unsigned_for:
+                problems.append(Problem(waiting[0], "unsigned"))
+    last = checkpoints[-1] if checkpoints else None
+    first = min(problems, key=lambda found: found.seq, default=None)
+    return Verification(total, last_seq, len(checkpoints), last, first, len(witnessed) + len(heads))
+
+
+async def _first_unsigned(session: AsyncSession, signed: int) -> tuple[int, str] | None:
+    row = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.occurred_at)
+            .where(AuditEvent.seq > signed)
+            .order_by(AuditEvent.seq)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row.seq, row.occurred_at)
+
+
+def _check(seq: int, expected: int, previous: str | None, prev_hash: str) -> Problem | None:
+    if seq > expected:
+        return Problem(expected, "missing")
+    if seq < expected:
+        return Problem(seq, "inserted")
+    if previous is not None and prev_hash != previous:
+        return Problem(seq, "reordered")
+    return None
+
+
+async def check_unsigned_part(
+    database: Database,
+    keys: Sequence[Ed25519PublicKey],
+    witness: Witnessed | None = None,
+    written: tuple[int, str] | None = None,
+) -> tuple[int, str, Problem | None]:
+    """What the signer checks before it signs: the newest checkpoint's signature, that it
+    agrees with the newest witnessed head, every link from there to the head, and that the
+    newest event this process wrote itself (`written`) is still in the chain. Returns the head
+    that may be signed, and the first problem."""
+    async with snapshot(database) as session:
+        head = await session.get(AuditHead, 1)
+        if head is None or head.seq == 0:
+            return 0, GENESIS_HASH, None
+        newest = await session.scalar(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc()).limit(1)
+        )
+        problems: list[Problem] = []
+        expected: Expected = {}
+        if newest is not None:
+            if (problem := _signature_problem(newest, keys)) is not None:
+                problems.append(problem)
+            expected[newest.seq] = (newest.hash, "checkpoint")
+        if witness is not None:
+            if (problem := _signature_problem(witness, keys)) is not None:
+                problems.append(problem)
+            recorded = await session.scalar(
+                select(func.count())
+                .select_from(AuditCheckpoint)
+                .where(AuditCheckpoint.seq == witness.seq, AuditCheckpoint.hash == witness.hash)
+            )
+            if not recorded:
+                problems.append(Problem(witness.seq, "unrecorded"))
+            expected[witness.seq] = (witness.hash, "witnessed")
+        start = max(expected) if expected else None
+        if written is not None and written[0] > (start or 0):
+            expected[written[0]] = (written[1], "rewritten")
+        last_seq, last_hash, problem = await _walk(session, start, expected)
+        if problem is None and (last_seq, last_hash) != (head.seq, head.hash):
+            problem = Problem(min(head.seq, last_seq) + 1, "head")
+        if problem is not None:
+            problems.append(problem)
+        return head.seq, head.hash, min(problems, key=lambda found: found.seq, default=None)
