@@ -90,7 +90,21 @@ async def _read_params(
     return raw, files
 
 
-class LocalBotApi:
+class BotApiUrls:
+    """The addresses python-telegram-bot needs of a Bot API server running at `url`."""
+
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.url}/file/bot"
+
+
+class LocalBotApi(BotApiUrls):
     """A fake Telegram Bot API server on 127.0.0.1 that the real PTB library talks to.
 
     Point PTB at it with `Bot(token, base_url=api.base_url, base_file_url=api.base_file_url)`.
@@ -188,14 +202,6 @@ class LocalBotApi:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        return f"{self.url}/file/bot"
 
     # --- the HTTP interface ------------------------------------------------------------
 
