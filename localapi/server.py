@@ -21,8 +21,9 @@ from localapi.errors import ApiError, bad_request, too_many_requests
 from localapi.faults import UNPROCESSED, Fault, FaultKind, Faults
 from localapi.guard import local_only
 from localapi.limits import LimitModel, RateLimitHit, RateLimits
-from localapi.methods import BotApiMethods, Handler
+from localapi.methods import BotApiMethods
 from localapi.people import SimGroup, SimUser
+from localapi.sending import Handler
 from localapi.spec import Method, UploadedFile, convert_params, load_spec
 from localapi.updates import WebhookAttempt, WebhookSender
 from localapi.world import World
