@@ -37,9 +37,16 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.common import (
+    TELEGRAM_RATE,
+    bot_settings,
+    pin_bot,
+    pinning,
+    run_benchmark,
+    span,
+)
 from bench.databases import fresh_database, label
-from bench.fake_telegram import FakeTelegram, pin_to_cpu
-from bench.fanout import BOT_CPU, FAKE_CPU, bot_settings, span
+from bench.fake_telegram import FakeTelegram
 from bot.app import CoraBot, build_application
 from sandbox.story import add_members
 from storage.models import Delivery, DeliveryStatus, Urgency
@@ -47,7 +54,6 @@ from storage.repositories import DeliveryRepository
 
 BULK_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."
 PROBE_TEXT = "Kind in Gefahr im Fall Linde, bitte sofort melden."
-TELEGRAM_RATE = 30.0
 
 log = logging.getLogger("bench.fairness")
 
@@ -104,17 +110,16 @@ async def run(
     order: str,
     spec: str,
     directory: Path,
-    *,
-    bulk: int,
-    alerts: int,
+    args: argparse.Namespace,
     probes: int,
-    probe_every: float,
-    pin: bool,
+    fake_cpu: int | None,
     recipients: int = 5,
 ) -> Run:
-    async with FakeTelegram(limits=True, cpu=FAKE_CPU if pin else None) as fake:
-        if pin and not fake.pinned:
-            log.warning("could not pin the fake Bot API to CPU %d", FAKE_CPU)
+    """Bulk alerts from one member, then `probes` small urgent alerts, with this claim order."""
+    bulk, alerts, probe_every = args.bulk, args.alerts, args.probe_every
+    async with FakeTelegram(limits=True, cpu=fake_cpu) as fake:
+        if fake_cpu is not None and not fake.pinned:
+            log.warning("could not pin the fake Bot API to CPU %d", fake_cpu)
         [flooder_chat] = await fake.create_users(1, "Flut")
         bulk_chats = await fake.create_users(bulk, "Polizei")
         probe_senders = await fake.create_users(probes, "Absender")
@@ -129,7 +134,7 @@ async def run(
                 await add_members(
                     url, chats, "youth_welfare", regions[n % len(regions)], prefix=f"J{n}"
                 )
-            cora = build_application(bot_settings(fake, url, directory, TELEGRAM_RATE))
+            cora = build_application(bot_settings(fake.base_url, url, directory, TELEGRAM_RATE))
             with claim_order(order):
                 await cora.start()
                 try:
@@ -243,35 +248,15 @@ def report(runs: Sequence[Run], args: argparse.Namespace) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    bot_pinned, fake_cpu = pin_bot(args.no_pin)
+    print(pinning(bot_pinned, fake_cpu), flush=True)
     directory = Path(args.data_dir or tempfile.mkdtemp(prefix="cora-fairness-"))
+    orders = [("turns", args.probes), *([("fifo", 1)] if args.baseline else [])]
     runs: list[Run] = []
     try:
         for spec in ["sqlite", *args.database]:
-            runs.append(
-                await run(
-                    "turns",
-                    spec,
-                    directory,
-                    bulk=args.bulk,
-                    alerts=args.alerts,
-                    probes=args.probes,
-                    probe_every=args.probe_every,
-                    pin=args.pin,
-                )
-            )
-            if args.baseline:
-                runs.append(
-                    await run(
-                        "fifo",
-                        spec,
-                        directory,
-                        bulk=args.bulk,
-                        alerts=args.alerts,
-                        probes=1,
-                        probe_every=args.probe_every,
-                        pin=args.pin,
-                    )
-                )
+            for order, probes in orders:
+                runs.append(await run(order, spec, directory, args, probes, fake_cpu))
     finally:
         if not args.data_dir:
             shutil.rmtree(directory, ignore_errors=True)
@@ -286,13 +271,7 @@ def main() -> None:
     parser.add_argument("--probe-every", type=float, default=5.0, help="seconds between probes")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--database", action="append", default=[], help="PostgreSQL URL")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--no-pin", dest="pin", action="store_false")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.pin and not pin_to_cpu(os.getpid(), BOT_CPU):
-        log.warning("could not pin the bot to CPU %d", BOT_CPU)
-    asyncio.run(main_async(args))
+    run_benchmark(parser, main_async)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from localapi.limits import LimitModel
+from localapi.server import BotApiUrls
 
 TOKEN = "123456789:AAEbenchTokenForTheLocalApiOnly_xyz"
 BOT_USERNAME = "cora_bench_bot"
@@ -57,7 +58,7 @@ class Call:
     callback_query_id: str | None = None  # for answerCallbackQuery: the press it answered
 
 
-class FakeTelegram:
+class FakeTelegram(BotApiUrls):
     """`python -m localapi serve` as a child process. CLOCK_MONOTONIC is system-wide on
     Linux, so the times it records compare with `time.monotonic()` in this process."""
 
@@ -113,14 +114,6 @@ class FakeTelegram:
                     self._process.kill()
                 await self._process.wait()
         self._process = None
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        return f"{self.url}/file/bot"
 
     def cpu_seconds(self) -> float:
         assert self._process is not None

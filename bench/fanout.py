@@ -3,7 +3,10 @@ in a process of its own, compared with a plain python-telegram-bot send loop.
 
 Run: .venv/bin/python -m bench.fanout [--recipients 1000] [--overhead-recipients 2000]
          [--repeat 3] [--alerts 50] [--database postgresql://user:pass@host/db]
-         [--only limits,overhead,latency]
+         [--only limits,overhead,latency] [--clients aiohttp,httpx] [--data-dir DIR] [--no-pin]
+
+--clients names the bot's HTTP clients (TELEGRAM_HTTP_CLIENT) for overhead and latency; limits
+runs the first.
 
 limits    one urgent alert to N recipients with Telegram's flood limits enforced by the fake
           (30 messages/s overall, 1/s per chat, 429 otherwise) and the bot's limiter at its
@@ -34,136 +37,33 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
-
+from bench.common import (
+    ALERT_TEXT,
+    PSEUDONYMS,
+    TELEGRAM_RATE,
+    FanOut,
+    Payload,
+    bot_settings,
+    percentile,
+    pin_bot,
+    pinning,
+    plain_fan_out,
+    run_benchmark,
+    until,
+)
 from bench.databases import delivery_states, fresh_database, label
-from bench.fake_telegram import TOKEN, Call, FakeTelegram, pin_to_cpu
+from bench.fake_telegram import Call, FakeTelegram
 from bot.app import build_application
-from bot.config import Settings
-from bot.keys import generate_encryption_key, generate_signing_key
 from bot.network import load_network
 from handlers.transport.request import HttpClient
 from sandbox.story import add_members
 from storage.models import Urgency
 
-ALERT_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."
-PSEUDONYMS = ("Pappel", "Birke", "Eiche", "Linde", "Ulme", "Erle", "Esche", "Weide")
-TELEGRAM_RATE = 30.0
-# The outbox sends at most 16 at once (handlers/transport/outbox.py); the plain loop gets the same.
-CONCURRENCY = 16
-BOT_CPU, FAKE_CPU = 0, 1
-
 log = logging.getLogger("bench.fanout")
-
-
-@dataclass
-class FanOut:
-    """One fan-out: who sent it, how long it took, and what arrived."""
-
-    scenario: str
-    sender: str
-    database: str
-    recipients: int
-    seconds: float  # from the raise (or the loop's start) to the last delivery the fake recorded
-    first_seconds: float  # ... to the first delivery
-    rate_limited: int  # 429s the fake gave during the run
-    missing: int  # recipients without the message
-    duplicates: int  # messages beyond the first per recipient
-    cpu_seconds: float  # this process (the bot and its database threads) over the run
-    fake_cpu_seconds: float
-    raise_seconds: float | None = None  # storing the alert and its deliveries
-    other_requests: int = 0  # status message sent and edited under the same limiter meanwhile
-    recorded: Counter[str] = field(default_factory=Counter)  # final states in the database
-    errors: Counter[str] = field(default_factory=Counter)  # exceptions the plain loop got
-
-    @property
-    def rate(self) -> float:
-        return self.recipients / self.seconds if self.seconds > 0 else math.nan
-
-    @property
-    def bound(self) -> float:
-        return self.recipients / TELEGRAM_RATE
-
-    @property
-    def cpu_ms_per_message(self) -> float:
-        return 1000 * self.cpu_seconds / self.recipients
-
-
-@dataclass
-class Latency:
-    limiter: str
-    from_update: list[float]  # the fake's getUpdates answer → first recipient sendMessage
-    from_sending: list[float]  # POST /_sim (this process's clock) → first recipient sendMessage
-
-
-@dataclass(frozen=True)
-class Payload:
-    """The alert message as the outbox sent it, for the plain loop to send the same."""
-
-    html: str
-    markup: InlineKeyboardMarkup | None
-
-
-# --- helpers --------------------------------------------------------------------------------
-
-
-def bot_settings(
-    fake: FakeTelegram,
-    database_url: str,
-    directory: Path,
-    rate: float,
-    http_client: HttpClient = "aiohttp",
-) -> Settings:
-    return Settings(
-        _env_file=None,
-        telegram_bot_token=TOKEN,
-        telegram_base_url=fake.base_url,
-        database_url=database_url,
-        cora_data_dir=directory / "data",
-        cora_encryption_key=generate_encryption_key(),
-        cora_audit_signing_key=generate_signing_key(),
-        telegram_max_rate=rate,
-        telegram_http_client=http_client,
-        log_level="WARNING",
-    )
-
-
-async def until(condition: Callable[[], bool], seconds: float, poll: float = 0.01) -> bool:
-    """Wait until `condition()` holds; False after `seconds`. Polling an attribute every 10 ms
-    costs the measured process next to nothing."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(poll)
-    return True
-
-
-def delivered_once(delivered: dict[str, int], chats: Sequence[int]) -> tuple[int, int]:
-    """Missing recipients and duplicate messages."""
-    counts = [delivered.get(str(chat), 0) for chat in chats]
-    return sum(1 for n in counts if n == 0), sum(max(0, n - 1) for n in counts)
-
-
-def span(calls: Sequence[Call], chats: Sequence[int], started: float) -> tuple[float, float]:
-    """Seconds from `started` to the first and the last successful send to one of `chats`."""
-    wanted = set(chats)
-    times = [
-        c.time
-        for c in calls
-        if c.method == "sendMessage" and c.status == 200 and c.chat_id in wanted
-    ]
-    if not times:
-        return math.nan, math.nan
-    return min(times) - started, max(times) - started
 
 
 def median(rounds: Sequence[FanOut]) -> FanOut:
@@ -171,21 +71,11 @@ def median(rounds: Sequence[FanOut]) -> FanOut:
     return sorted(rounds, key=lambda r: r.rate)[(len(rounds) - 1) // 2]
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
-async def payload_of(fake: FakeTelegram, chat: int) -> Payload:
-    [message, *_] = [m for m in await fake.messages(chat) if m["from_bot"]]
-    rows = [
-        [InlineKeyboardButton(b["text"], callback_data=b["value"]) for b in row]
-        for row in message["buttons"]
-    ]
-    return Payload(message["html"], InlineKeyboardMarkup(rows) if rows else None)
+@dataclass
+class Latency:
+    limiter: str
+    from_update: list[float]  # the fake's getUpdates answer → first recipient sendMessage
+    from_sending: list[float]  # POST /_sim (this process's clock) → first recipient sendMessage
 
 
 # --- the durable outbox -----------------------------------------------------------------------
@@ -209,7 +99,7 @@ async def outbox_fan_out(
             url, [sender_chat], "victim_support", "HRO", prefix="Absenderin"
         )
         await add_members(url, chats, "police", "HRO", prefix="Mitglied")
-        cora = build_application(bot_settings(fake, url, directory, rate, http_client))
+        cora = build_application(bot_settings(fake.base_url, url, directory, rate, http_client))
         await cora.start()
         try:
             await asyncio.sleep(0.5)  # start-up requests are done; the limiter is idle
@@ -229,88 +119,25 @@ async def outbox_fan_out(
         finally:
             await cora.stop()
         recorded = await delivery_states(url, [raised.alert.id])
-    stats = await fake.stats(containing=raised.alert.ref)
     calls = await fake.calls()
-    first, last = span(calls, chats, started)
-    missing, duplicates = delivered_once(stats["delivered"], chats)
-    others = [
-        c
+    result = FanOut.measured(
+        (scenario, f"outbox ({http_client})", label(spec)),
+        chats,
+        started,
+        calls,
+        await fake.stats(containing=raised.alert.ref),
+        (cpu, fake_cpu),
+        raise_seconds=raise_seconds,
+        recorded=recorded,
+    )
+    result.other_requests = sum(
+        1
         for c in calls
         if c.method in ("sendMessage", "editMessageText")
         and c.chat_id == sender_chat
-        and started <= c.time <= started + last
-    ]
-    result = FanOut(
-        scenario,
-        f"outbox ({http_client})",
-        label(spec),
-        recipients,
-        last,
-        first,
-        stats["rate_limited"],
-        missing,
-        duplicates,
-        cpu,
-        fake_cpu,
-        raise_seconds=raise_seconds,
-        other_requests=len(others),
-        recorded=recorded,
+        and started <= c.time <= started + result.seconds
     )
-    return result, await payload_of(fake, chats[0])
-
-
-# --- the plain python-telegram-bot loop -----------------------------------------------------
-
-
-async def plain_fan_out(
-    scenario: str, fake: FakeTelegram, recipients: int, payload: Payload, *, limiter: bool
-) -> FanOut:
-    """What a bot without an outbox would do: `send_message` to every chat, CONCURRENCY at a
-    time, with PTB's own AIORateLimiter (default: 30/s overall, no retries) or none."""
-    chats = await fake.create_users(recipients, "Mitglied")
-    bot: ExtBot[int] = ExtBot(
-        TOKEN,
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        request=HTTPXRequest(connection_pool_size=32),  # as the bot's ApplicationBuilder
-        rate_limiter=AIORateLimiter() if limiter else None,
-    )
-    errors: Counter[str] = Counter()
-    slots = asyncio.Semaphore(CONCURRENCY)
-
-    async def send(chat: int) -> None:
-        async with slots:
-            try:
-                await bot.send_message(
-                    chat, payload.html, parse_mode="HTML", reply_markup=payload.markup
-                )
-            except TelegramError as error:
-                errors[type(error).__name__] += 1
-
-    async with bot:
-        await asyncio.sleep(0.5)
-        cpu, fake_cpu = time.process_time(), fake.cpu_seconds()
-        started = time.monotonic()
-        await asyncio.gather(*(send(chat) for chat in chats))
-        cpu, fake_cpu = time.process_time() - cpu, fake.cpu_seconds() - fake_cpu
-    stats = await fake.stats()
-    first, last = span(await fake.calls("sendMessage"), chats, started)
-    missing, duplicates = delivered_once(stats["delivered"], chats)
-    name = "plain PTB loop" + (" + AIORateLimiter" if limiter else "")
-    return FanOut(
-        scenario,
-        name,
-        "–",
-        recipients,
-        last,
-        first,
-        stats["rate_limited"],
-        missing,
-        duplicates,
-        cpu,
-        fake_cpu,
-        errors=errors,
-    )
+    return result, await Payload.sent_to(fake, chats[0])
 
 
 # --- latency of /alert ----------------------------------------------------------------------
@@ -337,7 +164,7 @@ async def alert_latency(
         await add_members(url, sender_chats, "victim_support", "HRO", prefix="Absender")
         for region, chats in region_chats.items():
             await add_members(url, chats, "police", region, prefix=f"Polizei {region}")
-        cora = build_application(bot_settings(fake, url, directory, rate, http_client))
+        cora = build_application(bot_settings(fake.base_url, url, directory, rate, http_client))
         await cora.start()
         sent_at: list[tuple[float, str]] = []
         try:
@@ -455,14 +282,10 @@ def table(runs: Sequence[FanOut], latencies: Sequence[Latency]) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     scenarios = set(args.only.split(",")) if args.only else {"limits", "overhead", "latency"}
-    cpus = os.cpu_count() or 1
-    pin = not args.no_pin and cpus >= 2
-    bot_pinned = pin and pin_to_cpu(0, BOT_CPU)
-    fake_cpu = FAKE_CPU if pin else None
+    bot_pinned, fake_cpu = pin_bot(args.no_pin)
     print(
-        f"cora-bot fan-out benchmark: {cpus} CPUs, Python {platform.python_version()}, "
-        f"bot {'pinned to CPU 0' if bot_pinned else 'not pinned'}, fake Bot API "
-        f"{'pinned to CPU 1' if fake_cpu is not None else 'not pinned'} (separate process)"
+        f"cora-bot fan-out benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{pinning(bot_pinned, fake_cpu)} (separate process)"
     )
     directory = Path(tempfile.mkdtemp(prefix="cora-bench-", dir=args.data_dir))
     try:
@@ -567,21 +390,9 @@ def main() -> None:
         help="also run limits and overhead on PostgreSQL (a new database on this server)",
     )
     parser.add_argument("--only", help="comma-separated: limits,overhead,latency")
-    parser.add_argument(
-        "--clients",
-        default="aiohttp,httpx",
-        help="the bot's HTTP clients (TELEGRAM_HTTP_CLIENT) for overhead and latency; "
-        "limits runs the first",
-    )
-    parser.add_argument(
-        "--data-dir", help="where the SQLite files go, removed afterwards (default: the temp dir)"
-    )
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser.add_argument("--clients", default="aiohttp,httpx", help="TELEGRAM_HTTP_CLIENT(s)")
     # It logs a traceback for every 429; the benchmark counts them instead.
-    logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
-    asyncio.run(run(args))
+    run_benchmark(parser, run, "telegram.ext.AIORateLimiter")
 
 
 if __name__ == "__main__":

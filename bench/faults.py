@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import shutil
 import tempfile
 import time
@@ -29,19 +28,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.common import bot_settings, quiet_logging
+from bench.databases import fresh_database
+from bench.fake_telegram import TOKEN
 from bot.app import CoraBot, build_application
-from bot.config import Settings
-from bot.keys import generate_encryption_key
 from bot.polls import PollDraft
 from localapi.limits import LIMIT_MODELS
 from localapi.people import SimUser
 from localapi.server import LocalBotApi
 from sandbox.story import add_members
-from storage import migrate
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus, PollVote
 
-TOKEN = "123456789:AAEfakeTokenForTestsOnly_abcdefghijk"
 ALERT_TEXT = "Großlage im Fall Pappel, bitte kurz zurückmelden"
 
 
@@ -148,30 +146,16 @@ async def run_scenario(
 
 async def _main(args: argparse.Namespace) -> None:
     # python-telegram-bot logs every injected 502 page with a traceback; the figures are enough.
-    logging.basicConfig(level=logging.WARNING)
-    for noisy in ("telegram", "handlers", "bot"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    quiet_logging("telegram", "handlers", "bot")
     directory = Path(tempfile.mkdtemp(prefix="cora-faults-"))
-    url = f"sqlite+aiosqlite:///{directory / 'cora.db'}"
-    database = Database(url)
-    await migrate.upgrade(database)
-    await database.dispose()
+    limits = args.limits
     try:
-        limits = args.limits is not None
-        async with LocalBotApi(
-            token=TOKEN, enforce_limits=limits, limit_model=args.limits or "bucket"
-        ) as api:
-            cora = build_application(
-                Settings(
-                    _env_file=None,  # type: ignore[call-arg]
-                    telegram_bot_token=TOKEN,  # type: ignore[arg-type]
-                    telegram_base_url=api.base_url,
-                    database_url=url,
-                    cora_data_dir=directory,
-                    cora_encryption_key=generate_encryption_key(),  # type: ignore[arg-type]
-                    telegram_max_rate=30 if limits else 0,
-                )
-            )
+        async with (
+            fresh_database("sqlite", directory) as url,
+            LocalBotApi(TOKEN, enforce_limits=bool(limits), limit_model=limits or "bucket") as api,
+        ):
+            rate = 30 if limits else 0
+            cora = build_application(bot_settings(api.base_url, url, directory, rate))
             await cora.start()
             try:
                 outcome = await run_scenario(

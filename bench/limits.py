@@ -3,7 +3,7 @@ single 429; with the bot killed three times on the way; and two plain python-tel
 loops beside it.
 
 Run: .venv/bin/python -m bench.limits [--models bucket,strict] [--recipients 300,1000]
-         [--kills 3] [--only outbox,kills,peers] [--seed 11] [--no-pin]
+         [--kills 3] [--only outbox,kills,peers] [--seed 11] [--data-dir DIR] [--no-pin]
 
 Models (the local Bot API in a process of its own, `python -m localapi serve --limits M`):
   bucket  token buckets: 30 messages/s with bursts of 30 overall, 1/s with bursts of 3 per chat
@@ -41,35 +41,31 @@ import signal
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
-from telegram.error import TelegramError
-from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
-from bench.databases import fresh_database
-from bench.fake_telegram import TOKEN, FakeTelegram, pin_to_cpu
-from bench.fanout import (
+from bench.common import (
     ALERT_TEXT,
+    BOT_CPU,
     TELEGRAM_RATE,
     FanOut,
-    Payload,
-    delivered_once,
-    outbox_fan_out,
+    pin_bot,
+    pinning,
     plain_fan_out,
-    span,
+    run_benchmark,
 )
+from bench.databases import fresh_database
+from bench.fake_telegram import TOKEN, FakeTelegram, pin_to_cpu
+from bench.fanout import outbox_fan_out
 from bot.keys import generate_encryption_key, generate_signing_key
 from localapi.limits import LIMIT_MODELS, LimitModel
 from sandbox.story import add_members
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 
-BOT_CPU, FAKE_CPU = 0, 1
 REF = re.compile(r"\b[A-Z]-\d{4}-\d{4}\b")
 log = logging.getLogger("bench.limits")
 
@@ -85,51 +81,6 @@ class Row:
     @property
     def ratio(self) -> float:
         return self.run.seconds / self.run.bound
-
-
-# --- the plain loop -----------------------------------------------------------------------------
-
-
-async def sleep_loop_fan_out(fake: FakeTelegram, recipients: int, payload: Payload) -> FanOut:
-    """The loop many bots start with: send, sleep 1/30 s, next (no limiter, no retry)."""
-    chats = await fake.create_users(recipients, "Mitglied")
-    bot: ExtBot[None] = ExtBot(
-        TOKEN,
-        base_url=fake.base_url,
-        base_file_url=fake.base_file_url,
-        request=HTTPXRequest(connection_pool_size=32),
-    )
-    errors: Counter[str] = Counter()
-    async with bot:
-        await asyncio.sleep(0.5)
-        cpu, fake_cpu = time.process_time(), fake.cpu_seconds()
-        started = time.monotonic()
-        for chat in chats:
-            try:
-                await bot.send_message(
-                    chat, payload.html, parse_mode="HTML", reply_markup=payload.markup
-                )
-            except TelegramError as error:
-                errors[type(error).__name__] += 1
-            await asyncio.sleep(1 / TELEGRAM_RATE)
-        cpu, fake_cpu = time.process_time() - cpu, fake.cpu_seconds() - fake_cpu
-    stats = await fake.stats()
-    first, last = span(await fake.calls("sendMessage"), chats, started)
-    missing, duplicates = delivered_once(stats["delivered"], chats)
-    return FanOut(
-        "peers",
-        "plain loop: send, sleep(1/30)",
-        "–",
-        recipients,
-        last,
-        first,
-        stats["rate_limited"],
-        missing,
-        duplicates,
-        cpu,
-        fake_cpu,
-        errors=errors,
-    )
 
 
 # --- the bot killed during the fan-out ------------------------------------------------------
@@ -233,10 +184,7 @@ async def killed_fan_out(
                     with contextlib.suppress(ProcessLookupError):
                         process.kill()
                     await process.wait()
-    stats = await fake.stats(containing=ref)
     calls = await fake.calls()
-    first, last = span(calls, chats, started)
-    missing, duplicates = delivered_once(stats["delivered"], chats)
     wanted = set(chats)
     for moment in killed_at:
         after = [c for c in calls if c.time > moment]
@@ -249,18 +197,13 @@ async def killed_fan_out(
             f"first delivery after {sent - moment:.2f} s",
             flush=True,
         )
-    run = FanOut(
-        "kills",
-        f"outbox, SIGKILL x{kills}",
-        "SQLite",
-        recipients,
-        last,
-        first,
-        stats["rate_limited"],
-        missing,
-        duplicates,
-        math.nan,
-        fake_cpu,
+    run = FanOut.measured(
+        ("kills", f"outbox, SIGKILL x{kills}", "SQLite"),
+        chats,
+        started,
+        calls,
+        await fake.stats(containing=ref),
+        (math.nan, fake_cpu),
     )
     return run, in_flight
 
@@ -305,15 +248,11 @@ async def run(args: argparse.Namespace) -> None:
     models: list[LimitModel] = [m for m in LIMIT_MODELS if m in args.models.split(",")]
     sizes = [int(n) for n in args.recipients.split(",")]
     scenarios = set(args.only.split(","))
-    cpus = os.cpu_count() or 1
-    pin = not args.no_pin and cpus >= 2
-    pinned = pin and pin_to_cpu(0, BOT_CPU)
-    fake_cpu = FAKE_CPU if pin else None
+    bot_pinned, fake_cpu = pin_bot(args.no_pin)
     print(
-        f"cora-bot flood-limit benchmark: {cpus} CPUs, Python {platform.python_version()}, "
-        f"bot {'pinned to CPU 0' if pinned else 'not pinned'}, fake Bot API "
-        f"{'pinned to CPU 1' if fake_cpu is not None else 'not pinned'}; bound = N / 30 s; "
-        f"load average {os.getloadavg()[0]:.1f}",
+        f"cora-bot flood-limit benchmark: {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {pinning(bot_pinned, fake_cpu)}; "
+        f"bound = N / 30 s; load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     rows: list[Row] = []
@@ -322,7 +261,7 @@ async def run(args: argparse.Namespace) -> None:
         rows.append(row)
         print(describe(row), flush=True)
 
-    directory = Path(tempfile.mkdtemp(prefix="cora-limits-"))
+    directory = Path(tempfile.mkdtemp(prefix="cora-limits-", dir=args.data_dir))
     try:
         for model in models:
             for n in sizes:
@@ -337,7 +276,9 @@ async def run(args: argparse.Namespace) -> None:
                         report(Row(model, "urgent alert", "outbox (cora-bot)", result))
                 if "peers" in scenarios and payload is not None:
                     async with FakeTelegram(limits=model, cpu=fake_cpu) as fake:
-                        loop = await sleep_loop_fan_out(fake, n, payload)
+                        loop = await plain_fan_out(
+                            "peers", fake, n, payload, limiter=False, pace=1 / TELEGRAM_RATE
+                        )
                     report(Row(model, "urgent alert", loop.sender, loop))
                     async with FakeTelegram(limits=model, cpu=fake_cpu) as fake:
                         ptb = await plain_fan_out("peers", fake, n, payload, limiter=True)
@@ -364,13 +305,8 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the kills scenario")
     parser.add_argument("--only", default="outbox,kills,peers", help="scenarios to run")
     parser.add_argument("--seed", type=int, default=11, help="for the kill moments")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The benchmark counts 429s; the libraries would log a line (PTB a traceback) for each.
-    for noisy in ("telegram.ext.AIORateLimiter", "handlers.transport.ratelimit"):
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    asyncio.run(run(args))
+    run_benchmark(parser, run, "telegram.ext.AIORateLimiter", "handlers.transport.ratelimit")
 
 
 if __name__ == "__main__":

@@ -33,403 +33,51 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import logging
 import math
 import os
 import platform
 import random
-import resource
 import shutil
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bench.common import bot_settings, pin_bot, pinning, run_benchmark, until
 from bench.databases import database_bytes, fresh_database, label
-from bench.fake_telegram import FakeTelegram, pin_to_cpu
-from bench.fanout import bot_settings, percentile
+from bench.fake_telegram import FakeTelegram
+from bench.load_figures import Figures, LogCounter, Memory, report
+from bench.load_people import (
+    Person,
+    Pressed,
+    all_final,
+    confirmation_ids,
+    count_votes,
+    create_polls,
+    delivery_states,
+    press_burst,
+    raise_alerts,
+    seed_network,
+)
 from bot.app import CoraBot, build_application
 from bot.network import Network, load_network
-from bot.polls import PollDraft, PollNotice
-from handlers.common.callbacks import Button, Kind
-from sandbox.story import add_members, said
-from storage.models import (
-    Alert,
-    AnonymousVoter,
-    Delivery,
-    DeliveryStatus,
-    Member,
-    PollBallot,
-    PollKind,
-    PollParticipant,
-)
+from bot.polls import PollNotice
+from storage.models import Alert
 
-BOT_CPU, FAKE_CPU = 0, 1
-STATEWIDE_EVERY = 25  # one member in 25 is registered for the whole state
-PSEUDONYMS = ("Pappel", "Birke", "Eiche", "Linde", "Ulme", "Erle", "Esche", "Weide")
-POLL_TITLES = ("Netzwerktreffen", "Fallkonferenz Nord", "Fortbildung", "Arbeitsgruppe")
-CHOICES = ["Präsenz in Rostock", "Online", "Verschieben"]
 SETTLE_SECONDS = 5.0  # no edits for this long: live messages are done (they coalesce per 3 s)
 TIMEOUT = 900.0
 
 log = logging.getLogger("bench.load")
 
 
-@dataclass(frozen=True)
-class Person:
-    telegram_id: int
-    member_id: int
-    sector: str
-    region: str
-
-
-@dataclass(frozen=True)
-class Pressed:
-    poll_id: int
-    callback_query_id: str
-    update_id: int
-    posted: float  # this process's clock, just before the POST
-
-
-class LogCounter(logging.Handler):
-    """Counts the bot's log records by level; keeps the first few warnings and errors."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.counts: Counter[str] = Counter()
-        self.first: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.counts[record.levelname] += 1
-        if len(self.first) < 8:
-            self.first.append(f"{record.levelname} {record.name}: {record.getMessage()[:160]}")
-
-
-class Memory:
-    """Samples this process's resident set every quarter second, by phase."""
-
-    def __init__(self) -> None:
-        self.phase = "start-up"
-        self.peaks: dict[str, float] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    @staticmethod
-    def rss_mb() -> float:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    @staticmethod
-    def peak_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-    def enter(self, phase: str) -> None:
-        self.phase = phase
-
-    async def _sample(self) -> None:
-        while True:
-            rss = self.rss_mb()
-            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
-            await asyncio.sleep(0.25)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._sample())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-
-@dataclass
-class Figures:
-    database: str
-    members: int
-    coordinators: int
-    seed_seconds: float = math.nan
-    polls: int = 0
-    asked: int = 0
-    alerts: int = 0
-    alert_window: float = math.nan
-    alert_recipients: int = 0
-    deliveries_final_after: float = math.nan  # from the first poll to the last final delivery
-    first_phase_deliveries: int = 0
-    presses: int = 0
-    press_failures: int = 0
-    presses_posted_in: float = math.nan
-    presses_answered_in: float = math.nan  # from the first press to the last answer
-    edits_settled_in: float = math.nan  # from the first press until the ballots stopped changing
-    unanswered: int = 0
-    votes: int = 0
-    wrong_votes: int = 0
-    alert_latency: list[float] = field(default_factory=list)
-    alert_latency_posted: list[float] = field(default_factory=list)
-    press_latency: list[float] = field(default_factory=list)
-    press_latency_posted: list[float] = field(default_factory=list)
-    deliveries: Counter[tuple[str, str]] = field(default_factory=Counter)
-    api_errors: Counter[str] = field(default_factory=Counter)
-    calls: Counter[str] = field(default_factory=Counter)
-    log_counts: Counter[str] = field(default_factory=Counter)
-    log_first: list[str] = field(default_factory=list)
-    rss_started: float = math.nan
-    rss_peaks: dict[str, float] = field(default_factory=dict)
-    rss_end: float = math.nan
-    peak_rss: float = math.nan
-    database_bytes: int = 0
-    total_seconds: float = math.nan
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
-
-
-# --- the network ----------------------------------------------------------------------------
-
-
-async def seed_network(
-    fake: FakeTelegram, url: str, network: Network, count: int
-) -> tuple[list[Person], list[Person]]:
-    """Members spread over sectors and regions, and coordinators; each has opened the chat."""
-    statewide = network.statewide_region
-    regions = [code for code in network.regions if code != statewide]
-    sectors = list(network.sectors)
-    groups: dict[tuple[str, str, str], int] = Counter()
-    for region in [*regions, statewide, statewide]:
-        groups["coordination", region, "coordinator"] += 1
-    for number in range(count - sum(groups.values())):
-        sector = sectors[number % len(sectors)]
-        if number % STATEWIDE_EVERY == STATEWIDE_EVERY - 1:
-            region = statewide
-        else:
-            region = regions[(number // len(sectors)) % len(regions)]
-        groups[sector, region, "member"] += 1
-    members: list[Person] = []
-    coordinators: list[Person] = []
-    for (sector, region, role), size in sorted(groups.items()):
-        prefix = f"{network.sectors[sector].label('de')} {region}"
-        if role == "coordinator":
-            prefix = f"Koordination {region}"
-        chats = await fake.create_users(size, prefix)
-        ids = await add_members(url, chats, sector, region, prefix=prefix, role=role)
-        people = [Person(t, m, sector, region) for t, m in zip(chats, ids, strict=True)]
-        (coordinators if role == "coordinator" else members).extend(people)
-    return members, coordinators
-
-
-# --- polls ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PollPlan:
-    poll_id: int
-    kind: str
-    options: int
-    voters: list[int]  # Telegram ids of the first `--voters` people asked
-
-
-async def create_polls(
-    cora: CoraBot,
-    creator: Person,
-    network: Network,
-    count: int,
-    voters: int,
-    members: int,
-    rng: random.Random,
-) -> list[PollPlan]:
-    """Polls to enough sectors (statewide) to reach about `voters` people each."""
-    services = cora.services
-    sectors = list(network.sectors)
-    per_poll = min(len(sectors), max(1, round(voters * len(sectors) / members)))
-    combinations = list(itertools.combinations(sectors, per_poll))
-    rng.shuffle(combinations)
-    zone = ZoneInfo(services.settings.cora_timezone)
-    today = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0)
-    created: list[tuple[int, str, int]] = []
-    for number in range(count):
-        target = await services.channels.parse_target(
-            creator.member_id, ",".join(combinations[number % len(combinations)])
-        )
-        title = f"{POLL_TITLES[number % len(POLL_TITLES)]} {number + 1}"
-        if number % 2 == 0:
-            days = [today + timedelta(days=14 + number + step) for step in range(3)]
-            draft = PollDraft(
-                title, PollKind.DATE, [d.strftime("%d.%m.%Y %H:%M") for d in days], number % 4 == 3
-            )
-        else:
-            draft = PollDraft(title, PollKind.SINGLE, list(CHOICES), number % 4 == 3)
-        poll, _ = await services.polls.create(
-            creator.member_id, target, draft, services.clock.now() + timedelta(days=7)
-        )
-        created.append((poll.id, draft.kind, len(draft.options)))
-    asked = await _asked(cora, [poll_id for poll_id, _, _ in created])
-    return [
-        PollPlan(poll_id, kind, options, asked[poll_id][:voters])
-        for poll_id, kind, options in created
-    ]
-
-
-async def _asked(cora: CoraBot, poll_ids: Sequence[int]) -> dict[int, list[int]]:
-    async with cora.database.read_sessions() as session:
-        rows = await session.execute(
-            select(PollParticipant.poll_id, Member.telegram_user_id)
-            .join(Member, Member.id == PollParticipant.member_id)
-            .where(PollParticipant.poll_id.in_(list(poll_ids)))
-            .order_by(PollParticipant.poll_id, Member.id)
-        )
-        asked: dict[int, list[int]] = defaultdict(list)
-        for poll_id, telegram_id in rows.all():
-            if telegram_id is not None:
-                asked[poll_id].append(telegram_id)
-        return asked
-
-
-def answer_button(plan: PollPlan, rng: random.Random) -> str:
-    option = rng.randint(1, plan.options)
-    if plan.kind == PollKind.DATE:
-        return Button(Kind.POLL, str(plan.poll_id), f"{option}{rng.choice('ymn')}").encode()
-    return Button(Kind.POLL, str(plan.poll_id), f"c{option}").encode()
-
-
-# --- alerts ---------------------------------------------------------------------------------
-
-
-async def raise_alerts(
-    fake: FakeTelegram,
-    senders: Sequence[Person],
-    network: Network,
-    window: float,
-    rng: random.Random,
-) -> list[float]:
-    """Each sender writes one one-line /alert, evenly spread over `window` seconds; returns when
-    each was posted. One POST at a time, so the fake numbers the updates in this order."""
-    regions = [code for code in network.regions if code != network.statewide_region]
-    sectors = [code for code in network.sectors if code != "coordination"]
-    started = time.monotonic()
-    posted = []
-    for number, sender in enumerate(senders):
-        await asyncio.sleep(max(0.0, started + number * window / len(senders) - time.monotonic()))
-        chosen = ",".join(rng.sample(sectors, rng.randint(1, 3)))
-        urgent = "! " if number % 3 == 0 else ""
-        text = f"Lage im Fall {PSEUDONYMS[number % len(PSEUDONYMS)]}: bitte kurz zurückmelden"
-        posted.append(time.monotonic())
-        await fake.send(sender.telegram_id, f"/alert {chosen} {rng.choice(regions)} {urgent}{text}")
-    return posted
-
-
-def _confirms(text: str, pieces: Sequence[str]) -> bool:
-    position = 0
-    for piece in pieces:
-        found = text.find(piece, position)
-        if found < 0:
-            return False
-        position = found + len(piece)
-    return True
-
-
-async def confirmation_ids(fake: FakeTelegram, senders: Sequence[Person]) -> list[int | None]:
-    """The message id of the bot's confirmation of each sender's alert."""
-    keys = [said("alert.raised"), said("alert.raised_to_coordinators")]
-    found: list[int | None] = []
-    for sender in senders:
-        messages = await fake.messages(sender.telegram_id)
-        found.append(
-            next(
-                (
-                    m["message_id"]
-                    for m in messages
-                    if m["from_bot"] and any(_confirms(m["text"], k) for k in keys)
-                ),
-                None,
-            )
-        )
-    return found
-
-
-# --- waiting --------------------------------------------------------------------------------
-
-
-async def until(condition: Callable[[], Awaitable[bool]], seconds: float, every: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not await condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(every)
-    return True
-
-
-async def delivery_states(cora: CoraBot) -> Counter[tuple[str, str]]:
-    async with cora.database.read_sessions() as session:
-        rows = await session.execute(
-            select(Delivery.kind, Delivery.status, func.count()).group_by(
-                Delivery.kind, Delivery.status
-            )
-        )
-        return Counter({(kind, status): n for kind, status, n in rows.all()})
-
-
-async def all_final(cora: CoraBot) -> bool:
-    states = await delivery_states(cora)
-    open_states = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
-    return not any(n for (_, status), n in states.items() if status in open_states)
-
-
 def _ok(stats: dict[str, object], method: str) -> int:
     calls = stats["calls"]
     assert isinstance(calls, dict)
     return int(calls.get(method, {}).get("200", 0))
-
-
-# --- the run --------------------------------------------------------------------------------
-
-
-async def press_burst(
-    fake: FakeTelegram, plans: Sequence[PollPlan], concurrency: int, rng: random.Random
-) -> tuple[list[Pressed], int]:
-    """Every planned voter presses an answer on their ballot, all polls mixed."""
-    jobs = [(plan, voter) for plan in plans for voter in plan.voters]
-    rng.shuffle(jobs)
-    pending = iter(jobs)
-    pressed: list[Pressed] = []
-    failures = 0
-
-    async def worker() -> None:
-        nonlocal failures
-        for plan, voter in pending:
-            button = answer_button(plan, rng)
-            posted = time.monotonic()
-            try:
-                answer = await fake.press(voter, button)
-            except RuntimeError as error:
-                failures += 1
-                log.warning("press refused by the fake: %s", error)
-                continue
-            pressed.append(
-                Pressed(plan.poll_id, answer["callback_query_id"], answer["update_id"], posted)
-            )
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return pressed, failures
-
-
-async def count_votes(cora: CoraBot, plans: Sequence[PollPlan]) -> dict[int, int]:
-    """People with an answer, per poll (named: ballots; anonymous: voter hashes)."""
-    ids = [plan.poll_id for plan in plans]
-    async with cora.database.read_sessions() as session:
-        named = await session.execute(
-            select(PollBallot.poll_id, func.count())
-            .where(PollBallot.poll_id.in_(ids))
-            .group_by(PollBallot.poll_id)
-        )
-        anonymous = await session.execute(
-            select(AnonymousVoter.poll_id, func.count())
-            .where(AnonymousVoter.poll_id.in_(ids))
-            .group_by(AnonymousVoter.poll_id)
-        )
-        return dict(named.all()) | dict(anonymous.all())
 
 
 async def run_load(
@@ -453,7 +101,9 @@ async def run_load(
                 f"in {figures.seed_seconds:.1f} s",
                 flush=True,
             )
-            cora = build_application(bot_settings(fake, url, directory, 0.0, args.http_client))
+            cora = build_application(
+                bot_settings(fake.base_url, url, directory, 0.0, args.http_client)
+            )
             await cora.start()
             try:
                 await asyncio.sleep(1.0)  # polling has started, start-up work is done
@@ -643,93 +293,16 @@ async def _last_answer(fake: FakeTelegram, since: float) -> float:
     return max(times) - since if times else math.nan
 
 
-# --- reporting ------------------------------------------------------------------------------
-
-
-def _spread(values: Sequence[float]) -> str:
-    if not values:
-        return "no samples"
-    ms = [1000 * v for v in values]
-    return (
-        f"p50 {percentile(ms, 0.5):,.0f} ms, p95 {percentile(ms, 0.95):,.0f} ms, "
-        f"max {max(ms):,.0f} ms (n={len(ms)})"
-    )
-
-
-def report(figures: Figures) -> str:
-    by_state: Counter[str] = Counter()
-    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
-    for (kind, status), n in figures.deliveries.items():
-        by_state[status] += n
-        by_kind[kind][status] += n
-    total = sum(by_state.values())
-    final = total - by_state[DeliveryStatus.PENDING] - by_state[DeliveryStatus.SENDING]
-    failed = by_state[DeliveryStatus.FAILED] + by_state[DeliveryStatus.UNREACHABLE]
-    burst_rate = figures.presses / figures.presses_answered_in
-    delivery_rate = figures.first_phase_deliveries / figures.deliveries_final_after
-    kinds = "; ".join(
-        f"{kind} " + ", ".join(f"{s} {n}" for s, n in sorted(c.items()))
-        for kind, c in sorted(by_kind.items())
-    )
-    api_errors = ", ".join(f"{k} × {n}" for k, n in sorted(figures.api_errors.items())) or "none"
-    cpu = ", ".join(f"{phase} {s:.1f} s" for phase, s in figures.cpu_seconds.items())
-    peaks = ", ".join(f"{phase} {mb:.0f} MB" for phase, mb in figures.rss_peaks.items())
-    lines = [
-        f"database                 {figures.database}",
-        f"members                  {figures.members} ({figures.coordinators} coordinators)",
-        f"polls                    {figures.polls}, {figures.asked} ballots "
-        f"({figures.asked / max(figures.polls, 1):.0f} per poll)",
-        f"alerts                   {figures.alerts} through /alert in "
-        f"{figures.alert_window:.1f} s, {figures.alert_recipients} deliveries",
-        f"ballots and alerts       {figures.first_phase_deliveries} deliveries final after "
-        f"{figures.deliveries_final_after:.1f} s ({delivery_rate:.0f}/s)",
-        f"presses                  {figures.presses} posted in {figures.presses_posted_in:.1f} s, "
-        f"all answered after {figures.presses_answered_in:.1f} s ({burst_rate:.0f}/s); "
-        f"ballots edited until {figures.edits_settled_in:.1f} s",
-        f"votes stored             {figures.votes} (differences from the presses: "
-        f"{figures.wrong_votes})",
-        "",
-        f"ERROR log records        {figures.log_counts['ERROR'] + figures.log_counts['CRITICAL']}"
-        f" (warnings: {figures.log_counts['WARNING']})",
-        f"failed deliveries        {failed} (failed or unreachable)",
-        f"unanswered presses       {figures.unanswered} (refused by the fake: "
-        f"{figures.press_failures})",
-        f"Bot API errors           {api_errors}",
-        f"deliveries final         {final} of {total}: "
-        + ", ".join(f"{s} {n}" for s, n in sorted(by_state.items())),
-        f"  by kind                {kinds}",
-        "",
-        f"handler latency /alert   {_spread(figures.alert_latency)}  (getUpdates answer → "
-        "confirmation)",
-        f"  from posting           {_spread(figures.alert_latency_posted)}",
-        f"handler latency presses  {_spread(figures.press_latency)}  (getUpdates answer → "
-        "answerCallbackQuery)",
-        f"  from pressing          {_spread(figures.press_latency_posted)}  (includes the wait "
-        "at Telegram while the bot is busy)",
-        "",
-        f"RSS after start          {figures.rss_started:.0f} MB",
-        f"peak RSS (ru_maxrss)     {figures.peak_rss:.0f} MB  (by phase: {peaks}; at the end "
-        f"{figures.rss_end:.0f} MB)",
-        f"database size            {figures.database_bytes / 2**20:.1f} MB"
-        + (" (file + WAL + shm)" if figures.database == "SQLite" else " (pg_database_size)"),
-        f"total time               {figures.total_seconds:.1f} s (bot CPU: {cpu})",
-        "Bot API calls            "
-        + ", ".join(f"{m} {n}" for m, n in figures.calls.most_common(6)),
-    ]
-    if figures.log_first:
-        lines += ["", "first warnings and errors:", *(f"  {line}" for line in figures.log_first)]
-    return "\n".join(lines)
+# --- running ---------------------------------------------------------------------------------
 
 
 async def run(args: argparse.Namespace) -> None:
-    cpus = os.cpu_count() or 1
-    pin = not args.no_pin and cpus >= 2
-    bot_pinned = pin and pin_to_cpu(0, BOT_CPU)
+    bot_pinned, fake_cpu = pin_bot(args.no_pin)
     spec = args.database or "sqlite"
     print(
-        f"cora-bot load benchmark: {cpus} CPUs, Python {platform.python_version()}, "
-        f"{label(spec)}, bot {'pinned to CPU 0' if bot_pinned else 'not pinned'}, fake Bot API "
-        f"in its own process{' pinned to CPU 1' if pin else ''}; HTTP client {args.http_client}"
+        f"cora-bot load benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{label(spec)}, {pinning(bot_pinned, fake_cpu)} (its own process); "
+        f"HTTP client {args.http_client}"
     )
     print(
         "Telegram's limits are off (TELEGRAM_MAX_RATE=0, the fake without flood limits): "
@@ -738,7 +311,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     directory = Path(tempfile.mkdtemp(prefix="cora-load-", dir=args.data_dir))
     try:
-        async with FakeTelegram(limits=False, cpu=FAKE_CPU if pin else None) as fake:
+        async with FakeTelegram(limits=False, cpu=fake_cpu) as fake:
             figures = await run_load(args, spec, directory, fake)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -764,13 +337,7 @@ def main() -> None:
         default="aiohttp",
         help="TELEGRAM_HTTP_CLIENT",
     )
-    parser.add_argument(
-        "--data-dir", help="where the SQLite file goes, removed afterwards (default: temp dir)"
-    )
-    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(run(args))
+    run_benchmark(parser, run)
 
 
 if __name__ == "__main__":

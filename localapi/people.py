@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from localapi.chats import Account, CallbackAnswer, Chat, Press, SimMessage
 from localapi.world import World
 
 JsonDict = dict[str, Any]
 Match = str | Callable[[SimMessage], bool]
+T = TypeVar("T")
 
 
 class _ChatView:
@@ -85,8 +86,32 @@ class _ChatView:
         raise LookupError(f"no callback button {button!r} in chat {self._chat.id}")
 
 
+class _AccountField(Generic[T]):
+    """A field of a simulated person's account, read through the person."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, person: None, owner: type) -> _AccountField[T]: ...
+    @overload
+    def __get__(self, person: SimUser, owner: type) -> T: ...
+    def __get__(self, person: SimUser | None, owner: type) -> T | _AccountField[T]:
+        if person is None:
+            return self
+        value: T = getattr(person.account, self._name)
+        return value
+
+
 class SimUser(_ChatView):
     """A person with a private chat with the bot."""
+
+    id = _AccountField[int]()
+    first_name = _AccountField[str]()
+    username = _AccountField[str | None]()
+    language_code = _AccountField[str | None]()
+    blocked = _AccountField[bool]()
+    deactivated = _AccountField[bool]()
 
     def __init__(self, world: World, account: Account) -> None:
         super().__init__(world, world.chats[account.id])
@@ -94,30 +119,6 @@ class SimUser(_ChatView):
 
     def __repr__(self) -> str:
         return f"SimUser(id={self.id}, first_name={self.first_name!r})"
-
-    @property
-    def id(self) -> int:
-        return self.account.id
-
-    @property
-    def first_name(self) -> str:
-        return self.account.first_name
-
-    @property
-    def username(self) -> str | None:
-        return self.account.username
-
-    @property
-    def language_code(self) -> str | None:
-        return self.account.language_code
-
-    @property
-    def blocked(self) -> bool:
-        return self.account.blocked
-
-    @property
-    def deactivated(self) -> bool:
-        return self.account.deactivated
 
     @property
     def reply_keyboard(self) -> list[list[str]] | None:

@@ -21,8 +21,9 @@ from localapi.errors import ApiError, bad_request, too_many_requests
 from localapi.faults import UNPROCESSED, Fault, FaultKind, Faults
 from localapi.guard import local_only
 from localapi.limits import LimitModel, RateLimitHit, RateLimits
-from localapi.methods import BotApiMethods, Handler
+from localapi.methods import BotApiMethods
 from localapi.people import SimGroup, SimUser
+from localapi.sending import Handler
 from localapi.spec import Method, UploadedFile, convert_params, load_spec
 from localapi.updates import WebhookAttempt, WebhookSender
 from localapi.world import World
@@ -90,7 +91,21 @@ async def _read_params(
     return raw, files
 
 
-class LocalBotApi:
+class BotApiUrls:
+    """The addresses python-telegram-bot needs of a Bot API server running at `url`."""
+
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.url}/file/bot"
+
+
+class LocalBotApi(BotApiUrls):
     """A fake Telegram Bot API server on 127.0.0.1 that the real PTB library talks to.
 
     Point PTB at it with `Bot(token, base_url=api.base_url, base_file_url=api.base_file_url)`.
@@ -188,14 +203,6 @@ class LocalBotApi:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/bot"
-
-    @property
-    def base_file_url(self) -> str:
-        return f"{self.url}/file/bot"
 
     # --- the HTTP interface ------------------------------------------------------------
 

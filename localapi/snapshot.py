@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Collection
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,78 +20,35 @@ JsonDict = dict[str, Any]
 VERSION = 1
 
 
-def _account(account: Account) -> JsonDict:
-    return {
-        "id": account.id,
-        "first_name": account.first_name,
-        "last_name": account.last_name,
-        "username": account.username,
-        "language_code": account.language_code,
-        "started": account.started,
-        "blocked": account.blocked,
-        "deactivated": account.deactivated,
-    }
-
-
-def _file(stored: StoredFile) -> JsonDict:
-    return {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_name": stored.file_name,
-        "mime_type": stored.mime_type,
-        "data": base64.b64encode(stored.data).decode() if stored.data is not None else None,
-        "width": stored.width,
-        "height": stored.height,
-    }
-
-
-def _poll(poll: Poll) -> JsonDict:
-    return {
-        "id": poll.id,
-        "question": poll.question,
-        "question_entities": poll.question_entities,
-        "options": poll.options,
-        "is_anonymous": poll.is_anonymous,
-        "type": poll.type,
-        "allows_multiple_answers": poll.allows_multiple_answers,
-        "correct_option_ids": poll.correct_option_ids,
-        "is_closed": poll.is_closed,
-        "votes": {str(user): chosen for user, chosen in poll.votes.items()},
-    }
+def _plain(item: Any, skip: Collection[str] = (), **replaced: Any) -> JsonDict:
+    """A dataclass's own fields as they are (JSON values already), but for those skipped and
+    the references and bytes `replaced` gives as JSON."""
+    kept = {f.name: getattr(item, f.name) for f in fields(item) if f.name not in skip}
+    return kept | replaced
 
 
 def _message(message: SimMessage) -> JsonDict:
-    return {
-        "message_id": message.message_id,
-        "sender": message.sender.id,
-        "date": message.date,
-        "text": message.text,
-        "entities": message.entities,
-        "reply_markup": message.reply_markup,
-        "document": message.document.file_id if message.document else None,
-        "photo": message.photo_file.file_id if message.photo_file else None,
-        "poll": _poll(message.poll) if message.poll else None,
-        "reply_to": message.reply_to.message_id if message.reply_to else None,
-        "disable_notification": message.disable_notification,
-        "protect_content": message.protect_content,
-        "link_preview": message.link_preview,
-        "edits": message.edits,
-        "edit_date": message.edit_date,
-        "deleted": message.deleted,
-    }
+    return _plain(
+        message,
+        skip=("chat", "photo_file"),
+        sender=message.sender.id,
+        document=message.document.file_id if message.document else None,
+        photo=message.photo_file.file_id if message.photo_file else None,
+        poll=_plain(message.poll, votes={str(u): c for u, c in message.poll.votes.items()})
+        if message.poll
+        else None,
+        reply_to=message.reply_to.message_id if message.reply_to else None,
+    )
 
 
 def _chat(chat: Chat) -> JsonDict:
-    return {
-        "id": chat.id,
-        "type": chat.type,
-        "user": chat.user.id if chat.user else None,
-        "title": chat.title,
-        "messages": [_message(m) for m in chat.messages],
-        "reply_keyboard": chat.reply_keyboard,
-        "menu_button": chat.menu_button,
-        "next_message_id": chat.next_message_id,
-    }
+    # Chat actions ("typing") last seconds at Telegram; they are not kept.
+    return _plain(
+        chat,
+        skip=("actions",),
+        user=chat.user.id if chat.user else None,
+        messages=[_message(m) for m in chat.messages],
+    )
 
 
 def dump(world: World, commands: CommandLists) -> JsonDict:
@@ -97,8 +56,12 @@ def dump(world: World, commands: CommandLists) -> JsonDict:
         "version": VERSION,
         "serial": world.last_serial,
         "next_update_id": world.updates.next_id,
-        "accounts": [_account(a) for a in world.accounts.values()],
-        "files": [_file(f) for f in world.files.values()],
+        # The accounts of people (the bot's own is made anew at start-up).
+        "accounts": [_plain(a, skip=("is_bot",)) for a in world.accounts.values()],
+        "files": [
+            _plain(f, data=base64.b64encode(f.data).decode() if f.data is not None else None)
+            for f in world.files.values()
+        ],
         "chats": [_chat(c) for c in world.chats.values()],
         "commands": commands.dump(),
     }
@@ -117,25 +80,18 @@ def _restored_message(
     entry: JsonDict, chat: Chat, senders: dict[int, Account], world: World
 ) -> SimMessage:
     poll = entry["poll"]
+    own = {k: v for k, v in entry.items() if k not in ("photo", "reply_to")}
     return SimMessage(
-        chat=chat,
-        message_id=entry["message_id"],
-        sender=senders[entry["sender"]],
-        date=entry["date"],
-        text=entry["text"],
-        entities=entry["entities"],
-        reply_markup=entry["reply_markup"],
-        document=world.files.get(entry["document"] or ""),
-        photo_file=world.files.get(entry["photo"] or ""),
-        poll=None
-        if poll is None
-        else Poll(**(poll | {"votes": {int(k): v for k, v in poll["votes"].items()}})),
-        disable_notification=entry["disable_notification"],
-        protect_content=entry["protect_content"],
-        link_preview=entry["link_preview"],
-        edits=entry["edits"],
-        edit_date=entry["edit_date"],
-        deleted=entry["deleted"],
+        **own
+        | {
+            "chat": chat,
+            "sender": senders[entry["sender"]],
+            "document": world.files.get(entry["document"] or ""),
+            "photo_file": world.files.get(entry["photo"] or ""),
+            "poll": None
+            if poll is None
+            else Poll(**(poll | {"votes": {int(k): v for k, v in poll["votes"].items()}})),
+        }
     )
 
 
@@ -154,15 +110,8 @@ def load(state: JsonDict, world: World, commands: CommandLists) -> None:
         )
     senders = {world.bot.id: world.bot, **world.accounts}
     for entry in state["chats"]:
-        chat = Chat(
-            id=entry["id"],
-            type=entry["type"],
-            user=world.accounts.get(entry["user"]) if entry["user"] is not None else None,
-            title=entry["title"],
-            reply_keyboard=entry["reply_keyboard"],
-            menu_button=entry["menu_button"],
-            next_message_id=entry["next_message_id"],
-        )
+        user = world.accounts.get(entry["user"]) if entry["user"] is not None else None
+        chat = Chat(**(entry | {"user": user, "messages": []}))
         by_id: dict[int, SimMessage] = {}
         for item in entry["messages"]:
             message = _restored_message(item, chat, senders, world)

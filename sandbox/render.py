@@ -337,6 +337,26 @@ def phone(view: View, profile: Profile, user: SimUser, commands: Sequence[JsonDi
     )
 
 
+# The page's texts, by their placeholder and sandbox.<key> in the catalogues.
+_PAGE_TEXTS = (
+    "title",
+    "offline",
+    "failed",
+    "skip",
+    "language",
+    "about",
+    "intro",
+    "warning_head",
+    "warning",
+    "story_title",
+    "story_need",
+    "people",
+    "show",
+    "new_person",
+    "add",
+)
+
+
 def _query(shown: Sequence[int], language: str) -> str:
     return f"?lang={language}&show={','.join(str(i) for i in shown)}"
 
@@ -385,42 +405,28 @@ def page(
         ' data-failed="{failed}">'
         '<a class="skip" href="#phones">{skip}</a>'
         '<header class="top"><h1>{title}</h1>'
-        '<nav aria-label="{language_label}">{languages}</nav>'
+        '<nav aria-label="{language}">{languages}</nav>'
         '<details class="about" open><summary>{about}</summary>'
         '<p class="intro">{intro}</p><p class="hint">{hint}</p>'
         '<details class="story"><summary>{story_title}</summary>'
-        '<p class="hint">{story}</p></details></details>'
+        '<p class="hint">{story_need}</p></details></details>'
         '<p class="warning" role="note"><strong>{warning_head}</strong> {warning}</p></header>'
         '<div class="toolbar">'
-        '<form class="people" method="get" action="/"><fieldset><legend>{people_label}</legend>'
+        '<form class="people" method="get" action="/"><fieldset><legend>{people}</legend>'
         '<input type="hidden" name="lang" value="{lang}">{picker}'
-        '<button type="submit" class="apply">{show_label}</button></fieldset></form>'
+        '<button type="submit" class="apply">{show}</button></fieldset></form>'
         '<form class="new-person" method="post" action="/sandbox/people">'
-        '<label for="new-person-name">{new_label}</label>'
+        '<label for="new-person-name">{new_person}</label>'
         '<input id="new-person-name" name="first_name" required maxlength="64" autocomplete="off">'
-        '<button type="submit">{add_label}</button></form></div>'
+        '<button type="submit">{add}</button></form></div>'
         '<p class="live" role="status" aria-live="polite"></p>'
         '<main id="phones" class="phones" tabindex="-1">{phones}</main>'
         '<script src="/sandbox/static/sandbox.js" defer></script></body></html>',
         lang=view.language,
-        title=view.t("sandbox.title"),
         events=events_seen,
-        offline=view.t("sandbox.offline"),
-        failed=view.t("sandbox.failed"),
-        skip=view.t("sandbox.skip"),
-        language_label=view.t("sandbox.language"),
         languages=languages,
-        about=view.t("sandbox.about"),
-        intro=view.t("sandbox.intro"),
-        warning_head=view.t("sandbox.warning_head"),
-        warning=view.t("sandbox.warning"),
         hint=view.t("sandbox.hint", seen=seen_button),
-        story=view.t("sandbox.story_need"),
-        story_title=view.t("sandbox.story_title"),
-        people_label=view.t("sandbox.people"),
         picker=picker,
-        show_label=view.t("sandbox.show"),
-        new_label=view.t("sandbox.new_person"),
-        add_label=view.t("sandbox.add"),
+        **{key: view.t(f"sandbox.{key}") for key in _PAGE_TEXTS},
         phones=join(phones),
     )
