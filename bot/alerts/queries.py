@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.base import AlertBase, active, deadlines
 from bot.alerts.model import ALERT_KINDS, AlertLine, AlertView, ClientName, StatusView
@@ -31,18 +32,20 @@ class Queries(AlertBase):
 
     async def text(self, alert_id: int) -> str | None:
         """The decrypted alert text; None once retention has removed it."""
-        async with self.uow(write=False) as uow:
-            cipher = await uow.session.scalar(select(Alert.text_cipher).where(Alert.id == alert_id))
-        return self.cipher.decrypt(cipher, bound(Alert.text_cipher, alert_id)) if cipher else None
+        return await self._decrypted(Alert.text_cipher, Alert.id, alert_id)
 
     async def follow_up_text(self, follow_up_id: int) -> str | None:
+        return await self._decrypted(FollowUp.text_cipher, FollowUp.id, follow_up_id)
+
+    async def _decrypted(
+        self,
+        column: InstrumentedAttribute[bytes | None],
+        id_column: InstrumentedAttribute[int],
+        row_id: int,
+    ) -> str | None:
         async with self.uow(write=False) as uow:
-            cipher = await uow.session.scalar(
-                select(FollowUp.text_cipher).where(FollowUp.id == follow_up_id)
-            )
-        if not cipher:
-            return None
-        return self.cipher.decrypt(cipher, bound(FollowUp.text_cipher, follow_up_id))
+            cipher = await uow.session.scalar(select(column).where(id_column == row_id))
+        return self.cipher.decrypt(cipher, bound(column, row_id)) if cipher else None
 
     async def client_name(self, client_id: int) -> ClientName | None:
         async with self.uow(write=False) as uow:
