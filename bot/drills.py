@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.alerts import ALERT_KINDS, AlertService, AlertView, RaisedAlert
+from bot.alerts.base import coordinates, deadlines, due_alerts
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import MemberView
@@ -24,7 +25,6 @@ from storage.models import (
     Member,
     MemberStatus,
     RecipientReason,
-    Role,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -68,30 +68,24 @@ class DrillResult:
         return self.acks[0].seconds if self.acks else None
 
 
+@dataclass(eq=False)
 class DrillService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        network: Network,
-        alerts: AlertService,
-        result_after: timedelta,
-    ) -> None:
-        self._uow = uow
-        self._network = network
-        self._alerts = alerts
-        self.result_after = result_after
+    uow: UnitOfWorkFactory
+    network: Network
+    alerts: AlertService
+    result_after: timedelta
 
     async def start(
         self, coordinator_id: int, sectors: Sequence[str], region: str, urgency: str
     ) -> RaisedAlert:
-        return await self._alerts.raise_drill(
+        return await self.alerts.raise_drill(
             coordinator_id, sectors, region, urgency, self.result_after
         )
 
     async def result(self, member_id: int, ref: str) -> DrillResult:
         """The result so far, for the coordinator who ran the drill or one responsible for
         its region."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             member = await uow.members.get(member_id)
             alert = await uow.session.scalar(
                 select(Alert).where(Alert.ref == ref.strip().upper(), Alert.drill.is_(True))
@@ -102,7 +96,7 @@ class DrillService:
 
     async def result_of(self, alert_id: int) -> DrillResult:
         """The result as it is now (for the result message the outbox sends)."""
-        async with self._uow(write=False) as uow:
+        async with self.uow(write=False) as uow:
             alert = await uow.session.get(Alert, alert_id)
             if alert is None or not alert.drill:
                 raise DomainError("drill.unknown", ref=str(alert_id))
@@ -111,20 +105,9 @@ class DrillService:
     async def finish_due(self) -> list[int]:
         """Drills whose result is due: close them (without notices to the recipients) and send
         the result to the coordinator who ran them. Returns their ids."""
-        async with self._uow() as uow:
+        async with self.uow() as uow:
             now = uow.now()
-            due = (
-                await uow.session.scalars(
-                    select(Alert)
-                    .where(
-                        Alert.drill.is_(True),
-                        Alert.result_due_at.is_not(None),
-                        Alert.result_due_at <= now,
-                    )
-                    .order_by(Alert.result_due_at)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            due = await due_alerts(uow, Alert.result_due_at, now, Alert.drill.is_(True))
             for alert in due:
                 alert.result_due_at = None
                 if alert.status == AlertStatus.OPEN:
@@ -144,13 +127,7 @@ class DrillService:
 
     async def deadlines(self) -> list[tuple[int, datetime]]:
         """Pending drill results, to (re)schedule them."""
-        async with self._uow(write=False) as uow:
-            rows = await uow.session.execute(
-                select(Alert.id, Alert.result_due_at).where(
-                    Alert.drill.is_(True), Alert.result_due_at.is_not(None)
-                )
-            )
-            return [(alert_id, at) for alert_id, at in rows.all() if at is not None]
+        return await deadlines(self.uow, Alert.result_due_at, Alert.drill.is_(True))
 
     async def _result(self, uow: UnitOfWork, alert: Alert) -> DrillResult:
         rows = (
@@ -211,7 +188,7 @@ class DrillService:
                 )
             )
         return DrillResult(
-            alert=await self._alerts.view_in(uow, alert),
+            alert=await self.alerts.view_in(uow, alert),
             members=len(counted),
             delivered=sum(1 for s in statuses.values() if s == DeliveryStatus.SENT),
             pending=sum(
@@ -242,12 +219,7 @@ class DrillService:
     def _may_see(self, member: Member, alert: Alert) -> bool:
         if member.status != MemberStatus.ACTIVE:
             return False
-        if member.id == alert.sender_id:
-            return True
-        return member.role == Role.COORDINATOR and member.region in (
-            alert.region,
-            self._network.statewide_region,
-        )
+        return member.id == alert.sender_id or coordinates(self.network, member, alert.region)
 
 
 def _sector(row: AlertRecipient, people: dict[int, Member]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import CallbackQuery, Update
 
@@ -11,11 +12,10 @@ from bot.alerts import (
     check_text,
 )
 from bot.errors import DomainError
-from handlers.alerts.views import alert_lines
+from handlers.alerts.views import alert_lines, say_findings
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.render import (
-    findings_text,
     keyboard,
     plain,
     say,
@@ -33,36 +33,45 @@ async def alert_button(update: Update, context: CoraContext, button: Button) -> 
     """ "Seen", "I take over" and "close" on alert messages."""
     query = update.callback_query
     assert query is not None
-    if not button.id.isdigit() or button.action not in ("ack", "take", "close"):
+    action = _BUTTONS.get(button.action)
+    if not button.id.isdigit() or action is None:
         raise DomainError("button.invalid")
-    alert_id = int(button.id)
-    alerts = context.services.alerts
-    member = context.active_member
-    if button.action == "close":
-        view = await alerts.close(member.id, alert_id)
-        await query.answer(plain(context, "alert.closed_by_you", ref=view.ref))
-        return
-    if button.action == "ack":
-        ack = await alerts.acknowledge(member.id, alert_id)
-        await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
-        if not ack.already:
-            await _show_handled(query, context, ack.alert, taken=False)
-        return
-    taken = await alerts.take_over(member.id, alert_id)
+    await action(query, context, int(button.id))
+
+
+async def _close_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
+    view = await context.services.alerts.close(context.active_member.id, alert_id)
+    await query.answer(plain(context, "alert.closed_by_you", ref=view.ref))
+
+
+async def _ack_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
+    ack = await context.services.alerts.acknowledge(context.active_member.id, alert_id)
+    await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
+    if not ack.already:
+        await _show_handled(query, context, ack.alert, taken=False)
+
+
+async def _take_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
+    taken = await context.services.alerts.take_over(context.active_member.id, alert_id)
     if not taken.taken:
-        taker = taken.alert.taken_by
-        await query.answer(
-            plain(
-                context,
-                "alert.already_taken",
-                ref=taken.alert.ref,
-                name=taker.display_name if taker else "–",
-            ),
-            show_alert=True,
-        )
+        await query.answer(_already_taken(context, taken.alert), show_alert=True)
         return
     await query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref))
     await _show_handled(query, context, taken.alert, taken=True)
+
+
+_BUTTONS: dict[str, Callable[[CallbackQuery, CoraContext, int], Awaitable[None]]] = {
+    "ack": _ack_button,
+    "take": _take_button,
+    "close": _close_button,
+}
+
+
+def _already_taken(context: CoraContext, alert: AlertView) -> str:
+    """Somebody else was first to take the alert over."""
+    taker = alert.taken_by
+    name = taker.display_name if taker else "–"
+    return plain(context, "alert.already_taken", ref=alert.ref, name=name)
 
 
 async def _show_handled(
@@ -91,13 +100,8 @@ async def take_command(update: Update, context: CoraContext) -> None:
     taken = await context.services.alerts.take_over(member.id, alert_id)
     if not taken.taken:
         taker = taken.alert.taken_by
-        await say(
-            update,
-            context,
-            "alert.already_taken",
-            ref=taken.alert.ref,
-            name=taker.display_name if taker else "–",
-        )
+        name = taker.display_name if taker else "–"
+        await say(update, context, "alert.already_taken", ref=taken.alert.ref, name=name)
         return
     await say(update, context, "alert.taken_by_you", ref=taken.alert.ref)
 
@@ -118,34 +122,17 @@ async def update_command(update: Update, context: CoraContext) -> None:
         raise DomainError("alert.update_usage")
     alert_id = await context.services.alerts.find(context.active_member.id, parts[1])
     findings = check_text(parts[2], context.services.network.place_names)
-    if any(f.blocking for f in findings):
-        await say(
-            update,
-            context,
-            "alert.findings_blocking",
-            findings=findings_text(context.language, findings),
-        )
+    if not findings:
+        await send_follow_up(update, context, alert_id, parts[2], confirmed=False)
         return
-    if findings:
+    markup = None
+    if not any(f.blocking for f in findings):
+        # Doubtful finds: the draft waits for "send anyway".
         assert context.user_data is not None
         context.user_data[FOLLOW_UP] = (alert_id, parts[2])
-        buttons = [
-            [
-                (
-                    plain(context, "button.send_anyway"),
-                    Button(Kind.DRAFT, "followup", "send").encode(),
-                ),
-            ]
-        ]
-        await say(
-            update,
-            context,
-            "alert.findings_confirm",
-            findings=findings_text(context.language, findings),
-            markup=keyboard(buttons),
-        )
-        return
-    await send_follow_up(update, context, alert_id, parts[2], confirmed=False)
+        send = Button(Kind.DRAFT, "followup", "send").encode()
+        markup = keyboard([[(plain(context, "button.send_anyway"), send)]])
+    await say_findings(update, context, findings, markup)
 
 
 async def send_follow_up(

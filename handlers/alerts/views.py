@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Sequence
 
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, Update
 
 from bot import i18n
 from bot.alerts import (
@@ -18,15 +19,18 @@ from bot.i18n import Markup
 from bot.keys import UnreadableText
 from bot.membership import MemberView
 from bot.network import Network
+from bot.personal_data import Finding
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext, Services
 from handlers.common.render import (
+    findings_text,
     keyboard,
     local_time,
     member_text,
     plain,
     region_name,
     rows_of,
+    say,
     sector_name,
     sectors_text,
     tr,
@@ -99,9 +103,44 @@ def _icon(alert: AlertView) -> str:
     return "🚨" if alert.is_urgent else "📣"
 
 
+async def say_findings(
+    update: Update,
+    context: CoraContext,
+    findings: Sequence[Finding],
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """What looks like personal data in a text: blocking finds refuse it; doubtful ones are
+    shown with `markup` to confirm them."""
+    blocking = any(finding.blocking for finding in findings)
+    await say(
+        update,
+        context,
+        "alert.findings_blocking" if blocking else "alert.findings_confirm",
+        findings=findings_text(context.language, findings),
+        markup=markup,
+    )
+
+
 def drill_banner(language: str, alert: AlertView) -> str:
     """Every message about a drill starts with this line, so nobody takes it for a real case."""
     return i18n.html_text(language, "drill.banner") + "\n" if alert.drill else ""
+
+
+def _headed(language: str, alert: AlertView, key: str, **params: object) -> str:
+    """A message about an alert: the drill banner, then the line `key` with its icon and ref."""
+    return drill_banner(language, alert) + i18n.html_text(
+        language, key, icon=_icon(alert), ref=alert.ref, **params
+    )
+
+
+async def _readable(text: Awaitable[str | None], language: str, *, removed: str) -> str:
+    """A decrypted text; the message `removed` once retention removed it. One that cannot be
+    decrypted is said so: the message still goes out, to be acknowledged and asked about."""
+    try:
+        clear = await text
+    except UnreadableText:
+        return i18n.text(language, "text.unreadable")
+    return clear if clear is not None else i18n.text(language, removed)
 
 
 async def render_alert(job: Job, cache: RenderCache) -> Rendered:
@@ -110,48 +149,54 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
     language = cache.language(job)
     alert = await cache.alert(job.alert_id)
     settings = cache.services.settings
-    try:
-        text = await cache.alert_text(job.alert_id)
-    except UnreadableText:
-        # The alert still goes out, so that it can be acknowledged and asked about.
-        text = i18n.text(language, "text.unreadable")
     network = cache.services.network
+    removed = "drill.text" if alert.drill else "alert.text_removed"
+    body = i18n.html_text(
+        language,
+        "alert.body",
+        header=Markup(await _alert_header(job, cache, alert, language)),
+        sectors=sectors_text(network, alert.sectors, language),
+        region=region_name(network, alert.region, language),
+        sender=_sender(alert, network, language),
+        time=local_time(alert.created_at, settings.cora_timezone, language),
+        text=await _readable(cache.alert_text(job.alert_id), language, removed=removed),
+    )
+    return Rendered(body, _alert_buttons(alert, language), protect=settings.alert_protect_content)
+
+
+async def _alert_header(job: Job, cache: RenderCache, alert: AlertView, language: str) -> str:
+    """What kind of message it is (alert, reminder, escalation), and whom a deputy stands in
+    for."""
     header_key = {
         Notice.ALERT: f"{'drill' if alert.drill else 'alert'}.header.{alert.urgency}",
         Notice.REMINDER: "alert.header.reminder",
         Notice.ESCALATION: f"alert.header.escalation.{job.params.get('level', 1)}",
     }[job.kind]
-    header = drill_banner(language, alert) + i18n.html_text(
-        language, header_key, ref=alert.ref, icon=_icon(alert)
-    )
+    header = _headed(language, alert, header_key)
     standing_in = str(job.params.get("deputy_for") or "")
     if standing_in:
+        network = cache.services.network
         absent = [await cache.member(int(i)) for i in standing_in.split(",")]
         header += "\n" + i18n.html_text(
             language,
             "alert.deputy_for",
             members=Markup(", ".join(member_text(network, m, language) for m in absent if m)),
         )
-    if text is None:
-        text = i18n.text(language, "drill.text" if alert.drill else "alert.text_removed")
-    body = i18n.html_text(
-        language,
-        "alert.body",
-        header=Markup(header),
-        sectors=sectors_text(network, alert.sectors, language),
-        region=region_name(network, alert.region, language),
-        sender=_sender(alert, network, language),
-        time=local_time(alert.created_at, settings.cora_timezone, language),
-        text=text,
+    return header
+
+
+def _alert_buttons(alert: AlertView, language: str) -> InlineKeyboardMarkup | None:
+    """ "Seen" and "I take over", while the alert is open and nobody took it over."""
+    if alert.status != AlertStatus.OPEN or alert.taken_by is not None:
+        return None
+    return keyboard(
+        [
+            [
+                (i18n.text(language, key), Button(Kind.ALERT, str(alert.id), action).encode())
+                for key, action in (("button.ack", "ack"), ("button.take", "take"))
+            ]
+        ]
     )
-    buttons = [
-        (i18n.text(language, "button.ack"), Button(Kind.ALERT, str(alert.id), "ack").encode()),
-        (i18n.text(language, "button.take"), Button(Kind.ALERT, str(alert.id), "take").encode()),
-    ]
-    markup = (
-        keyboard([buttons]) if alert.status == AlertStatus.OPEN and alert.taken_by is None else None
-    )
-    return Rendered(body, markup, protect=settings.alert_protect_content)
 
 
 def _sender(alert: AlertView, network: Network, language: str) -> Markup:
@@ -174,19 +219,16 @@ async def render_follow_up(job: Job, cache: RenderCache) -> Rendered:
     language = cache.language(job)
     alert = await cache.alert(job.alert_id)
     author = await cache.member(int(job.params["member"] or 0))
-    try:
-        text = await cache.follow_up_text(job.subject_id)
-    except UnreadableText:
-        text = i18n.text(language, "text.unreadable")
+    text = await _readable(
+        cache.follow_up_text(job.subject_id), language, removed="alert.text_removed"
+    )
     return Rendered(
-        drill_banner(language, alert)
-        + i18n.html_text(
+        _headed(
             language,
+            alert,
             "alert.follow_up",
-            icon=_icon(alert),
-            ref=alert.ref,
             name=author.display_name if author else "–",
-            text=text if text is not None else i18n.text(language, "alert.text_removed"),
+            text=text,
         ),
         protect=cache.services.settings.alert_protect_content,
     )
@@ -199,12 +241,7 @@ async def render_notice(job: Job, cache: RenderCache) -> Rendered:
     alert = await cache.alert(job.alert_id)
     who = await cache.member(int(job.params["member"] or 0))
     key = {Notice.TAKEN: "alert.notice.taken", Notice.CLOSED: "alert.notice.closed"}[job.kind]
-    return Rendered(
-        drill_banner(language, alert)
-        + i18n.html_text(
-            language, key, icon=_icon(alert), ref=alert.ref, name=who.display_name if who else "–"
-        )
-    )
+    return Rendered(_headed(language, alert, key, name=who.display_name if who else "–"))
 
 
 async def render_unreachable(job: Job, cache: RenderCache) -> Rendered:
@@ -271,12 +308,10 @@ def render_status(
     """The sender's live status message."""
     alert = status.alert
     lines = [
-        drill_banner(language, alert)
-        + i18n.html_text(
+        _headed(
             language,
+            alert,
             "status.head",
-            icon=_icon(alert),
-            ref=alert.ref,
             urgency=i18n.text(language, f"urgency.{alert.urgency}"),
             sectors=sectors_text(network, alert.sectors, language),
             region=region_name(network, alert.region, language),
@@ -284,9 +319,21 @@ def render_status(
         i18n.html_text(
             language, "status.delivered", delivered=status.delivered, recipients=status.recipients
         ),
+        *_status_people(status, language, timezone),
+        *_status_course(status, language),
     ]
+    if alert.status == AlertStatus.CLOSED:
+        return "\n".join(lines), None
+    close = Button(Kind.ALERT, str(alert.id), "close").encode()
+    return "\n".join(lines), keyboard([[(i18n.text(language, "button.close"), close)]])
+
+
+def _status_people(status: StatusView, language: str, timezone: str) -> list[str]:
+    """Who acknowledged, took over, stood in, was away."""
+    alert = status.alert
+    lines = []
     if status.acknowledged:
-        names = ", ".join(m.display_name or f"#{m.id}" for m in status.acknowledged)
+        names = ", ".join(_name(m) for m in status.acknowledged)
         lines.append(i18n.html_text(language, "status.acknowledged", names=names))
     if alert.taken_by is not None and alert.taken_at is not None:
         lines.append(
@@ -304,8 +351,15 @@ def render_status(
     if status.away:
         names = ", ".join(_name(m) for m in status.away)
         lines.append(i18n.html_text(language, "status.away", names=names))
+    return lines
+
+
+def _status_course(status: StatusView, language: str) -> list[str]:
+    """Who could not be reached, failures, escalation, closing."""
+    alert = status.alert
+    lines = []
     if status.unreachable:
-        names = ", ".join(m.display_name or f"#{m.id}" for m in status.unreachable)
+        names = ", ".join(_name(m) for m in status.unreachable)
         lines.append(i18n.html_text(language, "status.unreachable", names=names))
     if status.failed:
         lines.append(i18n.html_text(language, "status.failed", count=status.failed))
@@ -318,9 +372,7 @@ def render_status(
         lines.append(i18n.html_text(language, key))
     if alert.status == AlertStatus.CLOSED:
         lines.append(i18n.html_text(language, "status.closed"))
-        return "\n".join(lines), None
-    close = Button(Kind.ALERT, str(alert.id), "close").encode()
-    return "\n".join(lines), keyboard([[(i18n.text(language, "button.close"), close)]])
+    return lines
 
 
 def _name(member: MemberView) -> str:

@@ -4,134 +4,169 @@ never replayed, and audited."""
 
 from __future__ import annotations
 
-import copy
 import logging
-import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bot.errors import DomainError
 from bot.integrations import ApiRefusal, Client, IntegrationService
+from bot.integrations.signing import KEY_ID
 from bot.network import Network
 from bot.refusals import RefusalLog, Source
+from handlers.transport.openapi import (
+    IDEMPOTENCY_HEADER,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    openapi,
+)
 from storage.errors import DatabaseBusyError
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = (
-    "X-Cora-Key",
-    "X-Cora-Timestamp",
-    "X-Cora-Signature",
-)
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_KEY_ID = re.compile(r"[0-9a-f]{16}")  # the form of the key ids we issue
 
-Action = Callable[[web.Request, Client, bytes], Awaitable[tuple[int, dict[str, Any]]]]
+Answer = tuple[int, dict[str, Any]]
+Action = Callable[[web.Request, Client, bytes], Awaitable[Answer]]
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+Route = Callable[[str, Handler], web.RouteDef]
+
+__all__ = ["MAX_BODY_BYTES", "api_routes", "openapi"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a call ended: the answer, the refusal's code, and who called (if known)."""
+
+    status: int
+    answer: dict[str, Any]
+    code: str | None = None
+    client: Client | None = None
+    unauthenticated: bool = False  # refused before the key was known
+
+    @property
+    def headers(self) -> dict[str, str]:
+        retry = self.answer.get("retry_after") if self.status == 429 else None
+        return {"Retry-After": str(retry)} if retry is not None else {}
+
+
+@dataclass(frozen=True)
+class SignedApi:
+    """Signed calls: throttled per source, authenticated, answered, and audited."""
+
+    integrations: IntegrationService
+    refusals: RefusalLog
+
+    def route(self, route: str, action: Action) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            return await self.call(route, action, request)
+
+        return handle
+
+    async def call(self, route: str, action: Action, request: web.Request) -> web.Response:
+        key_id = request.headers.get(KEY_HEADER, "")
+        source = Source(
+            "api", request.remote or "unknown", key_id if KEY_ID.fullmatch(key_id) else "-"
+        )
+        outcome = await self._outcome(route, action, request, source)
+        if outcome.unauthenticated and outcome.code is not None:
+            # Not authenticated: counted per source and minute, one audit event each.
+            await self.refusals.refused(source, outcome.code)
+        else:
+            client_id = outcome.client.id if outcome.client is not None else None
+            await self.integrations.record_call(
+                client_id, request.method, route, outcome.status, outcome.code
+            )
+        return web.json_response(outcome.answer, status=outcome.status, headers=outcome.headers)
+
+    async def _outcome(
+        self, route: str, action: Action, request: web.Request, source: Source
+    ) -> Outcome:
+        client: Client | None = None
+        try:
+            wait = self.refusals.retry_after(source)
+            if wait is not None:
+                raise ApiRefusal(429, "throttled", retry_after=wait)
+            body = await _body(request)
+            client = await self._authenticate(request, body)
+            status, answer = await action(request, client, body)
+            return Outcome(status, answer, client=client)
+        except ApiRefusal as refusal:
+            refusal.details.pop("client", None)
+            # Unauthenticated refusals are summed up per source and minute (bot.refusals).
+            level = logging.DEBUG if client is None else logging.INFO
+            log.log(level, "API refused %s %s: %s", request.method, route, refusal.code)
+            answer = {"error": refusal.code, **refusal.details}
+            return Outcome(refusal.status, answer, refusal.code, client, client is None)
+        except DatabaseBusyError:  # nothing was written; the caller may retry
+            return Outcome(503, {"error": "error.try_again"}, "error.try_again", client)
+
+    async def _authenticate(self, request: web.Request, body: bytes) -> Client:
+        return await self.integrations.authenticate(
+            request.headers.get(KEY_HEADER, ""),
+            request.headers.get(TIMESTAMP_HEADER, ""),
+            request.headers.get(SIGNATURE_HEADER, ""),
+            request.method,
+            request.path_qs,
+            body,
+        )
 
 
 def api_routes(
     integrations: IntegrationService, network: Network, refusals: RefusalLog
 ) -> list[web.RouteDef]:
     description = openapi(network)
-
-    def signed(route: str, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
-        async def handle(request: web.Request) -> web.Response:
-            client: Client | None = None
-            unauthenticated = False
-            headers: dict[str, str] = {}
-            key_id = request.headers.get(KEY_HEADER, "")
-            source = Source(
-                "api", request.remote or "unknown", key_id if _KEY_ID.fullmatch(key_id) else "-"
-            )
-            try:
-                wait = refusals.retry_after(source)
-                if wait is not None:
-                    headers["Retry-After"] = str(wait)
-                    raise ApiRefusal(429, "throttled", retry_after=wait)
-                body = await _body(request)
-                client = await integrations.authenticate(
-                    key_id,
-                    request.headers.get(TIMESTAMP_HEADER, ""),
-                    request.headers.get(SIGNATURE_HEADER, ""),
-                    request.method,
-                    request.path_qs,
-                    body,
-                )
-                status, answer = await action(request, client, body)
-                code = None
-            except ApiRefusal as refusal:
-                status, code = refusal.status, refusal.code
-                unauthenticated = client is None
-                refusal.details.pop("client", None)
-                answer = {"error": refusal.code, **refusal.details}
-                # Unauthenticated refusals are summed up per source and minute (bot.refusals).
-                level = logging.DEBUG if unauthenticated else logging.INFO
-                log.log(level, "API refused %s %s: %s", request.method, route, refusal.code)
-            except DatabaseBusyError:  # nothing was written; the caller may retry
-                status, code = 503, "error.try_again"
-                answer = {"error": code}
-            if unauthenticated and code is not None:
-                # Not authenticated: counted per source and minute, one audit event each.
-                await refusals.refused(source, code)
-            else:
-                client_id = client.id if client is not None else None
-                await integrations.record_call(client_id, request.method, route, status, code)
-            retry = answer.get("retry_after") if status == 429 else None
-            if retry is not None:
-                headers["Retry-After"] = str(retry)
-            return web.json_response(answer, status=status, headers=headers)
-
-        return handle
-
-    async def raise_alert(
-        request: web.Request, client: Client, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        return await integrations.raise_alert(
-            client, request.headers.get(IDEMPOTENCY_HEADER, ""), body
-        )
-
-    async def alert_status(
-        request: web.Request, client: Client, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        try:
-            return 200, await integrations.alert_status(client, request.match_info["ref"])
-        except DomainError:
-            raise ApiRefusal(404, "unknown_alert") from None
-
-    async def find_offers(
-        request: web.Request, client: Client, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        return 200, await integrations.find_offers(client, dict(request.query))
-
-    async def raise_need(
-        request: web.Request, client: Client, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        return await integrations.raise_need(
-            client, request.headers.get(IDEMPOTENCY_HEADER, ""), body
-        )
-
-    async def need_status(
-        request: web.Request, client: Client, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
-        try:
-            return 200, await integrations.need_status(client, request.match_info["ref"])
-        except DomainError:
-            raise ApiRefusal(404, "unknown_need") from None
+    api = SignedApi(integrations, refusals)
 
     async def serve_openapi(request: web.Request) -> web.Response:
         return web.json_response(description)
 
     return [
-        web.post("/api/v1/alerts", signed("/api/v1/alerts", raise_alert)),
-        web.get("/api/v1/alerts/{ref}", signed("/api/v1/alerts/{ref}", alert_status)),
-        web.get("/api/v1/offers", signed("/api/v1/offers", find_offers)),
-        web.post("/api/v1/needs", signed("/api/v1/needs", raise_need)),
-        web.get("/api/v1/needs/{ref}", signed("/api/v1/needs/{ref}", need_status)),
+        *(add(path, api.route(path, action)) for add, path, action in _actions(integrations)),
         web.get("/api/v1/openapi.json", serve_openapi),
     ]
+
+
+def _actions(integrations: IntegrationService) -> list[tuple[Route, str, Action]]:
+    """The signed routes: method, path, and what answers them."""
+    return [
+        (web.post, "/api/v1/alerts", _created(integrations.raise_alert)),
+        (web.get, "/api/v1/alerts/{ref}", _state(integrations.alert_status, "unknown_alert")),
+        (web.get, "/api/v1/offers", _offers(integrations)),
+        (web.post, "/api/v1/needs", _created(integrations.raise_need)),
+        (web.get, "/api/v1/needs/{ref}", _state(integrations.need_status, "unknown_need")),
+    ]
+
+
+def _created(create: Callable[[Client, str, bytes], Awaitable[Answer]]) -> Action:
+    """A POST that creates something, once per Idempotency-Key."""
+
+    async def action(request: web.Request, client: Client, body: bytes) -> Answer:
+        return await create(client, request.headers.get(IDEMPOTENCY_HEADER, ""), body)
+
+    return action
+
+
+def _state(read: Callable[[Client, str], Awaitable[dict[str, Any]]], unknown: str) -> Action:
+    """A GET of something the client raised, by its reference; 404 `unknown` for any other."""
+
+    async def action(request: web.Request, client: Client, body: bytes) -> Answer:
+        try:
+            return 200, await read(client, request.match_info["ref"])
+        except DomainError:
+            raise ApiRefusal(404, unknown) from None
+
+    return action
+
+
+def _offers(integrations: IntegrationService) -> Action:
+    async def action(request: web.Request, client: Client, body: bytes) -> Answer:
+        return 200, await integrations.find_offers(client, dict(request.query))
+
+    return action
 
 
 async def _body(request: web.Request) -> bytes:
@@ -144,424 +179,3 @@ async def _body(request: web.Request) -> bytes:
     if len(body) > MAX_BODY_BYTES:
         raise ApiRefusal(413, "body_too_large")
     return body
-
-
-_ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {"error": {"type": "string"}},
-}
-# Printable ASCII, as `_IDEMPOTENCY_KEY` accepts it; POST requests that create something need it.
-_IDEMPOTENCY_PARAMETER = {
-    "name": IDEMPOTENCY_HEADER,
-    "in": "header",
-    "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[\\x20-\\x7e]+$"},
-}
-_SIGNED: list[dict[str, list[str]]] = [{"key": [], "timestamp": [], "signature": []}]
-
-
-def _responses(success: dict[str, Any]) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": _ERROR}}}
-    return {
-        **success,
-        "400": {"description": "Malformed request", **error},
-        "401": {"description": "Unknown key, bad signature or stale timestamp", **error},
-        "403": {
-            "description": "The region is outside the key's scope (region_outside_scope)",
-            **error,
-        },
-        "409": {
-            "description": (
-                "Replayed request, or the first request with this Idempotency-Key is still "
-                "being handled (idempotency_key_in_progress): retry later"
-            ),
-            **error,
-        },
-        "413": {"description": "Body too large", **error},
-        "422": {"description": "Refused content (personal data, unknown sector …)", **error},
-        "429": {
-            "description": "Too many refused requests from this source: wait Retry-After seconds",
-            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
-            **error,
-        },
-        "503": {"description": "Busy; nothing was written, try again", **error},
-    }
-
-
-def openapi(network: Network) -> dict[str, Any]:
-    """The OpenAPI description, with this network's sector and region codes."""
-    sector = {"type": "string", "enum": [*network.sectors, "all"]}
-    spec: dict[str, Any] = copy.deepcopy(_OPENAPI)
-    fields = spec["components"]["schemas"]["NewAlert"]["properties"]
-    fields["sectors"] = {
-        "oneOf": [
-            {**sector, "description": "one sector, or 'all'"},
-            {"type": "array", "items": sector, "minItems": 1, "uniqueItems": True},
-        ]
-    }
-    fields["region"] = {"type": "string", "enum": list(network.regions)}
-    what = {"type": "string", "enum": [*network.offer_kinds, *network.topics]}
-    need = spec["components"]["schemas"]["NewNeed"]["properties"]
-    need["what"] = {**what, "description": "a kind of offer or a topic of the network file"}
-    need["region"] = {"type": "string", "enum": list(network.regions)}
-    need["accessibility"] = {"type": "string", "enum": list(network.accessibility)}
-    parameters = spec["paths"]["/api/v1/offers"]["get"]["parameters"]
-    parameters[0]["schema"] = what
-    parameters[1]["schema"] = {"type": "string", "enum": list(network.regions)}
-    parameters[3]["schema"] = {"type": "string", "enum": list(network.accessibility)}
-    return spec
-
-
-_OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {
-        "title": "cora-bot API for agency systems",
-        "version": "1.0.0",
-        "description": (
-            "Raise pseudonymised case alerts and read their state. Sign each request: "
-            "X-Cora-Signature = hex(HMAC-SHA256(key=SHA-256(api key), message=METHOD + '\\n' + "
-            "path with query + '\\n' + X-Cora-Timestamp + '\\n' + hex(SHA-256(body)))). "
-            "The timestamp (Unix seconds) must be within 5 minutes; a signed request is "
-            "accepted once. POST needs an Idempotency-Key (printable ASCII): it is kept in the "
-            "same transaction as the alert, so a retry with the same key, also a concurrent "
-            "one, returns the first answer (or 409 idempotency_key_in_progress while the first "
-            "request is still being handled) and never raises a second alert. "
-            "A key raises alerts only in its own region (any sectors there); a key of the "
-            "statewide region may raise alerts in every region. Other regions are refused "
-            "with 403 region_outside_scope, naming allowed_regions. "
-            "Refused unauthenticated requests are counted per source (remote address and key "
-            "id); a source that exceeds its budget gets 429 with Retry-After."
-        ),
-    },
-    "components": {
-        "securitySchemes": {
-            "key": {"type": "apiKey", "in": "header", "name": KEY_HEADER},
-            "timestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
-            "signature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
-        },
-        "schemas": {
-            "NewAlert": {
-                "type": "object",
-                "required": ["sectors", "region", "text"],
-                "additionalProperties": False,
-                "properties": {
-                    "sectors": {
-                        "oneOf": [
-                            {"type": "string", "description": "comma-separated, or 'all'"},
-                            {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                        ]
-                    },
-                    "region": {"type": "string", "example": "HRO"},
-                    "urgency": {
-                        "type": "string",
-                        "enum": ["urgent", "normal"],
-                        "default": "normal",
-                    },
-                    "text": {"type": "string", "maxLength": 3500},
-                    "confirm_personal_data": {"type": "boolean", "default": False},
-                },
-            },
-            "Raised": {
-                "type": "object",
-                "required": ["ref", "status", "urgency", "recipients"],
-                "properties": {
-                    "ref": {"type": "string", "example": "F-2026-0042"},
-                    "status": {"type": "string"},
-                    "urgency": {"type": "string"},
-                    "recipients": {"type": "integer"},
-                },
-            },
-            "NewNeed": {
-                "type": "object",
-                "required": ["what", "region", "case_ref"],
-                "additionalProperties": False,
-                "properties": {
-                    "what": {"type": "string", "example": "shelter"},
-                    "region": {"type": "string", "example": "HRO"},
-                    "case_ref": {
-                        "type": "string",
-                        "maxLength": 60,
-                        "description": "a pseudonymous case reference (checked for personal "
-                        "data like alert texts)",
-                    },
-                    "note": {"type": "string", "maxLength": 500},
-                    "adults": {"type": "integer", "minimum": 0, "maximum": 20},
-                    "children": {"type": "integer", "minimum": 0, "maximum": 20},
-                    "language": {"type": "string", "example": "ar"},
-                    "accessibility": {"type": "string"},
-                    "urgency": {
-                        "type": "string",
-                        "enum": ["urgent", "normal"],
-                        "default": "normal",
-                    },
-                    "confirm_personal_data": {"type": "boolean", "default": False},
-                },
-            },
-            "RaisedNeed": {
-                "type": "object",
-                "required": ["ref", "status", "offers_asked"],
-                "properties": {
-                    "ref": {"type": "string", "example": "B-2026-0007"},
-                    "status": {"type": "string", "enum": ["open", "unmet"]},
-                    "offers_asked": {"type": "integer"},
-                    "unmet_reason": {"type": "string", "nullable": True},
-                },
-            },
-            "NeedState": {
-                "type": "object",
-                "required": ["ref", "status"],
-                "properties": {
-                    "ref": {"type": "string"},
-                    "status": {"type": "string", "enum": ["open", "taken", "unmet"]},
-                    "what": {"type": "string"},
-                    "region": {"type": "string"},
-                    "urgency": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "stage": {
-                        "type": "integer",
-                        "description": "0 the region, 1 also its neighbours, 2 the whole state",
-                    },
-                    "offers_asked": {"type": "integer"},
-                    "declined": {"type": "integer"},
-                    "taken_by_offer": {
-                        "type": "object",
-                        "nullable": True,
-                        "properties": {
-                            "id": {"type": "string"},
-                            "name": {"type": "string"},
-                            "contact": {"type": "string"},
-                        },
-                    },
-                    "taken_at": {"type": "string", "format": "date-time", "nullable": True},
-                    "unmet_reason": {
-                        "type": "string",
-                        "nullable": True,
-                        "enum": [
-                            "no_offer",
-                            "no_places",
-                            "language",
-                            "accessibility",
-                            "nobody_answered",
-                            None,
-                        ],
-                    },
-                },
-            },
-            "Offers": {
-                "type": "object",
-                "required": ["what", "region", "offers"],
-                "properties": {
-                    "what": {"type": "string"},
-                    "region": {"type": "string"},
-                    "offers": {
-                        "type": "array",
-                        "items": {"$ref": "#/components/schemas/Offer"},
-                    },
-                },
-            },
-            "Offer": {
-                "type": "object",
-                "required": ["id", "name", "kind", "regions", "distance"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "name": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "topics": {"type": "array", "items": {"type": "string"}},
-                    "target_groups": {"type": "array", "items": {"type": "string"}},
-                    "languages": {"type": "array", "items": {"type": "string"}},
-                    "accessibility": {"type": "array", "items": {"type": "string"}},
-                    "regions": {"type": "array", "items": {"type": "string"}},
-                    "distance": {
-                        "type": "integer",
-                        "description": "0 serves the region, 1 a neighbouring one, 2 further",
-                    },
-                    "contact": {"type": "string"},
-                    "hours": {"type": "string"},
-                    "places": {
-                        "type": "object",
-                        "nullable": True,
-                        "description": "offers with places only",
-                        "properties": {
-                            "free": {
-                                "type": "integer",
-                                "nullable": True,
-                                "description": "null: unknown (never reported, or the report "
-                                "is older than PLACES_STALE_AFTER)",
-                            },
-                            "reported_at": {
-                                "type": "string",
-                                "format": "date-time",
-                                "nullable": True,
-                            },
-                        },
-                    },
-                    "waiting_days": {"type": "integer", "nullable": True},
-                    "waiting_reported_at": {
-                        "type": "string",
-                        "format": "date-time",
-                        "nullable": True,
-                    },
-                },
-            },
-            "AlertState": {
-                "type": "object",
-                "required": ["ref", "status", "recipients", "delivered", "acknowledged"],
-                "properties": {
-                    "ref": {"type": "string"},
-                    "status": {"type": "string", "enum": ["open", "closed"]},
-                    "urgency": {"type": "string"},
-                    "sectors": {"type": "array", "items": {"type": "string"}},
-                    "region": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "recipients": {"type": "integer"},
-                    "delivered": {"type": "integer"},
-                    "pending": {"type": "integer"},
-                    "unreachable": {"type": "integer"},
-                    "failed": {"type": "integer"},
-                    "acknowledged": {"type": "integer"},
-                    "taken_over": {"type": "boolean"},
-                    "taken_over_at": {"type": "string", "format": "date-time", "nullable": True},
-                    "escalation_level": {"type": "integer"},
-                },
-            },
-        },
-    },
-    "paths": {
-        "/api/v1/alerts": {
-            "post": {
-                "operationId": "raiseAlert",
-                "security": _SIGNED,
-                "parameters": [_IDEMPOTENCY_PARAMETER],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/NewAlert"}}
-                    },
-                },
-                "responses": _responses(
-                    {
-                        "201": {
-                            "description": "Raised (or the first answer to this Idempotency-Key)",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Raised"}
-                                }
-                            },
-                        },
-                        "429": {
-                            "description": (
-                                "Too many urgent alerts from this key in the last hour "
-                                "(ALERT_URGENT_PER_HOUR): `limit`, and `retry_after` in "
-                                "seconds (also the Retry-After header)"
-                            ),
-                            "content": {"application/json": {"schema": _ERROR}},
-                        },
-                    }
-                ),
-            }
-        },
-        "/api/v1/offers": {
-            "get": {
-                "operationId": "findOffers",
-                "security": _SIGNED,
-                "description": (
-                    "Offers like /find: matching active offers, nearest region first. The region "
-                    "(default: the key's own) must be within the key's scope."
-                ),
-                "parameters": [
-                    {"name": "what", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {"name": "region", "in": "query", "schema": {"type": "string"}},
-                    {"name": "language", "in": "query", "schema": {"type": "string"}},
-                    {"name": "accessibility", "in": "query", "schema": {"type": "string"}},
-                ],
-                "responses": _responses(
-                    {
-                        "200": {
-                            "description": "Matching offers, nearest first",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Offers"}
-                                }
-                            },
-                        }
-                    }
-                ),
-            }
-        },
-        "/api/v1/needs": {
-            "post": {
-                "operationId": "raiseNeed",
-                "security": _SIGNED,
-                "description": (
-                    "Raise a need: it goes to the maintainers of matching offers in the region, "
-                    "then its neighbours, then the state; unmet after NEED_UNMET_AFTER. A key "
-                    "raises needs only in its own region (a statewide key in every region)."
-                ),
-                "parameters": [_IDEMPOTENCY_PARAMETER],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/NewNeed"}}
-                    },
-                },
-                "responses": _responses(
-                    {
-                        "201": {
-                            "description": "Raised (or the first answer to this Idempotency-Key)",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/RaisedNeed"}
-                                }
-                            },
-                        }
-                    }
-                ),
-            }
-        },
-        "/api/v1/needs/{ref}": {
-            "get": {
-                "operationId": "needState",
-                "security": _SIGNED,
-                "parameters": [
-                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": _responses(
-                    {
-                        "200": {
-                            "description": "The need's course: offers asked, taken by, unmet",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/NeedState"}
-                                }
-                            },
-                        },
-                        "404": {"description": "No need of this client with this reference"},
-                    }
-                ),
-            }
-        },
-        "/api/v1/alerts/{ref}": {
-            "get": {
-                "operationId": "alertState",
-                "security": _SIGNED,
-                "parameters": [
-                    {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": _responses(
-                    {
-                        "200": {
-                            "description": "Delivery and acknowledgement state (counts only)",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/AlertState"}
-                                }
-                            },
-                        },
-                        "404": {"description": "No alert of this client with this reference"},
-                    }
-                ),
-            }
-        },
-    },
-}

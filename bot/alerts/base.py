@@ -1,0 +1,202 @@
+"""What every part of the alert service shares: its dependencies, how an alert is loaded and
+shown, who may act on it, and the deadlines of alerts (escalation, drill results)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute
+
+from bot.alerts.model import AlertView, ClientName, EscalationPeriods
+from bot.delivery import Priority
+from bot.errors import DomainError
+from bot.keys import TextCipher
+from bot.membership import MemberView
+from bot.network import Network
+from storage.models import (
+    Alert,
+    AlertRecipient,
+    AlertStatus,
+    ApiClient,
+    CaseCounter,
+    DrillCounter,
+    Member,
+    MemberStatus,
+    RecipientReason,
+    Role,
+    Urgency,
+)
+from storage.uow import UnitOfWork, UnitOfWorkFactory
+
+Deadline = InstrumentedAttribute[datetime | None]
+
+
+@dataclass(eq=False)
+class AlertBase:
+    uow: UnitOfWorkFactory
+    network: Network
+    cipher: TextCipher
+    periods: EscalationPeriods
+    urgent_per_hour: int = field(default=6, kw_only=True)  # 0: no limit
+
+    async def view_in(self, uow: UnitOfWork, alert: Alert) -> AlertView:
+        """The view of an alert loaded in this or another service's unit of work."""
+        ids = {i for i in (alert.sender_id, alert.taken_by) if i is not None}
+        people = {m.id: MemberView.of(m) for m in await uow.members.by_ids(ids)}
+        client = None
+        if alert.api_client_id is not None:
+            row = await uow.session.get(ApiClient, alert.api_client_id)
+            client = ClientName(row.name, row.sector, row.region) if row else None
+        return AlertView(
+            id=alert.id,
+            ref=alert.ref,
+            sender=people.get(alert.sender_id) if alert.sender_id else None,
+            client=client,
+            sectors=tuple(alert.sectors.split(",")),
+            region=alert.region,
+            urgency=alert.urgency,
+            status=alert.status,
+            created_at=alert.created_at,
+            taken_by=people.get(alert.taken_by) if alert.taken_by else None,
+            taken_at=alert.taken_at,
+            escalation_level=alert.escalation_level,
+            escalate_at=alert.escalate_at,
+            status_chat_id=alert.status_chat_id,
+            status_message_id=alert.status_message_id,
+            drill=alert.drill,
+            result_due_at=alert.result_due_at,
+        )
+
+    async def _open_alert(self, uow: UnitOfWork, alert_id: int) -> Alert:
+        alert = await uow.session.get(Alert, alert_id, with_for_update=True)
+        if alert is None:
+            raise DomainError("alert.unknown", ref=str(alert_id))
+        if alert.status != AlertStatus.OPEN:
+            raise DomainError("alert.closed", ref=alert.ref)
+        return alert
+
+    async def _as_recipient(
+        self, uow: UnitOfWork, member: Member, alert_id: int
+    ) -> tuple[Alert, AlertRecipient]:
+        """Only people the alert was sent to may acknowledge it or take it over."""
+        recipient = await uow.session.get(AlertRecipient, (alert_id, member.id))
+        alert = await uow.session.get(Alert, alert_id)
+        if alert is None or recipient is None or recipient.reason == RecipientReason.AWAY:
+            raise DomainError("alert.not_recipient")
+        if alert.status != AlertStatus.OPEN:
+            raise DomainError("alert.closed", ref=alert.ref)
+        return alert, recipient
+
+    async def _audience(self, uow: UnitOfWork, alert: Alert, *, exclude: int) -> list[int]:
+        """Sender and recipients of an alert, who are told about its later course."""
+        ids = await uow.session.scalars(
+            select(AlertRecipient.member_id).where(
+                AlertRecipient.alert_id == alert.id,
+                AlertRecipient.reason != RecipientReason.AWAY,
+            )
+        )
+        involved = {*ids} | ({alert.sender_id} if alert.sender_id is not None else set())
+        return sorted(involved - {exclude})
+
+    async def _notify(
+        self,
+        uow: UnitOfWork,
+        alert: Alert,
+        kind: str,
+        member_ids: Iterable[int],
+        now: datetime,
+        *,
+        priority: int | None = None,
+        subject_id: int | None = None,
+        params: dict[str, int | str | None] | None = None,
+    ) -> int:
+        """Deliveries that follow an alert (by default as urgent as the alert): they never
+        overtake the alert itself."""
+        return uow.deliveries.enqueue(
+            kind=kind,
+            member_ids=member_ids,
+            priority=priority_of(alert.urgency) if priority is None else priority,
+            now=now,
+            alert_id=alert.id,
+            subject_id=subject_id,
+            params=params,
+            first_turn=await uow.deliveries.next_turn(alert.id),
+        )
+
+    async def _may_see(self, uow: UnitOfWork, member: Member, alert: Alert) -> bool:
+        if alert.sender_id == member.id or coordinates(self.network, member, alert.region):
+            return True
+        row = await uow.session.get(AlertRecipient, (alert.id, member.id))
+        return row is not None and row.reason != RecipientReason.AWAY
+
+
+def coordinates(network: Network, member: Member, region: str) -> bool:
+    """A coordinator of the region, or a statewide one."""
+    return member.role == Role.COORDINATOR and member.region in (
+        region,
+        network.statewide_region,
+    )
+
+
+def alert_changed(uow: UnitOfWork, alert: Alert) -> None:
+    """After the commit: refresh the sender's status message and (re)schedule the alert's
+    next escalation and, for a drill, its result."""
+    uow.effects.touch(("alert", alert.id))
+    uow.effects.schedule(f"escalate:{alert.id}", alert.escalate_at)
+    if alert.drill:
+        uow.effects.schedule(f"drill-result:{alert.id}", alert.result_due_at)
+
+
+async def active(uow: UnitOfWork, member_id: int) -> Member:
+    member = await uow.members.get(member_id)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise DomainError("access.not_active")
+    return member
+
+
+async def next_ref(uow: UnitOfWork, year: int, *, drill: bool = False) -> str:
+    """The next case reference of the year (F-2026-0042), or of drills (U-2026-0003: Übung),
+    allocated atomically on both databases."""
+    insert = sqlite.insert if uow.is_sqlite else postgresql.insert
+    counter = DrillCounter if drill else CaseCounter
+    statement = (
+        insert(counter)
+        .values(year=year, value=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
+        .returning(counter.value)
+    )
+    value = (await uow.session.execute(statement)).scalar_one()
+    return f"{'U' if drill else 'F'}-{year}-{value:04d}"
+
+
+def priority_of(urgency: str) -> int:
+    return Priority.URGENT if urgency == Urgency.URGENT else Priority.NORMAL
+
+
+async def due_alerts(
+    uow: UnitOfWork, deadline: Deadline, now: datetime, *where: ColumnElement[bool]
+) -> Sequence[Alert]:
+    """The alerts whose `deadline` has passed, oldest first, locked for this transaction;
+    rows another instance holds are skipped rather than waited for."""
+    query = (
+        select(Alert)
+        .where(*where, deadline.is_not(None), deadline <= now)
+        .order_by(deadline)
+        .with_for_update(skip_locked=True)
+    )
+    return (await uow.session.scalars(query)).all()
+
+
+async def deadlines(
+    factory: UnitOfWorkFactory, deadline: Deadline, *where: ColumnElement[bool]
+) -> list[tuple[int, datetime]]:
+    """The pending deadlines of alerts, to (re)schedule them."""
+    async with factory(write=False) as uow:
+        rows = await uow.session.execute(
+            select(Alert.id, deadline).where(*where, deadline.is_not(None))
+        )
+        return [(alert_id, at) for alert_id, at in rows.all() if at is not None]

@@ -1,0 +1,256 @@
+"""Raising alerts and drills: by a member, or by an agency system through the HTTP API; and
+the limit of urgent alerts per sender and hour."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.alerts.base import AlertBase, active, alert_changed, coordinates, next_ref, priority_of
+from bot.alerts.model import (
+    URGENT_WINDOW,
+    Notice,
+    Origin,
+    RaisedAlert,
+    UrgentLimitReached,
+    require_clean,
+    target,
+)
+from bot.alerts.recipients import Resolution, resolve
+from bot.delivery import Priority
+from bot.errors import DomainError
+from bot.keys import bound
+from storage.audit import DetailValue
+from storage.models import Alert, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.uow import UnitOfWork
+
+
+class Raising(AlertBase):
+    async def count_recipients(self, sender_id: int, sectors: Sequence[str], region: str) -> int:
+        async with self.uow(write=False) as uow:
+            resolved = await resolve(uow, self.network, sender_id, sectors, region, uow.now())
+            return resolved.receivers
+
+    async def raise_alert(
+        self,
+        sender_id: int,
+        sectors: Sequence[str],
+        region: str,
+        urgency: str,
+        text: str,
+        *,
+        confirmed: bool = False,
+    ) -> RaisedAlert:
+        """Store the alert, its recipients and one pending delivery each, in one transaction."""
+        try:
+            async with self.uow() as uow:
+                origin = Origin(member_id=sender_id)
+                raised = await self.raise_in(uow, origin, sectors, region, urgency, text, confirmed)
+                await uow.commit()
+                return raised
+        except UrgentLimitReached as refused:
+            await self.report_urgent_limit(refused)
+            raise
+
+    async def raise_in(
+        self,
+        uow: UnitOfWork,
+        origin: Origin,
+        sectors: Sequence[str],
+        region: str,
+        urgency: str,
+        text: str,
+        confirmed: bool,
+    ) -> RaisedAlert:
+        """Raise an alert inside the caller's unit of work, which commits it (the HTTP API's
+        also keeps the request's Idempotency-Key). A member raises alerts anywhere; an agency
+        system's key reaches only its own region, a statewide key every region."""
+        region, codes = target(self.network, sectors, region, urgency)
+        clean = require_clean(text, confirmed, self.network.place_names)
+        if origin.member_id is not None:
+            await active(uow, origin.member_id)
+        else:
+            await self._client_may_raise(uow, origin, region)
+        if urgency == Urgency.URGENT:
+            await self._within_urgent_limit(uow, origin)
+        return await self._raise(uow, origin, codes, region, urgency, clean, drill=None)
+
+    async def _client_may_raise(self, uow: UnitOfWork, origin: Origin, region: str) -> None:
+        # Locked: concurrent requests of one key are counted one after the other.
+        client = await uow.session.get(ApiClient, origin.client_id, with_for_update=True)
+        if client is None or client.revoked_at is not None:
+            raise DomainError("api.unknown_key", key=str(origin.client_id))
+        if not self.network.covers(client.region, region):
+            raise DomainError("error.outside_scope", region=region, allowed=client.region)
+
+    async def raise_drill(
+        self,
+        coordinator_id: int,
+        sectors: Sequence[str],
+        region: str,
+        urgency: str,
+        result_after: timedelta,
+    ) -> RaisedAlert:
+        """An exercise alert from a coordinator of the region (or a statewide one): recipients
+        are resolved and acknowledge as for a real alert; the result is due after
+        `result_after`."""
+        region, codes = target(self.network, sectors, region, urgency)
+        async with self.uow() as uow:
+            coordinator = await active(uow, coordinator_id)
+            if coordinator.role != Role.COORDINATOR:
+                raise DomainError("error.coordinators_only")
+            if not coordinates(self.network, coordinator, region):
+                raise DomainError("error.outside_scope", region=region)
+            origin = Origin(member_id=coordinator.id)
+            raised = await self._raise(uow, origin, codes, region, urgency, None, result_after)
+            await uow.commit()
+            return raised
+
+    async def _within_urgent_limit(self, uow: UnitOfWork, origin: Origin) -> None:
+        """Refuse a sender's urgent alert beyond ALERT_URGENT_PER_HOUR in the sliding hour, so
+        that one member (or one agency system) cannot flood the urgent queue. Nothing is
+        written here: the caller's transaction (with anything it holds, like an API request's
+        Idempotency-Key) rolls back, and `report_urgent_limit` records the refusal afterwards.
+        Drills never count: coordinators run them, and they are marked as exercises."""
+        if not self.urgent_per_hour:
+            return
+        now = uow.now()
+        if origin.member_id is not None:
+            await uow.members.get(origin.member_id, for_update=True)  # one count at a time
+            sent_by = Alert.sender_id == origin.member_id
+        else:
+            sent_by = Alert.api_client_id == origin.client_id
+        recent = (
+            await uow.session.scalars(
+                select(Alert.created_at)
+                .where(
+                    sent_by,
+                    Alert.created_at > now - URGENT_WINDOW,
+                    Alert.urgency == Urgency.URGENT,
+                    Alert.drill.is_(False),
+                )
+                .order_by(Alert.created_at)
+            )
+        ).all()
+        if len(recent) < self.urgent_per_hour:
+            return
+        # The oldest of the last `limit` urgent alerts leaves the window first.
+        again_at = recent[len(recent) - self.urgent_per_hour] + URGENT_WINDOW
+        wait = max(1, math.ceil((again_at - now).total_seconds()))
+        raise UrgentLimitReached(self.urgent_per_hour, wait, origin)
+
+    async def report_urgent_limit(self, refused: UrgentLimitReached) -> None:
+        """Audit a refusal of the urgent limit; the coordinators of the sender's region hear of
+        it once an hour."""
+        origin = refused.origin
+        async with self.uow() as uow:
+            now = uow.now()
+            subject: Member | ApiClient | None
+            if origin.member_id is not None:
+                subject = await uow.members.get(origin.member_id, for_update=True)
+            else:
+                subject = await uow.session.get(ApiClient, origin.client_id, with_for_update=True)
+            if subject is None:
+                return
+            uow.audit.record(
+                origin.actor, "alert.urgent_limited", origin.actor, limit=refused.limit
+            )
+            noticed = subject.urgent_limit_noticed_at
+            if subject.region is not None and (noticed is None or noticed <= now - URGENT_WINDOW):
+                subject.urgent_limit_noticed_at = now
+                coordinators = await uow.members.coordinators_for(
+                    subject.region, self.network.statewide_region
+                )
+                uow.deliveries.enqueue(
+                    kind=Notice.URGENT_LIMIT,
+                    member_ids=[c.id for c in coordinators if c.id != origin.member_id],
+                    # Urgent: it must not wait behind the very alerts it is about.
+                    priority=Priority.URGENT,
+                    now=now,
+                    params={"limit": refused.limit, **origin.param},
+                )
+            await uow.commit()
+
+    async def _raise(
+        self,
+        uow: UnitOfWork,
+        origin: Origin,
+        sectors: tuple[str, ...],
+        region: str,
+        urgency: str,
+        text: str | None,
+        drill: timedelta | None,
+    ) -> RaisedAlert:
+        """Insert the alert (a drill if `drill`, the time until its result, is given), its
+        recipients and their deliveries."""
+        now = uow.now()
+        resolved = await resolve(uow, self.network, origin.member_id, sectors, region, now)
+        escalate_at: datetime | None
+        if resolved.receivers:
+            escalate_at = now + self.periods.after(urgency)
+        else:
+            # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
+            # nobody can receive shows a gap; it never brings in anyone outside it.
+            escalate_at = None if drill is not None else now
+        alert = Alert(
+            ref=await next_ref(uow, now.year, drill=drill is not None),
+            sender_id=origin.member_id,
+            api_client_id=origin.client_id,
+            sectors=",".join(sectors),
+            region=region,
+            urgency=urgency,
+            status=AlertStatus.OPEN,
+            created_at=now,
+            escalation_level=0,
+            escalate_at=escalate_at,
+            drill=drill is not None,
+            result_due_at=now + drill if drill is not None else None,
+        )
+        uow.session.add(alert)
+        await uow.session.flush()
+        alert_changed(uow, alert)
+        if text is not None:
+            # The ciphertext is bound to the row's id, known only now that the row is inserted;
+            # the text goes in with an UPDATE in the same transaction, never visible without it.
+            alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
+        uow.session.add_all(resolved.rows(alert.id))
+        _send(uow, alert, resolved, now)
+        details: dict[str, DetailValue] = {
+            "ref": alert.ref,
+            "sectors": list(sectors),
+            "region": region,
+            "urgency": urgency,
+            "recipients": resolved.receivers,
+        }
+        if resolved.away:
+            details["away"] = len(resolved.away)
+            details["deputies"] = len(resolved.standing_in)
+        if drill is not None:
+            details["drill"] = True
+        uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
+        return RaisedAlert(await self.view_in(uow, alert), resolved.receivers)
+
+
+def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
+    """One pending delivery of the alert to each receiver; a deputy's copy names whom they
+    stand in for."""
+    priority = priority_of(alert.urgency)
+    uow.deliveries.enqueue(
+        kind=Notice.ALERT,
+        member_ids=[m.id for m in resolved.targets if m.id not in resolved.standing_in],
+        priority=priority,
+        now=now,
+        alert_id=alert.id,
+    )
+    for deputy_id, absent in resolved.standing_in.items():
+        uow.deliveries.enqueue(
+            kind=Notice.ALERT,
+            member_ids=[deputy_id],
+            priority=priority,
+            now=now,
+            alert_id=alert.id,
+            params={"deputy_for": ",".join(str(i) for i in absent)},
+        )
