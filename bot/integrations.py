@@ -20,8 +20,9 @@ from bot.alerts import AlertService, UrgentLimitReached, check_text, parse_secto
 from bot.errors import DomainError
 from bot.keys import TextCipher, UnreadableText, bound
 from bot.network import Network
+from bot.offers.catalogue import OfferView
 from bot.offers.needs import NeedService, check_need_texts
-from bot.offers.offers import OfferService, OfferView
+from bot.offers.offers import OfferService
 from storage.audit import ADMIN
 from storage.models import ApiClient, ApiIdempotency, ApiSignature
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -6,8 +6,8 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.errors import DomainError
-from bot.offers.needs import NeedView
-from bot.offers.offers import OfferView
+from bot.offers.catalogue import OfferView
+from bot.offers.need_view import NeedView
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.render import (

@@ -15,8 +15,9 @@ from bot import i18n
 from bot.delivery import Job
 from bot.i18n import Markup
 from bot.network import Network, Place
-from bot.offers.needs import NeedNotice, NeedView
-from bot.offers.offers import Found, OfferView
+from bot.offers.asking import NeedNotice
+from bot.offers.catalogue import Found, OfferView
+from bot.offers.need_view import NeedView
 from handlers.common.callbacks import Button, Kind
 from handlers.common.render import keyboard, local_time, member_text, region_name
 from handlers.transport.outbox import RenderCache, Rendered

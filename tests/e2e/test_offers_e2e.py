@@ -19,7 +19,7 @@ from sqlalchemy import select
 from bot.app import CoraBot, build_application
 from bot.clock import Clock, ManualClock
 from bot.config import Settings
-from bot.offers.needs import NeedNotice
+from bot.offers.asking import NeedNotice
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent, Delivery, Need
 from tests.services.support_history import berlin as history_berlin

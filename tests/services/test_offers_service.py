@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from bot.errors import DomainError
 from bot.membership import ADMIN_ACTOR
 from bot.network import load_network
+from bot.offers.asking import NeedNotice
 from bot.offers.files import OfferFileError, load_offers, parse_offers_csv, parse_offers_toml
-from bot.offers.needs import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
 from storage.audit import ADMIN
 from storage.db import Database
