@@ -11,13 +11,9 @@ from bot.errors import DomainError
 from bot.report import parse_period
 from handlers.common.context import CoraContext
 from handlers.common.render import HTML, chunk_lines, plain, send_html, tr, when
-from handlers.report.views import (
-    report_csv,
-    report_lines,
-    report_png,
-    support_csv,
-    support_png,
-)
+from handlers.report.views.picture import report_png, support_png
+from handlers.report.views.table import report_csv, support_csv
+from handlers.report.views.text import report_lines
 
 
 async def report(update: Update, context: CoraContext) -> None:
