@@ -192,14 +192,7 @@ class OfferService:
                     added_at=uow.now(),
                 )
             )
-            uow.audit.record(
-                member_actor(coordinator.id),
-                "offer.maintainer_added",
-                f"offer:{offer.id}",
-                member=member.id,
-            )
-            await uow.commit()
-            return True
+            return await _maintainers_changed(uow, coordinator, offer, member.id, "added")
 
     async def remove_maintainer(self, coordinator_id: int, offer_id: int, member_id: int) -> bool:
         async with self._uow() as uow:
@@ -211,14 +204,7 @@ class OfferService:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return False
-            uow.audit.record(
-                member_actor(coordinator.id),
-                "offer.maintainer_removed",
-                f"offer:{offer.id}",
-                member=member_id,
-            )
-            await uow.commit()
-            return True
+            return await _maintainers_changed(uow, coordinator, offer, member_id, "removed")
 
     async def edit(self, member_id: int, offer_id: int, field: str, raw: str) -> OfferView:
         """Change one field of an offer in the chat (a maintainer or a coordinator)."""
@@ -401,6 +387,19 @@ class OfferService:
 
 def _column(field: str) -> str:
     return "reports_places" if field == "places" else field
+
+
+async def _maintainers_changed(
+    uow: UnitOfWork, coordinator: Member, offer: Offer, member_id: int, change: str
+) -> bool:
+    uow.audit.record(
+        member_actor(coordinator.id),
+        f"offer.maintainer_{change}",
+        f"offer:{offer.id}",
+        member=member_id,
+    )
+    await uow.commit()
+    return True
 
 
 async def _offer(uow: UnitOfWork, offer_id: int, *, for_update: bool = False) -> Offer:

@@ -228,18 +228,27 @@ def reason_text(reason: str | None, language: str) -> str:
     return i18n.text(language, f"need.reason.{reason or 'nobody_answered'}")
 
 
-async def _need(cache: RenderCache, job: Job) -> tuple[NeedView, str | None, str | None]:
+async def _described_need(cache: RenderCache, job: Job) -> tuple[NeedView, list[str]]:
+    """The need of a delivery, and what it asks for (with its texts, while they are kept)."""
     assert job.subject_id is not None
     need = await cache.need(job.subject_id)
     case_ref, note = await cache.need_texts(job.subject_id)
-    return need, case_ref, note
+    services = cache.services
+    lines = need_lines(
+        services.network,
+        need,
+        cache.language(job),
+        services.settings.cora_timezone,
+        case_ref=case_ref,
+        note=note,
+    )
+    return need, lines
 
 
 async def render_need(job: Job, cache: RenderCache) -> Rendered:
     """To the maintainers of an offer asked: the need, with "Wir können" / "Wir können nicht"."""
     language = cache.language(job)
-    services = cache.services
-    need, case_ref, note = await _need(cache, job)
+    need, described = await _described_need(cache, job)
     offer = await cache.offer(int(job.params["offer"] or 0))
     head = i18n.html_text(
         language,
@@ -252,14 +261,7 @@ async def render_need(job: Job, cache: RenderCache) -> Rendered:
     lines = [head]
     if need.stage:
         lines.append(i18n.html_text(language, f"need.widened.{min(need.stage, 2)}"))
-    lines += need_lines(
-        services.network,
-        need,
-        language,
-        services.settings.cora_timezone,
-        case_ref=case_ref,
-        note=note,
-    )
+    lines += described
     if need.status != NeedStatus.OPEN:
         return Rendered("\n".join(lines))
     data = f"{need.id}-{offer.id}"
@@ -274,7 +276,8 @@ async def render_need_notice(job: Job, cache: RenderCache) -> Rendered:
     """The course of a need: taken (to the requester), taken by another offer (to the other
     offers asked), unmet (to the requester)."""
     language = cache.language(job)
-    need, _, _ = await _need(cache, job)
+    assert job.subject_id is not None
+    need = await cache.need(job.subject_id)
     if job.kind == NeedNotice.UNMET:
         return Rendered(
             i18n.html_text(
@@ -305,19 +308,11 @@ async def render_need_notice(job: Job, cache: RenderCache) -> Rendered:
 async def render_need_escalation(job: Job, cache: RenderCache) -> Rendered:
     """To coordinators: an urgent need nobody has taken yet, and who was asked."""
     language = cache.language(job)
-    services = cache.services
-    need, case_ref, note = await _need(cache, job)
+    need, described = await _described_need(cache, job)
     level = int(job.params.get("level") or 1)
     lines = [i18n.html_text(language, f"need.header.escalation.{min(level, 2)}", ref=need.ref)]
-    lines += need_lines(
-        services.network,
-        need,
-        language,
-        services.settings.cora_timezone,
-        case_ref=case_ref,
-        note=note,
-    )
-    asked = await services.needs.asked_offers(need.id)
+    lines += described
+    asked = await cache.services.needs.asked_offers(need.id)
     names = ", ".join(offer.name for offer, _ in asked) or "–"
     lines.append(i18n.html_text(language, "need.asked", offers=names))
     return Rendered("\n".join(lines))
