@@ -292,45 +292,53 @@ class NeedService(NeedReader):
                 await uow.commit()
                 need_changed(uow, need)
                 return Answered(await need_view(uow, need), taken=False, already=False)
-            result = await uow.session.execute(
-                update(Need)
-                .where(Need.id == need.id, Need.status == NeedStatus.OPEN)
-                .values(
-                    status=NeedStatus.TAKEN,
-                    taken_offer_id=offer.id,
-                    taken_by=member.id,
-                    taken_at=now,
-                    closed_at=now,
-                    widen_at=None,
-                    escalate_at=None,
-                    unmet_at=None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not await self._take(uow, need, asked, member.id, now):
                 await uow.session.refresh(need)
                 return Answered(await need_view(uow, need), taken=False, already=True)
-            await uow.session.refresh(need)
-            asked.answer, asked.answered_by, asked.answered_at = "yes", member.id, now
-            _tell_requester(uow, need, NeedNotice.TAKEN, now, {"offer": offer.id})
-            others = set()
-            for other_id in await asked_offer_ids(uow, need.id):
-                if other_id != offer.id:
-                    others |= set(await maintainer_ids(uow, other_id))
-            uow.deliveries.enqueue(
-                kind=NeedNotice.GONE,
-                member_ids=sorted(others - {member.id}),
-                priority=Priority.NORMAL,
-                now=now,
-                subject_id=need.id,
-                params={"offer": offer.id},
-            )
-            uow.audit.record(
-                member_actor(member.id), "need.taken", f"need:{need.id}", offer=offer.id
-            )
             await uow.commit()
             need_changed(uow, need)
             return Answered(await need_view(uow, need), taken=True, already=False)
+
+    async def _take(
+        self, uow: UnitOfWork, need: Need, asked: NeedOffer, member_id: int, now: datetime
+    ) -> bool:
+        """The first "we can" takes the need (False: somebody was quicker); the requester and
+        the other offers asked are told."""
+        offer_id = asked.offer_id
+        result = await uow.session.execute(
+            update(Need)
+            .where(Need.id == need.id, Need.status == NeedStatus.OPEN)
+            .values(
+                status=NeedStatus.TAKEN,
+                taken_offer_id=offer_id,
+                taken_by=member_id,
+                taken_at=now,
+                closed_at=now,
+                widen_at=None,
+                escalate_at=None,
+                unmet_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await uow.session.refresh(need)
+        asked.answer, asked.answered_by, asked.answered_at = "yes", member_id, now
+        _tell_requester(uow, need, NeedNotice.TAKEN, now, {"offer": offer_id})
+        others = set()
+        for other_id in await asked_offer_ids(uow, need.id):
+            if other_id != offer_id:
+                others |= set(await maintainer_ids(uow, other_id))
+        uow.deliveries.enqueue(
+            kind=NeedNotice.GONE,
+            member_ids=sorted(others - {member_id}),
+            priority=Priority.NORMAL,
+            now=now,
+            subject_id=need.id,
+            params={"offer": offer_id},
+        )
+        uow.audit.record(member_actor(member_id), "need.taken", f"need:{need.id}", offer=offer_id)
+        return True
 
     async def _after_decline(self, uow: UnitOfWork, need: Need, now: datetime) -> None:
         """Everybody asked said no: ask the next stage at once, or record it as unmet."""
