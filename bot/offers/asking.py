@@ -3,6 +3,7 @@ nobody could take it when it ends unmet."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +30,26 @@ class NeedNotice:
     ESCALATION = "need_escalation"  # urgent and untaken: coordinators brought in (params: level)
 
 
-def notice_priority(urgency: str) -> int:
-    return Priority.URGENT if urgency == Urgency.URGENT else Priority.NORMAL
+def notify(
+    uow: UnitOfWork,
+    need: Need,
+    kind: str,
+    member_ids: Sequence[int],
+    now: datetime,
+    *,
+    priority: int | None = None,
+    **params: int,
+) -> None:
+    """Queue a need's message (of `kind`), as urgent as the need unless `priority` says."""
+    urgency = Priority.URGENT if need.urgency == Urgency.URGENT else Priority.NORMAL
+    uow.deliveries.enqueue(
+        kind=kind,
+        member_ids=member_ids,
+        priority=urgency if priority is None else priority,
+        now=now,
+        subject_id=need.id,
+        params=dict(params) or None,
+    )
 
 
 def need_search(need: Need) -> Search:
@@ -96,14 +115,8 @@ class NeedAsking:
         uow.session.add(
             NeedOffer(need_id=need.id, offer_id=offer.id, stage=need.stage, asked_at=now)
         )
-        uow.deliveries.enqueue(
-            kind=NeedNotice.NEED,
-            member_ids=await maintainer_ids(uow, offer.id),
-            priority=notice_priority(need.urgency),
-            now=now,
-            subject_id=need.id,
-            params={"offer": offer.id},
-        )
+        maintainers = await maintainer_ids(uow, offer.id)
+        notify(uow, need, NeedNotice.NEED, maintainers, now, offer=offer.id)
 
     async def reason(self, uow: UnitOfWork, need: Need) -> UnmetReason:
         """Why nobody could take a need: the first filter that left nothing, or no places."""

@@ -21,7 +21,7 @@ from bot.offers.asking import (
     NeedNotice,
     answers,
     asked_offer_ids,
-    notice_priority,
+    notify,
 )
 from bot.offers.catalogue import Search, active_member, maintainer_ids, search_filters
 from bot.offers.need_reading import NeedReader
@@ -324,19 +324,13 @@ class NeedService(NeedReader):
             return False
         await uow.session.refresh(need)
         asked.answer, asked.answered_by, asked.answered_at = "yes", member_id, now
-        _tell_requester(uow, need, NeedNotice.TAKEN, now, {"offer": offer_id})
+        _tell_requester(uow, need, NeedNotice.TAKEN, now, offer=offer_id)
         others = set()
         for other_id in await asked_offer_ids(uow, need.id):
             if other_id != offer_id:
                 others |= set(await maintainer_ids(uow, other_id))
-        uow.deliveries.enqueue(
-            kind=NeedNotice.GONE,
-            member_ids=sorted(others - {member_id}),
-            priority=Priority.NORMAL,
-            now=now,
-            subject_id=need.id,
-            params={"offer": offer_id},
-        )
+        gone = sorted(others - {member_id})
+        notify(uow, need, NeedNotice.GONE, gone, now, priority=Priority.NORMAL, offer=offer_id)
         uow.audit.record(member_actor(member_id), "need.taken", f"need:{need.id}", offer=offer_id)
         return True
 
@@ -428,13 +422,8 @@ class NeedService(NeedReader):
                 m for m in statewide if m.role == Role.COORDINATOR or m.sector == "coordination"
             ]
         targets = [c.id for c in coordinators if c.id != need.requester_id]
-        uow.deliveries.enqueue(
-            kind=NeedNotice.ESCALATION,
-            member_ids=targets,
-            priority=Priority.URGENT,
-            now=now,
-            subject_id=need.id,
-            params={"level": level},
+        notify(
+            uow, need, NeedNotice.ESCALATION, targets, now, priority=Priority.URGENT, level=level
         )
         need.escalation_level = level
         need.escalate_at = now + self.periods.urgent_escalation if level < 2 else None
@@ -460,22 +449,9 @@ class NeedService(NeedReader):
         return member.id in await maintainer_ids(uow, offer.id)
 
 
-def _tell_requester(
-    uow: UnitOfWork,
-    need: Need,
-    kind: str,
-    now: datetime,
-    params: dict[str, int | str | None] | None = None,
-) -> None:
+def _tell_requester(uow: UnitOfWork, need: Need, kind: str, now: datetime, **params: int) -> None:
     if need.requester_id is not None:
-        uow.deliveries.enqueue(
-            kind=kind,
-            member_ids=[need.requester_id],
-            priority=notice_priority(need.urgency),
-            now=now,
-            subject_id=need.id,
-            params=params,
-        )
+        notify(uow, need, kind, [need.requester_id], now, **params)
 
 
 async def _next_ref(uow: UnitOfWork, year: int) -> str:
