@@ -23,7 +23,7 @@ from bot.availability import (
 from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded
 from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
-from bot.offers.needs import NeedNotice
+from bot.offers.asking import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
 from bot.polls import PollNotice
 from bot.timing.scheduling import Scheduler, Task

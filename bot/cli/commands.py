@@ -24,7 +24,10 @@ from bot.offers.files import load_offers
 from bot.offers.offers import OfferService
 from bot.rotation import rotate_texts
 from bot.timing.dates import local_text
-from handlers.report import views as report_output
+from handlers.report.views.picture import report_png, support_png
+from handlers.report.views.table import report_csv, support_csv
+from handlers.report.views.text import report_lines
+from handlers.report.views.values import plain_lines
 from storage import migrate
 from storage.db import Database
 from storage.models import Role
@@ -118,7 +121,7 @@ async def report_command(settings: Settings, args: argparse.Namespace) -> int:
         since, until = report.days_period(first, last, timezone)
         result = await service.report(ADMIN_ACTOR, since, until, args.format)
     if args.format == "png":
-        draw = report_output.support_png if args.support else report_output.report_png
+        draw = support_png if args.support else report_png
         data = draw(result, network, language)
         if args.output is None:
             sys.stdout.buffer.write(data)
@@ -126,12 +129,12 @@ async def report_command(settings: Settings, args: argparse.Namespace) -> int:
             args.output.write_bytes(data)
         return 0
     if args.format == "csv":
-        table = report_output.support_csv if args.support else report_output.report_csv
+        table = support_csv if args.support else report_csv
         content = table(result, network, language)
     else:
         generated = local_text(result.generated_at, settings.cora_timezone, language)
-        lines = report_output.report_lines(result, network, language, generated)
-        content = report_output.plain_lines(lines)
+        lines = report_lines(result, network, language, generated)
+        content = plain_lines(lines)
     with output(args.output) as out:
         out.write(content)
     return 0

@@ -11,8 +11,8 @@ from typing import Any
 from bot.alerts import StatusView
 from bot.errors import DomainError
 from bot.integrations.signing import ApiRefusal
-from bot.offers.needs import NeedView
-from bot.offers.offers import OfferView
+from bot.offers.catalogue import OfferView
+from bot.offers.need_view import NeedView
 from bot.personal_data import Finding
 
 _ALERT_FIELDS = ("sectors", "region", "urgency", "text", "confirm_personal_data")

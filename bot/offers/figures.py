@@ -72,19 +72,19 @@ class SupportFigures:
 
     def topic_gaps(self) -> list[tuple[str, str]]:
         """(region, topic) without any offer, the statewide region aside."""
-        return [
-            (r, t)
-            for t in self.topics
-            for r in self.regions
-            if r != self.statewide_region and not self.by_topic[(r, t)]
-        ]
+        return self._gaps(self.topics, self.by_topic)
 
     def kind_gaps(self) -> list[tuple[str, str]]:
+        return self._gaps(self.kinds, self.by_kind)
+
+    def _gaps(
+        self, codes: tuple[str, ...], counts: dict[tuple[str, str], int]
+    ) -> list[tuple[str, str]]:
         return [
-            (r, k)
-            for k in self.kinds
+            (r, c)
+            for c in codes
             for r in self.regions
-            if r != self.statewide_region and not self.by_kind[(r, k)]
+            if r != self.statewide_region and not counts[(r, c)]
         ]
 
     @property
@@ -122,29 +122,69 @@ async def support_figures(
     timezone: ZoneInfo,
     stale_after: timedelta,
 ) -> SupportFigures:
-    now = uow.now()
     regions, topics, kinds = (
         tuple(network.regions),
         tuple(network.topics),
         tuple(network.offer_kinds),
     )
+    now = uow.now()
     statewide = network.statewide_region
     offers = (await uow.session.scalars(select(Offer).where(Offer.active))).all()
     by_topic = {(r, t): 0 for r in regions for t in topics}
     by_kind = {(r, k): 0 for r in regions for k in kinds}
     for offer in offers:
-        served = split_codes(offer.regions)
         for region in regions:
-            if not _serves(served, region, statewide):
-                continue
-            for topic in split_codes(offer.topics):
-                if (region, topic) in by_topic:
-                    by_topic[(region, topic)] += 1
-            if (region, offer.kind) in by_kind:
-                by_kind[(region, offer.kind)] += 1
-
-    # Free places: each report holds until the next one, or until it goes stale.
+            if _serves(split_codes(offer.regions), region, statewide):
+                _count_offer(offer, region, by_topic, by_kind)
     place_offers = [o for o in offers if o.reports_places]
+    spans = await _free_spans(uow, place_offers, since, until, stale_after)
+    last = min((until - timedelta(microseconds=1)), now)
+    days = _days(since, last, timezone)
+    free_days: dict[str, FreeDays | None] = {}
+    for region in regions:
+        serving = [o for o in place_offers if _serves(split_codes(o.regions), region, statewide)]
+        in_region = [span for o in serving for span in spans[o.id]]
+        count = sum(1 for day in days if _overlaps(in_region, day, timezone))
+        free_days[region] = FreeDays(count, len(days)) if serving else None
+    return SupportFigures(
+        regions=regions,
+        topics=topics,
+        kinds=kinds,
+        by_topic=by_topic,
+        by_kind=by_kind,
+        free_days=free_days,
+        needs=await _need_figures(uow, since, until),
+        offers=len(offers),
+        statewide_region=statewide,
+    )
+
+
+Span = tuple[datetime, datetime]
+
+
+def _count_offer(
+    offer: Offer,
+    region: str,
+    by_topic: dict[tuple[str, str], int],
+    by_kind: dict[tuple[str, str], int],
+) -> None:
+    """Count an offer serving `region` for each of its topics and for its kind."""
+    for topic in split_codes(offer.topics):
+        if (region, topic) in by_topic:
+            by_topic[(region, topic)] += 1
+    if (region, offer.kind) in by_kind:
+        by_kind[(region, offer.kind)] += 1
+
+
+async def _free_spans(
+    uow: UnitOfWork,
+    place_offers: list[Offer],
+    since: datetime,
+    until: datetime,
+    stale_after: timedelta,
+) -> dict[int, list[Span]]:
+    """When each offer had a free place: a report holds until the next one, or until it goes
+    stale."""
     reports = (
         await uow.session.execute(
             select(PlaceReport.offer_id, PlaceReport.reported_at, PlaceReport.free)
@@ -155,7 +195,7 @@ async def support_figures(
     per_offer: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for offer_id, at, free in reports:
         per_offer[offer_id].append((at, free))
-    free_spans: dict[int, list[tuple[datetime, datetime]]] = {}
+    free_spans: dict[int, list[Span]] = {}
     for offer in place_offers:
         history = per_offer.get(offer.id, [])
         spans = []
@@ -166,19 +206,18 @@ async def support_figures(
             if free > 0 and end > since:
                 spans.append((max(at, since), min(end, until)))
         free_spans[offer.id] = spans
-    first = since.astimezone(timezone).date()
-    last = min((until - timedelta(microseconds=1)), now).astimezone(timezone).date()
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    free_days: dict[str, FreeDays | None] = {}
-    for region in regions:
-        serving = [o for o in place_offers if _serves(split_codes(o.regions), region, statewide)]
-        if not serving:
-            free_days[region] = None
-            continue
-        spans = [span for o in serving for span in free_spans[o.id]]
-        count = sum(1 for day in days if _overlaps(spans, day, timezone))
-        free_days[region] = FreeDays(count, len(days))
+    return free_spans
 
+
+def _days(since: datetime, last: datetime, timezone: ZoneInfo) -> list[date]:
+    first, end = since.astimezone(timezone).date(), last.astimezone(timezone).date()
+    return [first + timedelta(days=n) for n in range((end - first).days + 1)]
+
+
+async def _need_figures(
+    uow: UnitOfWork, since: datetime, until: datetime
+) -> dict[tuple[str, str], NeedFigures]:
+    """Needs raised in the period per region and kind or topic: met, unmet by reason, open."""
     need_rows = (
         await uow.session.execute(
             select(
@@ -203,21 +242,10 @@ async def support_figures(
             tally.unmet[reason or UnmetReason.NOBODY_ANSWERED] += 1
         else:
             tally.open += 1
-    needs = {
+    return {
         key: NeedFigures(t.raised, t.met, t.open, dict(t.unmet), tuple(sorted(t.seconds)))
         for key, t in tallies.items()
     }
-    return SupportFigures(
-        regions=regions,
-        topics=topics,
-        kinds=kinds,
-        by_topic=by_topic,
-        by_kind=by_kind,
-        free_days=free_days,
-        needs=needs,
-        offers=len(offers),
-        statewide_region=statewide,
-    )
 
 
 def _overlaps(spans: list[tuple[datetime, datetime]], day: date, timezone: ZoneInfo) -> bool:

@@ -38,9 +38,12 @@ class OfferFileError(Exception):
     """The offers file is malformed; the message says where (meant for the operator)."""
 
 
-@dataclass(frozen=True)
-class OfferSpec:
-    """One offer as the file describes it; `places` None: as its kind says."""
+LIST_FIELDS = ("topics", "target_groups", "languages", "accessibility", "regions")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferFields:
+    """What describes an offer, in the file and in the database alike."""
 
     code: str
     name: str
@@ -52,6 +55,12 @@ class OfferSpec:
     regions: tuple[str, ...]
     contact: str = ""
     hours: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferSpec(OfferFields):
+    """One offer as the file describes it; `places` None: as its kind says."""
+
     places: bool | None = None
 
 

@@ -6,25 +6,31 @@ with its reason when nobody takes it in time. Every deadline lives in the databa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.delivery import Priority
 from bot.errors import DomainError
-from bot.keys import TextCipher, bound
-from bot.membership import MemberView
-from bot.network import Network
-from bot.offers.files import language_code
-from bot.offers.offers import OfferView, Search, maintainer_ids, matches
+from bot.keys import bound
+from bot.offers.asking import (
+    NeedAsking,
+    NeedNotice,
+    answers,
+    asked_offer_ids,
+    notify,
+)
+from bot.offers.catalogue import Search, active_member, maintainer_ids, search_filters
+from bot.offers.need_reading import NeedReader
+from bot.offers.need_view import NeedView, need_changed, need_view, next_at
 from bot.personal_data import Finding, find_personal_data
 from storage.audit import SYSTEM, member_actor
 from storage.models import (
     ApiClient,
     Member,
-    MemberStatus,
     Need,
     NeedCounter,
     NeedOffer,
@@ -35,22 +41,13 @@ from storage.models import (
     Urgency,
 )
 from storage.repositories import split_codes
-from storage.uow import UnitOfWork, UnitOfWorkFactory
+from storage.uow import UnitOfWork
 
 MAX_CASE_REF = 60
 MAX_NOTE = 500
 MAX_PEOPLE = 20
-LAST_STAGE = 2  # 0: the region, 1: its neighbours, 2: the whole state
-
-
-class NeedNotice:
-    """Delivery kinds of needs."""
-
-    NEED = "need"  # to the maintainers of an offer asked (params: offer)
-    TAKEN = "need_taken"  # to the requester: an offer takes it (params: offer)
-    GONE = "need_gone"  # to the other offers asked: somebody else took it
-    UNMET = "need_unmet"  # to the requester: unmet, with the reason
-    ESCALATION = "need_escalation"  # urgent and untaken: coordinators brought in (params: level)
+# What a need keeps of its request as it is (and its audit event records).
+_FROM_REQUEST = ("adults", "children", "region", "language", "accessibility", "urgency")
 
 
 @dataclass(frozen=True)
@@ -77,39 +74,6 @@ class NeedRequest:
     @property
     def search(self) -> Search:
         return Search(self.what, self.region, self.language, self.accessibility)
-
-
-@dataclass(frozen=True)
-class NeedView:
-    id: int
-    ref: str
-    requester: MemberView | None  # None when an agency system raised it
-    client: str | None  # the agency system's name
-    kind: str | None
-    topic: str | None
-    adults: int
-    children: int
-    region: str
-    language: str | None
-    accessibility: str | None
-    urgency: str
-    status: str
-    stage: int
-    created_at: datetime
-    taken_offer: OfferView | None
-    taken_by: MemberView | None
-    taken_at: datetime | None
-    unmet_reason: str | None
-    escalation_level: int
-    next_at: datetime | None  # the next deadline (widening, escalation, unmet)
-
-    @property
-    def what(self) -> tuple[str, str]:
-        return ("kind", self.kind) if self.kind else ("topic", self.topic or "")
-
-    @property
-    def is_urgent(self) -> bool:
-        return self.urgency == Urgency.URGENT
 
 
 @dataclass(frozen=True)
@@ -154,24 +118,16 @@ def _require_clean(request: NeedRequest, confirmed: bool) -> None:
         raise DomainError("alert.personal_data_confirm")
 
 
-def _priority(urgency: str) -> int:
-    return Priority.URGENT if urgency == Urgency.URGENT else Priority.NORMAL
+@dataclass
+class NeedService(NeedReader):
+    """Raising, answering and closing needs, and their deadlines; reading: see NeedReader."""
 
+    periods: NeedPeriods
+    _stale_after: timedelta
+    _asking: NeedAsking = field(init=False)
 
-class NeedService:
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        network: Network,
-        cipher: TextCipher,
-        periods: NeedPeriods,
-        stale_after: timedelta,
-    ) -> None:
-        self._uow = uow
-        self._network = network
-        self._cipher = cipher
-        self.periods = periods
-        self._stale_after = stale_after
+    def __post_init__(self) -> None:
+        self._asking = NeedAsking(self._network, self.periods.widen_after, self._stale_after)
 
     def request(
         self,
@@ -192,20 +148,7 @@ class NeedService:
             raise DomainError("need.people_range", max=MAX_PEOPLE)
         if field == "kind" and self._network.offer_kinds[code].places and adults + children == 0:
             adults = 1  # a place is for somebody
-        lang = None
-        if language:
-            lang = language_code(language)
-            if lang is None:
-                raise DomainError("offers.unknown_language", language=language)
-        access = None
-        if accessibility:
-            access = accessibility.strip().lower()
-            if access not in self._network.accessibility:
-                raise DomainError(
-                    "offers.unknown_accessibility",
-                    accessibility=accessibility,
-                    valid=", ".join(self._network.accessibility),
-                )
+        lang, access = search_filters(self._network, language, accessibility)
         if urgency not in (Urgency.URGENT, Urgency.NORMAL):
             raise DomainError("alert.unknown_urgency")
         return NeedRequest(
@@ -225,7 +168,7 @@ class NeedService:
     async def count_offers(self, request: NeedRequest) -> int:
         """How many offers would be asked first (for the preview)."""
         async with self._uow(write=False) as uow:
-            first = await self._first_stage(uow, request.search)
+            first = await self._asking.first_stage(uow, request.search)
             return len(first[1])
 
     async def raise_need(
@@ -233,7 +176,7 @@ class NeedService:
     ) -> RaisedNeed:
         _require_clean(request, confirmed)
         async with self._uow() as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             raised = await self._raise(uow, request, requester=member.id, client_id=None)
             await uow.commit()
             return raised
@@ -256,18 +199,14 @@ class NeedService:
     ) -> RaisedNeed:
         now = uow.now()
         field, code = request.what
+        copied: dict[str, Any] = {name: getattr(request, name) for name in _FROM_REQUEST}
         need = Need(
             ref=await _next_ref(uow, now.year),
             requester_id=requester,
             api_client_id=client_id,
             kind=code if field == "kind" else None,
             topic=code if field == "topic" else None,
-            adults=request.adults,
-            children=request.children,
-            region=request.region,
-            language=request.language,
-            accessibility=request.accessibility,
-            urgency=request.urgency,
+            **copied,
             status=NeedStatus.OPEN,
             stage=0,
             escalation_level=0,
@@ -285,7 +224,7 @@ class NeedService:
         )
         if request.note:
             need.note_cipher = self._cipher.encrypt(request.note, bound(Need.note_cipher, need.id))
-        asked = await self._ask_next(uow, need, now, first=True)
+        asked = await self._asking.ask_next(uow, need, now, first=True)
         actor = member_actor(requester) if requester is not None else f"api:{client_id}"
         uow.audit.record(
             actor,
@@ -293,104 +232,16 @@ class NeedService:
             f"need:{need.id}",
             ref=need.ref,
             what=code,
-            region=need.region,
-            urgency=need.urgency,
-            adults=need.adults,
-            children=need.children,
-            language=need.language,
-            accessibility=need.accessibility,
             offers=asked,
             stage=need.stage,
+            **copied,
         )
         if not asked:  # the answer to the requester says so: no notice besides
-            await self._unmet(uow, need, now, await self._reason(uow, need), by=None, tell=False)
+            await self._unmet(
+                uow, need, now, await self._asking.reason(uow, need), by=None, tell=False
+            )
         need_changed(uow, need)
-        return RaisedNeed(await self._view(uow, need), asked)
-
-    async def _matching(self, uow: UnitOfWork, search: Search) -> list[tuple[Offer, int]]:
-        rows = (await uow.session.scalars(select(Offer).where(Offer.active))).all()
-        return [
-            (row, self._network.distance(split_codes(row.regions), search.region))
-            for row in rows
-            if matches(row, search)
-        ]
-
-    async def _first_stage(self, uow: UnitOfWork, search: Search) -> tuple[int, list[Offer]]:
-        matching = await self._matching(uow, search)
-        for stage in range(LAST_STAGE + 1):
-            found = [o for o, d in matching if d <= stage and await maintainer_ids(uow, o.id)]
-            if found:
-                return stage, found
-        return LAST_STAGE, []
-
-    async def _ask_next(self, uow: UnitOfWork, need: Need, now: datetime, *, first: bool) -> int:
-        """Ask the offers of the next stage that has any (with maintainers) not asked yet; set
-        the time to widen further. Returns how many offers were asked."""
-        matching = await self._matching(uow, _search(need))
-        asked = set(
-            await uow.session.scalars(
-                select(NeedOffer.offer_id).where(NeedOffer.need_id == need.id)
-            )
-        )
-        reachable = [
-            (o, d) for o, d in matching if o.id not in asked and await maintainer_ids(uow, o.id)
-        ]
-        stage = need.stage if first else need.stage + 1
-        new: list[Offer] = []
-        while stage <= LAST_STAGE:
-            new = [o for o, d in reachable if d <= stage]
-            if new:
-                break
-            stage += 1
-        if new:
-            need.stage = stage
-            for offer in new:
-                uow.session.add(
-                    NeedOffer(need_id=need.id, offer_id=offer.id, stage=stage, asked_at=now)
-                )
-                uow.deliveries.enqueue(
-                    kind=NeedNotice.NEED,
-                    member_ids=await maintainer_ids(uow, offer.id),
-                    priority=_priority(need.urgency),
-                    now=now,
-                    subject_id=need.id,
-                    params={"offer": offer.id},
-                )
-        further = any(d > need.stage for o, d in reachable if o not in new)
-        need.widen_at = now + self.periods.widen_after if further else None
-        if not first and new:
-            uow.audit.record(
-                SYSTEM, "need.widened", f"need:{need.id}", stage=need.stage, offers=len(new)
-            )
-        return len(new)
-
-    async def _reason(self, uow: UnitOfWork, need: Need) -> UnmetReason:
-        """Why nobody could take a need: the first filter that left nothing, or no places."""
-        search = _search(need)
-        by_what = await self._matching(uow, Search(search.what, search.region))
-        if not by_what:
-            return UnmetReason.NO_OFFER
-        in_language = [
-            o for o, _ in by_what if search.language in (None, *split_codes(o.languages))
-        ]
-        if not in_language:
-            return UnmetReason.LANGUAGE
-        accessible = [
-            o for o in in_language if search.accessibility in (None, *split_codes(o.accessibility))
-        ]
-        if not accessible:
-            return UnmetReason.ACCESSIBILITY
-        answers = (
-            await uow.session.scalars(select(NeedOffer.answer).where(NeedOffer.need_id == need.id))
-        ).all()
-        if answers and all(answer == "no" for answer in answers):
-            return UnmetReason.NO_PLACES
-        now = uow.now()
-        if need.kind and self._network.offer_kinds[need.kind].places:
-            known = [OfferView.of(o).places_known(now, self._stale_after) for o in accessible]
-            if all(free == 0 for free in known):
-                return UnmetReason.NO_PLACES
-        return UnmetReason.NOBODY_ANSWERED
+        return RaisedNeed(await need_view(uow, need), asked)
 
     async def _unmet(
         self,
@@ -406,14 +257,8 @@ class NeedService:
         need.unmet_reason = reason
         need.closed_at, need.closed_by = now, by
         need.widen_at = need.escalate_at = need.unmet_at = None
-        if tell and need.requester_id is not None and need.requester_id != by:
-            uow.deliveries.enqueue(
-                kind=NeedNotice.UNMET,
-                member_ids=[need.requester_id],
-                priority=_priority(need.urgency),
-                now=now,
-                subject_id=need.id,
-            )
+        if tell and need.requester_id != by:
+            _tell_requester(uow, need, NeedNotice.UNMET, now)
         uow.audit.record(
             member_actor(by) if by is not None else SYSTEM,
             "need.unmet",
@@ -428,7 +273,7 @@ class NeedService:
         can" takes the need, and the requester and the other offers are told."""
         async with self._uow() as uow:
             now = uow.now()
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             asked = await uow.session.get(NeedOffer, (need_id, offer_id))
             offer = await uow.session.get(Offer, offer_id)
             need = await uow.session.get(Need, need_id)
@@ -437,7 +282,7 @@ class NeedService:
             if not await self._may_answer(uow, member, offer):
                 raise DomainError("offers.not_maintainer", offer=offer.name)
             if need.status != NeedStatus.OPEN or asked.answer is not None:
-                return Answered(await self._view(uow, need), taken=False, already=True)
+                return Answered(await need_view(uow, need), taken=False, already=True)
             if not yes:
                 asked.answer, asked.answered_by, asked.answered_at = "no", member.id, now
                 uow.audit.record(
@@ -446,81 +291,62 @@ class NeedService:
                 await self._after_decline(uow, need, now)
                 await uow.commit()
                 need_changed(uow, need)
-                return Answered(await self._view(uow, need), taken=False, already=False)
-            result = await uow.session.execute(
-                update(Need)
-                .where(Need.id == need.id, Need.status == NeedStatus.OPEN)
-                .values(
-                    status=NeedStatus.TAKEN,
-                    taken_offer_id=offer.id,
-                    taken_by=member.id,
-                    taken_at=now,
-                    closed_at=now,
-                    widen_at=None,
-                    escalate_at=None,
-                    unmet_at=None,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
+                return Answered(await need_view(uow, need), taken=False, already=False)
+            if not await self._take(uow, need, asked, member.id, now):
                 await uow.session.refresh(need)
-                return Answered(await self._view(uow, need), taken=False, already=True)
-            await uow.session.refresh(need)
-            asked.answer, asked.answered_by, asked.answered_at = "yes", member.id, now
-            if need.requester_id is not None:
-                uow.deliveries.enqueue(
-                    kind=NeedNotice.TAKEN,
-                    member_ids=[need.requester_id],
-                    priority=_priority(need.urgency),
-                    now=now,
-                    subject_id=need.id,
-                    params={"offer": offer.id},
-                )
-            others = set()
-            for other_id in await uow.session.scalars(
-                select(NeedOffer.offer_id).where(
-                    NeedOffer.need_id == need.id, NeedOffer.offer_id != offer.id
-                )
-            ):
-                others |= set(await maintainer_ids(uow, other_id))
-            uow.deliveries.enqueue(
-                kind=NeedNotice.GONE,
-                member_ids=sorted(others - {member.id}),
-                priority=Priority.NORMAL,
-                now=now,
-                subject_id=need.id,
-                params={"offer": offer.id},
-            )
-            uow.audit.record(
-                member_actor(member.id), "need.taken", f"need:{need.id}", offer=offer.id
-            )
+                return Answered(await need_view(uow, need), taken=False, already=True)
             await uow.commit()
             need_changed(uow, need)
-            return Answered(await self._view(uow, need), taken=True, already=False)
+            return Answered(await need_view(uow, need), taken=True, already=False)
+
+    async def _take(
+        self, uow: UnitOfWork, need: Need, asked: NeedOffer, member_id: int, now: datetime
+    ) -> bool:
+        """The first "we can" takes the need (False: somebody was quicker); the requester and
+        the other offers asked are told."""
+        offer_id = asked.offer_id
+        result = await uow.session.execute(
+            update(Need)
+            .where(Need.id == need.id, Need.status == NeedStatus.OPEN)
+            .values(
+                status=NeedStatus.TAKEN,
+                taken_offer_id=offer_id,
+                taken_by=member_id,
+                taken_at=now,
+                closed_at=now,
+                widen_at=None,
+                escalate_at=None,
+                unmet_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False
+        await uow.session.refresh(need)
+        asked.answer, asked.answered_by, asked.answered_at = "yes", member_id, now
+        _tell_requester(uow, need, NeedNotice.TAKEN, now, offer=offer_id)
+        others = set()
+        for other_id in await asked_offer_ids(uow, need.id):
+            if other_id != offer_id:
+                others |= set(await maintainer_ids(uow, other_id))
+        gone = sorted(others - {member_id})
+        notify(uow, need, NeedNotice.GONE, gone, now, priority=Priority.NORMAL, offer=offer_id)
+        uow.audit.record(member_actor(member_id), "need.taken", f"need:{need.id}", offer=offer_id)
+        return True
 
     async def _after_decline(self, uow: UnitOfWork, need: Need, now: datetime) -> None:
         """Everybody asked said no: ask the next stage at once, or record it as unmet."""
-        answers = (
-            await uow.session.scalars(select(NeedOffer.answer).where(NeedOffer.need_id == need.id))
-        ).all()
-        if any(answer != "no" for answer in answers):
+        if any(answer != "no" for answer in await answers(uow, need.id)):
             return
-        if need.widen_at is not None and await self._ask_next(uow, need, now, first=False):
+        if need.widen_at is not None and await self._asking.ask_next(uow, need, now, first=False):
             return
-        await self._unmet(uow, need, now, await self._reason(uow, need), by=None)
+        await self._unmet(uow, need, now, await self._asking.reason(uow, need), by=None)
 
     async def closable(self, member_id: int, need_id: int) -> NeedView:
         """An open need this member may close (its requester, a responsible coordinator)."""
         async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
-            need = await uow.session.get(Need, need_id)
-            if need is None or not await self._may_see(member, need):
-                raise DomainError("need.unknown", ref=str(need_id))
-            if need.requester_id != member.id and not self._coordinates(member, need.region):
-                raise DomainError("need.not_yours", ref=need.ref)
-            if need.status != NeedStatus.OPEN:
-                raise DomainError("need.closed", ref=need.ref)
-            return await self._view(uow, need)
+            _, need = await self._to_close(uow, member_id, need_id)
+            return await need_view(uow, need)
 
     async def close_unmet(self, member_id: int, need_id: int, reason: str) -> NeedView:
         """The requester or a responsible coordinator closes an open need as unmet."""
@@ -531,18 +357,26 @@ class NeedService:
                 "need.unknown_reason", reason=reason, valid=", ".join(r.value for r in UnmetReason)
             ) from None
         async with self._uow() as uow:
-            member = await _active(uow, member_id)
-            need = await uow.session.get(Need, need_id, with_for_update=True)
-            if need is None or not await self._may_see(member, need):
-                raise DomainError("need.unknown", ref=str(need_id))
-            if need.requester_id != member.id and not self._coordinates(member, need.region):
-                raise DomainError("need.not_yours", ref=need.ref)
-            if need.status != NeedStatus.OPEN:
-                raise DomainError("need.closed", ref=need.ref)
+            member, need = await self._to_close(uow, member_id, need_id, for_update=True)
             await self._unmet(uow, need, uow.now(), unmet, by=member.id)
             await uow.commit()
             need_changed(uow, need)
-            return await self._view(uow, need)
+            return await need_view(uow, need)
+
+    async def _to_close(
+        self, uow: UnitOfWork, member_id: int, need_id: int, *, for_update: bool = False
+    ) -> tuple[Member, Need]:
+        """The member and an open need they may close (its requester, a responsible
+        coordinator)."""
+        member = await active_member(uow, member_id)
+        need = await uow.session.get(Need, need_id, with_for_update=for_update)
+        if need is None or not await self._may_see(member, need):
+            raise DomainError("need.unknown", ref=str(need_id))
+        if need.requester_id != member.id and not self._coordinates(member, need.region):
+            raise DomainError("need.not_yours", ref=need.ref)
+        if need.status != NeedStatus.OPEN:
+            raise DomainError("need.closed", ref=need.ref)
+        return member, need
 
     # -- due times ---------------------------------------------------------------------------
 
@@ -564,13 +398,13 @@ class NeedService:
             ).all()
             for need in due:
                 if need.unmet_at is not None and need.unmet_at <= now:
-                    await self._unmet(uow, need, now, await self._reason(uow, need), by=None)
+                    await self._unmet(uow, need, now, await self._asking.reason(uow, need), by=None)
                 else:
                     if need.widen_at is not None and need.widen_at <= now:
-                        await self._ask_next(uow, need, now, first=False)
+                        await self._asking.ask_next(uow, need, now, first=False)
                     if need.escalate_at is not None and need.escalate_at <= now:
                         await self._escalate(uow, need, now)
-                handled.append(Handled(need.id, _next_at(need)))
+                handled.append(Handled(need.id, next_at(need)))
             await uow.commit()
         return handled
 
@@ -588,13 +422,8 @@ class NeedService:
                 m for m in statewide if m.role == Role.COORDINATOR or m.sector == "coordination"
             ]
         targets = [c.id for c in coordinators if c.id != need.requester_id]
-        uow.deliveries.enqueue(
-            kind=NeedNotice.ESCALATION,
-            member_ids=targets,
-            priority=Priority.URGENT,
-            now=now,
-            subject_id=need.id,
-            params={"level": level},
+        notify(
+            uow, need, NeedNotice.ESCALATION, targets, now, priority=Priority.URGENT, level=level
         )
         need.escalation_level = level
         need.escalate_at = now + self.periods.urgent_escalation if level < 2 else None
@@ -607,83 +436,7 @@ class NeedService:
             rows = (
                 await uow.session.scalars(select(Need).where(Need.status == NeedStatus.OPEN))
             ).all()
-            return [(row.id, at) for row in rows if (at := _next_at(row)) is not None]
-
-    # -- reading -----------------------------------------------------------------------------
-
-    async def view(self, need_id: int) -> NeedView:
-        async with self._uow(write=False) as uow:
-            need = await uow.session.get(Need, need_id)
-            if need is None:
-                raise DomainError("need.unknown", ref=str(need_id))
-            return await self._view(uow, need)
-
-    async def texts(self, need_id: int) -> tuple[str | None, str | None]:
-        """The decrypted case reference and note; None once retention has removed them."""
-        async with self._uow(write=False) as uow:
-            row = (
-                await uow.session.execute(
-                    select(Need.case_ref_cipher, Need.note_cipher).where(Need.id == need_id)
-                )
-            ).one_or_none()
-        if row is None:
-            return None, None
-        ref, note = row
-        return (
-            self._cipher.decrypt(ref, bound(Need.case_ref_cipher, need_id)) if ref else None,
-            self._cipher.decrypt(note, bound(Need.note_cipher, need_id)) if note else None,
-        )
-
-    async def find(self, member_id: int, ref: str) -> int:
-        """The id of the need `ref`, if this member may see it."""
-        async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
-            need = await uow.session.scalar(select(Need).where(Need.ref == ref.strip().upper()))
-            if need is None or not await self._may_see(member, need, uow):
-                raise DomainError("need.unknown", ref=ref)
-            return need.id
-
-    async def open_needs(self, member_id: int) -> list[NeedView]:
-        """Open needs the member raised, or (a coordinator) of their region, newest first."""
-        async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
-            rows = (
-                await uow.session.scalars(
-                    select(Need)
-                    .where(Need.status == NeedStatus.OPEN)
-                    .order_by(Need.created_at.desc())
-                    .limit(50)
-                )
-            ).all()
-            return [
-                await self._view(uow, row)
-                for row in rows
-                if row.requester_id == member.id or self._coordinates(member, row.region)
-            ]
-
-    async def asked_offers(self, need_id: int) -> list[tuple[OfferView, str | None]]:
-        """The offers a need was sent to, with their answers."""
-        async with self._uow(write=False) as uow:
-            rows = (
-                await uow.session.execute(
-                    select(Offer, NeedOffer.answer)
-                    .join(NeedOffer, NeedOffer.offer_id == Offer.id)
-                    .where(NeedOffer.need_id == need_id)
-                    .order_by(NeedOffer.stage, Offer.name)
-                )
-            ).all()
-            return [(OfferView.of(offer), answer) for offer, answer in rows]
-
-    async def status_for_client(self, client_id: int, ref: str) -> NeedView:
-        if len(ref) > 64 or not ref.isprintable():
-            raise DomainError("need.unknown", ref=ref[:64])
-        async with self._uow(write=False) as uow:
-            need = await uow.session.scalar(
-                select(Need).where(Need.ref == ref.strip().upper(), Need.api_client_id == client_id)
-            )
-            if need is None:
-                raise DomainError("need.unknown", ref=ref)
-            return await self._view(uow, need)
+            return [(row.id, at) for row in rows if (at := next_at(row)) is not None]
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -695,80 +448,10 @@ class NeedService:
             return True
         return member.id in await maintainer_ids(uow, offer.id)
 
-    async def _may_see(self, member: Member, need: Need, uow: UnitOfWork | None = None) -> bool:
-        if need.requester_id == member.id or self._coordinates(member, need.region):
-            return True
-        if uow is None:
-            return False
-        offers = await uow.session.scalars(
-            select(NeedOffer.offer_id).where(NeedOffer.need_id == need.id)
-        )
-        for offer_id in offers:
-            if member.id in await maintainer_ids(uow, offer_id):
-                return True
-        return False
 
-    def _coordinates(self, member: Member, region: str) -> bool:
-        return member.role == Role.COORDINATOR and member.region in (
-            region,
-            self._network.statewide_region,
-        )
-
-    async def _view(self, uow: UnitOfWork, need: Need) -> NeedView:
-        ids = {i for i in (need.requester_id, need.taken_by) if i is not None}
-        people = {m.id: MemberView.of(m) for m in await uow.members.by_ids(ids)}
-        offer = await uow.session.get(Offer, need.taken_offer_id) if need.taken_offer_id else None
-        client = (
-            await uow.session.get(ApiClient, need.api_client_id) if need.api_client_id else None
-        )
-        return NeedView(
-            id=need.id,
-            ref=need.ref,
-            requester=people.get(need.requester_id) if need.requester_id else None,
-            client=client.name if client else None,
-            kind=need.kind,
-            topic=need.topic,
-            adults=need.adults,
-            children=need.children,
-            region=need.region,
-            language=need.language,
-            accessibility=need.accessibility,
-            urgency=need.urgency,
-            status=need.status,
-            stage=need.stage,
-            created_at=need.created_at,
-            taken_offer=OfferView.of(offer) if offer else None,
-            taken_by=people.get(need.taken_by) if need.taken_by else None,
-            taken_at=need.taken_at,
-            unmet_reason=need.unmet_reason,
-            escalation_level=need.escalation_level,
-            next_at=_next_at(need),
-        )
-
-
-def _search(need: Need) -> Search:
-    what = ("kind", need.kind) if need.kind else ("topic", need.topic or "")
-    return Search(what, need.region, need.language, need.accessibility)
-
-
-def need_changed(uow: UnitOfWork, need: Need) -> None:
-    """After the commit: (re)schedule the need's next deadline (widening, escalation, unmet),
-    or forget it once the need is taken or closed."""
-    uow.effects.schedule(f"need:{need.id}", _next_at(need))
-
-
-def _next_at(need: Need) -> datetime | None:
-    if need.status != NeedStatus.OPEN:
-        return None
-    times = [t for t in (need.widen_at, need.escalate_at, need.unmet_at) if t is not None]
-    return min(times, default=None)
-
-
-async def _active(uow: UnitOfWork, member_id: int) -> Member:
-    member = await uow.members.get(member_id)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        raise DomainError("access.not_active")
-    return member
+def _tell_requester(uow: UnitOfWork, need: Need, kind: str, now: datetime, **params: int) -> None:
+    if need.requester_id is not None:
+        notify(uow, need, kind, [need.requester_id], now, **params)
 
 
 async def _next_ref(uow: UnitOfWork, year: int) -> str:

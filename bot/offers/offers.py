@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
 
@@ -13,16 +13,18 @@ from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import Actor, Admin
 from bot.network import Network
-from bot.offers.files import LIMITS, OfferSpec, language_code
-from storage.audit import ADMIN, SYSTEM, member_actor
-from storage.models import (
-    Member,
-    MemberStatus,
-    Offer,
-    OfferMaintainer,
-    PlaceReport,
-    Role,
+from bot.offers.catalogue import (
+    Found,
+    OfferView,
+    Search,
+    active_member,
+    maintainer_ids,
+    matching_offers,
+    search_filters,
 )
+from bot.offers.files import LIMITS, LIST_FIELDS, OfferSpec, language_code
+from storage.audit import ADMIN, SYSTEM, member_actor
+from storage.models import Member, MemberStatus, Offer, OfferMaintainer, PlaceReport, Role
 from storage.repositories import split_codes
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -33,58 +35,6 @@ MAX_FOUND = 10
 # Fields a maintainer may change in the chat; the rest (regions, active) is the coordinators'.
 MAINTAINER_FIELDS = ("name", "contact", "hours", "topics", "target_groups", "languages")
 COORDINATOR_FIELDS = (*MAINTAINER_FIELDS, "accessibility", "regions", "places", "active")
-_LIST_FIELDS = ("topics", "target_groups", "languages", "accessibility", "regions")
-
-
-@dataclass(frozen=True)
-class OfferView:
-    id: int
-    code: str
-    name: str
-    kind: str
-    topics: tuple[str, ...]
-    target_groups: tuple[str, ...]
-    languages: tuple[str, ...]
-    accessibility: tuple[str, ...]
-    regions: tuple[str, ...]
-    contact: str
-    hours: str
-    reports_places: bool
-    places_free: int | None
-    places_reported_at: datetime | None
-    waiting_days: int | None
-    waiting_reported_at: datetime | None
-    active: bool
-    maintainers: tuple[int, ...] = ()
-
-    def places_known(self, now: datetime, stale_after: timedelta) -> int | None:
-        """Free places as last reported; None ("unknown") when never reported or stale."""
-        if self.places_free is None or self.places_reported_at is None:
-            return None
-        return self.places_free if now - self.places_reported_at <= stale_after else None
-
-    @classmethod
-    def of(cls, row: Offer, maintainers: Sequence[int] = ()) -> OfferView:
-        return cls(
-            id=row.id,
-            code=row.code,
-            name=row.name,
-            kind=row.kind,
-            topics=split_codes(row.topics),
-            target_groups=split_codes(row.target_groups),
-            languages=split_codes(row.languages),
-            accessibility=split_codes(row.accessibility),
-            regions=split_codes(row.regions),
-            contact=row.contact,
-            hours=row.hours,
-            reports_places=row.reports_places,
-            places_free=row.places_free,
-            places_reported_at=row.places_reported_at,
-            waiting_days=row.waiting_days,
-            waiting_reported_at=row.waiting_reported_at,
-            active=row.active,
-            maintainers=tuple(maintainers),
-        )
 
 
 @dataclass(frozen=True)
@@ -92,50 +42,6 @@ class ImportResult:
     created: int
     updated: int
     unchanged: int
-
-
-@dataclass(frozen=True)
-class Found:
-    """An offer /find lists, and how far it is: 0 serves the region, 1 a neighbour, 2 further."""
-
-    offer: OfferView
-    distance: int
-
-
-@dataclass(frozen=True)
-class Search:
-    what: tuple[str, str]  # ("kind" | "topic", code)
-    region: str
-    language: str | None = None
-    accessibility: str | None = None
-
-
-def matches(offer: OfferView | Offer, search: Search) -> bool:
-    """Whether an active offer fits what is searched for (kind or topic, language, access)."""
-    if not offer.active:
-        return False
-    kind, topics, languages, access = _codes_of(offer)
-    field, code = search.what
-    if field == "kind" and kind != code:
-        return False
-    if field == "topic" and code not in topics:
-        return False
-    if search.language is not None and search.language not in languages:
-        return False
-    return search.accessibility is None or search.accessibility in access
-
-
-def _codes_of(
-    offer: OfferView | Offer,
-) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    if isinstance(offer, OfferView):
-        return offer.kind, offer.topics, offer.languages, offer.accessibility
-    return (
-        offer.kind,
-        split_codes(offer.topics),
-        split_codes(offer.languages),
-        split_codes(offer.accessibility),
-    )
 
 
 def _actor(actor: Actor) -> str:
@@ -159,11 +65,11 @@ def _values(spec: OfferSpec, network: Network) -> dict[str, object]:
     }
 
 
+@dataclass
 class OfferService:
-    def __init__(self, uow: UnitOfWorkFactory, network: Network, stale_after: timedelta) -> None:
-        self._uow = uow
-        self._network = network
-        self.stale_after = stale_after
+    _uow: UnitOfWorkFactory
+    _network: Network
+    stale_after: timedelta
 
     # -- the file ----------------------------------------------------------------------------
 
@@ -232,7 +138,7 @@ class OfferService:
         """The offers a member maintains; a coordinator also sees every offer of their region
         (a statewide coordinator: all)."""
         async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             mine = select(OfferMaintainer.offer_id).where(OfferMaintainer.member_id == member.id)
             rows = (await uow.session.scalars(select(Offer).order_by(Offer.name))).all()
             own = set(await uow.session.scalars(mine))
@@ -247,15 +153,8 @@ class OfferService:
         others at the same distance."""
         now = self._uow.clock.now()
         async with self._uow(write=False) as uow:
-            rows = (await uow.session.scalars(select(Offer).where(Offer.active))).all()
-            found = [
-                Found(
-                    OfferView.of(row),
-                    self._network.distance(split_codes(row.regions), search.region),
-                )
-                for row in rows
-                if matches(row, search)
-            ]
+            matching = await matching_offers(uow, self._network, search)
+            found = [Found(OfferView.of(row), distance) for row, distance in matching]
 
         def order(item: Found) -> tuple[int, int, str]:
             free = item.offer.places_known(now, self.stale_after)
@@ -271,20 +170,7 @@ class OfferService:
         accessibility: str | None = None,
     ) -> Search:
         """Check the words of a search (codes of the network file, a language code)."""
-        lang = None
-        if language:
-            lang = language_code(language)
-            if lang is None:
-                raise DomainError("offers.unknown_language", language=language)
-        access = None
-        if accessibility:
-            access = accessibility.strip().lower()
-            if access not in self._network.accessibility:
-                raise DomainError(
-                    "offers.unknown_accessibility",
-                    accessibility=accessibility,
-                    valid=", ".join(self._network.accessibility),
-                )
+        lang, access = search_filters(self._network, language, accessibility)
         return Search(self._network.what(what), self._network.region(region).code, lang, access)
 
     # -- maintaining ------------------------------------------------------------------------
@@ -292,10 +178,7 @@ class OfferService:
     async def add_maintainer(self, coordinator_id: int, offer_id: int, member_id: int) -> bool:
         """A coordinator responsible for one of the offer's regions names a maintainer."""
         async with self._uow() as uow:
-            coordinator = await _active(uow, coordinator_id)
-            offer = await _offer(uow, offer_id)
-            if not self._coordinates(coordinator, split_codes(offer.regions)):
-                raise DomainError("offers.not_your_region", offer=offer.name)
+            coordinator, offer = await self._coordinated_offer(uow, coordinator_id, offer_id)
             member = await uow.members.get(member_id)
             if member is None or member.status != MemberStatus.ACTIVE:
                 raise DomainError("error.unknown_member", member=member_id)
@@ -309,21 +192,11 @@ class OfferService:
                     added_at=uow.now(),
                 )
             )
-            uow.audit.record(
-                member_actor(coordinator.id),
-                "offer.maintainer_added",
-                f"offer:{offer.id}",
-                member=member.id,
-            )
-            await uow.commit()
-            return True
+            return await _maintainers_changed(uow, coordinator, offer, member.id, "added")
 
     async def remove_maintainer(self, coordinator_id: int, offer_id: int, member_id: int) -> bool:
         async with self._uow() as uow:
-            coordinator = await _active(uow, coordinator_id)
-            offer = await _offer(uow, offer_id)
-            if not self._coordinates(coordinator, split_codes(offer.regions)):
-                raise DomainError("offers.not_your_region", offer=offer.name)
+            coordinator, offer = await self._coordinated_offer(uow, coordinator_id, offer_id)
             result = await uow.session.execute(
                 delete(OfferMaintainer).where(
                     OfferMaintainer.offer_id == offer.id, OfferMaintainer.member_id == member_id
@@ -331,19 +204,12 @@ class OfferService:
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 return False
-            uow.audit.record(
-                member_actor(coordinator.id),
-                "offer.maintainer_removed",
-                f"offer:{offer.id}",
-                member=member_id,
-            )
-            await uow.commit()
-            return True
+            return await _maintainers_changed(uow, coordinator, offer, member_id, "removed")
 
     async def edit(self, member_id: int, offer_id: int, field: str, raw: str) -> OfferView:
         """Change one field of an offer in the chat (a maintainer or a coordinator)."""
         async with self._uow() as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             offer = await _offer(uow, offer_id)
             coordinator = self._coordinates(member, split_codes(offer.regions))
             allowed = COORDINATOR_FIELDS if coordinator else MAINTAINER_FIELDS
@@ -374,7 +240,7 @@ class OfferService:
             if text.lower() not in words:
                 raise DomainError("offers.on_or_off", field=field)
             return words[text.lower()]
-        if field not in _LIST_FIELDS:
+        if field not in LIST_FIELDS:
             limit = LIMITS.get(field, 200)
             if not text or len(text) > limit:
                 raise DomainError("offers.text_length", field=field, max=limit)
@@ -411,7 +277,7 @@ class OfferService:
         from zero when it is unknown)."""
         async with self._uow() as uow:
             now = uow.now()
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             offer = await _offer(uow, offer_id, for_update=True)
             await self._require_maintainer(uow, member, offer)
             if not offer.reports_places:
@@ -436,7 +302,7 @@ class OfferService:
         if not 0 <= days <= MAX_WAITING_DAYS:
             raise DomainError("offers.waiting_range", max=MAX_WAITING_DAYS)
         async with self._uow() as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             offer = await _offer(uow, offer_id, for_update=True)
             await self._require_maintainer(uow, member, offer)
             offer.waiting_days, offer.waiting_reported_at = days, uow.now()
@@ -488,7 +354,7 @@ class OfferService:
 
     async def may_maintain(self, member_id: int, offer_id: int) -> bool:
         async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             offer = await _offer(uow, offer_id)
             return self._coordinates(member, split_codes(offer.regions)) or await _maintains(
                 uow, member.id, offer.id
@@ -499,6 +365,16 @@ class OfferService:
             return
         if not await _maintains(uow, member.id, offer.id):
             raise DomainError("offers.not_maintainer", offer=offer.name)
+
+    async def _coordinated_offer(
+        self, uow: UnitOfWork, coordinator_id: int, offer_id: int
+    ) -> tuple[Member, Offer]:
+        """The coordinator and the offer, when one of its regions is the coordinator's."""
+        coordinator = await active_member(uow, coordinator_id)
+        offer = await _offer(uow, offer_id)
+        if not self._coordinates(coordinator, split_codes(offer.regions)):
+            raise DomainError("offers.not_your_region", offer=offer.name)
+        return coordinator, offer
 
     def _coordinates(self, member: Member, regions: Sequence[str]) -> bool:
         if member.role != Role.COORDINATOR or member.region is None:
@@ -513,11 +389,17 @@ def _column(field: str) -> str:
     return "reports_places" if field == "places" else field
 
 
-async def _active(uow: UnitOfWork, member_id: int) -> Member:
-    member = await uow.members.get(member_id)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        raise DomainError("access.not_active")
-    return member
+async def _maintainers_changed(
+    uow: UnitOfWork, coordinator: Member, offer: Offer, member_id: int, change: str
+) -> bool:
+    uow.audit.record(
+        member_actor(coordinator.id),
+        f"offer.maintainer_{change}",
+        f"offer:{offer.id}",
+        member=member_id,
+    )
+    await uow.commit()
+    return True
 
 
 async def _offer(uow: UnitOfWork, offer_id: int, *, for_update: bool = False) -> Offer:
@@ -529,14 +411,3 @@ async def _offer(uow: UnitOfWork, offer_id: int, *, for_update: bool = False) ->
 
 async def _maintains(uow: UnitOfWork, member_id: int, offer_id: int) -> bool:
     return await uow.session.get(OfferMaintainer, (offer_id, member_id)) is not None
-
-
-async def maintainer_ids(uow: UnitOfWork, offer_id: int) -> list[int]:
-    """Active maintainers of an offer."""
-    rows = await uow.session.scalars(
-        select(OfferMaintainer.member_id)
-        .join(Member, Member.id == OfferMaintainer.member_id)
-        .where(OfferMaintainer.offer_id == offer_id, Member.status == MemberStatus.ACTIVE)
-        .order_by(OfferMaintainer.member_id)
-    )
-    return list(rows)

@@ -13,7 +13,7 @@ from handlers.common.render import (
     send_html,
 )
 from handlers.drills.views import result_lines
-from handlers.report.views import duration
+from handlers.report.views.values import duration
 from storage.models import Urgency
 
 

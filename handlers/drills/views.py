@@ -16,7 +16,7 @@ from handlers.common.render import (
     sector_name,
     sectors_text,
 )
-from handlers.report.views import duration
+from handlers.report.views.values import duration
 from handlers.transport.outbox import RenderCache, Rendered
 
 # The result message through the outbox must fit into one Telegram message: its lists are

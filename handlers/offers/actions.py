@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 
 from bot.errors import DomainError
-from bot.offers.needs import NeedView
-from bot.offers.offers import OfferView
+from bot.offers.catalogue import OfferView
+from bot.offers.need_view import NeedView
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.render import (
@@ -48,6 +48,10 @@ async def list_offers(update: Update, context: CoraContext) -> None:
         await say(update, context, "offers.none")
         return
     await say(update, context, "offers.header", count=len(offers))
+    await _send_cards(update, context, offers)
+
+
+async def _send_cards(update: Update, context: CoraContext, offers: list[OfferView]) -> None:
     for offer in offers:
         await send_html(
             update, _card(context, offer), markup=maintenance_keyboard(offer, context.language)
@@ -117,17 +121,11 @@ async def places_command(update: Update, context: CoraContext) -> None:
     """`/places <n>` or `/places <offer> <n>`: free places now; `/places` alone shows them."""
     args = context.args or []
     if not args:
-        offers = [
-            o
-            for o in await context.services.offers.for_member(context.active_member.id)
-            if o.reports_places
-        ]
-        if not offers:
+        offers = await context.services.offers.for_member(context.active_member.id)
+        with_places = [offer for offer in offers if offer.reports_places]
+        if not with_places:
             raise DomainError("places.none_maintained")
-        for offer in offers:
-            await send_html(
-                update, _card(context, offer), markup=maintenance_keyboard(offer, context.language)
-            )
+        await _send_cards(update, context, with_places)
         return
     if len(args) > 2:
         raise DomainError("places.usage")
@@ -176,57 +174,58 @@ async def need_button(update: Update, context: CoraContext, button: Button) -> N
     """ "Wir können" / "Wir können nicht" for an offer asked; closing a need as unmet."""
     query = update.callback_query
     assert query is not None
-    needs = context.services.needs
-    member = context.active_member
     if button.action in ("yes", "no"):
-        need_id, _, offer_id = button.id.partition("-")
-        if not (need_id.isdigit() and offer_id.isdigit()):
-            raise DomainError("button.invalid")
-        answered = await needs.answer(
-            member.id, int(need_id), int(offer_id), yes=button.action == "yes"
+        await _answer_need(update, context, query, button)
+    elif button.id.isdigit() and button.action == "close":
+        await _ask_reason(update, context, query, int(button.id))
+    elif button.id.isdigit() and button.action.startswith("r-"):
+        closed = await context.services.needs.close_unmet(
+            context.active_member.id, int(button.id), button.action[2:]
         )
-        need = answered.need
-        if answered.already:
-            await query.answer(plain(context, "need.already", ref=need.ref), show_alert=True)
-            await query.edit_message_reply_markup(None)
-            return
-        offer = await context.services.offers.get(int(offer_id))
-        key = "need.taken_by_you" if answered.taken else "need.declined_by_you"
-        await query.answer(plain(context, key, ref=need.ref, offer=offer.name))
-        await query.edit_message_reply_markup(None)
-        await say(update, context, key, ref=need.ref, offer=offer.name)
-        return
-    if not button.id.isdigit():
+        await query.answer()
+        reason = reason_text(closed.unmet_reason, context.language)
+        await edit_html(query, tr(context, "needs.closed", ref=closed.ref, reason=reason))
+    else:
         raise DomainError("button.invalid")
-    need_id_number = int(button.id)
-    if button.action == "close":
-        need = await needs.closable(member.id, need_id_number)
-        rows = [
-            [
-                (
-                    reason_text(reason, context.language),
-                    Button(Kind.NEED, button.id, f"r-{reason}").encode(),
-                )
-            ]
-            for reason in UnmetReason
+
+
+async def _answer_need(
+    update: Update, context: CoraContext, query: CallbackQuery, button: Button
+) -> None:
+    need_id, _, offer_id = button.id.partition("-")
+    if not (need_id.isdigit() and offer_id.isdigit()):
+        raise DomainError("button.invalid")
+    answered = await context.services.needs.answer(
+        context.active_member.id, int(need_id), int(offer_id), yes=button.action == "yes"
+    )
+    ref = answered.need.ref
+    if answered.already:
+        await query.answer(plain(context, "need.already", ref=ref), show_alert=True)
+        await query.edit_message_reply_markup(None)
+        return
+    offer = await context.services.offers.get(int(offer_id))
+    key = "need.taken_by_you" if answered.taken else "need.declined_by_you"
+    await query.answer(plain(context, key, ref=ref, offer=offer.name))
+    await query.edit_message_reply_markup(None)
+    await say(update, context, key, ref=ref, offer=offer.name)
+
+
+async def _ask_reason(
+    update: Update, context: CoraContext, query: CallbackQuery, need_id: int
+) -> None:
+    """Which reason a need is closed as unmet with: one button per reason."""
+    need = await context.services.needs.closable(context.active_member.id, need_id)
+    rows = [
+        [
+            (
+                reason_text(reason, context.language),
+                Button(Kind.NEED, str(need_id), f"r-{reason}").encode(),
+            )
         ]
-        await query.answer()
-        await say(update, context, "needs.ask_reason", ref=need.ref, markup=keyboard(rows))
-        return
-    if button.action.startswith("r-"):
-        closed = await needs.close_unmet(member.id, need_id_number, button.action[2:])
-        await query.answer()
-        await edit_html(
-            query,
-            tr(
-                context,
-                "needs.closed",
-                ref=closed.ref,
-                reason=reason_text(closed.unmet_reason, context.language),
-            ),
-        )
-        return
-    raise DomainError("button.invalid")
+        for reason in UnmetReason
+    ]
+    await query.answer()
+    await say(update, context, "needs.ask_reason", ref=need.ref, markup=keyboard(rows))
 
 
 def _need_line(context: CoraContext, need: NeedView) -> str:

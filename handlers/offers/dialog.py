@@ -18,9 +18,9 @@ from telegram.ext import (
 
 from bot.errors import DomainError
 from bot.network import Network
+from bot.offers.catalogue import Search
 from bot.offers.files import language_code
 from bot.offers.needs import NeedRequest, check_need_texts
-from bot.offers.offers import Search
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (

@@ -15,8 +15,9 @@ from bot import i18n
 from bot.delivery import Job
 from bot.i18n import Markup
 from bot.network import Network, Place
-from bot.offers.needs import NeedNotice, NeedView
-from bot.offers.offers import Found, OfferView
+from bot.offers.asking import NeedNotice
+from bot.offers.catalogue import Found, OfferView
+from bot.offers.need_view import NeedView
 from handlers.common.callbacks import Button, Kind
 from handlers.common.render import keyboard, local_time, member_text, region_name
 from handlers.transport.outbox import RenderCache, Rendered
@@ -38,10 +39,6 @@ def what_text(network: Network, what: tuple[str, str], language: str) -> str:
 def language_name(code: str, language: str) -> str:
     name = Locale(language).languages.get(code)
     return str(name) if name else code
-
-
-def languages_text(codes: tuple[str, ...] | list[str], language: str) -> str:
-    return ", ".join(language_name(code, language) for code in codes)
 
 
 def age_text(moment: datetime, now: datetime, language: str) -> str:
@@ -89,39 +86,37 @@ def offer_lines(
     )
     if distance is not None:
         head += " · " + i18n.html_text(language, f"offers.distance.{distance}")
-    lines = [
-        head,
-        i18n.html_text(
-            language,
-            "offer.regions",
-            regions=", ".join(region_name(network, r, language) for r in offer.regions),
-        ),
-    ]
-    if offer.topics:
-        topics = ", ".join(label(network.topics, t, language) for t in offer.topics)
-        lines.append(i18n.html_text(language, "offer.topics", topics=topics))
-    if offer.target_groups:
-        groups = ", ".join(label(network.target_groups, g, language) for g in offer.target_groups)
-        lines.append(i18n.html_text(language, "offer.groups", groups=groups))
-    lines.append(
-        i18n.html_text(
-            language, "offer.languages", languages=languages_text(offer.languages, language)
-        )
-    )
-    if offer.accessibility:
-        access = ", ".join(label(network.accessibility, a, language) for a in offer.accessibility)
-        lines.append(i18n.html_text(language, "offer.access", access=access))
+    lines = [head, *_described(network, offer, language)]
     if offer.reports_places:
         lines.append(places_line(offer, now, stale_after, language))
     if offer.waiting_days is not None and offer.waiting_reported_at is not None:
-        lines.append(
-            i18n.html_text(
-                language,
-                "offer.waiting",
-                count=offer.waiting_days,
-                age=age_text(offer.waiting_reported_at, now, language),
-            )
-        )
+        age = age_text(offer.waiting_reported_at, now, language)
+        lines.append(i18n.html_text(language, "offer.waiting", count=offer.waiting_days, age=age))
+    return lines + contact_lines(offer, language)
+
+
+def _described(network: Network, offer: OfferView, language: str) -> list[str]:
+    """Where, on which topics, for whom, in which languages (always) and how accessible."""
+
+    def names(places: Mapping[str, Place], codes: tuple[str, ...]) -> list[str]:
+        return [label(places, code, language) for code in codes]
+
+    rows = (
+        ("offer.regions", [region_name(network, r, language) for r in offer.regions], True),
+        ("offer.topics", names(network.topics, offer.topics), False),
+        ("offer.groups", names(network.target_groups, offer.target_groups), False),
+        ("offer.languages", [language_name(c, language) for c in offer.languages], True),
+        ("offer.access", names(network.accessibility, offer.accessibility), False),
+    )
+    return [
+        i18n.html_text(language, key, **{key.removeprefix("offer."): ", ".join(values)})
+        for key, values, always in rows
+        if values or always
+    ]
+
+
+def contact_lines(offer: OfferView, language: str) -> list[str]:
+    lines = []
     if offer.contact:
         lines.append(i18n.html_text(language, "offer.contact", contact=offer.contact))
     if offer.hours:
@@ -198,27 +193,10 @@ def need_lines(
     note: str | None,
 ) -> list[str]:
     """What a need asks for, for the offers asked and the coordinators."""
-    lines = [
-        i18n.html_text(
-            language,
-            "need.line_what",
-            what=what_text(network, need.what, language),
-            region=region_name(network, need.region, language),
-        )
-    ]
-    if need.adults or need.children:
-        lines.append(
-            i18n.html_text(language, "need.line_people", people=people_text(need, language))
-        )
-    if need.language:
-        lines.append(
-            i18n.html_text(
-                language, "need.line_language", language=language_name(need.language, language)
-            )
-        )
-    if need.accessibility:
-        access = label(network.accessibility, need.accessibility, language)
-        lines.append(i18n.html_text(language, "need.line_access", access=access))
+    what = what_text(network, need.what, language)
+    region = region_name(network, need.region, language)
+    lines = [i18n.html_text(language, "need.line_what", what=what, region=region)]
+    lines += _need_details(network, need, language)
     removed = i18n.text(language, "need.text_removed")
     lines.append(i18n.html_text(language, "need.line_case", case_ref=case_ref or removed))
     if note:
@@ -227,14 +205,22 @@ def need_lines(
         requester = member_text(network, need.requester, language)
     else:
         requester = Markup(i18n.html_text(language, "need.from_system", name=need.client or "–"))
-    lines.append(
-        i18n.html_text(
-            language,
-            "need.line_from",
-            requester=requester,
-            time=local_time(need.created_at, timezone, language),
-        )
-    )
+    time = local_time(need.created_at, timezone, language)
+    return [*lines, i18n.html_text(language, "need.line_from", requester=requester, time=time)]
+
+
+def _need_details(network: Network, need: NeedView, language: str) -> list[str]:
+    """For how many people, in which language, how accessible: what the need asks for."""
+    lines = []
+    if need.adults or need.children:
+        people = people_text(need, language)
+        lines.append(i18n.html_text(language, "need.line_people", people=people))
+    if need.language:
+        name = language_name(need.language, language)
+        lines.append(i18n.html_text(language, "need.line_language", language=name))
+    if need.accessibility:
+        access = label(network.accessibility, need.accessibility, language)
+        lines.append(i18n.html_text(language, "need.line_access", access=access))
     return lines
 
 
@@ -242,18 +228,27 @@ def reason_text(reason: str | None, language: str) -> str:
     return i18n.text(language, f"need.reason.{reason or 'nobody_answered'}")
 
 
-async def _need(cache: RenderCache, job: Job) -> tuple[NeedView, str | None, str | None]:
+async def _described_need(cache: RenderCache, job: Job) -> tuple[NeedView, list[str]]:
+    """The need of a delivery, and what it asks for (with its texts, while they are kept)."""
     assert job.subject_id is not None
     need = await cache.need(job.subject_id)
     case_ref, note = await cache.need_texts(job.subject_id)
-    return need, case_ref, note
+    services = cache.services
+    lines = need_lines(
+        services.network,
+        need,
+        cache.language(job),
+        services.settings.cora_timezone,
+        case_ref=case_ref,
+        note=note,
+    )
+    return need, lines
 
 
 async def render_need(job: Job, cache: RenderCache) -> Rendered:
     """To the maintainers of an offer asked: the need, with "Wir können" / "Wir können nicht"."""
     language = cache.language(job)
-    services = cache.services
-    need, case_ref, note = await _need(cache, job)
+    need, described = await _described_need(cache, job)
     offer = await cache.offer(int(job.params["offer"] or 0))
     head = i18n.html_text(
         language,
@@ -266,14 +261,7 @@ async def render_need(job: Job, cache: RenderCache) -> Rendered:
     lines = [head]
     if need.stage:
         lines.append(i18n.html_text(language, f"need.widened.{min(need.stage, 2)}"))
-    lines += need_lines(
-        services.network,
-        need,
-        language,
-        services.settings.cora_timezone,
-        case_ref=case_ref,
-        note=note,
-    )
+    lines += described
     if need.status != NeedStatus.OPEN:
         return Rendered("\n".join(lines))
     data = f"{need.id}-{offer.id}"
@@ -288,7 +276,8 @@ async def render_need_notice(job: Job, cache: RenderCache) -> Rendered:
     """The course of a need: taken (to the requester), taken by another offer (to the other
     offers asked), unmet (to the requester)."""
     language = cache.language(job)
-    need, _, _ = await _need(cache, job)
+    assert job.subject_id is not None
+    need = await cache.need(job.subject_id)
     if job.kind == NeedNotice.UNMET:
         return Rendered(
             i18n.html_text(
@@ -313,29 +302,17 @@ async def render_need_notice(job: Job, cache: RenderCache) -> Rendered:
             member=member_text(cache.services.network, taker, language) if taker else "–",
         )
     ]
-    if offer.contact:
-        lines.append(i18n.html_text(language, "offer.contact", contact=offer.contact))
-    if offer.hours:
-        lines.append(i18n.html_text(language, "offer.hours", hours=offer.hours))
-    return Rendered("\n".join(lines))
+    return Rendered("\n".join(lines + contact_lines(offer, language)))
 
 
 async def render_need_escalation(job: Job, cache: RenderCache) -> Rendered:
     """To coordinators: an urgent need nobody has taken yet, and who was asked."""
     language = cache.language(job)
-    services = cache.services
-    need, case_ref, note = await _need(cache, job)
+    need, described = await _described_need(cache, job)
     level = int(job.params.get("level") or 1)
     lines = [i18n.html_text(language, f"need.header.escalation.{min(level, 2)}", ref=need.ref)]
-    lines += need_lines(
-        services.network,
-        need,
-        language,
-        services.settings.cora_timezone,
-        case_ref=case_ref,
-        note=note,
-    )
-    asked = await services.needs.asked_offers(need.id)
+    lines += described
+    asked = await cache.services.needs.asked_offers(need.id)
     names = ", ".join(offer.name for offer, _ in asked) or "–"
     lines.append(i18n.html_text(language, "need.asked", offers=names))
     return Rendered("\n".join(lines))

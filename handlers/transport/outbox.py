@@ -18,8 +18,8 @@ from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
 from bot.delivery import DeliveryService, Job, Outcome, Priority, Recorded, Result
 from bot.membership import MemberView
-from bot.offers.needs import NeedView
-from bot.offers.offers import OfferView
+from bot.offers.catalogue import OfferView
+from bot.offers.need_view import NeedView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW

@@ -19,46 +19,15 @@ from sqlalchemy import select
 from bot.app import CoraBot, build_application
 from bot.clock import Clock, ManualClock
 from bot.config import Settings
-from bot.offers.needs import NeedNotice
+from bot.offers.asking import NeedNotice
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent, Delivery, Need
+from tests.offers_story import SHELTERS
 from tests.services.support_history import berlin as history_berlin
 from tests.services.support_history import build_support_history
 from tests.story import expect, join, reply_to, run_cli, said, shows
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sandbox" / "offers_example.toml"
-SHELTERS = """
-[[offer]]
-id = "fh-nord"
-name = "Frauenhaus Nord"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["HRO"]
-contact = "Notruf 0000 100 (erfunden)"
-
-[[offer]]
-id = "fh-land"
-name = "Frauenhaus Land"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["LRO"]
-contact = "Notruf 0000 200 (erfunden)"
-
-[[offer]]
-id = "fh-ost"
-name = "Frauenhaus Ost"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["VG"]
-
-[[offer]]
-id = "bs-nord"
-name = "Beratung Nord"
-kind = "counselling"
-topics = ["forced_marriage"]
-languages = ["de", "ar"]
-regions = ["HRO"]
-"""
 
 
 async def import_offers(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.cli import main
-from handlers.report.views import CSV_COLUMNS
+from handlers.report.views.table import CSV_COLUMNS
 from localapi.images import image_size
 from localapi.server import LocalBotApi
 from storage.models import AuditEvent

@@ -18,44 +18,9 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import ManualClock
-from bot.membership import ADMIN_ACTOR
-from bot.network import load_network
-from bot.offers.files import parse_offers_toml
 from bot.offers.needs import NeedService
 from bot.offers.offers import OfferService
-
-OFFERS = """
-[[offer]]
-id = "fh-nord"
-name = "Frauenhaus Nord"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["HRO"]
-
-[[offer]]
-id = "fh-land"
-name = "Frauenhaus Land"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["LRO"]
-
-[[offer]]
-id = "fh-ost"
-name = "Frauenhaus Ost"
-kind = "shelter"
-topics = ["domestic_violence"]
-regions = ["VG"]
-
-[[offer]]
-id = "bs-nord"
-name = "Beratung Nord"
-kind = "counselling"
-topics = ["forced_marriage"]
-languages = ["de", "ar"]
-regions = ["HRO"]
-"""
-
-MemberFactory = Callable[[str, str, str, str], Awaitable[int]]  # sector, region, role, name
+from tests.offers_story import MemberFactory, import_shelters, name_keepers
 
 
 def berlin(month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -89,13 +54,8 @@ async def build_support_history(
         await (run_due() if run_due is not None else needs.run_due())
 
     at(berlin(9, 30, 9))
-    await offers.import_offers(ADMIN_ACTOR, parse_offers_toml(OFFERS, load_network()))
-    ids = {o.code: o.id for o in await offers.all_offers()}
-    state = await member("coordination", "MV", "coordinator", "Stefan Staat")
-    keepers = {}
-    for code in ids:
-        keepers[code] = await member("victim_support", "HRO", "member", f"Pflege {code}")
-        await offers.add_maintainer(state, ids[code], keepers[code])
+    ids = await import_shelters(offers)
+    keepers = await name_keepers(offers, ids, member)
     kim = await member("police", "HRO", "member", "Kim Polizei")
 
     at(berlin(10, 1, 10))

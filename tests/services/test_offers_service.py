@@ -16,50 +16,17 @@ from sqlalchemy import func, select
 from bot.errors import DomainError
 from bot.membership import ADMIN_ACTOR
 from bot.network import load_network
+from bot.offers.asking import NeedNotice
 from bot.offers.files import OfferFileError, load_offers, parse_offers_csv, parse_offers_toml
-from bot.offers.needs import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
 from storage.audit import ADMIN
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, Need, Offer, OfferMaintainer
 from tests.network_env import Env, berlin, build_env
+from tests.offers_story import SHELTERS, import_shelters, name_keepers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "sandbox" / "offers_example.toml"
 NETWORK = load_network()
-
-SHELTERS = """
-[[offer]]
-id = "fh-nord"
-name = "Frauenhaus Nord"
-kind = "shelter"
-topics = ["domestic_violence"]
-languages = ["de", "en"]
-regions = ["HRO"]
-
-[[offer]]
-id = "fh-land"
-name = "Frauenhaus Land"
-kind = "shelter"
-topics = ["domestic_violence"]
-languages = ["de"]
-regions = ["LRO"]
-
-[[offer]]
-id = "fh-ost"
-name = "Frauenhaus Ost"
-kind = "shelter"
-topics = ["domestic_violence"]
-languages = ["de", "ar"]
-regions = ["VG"]
-
-[[offer]]
-id = "bs-nord"
-name = "Beratung Nord"
-kind = "counselling"
-topics = ["forced_marriage"]
-languages = ["de", "ar"]
-regions = ["HRO"]
-"""
 
 
 @pytest.fixture
@@ -70,8 +37,7 @@ async def env(database_url: str) -> AsyncIterator[Env]:
 
 
 async def _import(env: Env, text: str = SHELTERS) -> dict[str, int]:
-    await env.offers.import_offers(ADMIN_ACTOR, parse_offers_toml(text, NETWORK))
-    return {o.code: o.id for o in await env.offers.all_offers()}
+    return await import_shelters(env.offers, text)
 
 
 async def _events(env: Env, action: str) -> list[tuple[str, str, dict[str, object]]]:
@@ -204,12 +170,10 @@ async def test_find_ranks_by_region_and_filters_by_language(env: Env) -> None:
 
 
 async def _keepers(env: Env, ids: dict[str, int]) -> dict[str, int]:
-    coordinator = await env.member("coordination", "MV", role="coordinator")
-    keepers = {}
-    for code, offer_id in ids.items():
-        keepers[code] = await env.member("victim_support", "HRO", name=f"Pflege {code}")
-        await env.offers.add_maintainer(coordinator, offer_id, keepers[code])
-    return keepers
+    async def member(sector: str, region: str, role: str, name: str) -> int:
+        return await env.member(sector, region, role=role, name=name)
+
+    return await name_keepers(env.offers, ids, member)
 
 
 async def test_a_need_reaches_the_region_widens_to_neighbours_and_is_taken_once(

@@ -28,7 +28,10 @@ from bot.report import (
     parse_period,
     percentile_90,
 )
-from handlers.report.views import CSV_COLUMNS, plain_lines, report_csv, report_lines, report_png
+from handlers.report.views.picture import report_png
+from handlers.report.views.table import CSV_COLUMNS, report_csv
+from handlers.report.views.text import report_lines
+from handlers.report.views.values import plain_lines
 from localapi.images import image_size
 from storage.db import Database
 from tests.network_env import Env, berlin, build_env

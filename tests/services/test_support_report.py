@@ -15,13 +15,10 @@ from sqlalchemy import select
 
 from bot.network import load_network
 from bot.report import Report, days_period
-from handlers.report.views import (
-    SUPPORT_CSV_COLUMNS,
-    plain_lines,
-    report_lines,
-    support_csv,
-    support_png,
-)
+from handlers.report.views.picture import support_png
+from handlers.report.views.table import SUPPORT_CSV_COLUMNS, support_csv
+from handlers.report.views.text import report_lines
+from handlers.report.views.values import plain_lines
 from localapi.images import image_size
 from storage.db import Database
 from storage.models import Need
