@@ -64,13 +64,20 @@ def set_status(member: Member, status: str, now: datetime, *, by: int | None) ->
 
 
 def tell(
-    uow: UnitOfWork, kind: str, member_ids: list[int], now: datetime, **params: int | str | None
+    uow: UnitOfWork,
+    kind: str,
+    member_ids: list[int],
+    now: datetime,
+    *,
+    subject_id: int | None = None,
+    **params: int | str | None,
 ) -> None:
-    """Queue a membership notice (normal priority) for these members."""
+    """Queue a notice of normal priority for these members."""
     uow.deliveries.enqueue(
         kind=kind,
         member_ids=member_ids,
         priority=Priority.NORMAL,
         now=now,
+        subject_id=subject_id,
         params=params or None,
     )

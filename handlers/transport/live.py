@@ -7,12 +7,11 @@ more reaches the person this way."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -22,6 +21,7 @@ from telegram.ext import ExtBot
 from bot.membership import MemberView
 from handlers.common.render import HTML, NO_PREVIEW
 from handlers.transport.ratelimit import Lane, Pace
+from handlers.transport.worker import Worker
 
 log = logging.getLogger(__name__)
 _MAX_SHOWN = 10_000
@@ -45,19 +45,22 @@ class LiveMessage:
 Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
-class LiveMessages:
-    def __init__(self, bot: ExtBot[Any], refresh: Refresh, *, min_interval: float = 3.0) -> None:
-        self._bot = bot
-        self._refresh = refresh
-        self._min_interval = min_interval
-        self._dirty: set[Hashable] = set()
-        self._last_edit: dict[Hashable, float] = {}
-        self._shown: dict[tuple[int, int], bytes] = {}
-        self._wake = asyncio.Event()
-        self._settled = asyncio.Event()  # nothing left to show
+@dataclass(eq=False)
+class LiveMessages(Worker):
+    """Shows the live messages of dirty keys, each key at most once per `min_interval`."""
+
+    task_name = "live-messages"
+    bot: ExtBot[Any]
+    refresh: Refresh
+    _: KW_ONLY
+    min_interval: float = 3.0
+    _dirty: set[Hashable] = field(default_factory=set, init=False)
+    _last_edit: dict[Hashable, float] = field(default_factory=dict, init=False)
+    _shown: dict[tuple[int, int], bytes] = field(default_factory=dict, init=False)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # all shown
+
+    def __post_init__(self) -> None:
         self._settled.set()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
 
     def touch(self, keys: Iterable[Hashable]) -> None:
         before = len(self._dirty)
@@ -65,17 +68,6 @@ class LiveMessages:
         if len(self._dirty) != before:
             self._settled.clear()
             self._wake.set()
-
-    async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="live-messages")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
 
     async def settled(self) -> None:
         """Return once every change touched so far is shown (or found not to be shown)."""
@@ -86,7 +78,7 @@ class LiveMessages:
             self._wake.clear()
             now = time.monotonic()
             ready = [
-                k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self._min_interval
+                k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self.min_interval
             ]
             for key in ready:
                 self._dirty.discard(key)
@@ -101,29 +93,28 @@ class LiveMessages:
                 break
             self._forget_old()
             waits = [
-                self._min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
+                self.min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
                 for k in self._dirty
             ]
             timeout = max(0.05, min(waits)) if waits else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._wait(timeout)
 
     def _forget_old(self) -> None:
         """Keep memory bounded in a long-running bot: quiet keys need no history."""
         now = time.monotonic()
-        for key in [k for k, at in self._last_edit.items() if now - at > self._min_interval]:
+        for key in [k for k, at in self._last_edit.items() if now - at > self.min_interval]:
             if key not in self._dirty:
                 del self._last_edit[key]
         if len(self._shown) > _MAX_SHOWN:
             self._shown.clear()  # costs at most one needless edit per message
 
     async def _update(self, key: Hashable) -> None:
-        for message in await self._refresh(key):
+        for message in await self.refresh(key):
             if not message.reader.is_active:
                 log.debug("live message %s not shown: its reader is no longer a member", key)
                 continue
             if message.message_id is None:
-                sent = await self._bot.send_message(
+                sent = await self.bot.send_message(
                     message.chat_id,
                     message.text,
                     parse_mode=HTML,
@@ -139,7 +130,7 @@ class LiveMessages:
             if self._shown.get(where) == _fingerprint(message):
                 continue
             try:
-                await self._bot.edit_message_text(
+                await self.bot.edit_message_text(
                     message.text,
                     chat_id=message.chat_id,
                     message_id=message.message_id,
