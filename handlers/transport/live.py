@@ -76,17 +76,7 @@ class LiveMessages(Worker):
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            now = time.monotonic()
-            ready = [
-                k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self.min_interval
-            ]
-            for key in ready:
-                self._dirty.discard(key)
-                try:
-                    await self._update(key)
-                except Exception:
-                    log.exception("could not refresh live message %s", key)
-                self._last_edit[key] = time.monotonic()
+            await self._show_ready()
             if not self._dirty:
                 self._settled.set()
             if self._stopping:
@@ -96,8 +86,19 @@ class LiveMessages(Worker):
                 self.min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
                 for k in self._dirty
             ]
-            timeout = max(0.05, min(waits)) if waits else None
-            await self._wait(timeout)
+            await self._wait(max(0.05, min(waits)) if waits else None)
+
+    async def _show_ready(self) -> None:
+        """Show every dirty key whose last edit is at least `min_interval` ago."""
+        now = time.monotonic()
+        ready = [k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self.min_interval]
+        for key in ready:
+            self._dirty.discard(key)
+            try:
+                await self._update(key)
+            except Exception:
+                log.exception("could not refresh live message %s", key)
+            self._last_edit[key] = time.monotonic()
 
     def _forget_old(self) -> None:
         """Keep memory bounded in a long-running bot: quiet keys need no history."""
@@ -112,41 +113,43 @@ class LiveMessages(Worker):
         for message in await self.refresh(key):
             if not message.reader.is_active:
                 log.debug("live message %s not shown: its reader is no longer a member", key)
-                continue
-            if message.message_id is None:
-                sent = await self.bot.send_message(
-                    message.chat_id,
-                    message.text,
-                    parse_mode=HTML,
-                    reply_markup=message.markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=_ROUTINE,
-                )
-                if message.store is not None:
-                    await message.store(sent.message_id)
-                self._shown[(message.chat_id, sent.message_id)] = _fingerprint(message)
-                continue
-            where = (message.chat_id, message.message_id)
-            if self._shown.get(where) == _fingerprint(message):
-                continue
-            try:
-                await self.bot.edit_message_text(
-                    message.text,
-                    chat_id=message.chat_id,
-                    message_id=message.message_id,
-                    parse_mode=HTML,
-                    reply_markup=message.markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=_ROUTINE,
-                )
-            except BadRequest as error:
-                if "not modified" not in error.message:
-                    log.warning("live message %s not edited: %s", key, error.message)
-            except TelegramError as error:
-                log.warning("live message %s not edited: %s", key, error)
-                self._dirty.add(key)  # try again at the next round
-                continue
-            self._shown[where] = _fingerprint(message)
+            elif message.message_id is None:
+                await self._send(message)
+            elif self._shown.get((message.chat_id, message.message_id)) != _fingerprint(message):
+                await self._edit(key, message, message.message_id)
+
+    async def _send(self, message: LiveMessage) -> None:
+        sent = await self.bot.send_message(
+            message.chat_id,
+            message.text,
+            parse_mode=HTML,
+            reply_markup=message.markup,
+            link_preview_options=NO_PREVIEW,
+            rate_limit_args=_ROUTINE,
+        )
+        if message.store is not None:
+            await message.store(sent.message_id)
+        self._shown[(message.chat_id, sent.message_id)] = _fingerprint(message)
+
+    async def _edit(self, key: Hashable, message: LiveMessage, message_id: int) -> None:
+        try:
+            await self.bot.edit_message_text(
+                message.text,
+                chat_id=message.chat_id,
+                message_id=message_id,
+                parse_mode=HTML,
+                reply_markup=message.markup,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=_ROUTINE,
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                log.warning("live message %s not edited: %s", key, error.message)
+        except TelegramError as error:
+            log.warning("live message %s not edited: %s", key, error)
+            self._dirty.add(key)  # try again at the next round
+            return
+        self._shown[(message.chat_id, message_id)] = _fingerprint(message)
 
 
 def _fingerprint(message: LiveMessage) -> bytes:

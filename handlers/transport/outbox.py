@@ -59,56 +59,43 @@ class RenderCache:
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
 
-    async def _once(self, key: tuple[str, int], load: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        task = self._loads.get(key)
+    async def _once(self, kind: str, key: int, load: Callable[[int], Coroutine[Any, Any, T]]) -> T:
+        task = self._loads.get((kind, key))
         if task is None:
-            task = self._loads[key] = asyncio.create_task(load())
+            task = self._loads[(kind, key)] = asyncio.create_task(load(key))
         # Shielded: one send giving up must not cancel the load the others are waiting for.
         result: T = await asyncio.shield(task)
         return result
 
     async def alert(self, alert_id: int) -> AlertView:
-        return await self._once(("alert", alert_id), lambda: self.services.alerts.view(alert_id))
+        return await self._once("alert", alert_id, self.services.alerts.view)
 
     async def alert_text(self, alert_id: int) -> str | None:
-        return await self._once(
-            ("alert_text", alert_id), lambda: self.services.alerts.text(alert_id)
-        )
+        return await self._once("alert_text", alert_id, self.services.alerts.text)
 
     async def follow_up_text(self, follow_up_id: int) -> str | None:
-        return await self._once(
-            ("follow_up_text", follow_up_id),
-            lambda: self.services.alerts.follow_up_text(follow_up_id),
-        )
+        return await self._once("follow_up", follow_up_id, self.services.alerts.follow_up_text)
 
     async def poll(self, poll_id: int) -> PollView:
-        return await self._once(("poll", poll_id), lambda: self.services.polls.view(poll_id))
+        return await self._once("poll", poll_id, self.services.polls.view)
 
     async def announcement(self, announcement_id: int) -> AnnouncementView:
-        return await self._once(
-            ("announcement", announcement_id),
-            lambda: self.services.announcements.view(announcement_id),
-        )
+        return await self._once("announcement", announcement_id, self.services.announcements.view)
 
     async def announcement_text(self, announcement_id: int) -> str | None:
-        return await self._once(
-            ("announcement_text", announcement_id),
-            lambda: self.services.announcements.text(announcement_id),
-        )
+        return await self._once("ann_text", announcement_id, self.services.announcements.text)
 
     async def need(self, need_id: int) -> NeedView:
-        return await self._once(("need", need_id), lambda: self.services.needs.view(need_id))
+        return await self._once("need", need_id, self.services.needs.view)
 
     async def need_texts(self, need_id: int) -> tuple[str | None, str | None]:
-        return await self._once(("need_texts", need_id), lambda: self.services.needs.texts(need_id))
+        return await self._once("need_texts", need_id, self.services.needs.texts)
 
     async def offer(self, offer_id: int) -> OfferView:
-        return await self._once(("offer", offer_id), lambda: self.services.offers.get(offer_id))
+        return await self._once("offer", offer_id, self.services.offers.get)
 
     async def member(self, member_id: int) -> MemberView | None:
-        return await self._once(
-            ("member", member_id), lambda: self.services.membership.get(member_id)
-        )
+        return await self._once("member", member_id, self.services.membership.get)
 
 
 Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
