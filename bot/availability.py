@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, delete, select
 
-from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import MemberView
+from bot.membership.base import tell
 from bot.network import Network
 from bot.timing.quiet import QuietHours, quiet_hours_of
 from storage.audit import member_actor
@@ -163,13 +163,7 @@ class AvailabilityService:
                 current.ended_at = now
                 replaced = current.deputy_id
                 if replaced is not None and replaced != (deputy.id if deputy else None):
-                    uow.deliveries.enqueue(
-                        kind=DEPUTY_ENDED_NOTICE,
-                        member_ids=[replaced],
-                        priority=Priority.NORMAL,
-                        now=now,
-                        params={"member": member.id},
-                    )
+                    tell(uow, DEPUTY_ENDED_NOTICE, [replaced], now, member=member.id)
             absence = Absence(
                 member_id=member.id,
                 deputy_id=deputy.id if deputy else None,
@@ -189,12 +183,8 @@ class AvailabilityService:
                 deputy=deputy.id if deputy else None,
             )
             if deputy is not None:
-                uow.deliveries.enqueue(
-                    kind=DEPUTY_NOTICE,
-                    member_ids=[deputy.id],
-                    priority=Priority.NORMAL,
-                    now=now,
-                    params={"member": member.id, "until": until.isoformat()},
+                tell(
+                    uow, DEPUTY_NOTICE, [deputy.id], now, member=member.id, until=until.isoformat()
                 )
             await uow.commit()
             return _absence_view(absence, deputy)
@@ -213,13 +203,7 @@ class AvailabilityService:
             )
             deputy = await uow.members.get(absence.deputy_id) if absence.deputy_id else None
             if deputy is not None:
-                uow.deliveries.enqueue(
-                    kind=DEPUTY_ENDED_NOTICE,
-                    member_ids=[deputy.id],
-                    priority=Priority.NORMAL,
-                    now=now,
-                    params={"member": member.id},
-                )
+                tell(uow, DEPUTY_ENDED_NOTICE, [deputy.id], now, member=member.id)
             await uow.commit()
             return _absence_view(absence, deputy)
 
@@ -328,13 +312,14 @@ class AvailabilityService:
                 for c in await uow.members.coordinators_for(region, self._network.statewide_region)
                 if c.id != member.id
             ]
-            uow.deliveries.enqueue(
-                kind=REGION_REQUEST_NOTICE,
-                member_ids=coordinators,
-                priority=Priority.NORMAL,
-                now=now,
+            tell(
+                uow,
+                REGION_REQUEST_NOTICE,
+                coordinators,
+                now,
                 subject_id=request.id,
-                params={"member": member.id, "region": region},
+                member=member.id,
+                region=region,
             )
             uow.audit.record(
                 member_actor(member.id),
@@ -381,12 +366,13 @@ class AvailabilityService:
                 region=view.region,
                 request=view.id,
             )
-            uow.deliveries.enqueue(
-                kind=REGION_DECISION_NOTICE,
-                member_ids=[member.id],
-                priority=Priority.NORMAL,
-                now=now,
-                params={"region": view.region, "decision": "confirmed" if confirm else "declined"},
+            tell(
+                uow,
+                REGION_DECISION_NOTICE,
+                [member.id],
+                now,
+                region=view.region,
+                decision="confirmed" if confirm else "declined",
             )
             await uow.commit()
             return RegionDecision(view, MemberView.of(member), confirm)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -33,24 +34,21 @@ class Scheduler:
 
     def at(self, key: str, when: datetime, job: Task) -> None:
         """Run `job` at `when`; a time in the past (missed while the bot was down) runs now."""
-        self._scheduler.add_job(
-            job,
-            DateTrigger(run_date=when),
-            id=key,
-            replace_existing=True,
-            misfire_grace_time=None,
-            coalesce=True,
-        )
+        self._add(key, DateTrigger(run_date=when), job)
 
     def every(self, key: str, seconds: float, job: Task) -> None:
+        self._add(key, IntervalTrigger(seconds=seconds), job, max_instances=1)
+
+    def _add(self, key: str, trigger: BaseTrigger, job: Task, **options: int) -> None:
+        """One job per key (a new one replaces it); missed runs run once, however late."""
         self._scheduler.add_job(
             job,
-            IntervalTrigger(seconds=seconds),
+            trigger,
             id=key,
             replace_existing=True,
-            max_instances=1,
-            coalesce=True,
             misfire_grace_time=None,
+            coalesce=True,
+            **options,
         )
 
     def cancel(self, key: str) -> None:

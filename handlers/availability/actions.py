@@ -8,7 +8,7 @@ from bot.availability import parse_day
 from bot.errors import DomainError
 from bot.timing.quiet import parse_quiet_hours
 from handlers.availability.views import absence_text, regions_text
-from handlers.common.callbacks import Button
+from handlers.common.callbacks import Button, pressed
 from handlers.common.context import CoraContext
 from handlers.common.render import (
     edit_html,
@@ -89,12 +89,9 @@ async def regions(update: Update, context: CoraContext) -> None:
 
 async def region_button(update: Update, context: CoraContext, button: Button) -> None:
     """A coordinator confirms or declines a member's further region."""
-    query = update.callback_query
-    assert query is not None
-    if not button.id.isdigit() or button.action not in ("ok", "no"):
-        raise DomainError("button.invalid")
+    query = pressed(update)
     decision = await context.services.availability.decide_region(
-        context.active_member.id, int(button.id), confirm=button.action == "ok"
+        context.active_member.id, button.number("ok", "no"), confirm=button.action == "ok"
     )
     await query.answer()
     await edit_html(

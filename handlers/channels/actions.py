@@ -6,18 +6,15 @@ from telegram import Update
 
 from bot.channels import ChannelView
 from bot.errors import DomainError
-from handlers.channels.views import MEMBERSHIP_WORDS, channel_list, rule_text
-from handlers.common.callbacks import Button
+from handlers.channels.views import MEMBERSHIP_WORDS, channel_details, channel_list, channel_text
+from handlers.common.callbacks import Button, pressed
 from handlers.common.context import CoraContext
 from handlers.common.render import (
     chunk_lines,
     edit_html,
     plain,
-    region_name,
     say,
-    sector_name,
     send_html,
-    tr,
 )
 from storage.models import ChannelMembership
 
@@ -41,16 +38,12 @@ async def list_channels(update: Update, context: CoraContext) -> None:
 
 async def channel_button(update: Update, context: CoraContext, button: Button) -> None:
     """Join and leave buttons of /channels."""
-    query = update.callback_query
-    assert query is not None
-    if not button.id.isdigit() or button.action not in ("join", "leave"):
-        raise DomainError("button.invalid")
+    query = pressed(update)
+    channel_id = button.number("join", "leave")
     service = context.services.channels
     member = context.active_member
-    if button.action == "join":
-        channel = await service.join(member.id, int(button.id))
-    else:
-        channel = await service.leave(member.id, int(button.id))
+    act = service.join if button.action == "join" else service.leave
+    channel = await act(member.id, channel_id)
     done = "channel.joined" if button.action == "join" else "channel.left"
     await query.answer(plain(context, done, name=channel.name))
     text, markup = channel_list(context, await service.list_for(member.id))
@@ -63,44 +56,7 @@ async def show_channel(update: Update, context: CoraContext) -> None:
     if not ref:
         raise DomainError("channel.ref_expected")
     details = await context.services.channels.details(context.active_member.id, ref)
-    network = context.services.network
-    if details.channel is not None:
-        channel = details.channel
-        head = tr(
-            context,
-            "channel.details",
-            name=channel.name,
-            ref=channel.slug,
-            rule=rule_text(network, channel.sectors, channel.regions, context.language),
-            membership=plain(context, f"channel.membership.{channel.membership}"),
-            count=len(details.members),
-        )
-    else:
-        assert details.implicit is not None
-        implicit = details.implicit
-        name = (
-            sector_name(network, implicit.code, context.language)
-            if implicit.kind == "sector"
-            else region_name(network, implicit.code, context.language)
-        )
-        head = tr(
-            context,
-            f"channel.details.{implicit.kind}",
-            name=name,
-            ref=implicit.code,
-            count=len(details.members),
-        )
-    lines = [
-        tr(
-            context,
-            "channel.member_line",
-            id=member_id,
-            name=name or "–",
-            sector=sector_name(network, sector, context.language),
-            region=region or "–",
-        )
-        for member_id, name, sector, region in details.members
-    ]
+    head, *lines = channel_details(context, details)
     for text in chunk_lines(lines, head):
         await send_html(update, text)
 
@@ -145,14 +101,4 @@ async def archive_channel(update: Update, context: CoraContext) -> None:
 async def _say_channel(
     update: Update, context: CoraContext, key: str, channel: ChannelView, **params: int
 ) -> None:
-    network = context.services.network
-    text = tr(
-        context,
-        key,
-        name=channel.name,
-        ref=channel.slug,
-        rule=rule_text(network, channel.sectors, channel.regions, context.language),
-        membership=plain(context, f"channel.membership.{channel.membership}"),
-        **params,
-    )
-    await send_html(update, text)
+    await send_html(update, channel_text(context, key, channel, **params))

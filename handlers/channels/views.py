@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardMarkup
 
 from bot import i18n
-from bot.channels import ChannelList, TargetView
+from bot.channels import ChannelList, ChannelView, TargetView
+from bot.channels.rules import ChannelDetails, ImplicitChannel
 from bot.network import Network
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
@@ -55,49 +56,85 @@ def target_text(network: Network, target: TargetView, language: str) -> str:
     return " + ".join(parts)
 
 
+def implicit_name(context: CoraContext, implicit: ImplicitChannel) -> str:
+    """The name of a sector's or a region's channel."""
+    name = sector_name if implicit.kind == "sector" else region_name
+    return name(context.services.network, implicit.code, context.language)
+
+
+def channel_text(context: CoraContext, key: str, channel: ChannelView, **params: int) -> str:
+    """A text about one topical channel: its name, reference, rule and kind of membership."""
+    return tr(
+        context,
+        key,
+        name=channel.name,
+        ref=channel.slug,
+        rule=rule_text(
+            context.services.network, channel.sectors, channel.regions, context.language
+        ),
+        membership=plain(context, f"channel.membership.{channel.membership}"),
+        **params,
+    )
+
+
+def channel_details(context: CoraContext, details: ChannelDetails) -> list[str]:
+    """`/channel`: the head (rule or implied channel), then one line per member."""
+    count = len(details.members)
+    if details.channel is not None:
+        head = channel_text(context, "channel.details", details.channel, count=count)
+    else:
+        assert details.implicit is not None
+        implicit = details.implicit
+        head = tr(
+            context,
+            f"channel.details.{implicit.kind}",
+            name=implicit_name(context, implicit),
+            ref=implicit.code,
+            count=count,
+        )
+    network = context.services.network
+    return [head] + [
+        tr(
+            context,
+            "channel.member_line",
+            id=member_id,
+            name=name or "–",
+            sector=sector_name(network, sector, context.language),
+            region=region or "–",
+        )
+        for member_id, name, sector, region in details.members
+    ]
+
+
+def _topical_line(context: CoraContext, channel: ChannelView) -> str:
+    state = "joined" if channel.joined else ("open" if channel.admitted else "outside")
+    if not channel.is_opt_in and channel.admitted:
+        state = "automatic"
+    rule = rule_text(context.services.network, channel.sectors, channel.regions, context.language)
+    return tr(context, f"channels.line.{state}", name=channel.name, ref=channel.slug, rule=rule)
+
+
 def channel_list(
     context: CoraContext, channels: ChannelList
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    network = context.services.network
+    """`/channels`: the implied channels, the topical ones, join or leave buttons."""
     lines = [tr(context, "channels.header")]
-    for implicit in channels.implicit:
-        name = (
-            sector_name(network, implicit.code, context.language)
-            if implicit.kind == "sector"
-            else region_name(network, implicit.code, context.language)
+    lines += [
+        tr(
+            context,
+            f"channels.implicit.{implicit.kind}",
+            name=implicit_name(context, implicit),
+            ref=implicit.code,
         )
-        lines.append(
-            tr(
-                context,
-                f"channels.implicit.{implicit.kind}",
-                name=name,
-                ref=implicit.code,
-            )
-        )
+        for implicit in channels.implicit
+    ]
+    lines += [_topical_line(context, channel) for channel in channels.topical]
     rows = []
     for channel in channels.topical:
-        state = "joined" if channel.joined else ("open" if channel.admitted else "outside")
-        if not channel.is_opt_in and channel.admitted:
-            state = "automatic"
-        lines.append(
-            tr(
-                context,
-                f"channels.line.{state}",
-                name=channel.name,
-                ref=channel.slug,
-                rule=rule_text(network, channel.sectors, channel.regions, context.language),
-            )
-        )
         if channel.is_opt_in and channel.admitted:
             action = "leave" if channel.joined else "join"
-            rows.append(
-                [
-                    (
-                        plain(context, f"button.channel_{action}", name=channel.name),
-                        Button(Kind.CHANNEL, str(channel.id), action).encode(),
-                    )
-                ]
-            )
+            label = plain(context, f"button.channel_{action}", name=channel.name)
+            rows.append([(label, Button(Kind.CHANNEL, str(channel.id), action).encode())])
     if not channels.topical:
         lines.append(tr(context, "channels.no_topical"))
     return "\n".join(lines), keyboard(rows) if rows else None

@@ -10,8 +10,14 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.i18n import pick_language
 from bot.membership import MemberView
-from handlers.common.callbacks import SELF_SERVICE_KINDS, UNVERIFIED_KINDS, decode
-from handlers.common.commands import Audience, CommandRegistry, audience_of, command_name
+from handlers.common.callbacks import SELF_SERVICE_KINDS, UNVERIFIED_KINDS, Button, decode
+from handlers.common.commands import (
+    Audience,
+    Command,
+    CommandRegistry,
+    audience_of,
+    command_name,
+)
 from handlers.common.context import CoraContext
 from handlers.common.render import plain, say
 from storage.models import MemberStatus
@@ -45,77 +51,87 @@ class AccessGate:
             raise ApplicationHandlerStop
         member = await context.services.membership.find_by_telegram(user.id)
         context.member = member
-        context.language = pick_language(
-            member.language if member else None,
-            user.language_code,
-            context.services.settings.cora_default_language,
-        )
+        _pick_language(context, member.language if member else None, user.language_code)
         refusal = self._refusal(update, context, member)
-        if refusal is None:
-            return
-        log.info(
-            "refused %s from %s (%s)",
-            _kind(update),
-            f"member {member.id}" if member else "a stranger",
-            member.status if member else "unknown",
-        )
-        if update.callback_query:
-            await update.callback_query.answer(plain(context, refusal), show_alert=True)
-        elif update.message:
-            await say(update, context, refusal)
-        raise ApplicationHandlerStop
+        if refusal is not None:
+            await _refuse(update, context, member, refusal)
+            raise ApplicationHandlerStop
 
     def _refusal(
         self, update: Update, context: CoraContext, member: MemberView | None
     ) -> str | None:
         """The message key explaining why this update is refused, or None to let it through."""
-        audience = audience_of(member)
-        joining = member is None or member.status in _JOINING
-        message = update.message
+        message, query = update.message, update.callback_query
         name = command_name(message.text, context.bot.username) if message else None
         command = self._registry.get(name) if name else None
-        if member is not None and command is not None and command.self_service:
+        button = decode(query.data) if query else None
+        if member is not None and (
+            (command is not None and command.self_service)
+            or (button is not None and button.kind in SELF_SERVICE_KINDS)
+        ):
             return None
-        if member is not None and update.callback_query:
-            button = decode(update.callback_query.data)
-            if button is not None and button.kind in SELF_SERVICE_KINDS:
-                return None
+        audience = audience_of(member)
         if audience >= Audience.MEMBER:
-            if name is None:
-                return None
-            command = self._registry.get(name)
-            if command is None:
-                return "command.unknown"
-            if command.audience > audience:
-                return "error.coordinators_only"
-            return None
-        if not joining:
+            return _member_refusal(name, command, audience)
+        if member is not None and member.status not in _JOINING:
             # Pending, rejected or revoked: only a fresh invitation link may change anything.
-            if name == "start" and message is not None and len((message.text or "").split()) > 1:
-                return None
-            return _explanation(member)
-        if update.callback_query:
-            button = decode(update.callback_query.data)
-            return None if button and button.kind in UNVERIFIED_KINDS else _explanation(member)
-        if message is None:
-            return "access.unsupported"
-        if name is not None:
-            command = self._registry.get(name)
-            return (
-                None if command and command.audience == Audience.EVERYONE else _explanation(member)
-            )
-        return None if member is not None else _explanation(member)
+            words = len((message.text or "").split()) if message else 0
+            return None if name == "start" and words > 1 else _explanation(member)
+        return _joining_refusal(update, member, name, command, button)
 
     async def _refuse_group(self, update: Update, context: CoraContext) -> None:
         message = update.message
         if message and command_name(message.text, context.bot.username) is not None:
             user = update.effective_user
-            context.language = pick_language(
-                None,
-                user.language_code if user else None,
-                context.services.settings.cora_default_language,
-            )
+            _pick_language(context, None, user.language_code if user else None)
             await say(update, context, "access.private_only", bot=context.bot.username)
+
+
+def _pick_language(context: CoraContext, chosen: str | None, client: str | None) -> None:
+    default = context.services.settings.cora_default_language
+    context.language = pick_language(chosen, client, default)
+
+
+async def _refuse(
+    update: Update, context: CoraContext, member: MemberView | None, refusal: str
+) -> None:
+    """Log the refusal (without the text) and explain it where the person acted."""
+    log.info(
+        "refused %s from %s (%s)",
+        _kind(update),
+        f"member {member.id}" if member else "a stranger",
+        member.status if member else "unknown",
+    )
+    if update.callback_query:
+        await update.callback_query.answer(plain(context, refusal), show_alert=True)
+    elif update.message:
+        await say(update, context, refusal)
+
+
+def _joining_refusal(
+    update: Update,
+    member: MemberView | None,
+    name: str | None,
+    command: Command | None,
+    button: Button | None,
+) -> str | None:
+    """Someone joining, or a stranger, may press the joining buttons and use open commands."""
+    if update.callback_query:
+        return None if button and button.kind in UNVERIFIED_KINDS else _explanation(member)
+    if update.message is None:
+        return "access.unsupported"
+    if name is not None:
+        return None if command and command.audience == Audience.EVERYONE else _explanation(member)
+    return None if member is not None else _explanation(member)
+
+
+def _member_refusal(name: str | None, command: Command | None, audience: Audience) -> str | None:
+    """Members may use any known command their role allows."""
+    if name is None:
+        return None
+    if command is None:
+        return "command.unknown"
+    return "error.coordinators_only" if command.audience > audience else None
 
 
 def _explanation(member: MemberView | None) -> str:

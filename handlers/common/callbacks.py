@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 
+from bot.errors import DomainError
 from handlers.common.context import CoraContext
 from handlers.common.render import plain
 
@@ -59,6 +60,20 @@ class Button:
             raise ValueError(f"callback data out of scheme: {data!r}")
         return data
 
+    def number(self, *actions: str) -> int:
+        """The id of a button that names a record by number, for one of these actions; any
+        other button gets the polite refusal."""
+        if self.action not in actions or not self.id.isdigit() or len(self.id) > 12:
+            raise DomainError("button.invalid")
+        return int(self.id)
+
+
+def pressed(update: Update) -> CallbackQuery:
+    """The callback query of a button press."""
+    query = update.callback_query
+    assert query is not None
+    return query
+
 
 def decode(data: str | None) -> Button | None:
     """Parse callback data; anything outside the scheme (forged, stale, garbage) gives None."""
@@ -90,8 +105,7 @@ class ButtonRouter:
 
     async def route(self, update: Update, context: CoraContext) -> None:
         """Dispatch a callback query to its feature; unknown data only gets an explanation."""
-        query = update.callback_query
-        assert query is not None
+        query = pressed(update)
         button = decode(query.data)
         handler = self._routes.get(button.kind) if button else None
         if button is None or handler is None:

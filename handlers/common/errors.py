@@ -63,17 +63,24 @@ async def handle_error(update: object, context: CoraContext) -> None:
         # Only the type and the update id: tracebacks of our code are fine, message bodies not.
         log.error("update %s failed", update.update_id, exc_info=error)
     try:
-        language = await _language(update, context)
-        timezone = context.services.settings.cora_timezone
-        params = {name: _shown(value, language, timezone) for name, value in params.items()}
-        if isinstance(error, PersonalDataError):
-            params["findings"] = findings_text(language, error.findings)
-        if update.callback_query:
-            await update.callback_query.answer(text(language, key, **params), show_alert=True)
-        elif update.effective_chat:
-            await update.effective_chat.send_message(
-                html_text(language, key, **params), parse_mode=ParseMode.HTML
-            )
+        await _reply(update, context, error, key, params)
     except TelegramError as reply_error:
         log.warning("could not send the error reply: %s", reply_error)
     raise ApplicationHandlerStop
+
+
+async def _reply(
+    update: Update, context: CoraContext, error: object, key: str, params: dict[str, object]
+) -> None:
+    """The explanation in the person's language, where they acted."""
+    language = await _language(update, context)
+    timezone = context.services.settings.cora_timezone
+    params = {name: _shown(value, language, timezone) for name, value in params.items()}
+    if isinstance(error, PersonalDataError):
+        params["findings"] = findings_text(language, error.findings)
+    if update.callback_query:
+        await update.callback_query.answer(text(language, key, **params), show_alert=True)
+    elif update.effective_chat:
+        await update.effective_chat.send_message(
+            html_text(language, key, **params), parse_mode=ParseMode.HTML
+        )

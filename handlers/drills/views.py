@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot import i18n
 from bot.delivery import Job
 from bot.drills import DrillResult
@@ -48,82 +50,102 @@ def result_lines(
 ) -> list[str]:
     """Reach, the time to each acknowledgement, per sector, and who did not answer (by number
     and name: the coordinator who ran the drill follows up with them)."""
-    alert = result.alert
+    text = _ResultText(result, network, language, timezone, limit)
+    return [*text.head(), *text.acks(), *text.sectors(), *text.people()]
 
-    def t(key: str, **params: object) -> str:
-        return i18n.html_text(language, key, **params)
 
-    percent = round(100 * result.delivered / result.members) if result.members else 0
-    lines = [
-        drill_banner(language, alert)
-        + t(
-            "drill.result.head",
-            ref=alert.ref,
-            sectors=sectors_text(network, alert.sectors, language),
-            region=region_name(network, alert.region, language),
-            time=local_time(alert.created_at, timezone, language),
-        ),
-        t(
-            "drill.result.reach",
-            delivered=result.delivered,
-            members=result.members,
-            percent=percent,
-        ),
-    ]
-    if result.unreachable or result.failed or result.pending:
-        lines.append(
-            t(
-                "drill.result.undelivered",
-                unreachable=result.unreachable,
-                failed=result.failed,
-                pending=result.pending,
-            )
-        )
-    first = result.first_ack_seconds
-    lines.append(
-        t("drill.result.first", time=duration(first))
-        if first is not None
-        else t("drill.result.no_ack")
-    )
-    if result.acks:
-        lines.append(t("drill.result.acks", count=len(result.acks)))
-        lines.extend(
-            _listed(
-                [
-                    t(
-                        "drill.result.ack",
-                        time=duration(ack.seconds),
-                        member=member_text(network, ack.member, language),
-                    )
-                    for ack in result.acks
-                ],
-                limit,
-                language,
-                alert.ref,
-            )
-        )
-    if len(result.sectors) > 1:
-        lines.append(t("drill.result.sectors"))
-        for reach in result.sectors:
+@dataclass(frozen=True)
+class _ResultText:
+    """The parts of a drill's result, each a list of lines; `limit` shortens the lists."""
+
+    result: DrillResult
+    network: Network
+    language: str
+    timezone: str
+    limit: int | None
+
+    def t(self, key: str, **params: object) -> str:
+        return i18n.html_text(self.language, key, **params)
+
+    def head(self) -> list[str]:
+        result, alert, language = self.result, self.result.alert, self.language
+        percent = round(100 * result.delivered / result.members) if result.members else 0
+        lines = [
+            drill_banner(language, alert)
+            + self.t(
+                "drill.result.head",
+                ref=alert.ref,
+                sectors=sectors_text(self.network, alert.sectors, language),
+                region=region_name(self.network, alert.region, language),
+                time=local_time(alert.created_at, self.timezone, language),
+            ),
+            self.t(
+                "drill.result.reach",
+                delivered=result.delivered,
+                members=result.members,
+                percent=percent,
+            ),
+        ]
+        if result.unreachable or result.failed or result.pending:
             lines.append(
-                t(
-                    "drill.result.sector",
-                    sector=sector_name(network, reach.sector, language),
-                    delivered=reach.delivered,
-                    members=reach.members,
-                    acknowledged=reach.acknowledged,
-                    first=duration(reach.first_ack_seconds)
-                    if reach.first_ack_seconds is not None
-                    else "–",
+                self.t(
+                    "drill.result.undelivered",
+                    unreachable=result.unreachable,
+                    failed=result.failed,
+                    pending=result.pending,
                 )
             )
-    if result.not_answered:
-        lines.append(t("drill.result.not_answered", count=len(result.not_answered)))
-        lines.extend(_members(result.not_answered, network, language, limit, alert.ref))
-    if result.away:
-        lines.append(t("drill.result.away", count=len(result.away)))
-        lines.extend(_members(result.away, network, language, limit, alert.ref))
-    return lines
+        return lines
+
+    def acks(self) -> list[str]:
+        first, acks = self.result.first_ack_seconds, self.result.acks
+        lines = [
+            self.t("drill.result.first", time=duration(first))
+            if first is not None
+            else self.t("drill.result.no_ack")
+        ]
+        if acks:
+            lines.append(self.t("drill.result.acks", count=len(acks)))
+            listed = [
+                self.t(
+                    "drill.result.ack",
+                    time=duration(ack.seconds),
+                    member=member_text(self.network, ack.member, self.language),
+                )
+                for ack in acks
+            ]
+            lines.extend(_listed(listed, self.limit, self.language, self.result.alert.ref))
+        return lines
+
+    def sectors(self) -> list[str]:
+        if len(self.result.sectors) <= 1:
+            return []
+        return [self.t("drill.result.sectors")] + [
+            self.t(
+                "drill.result.sector",
+                sector=sector_name(self.network, reach.sector, self.language),
+                delivered=reach.delivered,
+                members=reach.members,
+                acknowledged=reach.acknowledged,
+                first=duration(reach.first_ack_seconds)
+                if reach.first_ack_seconds is not None
+                else "–",
+            )
+            for reach in self.result.sectors
+        ]
+
+    def people(self) -> list[str]:
+        """Who did not answer, and who was away."""
+        lines = []
+        ref = self.result.alert.ref
+        for key, members in (
+            ("drill.result.not_answered", self.result.not_answered),
+            ("drill.result.away", self.result.away),
+        ):
+            if members:
+                lines.append(self.t(key, count=len(members)))
+                lines.extend(_members(members, self.network, self.language, self.limit, ref))
+        return lines
 
 
 def _members(

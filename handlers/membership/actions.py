@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.errors import DomainError
 from bot.i18n import LANGUAGES
-from bot.membership import Progress, Step, TelegramIdentity, next_step
-from handlers.common.callbacks import Button, Kind
+from bot.membership import MemberView, Progress, Step, TelegramIdentity, next_step
+from handlers.common.callbacks import Button, Kind, pressed
 from handlers.common.commands import (
     Audience,
     CommandRegistry,
@@ -40,6 +40,7 @@ from handlers.membership.views import (
     _invite_line,
     _role_suffix,
     _withdraw_button,
+    place_buttons,
 )
 from storage.models import MemberStatus, Role
 
@@ -65,21 +66,16 @@ def parse_member_id(args: list[str] | None) -> int:
     return int(raw)
 
 
+async def _sync_menu(context: CoraContext, member: MemberView, language: str | None = None) -> None:
+    """Show the member the commands their role allows (in the default language unless given)."""
+    default = context.services.settings.cora_default_language
+    await sync_member_menu(context.bot, _registry(context), member, language or default)
+
+
 async def start(update: Update, context: CoraContext) -> None:
     """Redeem an invite token, or begin (or continue) an access request."""
-    membership = context.services.membership
     if context.args:
-        progress = await membership.redeem_invite(_identity(update), context.args[0])
-        invited = progress.member
-        await say(
-            update,
-            context,
-            "join.invited",
-            sector=sector_label(context, invited.sector),
-            region=region_label(context, invited.region),
-            role=plain(context, f"role.{invited.role}"),
-        )
-        await ask_next(update, context, progress)
+        await _redeem(update, context, context.args[0])
         return
     member = context.member
     if member is not None and member.status not in (MemberStatus.APPLYING,):
@@ -89,40 +85,37 @@ async def start(update: Update, context: CoraContext) -> None:
         key = "start.already_member" if member.is_active else f"access.{member.status}"
         await say(update, context, key, name=member.display_name or "")
         return
-    progress = await membership.start_request(_identity(update))
+    progress = await context.services.membership.start_request(_identity(update))
     if member is None:
         await say(update, context, "join.request_intro")
     await ask_next(update, context, progress)
 
 
+async def _redeem(update: Update, context: CoraContext, token: str) -> None:
+    progress = await context.services.membership.redeem_invite(_identity(update), token)
+    invited = progress.member
+    await say(
+        update,
+        context,
+        "join.invited",
+        sector=sector_label(context, invited.sector),
+        region=region_label(context, invited.region),
+        role=plain(context, f"role.{invited.role}"),
+    )
+    await ask_next(update, context, progress)
+
+
 async def ask_next(update: Update, context: CoraContext, progress: Progress) -> None:
     """Ask the next question of the joining dialog, or say how it ended."""
-    network = context.services.network
     match progress.step:
-        case Step.SECTOR:
-            buttons = [
-                (place.label(context.language), Button(Kind.JOIN, code, "sector").encode())
-                for code, place in network.sectors.items()
-            ]
-            await say(update, context, "join.ask_sector", markup=keyboard(rows_of(buttons, 2)))
-        case Step.REGION:
-            buttons = [
-                (place.label(context.language), Button(Kind.JOIN, code, "region").encode())
-                for code, place in network.regions.items()
-            ]
-            await say(update, context, "join.ask_region", markup=keyboard(rows_of(buttons, 2)))
-        case Step.INSTITUTION:
-            await say(update, context, "join.ask_institution")
-        case Step.NAME:
-            await say(update, context, "join.ask_name")
+        case Step.SECTOR | Step.REGION:
+            markup = keyboard(rows_of(place_buttons(context, progress.step), 2))
+            await say(update, context, f"join.ask_{progress.step}", markup=markup)
+        case Step.INSTITUTION | Step.NAME:
+            await say(update, context, f"join.ask_{progress.step}")
         case Step.DONE if progress.member.is_active:
             await say(update, context, "join.activated", name=progress.member.display_name or "")
-            await sync_member_menu(
-                context.bot,
-                _registry(context),
-                progress.member,
-                context.services.settings.cora_default_language,
-            )
+            await _sync_menu(context, progress.member)
         case Step.DONE:
             await say(update, context, "join.submitted")
 
@@ -140,8 +133,7 @@ async def joining_text(update: Update, context: CoraContext) -> None:
 
 async def join_button(update: Update, context: CoraContext, button: Button) -> None:
     """Sector and region buttons of an access request."""
-    query = update.callback_query
-    assert query is not None
+    query = pressed(update)
     member = context.member
     if member is None or member.status != MemberStatus.APPLYING:
         await query.answer(plain(context, "join.step_outdated"), show_alert=True)
@@ -218,8 +210,8 @@ async def language(update: Update, context: CoraContext) -> None:
 
 
 async def language_button(update: Update, context: CoraContext, button: Button) -> None:
-    query = update.callback_query
-    assert query is not None
+    """The language buttons of /language."""
+    query = pressed(update)
     if button.id not in LANGUAGES:
         raise DomainError("button.invalid")
     await _set_language(update, context, button.id)
@@ -233,7 +225,7 @@ async def _set_language(update: Update, context: CoraContext, choice: str) -> No
         member = await context.services.membership.set_language(context.member.id, choice)
         context.member = member
         if member.is_coordinator:
-            await sync_member_menu(context.bot, _registry(context), member, choice)
+            await _sync_menu(context, member, choice)
 
 
 async def cancel(update: Update, context: CoraContext) -> None:
@@ -267,26 +259,22 @@ async def invites(update: Update, context: CoraContext) -> None:
     """`/invites`: the coordinator's own links that still admit someone, each with a button
     to withdraw it."""
     active = await context.services.membership.list_invites(context.active_member.id)
-    if not active:
-        await say(update, context, "invites.none")
-        return
-    await say(update, context, "invites.header", count=len(active))
-    for item in active[:20]:
-        await send_html(
-            update,
-            _invite_line(context, item),
-            markup=keyboard([[_withdraw_button(context.language, item.id)]]),
-        )
+    await _each_with_buttons(
+        update,
+        context,
+        "invites",
+        [
+            (_invite_line(context, item), keyboard([[_withdraw_button(context.language, item.id)]]))
+            for item in active
+        ],
+    )
 
 
 async def invite_button(update: Update, context: CoraContext, button: Button) -> None:
     """Withdraw one of the coordinator's own links (from /invites or a redemption notice)."""
-    query = update.callback_query
-    assert query is not None
-    if button.action != "withdraw" or not button.id.isdigit() or len(button.id) > 12:
-        raise DomainError("button.invalid")
+    query = pressed(update)
     withdrawn = await context.services.membership.withdraw_invite(
-        context.active_member.id, int(button.id)
+        context.active_member.id, button.number("withdraw")
     )
     await query.answer()
     await edit_html(
@@ -304,13 +292,27 @@ async def invite_button(update: Update, context: CoraContext, button: Button) ->
 async def pending(update: Update, context: CoraContext) -> None:
     """List open access requests, each with approve/reject buttons."""
     requests = await context.services.membership.list_pending(context.active_member.id)
-    if not requests:
-        await say(update, context, "pending.none")
+    await _each_with_buttons(
+        update,
+        context,
+        "pending",
+        [
+            (member_line(context, applicant), _decision_buttons(context.language, applicant.id))
+            for applicant in requests
+        ],
+    )
+
+
+async def _each_with_buttons(
+    update: Update, context: CoraContext, key: str, items: list[tuple[str, InlineKeyboardMarkup]]
+) -> None:
+    """A header, then (at most 20) messages each with its own buttons; `<key>.none` if empty."""
+    if not items:
+        await say(update, context, f"{key}.none")
         return
-    await say(update, context, "pending.header", count=len(requests))
-    for applicant in requests[:20]:
-        buttons = _decision_buttons(context.language, applicant.id)
-        await send_html(update, member_line(context, applicant), markup=buttons)
+    await say(update, context, f"{key}.header", count=len(items))
+    for text, markup in items[:20]:
+        await send_html(update, text, markup=markup)
 
 
 async def approve(update: Update, context: CoraContext) -> None:
@@ -330,11 +332,9 @@ async def revoke(update: Update, context: CoraContext) -> None:
 
 async def member_button(update: Update, context: CoraContext, button: Button) -> None:
     """Approve/reject buttons on requests; revoke on a redemption or urgent-limit notice."""
-    query = update.callback_query
-    assert query is not None
-    if button.action not in ("approve", "reject", "revoke") or not button.id.isdigit():
-        raise DomainError("button.invalid")
-    text = await _decision(context, button.action, int(button.id))
+    query = pressed(update)
+    member_id = button.number("approve", "reject", "revoke")
+    text = await _decision(context, button.action, member_id)
     await query.answer()
     await edit_html(query, text)
 
@@ -354,12 +354,7 @@ async def _decision(context: CoraContext, action: str, member_id: int) -> str:
     }[action]
     result = await decision(actor, member_id)
     if result.member.role == Role.COORDINATOR:
-        await sync_member_menu(
-            context.bot,
-            _registry(context),
-            result.member,
-            context.services.settings.cora_default_language,
-        )
+        await _sync_menu(context, result.member)
     return tr(context, f"decision.{action}.done", member=member_line(context, result.member))
 
 
@@ -378,9 +373,7 @@ async def change(update: Update, context: CoraContext) -> None:
     changed = await context.services.membership.change(
         context.active_member.id, member_id, **fields
     )
-    await sync_member_menu(
-        context.bot, _registry(context), changed, context.services.settings.cora_default_language
-    )
+    await _sync_menu(context, changed)
     await say(
         update,
         context,

@@ -10,7 +10,7 @@ from bot import i18n
 from bot.availability import AbsenceView
 from bot.delivery import Job
 from bot.i18n import Markup
-from bot.membership import InviteView, MemberView
+from bot.membership import InviteView, MemberView, Step
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.render import (
@@ -42,6 +42,16 @@ def _withdraw_button(language: str, invite_id: int) -> tuple[str, str]:
         i18n.text(language, "button.withdraw_invite"),
         Button(Kind.INVITE, str(invite_id), "withdraw").encode(),
     )
+
+
+def place_buttons(context: CoraContext, step: Step) -> list[tuple[str, str]]:
+    """One button per sector (or region) to choose from while requesting access."""
+    network = context.services.network
+    places = network.sectors if step == Step.SECTOR else network.regions
+    return [
+        (place.label(context.language), Button(Kind.JOIN, code, str(step)).encode())
+        for code, place in places.items()
+    ]
 
 
 async def render_request(job: Job, cache: RenderCache) -> Rendered:

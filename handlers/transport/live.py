@@ -7,12 +7,11 @@ more reaches the person this way."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
@@ -22,6 +21,7 @@ from telegram.ext import ExtBot
 from bot.membership import MemberView
 from handlers.common.render import HTML, NO_PREVIEW
 from handlers.transport.ratelimit import Lane, Pace
+from handlers.transport.worker import Worker
 
 log = logging.getLogger(__name__)
 _MAX_SHOWN = 10_000
@@ -45,19 +45,22 @@ class LiveMessage:
 Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
-class LiveMessages:
-    def __init__(self, bot: ExtBot[Any], refresh: Refresh, *, min_interval: float = 3.0) -> None:
-        self._bot = bot
-        self._refresh = refresh
-        self._min_interval = min_interval
-        self._dirty: set[Hashable] = set()
-        self._last_edit: dict[Hashable, float] = {}
-        self._shown: dict[tuple[int, int], bytes] = {}
-        self._wake = asyncio.Event()
-        self._settled = asyncio.Event()  # nothing left to show
+@dataclass(eq=False)
+class LiveMessages(Worker):
+    """Shows the live messages of dirty keys, each key at most once per `min_interval`."""
+
+    task_name = "live-messages"
+    bot: ExtBot[Any]
+    refresh: Refresh
+    _: KW_ONLY
+    min_interval: float = 3.0
+    _dirty: set[Hashable] = field(default_factory=set, init=False)
+    _last_edit: dict[Hashable, float] = field(default_factory=dict, init=False)
+    _shown: dict[tuple[int, int], bytes] = field(default_factory=dict, init=False)
+    _settled: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # all shown
+
+    def __post_init__(self) -> None:
         self._settled.set()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
 
     def touch(self, keys: Iterable[Hashable]) -> None:
         before = len(self._dirty)
@@ -66,17 +69,6 @@ class LiveMessages:
             self._settled.clear()
             self._wake.set()
 
-    async def start(self) -> None:
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="live-messages")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
     async def settled(self) -> None:
         """Return once every change touched so far is shown (or found not to be shown)."""
         await self._settled.wait()
@@ -84,78 +76,80 @@ class LiveMessages:
     async def _run(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            now = time.monotonic()
-            ready = [
-                k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self._min_interval
-            ]
-            for key in ready:
-                self._dirty.discard(key)
-                try:
-                    await self._update(key)
-                except Exception:
-                    log.exception("could not refresh live message %s", key)
-                self._last_edit[key] = time.monotonic()
+            await self._show_ready()
             if not self._dirty:
                 self._settled.set()
             if self._stopping:
                 break
             self._forget_old()
             waits = [
-                self._min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
+                self.min_interval - (time.monotonic() - self._last_edit.get(k, -1e9))
                 for k in self._dirty
             ]
-            timeout = max(0.05, min(waits)) if waits else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._wait(max(0.05, min(waits)) if waits else None)
+
+    async def _show_ready(self) -> None:
+        """Show every dirty key whose last edit is at least `min_interval` ago."""
+        now = time.monotonic()
+        ready = [k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self.min_interval]
+        for key in ready:
+            self._dirty.discard(key)
+            try:
+                await self._update(key)
+            except Exception:
+                log.exception("could not refresh live message %s", key)
+            self._last_edit[key] = time.monotonic()
 
     def _forget_old(self) -> None:
         """Keep memory bounded in a long-running bot: quiet keys need no history."""
         now = time.monotonic()
-        for key in [k for k, at in self._last_edit.items() if now - at > self._min_interval]:
+        for key in [k for k, at in self._last_edit.items() if now - at > self.min_interval]:
             if key not in self._dirty:
                 del self._last_edit[key]
         if len(self._shown) > _MAX_SHOWN:
             self._shown.clear()  # costs at most one needless edit per message
 
     async def _update(self, key: Hashable) -> None:
-        for message in await self._refresh(key):
+        for message in await self.refresh(key):
             if not message.reader.is_active:
                 log.debug("live message %s not shown: its reader is no longer a member", key)
-                continue
-            if message.message_id is None:
-                sent = await self._bot.send_message(
-                    message.chat_id,
-                    message.text,
-                    parse_mode=HTML,
-                    reply_markup=message.markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=_ROUTINE,
-                )
-                if message.store is not None:
-                    await message.store(sent.message_id)
-                self._shown[(message.chat_id, sent.message_id)] = _fingerprint(message)
-                continue
-            where = (message.chat_id, message.message_id)
-            if self._shown.get(where) == _fingerprint(message):
-                continue
-            try:
-                await self._bot.edit_message_text(
-                    message.text,
-                    chat_id=message.chat_id,
-                    message_id=message.message_id,
-                    parse_mode=HTML,
-                    reply_markup=message.markup,
-                    link_preview_options=NO_PREVIEW,
-                    rate_limit_args=_ROUTINE,
-                )
-            except BadRequest as error:
-                if "not modified" not in error.message:
-                    log.warning("live message %s not edited: %s", key, error.message)
-            except TelegramError as error:
-                log.warning("live message %s not edited: %s", key, error)
-                self._dirty.add(key)  # try again at the next round
-                continue
-            self._shown[where] = _fingerprint(message)
+            elif message.message_id is None:
+                await self._send(message)
+            elif self._shown.get((message.chat_id, message.message_id)) != _fingerprint(message):
+                await self._edit(key, message, message.message_id)
+
+    async def _send(self, message: LiveMessage) -> None:
+        sent = await self.bot.send_message(
+            message.chat_id,
+            message.text,
+            parse_mode=HTML,
+            reply_markup=message.markup,
+            link_preview_options=NO_PREVIEW,
+            rate_limit_args=_ROUTINE,
+        )
+        if message.store is not None:
+            await message.store(sent.message_id)
+        self._shown[(message.chat_id, sent.message_id)] = _fingerprint(message)
+
+    async def _edit(self, key: Hashable, message: LiveMessage, message_id: int) -> None:
+        try:
+            await self.bot.edit_message_text(
+                message.text,
+                chat_id=message.chat_id,
+                message_id=message_id,
+                parse_mode=HTML,
+                reply_markup=message.markup,
+                link_preview_options=NO_PREVIEW,
+                rate_limit_args=_ROUTINE,
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                log.warning("live message %s not edited: %s", key, error.message)
+        except TelegramError as error:
+            log.warning("live message %s not edited: %s", key, error)
+            self._dirty.add(key)  # try again at the next round
+            return
+        self._shown[(message.chat_id, message_id)] = _fingerprint(message)
 
 
 def _fingerprint(message: LiveMessage) -> bytes:

@@ -4,10 +4,9 @@ reports every outcome back, so that each delivery ends in a recorded final state
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, InputFile, Message
@@ -24,6 +23,7 @@ from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
 from handlers.transport.ratelimit import Lane, Pace, retry_seconds
+from handlers.transport.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -59,56 +59,43 @@ class RenderCache:
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
 
-    async def _once(self, key: tuple[str, int], load: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        task = self._loads.get(key)
+    async def _once(self, kind: str, key: int, load: Callable[[int], Coroutine[Any, Any, T]]) -> T:
+        task = self._loads.get((kind, key))
         if task is None:
-            task = self._loads[key] = asyncio.create_task(load())
+            task = self._loads[(kind, key)] = asyncio.create_task(load(key))
         # Shielded: one send giving up must not cancel the load the others are waiting for.
         result: T = await asyncio.shield(task)
         return result
 
     async def alert(self, alert_id: int) -> AlertView:
-        return await self._once(("alert", alert_id), lambda: self.services.alerts.view(alert_id))
+        return await self._once("alert", alert_id, self.services.alerts.view)
 
     async def alert_text(self, alert_id: int) -> str | None:
-        return await self._once(
-            ("alert_text", alert_id), lambda: self.services.alerts.text(alert_id)
-        )
+        return await self._once("alert_text", alert_id, self.services.alerts.text)
 
     async def follow_up_text(self, follow_up_id: int) -> str | None:
-        return await self._once(
-            ("follow_up_text", follow_up_id),
-            lambda: self.services.alerts.follow_up_text(follow_up_id),
-        )
+        return await self._once("follow_up", follow_up_id, self.services.alerts.follow_up_text)
 
     async def poll(self, poll_id: int) -> PollView:
-        return await self._once(("poll", poll_id), lambda: self.services.polls.view(poll_id))
+        return await self._once("poll", poll_id, self.services.polls.view)
 
     async def announcement(self, announcement_id: int) -> AnnouncementView:
-        return await self._once(
-            ("announcement", announcement_id),
-            lambda: self.services.announcements.view(announcement_id),
-        )
+        return await self._once("announcement", announcement_id, self.services.announcements.view)
 
     async def announcement_text(self, announcement_id: int) -> str | None:
-        return await self._once(
-            ("announcement_text", announcement_id),
-            lambda: self.services.announcements.text(announcement_id),
-        )
+        return await self._once("ann_text", announcement_id, self.services.announcements.text)
 
     async def need(self, need_id: int) -> NeedView:
-        return await self._once(("need", need_id), lambda: self.services.needs.view(need_id))
+        return await self._once("need", need_id, self.services.needs.view)
 
     async def need_texts(self, need_id: int) -> tuple[str | None, str | None]:
-        return await self._once(("need_texts", need_id), lambda: self.services.needs.texts(need_id))
+        return await self._once("need_texts", need_id, self.services.needs.texts)
 
     async def offer(self, offer_id: int) -> OfferView:
-        return await self._once(("offer", offer_id), lambda: self.services.offers.get(offer_id))
+        return await self._once("offer", offer_id, self.services.offers.get)
 
     async def member(self, member_id: int) -> MemberView | None:
-        return await self._once(
-            ("member", member_id), lambda: self.services.membership.get(member_id)
-        )
+        return await self._once("member", member_id, self.services.membership.get)
 
 
 Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
@@ -127,38 +114,27 @@ def classify(error: TelegramError) -> Result | None:
     return None
 
 
-class Outbox:
+@dataclass(eq=False)
+class Outbox(Worker):
     """One loop per process: claim a batch, send it concurrently under the rate limiter,
     record the outcomes in one transaction, repeat; sleep until woken when idle."""
 
-    def __init__(
-        self,
-        bot: ExtBot[Any],
-        services: Services,
-        deliveries: DeliveryService,
-        renderers: Mapping[str, Renderer],
-        *,
-        on_recorded: Callable[[Recorded], None],
-        on_sent: Callable[[Job], None] = lambda job: None,
-        release_everything: bool,
-        batch_size: int = 30,
-        concurrency: int = 4,
-        idle_seconds: float = 1.0,
-    ) -> None:
-        self._bot = bot
-        self._services = services
-        self._deliveries = deliveries
-        self._renderers = renderers
-        self._on_recorded = on_recorded
-        self._on_sent = on_sent
-        self._release_everything = release_everything
-        self._batch_size = batch_size
+    task_name = "outbox"
+    bot: ExtBot[Any]
+    services: Services
+    deliveries: DeliveryService
+    renderers: Mapping[str, Renderer]
+    _: KW_ONLY
+    on_recorded: Callable[[Recorded], None]
+    on_sent: Callable[[Job], None] = lambda job: None
+    release_everything: bool
+    batch_size: int = 30
+    concurrency: InitVar[int] = 4
+    idle_seconds: float = 1.0
+    sent: int = field(default=0, init=False)
+
+    def __post_init__(self, concurrency: int) -> None:
         self._slots = asyncio.Semaphore(concurrency)
-        self._idle_seconds = idle_seconds
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self.sent = 0
 
     def wake(self) -> None:
         """New deliveries were committed: look for work now instead of at the next poll."""
@@ -167,19 +143,10 @@ class Outbox:
     async def start(self) -> None:
         # A single process (SQLite) owns every claim, so whatever it had claimed before a
         # restart was in flight: send it again. Several instances only take over expired ones.
-        released = await self._deliveries.release_claims(everything=self._release_everything)
+        released = await self.deliveries.release_claims(everything=self.release_everything)
         if released:
             log.warning("resuming %d deliveries that were in flight at the last stop", released)
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="outbox")
-
-    async def stop(self) -> None:
-        """Finish the batch in flight (its outcomes are recorded), then stop."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await super().start()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -194,29 +161,28 @@ class Outbox:
 
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
-        jobs = await self._deliveries.claim(self._batch_size)
+        jobs = await self.deliveries.claim(self.batch_size)
         if not jobs:
             return False
-        cache = RenderCache(self._services)
+        cache = RenderCache(self.services)
         results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
-        recorded = await self._deliveries.record(results)
+        recorded = await self.deliveries.record(results)
         self.sent += recorded.finished.get("sent", 0)
-        self._on_recorded(recorded)
+        self.on_recorded(recorded)
         return True
 
     async def _idle(self) -> None:
-        timeout = self._idle_seconds
-        next_due = await self._deliveries.next_due()
+        timeout = self.idle_seconds
+        next_due = await self.deliveries.next_due()
         if next_due is not None:
-            wait = (next_due - self._services.clock.now()).total_seconds()
+            wait = (next_due - self.services.clock.now()).total_seconds()
             timeout = min(timeout, max(0.0, wait))
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await self._wait(timeout)
 
     async def _send(self, job: Job, cache: RenderCache) -> Result:
         async with self._slots:
-            renderer = self._renderers.get(job.kind)
+            renderer = self.renderers.get(job.kind)
             try:
                 if renderer is None:
                     raise LookupError(f"no renderer for delivery kind {job.kind!r}")
@@ -232,7 +198,7 @@ class Outbox:
                 return Result(
                     job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
                 )
-            self._on_sent(job)
+            self.on_sent(job)
             return Result(job.id, Outcome.SENT, message_id=message.message_id)
 
     async def _deliver(self, job: Job, rendered: Rendered) -> Message:
@@ -241,7 +207,7 @@ class Outbox:
         if rendered.document is None:
             # Texts members wrote may hold links: no preview, which would fetch the page (from
             # Telegram's servers) and show it as if the network vouched for it.
-            return await self._bot.send_message(
+            return await self.bot.send_message(
                 job.chat_id,
                 rendered.text,
                 parse_mode=HTML,
@@ -252,7 +218,7 @@ class Outbox:
                 rate_limit_args=pace,
             )
         document = rendered.document
-        return await self._bot.send_document(
+        return await self.bot.send_document(
             job.chat_id,
             InputFile(document.data, filename=document.filename, attach=True),
             caption=rendered.text,

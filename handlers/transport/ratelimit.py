@@ -175,6 +175,28 @@ class AdaptiveRate:
         return True
 
 
+@dataclass
+class _Tries:
+    """The retries one request has left."""
+
+    allowed: int
+    attempt: int = 0
+    retried: bool = False  # after a network failure: the first attempt may have arrived
+
+    def another(self, *, network: bool = False) -> bool:
+        if self.attempt >= self.allowed:
+            return False
+        self.attempt += 1
+        self.retried = self.retried or network
+        return True
+
+
+def _chat_id(data: dict[str, Any]) -> int | None:
+    with contextlib.suppress(TypeError, ValueError):
+        return int(data["chat_id"]) if "chat_id" in data else None
+    return None
+
+
 @dataclass(order=True)
 class _Waiter:
     turn: float
@@ -231,42 +253,46 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
         rate_limit_args: Pace | None,
     ) -> JSONResult:
         pace = rate_limit_args or Pace()
-        retries = self._max_retries if pace.retries is None else max(pace.retries, 0)
+        tries = _Tries(self._max_retries if pace.retries is None else max(pace.retries, 0))
         counted = counts_as_message(endpoint)
-        chat_id: int | None = None
-        with contextlib.suppress(TypeError, ValueError):
-            chat_id = int(data["chat_id"]) if "chat_id" in data else None
-        attempt, retried = 0, False
+        chat_id = _chat_id(data)
         while True:
             if counted:
                 await self._acquire(pace.lane, chat_id)
-            started = self._clock()
             try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as error:
-                seconds = retry_seconds(error)
-                self._flooded(endpoint, seconds, started, counted)
-                if attempt >= retries:
-                    raise
-                attempt += 1
-                if not counted:
-                    await asyncio.sleep(seconds)
-            except NetworkError as error:
-                # 5xx, time-outs, dropped connections: a reply is worth another try (a time-out
-                # may then show twice); Telegram refusing the request itself is not.
-                if isinstance(error, BadRequest):
-                    if retried and _already_done(error):
-                        return True  # the first attempt did arrive; its answer was lost
-                    raise
-                if attempt >= retries:
-                    raise
-                attempt += 1
-                retried = True
-                log.info("%s failed (%s); retrying", endpoint, type(error).__name__)
-                await asyncio.sleep(0.5 * attempt)
+                result = await self._attempt(callback(*args, **kwargs), endpoint, counted, tries)
             finally:
                 if counted:
                     self._release(chat_id)
+            if result is not None:
+                return result
+
+    async def _attempt(
+        self, call: Coroutine[Any, Any, JSONResult], endpoint: str, counted: bool, tries: _Tries
+    ) -> JSONResult | None:
+        """One try in its turn; None to try again, after waiting what the failure asks for."""
+        started = self._clock()
+        try:
+            return await call
+        except RetryAfter as error:
+            seconds = retry_seconds(error)
+            self._flooded(endpoint, seconds, started, counted)
+            if not tries.another():
+                raise
+            if not counted:
+                await asyncio.sleep(seconds)
+        except BadRequest as error:  # Telegram refused the request itself: no retry
+            if tries.retried and _already_done(error):
+                return True  # the first attempt did arrive; its answer was lost
+            raise
+        except NetworkError as error:
+            # 5xx, time-outs, dropped connections: a reply is worth another try (a time-out
+            # may then show twice).
+            if not tries.another(network=True):
+                raise
+            log.info("%s failed (%s); retrying", endpoint, type(error).__name__)
+            await asyncio.sleep(0.5 * tries.attempt)
+        return None
 
     # --- 429s -------------------------------------------------------------------------------
 
@@ -346,35 +372,44 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
         self._waiting = [w for w in self._waiting if not w.granted.done()]
         now = self._clock()
         rate = self._rate.at(now)
-        slowdown = self._rate.ceiling / rate
-        limit = max(1, math.floor(rate * WINDOW_SECONDS + 1e-9))
-        spacing = 1.0 / rate
         wake = math.inf
         while self._waiting:
-            overall = max(
-                self._paused_until,
-                self._next_start - (OVERALL_BURST - 1) * spacing,
-                self._overall.ready_at(limit, WINDOW_SECONDS + WINDOW_MARGIN),
-            )
-            if overall > now:
-                wake = overall
+            wake = self._overall_ready_at(rate)
+            if wake > now:
                 break
-            chosen, chats_ready = None, math.inf
-            for waiter in self._waiting:
-                ready = self._chat_ready_at(waiter.chat_id, slowdown)
-                if ready <= now:
-                    chosen = waiter
-                    break
-                chats_ready = min(chats_ready, ready)
+            chosen, wake = self._next_waiter(now, slowdown=self._rate.ceiling / rate)
             if chosen is None:
-                wake = chats_ready
                 break
-            self._waiting.remove(chosen)
-            self._overall.begin()
-            if chosen.chat_id is not None:
-                self._chat(chosen.chat_id).begin()
-            self._next_start = max(self._next_start, now) + spacing
-            chosen.granted.set_result(None)
+            self._grant(chosen, now, spacing=1.0 / rate)
         if self._waiting and wake < math.inf:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, wake - now), self._dispatch)
+
+    def _overall_ready_at(self, rate: float) -> float:
+        """When the bot as a whole may send the next message: after a 429's pause, in the
+        even spacing (allowing a small burst), and within the window's limit."""
+        limit = max(1, math.floor(rate * WINDOW_SECONDS + 1e-9))
+        return max(
+            self._paused_until,
+            self._next_start - (OVERALL_BURST - 1) * (1.0 / rate),
+            self._overall.ready_at(limit, WINDOW_SECONDS + WINDOW_MARGIN),
+        )
+
+    def _next_waiter(self, now: float, slowdown: float) -> tuple[_Waiter | None, float]:
+        """The first waiter (in turn order) whose chat may receive now; else None and when
+        the first chat may."""
+        chats_ready = math.inf
+        for waiter in self._waiting:
+            ready = self._chat_ready_at(waiter.chat_id, slowdown)
+            if ready <= now:
+                return waiter, chats_ready
+            chats_ready = min(chats_ready, ready)
+        return None, chats_ready
+
+    def _grant(self, waiter: _Waiter, now: float, spacing: float) -> None:
+        self._waiting.remove(waiter)
+        self._overall.begin()
+        if waiter.chat_id is not None:
+            self._chat(waiter.chat_id).begin()
+        self._next_start = max(self._next_start, now) + spacing
+        waiter.granted.set_result(None)

@@ -138,22 +138,18 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data is not None and request_data.contains_files
-        if isinstance(read_timeout, DefaultValue):
-            read_timeout = self._read_timeout
-        if isinstance(connect_timeout, DefaultValue):
-            connect_timeout = self._connect_timeout
-        if isinstance(pool_timeout, DefaultValue):
-            pool_timeout = self._pool_timeout
-        if isinstance(write_timeout, DefaultValue):
-            write_timeout = self._media_write_timeout if files else self._write_timeout
-        body = await self._body(request_data, write_timeout) if request_data else None
-        await self._take_slot(pool_timeout)
+        write = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
+        body = await self._body(request_data, write) if request_data else None
+        await self._take_slot(_given(pool_timeout, self._pool_timeout))
+        timeout = self._timeout(
+            _given(connect_timeout, self._connect_timeout), _given(read_timeout, self._read_timeout)
+        )
         try:
             async with session.request(
                 method,
                 url,
                 data=body,
-                timeout=self._timeout(connect_timeout, read_timeout),
+                timeout=timeout,
                 allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
@@ -187,6 +183,11 @@ class AiohttpRequest(BaseRequest):
             form.add_field(name, content, filename=filename, content_type=mimetype)
         multipart = form()
         return _TimedBody(await multipart.as_bytes(), multipart.content_type, write_timeout)
+
+
+def _given(value: ODVInput[float], default: float | None) -> float | None:
+    """A timeout passed to one request, or the request class's own for that phase."""
+    return default if isinstance(value, DefaultValue) else value
 
 
 def telegram_request(client: HttpClient, **options: Any) -> BaseRequest:

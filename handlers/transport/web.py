@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -33,43 +34,30 @@ class Metrics:
     """The bot's Prometheus metrics, in a registry of its own (one per running bot)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.deliveries = Counter(
-            "cora_deliveries", "Deliveries by final state", ["state"], registry=self.registry
-        )
+        self.registry = registry = CollectorRegistry()
+        counter, gauge = partial(Counter, registry=registry), partial(Gauge, registry=registry)
+        self.deliveries = counter("cora_deliveries", "Deliveries by final state", ["state"])
         self.delivery_latency = Histogram(
             "cora_delivery_latency_seconds",
             "Time from committing a delivery to Telegram accepting it",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
-            registry=self.registry,
+            registry=registry,
         )
-        self.escalations = Counter(
-            "cora_escalations", "Escalations of unacknowledged alerts", registry=self.registry
+        self.escalations = counter("cora_escalations", "Escalations of unacknowledged alerts")
+        self.queue_depth = gauge("cora_delivery_queue_depth", "Deliveries waiting to be sent")
+        self.queue_age = gauge(
+            "cora_delivery_queue_oldest_seconds", "Age of the oldest delivery waiting to be sent"
         )
-        self.queue_depth = Gauge(
-            "cora_delivery_queue_depth", "Deliveries waiting to be sent", registry=self.registry
-        )
-        self.queue_age = Gauge(
-            "cora_delivery_queue_oldest_seconds",
-            "Age of the oldest delivery waiting to be sent",
-            registry=self.registry,
-        )
-        self.retry_afters = Gauge(
-            "cora_telegram_429", "429 answers from Telegram since start", registry=self.registry
-        )
-        self.send_rate = Gauge(
+        self.retry_afters = gauge("cora_telegram_429", "429 answers from Telegram since start")
+        self.send_rate = gauge(
             "cora_telegram_send_rate",
             "Messages per second the rate limiter allows now (lowered after a 429; 0: unpaced)",
-            registry=self.registry,
         )
-        self.active_members = Gauge(
-            "cora_active_members", "Active members of the network", registry=self.registry
-        )
-        self.refusals = Counter(
+        self.active_members = gauge("cora_active_members", "Active members of the network")
+        self.refusals = counter(
             "cora_http_refusals",
             "Refused requests to the webhook and the HTTP API, by reason",
             ["endpoint", "reason"],
-            registry=self.registry,
         )
 
 
@@ -100,6 +88,26 @@ async def _refresh(probes: Probes) -> dict[str, Any]:
     return {"backlog": depth, "backlog_age_seconds": round(age, 1)}
 
 
+async def _readiness(probes: Probes) -> tuple[bool, dict[str, Any]]:
+    """Database reachable, scheduler running, no delivery waiting too long; and the figures."""
+    checks: dict[str, Any] = {}
+    try:
+        async with probes.database.read_sessions() as session:
+            await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        checks.update(await _refresh(probes))
+    except Exception as error:  # any failure to reach the database means not ready
+        log.warning("readiness: database unreachable: %s", type(error).__name__)
+        checks["database"] = "unreachable"
+    checks["scheduler"] = "running" if probes.scheduler_running() else "stopped"
+    ready = (
+        checks["database"] == "ok"
+        and checks["scheduler"] == "running"
+        and checks.get("backlog_age_seconds", 0) <= probes.max_backlog_age.total_seconds()
+    )
+    return ready, checks
+
+
 def health_routes(probes: Probes) -> list[web.RouteDef]:
     async def healthz(request: web.Request) -> web.Response:
         """The process is up."""
@@ -107,21 +115,7 @@ def health_routes(probes: Probes) -> list[web.RouteDef]:
 
     async def readyz(request: web.Request) -> web.Response:
         """Database reachable, scheduler running, no delivery waiting too long."""
-        checks: dict[str, Any] = {}
-        try:
-            async with probes.database.read_sessions() as session:
-                await session.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-            checks.update(await _refresh(probes))
-        except Exception as error:  # any failure to reach the database means not ready
-            log.warning("readiness: database unreachable: %s", type(error).__name__)
-            checks["database"] = "unreachable"
-        checks["scheduler"] = "running" if probes.scheduler_running() else "stopped"
-        ready = (
-            checks["database"] == "ok"
-            and checks["scheduler"] == "running"
-            and checks.get("backlog_age_seconds", 0) <= probes.max_backlog_age.total_seconds()
-        )
+        ready, checks = await _readiness(probes)
         return web.json_response(
             {"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503
         )
@@ -141,6 +135,40 @@ def health_routes(probes: Probes) -> list[web.RouteDef]:
     ]
 
 
+async def _read_update(request: web.Request, secret: str, bot: Any) -> Update | tuple[int, str]:
+    """The update a request carries, or the status and reason to refuse the request with."""
+    given = request.headers.get(SECRET_HEADER, "")
+    # Bytes, so that a header with any characters is compared, never an error.
+    if not hmac.compare_digest(given.encode(errors="surrogateescape"), secret.encode()):
+        return 403, "forbidden"
+    if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
+        return 413, "too_large"
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return 413, "too_large"
+    try:
+        update = Update.de_json(json.loads(body), bot)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        update = None
+    return (400, "malformed") if update is None else update
+
+
+async def _refuse(
+    refusals: RefusalLog, request: web.Request, status: int, reason: str
+) -> web.Response:
+    """Count the refusal; an address whose budget is spent gets 429 instead."""
+    source = Source("webhook", request.remote or "unknown")
+    headers = {}
+    wait = refusals.retry_after(source)
+    if wait is not None:
+        status, reason = 429, "throttled"
+        headers["Retry-After"] = str(wait)
+    log.debug("refused a webhook request (%s)", reason)
+    await refusals.refused(source, reason)
+    return web.json_response({"error": reason}, status=status, headers=headers)
+
+
 def webhook_route(
     path: str, secret: str, application: Any, refusals: RefusalLog, handled: HandledUpdates
 ) -> web.RouteDef:
@@ -149,34 +177,10 @@ def webhook_route(
     Refusals are counted per remote address and minute (one audit event each); an address
     whose budget of refusals is spent gets 429 instead of 403."""
 
-    async def refuse(request: web.Request, status: int, reason: str) -> web.Response:
-        source = Source("webhook", request.remote or "unknown")
-        headers = {}
-        wait = refusals.retry_after(source)
-        if wait is not None:
-            status, reason = 429, "throttled"
-            headers["Retry-After"] = str(wait)
-        log.debug("refused a webhook request (%s)", reason)
-        await refusals.refused(source, reason)
-        return web.json_response({"error": reason}, status=status, headers=headers)
-
     async def receive(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "")
-        # Bytes, so that a header with any characters is compared, never an error.
-        if not hmac.compare_digest(given.encode(errors="surrogateescape"), secret.encode()):
-            return await refuse(request, 403, "forbidden")
-        if request.content_length is not None and request.content_length > MAX_UPDATE_BYTES:
-            return await refuse(request, 413, "too_large")
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return await refuse(request, 413, "too_large")
-        try:
-            update = Update.de_json(json.loads(body), application.bot)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            update = None
-        if update is None:
-            return await refuse(request, 400, "malformed")
+        update = await _read_update(request, secret, application.bot)
+        if not isinstance(update, Update):
+            return await _refuse(refusals, request, *update)
         # Claimed before Telegram gets its 200: a copy resent meanwhile finds the claim.
         try:
             first = await handled.first_time(update.update_id)

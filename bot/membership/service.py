@@ -1,0 +1,173 @@
+"""Verified membership: the service handlers use, and coordinators' decisions on members."""
+
+from __future__ import annotations
+
+from bot.delivery import FOR_EVERYONE
+from bot.errors import DomainError
+from bot.membership.base import actor_name, member_id_of, set_status, tell
+from bot.membership.joining import Joining
+from bot.membership.records import (
+    CHANGE_NOTICE,
+    DECISION_NOTICE,
+    Actor,
+    Decision,
+    MemberView,
+    RegionScope,
+)
+from storage.audit import member_actor
+from storage.models import MemberStatus, Role
+
+_VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.revoked": "revoke"}
+_UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PENDING)
+
+
+class MembershipService(Joining):
+    """Invites, access requests, approval, revocation and profiles."""
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def find_by_telegram(self, telegram_user_id: int) -> MemberView | None:
+        async with self.uow(write=False) as uow:
+            member = await uow.members.by_telegram_id(telegram_user_id)
+            return MemberView.of(member) if member else None
+
+    async def get(self, member_id: int) -> MemberView | None:
+        async with self.uow(write=False) as uow:
+            member = await uow.members.get(member_id)
+            return MemberView.of(member) if member else None
+
+    async def list_pending(self, actor: Actor) -> list[MemberView]:
+        async with self.uow(write=False) as uow:
+            regions = await self._scope(uow, actor)
+            pending = await uow.members.find(statuses=[MemberStatus.PENDING], regions=regions)
+            return [MemberView.of(member) for member in pending]
+
+    async def list_members(
+        self, actor: Actor, sector: str | None = None, region: str | None = None
+    ) -> list[MemberView]:
+        sector = self.network.sector(sector).code if sector else None
+        async with self.uow(write=False) as uow:
+            regions = await self._scope(uow, actor)
+            if region:
+                region = self.network.region(region).code
+                if regions is not None and region not in regions:
+                    raise DomainError("error.outside_scope", region=region)
+                regions = [region]
+            members = await uow.members.find(sector=sector, regions=regions)
+            return [MemberView.of(member) for member in members]
+
+    async def scope(self, actor: Actor) -> RegionScope | None:
+        """The regions a coordinator manages; None for the whole state (statewide coordinators
+        and the operator)."""
+        async with self.uow(write=False) as uow:
+            regions = await self._scope(uow, actor)
+        if regions is None:
+            return None
+        return RegionScope(frozenset(regions), self.network.statewide_region)
+
+    async def count_by_status(self) -> dict[str, int]:
+        async with self.uow(write=False) as uow:
+            return await uow.members.count_by_status()
+
+    async def active_coordinators(self) -> list[MemberView]:
+        async with self.uow(write=False) as uow:
+            found = await uow.members.find(role=Role.COORDINATOR)
+            return [MemberView.of(member) for member in found]
+
+    # -- coordinators' decisions -----------------------------------------------------------
+
+    async def approve(self, actor: Actor, member_id: int) -> Decision:
+        return await self._decide(actor, member_id, "member.approved", MemberStatus.ACTIVE)
+
+    async def reject(self, actor: Actor, member_id: int) -> Decision:
+        return await self._decide(actor, member_id, "member.rejected", MemberStatus.REJECTED)
+
+    async def revoke(self, actor: Actor, member_id: int) -> Decision:
+        if actor == member_id:
+            raise DomainError("error.not_yourself")
+        return await self._decide(actor, member_id, "member.revoked", MemberStatus.REVOKED)
+
+    async def _decide(self, actor: Actor, member_id: int, action: str, new: str) -> Decision:
+        allowed_from = {
+            MemberStatus.ACTIVE: (MemberStatus.PENDING,),
+            MemberStatus.REJECTED: (MemberStatus.PENDING,),
+            MemberStatus.REVOKED: (*_UNVERIFIED, MemberStatus.ACTIVE),
+        }[MemberStatus(new)]
+        async with self.uow() as uow:
+            scope = await self._scope(uow, actor)
+            member = await uow.members.get(member_id, for_update=True)
+            if member is None or (scope is not None and member.region not in scope):
+                raise DomainError("error.unknown_member", member=member_id)
+            if member.status not in allowed_from:
+                raise DomainError(f"decision.state.{member.status}", member=member_id)
+            previous = member.status
+            now = uow.now()
+            set_status(member, new, now, by=member_id_of(actor))
+            uow.audit.record(actor_name(actor), action, f"member:{member.id}", previous=previous)
+            if new != MemberStatus.ACTIVE:
+                # Nothing more reaches someone who is not a member, only the news of it.
+                await uow.deliveries.cancel_waiting_for(member.id, now, keep=FOR_EVERYONE)
+            tell(uow, DECISION_NOTICE, [member.id], now, decision=_VERBS[action])
+            await uow.commit()
+            return Decision(MemberView.of(member), previous)
+
+    async def change(
+        self,
+        actor: Actor,
+        member_id: int,
+        *,
+        sector: str | None = None,
+        region: str | None = None,
+        role: str | None = None,
+    ) -> MemberView:
+        """Move a member to another sector or region, or change their role; the coordinator
+        must be responsible for the old and the new region."""
+        sector = self.network.sector(sector).code if sector else None
+        region = self.network.region(region).code if region else None
+        if role is not None and role not in (Role.MEMBER, Role.COORDINATOR):
+            raise DomainError("error.unknown_role", role=role)
+        async with self.uow() as uow:
+            scope = await self._scope(uow, actor)
+            member = await uow.members.get(member_id, for_update=True)
+            if member is None or (scope is not None and member.region not in scope):
+                raise DomainError("error.unknown_member", member=member_id)
+            if member.status != MemberStatus.ACTIVE:
+                raise DomainError(f"decision.state.{member.status}", member=member_id)
+            if scope is not None and region is not None and region not in scope:
+                raise DomainError("error.outside_scope", region=region)
+            before = (member.sector, member.region, member.role)
+            member.sector = sector or member.sector
+            member.region = region or member.region
+            member.role = role or member.role
+            after = (member.sector, member.region, member.role)
+            if after != before:
+                now = uow.now()
+                uow.audit.record(
+                    actor_name(actor),
+                    "member.changed",
+                    f"member:{member.id}",
+                    before=[str(part) for part in before],
+                    after=[str(part) for part in after],
+                )
+                await self._leave_inadmissible_channels(uow, member)
+                tell(uow, CHANGE_NOTICE, [member.id], now)
+                await uow.commit()
+            return MemberView.of(member)
+
+    # -- preferences -----------------------------------------------------------------------
+
+    async def set_language(self, member_id: int, language: str) -> MemberView:
+        async with self.uow() as uow:
+            member = await uow.members.get(member_id, for_update=True)
+            if member is None:
+                raise DomainError("error.unknown_member", member=member_id)
+            if member.language != language:
+                member.language = language
+                uow.audit.record(
+                    member_actor(member.id),
+                    "member.language_changed",
+                    f"member:{member.id}",
+                    language=language,
+                )
+                await uow.commit()
+            return MemberView.of(member)

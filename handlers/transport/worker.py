@@ -1,0 +1,39 @@
+"""What the workers beside the handlers share: one task, woken by an event, stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+
+@dataclass(eq=False)
+class Worker:
+    """A loop run as one task: `start` runs `_run` until `stop` asks it to finish and waits
+    for the round in flight. `_wake` cuts a wait short."""
+
+    task_name: ClassVar[str]
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _stopping: bool = field(default=False, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=self.task_name)
+
+    async def stop(self) -> None:
+        """Finish the round in flight, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _wait(self, seconds: float | None) -> None:
+        """Sleep until woken or until the timeout (None: until woken)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
