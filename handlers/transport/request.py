@@ -145,18 +145,7 @@ class AiohttpRequest(BaseRequest):
             _given(connect_timeout, self._connect_timeout), _given(read_timeout, self._read_timeout)
         )
         try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                timeout=timeout,
-                allow_redirects=False,
-            ) as response:
-                return response.status, await response.read()
-        except TimeoutError as error:  # connect, read or write (asyncio.TimeoutError is this)
-            raise TimedOut from error
-        except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            return await _exchange(session, method, url, body, timeout)
         finally:
             self._slots.release()
 
@@ -183,6 +172,25 @@ class AiohttpRequest(BaseRequest):
             form.add_field(name, content, filename=filename, content_type=mimetype)
         multipart = form()
         return _TimedBody(await multipart.as_bytes(), multipart.content_type, write_timeout)
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    body: _TimedBody | None,
+    limits: aiohttp.ClientTimeout,
+) -> tuple[int, bytes]:
+    """One HTTP exchange; its failures raised as PTB's TimedOut and NetworkError."""
+    try:
+        async with session.request(
+            method, url, data=body, timeout=limits, allow_redirects=False
+        ) as response:
+            return response.status, await response.read()
+    except TimeoutError as error:  # connect, read or write (asyncio.TimeoutError is this)
+        raise TimedOut from error
+    except aiohttp.ClientError as error:
+        raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
 
 
 def _given(value: ODVInput[float], default: float | None) -> float | None:
