@@ -156,14 +156,14 @@ def test_alert_sectors_and_invitations_accept_labels_too() -> None:
 
 
 def test_short_forms_in_the_network_file_must_be_a_list_of_names() -> None:
-    text = '''
+    text = """
 statewide_region = "MV"
 [sectors.police]
 de = "Polizei"
 aliases = "Pol"
 [regions.MV]
 de = "Land"
-'''
+"""
     with pytest.raises(NetworkFileError, match=r"sectors\.police\.aliases"):
         parse_network(text)
     network = parse_network(text.replace('"Pol"', '["Pol", "Schupo"]'))
