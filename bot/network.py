@@ -1,13 +1,17 @@
 """The network's sectors and regions, and the words of its support system (kinds of offers,
 topics, target groups, accessibility) and which regions neighbour which: data loaded from a TOML
-file, not code."""
+file, not code. Sectors and regions are found by code, by label in either language or by a
+short form the file names, whatever the case and accents."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +20,24 @@ from bot.errors import DomainError
 _SLUG = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _REGION_CODE = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 LANGUAGES = ("de", "en")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+_NOT_A_LETTER = re.compile(r"[\W_]+")
+_SHORTEST_WORD = 4  # words of a label shorter than this ("und", "of") find nothing alone
+_CLOSE_ENOUGH = 0.6  # difflib's ratio for "did you mean …?"
+SECTOR, REGION = "sector", "region"
+
+
+def fold(word: str) -> str:
+    """A word as it is compared: case, accents, ß, hyphens and spacing do not matter
+    ("Jugend-Amt" and "jugendamt " differ, "Rügen" and "rugen" do not)."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(_NOT_A_LETTER.sub(" ", bare).split())
+
+
+def _spellings(name: str) -> set[str]:
+    """A name folded, and with German umlauts written out ("Täterarbeit", "Taeterarbeit")."""
+    return {fold(name), fold(name.casefold().translate(_UMLAUTS))}
 
 
 class NetworkFileError(Exception):
@@ -28,9 +50,31 @@ class Place:
 
     code: str
     labels: dict[str, str]
+    aliases: tuple[str, ...] = ()  # short forms: "JA" for the youth welfare office
 
     def label(self, language: str) -> str:
         return self.labels.get(language) or self.labels["de"]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Everything this place may be called by: code, labels, short forms."""
+        return (self.code, *self.labels.values(), *self.aliases)
+
+
+class Names(str):
+    """Places named in a refusal: German labels as a string; an adapter that knows the
+    reader's language shows them in it (`shown`)."""
+
+    places: tuple[Place, ...]
+
+    def __new__(cls, places: Iterable[Place]) -> Names:
+        found = tuple(places)
+        named = super().__new__(cls, ", ".join(p.label("de") for p in found))
+        named.places = found
+        return named
+
+    def shown(self, language: str) -> str:
+        return ", ".join(p.label(language) for p in self.places)
 
 
 @dataclass(frozen=True)
@@ -56,16 +100,79 @@ class Network:
     neighbours: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def sector(self, code: str) -> Place:
+        """A sector by code, label or short form."""
         place = self.sectors.get(code.strip().lower())
-        if place is None:
-            raise DomainError("error.unknown_sector", sector=code, valid=", ".join(self.sectors))
-        return place
+        if place is not None:
+            return place
+        unknown = DomainError("error.unknown_sector", sector=code, valid=", ".join(self.sectors))
+        return self.place(code, (SECTOR,), unknown)[1]
 
     def region(self, code: str) -> Place:
+        """A region by code, label or short form."""
         place = self.regions.get(code.strip().upper())
-        if place is None:
-            raise DomainError("error.unknown_region", region=code, valid=", ".join(self.regions))
-        return place
+        if place is not None:
+            return place
+        unknown = DomainError("error.unknown_region", region=code, valid=", ".join(self.regions))
+        return self.place(code, (REGION,), unknown)[1]
+
+    def place(self, word: str, kinds: tuple[str, ...], unknown: DomainError) -> tuple[str, Place]:
+        """The one sector or region `word` names, as (kind, place). Several: the choices are
+        offered; none: the closest name is suggested, or `unknown` is raised."""
+        found = self.matches(word, kinds)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise DomainError("target.ambiguous", part=word, choices=Names(p for _, p in found))
+        suggestion = self.closest(word, kinds)
+        if suggestion is not None:
+            raise DomainError("target.did_you_mean", part=word, suggestion=Names([suggestion]))
+        raise unknown
+
+    def matches(self, word: str, kinds: tuple[str, ...]) -> list[tuple[str, Place]]:
+        """Places whose code, label or short form is `word`; failing that, those with a label
+        that contains it as a whole word ("Greifswald", "landesweit")."""
+        key = fold(word)
+        for table in (self._names, self._words):
+            found = [(kind, place) for kind, place in table.get(key, ()) if kind in kinds]
+            if found:
+                return found
+        return []
+
+    def closest(self, word: str, kinds: tuple[str, ...]) -> Place | None:
+        """The place with the name most like `word` (difflib), if any is close enough."""
+        names = {
+            name: places
+            for table in (self._names, self._words)
+            for name, places in table.items()
+            if any(kind in kinds for kind, _ in places)
+        }
+        for name in difflib.get_close_matches(fold(word), names, n=1, cutoff=_CLOSE_ENOUGH):
+            return next(place for kind, place in names[name] if kind in kinds)
+        return None
+
+    @cached_property
+    def _names(self) -> dict[str, list[tuple[str, Place]]]:
+        table: dict[str, list[tuple[str, Place]]] = {}
+        for kind, place in self._kinds():
+            for name in place.names:
+                for spelling in _spellings(name):
+                    _add(table, spelling, kind, place)
+        return table
+
+    @cached_property
+    def _words(self) -> dict[str, list[tuple[str, Place]]]:
+        table: dict[str, list[tuple[str, Place]]] = {}
+        for kind, place in self._kinds():
+            for name in (*place.labels.values(), *place.aliases):
+                for spelling in _spellings(name):
+                    for word in spelling.split():
+                        if len(word) >= _SHORTEST_WORD:
+                            _add(table, word, kind, place)
+        return table
+
+    def _kinds(self) -> Iterable[tuple[str, Place]]:
+        yield from ((SECTOR, p) for p in self.sectors.values())
+        yield from ((REGION, p) for p in self.regions.values())
 
     @property
     def place_names(self) -> frozenset[str]:
@@ -103,6 +210,20 @@ class Network:
         return 1 if served & set(self.neighbours.get(region, ())) else 2
 
 
+def _add(table: dict[str, list[tuple[str, Place]]], key: str, kind: str, place: Place) -> None:
+    entries = table.setdefault(key, [])
+    if (kind, place) not in entries:
+        entries.append((kind, place))
+
+
+def _aliases(raw: object, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
+        raise NetworkFileError(f'{where}.aliases must be a list of names, e.g. ["JA"]')
+    return tuple(a.strip() for a in raw)
+
+
 def _places(raw: object, kind: str, pattern: re.Pattern[str]) -> dict[str, Place]:
     if not isinstance(raw, dict) or not raw:
         raise NetworkFileError(f"[{kind}] must list at least one entry")
@@ -113,7 +234,9 @@ def _places(raw: object, kind: str, pattern: re.Pattern[str]) -> dict[str, Place
         if not isinstance(labels, dict) or not isinstance(labels.get("de"), str):
             raise NetworkFileError(f'{kind}.{code}: needs at least a German label `de = "…"`')
         places[code] = Place(
-            code, {lang: str(labels[lang]) for lang in LANGUAGES if lang in labels}
+            code,
+            {lang: str(labels[lang]) for lang in LANGUAGES if lang in labels},
+            _aliases(labels.get("aliases"), f"{kind}.{code}"),
         )
     return places
 
@@ -128,7 +251,7 @@ def _offer_kinds(raw: object) -> dict[str, OfferKind]:
         places = raw[code].get("places", False) if isinstance(raw, dict) else False
         if not isinstance(places, bool):
             raise NetworkFileError(f"offer_kinds.{code}.places must be true or false")
-        kinds[code] = OfferKind(code, place.labels, places)
+        kinds[code] = OfferKind(code, place.labels, place.aliases, places)
     return kinds
 
 

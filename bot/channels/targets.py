@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
+from bot import i18n
 from bot.channels.rules import ALL, ChannelRules, coordinator
 from bot.errors import DomainError
+from bot.network import REGION, SECTOR, Names, fold
 from storage.models import (
     Channel,
     ChannelMember,
@@ -79,12 +82,22 @@ class TargetView:
     groups: tuple[GroupView, ...]
 
 
+@cache
+def everyone_words() -> frozenset[str]:
+    """What "everyone" may be typed as: `all` and the catalogues' words, in both languages."""
+    words = {ALL}
+    for language in i18n.LANGUAGES:
+        words.update(fold(w) for w in i18n.text(language, "target.words.everyone").split(","))
+    return frozenset(words - {""})
+
+
 class Targeting(ChannelRules):
     # -- targets ---------------------------------------------------------------------------
 
     async def parse_target(self, actor_id: int, raw: str) -> Target:
-        """`all`, `police,youth_welfare@HRO`, `HRO`, `#ag-kinderschutz,#police` → a target
-        within what the coordinator may address."""
+        """`all`, `police,youth_welfare@HRO`, `Polizei,JA@Rostock`, `HRO`,
+        `#ag-kinderschutz,#police` → a target within what the coordinator may address. Sectors
+        and regions by code, label (either language) or short form, whatever the case."""
         async with self.uow(write=False) as uow:
             actor = await coordinator(uow, actor_id)
             return await self.target_in(uow, actor, raw)
@@ -100,19 +113,11 @@ class Targeting(ChannelRules):
         for part in parts:
             if part.startswith("#"):
                 groups.append(await self._channel_group(uow, actor, part[1:]))
-            elif part.lower() == ALL:
+            elif fold(part) in everyone_words():
                 everyone = True
-            elif part.upper() in self.network.regions:
-                regions.append(self.network.region(part).code)
-            elif part.lower() in self.network.sectors:
-                sectors.append(self.network.sector(part).code)
             else:
-                raise DomainError(
-                    "target.unknown",
-                    part=part,
-                    sectors=", ".join(self.network.sectors),
-                    regions=", ".join(self.network.regions),
-                )
+                kind, place = self.network.place(part, (SECTOR, REGION), self._unknown(part))
+                (sectors if kind == SECTOR else regions).append(place.code)
         if everyone and (sectors or regions):
             raise DomainError("target.usage")
         if everyone or sectors or regions:
@@ -124,6 +129,14 @@ class Targeting(ChannelRules):
                 plain_regions = ()
             groups.append(Group(ordered, self._scoped_regions(actor, plain_regions)))
         return Target(tuple(dict.fromkeys(groups)))
+
+    def _unknown(self, part: str) -> DomainError:
+        return DomainError(
+            "target.unknown",
+            part=part,
+            sectors=Names(self.network.sectors.values()),
+            regions=Names(self.network.regions.values()),
+        )
 
     async def describe(self, target: Target) -> TargetView:
         async with self.uow(write=False) as uow:

@@ -32,7 +32,7 @@ from handlers.common.dialogs import (
     settle,
     take_target,
     target_keyboard,
-    target_of,
+    target_pressed,
 )
 from handlers.common.render import keyboard, plain, say, tr, when
 
@@ -114,9 +114,9 @@ async def _ask_target(update: Update, context: CoraContext) -> None:
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    raw = target_of(pressed(query.data))
+    raw = await target_pressed(update, context, _target_data, _CANCEL)
+    if raw is None:
+        return TARGET
     return await _set_target(update, context, _draft(context), raw)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
@@ -20,6 +21,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.channels import Target
 from bot.errors import DomainError
+from bot.network import Network, Place
 from bot.personal_data import Finding
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, decode
@@ -151,19 +153,96 @@ def chosen_urgency(raw: str) -> str:
     return raw
 
 
+_TICKED = "target_choice"
+
+
+@dataclass
+class TargetChoice:
+    """Sectors and regions ticked on a target keyboard, until "Fertig" is pressed."""
+
+    sectors: set[str] = field(default_factory=set)
+    regions: set[str] = field(default_factory=set)
+
+    def typed(self, network: Network) -> str:
+        """The choice as it would be typed: `police,youth_welfare@HRO`."""
+        sectors = ",".join(c for c in network.sectors if c in self.sectors)
+        regions = ",".join(c for c in network.regions if c in self.regions)
+        return "@".join(part for part in (sectors, regions) if part)
+
+
 async def target_keyboard(
     context: CoraContext, data: Callable[[str], str], cancel: str
 ) -> InlineKeyboardMarkup:
-    """Everyone, or one of the topical channels the member may address."""
+    """Everyone, a topical channel the member may address, or sectors and regions to tick
+    (several, then "Fertig")."""
+    choice = TargetChoice()
+    if context.user_data is not None:
+        context.user_data[_TICKED] = choice
+    return await _target_markup(context, data, cancel, choice)
+
+
+async def _target_markup(
+    context: CoraContext, data: Callable[[str], str], cancel: str, choice: TargetChoice
+) -> InlineKeyboardMarkup:
+    network = context.services.network
     channels = await context.services.channels.list_for(context.active_member.id)
     buttons = [(plain(context, "announce.everyone"), data("all"))]
     buttons += [(f"#{c.name}", data(f"c{c.id}")) for c in channels.topical]
-    return keyboard([*rows_of(buttons, 2), cancel_row(context, cancel)])
+
+    def ticks(places: Mapping[str, Place], chosen: set[str], prefix: str) -> list[Any]:
+        return rows_of(
+            [
+                (_ticked(context, place, place.code in chosen), data(f"{prefix}{index}"))
+                for index, place in enumerate(places.values())
+            ],
+            2,
+        )
+
+    return keyboard(
+        [
+            *rows_of(buttons, 2),
+            *ticks(network.sectors, choice.sectors, "s"),
+            *ticks(network.regions, choice.regions, "r"),
+            [(plain(context, "target.button.done"), data("done"))],
+            cancel_row(context, cancel),
+        ]
+    )
 
 
-def target_of(button: Button) -> str:
-    """What a target button stands for, as it would be typed."""
-    return "all" if button.id == "all" else f"#{button.id.removeprefix('c')}"
+def _ticked(context: CoraContext, place: Place, ticked: bool) -> str:
+    label = place.label(context.language)
+    return plain(context, "target.button.ticked", label=label) if ticked else label
+
+
+async def target_pressed(
+    update: Update, context: CoraContext, data: Callable[[str], str], cancel: str
+) -> str | None:
+    """A target button, as it would be typed: everyone or a channel at once; a sector or a
+    region is ticked or unticked (None: the keyboard shows it, the step waits); "Fertig"
+    takes what is ticked."""
+    query = update.callback_query
+    assert query is not None
+    button = pressed(query.data)
+    if button.id == "all" or button.id[:1] == "c":
+        return "all" if button.id == "all" else f"#{button.id[1:]}"
+    choice = current_draft(context, _TICKED, TargetChoice)
+    network = context.services.network
+    if button.id == "done":
+        if not (choice.sectors or choice.regions):
+            raise DomainError("target.nothing_chosen")
+        forget_draft(context, _TICKED)
+        return choice.typed(network)
+    places, chosen = {
+        "s": (network.sectors, choice.sectors),
+        "r": (network.regions, choice.regions),
+    }.get(button.id[:1], ({}, set()))
+    index = button.id[1:]
+    if not index.isdigit() or int(index) >= len(places):
+        raise DomainError("button.invalid")
+    chosen ^= {list(places)[int(index)]}
+    await query.answer()
+    await query.edit_message_reply_markup(await _target_markup(context, data, cancel, choice))
+    return None
 
 
 async def take_target(update: Update, context: CoraContext, raw: str) -> Target:

@@ -12,6 +12,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.errors import DomainError, PersonalDataError, as_domain_error
 from bot.i18n import html_text, pick_language, text
+from bot.network import Names
 from handlers.common.context import CoraContext
 from handlers.common.render import day_text, findings_text, local_time
 
@@ -40,7 +41,9 @@ def _shorten(value: object) -> object:
 
 
 def _shown(value: object, language: str, timezone: str) -> object:
-    """Dates and times of a refusal in the reader's way and the network's time zone."""
+    """Dates, times and places of a refusal in the reader's way and the network's time zone."""
+    if isinstance(value, Names):
+        return _shorten(value.shown(language))
     if isinstance(value, datetime):
         return local_time(value, timezone, language)
     if isinstance(value, date):

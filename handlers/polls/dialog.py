@@ -39,7 +39,7 @@ from handlers.common.dialogs import (
     settle,
     take_target,
     target_keyboard,
-    target_of,
+    target_pressed,
 )
 from handlers.common.render import keyboard, plain, say, tr, when
 from handlers.polls.views import FLAGS, option_label
@@ -137,9 +137,10 @@ async def title_step(update: Update, context: CoraContext) -> int:
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    return await _set_target(update, context, target_of(pressed(query.data)))
+    raw = await target_pressed(update, context, _target_data, _CANCEL)
+    if raw is None:
+        return TARGET
+    return await _set_target(update, context, raw)
 
 
 async def target_text_step(update: Update, context: CoraContext) -> int:

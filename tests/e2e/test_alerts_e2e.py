@@ -93,11 +93,13 @@ async def test_unknown_sectors_and_regions_list_the_valid_ones(
     api: LocalBotApi, cora: CoraBot
 ) -> None:
     sender = await join(api, cora, "Sara Sender", "police", "SN")
-    reply = await reply_to(sender.user, "/alert polizei HRO Text")
-    assert shows(reply, "error.unknown_sector", sector="polizei")
+    reply = await reply_to(sender.user, "/alert xyzzy HRO Text")
+    assert shows(reply, "error.unknown_sector", sector="xyzzy")
     assert "police, justice, victim_support" in reply.text
-    reply = await reply_to(sender.user, "/alert police Rostock Text")
-    assert shows(reply, "error.unknown_region", region="Rostock") and "HRO, SN" in reply.text
+    reply = await reply_to(sender.user, "/alert police Qwertz Text")
+    assert shows(reply, "error.unknown_region", region="Qwertz") and "HRO, SN" in reply.text
+    reply = await reply_to(sender.user, "/alert Polizei Rostok Text")  # labels, and a typo
+    assert shows(reply, "target.did_you_mean", part="Rostok", suggestion="Rostock"), reply.text
     reply = await reply_to(sender.user, "/alert police")
     assert shows(reply, "alert.usage")
 

@@ -206,7 +206,7 @@ async def test_bad_requests_are_refused_with_the_right_status_and_audited(
         (b"[]", 400, "body_must_be_an_object"),
         (json.dumps({**good, "extra": 1}).encode(), 400, "unknown_fields"),
         (json.dumps({**good, "urgency": "panic"}).encode(), 400, "invalid_fields"),
-        (json.dumps({**good, "sectors": "polizei"}).encode(), 422, "error.unknown_sector"),
+        (json.dumps({**good, "sectors": "xyzzy"}).encode(), 422, "error.unknown_sector"),
         (json.dumps({**good, "text": "Anruf unter 0381 1234567"}).encode(), 422, "personal_data"),
         (json.dumps({**good, "text": "x" * 3600}).encode(), 422, "alert.text_too_long"),
         (b"x" * (70 * 1024), 413, "body_too_large"),
