@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from storage.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
+_sha256 = hashlib.sha256
 SYSTEM = "system"
 ADMIN = "admin"
 _MAX_DETAIL_TEXT = 80
@@ -35,11 +36,11 @@ def event_hash(
     `json.dumps([seq, occurred_at, actor, action, subject, details], separators=(",", ":"),
     ensure_ascii=False)`, spelled out with json's own quoting: json.dumps builds an encoder on
     every call, which was most of the cost of verifying a long chain."""
-    body = (
-        f"[{seq:d},{encode_basestring(occurred_at)},{encode_basestring(actor)},"
-        f"{encode_basestring(action)},{encode_basestring(subject)},{encode_basestring(details)}]"
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    quote = encode_basestring
+    return _sha256(
+        f"{prev_hash}\n[{seq},{quote(occurred_at)},{quote(actor)},{quote(action)},"
+        f"{quote(subject)},{quote(details)}]".encode()
+    ).hexdigest()
 
 
 # The columns in the order event_hash takes them, prev_hash and hash at the end; SQLite's and
