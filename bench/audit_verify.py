@@ -233,11 +233,28 @@ async def _verify(url: str, witness: Path, public_key: str) -> tuple[int, bool]:
     return result.events, result.ok and result.witnessed == 1
 
 
+def _high_water() -> int:
+    """This process's peak RSS in bytes. Not getrusage: Linux carries the parent's peak over
+    into a child's ru_maxrss across fork and exec, and the parent here is large."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux
+
+
 def _child(args: argparse.Namespace) -> None:
+    if args.child == "cli":  # the real command, as an operator runs it
+        from bot.cli import main as cli
+
+        started = time.perf_counter()
+        code = cli(["audit", "verify", "--witness", str(args.witness)])
+        wall = time.perf_counter() - started
+        print(json.dumps({"ok": code == 0, "wall": wall, "rss_peak": _high_water()}))
+        return
     import bot.audit  # noqa: F401  (the imports, before the memory baseline)
     import storage.db  # noqa: F401
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _high_water()
     if args.traced:
         tracemalloc.start()
     cpu, started = time.process_time(), time.perf_counter()
@@ -247,23 +264,25 @@ def _child(args: argparse.Namespace) -> None:
         events, ok = asyncio.run(_verify(args.url, args.witness, args.public_key))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     traced = tracemalloc.get_traced_memory()[1] if args.traced else 0
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     figures = {"events": events, "ok": ok, "wall": wall, "cpu": cpu, "traced": traced}
-    print(json.dumps({**figures, "rss_before": before * 1024, "rss_peak": after * 1024}))
+    print(json.dumps({**figures, "rss_before": before, "rss_peak": _high_water()}))
 
 
-def _measure(kind: str, url: str, witness: Path, key: str, trace: bool = False) -> dict[str, Any]:
+def _measure(
+    kind: str,
+    url: str,
+    witness: Path,
+    key: str,
+    trace: bool = False,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.audit_verify", "--child", kind, "--url", url]
     command += ["--witness", str(witness), "--public-key", key] + (["--traced"] if trace else [])
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{kind} verification failed ({process.returncode})")
-    figures: dict[str, Any] = json.loads(output)
-    figures["maxrss"] = usage.ru_maxrss * 1024
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=environment)
+    if done.returncode:
+        raise SystemExit(f"{kind} verification failed ({done.returncode})")
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    figures["maxrss"] = figures["rss_peak"]
     return figures
 
 
@@ -275,16 +294,11 @@ def _cli(url: str, witness: Path, key: Ed25519PrivateKey, data: Path) -> tuple[f
         "CORA_AUDIT_SIGNING_KEY": base64.urlsafe_b64encode(raw).decode(),
         "CORA_DATA_DIR": str(data),
     }
-    command = [sys.executable, "-m", "bot.cli", "audit", "verify", "--witness", str(witness)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) or "intact" not in output:
-        raise SystemExit(f"cora-bot audit verify failed: {output}")
-    return wall, usage.ru_maxrss * 1024
+    figures = _measure("cli", url, witness, "", environment=environment)
+    if not figures["ok"]:
+        raise SystemExit("cora-bot audit verify found the chain not intact")
+    return time.perf_counter() - started, figures["rss_peak"]
 
 
 MB = 1024 * 1024
@@ -353,7 +367,7 @@ def main() -> None:
     parser.add_argument("--database", help="also verify the largest chain on this PostgreSQL URL")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-trace", dest="trace", action="store_false", help="skip tracemalloc")
-    parser.add_argument("--child", choices=("verify", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("verify", "baseline", "cli"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--witness", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--public-key", help=argparse.SUPPRESS)
