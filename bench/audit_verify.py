@@ -1,102 +1,382 @@
-"""Benchmark: `audit verify` over a long chain (default 1,000,000 events) on SQLite.
+"""Benchmark: `cora-bot audit verify` over long chains: time, and memory as the chain grows.
 
-Run: .venv/bin/python -m bench.audit_verify [--events N] [--database URL]
-Builds a chain of realistic events (the same hashing as the bot), signs a checkpoint, then
-times the full verification the `cora-bot audit verify` command runs, and prints figures.
+Run: .venv/bin/python -m bench.audit_verify [--events 100000,1000000] [--database URL]
+
+Builds one chain of realistic events (the bot's own hashing) straight into a temporary SQLite
+file, copies its first N events into one file per size, signs the head and appends it to a
+witness file. Each verification then runs in a fresh child process, so that its peak memory
+is its own: the verification `cora-bot audit verify --witness FILE` runs (every link, every
+checkpoint and witnessed head, unsigned events), timed inside the child after its imports.
+Printed per size: wall and CPU time, events per second, the child's peak RSS, how much of it
+the verification added to the RSS after imports, and (in a second child, with tracemalloc)
+the peak of Python memory the verification allocated. The memory ratio against the smallest
+size shows whether memory is constant in the number of events. The baseline, measured in the
+same run, is the verification before issue 18 (SQLAlchemy Core rows, json.dumps per event).
+Finally the real `cora-bot audit verify` command runs once on the largest chain: wall time
+and peak RSS of the whole process, imports included.
+
+With --database postgresql+asyncpg://..., the largest chain is also copied to that (empty,
+throw-away) database and verified there.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import json
+import os
 import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, update
-
-from bot import audit
-from bot.clock import SystemClock
-from storage import migrate
-from storage.audit import GENESIS_HASH, canonical_details, event_hash, format_time
-from storage.db import Database
-from storage.models import AuditEvent, AuditHead
-from storage.uow import UnitOfWorkFactory
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 ACTIONS = ("alert.raised", "delivery.sent", "alert.acknowledged", "member.language_changed")
+COLUMNS = "seq, occurred_at, actor, action, subject, details, prev_hash, hash"
 
 
-def _events(count: int) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+def _chain(count: int, start: datetime) -> Iterator[tuple[Any, ...]]:
+    """Events as the bot writes them: a hundred a second, ids and codes in the details."""
+    from storage.audit import GENESIS_HASH, canonical_details, event_hash, format_time
+
     previous = GENESIS_HASH
-    base = time.time()
     for seq in range(1, count + 1):
-        occurred_at = format_time(datetime.fromtimestamp(base + seq / 100, tz=UTC))
+        occurred_at = format_time(start + timedelta(microseconds=seq * 10_000))
         action = ACTIONS[seq % len(ACTIONS)]
         details = canonical_details({"kind": "alert", "member": seq % 5000, "alert": seq // 1000})
         subject = f"delivery:{seq}"
         digest = event_hash(previous, seq, occurred_at, "system", action, subject, details)
-        rows.append(
-            {
-                "seq": seq,
-                "occurred_at": occurred_at,
-                "actor": "system",
-                "action": action,
-                "subject": subject,
-                "details": details,
-                "prev_hash": previous,
-                "hash": digest,
-            }
-        )
+        yield (seq, occurred_at, "system", action, subject, details, previous, digest)
         previous = digest
-    return rows
 
 
-async def run(events: int, url: str | None) -> None:
-    directory = tempfile.mkdtemp(prefix="cora-bench-")
-    url = url or f"sqlite+aiosqlite:///{Path(directory) / 'audit.db'}"
+def _empty_database(path: Path) -> None:
+    from storage import migrate
+    from storage.db import Database
+
+    async def upgrade() -> None:
+        database = Database(f"sqlite+aiosqlite:///{path}")
+        await migrate.upgrade(database)
+        await database.dispose()
+
+    asyncio.run(upgrade())
+
+
+def _build(directory: Path, sizes: list[int], key: Ed25519PrivateKey) -> dict[int, Path]:
+    """One SQLite file per size (the largest chain built, the others its first N events),
+    each with a signed checkpoint at its head and a witness file holding it."""
+    largest = max(sizes)
+    template = directory / "template.db"
+    _empty_database(template)
+    start = datetime.now(UTC) - timedelta(seconds=largest / 100)  # the newest event: just now
+    started = time.perf_counter()
+    connection = sqlite3.connect(directory / "chain.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=OFF")
+    connection.execute("PRAGMA synchronous=OFF")
+    connection.execute(f"CREATE TABLE events ({COLUMNS}, PRIMARY KEY (seq))")
+    connection.execute("BEGIN")
+    connection.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?)", _chain(largest, start))
+    connection.execute("COMMIT")
+    connection.close()
+    print(f"built a chain of {largest:,} events in {time.perf_counter() - started:.1f} s")
+    files = {}
+    for size in sizes:
+        path = directory / f"audit-{size}.db"
+        shutil.copyfile(template, path)
+        os.chmod(path, 0o600)
+        target = sqlite3.connect(path, isolation_level=None)
+        target.execute("ATTACH DATABASE ? AS source", (str(directory / "chain.db"),))
+        target.execute("BEGIN")
+        target.execute(
+            f"INSERT INTO audit_events ({COLUMNS}) "
+            f"SELECT {COLUMNS} FROM source.events WHERE seq <= ? ORDER BY seq",
+            (size,),
+        )
+        head = target.execute(
+            "SELECT seq, hash FROM audit_events WHERE seq = ?", (size,)
+        ).fetchone()
+        target.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head)
+        _sign(target, key, *head, directory / f"witness-{size}.jsonl")
+        target.execute("COMMIT")
+        target.execute("DETACH DATABASE source")
+        target.close()
+        files[size] = path
+    (directory / "chain.db").unlink()
+    return files
+
+
+def _sign(target: Any, key: Ed25519PrivateKey, seq: int, digest: str, witness: Path) -> None:
+    from bot.audit import witness as witnesses
+    from bot.audit.chain import checkpoint_message
+    from bot.keys import key_id
+    from storage.audit import format_time
+
+    signed_at = format_time(datetime.now(UTC))
+    signature = key.sign(checkpoint_message(seq, digest, signed_at)).hex()
+    kid = key_id(key.public_key())
+    target.execute(
+        "INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (seq, digest, signed_at, kid, signature),
+    )
+    witnesses.append(witness, witnesses.Witnessed(seq, digest, signed_at, kid, signature))
+
+
+async def _copy_to_postgres(source: Path, url: str, witness: Path, key: Ed25519PrivateKey) -> None:
+    import asyncpg
+
+    from storage import migrate
+    from storage.db import Database
+
     database = Database(url)
     await migrate.upgrade(database)
-    started = time.perf_counter()
-    rows = _events(events)
-    built = time.perf_counter() - started
-    started = time.perf_counter()
-    async with database.engine.begin() as connection:
-        for chunk in range(0, len(rows), 50_000):
-            await connection.execute(insert(AuditEvent), rows[chunk : chunk + 50_000])
-        last = rows[-1]
-        await connection.execute(
-            update(AuditHead).where(AuditHead.id == 1).values(seq=last["seq"], hash=last["hash"])
-        )
-    stored = time.perf_counter() - started
-    del rows
-    key = Ed25519PrivateKey.generate()
-    await audit.sign_checkpoint(UnitOfWorkFactory(database, SystemClock()), key)
-    cpu_before = time.process_time()
-    started = time.perf_counter()
-    result = await audit.verify(database, [key.public_key()])
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
     await database.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"events": result.events, "intact": result.ok}, sort_keys=True))
-    print(f"built chain of {events:,} events in {built:.1f} s, stored in {stored:.1f} s")
-    print(
-        f"audit verify: {elapsed:.2f} s wall, {cpu:.2f} s CPU "
-        f"({events / elapsed:,.0f} events/s), target < 30 s; peak RSS {peak:.0f} MB"
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute("TRUNCATE audit_events, audit_checkpoints")
+        rows = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        cursor = rows.execute(f"SELECT {COLUMNS} FROM audit_events ORDER BY seq")
+        while batch := cursor.fetchmany(50_000):
+            await connection.copy_records_to_table(
+                "audit_events", records=batch, columns=COLUMNS.split(", ")
+            )
+        seq, digest = rows.execute("SELECT seq, hash FROM audit_head").fetchone()
+        signed = rows.execute(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints"
+        ).fetchall()
+        rows.close()
+        await connection.execute(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", seq, digest
+        )
+        await connection.executemany(
+            "INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, signature) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            signed,
+        )
+        await connection.execute("ANALYZE audit_events")
+    finally:
+        await connection.close()
+
+
+# ---- the child process: one verification, measured from inside -------------------------
+
+
+async def _baseline_verify(url: str) -> tuple[int, bool]:
+    """The verification's walk before issue 18: SQLAlchemy Core rows (yield_per 20,000) and
+    json.dumps for every event's hash; checks the same links and hashes."""
+    from sqlalchemy import select
+
+    from bot.audit.chain import COLUMNS as CORE_COLUMNS
+    from bot.audit.chain import snapshot
+    from storage.audit import GENESIS_HASH
+    from storage.db import Database
+    from storage.models import AuditEvent
+
+    def event_hash(prev: str, *fields: Any) -> str:
+        body = json.dumps(list(fields), separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
+
+    database = Database(url)
+    count, previous, ok = 0, GENESIS_HASH, True
+    async with snapshot(database) as session:
+        connection = await session.connection()
+        query = select(*CORE_COLUMNS).order_by(AuditEvent.seq)
+        result = await connection.stream(query.execution_options(yield_per=20_000))
+        async for partition in result.partitions(20_000):
+            for seq, occurred_at, actor, action, subject, details, prev_hash, digest in partition:
+                count += 1
+                ok = ok and seq == count and prev_hash == previous
+                ok = ok and digest == event_hash(
+                    prev_hash, seq, occurred_at, actor, action, subject, details
+                )
+                previous = digest
+    await database.dispose()
+    return count, ok
+
+
+async def _verify(url: str, witness: Path, public_key: str) -> tuple[int, bool]:
+    """What `cora-bot audit verify --witness FILE` runs."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from bot import audit
+    from bot.audit import witness as witnesses
+    from storage.db import Database
+
+    database = Database(url)
+    result = await audit.verify(
+        database,
+        [Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))],
+        witnessed=witnesses.read(witness),
+        now=datetime.now(UTC),
+        unsigned_for=timedelta(minutes=120),
     )
+    await database.dispose()
+    if result.problem is not None:
+        print(f"NOT INTACT: {result.problem}", file=sys.stderr)
+    return result.events, result.ok and result.witnessed == 1
+
+
+def _high_water() -> int:
+    """This process's peak RSS in bytes. Not getrusage: Linux carries the parent's peak over
+    into a child's ru_maxrss across fork and exec, and the parent here is large."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux
+
+
+def _child(args: argparse.Namespace) -> None:
+    if args.child == "cli":  # the real command, as an operator runs it
+        from bot.cli import main as cli
+
+        started = time.perf_counter()
+        code = cli(["audit", "verify", "--witness", str(args.witness)])
+        wall = time.perf_counter() - started
+        print(json.dumps({"ok": code == 0, "wall": wall, "rss_peak": _high_water()}))
+        return
+    import bot.audit  # noqa: F401  (the imports, before the memory baseline)
+    import storage.db  # noqa: F401
+
+    before = _high_water()
+    if args.traced:
+        tracemalloc.start()
+    cpu, started = time.process_time(), time.perf_counter()
+    if args.child == "baseline":
+        events, ok = asyncio.run(_baseline_verify(args.url))
+    else:
+        events, ok = asyncio.run(_verify(args.url, args.witness, args.public_key))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    traced = tracemalloc.get_traced_memory()[1] if args.traced else 0
+    figures = {"events": events, "ok": ok, "wall": wall, "cpu": cpu, "traced": traced}
+    print(json.dumps({**figures, "rss_before": before, "rss_peak": _high_water()}))
+
+
+def _measure(
+    kind: str,
+    url: str,
+    witness: Path,
+    key: str,
+    trace: bool = False,
+    environment: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.audit_verify", "--child", kind, "--url", url]
+    command += ["--witness", str(witness), "--public-key", key] + (["--traced"] if trace else [])
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=environment)
+    if done.returncode:
+        raise SystemExit(f"{kind} verification failed ({done.returncode})")
+    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    figures["maxrss"] = figures["rss_peak"]
+    return figures
+
+
+def _cli(url: str, witness: Path, key: Ed25519PrivateKey, data: Path) -> tuple[float, int]:
+    raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CORA_AUDIT_SIGNING_KEY": base64.urlsafe_b64encode(raw).decode(),
+        "CORA_DATA_DIR": str(data),
+    }
+    started = time.perf_counter()
+    figures = _measure("cli", url, witness, "", environment=environment)
+    if not figures["ok"]:
+        raise SystemExit("cora-bot audit verify found the chain not intact")
+    return time.perf_counter() - started, figures["rss_peak"]
+
+
+MB = 1024 * 1024
+
+
+def _row(label: str, size: int, figures: dict[str, Any], traced: dict[str, Any] | None) -> str:
+    added = (figures["rss_peak"] - figures["rss_before"]) / MB
+    python = f"{traced['traced'] / MB:7.1f}" if traced else "      –"
+    return (
+        f"{label:<9} {size:>10,} {figures['wall']:7.2f} {figures['cpu']:7.2f} "
+        f"{size / figures['wall']:>10,.0f} {figures['maxrss'] / MB:8.0f} {added:8.1f} {python}"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    sizes = sorted(int(size) for size in args.events.split(","))
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    directory = Path(tempfile.mkdtemp(prefix="cora-bench-verify-"))
+    try:
+        files = _build(directory, sizes, key)
+        print("\nverify    events         wall s  CPU s    events/s  peak MB  added MB  Python MB")
+        print("-" * 84)
+        results: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        for size in sizes:
+            url = f"sqlite+aiosqlite:///{files[size]}"
+            witness = directory / f"witness-{size}.jsonl"
+            if args.baseline:
+                print(_row("before", size, _measure("baseline", url, witness, public), None))
+            figures = _measure("verify", url, witness, public)
+            traced = _measure("verify", url, witness, public, trace=True) if args.trace else None
+            if not figures["ok"]:
+                raise SystemExit(f"the chain of {size} events did not verify")
+            results[size] = (figures, traced)
+            print(_row("now", size, figures, traced), flush=True)
+        small, large = min(sizes), max(sizes)
+        (s, s_traced), (big, big_traced) = results[small], results[large]
+        print(
+            f"\n{large:,} / {small:,} events ({large / small:.0f}× as many): time "
+            f"{big['wall'] / s['wall']:.1f}×, peak RSS {big['maxrss'] / s['maxrss']:.2f}×"
+            + (
+                f", Python memory {big_traced['traced'] / s_traced['traced']:.2f}×"
+                if big_traced and s_traced
+                else ""
+            )
+        )
+        largest = files[large]
+        witness = directory / f"witness-{large}.jsonl"
+        wall, rss = _cli(f"sqlite+aiosqlite:///{largest}", witness, key, directory / "data")
+        print(
+            f"`cora-bot audit verify --witness FILE`, {large:,} events, SQLite: {wall:.2f} s "
+            f"wall for the whole command (start-up and imports included), "
+            f"peak RSS {rss / MB:.0f} MB"
+        )
+        if args.database:
+            asyncio.run(_copy_to_postgres(largest, args.database, witness, key))
+            figures = _measure("verify", args.database, witness, public)
+            print(_row("postgres", large, figures, None))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--database", help="database URL (default: a new SQLite file)")
+    parser.add_argument("--events", default="100000,1000000", help="chain lengths, comma-separated")
+    parser.add_argument("--database", help="also verify the largest chain on this PostgreSQL URL")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument("--no-trace", dest="trace", action="store_false", help="skip tracemalloc")
+    parser.add_argument("--child", choices=("verify", "baseline", "cli"), help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--witness", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--public-key", help=argparse.SUPPRESS)
+    parser.add_argument("--traced", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(run(args.events, args.database))
+    if args.child:
+        _child(args)
+    else:
+        run(args)
 
 
 if __name__ == "__main__":

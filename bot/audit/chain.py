@@ -20,7 +20,7 @@ from sqlalchemy.sql import Executable
 
 from bot.audit.witness import Witnessed
 from bot.keys import key_id
-from storage.audit import GENESIS_HASH, event_hash
+from storage.audit import GENESIS_HASH, event_batches, event_hash
 from storage.db import Database
 from storage.models import AuditCheckpoint, AuditEvent, AuditHead
 
@@ -34,7 +34,8 @@ COLUMNS = (
     AuditEvent.prev_hash,
     AuditEvent.hash,
 )
-BATCH = 20_000
+BATCH = 20_000  # export
+VERIFY_BATCH = 5_000  # rows per fetch while verifying; two are held at a time
 
 
 @dataclass(frozen=True)
@@ -128,31 +129,31 @@ Expected = dict[int, tuple[str, str]]  # seq: (hash it must have, reason when it
 
 
 async def _walk(
-    session: AsyncSession, start: int | None, expected: Expected
+    session: AsyncSession, start: int | None, expected: Expected, batch: int
 ) -> tuple[int, str, Problem | None]:
     """Check every link from genesis, or from `start` (an event whose hash `expected` holds);
-    return the last event reached and the first problem."""
-    query = select(*COLUMNS).order_by(AuditEvent.seq)
-    if start is not None:
-        query = query.where(AuditEvent.seq >= start)
+    return the last event reached and the first problem. The rows stream through in batches
+    straight from the driver; nothing but the last link is kept."""
+    connection = await session.connection()
     next_seq: int = start or 1
     # Starting at a checkpoint, its own event is trusted through the signed hash.
     previous: str | None = None if start else GENESIS_HASH
-    last_seq, last_hash = next_seq - 1, GENESIS_HASH
-    async with aclosing(stream(session, query)) as partitions:
-        async for rows in partitions:
+    async with aclosing(event_batches(connection, start=start, batch=batch)) as batches:
+        async for rows in batches:
             for seq, occurred_at, actor, action, subject, details, prev_hash, digest in rows:
-                problem = _check(seq, next_seq, previous, prev_hash)
-                if problem is None and digest != event_hash(
+                if seq != next_seq or (previous is not None and prev_hash != previous):
+                    problem = _check(seq, next_seq, previous, prev_hash)
+                elif digest != event_hash(
                     prev_hash, seq, occurred_at, actor, action, subject, details
                 ):
                     problem = Problem(seq, "modified")
-                if problem is None and seq in expected and expected[seq][0] != digest:
+                elif seq in expected and expected[seq][0] != digest:
                     problem = Problem(seq, expected[seq][1])
-                if problem is not None:
-                    return last_seq, last_hash, problem
-                previous, next_seq = digest, seq + 1
-                last_seq, last_hash = seq, digest
+                else:
+                    previous, next_seq = digest, seq + 1
+                    continue
+                return next_seq - 1, previous or GENESIS_HASH, problem
+    last_seq, last_hash = next_seq - 1, previous or GENESIS_HASH
     if expected and max(expected) > last_seq:
         return last_seq, last_hash, Problem(last_seq + 1, "truncated")
     return last_seq, last_hash, None
@@ -167,13 +168,15 @@ async def verify(
     heads: Sequence[tuple[int, str]] = (),
     now: datetime | None = None,
     unsigned_for: timedelta | None = None,
+    batch: int = VERIFY_BATCH,
 ) -> Verification:
     """Check every link of the chain (or, quicker, the part behind the newest signed head) and
     every checkpoint, against the heads witnessed outside the database (`witnessed`: the
     witness file; `heads`: copied from the coordinators' message); report the first sequence
     number that is not as written. With `now` and `unsigned_for`, an event that has waited
     longer than that for a checkpoint is a problem too: the signer stopped, or its
-    checkpoints were deleted."""
+    checkpoints were deleted. The events stream through `batch` at a time: memory does not
+    grow with the length of the log."""
     async with snapshot(database) as session:
         checkpoints = (
             await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
@@ -196,7 +199,7 @@ async def verify(
         for seq, digest in heads:
             expected[seq] = (digest, "witnessed")
         start = max(expected) if from_checkpoint and expected else None
-        last_seq, last_hash, problem = await _walk(session, start, expected)
+        last_seq, last_hash, problem = await _walk(session, start, expected, batch)
         if problem is not None:
             problems.append(problem)
         elif head is not None and (head.seq, head.hash) != (last_seq, last_hash):
@@ -270,7 +273,7 @@ async def check_unsigned_part(
         start = max(expected) if expected else None
         if written is not None and written[0] > (start or 0):
             expected[written[0]] = (written[1], "rewritten")
-        last_seq, last_hash, problem = await _walk(session, start, expected)
+        last_seq, last_hash, problem = await _walk(session, start, expected, VERIFY_BATCH)
         if problem is None and (last_seq, last_hash) != (head.seq, head.hash):
             problem = Problem(min(head.seq, last_seq) + 1, "head")
         if problem is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from bot.errors import DomainError
 from bot.keys import TextCipher, generate_encryption_key, generate_signing_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
+from storage.audit import GENESIS_HASH, event_hash
 from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import AuditEvent
@@ -261,6 +263,46 @@ async def test_verify_names_the_first_tampered_event(
     code, output = await _verify_cli(env, monkeypatch, capsys)
     assert code == 1, output
     assert f"sequence number {expected(k, total)}:" in output, (kind, output)
+
+
+BATCH = 4  # rows per fetch in the tests below: a short history crosses many batches
+
+
+@pytest.mark.parametrize("kind", ["modified", "deleted", "reordered"])
+@pytest.mark.parametrize("place", ["last of a batch", "first of the next"])
+async def test_verify_reads_every_row_across_batch_boundaries(
+    env: Env, kind: str, place: str
+) -> None:
+    """Verification streams the log in batches: the event on either side of a boundary is
+    checked like every other, so a batch that skipped or repeated a row would show."""
+    await _history(env)
+    key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
+    keys = [key.public_key()]
+    intact = await audit.verify(env.database, keys, batch=BATCH)
+    assert intact.ok and intact.head_seq == intact.events > 3 * BATCH, intact
+    k = 2 * BATCH + (1 if place == "first of the next" else 0)
+    sql, expected = TAMPERING[kind]
+    async with env.database.engine.begin() as connection:
+        for statement in sql.format(k=k).split(";"):
+            await connection.exec_driver_sql(statement)
+    found = await audit.verify(env.database, keys, batch=BATCH)
+    reason = "missing" if kind == "deleted" else kind
+    assert found.problem is not None
+    assert (found.problem.seq, found.problem.reason) == (expected(k, 0), reason), found
+
+
+def test_the_hash_spells_out_the_canonical_json() -> None:
+    """event_hash writes the event's JSON itself (for speed); it must stay byte for byte what
+    json.dumps wrote when the chain was started, for every text an event can hold."""
+    texts = ["", 'say "hi"', "back\\slash", "line\nbreak\t\x00\x1f\x7f", "Zoë ✓ 🚨", "\u2028\ud7ff"]
+    for text_ in texts:
+        body = json.dumps(
+            [12, text_, "member:1", text_, "alert:5", text_],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        canonical = hashlib.sha256(f"{GENESIS_HASH}\n{body}".encode()).hexdigest()
+        assert event_hash(GENESIS_HASH, 12, text_, "member:1", text_, "alert:5", text_) == canonical
 
 
 async def test_a_chain_written_by_50_concurrent_actions_has_no_fork(
