@@ -7,7 +7,7 @@ import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -132,6 +132,22 @@ class InviteRepository:
             .execution_options(synchronize_session="fetch")
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Built once (a person's poll messages are read on every vote); `kinds` expands to a list.
+_SENT_MESSAGES = (
+    select(Member.chat_id, Delivery.telegram_message_id)
+    .join(Member, Member.id == Delivery.member_id)
+    .where(
+        Delivery.member_id == bindparam("member_id"),
+        Delivery.subject_id == bindparam("subject_id"),
+        Delivery.kind.in_(bindparam("kinds", expanding=True)),
+        Delivery.status == DeliveryStatus.SENT,
+        Delivery.telegram_message_id.is_not(None),
+        Member.chat_id.is_not(None),
+    )
+    .order_by(Delivery.id)
+)
 
 
 class DeliveryRepository:
@@ -272,17 +288,7 @@ class DeliveryRepository:
     ) -> list[tuple[int, int]]:
         """(chat id, message id) of what was delivered to a member about a subject."""
         rows = await self._session.execute(
-            select(Member.chat_id, Delivery.telegram_message_id)
-            .join(Member, Member.id == Delivery.member_id)
-            .where(
-                Delivery.member_id == member_id,
-                Delivery.subject_id == subject_id,
-                Delivery.kind.in_(list(kinds)),
-                Delivery.status == DeliveryStatus.SENT,
-                Delivery.telegram_message_id.is_not(None),
-                Member.chat_id.is_not(None),
-            )
-            .order_by(Delivery.id)
+            _SENT_MESSAGES, {"member_id": member_id, "subject_id": subject_id, "kinds": list(kinds)}
         )
         return [(int(c), int(m)) for c, m in rows.all() if c is not None and m is not None]
 
