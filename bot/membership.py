@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import bindparam, select
+
 from bot.delivery import FOR_EVERYONE, Priority
 from bot.errors import DomainError
 from bot.i18n import client_language
@@ -88,6 +90,21 @@ class MemberView:
             status=member.status,
             language=member.language,
         )
+
+
+# The columns of a MemberView; built once (the access gate reads it per update).
+_VIEW_BY_TELEGRAM_ID = select(
+    Member.id,
+    Member.telegram_user_id,
+    Member.chat_id,
+    Member.display_name,
+    Member.institution,
+    Member.sector,
+    Member.region,
+    Member.role,
+    Member.status,
+    Member.language,
+).where(Member.telegram_user_id == bindparam("telegram_user_id"))
 
 
 class Step(StrEnum):
@@ -219,9 +236,15 @@ class MembershipService:
     # -- reading ---------------------------------------------------------------------------
 
     async def find_by_telegram(self, telegram_user_id: int) -> MemberView | None:
+        """Read on every update by the access gate: the view's columns by a prebuilt query,
+        without building an ORM object."""
         async with self._uow(write=False) as uow:
-            member = await uow.members.by_telegram_id(telegram_user_id)
-            return MemberView.of(member) if member else None
+            row = (
+                await uow.session.execute(
+                    _VIEW_BY_TELEGRAM_ID, {"telegram_user_id": telegram_user_id}
+                )
+            ).first()
+            return MemberView(**row._mapping) if row else None
 
     async def get(self, member_id: int) -> MemberView | None:
         async with self._uow(write=False) as uow:

@@ -419,14 +419,14 @@ async def live_ballot(
     services: Services, poll_id: int, member_id: int, ballot: Ballot | None = None
 ) -> list[LiveMessage]:
     """A member's poll messages, showing their own answers: those a vote just returned
-    (`ballot`, with the member and their messages), or as stored now."""
+    (`ballot`, with where their messages are), or as stored now. The member is read now
+    either way: whoever has left since their vote gets no more edits."""
+    member = await services.membership.get(member_id)
+    if member is None:
+        return []
     if ballot is not None and ballot.member is not None:
-        member, messages = ballot.member, list(ballot.messages)
+        messages = list(ballot.messages)
     else:
-        found = await services.membership.get(member_id)
-        if found is None:
-            return []
-        member = found
         try:
             ballot = await services.polls.ballot(member_id, poll_id)
         except DomainError:
