@@ -25,7 +25,7 @@ from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
 from bot.offers.asking import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
-from bot.polls import PollNotice
+from bot.polls import Ballot, PollNotice
 from bot.timing.scheduling import Scheduler, Task
 from handlers.alerts import views as alert_views
 from handlers.announcements import views as announcement_views
@@ -119,12 +119,20 @@ class Runtime:
             idle_seconds=settings.delivery_idle_seconds,
         )
         self.live = LiveMessages(application.bot, self._live_messages)
+        # What a committed transaction knew a touched live message is to show (a vote's
+        # ballot), until the refresh shows it; a later touch without it drops it.
+        self._known: dict[Hashable, object] = {}
 
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages
         the change touched, and (re)schedule the deadlines it moved."""
         if effects.deliveries:
             self.outbox.wake()
+        for key in effects.live:
+            if key in effects.known:
+                self._known[key] = effects.known[key]
+            else:
+                self._known.pop(key, None)
         self.live.touch(effects.live)
         for key, when in effects.due.items():
             self._at(key, when, self._job_for(key))
@@ -165,7 +173,9 @@ class Runtime:
             return await announcement_views.live_status(services, key[1])
         if key[0] == "poll":
             return await poll_views.live_overview(services, key[1])
-        return await poll_views.live_ballot(services, key[1], key[2])
+        known = self._known.pop(key, None)
+        ballot = known if isinstance(known, Ballot) else None
+        return await poll_views.live_ballot(services, key[1], key[2], ballot)
 
     def _at(self, key: str, when: datetime | None, job: Task) -> None:
         if when is None:

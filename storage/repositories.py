@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -129,6 +129,22 @@ class InviteRepository(_Repository[Invite]):
             .execution_options(synchronize_session="fetch")
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Built once (a person's poll messages are read on every vote); `kinds` expands to a list.
+_SENT_MESSAGES = (
+    select(Member.chat_id, Delivery.telegram_message_id)
+    .join(Member, Member.id == Delivery.member_id)
+    .where(
+        Delivery.member_id == bindparam("member_id"),
+        Delivery.subject_id == bindparam("subject_id"),
+        Delivery.kind.in_(bindparam("kinds", expanding=True)),
+        Delivery.status == DeliveryStatus.SENT,
+        Delivery.telegram_message_id.is_not(None),
+        Member.chat_id.is_not(None),
+    )
+    .order_by(Delivery.id)
+)
 
 
 class DeliveryRepository:
@@ -269,17 +285,7 @@ class DeliveryRepository:
     ) -> list[tuple[int, int]]:
         """(chat id, message id) of what was delivered to a member about a subject."""
         rows = await self._session.execute(
-            select(Member.chat_id, Delivery.telegram_message_id)
-            .join(Member, Member.id == Delivery.member_id)
-            .where(
-                Delivery.member_id == member_id,
-                Delivery.subject_id == subject_id,
-                Delivery.kind.in_(list(kinds)),
-                Delivery.status == DeliveryStatus.SENT,
-                Delivery.telegram_message_id.is_not(None),
-                Member.chat_id.is_not(None),
-            )
-            .order_by(Delivery.id)
+            _SENT_MESSAGES, {"member_id": member_id, "subject_id": subject_id, "kinds": list(kinds)}
         )
         return [(int(c), int(m)) for c, m in rows.all() if c is not None and m is not None]
 

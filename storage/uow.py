@@ -40,9 +40,16 @@ class Effects:
     deliveries: bool = False  # new deliveries: wake the outbox (noticed by itself)
     live: set[Hashable] = field(default_factory=set)  # live messages to refresh
     due: dict[str, datetime | None] = field(default_factory=dict)  # deadlines; None: cancelled
+    # What a touched live message is to show, as the transaction knows it (e.g. a vote's
+    # ballot): the refresh takes it instead of reading it back.
+    known: dict[Hashable, object] = field(default_factory=dict)
 
     def touch(self, *keys: Hashable) -> None:
         self.live.update(keys)
+
+    def touch_with(self, key: Hashable, shown: object) -> None:
+        self.live.add(key)
+        self.known[key] = shown
 
     def schedule(self, key: str, when: datetime | None) -> None:
         self.due[key] = when

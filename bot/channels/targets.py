@@ -21,7 +21,7 @@ from storage.models import (
     Member,
     MemberStatus,
 )
-from storage.repositories import split_codes
+from storage.repositories import rule_admits, split_codes
 from storage.uow import UnitOfWork
 
 
@@ -177,6 +177,24 @@ class Targeting(ChannelRules):
             )
         )
         return found is not None
+
+    async def admits_member(self, uow: UnitOfWork, target: Target, member: Member) -> bool:
+        """`admits` for a member already loaded: groups of sectors and regions are checked on
+        the member itself, without a query; channels (rules as they are now) in SQL."""
+        if member.status != MemberStatus.ACTIVE:
+            return False
+        statewide = self.network.statewide_region
+        for group in target.groups:
+            if group.channel is None and rule_admits(
+                group.sectors,
+                group.regions,
+                member.sector,
+                member.region,
+                statewide_region=statewide,
+            ):
+                return True
+        channels = tuple(g for g in target.groups if g.channel is not None)
+        return bool(channels) and await self.admits(uow, Target(channels), member.id)
 
     async def _condition(self, uow: UnitOfWork, target: Target) -> ColumnElement[bool] | None:
         """SQL for "the target reaches this member", with the channels' rules read now."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
+
 from bot.delivery import FOR_EVERYONE
 from bot.errors import DomainError
 from bot.membership.base import actor_name, member_id_of, set_status, tell
@@ -15,7 +17,21 @@ from bot.membership.records import (
     RegionScope,
 )
 from storage.audit import member_actor
-from storage.models import MemberStatus, Role
+from storage.models import Member, MemberStatus, Role
+
+# The columns of a MemberView; built once (the access gate reads it per update).
+_VIEW_BY_TELEGRAM_ID = select(
+    Member.id,
+    Member.telegram_user_id,
+    Member.chat_id,
+    Member.display_name,
+    Member.institution,
+    Member.sector,
+    Member.region,
+    Member.role,
+    Member.status,
+    Member.language,
+).where(Member.telegram_user_id == bindparam("telegram_user_id"))
 
 _VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.revoked": "revoke"}
 _UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PENDING)
@@ -27,9 +43,15 @@ class MembershipService(Joining):
     # -- reading ---------------------------------------------------------------------------
 
     async def find_by_telegram(self, telegram_user_id: int) -> MemberView | None:
+        """Read on every update by the access gate: the view's columns by a prebuilt query,
+        without building an ORM object."""
         async with self.uow(write=False) as uow:
-            member = await uow.members.by_telegram_id(telegram_user_id)
-            return MemberView.of(member) if member else None
+            row = (
+                await uow.session.execute(
+                    _VIEW_BY_TELEGRAM_ID, {"telegram_user_id": telegram_user_id}
+                )
+            ).first()
+            return MemberView(**row._mapping) if row else None
 
     async def get(self, member_id: int) -> MemberView | None:
         async with self.uow(write=False) as uow:

@@ -4,21 +4,17 @@ unlinkable keyed hashes under the poll's secret."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute
 
-from storage.models import AnonymousVote, AnonymousVoter, Poll, PollBallot, PollVote
+from storage.models import AnonymousVote, AnonymousVoter, Base, Poll, PollBallot, PollVote
 from storage.uow import UnitOfWork
-
-# Where a voter's rows are: the table, its voter column, and the voter's key in it.
-Votes = tuple[type[PollVote] | type[AnonymousVote], InstrumentedAttribute[Any], Any]
-BallotRow = tuple[type[PollBallot] | type[AnonymousVoter], InstrumentedAttribute[Any], Any]
 
 
 def keyed_hash(key: bytes, member_id: int) -> str:
@@ -55,75 +51,148 @@ class Voter:
             keyed_hash(derive(secret, poll.id, b"ballot"), member_id),
         )
 
-    def votes(self) -> Votes:
-        """Where this voter's answers are: the table, its voter column, and the voter's key."""
-        if self.ballot_hash is None:
-            return PollVote, PollVote.member_id, self.member_id
-        return AnonymousVote, AnonymousVote.ballot_hash, self.ballot_hash
-
-    def ballot(
-        self,
-    ) -> tuple[type[PollBallot] | type[AnonymousVoter], InstrumentedAttribute[Any], Any]:
-        """Where this voter's ballot row is: the table, its voter column, and the voter's key."""
-        if self.voter_hash is None:
-            return PollBallot, PollBallot.member_id, self.member_id
-        return AnonymousVoter, AnonymousVoter.voter_hash, self.voter_hash
+    @property
+    def key(self) -> int | str:
+        """The voter's key in the answer table: the member id, or the ballot hash."""
+        return self.member_id if self.ballot_hash is None else self.ballot_hash
 
 
-def _insert(uow: UnitOfWork):  # type: ignore[no-untyped-def]
-    return sqlite.insert if uow.is_sqlite else postgresql.insert
+@dataclass(frozen=True)
+class _AnswerStatements:
+    """The statements on one answer table, with bound parameters `poll_id`, `voter`,
+    `option_id` and `answer`."""
+
+    answers: Any
+    clear: Any
+    set: Any
+    unset: Any
+
+
+def _answer_statements(table: Table, voter: str, insert: Any) -> _AnswerStatements:
+    """Core statements on the table (not the ORM entity), so that an upsert does not take the
+    ORM's bulk-insert path."""
+    mine = (table.c.poll_id == bindparam("poll_id")) & (table.c[voter] == bindparam("voter"))
+    return _AnswerStatements(
+        answers=select(table.c.option_id, table.c.answer).where(mine),
+        clear=delete(table).where(mine),
+        set=insert(table)
+        .values(
+            {
+                "poll_id": bindparam("poll_id"),
+                voter: bindparam("voter"),
+                "option_id": bindparam("option_id"),
+                "answer": bindparam("answer"),
+            }
+        )
+        .on_conflict_do_update(
+            index_elements=["poll_id", voter, "option_id"],
+            set_={"answer": bindparam("answer")},
+        ),
+        unset=delete(table).where(mine, table.c.option_id == bindparam("option_id")),
+    )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """A press's statements, built once per dialect: constructing them costs more than
+    running them (SQLAlchemy builds and keys an expression on every call)."""
+
+    lock_named: Any
+    lock_anonymous: Any
+    drop_named: Any
+    drop_anonymous: Any
+    named: _AnswerStatements
+    anonymous: _AnswerStatements
+
+    def answers(self, voter: Voter) -> _AnswerStatements:
+        return self.named if voter.ballot_hash is None else self.anonymous
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+@functools.cache
+def _statements(is_sqlite: bool) -> _Statements:
+    insert: Any = sqlite.insert if is_sqlite else postgresql.insert
+    ballots, voters = _table(PollBallot), _table(AnonymousVoter)
+    return _Statements(
+        lock_named=insert(ballots)
+        .values(
+            poll_id=bindparam("poll_id"),
+            member_id=bindparam("voter"),
+            revision=1,
+            updated_at=bindparam("updated_at"),
+        )
+        .on_conflict_do_update(
+            index_elements=["poll_id", "member_id"],
+            set_={"revision": ballots.c.revision + 1, "updated_at": bindparam("updated_at")},
+        ),
+        lock_anonymous=insert(voters)
+        .values(poll_id=bindparam("poll_id"), voter_hash=bindparam("voter"), revision=1)
+        .on_conflict_do_update(
+            index_elements=["poll_id", "voter_hash"],
+            set_={"revision": voters.c.revision + 1},
+        ),
+        drop_named=delete(ballots).where(
+            ballots.c.poll_id == bindparam("poll_id"), ballots.c.member_id == bindparam("voter")
+        ),
+        drop_anonymous=delete(voters).where(
+            voters.c.poll_id == bindparam("poll_id"), voters.c.voter_hash == bindparam("voter")
+        ),
+        named=_answer_statements(_table(PollVote), "member_id", insert),
+        anonymous=_answer_statements(_table(AnonymousVote), "ballot_hash", insert),
+    )
 
 
 async def lock_ballot(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
     """Create or touch the voter's ballot row. Its row lock makes a second, simultaneous
     answer of the same person wait until the first is committed, and then replace it."""
-    table, column, key = voter.ballot()
-    extra = {"updated_at": uow.now()} if table is PollBallot else {}
-    await uow.session.execute(
-        _insert(uow)(table)
-        .values({"poll_id": poll.id, column.key: key, "revision": 1, **extra})
-        .on_conflict_do_update(
-            index_elements=["poll_id", column.key],
-            set_={"revision": table.revision + 1, **extra},
+    statements = _statements(uow.is_sqlite)
+    if voter.voter_hash is None:
+        await uow.session.execute(
+            statements.lock_named,
+            {"poll_id": poll.id, "voter": voter.member_id, "updated_at": uow.now()},
         )
-    )
+    else:
+        await uow.session.execute(
+            statements.lock_anonymous, {"poll_id": poll.id, "voter": voter.voter_hash}
+        )
 
 
 async def drop_ballot(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
     """An empty ballot is no ballot: "has voted" stays true only with an answer."""
-    table, column, key = voter.ballot()
-    await uow.session.execute(delete(table).where(table.poll_id == poll.id, column == key))
+    statements = _statements(uow.is_sqlite)
+    if voter.voter_hash is None:
+        await uow.session.execute(
+            statements.drop_named, {"poll_id": poll.id, "voter": voter.member_id}
+        )
+    else:
+        await uow.session.execute(
+            statements.drop_anonymous, {"poll_id": poll.id, "voter": voter.voter_hash}
+        )
 
 
 async def clear_answers(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
-    table, column, key = voter.votes()
-    await uow.session.execute(delete(table).where(table.poll_id == poll.id, column == key))
+    statements = _statements(uow.is_sqlite).answers(voter)
+    await uow.session.execute(statements.clear, {"poll_id": poll.id, "voter": voter.key})
 
 
 async def set_answer(
     uow: UnitOfWork, poll: Poll, voter: Voter, option_id: int, answer: str | None
 ) -> None:
     """One answer per (poll, voter, option): an upsert, or a delete to clear it."""
-    table, column, key = voter.votes()
+    statements = _statements(uow.is_sqlite).answers(voter)
+    values = {"poll_id": poll.id, "voter": voter.key, "option_id": option_id}
     if answer is None:
-        await uow.session.execute(
-            delete(table).where(
-                table.poll_id == poll.id, column == key, table.option_id == option_id
-            )
-        )
-        return
-    await uow.session.execute(
-        _insert(uow)(table)
-        .values({"poll_id": poll.id, column.key: key, "option_id": option_id, "answer": answer})
-        .on_conflict_do_update(
-            index_elements=["poll_id", column.key, "option_id"], set_={"answer": answer}
-        )
-    )
+        await uow.session.execute(statements.unset, values)
+    else:
+        await uow.session.execute(statements.set, {**values, "answer": answer})
 
 
 async def own_answers(uow: UnitOfWork, poll: Poll, voter: Voter) -> dict[int, str]:
-    table, column, key = voter.votes()
-    rows = await uow.session.execute(
-        select(table.option_id, table.answer).where(table.poll_id == poll.id, column == key)
-    )
+    statements = _statements(uow.is_sqlite).answers(voter)
+    rows = await uow.session.execute(statements.answers, {"poll_id": poll.id, "voter": voter.key})
     return {option_id: answer for option_id, answer in rows.all()}

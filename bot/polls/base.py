@@ -4,6 +4,7 @@ poll, how a voter appears, and the poll as a view."""
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,18 @@ from bot.polls.model import OptionView, PollView
 from storage.models import Member, Poll, PollOption, PollParticipant, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
+_CACHED_POLLS = 256
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """A poll's decrypted title and options, valid while its title's ciphertext is the same
+    (a key rotation re-encrypts it; retention erases title and options together)."""
+
+    title_cipher: bytes | None
+    title: str
+    options: tuple[OptionView, ...]
+
 
 @dataclass
 class PollBase:
@@ -29,6 +42,11 @@ class PollBase:
     channels: ChannelService
     timezone: str = field(kw_only=True)
     reminders: Sequence[timedelta] = field(kw_only=True, default=(timedelta(hours=24),))
+
+    # Title, options and target never change while a poll is open; a press reads them from
+    # here instead of loading and decrypting them again (bounded, most recently used last).
+    _texts: OrderedDict[int, _Texts] = field(init=False, repr=False, default_factory=OrderedDict)
+    _targets: OrderedDict[int, Target] = field(init=False, repr=False, default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.reminders = sorted(self.reminders, reverse=True)
@@ -60,16 +78,14 @@ class PollBase:
         )
         return [
             m.id
-            for m in await self.channels.resolve(uow, Target.decode(poll.target))
+            for m in await self.channels.resolve(uow, self._target(poll))
             if m.id in participants
         ]
 
     async def _eligible(self, uow: UnitOfWork, poll: Poll, member_id: int) -> bool:
         """Asked when the poll was created, and still reached by its target now."""
         asked = await uow.session.get(PollParticipant, (poll.id, member_id))
-        return asked is not None and await self.channels.admits(
-            uow, Target.decode(poll.target), member_id
-        )
+        return asked is not None and await self.channels.admits(uow, self._target(poll), member_id)
 
     def _manages(self, member: Member, poll: Poll) -> bool:
         return poll.creator_id == member.id or (
@@ -87,31 +103,37 @@ class PollBase:
             raise DomainError("poll.not_yours", poll=poll.id)
         return poll
 
-    async def _view(self, uow: UnitOfWork, poll: Poll) -> PollView:
-        creator = await uow.members.get(poll.creator_id)
-        assert creator is not None
-        options = (
+    def _target(self, poll: Poll) -> Target:
+        """The poll's target, decoded once (it never changes)."""
+        target = self._targets.get(poll.id)
+        if target is None:
+            target = Target.decode(poll.target)
+            self._targets[poll.id] = target
+            if len(self._targets) > _CACHED_POLLS:
+                self._targets.popitem(last=False)
+        return target
+
+    async def _texts_of(self, uow: UnitOfWork, poll: Poll) -> _Texts:
+        """Title and options, decrypted; from the cache while the title's ciphertext holds."""
+        cached = self._texts.get(poll.id)
+        if cached is not None and cached.title_cipher == poll.title_cipher:
+            self._texts.move_to_end(poll.id)
+            return cached
+        rows = (
             await uow.session.scalars(
                 select(PollOption)
                 .where(PollOption.poll_id == poll.id)
                 .order_by(PollOption.position)
             )
         ).all()
-        return PollView(
-            id=poll.id,
-            creator=MemberView.of(creator),
-            title=(
+        texts = _Texts(
+            poll.title_cipher,
+            (
                 self.cipher.decrypt(poll.title_cipher, bound(Poll.title_cipher, poll.id))
                 if poll.title_cipher
                 else "–"
             ),
-            kind=poll.kind,
-            anonymous=poll.anonymous,
-            status=poll.status,
-            deadline=poll.deadline,
-            remind_at=poll.remind_at,
-            target=await self.channels.view_target(uow, Target.decode(poll.target)),
-            options=tuple(
+            tuple(
                 OptionView(
                     id=o.id,
                     position=o.position,
@@ -124,8 +146,32 @@ class PollBase:
                     ends_at=o.ends_at,
                     all_day=o.all_day,
                 )
-                for o in options
+                for o in rows
             ),
+        )
+        if poll.title_cipher is not None:  # never keep what retention has erased
+            self._texts[poll.id] = texts
+            if len(self._texts) > _CACHED_POLLS:
+                self._texts.popitem(last=False)
+        return texts
+
+    async def _view(self, uow: UnitOfWork, poll: Poll, creator: Member | None = None) -> PollView:
+        """`creator`: the poll's creator when already loaded."""
+        if creator is None:
+            creator = await uow.members.get(poll.creator_id)
+        assert creator is not None
+        texts = await self._texts_of(uow, poll)
+        return PollView(
+            id=poll.id,
+            creator=MemberView.of(creator),
+            title=texts.title,
+            kind=poll.kind,
+            anonymous=poll.anonymous,
+            status=poll.status,
+            deadline=poll.deadline,
+            remind_at=poll.remind_at,
+            target=await self.channels.view_target(uow, self._target(poll)),
+            options=texts.options,
             final_option_id=poll.final_option_id,
             closed_at=poll.closed_at,
             closed_early=poll.closed_by is not None,

@@ -92,11 +92,14 @@ class PollView:
 @dataclass(frozen=True)
 class Ballot:
     """One member's own answers (option id → answer); None when no longer knowable (an
-    anonymous poll after it closed)."""
+    anonymous poll after it closed). A vote also returns the member and where their poll
+    messages are, so that showing the new answers needs no second look into the database."""
 
     poll: PollView
     answers: Mapping[int, str] | None
     may_vote: bool
+    member: MemberView | None = None
+    messages: tuple[tuple[int, int], ...] = ()  # (chat id, message id) with answer buttons
 
 
 @dataclass(frozen=True)

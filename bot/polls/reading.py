@@ -12,7 +12,7 @@ from bot.errors import DomainError
 from bot.polls.ballots import own_answers
 from bot.polls.base import PollBase
 from bot.polls.model import BALLOT_KINDS, Ballot, PollLine, PollView, Results
-from storage.models import AnonymousVote, Poll, PollParticipant, PollStatus, PollVote
+from storage.models import AnonymousVote, Member, Poll, PollParticipant, PollStatus, PollVote
 from storage.uow import UnitOfWork
 
 
@@ -99,12 +99,9 @@ class Reading(PollBase):
             return await self._results(uow, poll, for_manager=True)
 
     async def _results(self, uow: UnitOfWork, poll: Poll, *, for_manager: bool) -> Results:
+        """The tally in a few aggregate queries: names are read as (id, name) pairs of the
+        people asked, not as a thousand members."""
         view = await self._view(uow, poll)
-        participant_ids = list(
-            await uow.session.scalars(
-                select(PollParticipant.member_id).where(PollParticipant.poll_id == poll.id)
-            )
-        )
         counts: dict[int, dict[str, int]] = {}
         if poll.anonymous:
             rows = await uow.session.execute(
@@ -119,7 +116,10 @@ class Reading(PollBase):
                     AnonymousVote.poll_id == poll.id
                 )
             )
-            return Results(view, counts, int(answered or 0), len(participant_ids))
+            participants = await uow.session.scalar(
+                select(func.count()).where(PollParticipant.poll_id == poll.id)
+            )
+            return Results(view, counts, int(answered or 0), int(participants or 0))
         votes = (
             await uow.session.execute(
                 select(PollVote.option_id, PollVote.answer, PollVote.member_id).where(
@@ -127,11 +127,21 @@ class Reading(PollBase):
                 )
             )
         ).all()
+        asked = (
+            await uow.session.execute(
+                select(Member.id, Member.display_name)
+                .join(PollParticipant, PollParticipant.member_id == Member.id)
+                .where(PollParticipant.poll_id == poll.id)
+            )
+        ).all()
+        people = {member_id: name or f"#{member_id}" for member_id, name in asked}
         voters = {member_id for _, _, member_id in votes}
-        people = {
-            m.id: m.display_name or f"#{m.id}"
-            for m in await uow.members.by_ids(voters | set(participant_ids))
-        }
+        others = voters - people.keys()  # not asked (should not happen): still named
+        if others:
+            named = await uow.session.execute(
+                select(Member.id, Member.display_name).where(Member.id.in_(sorted(others)))
+            )
+            people.update({i: name or f"#{i}" for i, name in named.all()})
         names: dict[int, dict[str, list[str]]] = {}
         for option_id, answer, member_id in sorted(votes, key=lambda v: people[v[2]]):
             tally = counts.setdefault(option_id, {})
@@ -139,12 +149,12 @@ class Reading(PollBase):
             names.setdefault(option_id, {}).setdefault(answer, []).append(people[member_id])
         missing = None
         if for_manager:
-            missing = tuple(sorted(people[m] for m in participant_ids if m not in voters))
+            missing = tuple(sorted(people[m] for m, _ in asked if m not in voters))
         return Results(
             view,
             counts,
             len(voters),
-            len(participant_ids),
+            len(asked),
             {o: {a: tuple(n) for a, n in by.items()} for o, by in names.items()},
             missing,
         )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
+
 from bot.channels import active_member
 from bot.errors import DomainError
+from bot.membership import MemberView
 from bot.polls.ballots import (
     Voter,
     clear_answers,
@@ -15,9 +19,17 @@ from bot.polls.ballots import (
     set_answer,
 )
 from bot.polls.base import PollBase
-from bot.polls.model import Ballot, PollView
+from bot.polls.model import BALLOT_KINDS, Ballot, PollView
 from storage.audit import member_actor
-from storage.models import Answer, Member, Poll, PollKind, PollStatus
+from storage.models import (
+    Answer,
+    Member,
+    MemberStatus,
+    Poll,
+    PollKind,
+    PollParticipant,
+    PollStatus,
+)
 from storage.uow import UnitOfWork
 
 
@@ -33,35 +45,39 @@ class Voting(PollBase):
         """Set answers by option position (None clears one); `replace` drops the others.
         Single-choice polls always replace."""
         async with self.uow() as uow:
-            member, poll = await self._voting(uow, member_id, poll_id)
-            view = await self._view(uow, poll)
+            member, poll, view = await self._voting(uow, member_id, poll_id)
             by_option = self._answers_by_option(view, answers)
             voter = await self._voter(uow, poll, member.id)
             await lock_ballot(uow, poll, voter)
             if replace or poll.kind == PollKind.SINGLE:
                 await clear_answers(uow, poll, voter)
+                current: dict[int, str] = {}
+            else:
+                current = await own_answers(uow, poll, voter)
             for option_id, answer in by_option.items():
                 await set_answer(uow, poll, voter, option_id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter)
+                _apply(current, option_id, answer)
+            return await self._finish_vote(uow, poll, view, member, voter, current)
 
     async def toggle(self, member_id: int, poll_id: int, position: int) -> Ballot:
         """A choice button: single choice picks the option, multiple choice switches it."""
         async with self.uow() as uow:
-            member, poll = await self._voting(uow, member_id, poll_id)
-            view = await self._view(uow, poll)
+            member, poll, view = await self._voting(uow, member_id, poll_id)
             option = view.option_at(position)
             if poll.kind == PollKind.DATE:
                 raise DomainError("button.invalid")
             voter = await self._voter(uow, poll, member.id)
             await lock_ballot(uow, poll, voter)
-            current = await own_answers(uow, poll, voter)
             if poll.kind == PollKind.SINGLE:
                 await clear_answers(uow, poll, voter)
-                await set_answer(uow, poll, voter, option.id, Answer.YES)
+                current: dict[int, str] = {}
+                answer: str | None = Answer.YES
             else:
-                chosen = option.id in current
-                await set_answer(uow, poll, voter, option.id, None if chosen else Answer.YES)
-            return await self._finish_vote(uow, poll, view, member, voter)
+                current = await own_answers(uow, poll, voter)
+                answer = None if option.id in current else Answer.YES
+            await set_answer(uow, poll, voter, option.id, answer)
+            _apply(current, option.id, answer)
+            return await self._finish_vote(uow, poll, view, member, voter, current)
 
     def _answers_by_option(
         self, view: PollView, answers: Mapping[int, str | None]
@@ -80,19 +96,37 @@ class Voting(PollBase):
             raise DomainError("vote.single_choice")
         return result
 
-    async def _voting(self, uow: UnitOfWork, member_id: int, poll_id: int) -> tuple[Member, Poll]:
-        member = await active_member(uow, member_id)
-        poll = await uow.session.get(Poll, poll_id)
-        if poll is None or not await self._eligible(uow, poll, member.id):
+    async def _voting(
+        self, uow: UnitOfWork, member_id: int, poll_id: int
+    ) -> tuple[Member, Poll, PollView]:
+        """The poll, the voter and the poll's creator in one indexed query (primary keys of
+        polls, participants and members); the target is then checked on the loaded member."""
+        row = (
+            await uow.session.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})
+        ).first()
+        if row is None:
+            await active_member(uow, member_id)  # the right refusal for a former member
+            raise DomainError("poll.unknown", poll=poll_id)
+        poll, member, poll_creator = row
+        if member.status != MemberStatus.ACTIVE:
+            raise DomainError("access.not_active")
+        if not await self.channels.admits_member(uow, self._target(poll), member):
             raise DomainError("poll.unknown", poll=poll_id)
         if poll.status != PollStatus.OPEN or poll.deadline <= uow.now():
             raise DomainError("poll.closed", poll=poll.id)
-        return member, poll
+        return member, poll, await self._view(uow, poll, poll_creator)
 
     async def _finish_vote(
-        self, uow: UnitOfWork, poll: Poll, view: PollView, member: Member, voter: Voter
+        self,
+        uow: UnitOfWork,
+        poll: Poll,
+        view: PollView,
+        member: Member,
+        voter: Voter,
+        answers: dict[int, str],
     ) -> Ballot:
-        answers = await own_answers(uow, poll, voter)
+        """`answers`: the voter's answers as this transaction left them (read under the ballot's
+        lock and changed here), so they need not be read back."""
         if not answers:
             await drop_ballot(uow, poll, voter)
         if poll.anonymous:
@@ -102,7 +136,31 @@ class Voting(PollBase):
             uow.audit.record(
                 member_actor(member.id), "poll.answered", f"poll:{poll.id}", answers=len(answers)
             )
+        messages = await uow.deliveries.sent_messages(
+            member_id=member.id, subject_id=poll.id, kinds=BALLOT_KINDS
+        )
         await uow.commit()
-        # The member's own poll messages show the new answer; the creator's overview counts it.
-        uow.effects.touch(("ballot", poll.id, member.id), ("poll", poll.id))
-        return Ballot(view, answers, may_vote=True)
+        ballot = Ballot(view, answers, True, MemberView.of(member), tuple(messages))
+        # The member's own poll messages show the new answer (as returned here, without
+        # reading it again); the creator's overview counts it.
+        uow.effects.touch_with(("ballot", poll.id, member.id), ballot)
+        uow.effects.touch(("poll", poll.id))
+        return ballot
+
+
+def _apply(answers: dict[int, str], option_id: int, answer: str | None) -> None:
+    if answer is None:
+        answers.pop(option_id, None)
+    else:
+        answers[option_id] = answer
+
+
+_CREATOR = aliased(Member, name="creator")
+# Built once: an aliased entity and its joins cost more to construct than to run.
+_VOTING = (
+    select(Poll, Member, _CREATOR)
+    .join(PollParticipant, PollParticipant.poll_id == Poll.id)
+    .join(Member, Member.id == PollParticipant.member_id)
+    .join(_CREATOR, _CREATOR.id == Poll.creator_id)
+    .where(Poll.id == bindparam("poll_id"), PollParticipant.member_id == bindparam("member_id"))
+)

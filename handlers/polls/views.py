@@ -11,7 +11,7 @@ from telegram import InlineKeyboardMarkup
 from bot import i18n
 from bot.delivery import Job
 from bot.errors import DomainError
-from bot.polls import OptionView, PollLine, PollNotice, PollView, Results
+from bot.polls import Ballot, OptionView, PollLine, PollNotice, PollView, Results
 from bot.timing.calendar import meeting_ics
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
@@ -415,17 +415,24 @@ async def live_overview(services: Services, poll_id: int) -> list[LiveMessage]:
     ]
 
 
-async def live_ballot(services: Services, poll_id: int, member_id: int) -> list[LiveMessage]:
-    """A member's poll messages, showing their own answers."""
+async def live_ballot(
+    services: Services, poll_id: int, member_id: int, ballot: Ballot | None = None
+) -> list[LiveMessage]:
+    """A member's poll messages, showing their own answers: those a vote just returned
+    (`ballot`, with where their messages are), or as stored now. The member is read now
+    either way: whoever has left since their vote gets no more edits."""
     member = await services.membership.get(member_id)
     if member is None:
         return []
-    try:
-        ballot = await services.polls.ballot(member_id, poll_id)
-    except DomainError:
-        return []  # no longer allowed to see it: leave the old message alone
+    if ballot is not None and ballot.member is not None:
+        messages = list(ballot.messages)
+    else:
+        try:
+            ballot = await services.polls.ballot(member_id, poll_id)
+        except DomainError:
+            return []  # no longer allowed to see it: leave the old message alone
+        messages = await services.polls.ballot_messages(member_id, poll_id)
     language = member.language or services.settings.cora_default_language
-    messages = await services.polls.ballot_messages(member_id, poll_id)
     result = []
     for index, (chat_id, message_id) in enumerate(messages):
         text, markup = ballot_message(

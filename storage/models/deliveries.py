@@ -42,6 +42,8 @@ class Delivery(Base):
         # The claim's order (see DeliveryRepository.due): read in index order, never sorted.
         Index("ix_deliveries_turn", "status", "priority", "turn", "next_attempt_at"),
         Index("ix_deliveries_alert_id", "alert_id"),
+        # A person's messages about a subject (their poll messages, to show a new answer).
+        Index("ix_deliveries_member_subject", "member_id", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.announcements import AnnouncementService
@@ -28,11 +28,12 @@ from storage.models import (
     AnonymousVoter,
     Answer,
     Delivery,
+    DeliveryStatus,
     Poll,
     PollKind,
     PollVote,
 )
-from storage.uow import UnitOfWorkFactory
+from storage.uow import Effects, UnitOfWorkFactory
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
@@ -352,3 +353,80 @@ async def test_a_revoked_coordinators_scheduled_announcement_is_not_sent(env: En
     env.clock.advance(timedelta(minutes=10))
     assert await env.announcements.send_due() == []
     assert await env.deliveries("announcement") == []
+
+
+# -- a press: one transaction, and what its messages show comes back with it ----------------
+
+
+async def _ballot_sent(env: Env, member_id: int, poll_id: int, message_id: int) -> None:
+    """The outbox delivered the member's ballot as Telegram message `message_id`."""
+    async with env.database.write_sessions() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.member_id == member_id, Delivery.subject_id == poll_id)
+            .values(status=DeliveryStatus.SENT, telegram_message_id=message_id)
+        )
+        await session.commit()
+
+
+@pytest.mark.parametrize("anonymous", [False, True], ids=["named", "anonymous"])
+async def test_a_press_is_one_transaction_and_returns_what_the_ballot_shows(
+    env: Env, anonymous: bool
+) -> None:
+    coordinator = await env.member("coordination", "MV", "coordinator")
+    voter = await env.member("police", "HRO")
+    poll_id = await poll(env, coordinator, "police@HRO", PollKind.MULTIPLE, anonymous=anonymous)
+    await _ballot_sent(env, voter, poll_id, 77)
+    await env.polls.toggle(voter, poll_id, 1)
+    begun: list[object] = []
+    statements: list[str] = []
+
+    def on_begin(connection: object) -> None:
+        begun.append(connection)
+
+    def on_statement(_c: object, _cursor: object, statement: str, *_: object) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    committed: list[Effects] = []
+    env.polls.uow.on_commit = committed.append
+    engines = {env.database.engine.sync_engine, env.database.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "begin", on_begin)
+        event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        ballot = await env.polls.toggle(voter, poll_id, 3)
+    finally:
+        for engine in engines:
+            event.remove(engine, "begin", on_begin)
+            event.remove(engine, "before_cursor_execute", on_statement)
+    # Eligibility in one query; the lock, the answers before, the change, the poll messages
+    # and the audit event: one transaction, no second look for the refresh.
+    assert len(begun) == 1
+    assert len(statements) <= 8, statements
+    stored = await env.polls.ballot(voter, poll_id)
+    positions = {o.id: o.position for o in stored.poll.options}
+    assert ballot.answers is not None and stored.answers is not None
+    assert {positions[o]: a for o, a in ballot.answers.items()} == {1: Answer.YES, 3: Answer.YES}
+    assert ballot.answers == stored.answers
+    member = await env.membership.get(voter)
+    assert member is not None
+    assert ballot.messages == ((member.chat_id, 77),)
+    assert tuple(await env.polls.ballot_messages(voter, poll_id)) == ballot.messages
+    assert ballot.member is not None and ballot.member.id == voter and ballot.may_vote
+    # The refresh of the person's poll messages gets the ballot with the commit's effects.
+    (effects,) = committed
+    assert effects.known == {("ballot", poll_id, voter): ballot}
+    assert effects.live == {("ballot", poll_id, voter), ("poll", poll_id)}
+
+
+async def test_a_persons_poll_messages_are_found_through_an_index(env: Env) -> None:
+    if not env.database.is_sqlite:
+        pytest.skip("the query plan is read from SQLite")
+    query = (
+        "EXPLAIN QUERY PLAN SELECT telegram_message_id FROM deliveries "
+        "WHERE member_id = 1 AND subject_id = 2 AND kind = 'poll' AND status = 'sent'"
+    )
+    async with env.database.read_engine.connect() as connection:
+        plan = " ".join(str(row[-1]) for row in await connection.exec_driver_sql(query))
+    assert "ix_deliveries_member_subject" in plan, plan
