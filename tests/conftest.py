@@ -120,6 +120,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _shared.close()
 
 
+# The longest stories (seconds of real waiting each: process restarts, deadlines, flood limits,
+# fault time-outs, the browser) start first, so that no worker is left with one at the end.
+_LONG_FIRST = (
+    "tests/e2e/test_crash_loop.py",
+    "tests/e2e/test_fault_profile.py",
+    "tests/e2e/test_flood_limits.py",
+    "tests/sandbox/test_sandbox.py",
+    "tests/e2e/test_process.py",
+    "tests/e2e/test_polls_e2e.py",
+    "tests/e2e/test_escalation_e2e.py",
+    "tests/e2e/test_announcements_e2e.py",
+    "tests/e2e/test_instances.py",
+    "tests/e2e/test_fairness_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.partition("::")[0]
+        return _LONG_FIRST.index(path) if path in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keeps its order
+
+
 def _shared_result(name: str) -> str | None:
     """What the controller set up for `name` (waiting for it); None when not under xdist."""
     directory = os.environ.get(_SHARED)
