@@ -117,6 +117,10 @@ class PostgresServer:
         )
         try:
             suffix = f' TEMPLATE "{template}"' if template else ""
+            if template and int(await connection.fetchval("SHOW server_version_num")) >= 150000:
+                # FILE_COPY copies the template's files instead of writing every page to the
+                # WAL (the default since PostgreSQL 15): much less to write per test.
+                suffix += " STRATEGY FILE_COPY"
             await connection.execute(f'CREATE DATABASE "{name}"{suffix}')
         finally:
             await connection.close()
