@@ -7,8 +7,11 @@ import asyncio
 import logging
 import os
 import shutil
+import tempfile
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -44,9 +47,125 @@ def _run_sync(coroutine: Coroutine[Any, Any, None]) -> None:
         thread.submit(asyncio.run, coroutine).result()
 
 
+def _postgres_wanted() -> bool:
+    return _POSTGRES_MODE == "require" or (_POSTGRES_MODE == "auto" and postgres.available())
+
+
+async def _create_template(server: postgres.PostgresServer) -> None:
+    await _migrate(await server.create_database("cora_template"))
+
+
+# -- what the whole run shares ------------------------------------------------------------
+# With pytest-xdist the controller migrates one SQLite template and starts one PostgreSQL
+# server with a migrated template database, in the background while the workers start and
+# collect; each worker copies the SQLite file and creates PostgreSQL databases of its own from
+# the template. Without xdist the session fixtures below do the same in-process.
+_SHARED = "CORA_TEST_SHARED_DIR"
+_SHARED_WAIT_SECONDS = 180
+
+
+class _SharedSetUp:
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="cora-test-shared-"))
+        self.server: postgres.PostgresServer | None = None
+        self.thread = threading.Thread(target=self._run, name="cora-test-set-up", daemon=True)
+
+    def _run(self) -> None:
+        self._step("sqlite", self._sqlite)
+        if _postgres_wanted():
+            self._step("postgres", self._postgres)
+
+    def _step(self, name: str, build: Callable[[], str]) -> None:
+        try:
+            result, ready = build(), name
+        except Exception as error:
+            result, ready = f"{type(error).__name__}: {error}", f"{name}.error"
+        (self.directory / f"{ready}.tmp").write_text(result)
+        (self.directory / f"{ready}.tmp").rename(self.directory / ready)
+
+    def _sqlite(self) -> str:
+        path = self.directory / "cora.db"
+        asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+        return str(path)
+
+    def _postgres(self) -> str:
+        if not postgres.available():
+            raise RuntimeError("CORA_TEST_POSTGRES=require, but no PostgreSQL binaries were found")
+        self.server = postgres.PostgresServer()
+        self.server.start()
+        asyncio.run(_create_template(self.server))
+        return self.server.address
+
+    def close(self) -> None:
+        self.thread.join(_SHARED_WAIT_SECONDS)
+        if self.server is not None:
+            self.server.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+_shared: _SharedSetUp | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _shared
+    controller = bool(getattr(config.option, "tx", None)) and not hasattr(config, "workerinput")
+    if controller and not config.getoption("collectonly"):
+        _shared = _SharedSetUp()
+        os.environ[_SHARED] = str(_shared.directory)  # the workers inherit it
+        _shared.thread.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _shared is not None:
+        _shared.close()
+
+
+# The longest stories (seconds of real waiting each: process restarts, deadlines, flood limits,
+# fault time-outs, the browser) start first, so that no worker is left with one at the end.
+_LONG_FIRST = (
+    "tests/e2e/test_crash_loop.py",
+    "tests/e2e/test_fault_profile.py",
+    "tests/e2e/test_flood_limits.py",
+    "tests/sandbox/test_sandbox.py",
+    "tests/e2e/test_process.py",
+    "tests/e2e/test_polls_e2e.py",
+    "tests/e2e/test_escalation_e2e.py",
+    "tests/e2e/test_announcements_e2e.py",
+    "tests/e2e/test_instances.py",
+    "tests/e2e/test_fairness_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.partition("::")[0]
+        return _LONG_FIRST.index(path) if path in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the rest keeps its order
+
+
+def _shared_result(name: str) -> str | None:
+    """What the controller set up for `name` (waiting for it); None when not under xdist."""
+    directory = os.environ.get(_SHARED)
+    if directory is None:
+        return None
+    ready, failed = Path(directory) / name, Path(directory) / f"{name}.error"
+    deadline = time.monotonic() + _SHARED_WAIT_SECONDS
+    while not ready.exists():
+        if failed.exists():
+            pytest.fail(f"set-up of {name} failed: {failed.read_text()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"set-up of {name} did not finish in {_SHARED_WAIT_SECONDS} s")
+        time.sleep(0.05)
+    return ready.read_text()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database, copied for each test instead of migrating again."""
+    shared = _shared_result("sqlite")
+    if shared is not None:
+        return Path(shared)
     path = tmp_path_factory.mktemp("template") / "cora.db"
     _run_sync(_migrate(f"sqlite+aiosqlite:///{path}"))
     return path
@@ -54,20 +173,21 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[postgres.PostgresServer | None]:
-    if _POSTGRES_MODE == "off" or (_POSTGRES_MODE == "auto" and not postgres.available()):
+    """The PostgreSQL server, with a migrated database `cora_template` to copy."""
+    if not _postgres_wanted():
         yield None
         return
     if not postgres.available():
         pytest.fail("CORA_TEST_POSTGRES=require, but no PostgreSQL binaries were found")
+    shared = _shared_result("postgres")
+    if shared is not None:
+        yield postgres.PostgresServer.attach(shared)
+        return
     server = postgres.PostgresServer()
     server.start()
     _run_sync(_create_template(server))
     yield server
     server.stop()
-
-
-async def _create_template(server: postgres.PostgresServer) -> None:
-    await _migrate(await server.create_database("cora_template"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
