@@ -19,6 +19,7 @@ from tests.story import Person, expect, join, ref_in, reply_to, said, shows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NUMBER = re.compile(r"Umfrage (\d+)")
+LIVE = 10.0  # seconds: a live edit waits up to 3 s behind the last one of its key
 
 
 def clock(moment: datetime | None) -> str:
@@ -66,7 +67,7 @@ async def test_seen_and_taken_over_show_on_the_members_own_copy(
     await paul.user.press("👀 Gesehen", copy).answer()
     seen = (await recipient_row(cora, ref, paul)).acknowledged_at
     trace = said("trace.seen", time=clock(seen))[0]
-    await paul.user.wait_for(lambda m: m is copy and trace in m.text)
+    await paul.user.wait_for(lambda m: m is copy and trace in m.text, LIVE)
     assert labels(copy) == ["✋ Übernehme"]  # "Seen" is done, taking over still makes sense
     assert "Pseudonym Linde braucht Begleitung" in copy.text  # the alert itself stays
 
@@ -74,13 +75,13 @@ async def test_seen_and_taken_over_show_on_the_members_own_copy(
     async with cora.database.read_sessions() as session:
         alert = (await session.scalars(select(Alert).where(Alert.ref == ref))).one()
     taken = said("trace.taken", time=clock(alert.taken_at))[0]
-    await paul.user.wait_for(lambda m: m is copy and taken in m.text and m.buttons == [])
+    await paul.user.wait_for(lambda m: m is copy and taken in m.text and m.buttons == [], LIVE)
 
     # In the reader's language; the other recipient's copy shows nothing of Paul's presses.
     await erin.user.press("👀 Seen", english).answer()
     seen = (await recipient_row(cora, ref, erin)).acknowledged_at
     trace = said("trace.seen", "en", time=clock(seen))[0]
-    await erin.user.wait_for(lambda m: m is english and trace in m.text)
+    await erin.user.wait_for(lambda m: m is english and trace in m.text, LIVE)
     assert "✓ Gesehen" not in english.text and "✓ Übernommen" not in english.text
     # Paul had taken it over already: nothing is left to press on Erin's copy.
     assert english.buttons == []
@@ -99,7 +100,7 @@ async def test_a_closed_alert_loses_its_buttons_on_every_copy(
         for person in (paul, petra, rudi)
     }
     await paul.user.press("👀 Gesehen", copies[paul.name]).answer()
-    await paul.user.wait_for(lambda m: m is copies[paul.name] and len(labels(m)) == 1)
+    await paul.user.wait_for(lambda m: m is copies[paul.name] and len(labels(m)) == 1, LIVE)
     take = copies[petra.name].buttons[0][1][1]
     assert take is not None
     await settled(cora)
@@ -116,7 +117,9 @@ async def test_a_closed_alert_loses_its_buttons_on_every_copy(
         alert = (await session.scalars(select(Alert).where(Alert.ref == ref))).one()
     closed = said("trace.closed", time=clock(alert.closed_at))[0]
     for person in (paul, petra):
-        await person.user.wait_for(lambda m, p=person: m is copies[p.name] and closed in m.text)
+        await person.user.wait_for(
+            lambda m, p=person: m is copies[p.name] and closed in m.text, LIVE
+        )
         assert copies[person.name].buttons == []
     seen = (await recipient_row(cora, ref, paul)).acknowledged_at
     assert said("trace.seen", time=clock(seen))[0] in copies[paul.name].text
@@ -153,7 +156,7 @@ async def test_a_read_announcement_says_so_instead_of_its_button(
             )
         ).one()
     trace = said("trace.read", time=clock(row.read_at))[0]
-    await paul.user.wait_for(lambda m: m is received and trace in m.text and m.buttons == [])
+    await paul.user.wait_for(lambda m: m is received and trace in m.text and m.buttons == [], LIVE)
     assert "Bitte die Leitlinie lesen." in received.text
 
 
@@ -171,7 +174,9 @@ async def test_a_closed_polls_ballots_lose_their_buttons(api: LocalBotApi, cora:
         for person in (paul, petra)
     }
     await paul.user.press("1. Rostock", ballots[paul.name]).answer()
-    await paul.user.wait_for(lambda m: m is ballots[paul.name] and "☑️ 1. Rostock" in str(m.buttons))
+    await paul.user.wait_for(
+        lambda m: m is ballots[paul.name] and "☑️ 1. Rostock" in str(m.buttons), LIVE
+    )
     old = ballots[petra.name].buttons[1][0][1]
     assert old is not None
 
@@ -180,7 +185,8 @@ async def test_a_closed_polls_ballots_lose_their_buttons(api: LocalBotApi, cora:
     closed = said("poll.ballot.closed", id=poll_id)[0]
     for person in (paul, petra):
         await person.user.wait_for(
-            lambda m, p=person: m is ballots[p.name] and closed in m.text and m.buttons == []
+            lambda m, p=person: m is ballots[p.name] and closed in m.text and m.buttons == [],
+            LIVE,
         )
     assert "→ ✅" in ballots[paul.name].text  # Paul still sees his answer
 
@@ -224,10 +230,10 @@ async def test_a_request_another_coordinator_decided_says_who_and_how(
         ).one()
     at = robin.status_changed_at.replace(tzinfo=UTC).astimezone(BERLIN)
     trace = said("trace.request.approved", name="Dana Koordina", time=f"{at:%d.%m.%Y %H:%M}")[0]
-    await kira.user.wait_for(lambda m: m is notices[kira.name] and trace in m.text)
+    await kira.user.wait_for(lambda m: m is notices[kira.name] and trace in m.text, LIVE)
     assert notices[kira.name].buttons == [] and "Frauenhaus Rostock" in notices[kira.name].text
     await erin.user.wait_for(
-        lambda m: m is notices[erin.name] and "✓ Approved by Dana Koordina" in m.text
+        lambda m: m is notices[erin.name] and "✓ Approved by Dana Koordina" in m.text, LIVE
     )
     assert notices[erin.name].buttons == []
     await settled(cora)
