@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select, update
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
+from bot.copies import Copy, sent_copies
 from bot.delivery import Priority
 from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
@@ -253,7 +254,11 @@ class AnnouncementService:
                 member_actor(member.id), "announcement.read", f"announcement:{announcement.id}"
             )
             await uow.commit()
-            uow.effects.touch(("announcement", announcement.id))
+            # The sender's read status, and the reader's own copies (✓ Gelesen 10:44).
+            uow.effects.touch(
+                ("announcement", announcement.id),
+                ("announcement-copy", announcement.id, member.id),
+            )
             return announcement.id, False
 
     async def remind_unread(self, actor_id: int, announcement_id: int) -> int:
@@ -391,6 +396,21 @@ class AnnouncementService:
                 read=tuple(people[m] for m, at in rows if at is not None),
                 unread=tuple(people[m] for m, at in rows if at is None),
             )
+
+    async def copies(
+        self, announcement_id: int, member_id: int
+    ) -> tuple[list[Copy], datetime | None]:
+        """A member's sent copies of an announcement (and its reminders), and when they
+        confirmed reading it."""
+        async with self.uow(write=False) as uow:
+            found = await sent_copies(
+                uow,
+                (AnnouncementNotice.ANNOUNCEMENT, AnnouncementNotice.REMINDER),
+                subject_id=announcement_id,
+                member_id=member_id,
+            )
+            recipient = await uow.session.get(AnnouncementRecipient, (announcement_id, member_id))
+            return found, recipient.read_at if recipient is not None else None
 
     # -- helpers ---------------------------------------------------------------------------
 

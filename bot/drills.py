@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.alerts import ALERT_KINDS, AlertService, AlertView, RaisedAlert
 from bot.alerts.base import coordinates, deadlines, due_alerts
+from bot.alerts.copies import copies_changed
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import MemberView
@@ -121,6 +122,7 @@ class DrillService:
                     alert_id=alert.id,
                 )
                 uow.audit.record(SYSTEM, "drill.finished", f"alert:{alert.id}")
+                copies_changed(uow, alert.id)  # the recipients' buttons go
             if due:
                 await uow.commit()
             return [alert.id for alert in due]

@@ -169,6 +169,14 @@ class Runtime:
         services = self.services
         if key[0] == "alert":
             return await alert_views.live_status(services, key[1])
+        if key[0] == "alert-copy":
+            return await alert_views.live_copies(services, key[1], key[2])
+        if key[0] == "alert-copies":
+            return await alert_views.live_copies(services, key[1])
+        if key[0] == "announcement-copy":
+            return await announcement_views.live_copies(services, key[1], key[2])
+        if key[0] == "request":
+            return await membership_views.live_request(services, key[1])
         if key[0] == "announcement":
             return await announcement_views.live_status(services, key[1])
         if key[0] == "poll":

@@ -289,6 +289,39 @@ class DeliveryRepository:
         )
         return [(int(c), int(m)) for c, m in rows.all() if c is not None and m is not None]
 
+    async def sent_copies(
+        self,
+        kinds: Sequence[str],
+        *,
+        alert_id: int | None = None,
+        subject_id: int | None = None,
+        member_id: int | None = None,
+        params: dict[str, int | str | None] | None = None,
+    ) -> list[tuple[Delivery, Member]]:
+        """The messages already in people's chats (sent, with their message id) of these kinds
+        about one alert or subject, or with exactly these params; each with its reader."""
+        query = (
+            select(Delivery, Member)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(
+                Delivery.kind.in_(list(kinds)),
+                Delivery.status == DeliveryStatus.SENT,
+                Delivery.telegram_message_id.is_not(None),
+                Member.chat_id.is_not(None),
+            )
+            .order_by(Delivery.id)
+        )
+        if alert_id is not None:
+            query = query.where(Delivery.alert_id == alert_id)
+        if subject_id is not None:
+            query = query.where(Delivery.subject_id == subject_id)
+        if member_id is not None:
+            query = query.where(Delivery.member_id == member_id)
+        if params is not None:
+            query = query.where(Delivery.params == _encoded(params))
+        rows = await self._session.execute(query)
+        return [(delivery, member) for delivery, member in rows.all()]
+
     async def member_ids_with_status(
         self, alert_id: int, kinds: Sequence[str], status: str
     ) -> list[int]:
@@ -351,3 +384,8 @@ class ChannelRepository:
                 await self._session.delete(membership)
                 dropped.append(channel.id)
         return dropped
+
+
+def _encoded(params: dict[str, int | str | None]) -> str:
+    """A delivery's params as `enqueue` stores them: the same params give the same text."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"))

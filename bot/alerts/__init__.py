@@ -3,6 +3,7 @@ and drills, which are alerts marked as exercises."""
 
 from __future__ import annotations
 
+from bot.alerts.copies import AlertCopy, Copies
 from bot.alerts.escalation import Escalation
 from bot.alerts.model import (
     ALERT_KINDS,
@@ -30,6 +31,7 @@ __all__ = [
     "ALERT_KINDS",
     "MAX_TEXT",
     "Acknowledgement",
+    "AlertCopy",
     "AlertLine",
     "AlertService",
     "AlertView",
@@ -47,5 +49,5 @@ __all__ = [
 ]
 
 
-class AlertService(Raising, Responses, Escalation, Queries):
+class AlertService(Raising, Responses, Escalation, Queries, Copies):
     """The alert service: one set of dependencies (`AlertBase`), its parts by responsibility."""

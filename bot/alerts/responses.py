@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from bot.alerts.base import AlertBase, active, alert_changed, coordinates
+from bot.alerts.copies import copies_changed, copy_changed
 from bot.alerts.model import Acknowledgement, AlertView, Notice, TakeOver, require_clean
 from bot.delivery import Priority
 from bot.errors import DomainError
@@ -26,7 +27,7 @@ class Responses(AlertBase):
                 alert.escalate_at = None  # somebody has seen it: no more escalation
                 uow.audit.record(member_actor(member.id), "alert.acknowledged", f"alert:{alert.id}")
                 await uow.commit()
-                alert_changed(uow, alert)
+                copy_changed(uow, alert, member.id)
             return Acknowledgement(await self.view_in(uow, alert), already)
 
     async def take_over(self, member_id: int, alert_id: int) -> TakeOver:
@@ -50,7 +51,7 @@ class Responses(AlertBase):
             await self._notify(uow, alert, Notice.TAKEN, others, now, params={"member": member.id})
             uow.audit.record(member_actor(member.id), "alert.taken_over", f"alert:{alert.id}")
             await uow.commit()
-            alert_changed(uow, alert)
+            copy_changed(uow, alert, member.id)
             return TakeOver(await self.view_in(uow, alert), taken=True)
 
     async def follow_up(
@@ -108,6 +109,7 @@ class Responses(AlertBase):
             uow.audit.record(member_actor(member.id), "alert.closed", f"alert:{alert.id}")
             await uow.commit()
             alert_changed(uow, alert)
+            copies_changed(uow, alert.id)
             return await self.view_in(uow, alert)
 
     async def _closable(self, uow: UnitOfWork, member: Member, alert_id: int) -> Alert:

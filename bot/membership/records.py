@@ -15,6 +15,8 @@ from storage.models import Invite, Member, MemberStatus, Role
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
+    from bot.copies import Copy
+
     Snapshot = TypeVar("Snapshot", bound=DataclassInstance)
 
 # Delivery kinds of membership: a new request to coordinators, a decision to the person.
@@ -181,3 +183,14 @@ def clean_text(raw: str, limits: tuple[int, int], field: str) -> str:
     if not low <= len(text) <= high:
         raise DomainError(f"error.{field}_length", min=low, max=high)
     return text
+
+
+@dataclass(frozen=True)
+class DecidedRequest:
+    """An access request someone decided, and the coordinators' notices of it in their chats:
+    who decided how, and when."""
+
+    applicant: MemberView
+    decided_by: MemberView | None  # None: the operator on the command line
+    decided_at: datetime
+    copies: tuple[Copy, ...]

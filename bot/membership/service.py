@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
+from bot.copies import sent_copies
 from bot.delivery import FOR_EVERYONE
 from bot.errors import DomainError
 from bot.membership.base import actor_name, member_id_of, set_status, tell
@@ -11,7 +12,9 @@ from bot.membership.joining import Joining
 from bot.membership.records import (
     CHANGE_NOTICE,
     DECISION_NOTICE,
+    REQUEST_NOTICE,
     Actor,
+    DecidedRequest,
     Decision,
     MemberView,
     RegionScope,
@@ -131,7 +134,26 @@ class MembershipService(Joining):
                 await uow.deliveries.cancel_waiting_for(member.id, now, keep=FOR_EVERYONE)
             tell(uow, DECISION_NOTICE, [member.id], now, decision=_VERBS[action])
             await uow.commit()
+            if previous == MemberStatus.PENDING:
+                # The other coordinators' notices of the request lose their buttons.
+                uow.effects.touch(("request", member.id))
             return Decision(MemberView.of(member), previous)
+
+    async def decided_request(self, applicant_id: int) -> DecidedRequest | None:
+        """A decided access request and the coordinators' notices of it (None while open)."""
+        async with self.uow(write=False) as uow:
+            applicant = await uow.members.get(applicant_id)
+            if applicant is None or applicant.status in _UNVERIFIED:
+                return None
+            by = applicant.status_changed_by
+            decider = await uow.members.get(by) if by is not None else None
+            copies = await sent_copies(uow, (REQUEST_NOTICE,), params={"member": applicant.id})
+            return DecidedRequest(
+                MemberView.of(applicant),
+                MemberView.of(decider) if decider is not None else None,
+                applicant.status_changed_at,
+                tuple(copies),
+            )
 
     async def change(
         self,

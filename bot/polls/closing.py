@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import Select, select
 
 from bot.channels import active_member
+from bot.copies import sent_copies
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.polls.ballots import derive, keyed_hash
 from bot.polls.base import PollBase
-from bot.polls.model import Due, PollNotice, PollView, poll_changed
+from bot.polls.model import BALLOT_KINDS, Due, PollNotice, PollView, poll_changed
 from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
 from storage.models import AnonymousVoter, Poll, PollBallot, PollStatus
@@ -35,7 +36,7 @@ class Closing(PollBase):
 
     async def _handle_due(self, uow: UnitOfWork, poll: Poll, now: datetime) -> Due:
         if poll.deadline <= now:
-            self._close(uow, poll, now, by=None)
+            await self._close(uow, poll, now, by=None)
             return Due(poll.id, True, 0, None)
         reminded = await self._remind(uow, poll, now)
         poll.remind_at = self._next_reminder(poll.deadline, now)
@@ -70,7 +71,7 @@ class Closing(PollBase):
         uow.audit.record(SYSTEM, "poll.reminded", f"poll:{poll.id}", recipients=count)
         return count
 
-    def _close(self, uow: UnitOfWork, poll: Poll, now: datetime, *, by: int | None) -> None:
+    async def _close(self, uow: UnitOfWork, poll: Poll, now: datetime, *, by: int | None) -> None:
         poll.status = PollStatus.CLOSED
         poll.closed_at, poll.closed_by, poll.remind_at = now, by, None
         # Without the secret nobody, not even with the database and the key, can link the
@@ -85,6 +86,9 @@ class Closing(PollBase):
         )
         actor = member_actor(by) if by is not None else SYSTEM
         uow.audit.record(actor, "poll.closed", f"poll:{poll.id}", early=by is not None)
+        # After the commit every ballot in people's chats loses its buttons and says closed.
+        copies = await sent_copies(uow, BALLOT_KINDS, subject_id=poll.id)
+        uow.effects.touch(*{("ballot", poll.id, copy.reader.id) for copy in copies})
 
     async def close(self, actor_id: int, poll_id: int) -> PollView:
         """Close a poll before its deadline (its creator or a statewide coordinator)."""
@@ -93,7 +97,7 @@ class Closing(PollBase):
             poll = await self._managed(uow, actor, poll_id)
             if poll.status != PollStatus.OPEN:
                 raise DomainError("poll.closed", poll=poll.id)
-            self._close(uow, poll, uow.now(), by=actor.id)
+            await self._close(uow, poll, uow.now(), by=actor.id)
             await uow.commit()
             poll_changed(uow, poll)
             return await self._view(uow, poll)

@@ -32,6 +32,15 @@ def local_text(moment: datetime, timezone: str, language: str) -> str:
     return str(format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language))
 
 
+def trace_time(moment: datetime, timezone: str, language: str, *, day_of: datetime) -> str:
+    """When a person did something about a message (`10:42`): the time alone on the day of
+    the message `day_of`, with the date on a later day; in the network's time zone."""
+    zone = ZoneInfo(timezone)
+    if moment.astimezone(zone).date() != day_of.astimezone(zone).date():
+        return local_text(moment, timezone, language)
+    return str(format_datetime(moment, "HH:mm", tzinfo=zone, locale=language))
+
+
 @dataclass(frozen=True)
 class Moment:
     """A parsed point or stretch of time, in UTC; `all_day` when only a date was given."""

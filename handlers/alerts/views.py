@@ -9,6 +9,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot import i18n
 from bot.alerts import (
+    AlertCopy,
     AlertLine,
     AlertView,
     Notice,
@@ -20,6 +21,7 @@ from bot.keys import UnreadableText
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
+from bot.timing.dates import trace_time
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext, Services
 from handlers.common.render import (
@@ -185,15 +187,21 @@ async def _alert_header(job: Job, cache: RenderCache, alert: AlertView, language
     return header
 
 
-def _alert_buttons(alert: AlertView, language: str) -> InlineKeyboardMarkup | None:
-    """ "Seen" and "I take over", while the alert is open and nobody took it over."""
+def _alert_buttons(
+    alert: AlertView, language: str, *, seen: bool = False
+) -> InlineKeyboardMarkup | None:
+    """ "Seen" (until the reader has seen it) and "I take over", while the alert is open and
+    nobody took it over."""
     if alert.status != AlertStatus.OPEN or alert.taken_by is not None:
         return None
+    actions = (
+        (("button.take", "take"),) if seen else (("button.ack", "ack"), ("button.take", "take"))
+    )
     return keyboard(
         [
             [
                 (i18n.text(language, key), Button(Kind.ALERT, str(alert.id), action).encode())
-                for key, action in (("button.ack", "ack"), ("button.take", "take"))
+                for key, action in actions
             ]
         ]
     )
@@ -281,6 +289,46 @@ async def render_urgent_limit(job: Job, cache: RenderCache) -> Rendered:
         count=limit,
     )
     return Rendered(text)
+
+
+async def live_copies(
+    services: Services, alert_id: int, member_id: int | None = None
+) -> list[LiveMessage]:
+    """The recipients' own copies of an alert (one member's, or everyone's once it closed):
+    as sent, with what the reader did and whether it is closed, and only the buttons that
+    still make sense."""
+    copies = await services.alerts.copies(alert_id, member_id)
+    if not copies:
+        return []
+    cache = RenderCache(services)
+    alert = await cache.alert(alert_id)
+    messages = []
+    for item in copies:
+        job, language = item.copy.job, cache.language(item.copy.job)
+        rendered = await render_alert(job, cache)
+        lines = [rendered.text, *_trace(item, alert, language, services.settings.cora_timezone)]
+        markup = _alert_buttons(alert, language, seen=item.acknowledged_at is not None)
+        messages.append(
+            LiveMessage(
+                item.copy.reader, item.copy.chat_id, item.copy.message_id, "\n".join(lines), markup
+            )
+        )
+    return messages
+
+
+def _trace(item: AlertCopy, alert: AlertView, language: str, timezone: str) -> list[str]:
+    """✓ Übernommen 10:43 (or ✓ Gesehen 10:42), and 🔒 Geschlossen 11:05."""
+    lines = [""]
+    if item.taken_at is not None:
+        at = trace_time(item.taken_at, timezone, language, day_of=alert.created_at)
+        lines.append(i18n.html_text(language, "trace.taken", time=at))
+    elif item.acknowledged_at is not None:
+        at = trace_time(item.acknowledged_at, timezone, language, day_of=alert.created_at)
+        lines.append(i18n.html_text(language, "trace.seen", time=at))
+    if item.closed_at is not None:
+        at = trace_time(item.closed_at, timezone, language, day_of=alert.created_at)
+        lines.append(i18n.html_text(language, "trace.closed", time=at))
+    return lines if len(lines) > 1 else []
 
 
 async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:

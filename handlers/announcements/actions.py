@@ -56,9 +56,9 @@ async def announcement_button(update: Update, context: CoraContext, button: Butt
 
 
 async def _read(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:
+    """The press leaves its trace on the member's own copy through the live messages."""
     await context.services.announcements.confirm_read(context.active_member.id, item)
     await query.answer(plain(context, "announcement.read_thanks"))
-    await query.edit_message_reply_markup(None)
 
 
 async def _cancel(update: Update, context: CoraContext, query: CallbackQuery, item: int) -> None:

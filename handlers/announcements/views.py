@@ -11,6 +11,7 @@ from bot.i18n import Markup
 from bot.keys import UnreadableText
 from bot.membership import MemberView
 from bot.network import Network
+from bot.timing.dates import trace_time
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import Services
@@ -135,3 +136,28 @@ async def live_status(services: Services, announcement_id: int) -> list[LiveMess
             store=store,
         )
     ]
+
+
+async def live_copies(
+    services: Services, announcement_id: int, member_id: int
+) -> list[LiveMessage]:
+    """A member's own copies of an announcement: once they confirmed reading it, with
+    "✓ Gelesen 10:44" instead of the button."""
+    copies, read_at = await services.announcements.copies(announcement_id, member_id)
+    if read_at is None or not copies:
+        return []
+    cache = RenderCache(services)
+    announcement = await cache.announcement(announcement_id)
+    messages = []
+    for copy in copies:
+        language = cache.language(copy.job)
+        rendered = await render_announcement(copy.job, cache)
+        at = trace_time(
+            read_at,
+            services.settings.cora_timezone,
+            language,
+            day_of=announcement.sent_at or announcement.send_at,
+        )
+        text = f"{rendered.text}\n\n{i18n.html_text(language, 'trace.read', time=at)}"
+        messages.append(LiveMessage(copy.reader, copy.chat_id, copy.message_id, text))
+    return messages

@@ -11,8 +11,9 @@ from bot.availability import AbsenceView
 from bot.delivery import Job
 from bot.i18n import Markup
 from bot.membership import InviteView, MemberView, Step
+from bot.timing.dates import local_text
 from handlers.common.callbacks import Button, Kind
-from handlers.common.context import CoraContext
+from handlers.common.context import CoraContext, Services
 from handlers.common.render import (
     day_text,
     keyboard,
@@ -25,6 +26,7 @@ from handlers.common.render import (
     tr,
     when,
 )
+from handlers.transport.live import LiveMessage
 from handlers.transport.outbox import RenderCache, Rendered
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,33 @@ async def render_request(job: Job, cache: RenderCache) -> Rendered:
         language, "request.new", member=member_text(cache.services.network, applicant, language)
     )
     return Rendered(text, _decision_buttons(language, applicant.id))
+
+
+async def live_request(services: Services, applicant_id: int) -> list[LiveMessage]:
+    """Once a coordinator decided an access request, the other coordinators' notices of it
+    say who decided how, and their buttons go (the decider's own shows the decision)."""
+    decided = await services.membership.decided_request(applicant_id)
+    if decided is None:
+        return []
+    cache = RenderCache(services)
+    decider = decided.decided_by
+    key = {"active": "approved", "rejected": "rejected"}.get(decided.applicant.status, "revoked")
+    messages = []
+    for copy in decided.copies:
+        if decider is not None and copy.reader.id == decider.id:
+            continue
+        language = cache.language(copy.job)
+        rendered = await render_request(copy.job, cache)
+        name = decider.display_name if decider is not None else None
+        trace = i18n.html_text(
+            language,
+            f"trace.request.{key}",
+            name=name or i18n.text(language, "trace.operator"),
+            time=local_text(decided.decided_at, services.settings.cora_timezone, language),
+        )
+        text = f"{rendered.text}\n\n{trace}"
+        messages.append(LiveMessage(copy.reader, copy.chat_id, copy.message_id, text))
+    return messages
 
 
 async def render_redeemed(job: Job, cache: RenderCache) -> Rendered:

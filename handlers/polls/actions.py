@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
 
 from bot.errors import DomainError
 from handlers.common.callbacks import Button
@@ -119,7 +121,10 @@ async def _answer(context: CoraContext, query: CallbackQuery, poll_id: int, acti
             await polls.vote(member.id, poll_id, {int(match.group(1)): answer})
     except DomainError as error:
         if error.message_key == "poll.closed":
-            await query.edit_message_reply_markup(None)  # nothing left to press
+            # Nothing left to press; the refusal is what counts if the closing already took
+            # the buttons off (Telegram: "message is not modified").
+            with contextlib.suppress(BadRequest):
+                await query.edit_message_reply_markup(None)
         raise
     await query.answer(plain(context, "vote.saved_short"))
 

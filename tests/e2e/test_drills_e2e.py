@@ -90,13 +90,20 @@ async def test_a_drill_with_three_sectors_gives_reach_and_times_and_stays_an_exe
     await cora.runtime.run_escalations()
 
     # When the window is over, the result comes by itself, and the drill is closed.
+    seen_button = messages["Petra Polizei"].callback_button("👀 Gesehen")
+    assert seen_button is not None
     clock.advance(WINDOW)
     await cora.runtime.finish_drills()
     final = await coordinator.user.wait_for(
         lambda m: m.message_id > result.message_id and shows(m, "drill.result.head", ref=ref)
     )
     assert shows(final, "drill.result.reach", delivered=3, members=4, percent=75)
-    late = await petra.user.press("👀 Gesehen", messages["Petra Polizei"]).answer()
+    # Every copy loses its buttons and says the drill is closed; an old button only explains.
+    copy = messages["Petra Polizei"]
+    await petra.user.wait_for(
+        lambda m: m is copy and m.buttons == [] and "🔒 Geschlossen" in m.text
+    )
+    late = await petra.user.press_raw(seen_button, copy).answer()
     assert late.show_alert and late.text == said("alert.closed", ref=ref)[0]
     assert not any(shows(m, "alert.header.reminder", ref=ref) for m in petra.user.messages)
 

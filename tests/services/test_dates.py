@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import DomainError
-from bot.timing.dates import parse_deadline, parse_moment, split_leading_moment
+from bot.timing.dates import parse_deadline, parse_moment, split_leading_moment, trace_time
 
 NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 ZONE = "Europe/Berlin"
@@ -73,3 +73,14 @@ def test_the_leading_date_is_split_from_the_rest() -> None:
     assert split_leading_moment("14.01.2027 10:00 Titel | A") == ("14.01.2027 10:00", "Titel | A")
     assert split_leading_moment("14.01.2027 Titel") == ("14.01.2027", "Titel")
     assert split_leading_moment("morgen Titel") == ("morgen", "Titel")
+
+
+def test_a_trace_time_is_the_time_alone_on_the_messages_day_and_with_the_date_later() -> None:
+    """✓ Gesehen 10:42 on the alert's day (Berlin time, also across UTC midnight); the date
+    too when it was pressed on a later day."""
+    raised = datetime(2026, 12, 8, 22, 30, tzinfo=UTC)  # 23:30 in Berlin
+    assert trace_time(raised.replace(minute=42), "Europe/Berlin", "de", day_of=raised) == "23:42"
+    assert trace_time(raised.replace(minute=42), "Europe/Berlin", "en", day_of=raised) == "23:42"
+    next_day = datetime(2026, 12, 8, 23, 5, tzinfo=UTC)  # 00:05 on 9 December in Berlin
+    assert trace_time(next_day, "Europe/Berlin", "de", day_of=raised) == "09.12.2026 00:05"
+    assert trace_time(next_day, "Europe/Berlin", "en", day_of=raised) == "9 Dec 2026, 00:05"
