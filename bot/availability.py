@@ -1,5 +1,6 @@
-"""Availability: planned absences with a deputy, quiet hours for non-urgent messages, and further
-regions a member is reachable for."""
+"""Availability: planned absences with a deputy (and, on return, a digest of the open alerts that
+went to the deputy), quiet hours for non-urgent messages, and further regions a member is
+reachable for."""
 
 from __future__ import annotations
 
@@ -9,15 +10,28 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, false, select
 
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.membership.base import tell
 from bot.network import Network
 from bot.timing.quiet import QuietHours, quiet_hours_of
-from storage.audit import member_actor
-from storage.models import Absence, Member, MemberRegion, MemberStatus, RegionStatus, Role
+from bot.timing.sweep import sweep_due
+from storage.audit import SYSTEM, member_actor
+from storage.models import (
+    Absence,
+    Alert,
+    AlertRecipient,
+    AlertStatus,
+    Member,
+    MemberRegion,
+    MemberStatus,
+    RecipientReason,
+    RegionStatus,
+    Role,
+    Urgency,
+)
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 # Delivery kinds: the deputy hears that they stand in (and when that ends), coordinators get
@@ -26,8 +40,13 @@ DEPUTY_NOTICE = "deputy"
 DEPUTY_ENDED_NOTICE = "deputy_ended"
 REGION_REQUEST_NOTICE = "region_request"
 REGION_DECISION_NOTICE = "region_decision"
+# The member hears, when an absence has run out, which alerts of that time are still open.
+ABSENCE_DIGEST_NOTICE = "absence_digest"
 
 MAX_ABSENCE_DAYS = 366
+# An absence that ran out longer ago than this (the bot was down) ends without a digest: its
+# alerts have long been handled or listed in /alerts.
+DIGEST_AT_MOST_AFTER = timedelta(days=7)
 _DAY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -82,6 +101,33 @@ class Availability:
     absence: AbsenceView | None
     quiet: QuietHours | None
     regions: tuple[RegionView, ...]
+
+
+@dataclass(frozen=True)
+class MissedAlert:
+    """An open alert raised during an absence that went to the deputy instead."""
+
+    id: int
+    ref: str
+    sectors: tuple[str, ...]
+    region: str
+    urgent: bool
+    raised_at: datetime
+    taken_by: MemberView | None
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a member back from an absence should know: the open alerts of that time."""
+
+    member_id: int
+    alerts: tuple[MissedAlert, ...]
+
+
+@dataclass(frozen=True)
+class AbsenceEnded:
+    absence_id: int
+    member_id: int
 
 
 @dataclass(frozen=True)
@@ -161,6 +207,7 @@ class AvailabilityService:
             current = (await current_absences(uow, [member.id], now)).get(member.id)
             if current is not None:
                 current.ended_at = now
+                uow.effects.schedule(_due_key(current.id), None)
                 replaced = current.deputy_id
                 if replaced is not None and replaced != (deputy.id if deputy else None):
                     tell(uow, DEPUTY_ENDED_NOTICE, [replaced], now, member=member.id)
@@ -186,6 +233,7 @@ class AvailabilityService:
                 tell(
                     uow, DEPUTY_NOTICE, [deputy.id], now, member=member.id, until=until.isoformat()
                 )
+            uow.effects.schedule(_due_key(absence.id), absence.ends_at)
             await uow.commit()
             return _absence_view(absence, deputy)
 
@@ -198,6 +246,7 @@ class AvailabilityService:
             if absence is None:
                 return None
             absence.ended_at = now
+            uow.effects.schedule(_due_key(absence.id), None)
             uow.audit.record(
                 member_actor(member.id), "member.back", f"member:{member.id}", absence=absence.id
             )
@@ -206,6 +255,76 @@ class AvailabilityService:
                 tell(uow, DEPUTY_ENDED_NOTICE, [deputy.id], now, member=member.id)
             await uow.commit()
             return _absence_view(absence, deputy)
+
+    async def digest(self, absence_id: int) -> Digest | None:
+        """The open alerts raised during this absence that reached the deputy instead of the
+        member, oldest first (drills are left out); None once the absence is gone."""
+        async with self._uow(write=False) as uow:
+            absence = await uow.session.get(Absence, absence_id)
+            if absence is None:
+                return None
+            until = min(absence.ends_at, absence.ended_at or absence.ends_at)
+            alerts = (
+                await uow.session.scalars(
+                    select(Alert)
+                    .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
+                    .where(
+                        AlertRecipient.member_id == absence.member_id,
+                        AlertRecipient.reason == RecipientReason.AWAY,
+                        AlertRecipient.deputy_id.is_not(None),
+                        Alert.status == AlertStatus.OPEN,
+                        Alert.drill == false(),
+                        Alert.created_at >= absence.starts_at,
+                        Alert.created_at < until,
+                    )
+                    .order_by(Alert.created_at, Alert.id)
+                )
+            ).all()
+            takers = {
+                m.id: MemberView.of(m)
+                for m in await uow.members.by_ids({a.taken_by for a in alerts if a.taken_by})
+            }
+            return Digest(
+                absence.member_id,
+                tuple(
+                    MissedAlert(
+                        a.id,
+                        a.ref,
+                        tuple(a.sectors.split(",")),
+                        a.region,
+                        a.urgency == Urgency.URGENT,
+                        a.created_at,
+                        takers.get(a.taken_by) if a.taken_by else None,
+                    )
+                    for a in alerts
+                ),
+            )
+
+    async def end_due(self) -> list[AbsenceEnded]:
+        """End the absences that have run out (also while the bot was down): the member gets
+        the digest through the outbox, the deputy hears that the stand-in is over."""
+        return await sweep_due(self._uow, _ending, self._end)
+
+    async def _end(self, uow: UnitOfWork, absence: Absence, now: datetime) -> AbsenceEnded:
+        absence.ended_at = absence.ends_at
+        uow.audit.record(
+            SYSTEM, "member.absence_ended", f"member:{absence.member_id}", absence=absence.id
+        )
+        member = await uow.members.get(absence.member_id)
+        if member is not None and member.status == MemberStatus.ACTIVE:
+            if now - absence.ends_at <= DIGEST_AT_MOST_AFTER:
+                tell(uow, ABSENCE_DIGEST_NOTICE, [member.id], now, subject_id=absence.id)
+            if absence.deputy_id is not None:
+                tell(uow, DEPUTY_ENDED_NOTICE, [absence.deputy_id], now, member=member.id)
+        return AbsenceEnded(absence.id, absence.member_id)
+
+    async def due_times(self) -> list[tuple[int, datetime]]:
+        """Absences still to run out, to schedule their end at start-up."""
+        async with self._uow(write=False) as uow:
+            rows = await uow.session.execute(
+                select(Absence.id, Absence.ends_at).where(Absence.ended_at.is_(None))
+            )
+            return [(row[0], row[1]) for row in rows.all()]
 
     async def _valid_deputy(
         self, uow: UnitOfWork, member: Member, deputy_id: int, now: datetime
@@ -407,6 +526,14 @@ async def _active(uow: UnitOfWork, member_id: int, *, for_update: bool = False) 
     if member is None or member.status != MemberStatus.ACTIVE:
         raise DomainError("access.not_active")
     return member
+
+
+def _due_key(absence_id: int) -> str:
+    return f"absence:{absence_id}"
+
+
+def _ending(now: datetime) -> Select[Absence]:
+    return select(Absence).where(Absence.ended_at.is_(None), Absence.ends_at <= now)
 
 
 def _absence_view(absence: Absence, deputy: Member | MemberView | None) -> AbsenceView:

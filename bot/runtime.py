@@ -15,6 +15,7 @@ from bot.alerts import Notice
 from bot.announcements import AnnouncementNotice
 from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE
 from bot.availability import (
+    ABSENCE_DIGEST_NOTICE,
     DEPUTY_ENDED_NOTICE,
     DEPUTY_NOTICE,
     REGION_DECISION_NOTICE,
@@ -76,6 +77,7 @@ def _renderers() -> dict[str, Renderer]:
         PollNotice.RESULT: poll_views.render_result,
         DEPUTY_NOTICE: availability_views.render_deputy,
         DEPUTY_ENDED_NOTICE: availability_views.render_deputy_ended,
+        ABSENCE_DIGEST_NOTICE: availability_views.render_absence_digest,
         REGION_REQUEST_NOTICE: availability_views.render_region_request,
         REGION_DECISION_NOTICE: availability_views.render_region_decision,
         DRILL_RESULT_NOTICE: drill_views.render_drill_result,
@@ -145,6 +147,7 @@ class Runtime:
             "announce": self.send_announcements,
             "poll": self.run_polls,
             "need": self.run_needs,
+            "absence": self.end_absences,
         }
         return jobs[kind]
 
@@ -209,6 +212,11 @@ class Runtime:
         for item in handled:
             self._at(f"need:{item.need_id}", item.next_at, self.run_needs)
 
+    async def end_absences(self) -> None:
+        """End the absences that ran out (also while the bot was down); the digest and the
+        deputy's notice go through the outbox."""
+        await self.services.availability.end_due()
+
     async def remind_stale_places(self) -> None:
         """Remind maintainers whose places report is older than PLACES_STALE_AFTER."""
         await self.services.offers.remind_stale()
@@ -217,6 +225,7 @@ class Runtime:
         await self.send_announcements()
         await self.run_polls()
         await self.run_needs()
+        await self.end_absences()
         await self.remind_stale_places()
 
     async def run_escalations(self) -> None:
@@ -259,6 +268,8 @@ class Runtime:
             self._at(f"poll:{poll_id}", at, self.run_polls)
         for need_id, at in await self.services.needs.due_times():
             self._at(f"need:{need_id}", at, self.run_needs)
+        for absence_id, at in await self.services.availability.due_times():
+            self._at(f"absence:{absence_id}", at, self.end_absences)
         self.live.touch(("poll", poll_id) for poll_id in await self.services.polls.undecided_ids())
         self.live.touch(("announcement", i) for i in await self.services.announcements.sent_ids())
         self.scheduler.every(

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.model import AlertView, ClientName, EscalationPeriods
+from bot.availability import current_absences
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import TextCipher
@@ -85,6 +86,15 @@ class AlertBase:
         """Only people the alert was sent to may acknowledge it or take it over."""
         recipient = await uow.session.get(AlertRecipient, (alert_id, member.id))
         alert = await uow.session.get(Alert, alert_id)
+        if (
+            alert is not None
+            and not alert.drill
+            and recipient is not None
+            and await _back_from_absence(uow, member, recipient)
+        ):
+            # The alert went to their deputy while they were away; back, they answer it in
+            # their own name (the digest on their return offers it), and hear what follows.
+            recipient.reason = RecipientReason.TARGET
         if alert is None or recipient is None or recipient.reason == RecipientReason.AWAY:
             raise DomainError("alert.not_recipient")
         if alert.status != AlertStatus.OPEN:
@@ -200,3 +210,10 @@ async def deadlines(
             select(Alert.id, deadline).where(*where, deadline.is_not(None))
         )
         return [(alert_id, at) for alert_id, at in rows.all() if at is not None]
+
+
+async def _back_from_absence(uow: UnitOfWork, member: Member, recipient: AlertRecipient) -> bool:
+    """The alert reached this member's deputy in their place, and they are present again."""
+    if recipient.reason != RecipientReason.AWAY or recipient.deputy_id is None:
+        return False
+    return not await current_absences(uow, [member.id], uow.now())

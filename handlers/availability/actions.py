@@ -7,7 +7,7 @@ from telegram import Update
 from bot.availability import parse_day
 from bot.errors import DomainError
 from bot.timing.quiet import parse_quiet_hours
-from handlers.availability.views import absence_text, regions_text
+from handlers.availability.views import absence_text, digest_text, regions_text
 from handlers.common.callbacks import Button, pressed
 from handlers.common.context import CoraContext
 from handlers.common.render import (
@@ -41,12 +41,20 @@ async def away(update: Update, context: CoraContext) -> None:
 
 
 async def back(update: Update, context: CoraContext) -> None:
-    """`/back`: end the absence early."""
-    ended = await context.services.availability.back(context.active_member.id)
+    """`/back`: end the absence early, with a digest of the open alerts the deputy got."""
+    services = context.services
+    ended = await services.availability.back(context.active_member.id)
     if ended is None:
         await say(update, context, "back.not_away")
         return
-    await say(update, context, "back.done")
+    digest = await services.availability.digest(ended.id)
+    if digest is None:  # erased meanwhile
+        await say(update, context, "back.done")
+        return
+    text, markup = digest_text(
+        services.network, digest, context.language, services.settings.cora_timezone
+    )
+    await send_html(update, f"{tr(context, 'back.done')}\n\n{text}", markup=markup)
 
 
 async def quiet(update: Update, context: CoraContext) -> None:

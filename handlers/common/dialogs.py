@@ -77,9 +77,13 @@ StateHandlers = Mapping[int, Sequence[BaseHandler[Update, CoraContext, Any]]]
 TYPED = filters.TEXT & ~filters.COMMAND
 
 
+def _keys(draft_key: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (draft_key,) if isinstance(draft_key, str) else draft_key
+
+
 def cancel(draft_key: str | tuple[str, ...], cancelled_key: str) -> Step:
     """`/cancel` or the dialog's cancel button: the draft is dropped, nothing was stored."""
-    keys = (draft_key,) if isinstance(draft_key, str) else draft_key
+    keys = _keys(draft_key)
 
     async def cancel_dialog(update: Update, context: CoraContext) -> int:
         for key in keys:
@@ -92,6 +96,30 @@ def cancel(draft_key: str | tuple[str, ...], cancelled_key: str) -> Step:
     return cancel_dialog
 
 
+# The draft keys of every dialog by its command, to end one when another starts.
+_DRAFTS: dict[str, tuple[str, ...]] = {}
+
+
+async def end_other_dialogs(update: Update, context: CoraContext, starting: str) -> None:
+    """A dialog starts: the person's other open dialog ends, its draft is dropped (nothing of
+    it was stored), and a short note says so. Two dialogs never wait for the same text."""
+    for group in context.application.handlers.values():
+        for handler in group:
+            if not isinstance(handler, ConversationHandler) or handler.name == starting:
+                continue
+            drafts = _DRAFTS.get(handler.name or "")
+            if drafts is None:
+                continue
+            # PTB ends a conversation by deleting its key, and offers no call to do so from
+            # outside the conversation; this is the same step.
+            if handler._conversations.pop(handler._get_key(update), None) is None:
+                continue
+            for key in drafts:
+                forget_draft(context, key)
+            name = plain(context, f"dialog.name.{handler.name}")
+            await say(update, context, "dialog.ended_by_other", dialog=name)
+
+
 def dialog(
     command: str,
     entry: Step,
@@ -102,13 +130,21 @@ def dialog(
     cancelled_key: str,
 ) -> BaseHandler[Update, CoraContext, object]:
     """A conversation started by `/command`: `/cancel` or the button whose callback data
-    matches `cancel_button` ends it; text where a button is expected gets a hint."""
+    matches `cancel_button` ends it; text where a button is expected gets a hint. Starting it
+    ends any other dialog the person has open (see `end_other_dialogs`)."""
     stop = cancel(draft_key, cancelled_key)
+    _DRAFTS[command] = _keys(draft_key)
+
+    async def start(update: Update, context: CoraContext) -> object:
+        await end_other_dialogs(update, context, command)
+        return await entry(update, context)
+
+    start.__doc__ = entry.__doc__
     # Dialogs mix buttons and typed text, so they are tracked per chat, not per message; PTB
     # warns about exactly that combination.
     warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
     return ConversationHandler(
-        entry_points=[CommandHandler(command, entry)],
+        entry_points=[CommandHandler(command, start)],
         states={state: list(handlers) for state, handlers in states.items()},
         fallbacks=[
             CommandHandler("cancel", stop),

@@ -9,7 +9,12 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.availability import DEPUTY_ENDED_NOTICE, DEPUTY_NOTICE, REGION_REQUEST_NOTICE
+from bot.availability import (
+    ABSENCE_DIGEST_NOTICE,
+    DEPUTY_ENDED_NOTICE,
+    DEPUTY_NOTICE,
+    REGION_REQUEST_NOTICE,
+)
 from bot.delivery import Outcome, Result
 from bot.errors import DomainError
 from bot.membership import ADMIN_ACTOR
@@ -120,6 +125,66 @@ async def test_an_absence_ends_with_its_last_day_in_the_networks_time_zone(env: 
     env.at(berlin(2026, 12, 11, 0, 0))
     assert await count(sender, ["police"], "HRO") == 1
     assert await env.availability.absences([anna]) == {}
+
+
+async def test_an_absence_that_ran_out_while_the_bot_was_down_still_brings_the_digest(
+    env: Env,
+) -> None:
+    sender = await env.member("victim_support", "HRO")
+    anna = await env.member("police", "HRO")
+    bert = await env.member("police", "VG")
+    away = await env.availability.away(anna, date(2026, 12, 3), bert)
+    carl = await env.member("police", "HRO")
+    old = await env.availability.away(carl, date(2026, 12, 1), None)
+    # What start-up schedules: every absence not yet ended, at its end.
+    assert sorted(await env.availability.due_times()) == [
+        (away.id, away.ends_at),
+        (old.id, old.ends_at),
+    ]
+    raised = await env.alerts.raise_alert(sender, ["police"], "HRO", "normal", "Lage")
+    await env.deliver()
+    assert await env.availability.end_due() == []  # nothing has run out yet
+    # Down from the 1st to the 5th: both end at once; the digest still goes to Anna (her
+    # absence ran out 1.5 days ago) and Carl (3.5 days), and the deputy hears it is over.
+    env.at(berlin(2026, 12, 5, 12))
+    ended = await env.availability.end_due()
+    assert sorted(e.member_id for e in ended) == sorted([anna, carl])
+    assert sorted((j.kind, j.member_id, j.subject_id) for j in await env.deliver()) == sorted(
+        [
+            (ABSENCE_DIGEST_NOTICE, anna, away.id),
+            (ABSENCE_DIGEST_NOTICE, carl, old.id),
+            (DEPUTY_ENDED_NOTICE, bert, None),
+        ]
+    )
+    assert await env.availability.end_due() == [] and await env.availability.due_times() == []
+    digest = await env.availability.digest(away.id)
+    assert digest is not None and [a.ref for a in digest.alerts] == [raised.alert.ref]
+    # Back, Anna answers in her own name.
+    seen = await env.alerts.acknowledge(anna, raised.alert.id)
+    assert not seen.already
+    rows = await env.recipients(raised.alert.id)
+    assert rows[anna].reason == RecipientReason.TARGET and rows[anna].acknowledged_at
+
+
+async def test_an_absence_that_ran_out_over_a_week_ago_ends_without_a_digest(env: Env) -> None:
+    anna = await env.member("police", "HRO")
+    bert = await env.member("police", "VG")
+    await env.availability.away(anna, date(2026, 12, 1), bert)
+    await env.deliver()
+    env.at(berlin(2026, 12, 9, 12))  # the bot was down for more than 7 days
+    assert [e.member_id for e in await env.availability.end_due()] == [anna]
+    assert [(j.kind, j.member_id) for j in await env.deliver()] == [(DEPUTY_ENDED_NOTICE, bert)]
+
+
+async def test_an_absent_member_cannot_answer_the_alerts_their_deputy_got(env: Env) -> None:
+    sender = await env.member("victim_support", "HRO")
+    anna = await env.member("police", "HRO")
+    bert = await env.member("police", "VG")
+    await env.availability.away(anna, date(2026, 12, 3), bert)
+    raised = await env.alerts.raise_alert(sender, ["police"], "HRO", "normal", "Lage")
+    with pytest.raises(DomainError) as refused:
+        await env.alerts.take_over(anna, raised.alert.id)
+    assert refused.value.message_key == "alert.not_recipient"
 
 
 async def test_back_ends_an_absence_early_and_a_new_one_replaces_the_old(env: Env) -> None:

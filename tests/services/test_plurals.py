@@ -42,6 +42,13 @@ PLURALS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
             "en": ("{n} urgent case alert", "{n} urgent case alerts"),
         },
     ),
+    "digest.header": (
+        "count",
+        {
+            "de": ("{n} offener Fall", "{n} offene Fälle"),
+            "en": ("{n} open case", "{n} open cases"),
+        },
+    ),
     "find.header": (
         "count",
         {
