@@ -98,12 +98,18 @@ class RegionDecision:
 
 
 async def current_absences(
-    uow: UnitOfWork, member_ids: Iterable[int], now: datetime
+    uow: UnitOfWork, member_ids: Iterable[int] | Select[tuple[int]], now: datetime
 ) -> dict[int, Absence]:
-    """The absence each of these members is on at `now` (members who are present are missing)."""
-    ids = sorted(set(member_ids))
-    if not ids:
-        return {}
+    """The absence each of these members is on at `now` (members who are present are missing).
+    `member_ids` may be a query of member ids: SQL matches thousands of them, not a list of
+    bound parameters."""
+    ids: list[int] | Select[tuple[int]]
+    if isinstance(member_ids, Select):
+        ids = member_ids
+    else:
+        ids = sorted(set(member_ids))
+        if not ids:
+            return {}
     rows = await uow.session.scalars(
         select(Absence)
         .where(

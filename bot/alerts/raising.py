@@ -216,8 +216,8 @@ class Raising(AlertBase):
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
             alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
-        uow.session.add_all(resolved.rows(alert.id))
-        _send(uow, alert, resolved, now)
+        await resolved.store(uow, alert.id)
+        await _send(uow, alert, resolved, now)
         details: dict[str, DetailValue] = {
             "ref": alert.ref,
             "sectors": list(sectors),
@@ -234,11 +234,12 @@ class Raising(AlertBase):
         return RaisedAlert(await self.view_in(uow, alert), resolved.receivers)
 
 
-def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
-    """One pending delivery of the alert to each receiver; a deputy's copy names whom they
-    stand in for."""
+async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
+    """One pending delivery of the alert to each receiver (in one statement: thousands of
+    them are stored while SQLite's write lock is held); a deputy's copy names whom they stand
+    in for."""
     priority = priority_of(alert.urgency)
-    uow.deliveries.enqueue(
+    await uow.deliveries.insert_many(
         kind=Notice.ALERT,
         member_ids=[m.id for m in resolved.targets if m.id not in resolved.standing_in],
         priority=priority,

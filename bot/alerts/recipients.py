@@ -6,13 +6,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
 from bot.availability import current_absences, further_region_members
 from bot.network import Network
 from storage.models import AlertRecipient, Member, MemberStatus, RecipientReason
+from storage.repositories import insert_for_members
 from storage.uow import UnitOfWork
+
+
+class Recipient(NamedTuple):
+    """What raising needs of a recipient: thousands of them are read, not whole members."""
+
+    id: int
+    sector: str | None
 
 
 @dataclass(frozen=True)
@@ -20,32 +29,30 @@ class Resolution:
     """Who an alert goes to: the matching members who are present, and for those who are away
     their deputy, if the deputy can stand in (active, present, same sector, not the sender)."""
 
-    targets: list[Member]
-    deputies: list[Member]  # standing in, and not targets themselves
+    targets: list[Recipient]
+    deputies: list[Recipient]  # standing in, and not targets themselves
     standing_in: dict[int, list[int]]  # deputy id -> the absent members they stand in for
-    away: list[tuple[Member, int | None]]  # absent members and their deputy (None: nobody)
+    away: list[tuple[Recipient, int | None]]  # absent members and their deputy (None: nobody)
 
     @property
     def receivers(self) -> int:
         return len(self.targets) + len(self.deputies)
 
-    def rows(self, alert_id: int) -> list[AlertRecipient]:
-        """The alert's recipient rows: targets, deputies, and the absent members."""
-
-        def row(member: Member, reason: str, deputy_id: int | None = None) -> AlertRecipient:
-            return AlertRecipient(
-                alert_id=alert_id,
-                member_id=member.id,
-                reason=reason,
-                sector=member.sector,
-                deputy_id=deputy_id,
+    async def store(self, uow: UnitOfWork, alert_id: int) -> None:
+        """The alert's recipient rows (targets, deputies, the absent members): one statement
+        per group of rows that differ only in the member, for thousands of them."""
+        groups: dict[tuple[str, str | None, int | None], list[int]] = {}
+        for m in self.targets:
+            groups.setdefault((RecipientReason.TARGET, m.sector, None), []).append(m.id)
+        for m in self.deputies:
+            groups.setdefault((RecipientReason.DEPUTY, m.sector, None), []).append(m.id)
+        for m, deputy_id in self.away:
+            groups.setdefault((RecipientReason.AWAY, m.sector, deputy_id), []).append(m.id)
+        for (reason, sector, deputy_id), member_ids in groups.items():
+            values = {"alert_id": alert_id, "reason": reason, "sector": sector}
+            await insert_for_members(
+                uow.session, AlertRecipient, member_ids, {**values, "deputy_id": deputy_id}
             )
-
-        return [
-            *(row(m, RecipientReason.TARGET) for m in self.targets),
-            *(row(m, RecipientReason.DEPUTY) for m in self.deputies),
-            *(row(m, RecipientReason.AWAY, deputy_id) for m, deputy_id in self.away),
-        ]
 
 
 async def resolve(
@@ -59,7 +66,7 @@ async def resolve(
     """Active members of the sectors in the region (their own, or a further one a coordinator
     confirmed); statewide members cover every region. Absent members are replaced by their
     deputy; there are no chains: a deputy who is away themselves stands in for nobody."""
-    query = select(Member).where(
+    query = select(Member.id, Member.sector).where(
         Member.status == MemberStatus.ACTIVE,
         Member.sector.in_(list(sectors)),
     )
@@ -70,14 +77,16 @@ async def resolve(
         query = query.where(
             or_(Member.region.in_(regions), Member.id.in_(further_region_members(regions)))
         )
-    matched = (await uow.session.scalars(query.order_by(Member.id))).all()
-    absences = await current_absences(uow, [m.id for m in matched], now)
+    rows = (await uow.session.execute(query.order_by(Member.id))).all()
+    matched = [Recipient(member_id, sector) for member_id, sector in rows]
+    # The same query as a subquery: SQL matches thousands of ids, not a list of parameters.
+    absences = await current_absences(uow, query.with_only_columns(Member.id), now)
     deputy_ids = {a.deputy_id for a in absences.values() if a.deputy_id is not None}
     deputies = {m.id: m for m in await uow.members.by_ids(deputy_ids)}
     deputies_away = await current_absences(uow, deputy_ids, now)
     targets = [m for m in matched if m.id not in absences]
     standing_in: dict[int, list[int]] = {}
-    away: list[tuple[Member, int | None]] = []
+    away: list[tuple[Recipient, int | None]] = []
     for member in matched:
         absence = absences.get(member.id)
         if absence is None:
@@ -96,5 +105,9 @@ async def resolve(
         else:
             away.append((member, None))
     target_ids = {m.id for m in targets}
-    extra = [deputies[i] for i in sorted(standing_in) if i not in target_ids]
+    extra = [
+        Recipient(deputies[i].id, deputies[i].sector)
+        for i in sorted(standing_in)
+        if i not in target_ids
+    ]
     return Resolution(targets, extra, standing_in, away)
