@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, Select, delete, select
 
 from bot.delivery import Priority
 from bot.errors import DomainError
@@ -98,29 +98,21 @@ class RegionDecision:
 
 
 async def current_absences(
-    uow: UnitOfWork, member_ids: Iterable[int] | Select[tuple[int]], now: datetime
+    uow: UnitOfWork, member_ids: Iterable[int], now: datetime
 ) -> dict[int, Absence]:
-    """The absence each of these members is on at `now` (members who are present are missing).
-    `member_ids` may be a query of member ids: SQL matches thousands of them, not a list of
-    bound parameters."""
-    ids: list[int] | Select[tuple[int]]
-    if isinstance(member_ids, Select):
-        ids = member_ids
-    else:
-        ids = sorted(set(member_ids))
-        if not ids:
-            return {}
+    """The absence each of these members is on at `now` (members who are present are missing)."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
     rows = await uow.session.scalars(
-        select(Absence)
-        .where(
-            Absence.member_id.in_(ids),
-            Absence.starts_at <= now,
-            Absence.ends_at > now,
-            Absence.ended_at.is_(None),
-        )
-        .order_by(Absence.id)
+        select(Absence).where(Absence.member_id.in_(ids), *absent_at(now)).order_by(Absence.id)
     )
     return {row.member_id: row for row in rows}
+
+
+def absent_at(now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions of an absence that holds at `now`."""
+    return [Absence.starts_at <= now, Absence.ends_at > now, Absence.ended_at.is_(None)]
 
 
 def further_region_members(regions: Sequence[str]) -> Select[int]:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Integer, Select, bindparam, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    Base,
     Channel,
     ChannelMember,
     Delivery,
@@ -182,9 +180,9 @@ class DeliveryRepository:
 
     async def insert_many(
         self,
+        members: Select[int],
         *,
         kind: str,
-        member_ids: Iterable[int],
         priority: int,
         now: datetime,
         alert_id: int | None = None,
@@ -193,13 +191,14 @@ class DeliveryRepository:
         silent: bool = False,
         first_turn: int = 0,
     ) -> int:
-        """`enqueue` for a fan-out to thousands: the same rows (shuffled, turn by turn) in one
-        statement (`insert_for_members`) instead of an ORM object each. It is an ORM insert of
-        `Delivery`, so the unit of work notices it like any other (its `do_orm_execute` hook)
-        and wakes the outbox after the commit."""
-        member_ids = list(member_ids)
-        random.shuffle(member_ids)  # spreads chats; no secret
-        values = {
+        """`enqueue` for a fan-out to thousands: one pending delivery per member id that the
+        query `members` yields, in one `INSERT … SELECT`, so that no member id travels through
+        Python and no ORM object is built per row. As in `enqueue`, the members are shuffled
+        (`ORDER BY random()`) and the n-th gets turn `first_turn + n`. It is an ORM insert of
+        `Delivery`, so the unit of work notices it like any other and the commit wakes the
+        outbox. Returns the number of rows."""
+        table = Delivery.__table__.c
+        values: dict[str, Any] = {
             "kind": kind,
             "alert_id": alert_id,
             "subject_id": subject_id,
@@ -211,9 +210,19 @@ class DeliveryRepository:
             "next_attempt_at": now,
             "created_at": now,
         }
-        return await insert_for_members(
-            self._session, Delivery, member_ids, values, turn_from=first_turn
+        shuffled = members.order_by(None).add_columns(
+            func.row_number().over(order_by=func.random()).label("n")
         )
+        ids = shuffled.subquery()
+        member, n = ids.c[0], ids.c.n
+        rows = select(
+            member,
+            *(literal(value, table[name].type) for name, value in values.items()),
+            n - 1 + first_turn,
+        ).order_by(n)
+        names = ["member_id", *values, "turn"]
+        result = await self._session.execute(insert(Delivery).from_select(names, rows))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel_waiting_for(
         self, member_id: int, now: datetime, *, keep: Iterable[str] = ()
@@ -333,42 +342,6 @@ class DeliveryRepository:
             .distinct()
         )
         return list(rows)
-
-
-async def insert_for_members(
-    session: AsyncSession,
-    model: type[Base],
-    member_ids: Sequence[int],
-    values: Mapping[str, Any],
-    *,
-    turn_from: int | None = None,
-) -> int:
-    """Insert one row of `model` per member, in the order given, with the same `values`
-    otherwise (and, with `turn_from`, the column `turn` counting up from it), as ONE
-    `INSERT … SELECT` whose member ids travel as one parameter: a JSON array read by
-    `json_each` (SQLite) or an integer array by `unnest … WITH ORDINALITY` (PostgreSQL). A
-    fan-out to thousands costs no ORM object, parameter set or type conversion per row, which
-    matters while SQLite's write lock is held. The statement is an ORM insert of `model`, so
-    session events see it."""
-    if not member_ids:
-        return 0
-    table = model.__table__
-    ids: Any
-    if session.get_bind().dialect.name == "sqlite":
-        ids = func.json_each(json.dumps(list(member_ids))).table_valued("value", "key")
-        member, position = ids.c.value, ids.c.key  # key counts from 0
-    else:
-        array = bindparam("member_ids", list(member_ids), type_=postgresql.ARRAY(Integer))
-        ids = func.unnest(array).table_valued("value", with_ordinality="ordinal").render_derived()
-        member, position = ids.c.value, ids.c.ordinal - 1  # ordinality counts from 1
-    names = ["member_id", *values]
-    columns = [member, *(literal(v, table.c[name].type) for name, v in values.items())]
-    if turn_from is not None:
-        names.append("turn")
-        columns.append(position + turn_from)
-    rows = select(*columns).select_from(ids).order_by(position)
-    await session.execute(insert(model).from_select(names, rows))
-    return len(member_ids)
 
 
 def split_codes(raw: str) -> tuple[str, ...]:
