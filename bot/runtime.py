@@ -118,7 +118,11 @@ class Runtime:
             concurrency=settings.delivery_concurrency,
             idle_seconds=settings.delivery_idle_seconds,
         )
-        self.live = LiveMessages(application.bot, self._live_messages)
+        # A change's live messages (an alert's status message for its sender) go out after
+        # the change's first deliveries, not in competition with them.
+        self.live = LiveMessages(
+            application.bot, self._live_messages, yield_to=self.outbox.handed_out
+        )
 
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 _MAX_SHOWN = 10_000
 # Status messages wait behind urgent deliveries (a few seconds at most), not behind replies.
 _ROUTINE = Pace(Lane.ROUTINE)
+_YIELD_AT_MOST = 2.0  # seconds a refresh waits for the outbox's first sends
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,17 @@ Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
 class LiveMessages:
-    def __init__(self, bot: ExtBot[Any], refresh: Refresh, *, min_interval: float = 3.0) -> None:
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        refresh: Refresh,
+        *,
+        min_interval: float = 3.0,
+        yield_to: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._bot = bot
         self._refresh = refresh
+        self._yield_to = yield_to
         self._min_interval = min_interval
         self._dirty: set[Hashable] = set()
         self._last_edit: dict[Hashable, float] = {}
@@ -88,6 +97,10 @@ class LiveMessages:
             ready = [
                 k for k in self._dirty if now - self._last_edit.get(k, -1e9) >= self._min_interval
             ]
+            if ready and self._yield_to is not None:
+                # Urgent work first (the outbox's new deliveries), but never for long.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._yield_to(), _YIELD_AT_MOST)
             for key in ready:
                 self._dirty.discard(key)
                 try:

@@ -156,13 +156,25 @@ class Outbox:
         self._slots = asyncio.Semaphore(concurrency)
         self._idle_seconds = idle_seconds
         self._wake = asyncio.Event()
+        # Clear from a wake until the new deliveries' first send has finished (or none were
+        # due): what else runs on the bot's core meanwhile may wait (`handed_out`).
+        self._handed_out = asyncio.Event()
+        self._handed_out.set()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.sent = 0
 
     def wake(self) -> None:
         """New deliveries were committed: look for work now instead of at the next poll."""
+        self._handed_out.clear()
         self._wake.set()
+
+    async def handed_out(self) -> None:
+        """Return once the deliveries of the last wake are on their way (the first of them
+        sent, or nothing was due). An alert's status message for its sender waits for this,
+        so that it does not compete with the alert's first deliveries for the database and
+        the one core the bot has."""
+        await self._handed_out.wait()
 
     async def start(self) -> None:
         # A single process (SQLite) owns every claim, so whatever it had claimed before a
@@ -176,6 +188,7 @@ class Outbox:
     async def stop(self) -> None:
         """Finish the batch in flight (its outcomes are recorded), then stop."""
         self._stopping = True
+        self._handed_out.set()
         self._wake.set()
         if self._task is not None:
             await self._task
@@ -187,6 +200,7 @@ class Outbox:
                 worked = await self.run_once()
             except Exception:
                 log.exception("delivery round failed; retrying shortly")
+                self._handed_out.set()
                 worked = False
                 await asyncio.sleep(1.0)
             if not worked and not self._stopping:
@@ -196,9 +210,11 @@ class Outbox:
         """One round; False when there was nothing due."""
         jobs = await self._deliveries.claim(self._batch_size)
         if not jobs:
+            self._handed_out.set()
             return False
         cache = RenderCache(self._services)
         results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
+        self._handed_out.set()
         recorded = await self._deliveries.record(results)
         self.sent += recorded.finished.get("sent", 0)
         self._on_recorded(recorded)
@@ -215,6 +231,12 @@ class Outbox:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _send(self, job: Job, cache: RenderCache) -> Result:
+        try:
+            return await self._send_one(job, cache)
+        finally:
+            self._handed_out.set()
+
+    async def _send_one(self, job: Job, cache: RenderCache) -> Result:
         async with self._slots:
             renderer = self._renderers.get(job.kind)
             try:
