@@ -6,9 +6,9 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -193,6 +193,52 @@ class DeliveryRepository:
         ]
         self._session.add_all(rows)
         return len(rows)
+
+    async def insert_many(
+        self,
+        members: Select[int],
+        *,
+        kind: str,
+        priority: int,
+        now: datetime,
+        alert_id: int | None = None,
+        subject_id: int | None = None,
+        params: dict[str, int | str | None] | None = None,
+        silent: bool = False,
+        first_turn: int = 0,
+    ) -> int:
+        """`enqueue` for a fan-out to thousands: one pending delivery per member id that the
+        query `members` yields, in one `INSERT … SELECT`, so that no member id travels through
+        Python and no ORM object is built per row. As in `enqueue`, the members are shuffled
+        (`ORDER BY random()`) and the n-th gets turn `first_turn + n`. It is an ORM insert of
+        `Delivery`, so the unit of work notices it like any other and the commit wakes the
+        outbox. Returns the number of rows."""
+        table = Delivery.__table__.c
+        values: dict[str, Any] = {
+            "kind": kind,
+            "alert_id": alert_id,
+            "subject_id": subject_id,
+            "params": json.dumps(params or {}, sort_keys=True, separators=(",", ":")),
+            "priority": priority,
+            "silent": silent,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        shuffled = members.order_by(None).add_columns(
+            func.row_number().over(order_by=func.random()).label("n")
+        )
+        ids = shuffled.subquery()
+        member, n = ids.c[0], ids.c.n
+        rows = select(
+            member,
+            *(literal(value, table[name].type) for name, value in values.items()),
+            n - 1 + first_turn,
+        ).order_by(n)
+        names = ["member_id", *values, "turn"]
+        result = await self._session.execute(insert(Delivery).from_select(names, rows))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel_waiting_for(
         self, member_id: int, now: datetime, *, keep: Iterable[str] = ()

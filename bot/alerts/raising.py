@@ -24,7 +24,7 @@ from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
 from storage.audit import DetailValue
-from storage.models import Alert, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.models import Alert, AlertRecipient, AlertStatus, ApiClient, Member, Role, Urgency
 from storage.uow import UnitOfWork
 
 
@@ -32,7 +32,7 @@ class Raising(AlertBase):
     async def count_recipients(self, sender_id: int, sectors: Sequence[str], region: str) -> int:
         async with self.uow(write=False) as uow:
             resolved = await resolve(uow, self.network, sender_id, sectors, region, uow.now())
-            return resolved.receivers
+            return await resolved.receivers(uow)
 
     async def raise_alert(
         self,
@@ -188,13 +188,6 @@ class Raising(AlertBase):
         recipients and their deliveries."""
         now = uow.now()
         resolved = await resolve(uow, self.network, origin.member_id, sectors, region, now)
-        escalate_at: datetime | None
-        if resolved.receivers:
-            escalate_at = now + self.periods.after(urgency)
-        else:
-            # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
-            # nobody can receive shows a gap; it never brings in anyone outside it.
-            escalate_at = None if drill is not None else now
         alert = Alert(
             ref=await next_ref(uow, now.year, drill=drill is not None),
             sender_id=origin.member_id,
@@ -205,25 +198,31 @@ class Raising(AlertBase):
             status=AlertStatus.OPEN,
             created_at=now,
             escalation_level=0,
-            escalate_at=escalate_at,
             drill=drill is not None,
             result_due_at=now + drill if drill is not None else None,
         )
         uow.session.add(alert)
         await uow.session.flush()
-        alert_changed(uow, alert)
         if text is not None:
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
             alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
-        uow.session.add_all(resolved.rows(alert.id))
-        _send(uow, alert, resolved, now)
+        receivers = await resolved.store(uow, alert.id)
+        await _send(uow, alert, resolved, now)
+        # Known once the recipients are stored; goes in with the text's UPDATE.
+        if receivers:
+            alert.escalate_at = now + self.periods.after(urgency)
+        elif drill is None:
+            # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
+            # nobody can receive shows a gap; it never brings in anyone outside it.
+            alert.escalate_at = now
+        alert_changed(uow, alert)
         details: dict[str, DetailValue] = {
             "ref": alert.ref,
             "sectors": list(sectors),
             "region": region,
             "urgency": urgency,
-            "recipients": resolved.receivers,
+            "recipients": receivers,
         }
         if resolved.away:
             details["away"] = len(resolved.away)
@@ -231,19 +230,19 @@ class Raising(AlertBase):
         if drill is not None:
             details["drill"] = True
         uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
-        return RaisedAlert(await self.view_in(uow, alert), resolved.receivers)
+        return RaisedAlert(await self.view_in(uow, alert), receivers)
 
 
-def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
+async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
     """One pending delivery of the alert to each receiver; a deputy's copy names whom they
-    stand in for."""
+    stand in for. The present members' deliveries come from their recipient rows, in one
+    statement: thousands of them are stored while SQLite's write lock is held."""
     priority = priority_of(alert.urgency)
-    uow.deliveries.enqueue(
-        kind=Notice.ALERT,
-        member_ids=[m.id for m in resolved.targets if m.id not in resolved.standing_in],
-        priority=priority,
-        now=now,
-        alert_id=alert.id,
+    targets = resolved.targets(alert.id)
+    if resolved.standing_in:  # a deputy who is a target too gets the deputy's copy only
+        targets = targets.where(AlertRecipient.member_id.not_in(list(resolved.standing_in)))
+    await uow.deliveries.insert_many(
+        targets, kind=Notice.ALERT, priority=priority, now=now, alert_id=alert.id
     )
     for deputy_id, absent in resolved.standing_in.items():
         uow.deliveries.enqueue(

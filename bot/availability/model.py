@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from bot.errors import DomainError
 from bot.membership import MemberView
@@ -142,16 +142,14 @@ async def current_absences(
     if not ids:
         return {}
     rows = await uow.session.scalars(
-        select(Absence)
-        .where(
-            Absence.member_id.in_(ids),
-            Absence.starts_at <= now,
-            Absence.ends_at > now,
-            Absence.ended_at.is_(None),
-        )
-        .order_by(Absence.id)
+        select(Absence).where(Absence.member_id.in_(ids), *absent_at(now)).order_by(Absence.id)
     )
     return {row.member_id: row for row in rows}
+
+
+def absent_at(now: datetime) -> list[ColumnElement[bool]]:
+    """The conditions of an absence that holds at `now`."""
+    return [Absence.starts_at <= now, Absence.ends_at > now, Absence.ended_at.is_(None)]
 
 
 def further_region_members(regions: Sequence[str]) -> Select[int]:
