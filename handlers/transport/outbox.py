@@ -149,27 +149,55 @@ class Outbox(Worker):
         await super().start()
 
     async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                worked = await self.run_once()
-            except Exception:
-                log.exception("delivery round failed; retrying shortly")
-                worked = False
-                await asyncio.sleep(1.0)
-            if not worked and not self._stopping:
-                await self._idle()
+        # Pipelined: the outcomes of one batch are recorded while the next batch is sent. Each
+        # delivery is still claimed (recorded as sending) before its send and recorded after
+        # it; `stop` waits for the last record.
+        recording: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping:
+                try:
+                    jobs = await self.deliveries.claim(self.batch_size)
+                except Exception:
+                    log.exception("delivery round failed; retrying shortly")
+                    await asyncio.sleep(1.0)
+                    continue
+                if not jobs:
+                    if recording is not None:  # its outcomes may have queued work (retries)
+                        await recording
+                        recording = None
+                        continue
+                    if not self._stopping:
+                        await self._idle()
+                    continue
+                sending = self._send_all(jobs)
+                if recording is not None:
+                    await recording
+                try:
+                    results = await sending
+                except Exception:
+                    log.exception("delivery round failed; retrying shortly")
+                    recording = None
+                    await asyncio.sleep(1.0)
+                    continue
+                recording = asyncio.create_task(self._record(results), name="outbox-record")
+        finally:
+            if recording is not None:
+                await recording
 
-    async def run_once(self) -> bool:
-        """One round; False when there was nothing due."""
-        jobs = await self.deliveries.claim(self.batch_size)
-        if not jobs:
-            return False
+    def _send_all(self, jobs: list[Job]) -> asyncio.Future[list[Result]]:
+        """Start sending a claimed batch (concurrently, under the limiter)."""
         cache = RenderCache(self.services)
-        results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
-        recorded = await self.deliveries.record(results)
+        return asyncio.gather(*(self._send(job, cache) for job in jobs))
+
+    async def _record(self, results: list[Result]) -> None:
+        try:
+            recorded = await self.deliveries.record(results)
+        except Exception:
+            # Left claimed: once the claim expires (or at the next start) they are sent again.
+            log.exception("recording %d delivery outcomes failed", len(results))
+            return
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded)
-        return True
 
     async def _idle(self) -> None:
         timeout = self.idle_seconds
