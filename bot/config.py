@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     telegram_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
     delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
-    delivery_concurrency: int = Field(default=4, ge=1, le=64)
+    delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_idle_seconds: float = Field(default=1.0, gt=0, le=60)
     updates_in_flight: int = Field(default=128, ge=1, le=10_000)
     database_lock_timeout_ms: int = Field(default=10_000, ge=10, le=600_000)

@@ -1,11 +1,11 @@
-"""Calendar files (iCalendar, RFC 5545) for the date a poll settled on."""
+"""Calendar files (iCalendar, RFC 5545) for the date a poll settled on.
+
+`icalendar` (about 80 modules) is imported when a file is made, not with the bot."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-
-from icalendar import Calendar, Event
 
 PRODUCT_ID = "-//cora-bot//Meeting poll//DE"
 
@@ -22,6 +22,8 @@ def meeting_ics(
     duration: timedelta = timedelta(hours=1),
 ) -> bytes:
     """One event in the network's time zone, with that zone's VTIMEZONE, ready to import."""
+    from icalendar import Calendar, Event
+
     zone = ZoneInfo(timezone)
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)

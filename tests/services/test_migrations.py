@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from storage import migrate
 from storage.db import Database
@@ -26,3 +32,120 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
             assert await connection.run_sync(_diff) == []
     finally:
         await database.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics_head() -> None:
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    assert head is not None
+    assert migrate.head_from_files(resources.files("storage") / "migrations" / "versions") == head
+    assert migrate.head_revision() == head
+
+
+def _migration(revision: str, down: str, target: str = "revision") -> str:
+    return (
+        f'"""a migration\n\nrevision = "not-this-one"\n"""\n\n'
+        f"{target} = {revision}\ndown_revision = {down}\nbranch_labels = None\n"
+        "depends_on = None\n\n\ndef upgrade() -> None:\n    pass\n\n\n"
+        "def downgrade() -> None:\n    pass\n"
+    )
+
+
+_LAYOUTS = {
+    "a line": {"a": ('"a"', "None"), "b": ('"b"', '"a"'), "c": ("'c'", "'b'")},
+    "annotated": {"a": ('"a"', "None"), "b": ('"b"', '"a"', "revision: str")},
+    "two heads": {"a": ('"a"', "None"), "b": ('"b"', '"a"'), "c": ('"c"', '"a"')},
+    "merged": {
+        "a": ('"a"', "None"),
+        "b": ('"b"', '"a"'),
+        "c": ('"c"', '"a"'),
+        "d": ('"d"', '("b", "c")'),
+    },
+}
+
+
+def test_the_head_from_the_files_agrees_with_alembic_or_leaves_it_to_alembic(
+    tmp_path: Path,
+) -> None:
+    """Whatever the migration files look like, the quick reading never names a head Alembic
+    would not: either the same single head, or None (then Alembic decides)."""
+    answers = {}
+    for layout, files in _LAYOUTS.items():
+        versions = tmp_path / layout.replace(" ", "_") / "versions"
+        versions.mkdir(parents=True)
+        for name, (revision, down, *target) in files.items():
+            (versions / f"{name}.py").write_text(_migration(revision, down, *target))
+        alembic_heads = ScriptDirectory(str(versions.parent)).get_heads()
+        ours = migrate.head_from_files(versions)
+        answers[layout] = (ours, sorted(alembic_heads))
+        if len(alembic_heads) == 1:
+            assert ours in (alembic_heads[0], None), layout
+        else:
+            assert ours is None, layout
+    assert answers == {
+        "a line": ("c", ["c"]),
+        "annotated": ("b", ["b"]),
+        "two heads": (None, ["b", "c"]),
+        "merged": (None, ["d"]),
+    }
+
+
+_START_UP = """
+import asyncio, json, sys
+import bot.app, bot.cli.main
+from storage import migrate
+from storage.db import Database
+
+async def start(url):
+    database = Database(url)
+    try:
+        await migrate.upgrade(database)
+        return await migrate.current_revision(database)
+    finally:
+        await database.dispose()
+
+revision = asyncio.run(start(sys.argv[1]))
+heavy = ("alembic", "mako", "matplotlib", "icalendar", "sandbox", "localapi")
+print(json.dumps({"revision": revision, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+async def test_starting_on_a_current_database_loads_neither_alembic_nor_other_heavy_modules(
+    database_url: str,
+) -> None:
+    """What the bot imports and does before it runs: the schema is checked with one query and
+    left alone; Alembic, the sandbox, the calendar and the chart libraries stay unloaded."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _START_UP, database_url, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0
+    result = json.loads(stdout.decode().strip().splitlines()[-1])
+    assert result == {"revision": migrate.head_revision(), "loaded": []}
+
+
+async def test_a_database_behind_the_head_is_migrated_at_start(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0006")
+        assert await migrate.current_revision(database) == "0006"
+        await migrate.upgrade(database)
+        assert await migrate.current_revision(database) == migrate.head_revision()
+        assert await migrate.is_current(database)
+    finally:
+        await database.dispose()
+
+
+async def test_an_empty_database_has_no_revision_and_gets_the_whole_schema(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}")
+    try:
+        assert await migrate.current_revision(database) is None
+        await migrate.upgrade(database)
+        assert await migrate.current_revision(database) == migrate.head_revision()
+        assert await migrate.is_current(database)
+    finally:
+        await database.dispose()
+
+
+def _downgrade(connection: Any, revision: str) -> None:
+    migrate.command.downgrade(migrate.alembic_config(connection), revision)
