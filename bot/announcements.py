@@ -15,7 +15,8 @@ from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
-from bot.personal_data import Finding, find_personal_data
+from bot.personal_data import Finding
+from bot.texts import check_message
 from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
 from storage.models import (
@@ -29,8 +30,6 @@ from storage.models import (
     Role,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
-
-MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
 
 
 class AnnouncementNotice:
@@ -82,14 +81,8 @@ class Sent:
 
 
 def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
-    """Refuse empty or over-long texts; return what looks like personal data. `places` are the
-    network's place names (`Network.place_names`)."""
-    stripped = text.strip()
-    if not stripped:
-        raise DomainError("announcement.text_empty")
-    if len(stripped) > MAX_TEXT:
-        raise DomainError("announcement.text_too_long", max=MAX_TEXT, length=len(stripped))
-    return find_personal_data(stripped, places)
+    """See `check_message`."""
+    return check_message("announcement", text, places)
 
 
 def _due(now: datetime) -> Select[Announcement]:
@@ -321,7 +314,7 @@ class AnnouncementService:
             query = select(Announcement).where(Announcement.status == AnnouncementStatus.SCHEDULED)
             if actor.region != self.network.statewide_region:
                 query = query.where(Announcement.sender_id == actor.id)
-            rows = (await uow.session.scalars(query.order_by(Announcement.send_at))).all()
+            rows = await uow.all(query.order_by(Announcement.send_at))
             return [
                 (
                     await self._view(uow, a),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -17,6 +18,7 @@ from storage.audit import AuditLog
 from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import Delivery
+from storage.models.base import YearCounter
 from storage.repositories import (
     ChannelRepository,
     DeliveryRepository,
@@ -25,6 +27,8 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -97,6 +101,22 @@ class UnitOfWork:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    async def all(self, statement: Select[T]) -> Sequence[T]:
+        """Every row the one-entity `statement` selects."""
+        return (await self.session.scalars(statement)).all()
+
+    async def next_number(self, counter: type[YearCounter], year: int) -> int:
+        """The year's next running number in `counter` (1 for the first), allocated atomically on
+        both databases."""
+        insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        statement = (
+            insert(counter)
+            .values(year=year, value=1)
+            .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
+            .returning(counter.value)
+        )
+        return (await self.session.execute(statement)).scalar_one()
 
     async def commit(self) -> None:
         if not self.write:

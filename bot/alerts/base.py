@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.model import AlertView, ClientName, EscalationPeriods
@@ -161,15 +160,7 @@ async def active(uow: UnitOfWork, member_id: int) -> Member:
 async def next_ref(uow: UnitOfWork, year: int, *, drill: bool = False) -> str:
     """The next case reference of the year (F-2026-0042), or of drills (U-2026-0003: Übung),
     allocated atomically on both databases."""
-    insert = sqlite.insert if uow.is_sqlite else postgresql.insert
-    counter = DrillCounter if drill else CaseCounter
-    statement = (
-        insert(counter)
-        .values(year=year, value=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
-        .returning(counter.value)
-    )
-    value = (await uow.session.execute(statement)).scalar_one()
+    value = await uow.next_number(DrillCounter if drill else CaseCounter, year)
     return f"{'U' if drill else 'F'}-{year}-{value:04d}"
 
 
@@ -188,7 +179,7 @@ async def due_alerts(
         .order_by(deadline)
         .with_for_update(skip_locked=True)
     )
-    return (await uow.session.scalars(query)).all()
+    return await uow.all(query)
 
 
 async def deadlines(

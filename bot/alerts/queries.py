@@ -68,16 +68,14 @@ class Queries(AlertBase):
             unreachable_ids = await uow.deliveries.member_ids_with_status(
                 alert_id, ALERT_KINDS, DeliveryStatus.UNREACHABLE
             )
-            acknowledged_ids = (
-                await uow.session.scalars(
-                    select(AlertRecipient.member_id)
-                    .where(
-                        AlertRecipient.alert_id == alert_id,
-                        AlertRecipient.acknowledged_at.is_not(None),
-                    )
-                    .order_by(AlertRecipient.acknowledged_at)
+            acknowledged_ids = await uow.all(
+                select(AlertRecipient.member_id)
+                .where(
+                    AlertRecipient.alert_id == alert_id,
+                    AlertRecipient.acknowledged_at.is_not(None),
                 )
-            ).all()
+                .order_by(AlertRecipient.acknowledged_at)
+            )
             absent = await _absent(uow, alert_id)
             people = {
                 m.id: MemberView.of(m)
@@ -118,28 +116,24 @@ class Queries(AlertBase):
                 AlertRecipient.member_id == member.id,
                 AlertRecipient.reason != RecipientReason.AWAY,
             )
-            alerts = (
-                await uow.session.scalars(
-                    select(Alert)
-                    .where(
-                        Alert.status == AlertStatus.OPEN,
-                        or_(Alert.sender_id == member.id, Alert.id.in_(received)),
-                    )
-                    .order_by(Alert.created_at.desc())
-                    .limit(50)
+            alerts = await uow.all(
+                select(Alert)
+                .where(
+                    Alert.status == AlertStatus.OPEN,
+                    or_(Alert.sender_id == member.id, Alert.id.in_(received)),
                 )
-            ).all()
+                .order_by(Alert.created_at.desc())
+                .limit(50)
+            )
             return [await self._line(uow, alert, member.id) for alert in alerts]
 
     async def _line(self, uow: UnitOfWork, alert: Alert, member_id: int) -> AlertLine:
-        rows = (
-            await uow.session.scalars(
-                select(AlertRecipient).where(
-                    AlertRecipient.alert_id == alert.id,
-                    AlertRecipient.reason != RecipientReason.AWAY,
-                )
+        rows = await uow.all(
+            select(AlertRecipient).where(
+                AlertRecipient.alert_id == alert.id,
+                AlertRecipient.reason != RecipientReason.AWAY,
             )
-        ).all()
+        )
         mine = next((r for r in rows if r.member_id == member_id), None)
         return AlertLine(
             alert=await self.view_in(uow, alert),

@@ -90,13 +90,9 @@ class PollBase:
     async def _view(self, uow: UnitOfWork, poll: Poll) -> PollView:
         creator = await uow.members.get(poll.creator_id)
         assert creator is not None
-        options = (
-            await uow.session.scalars(
-                select(PollOption)
-                .where(PollOption.poll_id == poll.id)
-                .order_by(PollOption.position)
-            )
-        ).all()
+        options = await uow.all(
+            select(PollOption).where(PollOption.poll_id == poll.id).order_by(PollOption.position)
+        )
         return PollView(
             id=poll.id,
             creator=MemberView.of(creator),

@@ -58,17 +58,15 @@ class Reading(PollBase):
         async with self.uow(write=False) as uow:
             member = await active_member(uow, member_id)
             asked = select(PollParticipant.poll_id).where(PollParticipant.member_id == member.id)
-            polls = (
-                await uow.session.scalars(
-                    select(Poll)
-                    .where(
-                        (Poll.status == PollStatus.OPEN) & Poll.id.in_(asked)
-                        | (Poll.creator_id == member.id) & (Poll.status != PollStatus.DECIDED)
-                    )
-                    .order_by(Poll.deadline)
-                    .limit(30)
+            polls = await uow.all(
+                select(Poll)
+                .where(
+                    (Poll.status == PollStatus.OPEN) & Poll.id.in_(asked)
+                    | (Poll.creator_id == member.id) & (Poll.status != PollStatus.DECIDED)
                 )
-            ).all()
+                .order_by(Poll.deadline)
+                .limit(30)
+            )
             lines = []
             for poll in polls:
                 mine = poll.creator_id == member.id

@@ -26,18 +26,15 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
     choice_rows,
     chosen_urgency,
-    current_draft,
     dialog,
-    forget_draft,
     pressed,
     refused,
-    send_preview,
     settle,
     urgency_row,
 )
+from handlers.common.forms import Form, send_or_preview
 from handlers.common.render import (
     edit_html,
     keyboard,
@@ -69,8 +66,7 @@ class Draft:
     needs_confirmation: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
+_FORM = Form(_DRAFT, Draft, "draft", kind=Kind.DRAFT)
 
 
 async def alert_command(update: Update, context: CoraContext) -> int:
@@ -103,14 +99,9 @@ def _data(action: str) -> Callable[[str], str]:
     return lambda value: Button(Kind.DRAFT, value, action).encode()
 
 
-_CANCEL = Button(Kind.DRAFT, "draft", "cancel").encode()
-
-
 async def choose_sector(update: Update, context: CoraContext) -> int:
     """Toggle sectors; "next" moves on once at least one is chosen."""
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     button = pressed(query.data)
     if button.action == "next":
         return await _sectors_chosen(update, context, query, draft)
@@ -136,29 +127,25 @@ async def _sectors_chosen(
     sectors = sectors_text(network, draft.sectors, context.language)
     await edit_html(query, tr(context, "alert.chosen_sectors", sectors=sectors))
     rows = choice_rows(context, network.regions, _data("region"))
-    markup = keyboard([*rows, cancel_row(context, _CANCEL)])
+    markup = keyboard([*rows, _FORM.cancel_row(context)])
     await say(update, context, "alert.ask_region", markup=markup)
     return REGION
 
 
 async def choose_region(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     network = context.services.network
     draft.region = network.region(pressed(query.data).id).code
     await query.answer()
     region = region_name(network, draft.region, context.language)
     await edit_html(query, tr(context, "alert.chosen_region", region=region))
-    markup = keyboard([urgency_row(context, _data("urgency")), cancel_row(context, _CANCEL)])
+    markup = keyboard([urgency_row(context, _data("urgency")), _FORM.cancel_row(context)])
     await say(update, context, "alert.ask_urgency", markup=markup)
     return URGENCY
 
 
 async def choose_urgency(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     urgency = chosen_urgency(pressed(query.data).id)
     draft.urgency = urgency
     await query.answer()
@@ -172,7 +159,7 @@ async def choose_urgency(update: Update, context: CoraContext) -> int:
 async def receive_text(update: Update, context: CoraContext) -> int:
     assert update.message is not None
     return await _take_text(
-        update, context, _draft(context), update.message.text or "", send_when_clean=False
+        update, context, _FORM.draft(context), update.message.text or "", send_when_clean=False
     )
 
 
@@ -183,15 +170,18 @@ async def _take_text(
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
         return TEXT
-    draft.text = text.strip()
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await _send(update, context, draft)
-        return ConversationHandler.END
-    preview = await _preview(context, draft)
-    send = Button(Kind.DRAFT, "draft", "send").encode()
-    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
-    return PREVIEW
+    return await send_or_preview(
+        update,
+        context,
+        _FORM,
+        draft,
+        text,
+        findings,
+        send_when_clean=send_when_clean,
+        send=_send,
+        preview=_preview,
+        previewing=PREVIEW,
+    )
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -215,7 +205,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     button = pressed(query.data)
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     if button.action != "send" or draft.text is None:
         raise DomainError("button.invalid")
     await settle(query)
@@ -233,7 +223,7 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         draft.text,
         confirmed=draft.needs_confirmation,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
     await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
 

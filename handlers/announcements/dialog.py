@@ -13,27 +13,25 @@ from telegram.ext import (
     MessageHandler,
 )
 
-from bot.announcements import MAX_TEXT, check_text
+from bot.announcements import check_text
 from bot.channels import Target
 from bot.errors import DomainError
+from bot.texts import MAX_TEXT
 from bot.timing.dates import parse_moment, split_leading_moment
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
-    current_draft,
     dialog,
-    forget_draft,
     pressed,
     refused,
-    send_preview,
     settle,
     take_target,
     target_keyboard,
     target_of,
 )
+from handlers.common.forms import Form, send_or_preview
 from handlers.common.render import keyboard, plain, say, tr, when
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)
@@ -59,19 +57,7 @@ class Draft:
     needs_confirmation: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
-
-
-_CANCEL = Button(Kind.FORM, "ann", "cancel").encode()
-
-
-def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return cancel_row(context, _CANCEL)
-
-
-def _target_data(value: str) -> str:
-    return Button(Kind.FORM, value, "atarget").encode()
+_FORM = Form(_DRAFT, Draft, "ann", "atarget")
 
 
 async def announce_command(update: Update, context: CoraContext) -> int:
@@ -109,7 +95,7 @@ def _send_time(context: CoraContext, raw: str) -> datetime:
 
 
 async def _ask_target(update: Update, context: CoraContext) -> None:
-    markup = await target_keyboard(context, _target_data, _CANCEL)
+    markup = await target_keyboard(context, _FORM.target_data, _FORM.cancel)
     await say(update, context, "announce.ask_target", markup=markup)
 
 
@@ -117,24 +103,24 @@ async def target_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     raw = target_of(pressed(query.data))
-    return await _set_target(update, context, _draft(context), raw)
+    return await _set_target(update, context, _FORM.draft(context), raw)
 
 
 async def target_text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    return await _set_target(update, context, _draft(context), update.message.text or "")
+    return await _set_target(update, context, _FORM.draft(context), update.message.text or "")
 
 
 async def _set_target(update: Update, context: CoraContext, draft: Draft, raw: str) -> int:
     draft.target = await take_target(update, context, raw)
-    markup = keyboard([_cancel_row(context)])
+    markup = keyboard([_FORM.cancel_row(context)])
     await say(update, context, "announce.ask_text", max=MAX_TEXT, markup=markup)
     return TEXT
 
 
 async def text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     text = update.message.text or ""
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
@@ -142,7 +128,7 @@ async def text_step(update: Update, context: CoraContext) -> int:
     draft.text = text.strip()
     draft.needs_confirmation = bool(findings)
     buttons = [[(plain(context, "announce.now"), Button(Kind.FORM, "now", "awhen").encode())]]
-    buttons.append(_cancel_row(context))
+    buttons.append(_FORM.cancel_row(context))
     await say(update, context, "announce.ask_when", markup=keyboard(buttons))
     return WHEN
 
@@ -151,13 +137,13 @@ async def when_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     await settle(query)
-    _draft(context).send_at = None
+    _FORM.draft(context).send_at = None
     return await _ask_read(update, context)
 
 
 async def when_text(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    _draft(context).send_at = _send_time(context, update.message.text or "")
+    _FORM.draft(context).send_at = _send_time(context, update.message.text or "")
     return await _ask_read(update, context)
 
 
@@ -167,16 +153,14 @@ async def _ask_read(update: Update, context: CoraContext) -> int:
             (plain(context, "announce.read_yes"), Button(Kind.FORM, "yes", "aread").encode()),
             (plain(context, "announce.read_no"), Button(Kind.FORM, "no", "aread").encode()),
         ],
-        _cancel_row(context),
+        _FORM.cancel_row(context),
     ]
     await say(update, context, "announce.ask_read", markup=keyboard(buttons))
     return READ
 
 
 async def read_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     draft.read_confirmation = pressed(query.data).id == "yes"
     await settle(query)
     assert draft.text is not None
@@ -189,17 +173,20 @@ async def _take_text(
     """Refuse identifying data; send at once when clean, otherwise show the preview."""
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
-        forget_draft(context, _DRAFT)
+        _FORM.forget(context)
         return ConversationHandler.END
-    draft.text = text.strip()
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await _send(update, context, draft)
-        return ConversationHandler.END
-    preview = await _preview(context, draft)
-    send = Button(Kind.FORM, "ann", "send").encode()
-    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
-    return PREVIEW
+    return await send_or_preview(
+        update,
+        context,
+        _FORM,
+        draft,
+        text,
+        findings,
+        send_when_clean=send_when_clean,
+        send=_send,
+        preview=_preview,
+        previewing=PREVIEW,
+    )
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -223,9 +210,7 @@ async def _preview(context: CoraContext, draft: Draft) -> str:
 
 
 async def preview_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     if draft.text is None or draft.target is None:
         raise DomainError("dialog.expired")
     await settle(query)
@@ -243,7 +228,7 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         read_confirmation=draft.read_confirmation,
         confirmed=draft.needs_confirmation,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     announcement = announced.announcement
     if announcement.is_scheduled:
         await say(

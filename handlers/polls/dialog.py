@@ -30,10 +30,7 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
-    current_draft,
     dialog,
-    forget_draft,
     pressed,
     send_preview,
     settle,
@@ -41,6 +38,7 @@ from handlers.common.dialogs import (
     target_keyboard,
     target_of,
 )
+from handlers.common.forms import Form
 from handlers.common.render import keyboard, plain, say, tr, when
 from handlers.polls.views import FLAGS, option_label
 from storage.models import PollKind
@@ -66,19 +64,7 @@ class Draft:
     anonymous: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
-
-
-_CANCEL = Button(Kind.FORM, "poll", "cancel").encode()
-
-
-def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return cancel_row(context, _CANCEL)
-
-
-def _target_data(value: str) -> str:
-    return Button(Kind.FORM, value, "ptarget").encode()
+_FORM = Form(_DRAFT, Draft, "poll", "ptarget")
 
 
 async def poll_command(update: Update, context: CoraContext) -> int:
@@ -90,7 +76,7 @@ async def poll_command(update: Update, context: CoraContext) -> int:
         await _create(update, context, await _one_line(context, raw))
         return ConversationHandler.END
     context.user_data[_DRAFT] = Draft()
-    markup = keyboard([_cancel_row(context)])
+    markup = keyboard([_FORM.cancel_row(context)])
     await say(update, context, "poll.ask_title", max=TITLE_LIMITS[1], markup=markup)
     return TITLE
 
@@ -129,9 +115,9 @@ def _flags(rest: str) -> tuple[set[str], str]:
 
 async def title_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     draft.title = clean_label(update.message.text or "", TITLE_LIMITS, "poll.title_length")
-    markup = await target_keyboard(context, _target_data, _CANCEL)
+    markup = await target_keyboard(context, _FORM.target_data, _FORM.cancel)
     await say(update, context, "poll.ask_target", markup=markup)
     return TARGET
 
@@ -148,13 +134,13 @@ async def target_text_step(update: Update, context: CoraContext) -> int:
 
 
 async def _set_target(update: Update, context: CoraContext, raw: str) -> int:
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     draft.target = await take_target(update, context, raw)
     kinds = [
         (plain(context, f"poll.kind_button.{kind}"), Button(Kind.FORM, kind, "pkind").encode())
         for kind in PollKind
     ]
-    markup = keyboard([[k] for k in kinds] + [_cancel_row(context)])
+    markup = keyboard([[k] for k in kinds] + [_FORM.cancel_row(context)])
     await say(update, context, "poll.ask_kind", markup=markup)
     return KIND
 
@@ -165,7 +151,7 @@ async def kind_button(update: Update, context: CoraContext) -> int:
     kind = pressed(query.data).id
     if kind not in PollKind.__members__.values():
         raise DomainError("button.invalid")
-    _draft(context).kind = kind
+    _FORM.draft(context).kind = kind
     await settle(query)
     key = "poll.ask_dates" if kind == PollKind.DATE else "poll.ask_options"
     await say(update, context, key, min=MIN_OPTIONS, max=MAX_OPTIONS)
@@ -174,7 +160,7 @@ async def kind_button(update: Update, context: CoraContext) -> int:
 
 async def options_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     assert draft.title is not None and draft.kind is not None
     text = update.message.text or ""
     parts = text.split("|") if "|" in text else text.splitlines()
@@ -188,7 +174,7 @@ async def options_step(update: Update, context: CoraContext) -> int:
 
 async def deadline_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     services = context.services
     draft.deadline = parse_deadline(
         update.message.text or "", services.settings.cora_timezone, now=services.clock.now()
@@ -198,20 +184,17 @@ async def deadline_step(update: Update, context: CoraContext) -> int:
         (plain(context, "poll.anonymous_button"), Button(Kind.FORM, "anonymous", "panon").encode()),
     ]
     await say(
-        update, context, "poll.ask_anonymity", markup=keyboard([buttons, _cancel_row(context)])
+        update, context, "poll.ask_anonymity", markup=keyboard([buttons, _FORM.cancel_row(context)])
     )
     return ANONYMITY
 
 
 async def anonymity_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     draft.anonymous = pressed(query.data).id == "anonymous"
     await settle(query)
     preview = await _preview(context, draft)
-    send = Button(Kind.FORM, "poll", "send").encode()
-    await send_preview(update, context, preview, (), send=send, cancel=_CANCEL)
+    await send_preview(update, context, preview, (), send=_FORM.send, cancel=_FORM.cancel)
     return PREVIEW
 
 
@@ -250,7 +233,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     await settle(query)
-    await _create(update, context, _draft(context))
+    await _create(update, context, _FORM.draft(context))
     return ConversationHandler.END
 
 
@@ -263,7 +246,7 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
         PollDraft(draft.title, draft.kind, draft.options, draft.anonymous),
         draft.deadline,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
 
 

@@ -1,0 +1,89 @@
+"""What a button dialog keeps about itself, written once: where its draft lives, and how its
+cancel and target buttons are encoded."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from telegram import CallbackQuery, Update
+from telegram.ext import ConversationHandler
+
+from bot.personal_data import Finding
+from handlers.common.callbacks import Button, Kind
+from handlers.common.context import CoraContext
+from handlers.common.dialogs import cancel_row, current_draft, forget_draft, send_preview
+
+D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class Form(Generic[D]):
+    """A dialog's draft (of type `draft_type`, kept under `key`) and its buttons: cancel is
+    `<kind>:<name>:cancel`, a target button `form:<value>:<target_action>`."""
+
+    key: str
+    draft_type: type[D]
+    name: str
+    target_action: str = ""
+    kind: Kind = Kind.FORM
+
+    def draft(self, context: CoraContext) -> D:
+        return current_draft(context, self.key, self.draft_type)
+
+    def pressed(self, update: Update, context: CoraContext) -> tuple[CallbackQuery, D]:
+        """A button step's query, and the draft it works on."""
+        query = update.callback_query
+        assert query is not None
+        return query, self.draft(context)
+
+    def forget(self, context: CoraContext) -> None:
+        forget_draft(context, self.key)
+
+    @property
+    def cancel(self) -> str:
+        return Button(self.kind, self.name, "cancel").encode()
+
+    @property
+    def send(self) -> str:
+        return Button(self.kind, self.name, "send").encode()
+
+    def cancel_row(self, context: CoraContext) -> list[tuple[str, str]]:
+        return cancel_row(context, self.cancel)
+
+    def target_data(self, value: str) -> str:
+        return Button(Kind.FORM, value, self.target_action).encode()
+
+
+class TextDraft(Protocol):
+    text: str | None
+    needs_confirmation: bool
+
+
+T = TypeVar("T", bound=TextDraft)
+
+
+async def send_or_preview(
+    update: Update,
+    context: CoraContext,
+    form: Form[T],
+    draft: T,
+    text: str,
+    findings: Sequence[Finding],
+    *,
+    send_when_clean: bool,
+    send: Callable[[Update, CoraContext, T], Awaitable[object]],
+    preview: Callable[[CoraContext, T], Awaitable[str]],
+    previewing: int,
+) -> int:
+    """A checked text (not refused): send it at once when asked to and nothing doubtful was
+    found; otherwise show the preview, with the doubtful finds to confirm (state `previewing`)."""
+    draft.text = text.strip()
+    draft.needs_confirmation = bool(findings)
+    if send_when_clean and not findings:
+        await send(update, context, draft)
+        return ConversationHandler.END
+    shown = await preview(context, draft)
+    await send_preview(update, context, shown, findings, send=form.send, cancel=form.cancel)
+    return previewing
