@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.delivery import Priority
@@ -16,6 +16,7 @@ from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.personal_data import Finding
+from bot.snapshots import snapshot
 from bot.texts import check_message
 from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
@@ -281,13 +282,8 @@ class AnnouncementService:
             return count
 
     async def set_status_message(self, announcement_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Announcement)
-                .where(Announcement.id == announcement_id)
-                .values(status_chat_id=chat_id, status_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"status_chat_id": chat_id, "status_message_id": message_id}
+        await self.uow.update(Announcement, announcement_id, **values)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -406,14 +402,9 @@ class AnnouncementService:
     async def _view(self, uow: UnitOfWork, announcement: Announcement) -> AnnouncementView:
         sender = await uow.members.get(announcement.sender_id)
         assert sender is not None
-        return AnnouncementView(
-            id=announcement.id,
+        return snapshot(
+            AnnouncementView,
+            announcement,
             sender=MemberView.of(sender),
             target=await self.channels.view_target(uow, Target.decode(announcement.target)),
-            read_confirmation=announcement.read_confirmation,
-            status=announcement.status,
-            send_at=announcement.send_at,
-            sent_at=announcement.sent_at,
-            status_chat_id=announcement.status_chat_id,
-            status_message_id=announcement.status_message_id,
         )

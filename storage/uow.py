@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, event
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -18,7 +19,7 @@ from storage.audit import AuditLog
 from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import Delivery
-from storage.models.base import YearCounter
+from storage.models.base import Base, YearCounter
 from storage.repositories import (
     ChannelRepository,
     DeliveryRepository,
@@ -170,6 +171,14 @@ class UnitOfWorkFactory:
             on_chained=self._chained,
             on_commit=self.on_commit,
         )
+
+    async def update(self, model: type[Base], row_id: int, **values: object) -> None:
+        """Set some columns of one row (by its `id`), in a transaction of its own."""
+        async with self() as uow:
+            await uow.session.execute(
+                sql_update(model).where(model.id == row_id).values(**values)  # type: ignore[attr-defined]
+            )
+            await uow.commit()
 
     def _chained(self, seq: int, digest: str) -> None:
         if self.written_head is None or seq > self.written_head[0]:

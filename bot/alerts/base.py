@@ -16,6 +16,7 @@ from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
 from bot.network import Network
+from bot.snapshots import snapshot
 from storage.models import (
     Alert,
     AlertRecipient,
@@ -50,24 +51,13 @@ class AlertBase:
         if alert.api_client_id is not None:
             row = await uow.session.get(ApiClient, alert.api_client_id)
             client = ClientName(row.name, row.sector, row.region) if row else None
-        return AlertView(
-            id=alert.id,
-            ref=alert.ref,
+        return snapshot(
+            AlertView,
+            alert,
             sender=people.get(alert.sender_id) if alert.sender_id else None,
             client=client,
             sectors=tuple(alert.sectors.split(",")),
-            region=alert.region,
-            urgency=alert.urgency,
-            status=alert.status,
-            created_at=alert.created_at,
             taken_by=people.get(alert.taken_by) if alert.taken_by else None,
-            taken_at=alert.taken_at,
-            escalation_level=alert.escalation_level,
-            escalate_at=alert.escalate_at,
-            status_chat_id=alert.status_chat_id,
-            status_message_id=alert.status_message_id,
-            drill=alert.drill,
-            result_due_at=alert.result_due_at,
         )
 
     async def _open_alert(self, uow: UnitOfWork, alert_id: int) -> Alert:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.base import AlertBase, active, deadlines
@@ -168,13 +168,8 @@ class Queries(AlertBase):
         return await deadlines(self.uow, Alert.escalate_at, Alert.status == AlertStatus.OPEN)
 
     async def set_status_message(self, alert_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Alert)
-                .where(Alert.id == alert_id)
-                .values(status_chat_id=chat_id, status_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"status_chat_id": chat_id, "status_message_id": message_id}
+        await self.uow.update(Alert, alert_id, **values)
 
 
 async def _alert(uow: UnitOfWork, alert_id: int) -> Alert:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.channels import active_member
 from bot.errors import DomainError
@@ -169,10 +169,5 @@ class Reading(PollBase):
             )
 
     async def set_overview_message(self, poll_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Poll)
-                .where(Poll.id == poll_id)
-                .values(overview_chat_id=chat_id, overview_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"overview_chat_id": chat_id, "overview_message_id": message_id}
+        await self.uow.update(Poll, poll_id, **values)

@@ -34,7 +34,7 @@ from handlers.common.dialogs import (
     settle,
     urgency_row,
 )
-from handlers.common.forms import Form, send_or_preview
+from handlers.common.forms import Form, TextStep
 from handlers.common.render import (
     edit_html,
     keyboard,
@@ -170,18 +170,7 @@ async def _take_text(
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
         return TEXT
-    return await send_or_preview(
-        update,
-        context,
-        _FORM,
-        draft,
-        text,
-        findings,
-        send_when_clean=send_when_clean,
-        send=_send,
-        preview=_preview,
-        previewing=PREVIEW,
-    )
+    return await _TEXT.take(update, context, draft, text, findings, send_when_clean)
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -226,6 +215,9 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
     _FORM.forget(context)
     key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
     await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
+
+
+_TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
 
 
 def alert_dialog() -> BaseHandler[Update, CoraContext, object]:

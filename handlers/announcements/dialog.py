@@ -31,7 +31,7 @@ from handlers.common.dialogs import (
     target_keyboard,
     target_of,
 )
-from handlers.common.forms import Form, send_or_preview
+from handlers.common.forms import Form, TextStep
 from handlers.common.render import keyboard, plain, say, tr, when
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)
@@ -175,18 +175,7 @@ async def _take_text(
     if await refused(update, context, findings):
         _FORM.forget(context)
         return ConversationHandler.END
-    return await send_or_preview(
-        update,
-        context,
-        _FORM,
-        draft,
-        text,
-        findings,
-        send_when_clean=send_when_clean,
-        send=_send,
-        preview=_preview,
-        previewing=PREVIEW,
-    )
+    return await _TEXT.take(update, context, draft, text, findings, send_when_clean)
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -241,6 +230,9 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         )
         return
     await say(update, context, "announce.sent", id=announcement.id, recipients=announced.recipients)
+
+
+_TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
 
 
 def announce_dialog() -> BaseHandler[Update, CoraContext, object]:

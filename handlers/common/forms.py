@@ -64,26 +64,31 @@ class TextDraft(Protocol):
 T = TypeVar("T", bound=TextDraft)
 
 
-async def send_or_preview(
-    update: Update,
-    context: CoraContext,
-    form: Form[T],
-    draft: T,
-    text: str,
-    findings: Sequence[Finding],
-    *,
-    send_when_clean: bool,
-    send: Callable[[Update, CoraContext, T], Awaitable[object]],
-    preview: Callable[[CoraContext, T], Awaitable[str]],
-    previewing: int,
-) -> int:
-    """A checked text (not refused): send it at once when asked to and nothing doubtful was
-    found; otherwise show the preview, with the doubtful finds to confirm (state `previewing`)."""
-    draft.text = text.strip()
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await send(update, context, draft)
-        return ConversationHandler.END
-    shown = await preview(context, draft)
-    await send_preview(update, context, shown, findings, send=form.send, cancel=form.cancel)
-    return previewing
+@dataclass(frozen=True)
+class TextStep(Generic[T]):
+    """A checked text (not refused) goes on: sent at once when asked to and nothing doubtful was
+    found; otherwise the preview, with the doubtful finds to confirm (state `previewing`)."""
+
+    form: Form[T]
+    send: Callable[[Update, CoraContext, T], Awaitable[object]]
+    preview: Callable[[CoraContext, T], Awaitable[str]]
+    previewing: int
+
+    async def take(
+        self,
+        update: Update,
+        context: CoraContext,
+        draft: T,
+        text: str,
+        findings: Sequence[Finding],
+        send_when_clean: bool,
+    ) -> int:
+        draft.text = text.strip()
+        draft.needs_confirmation = bool(findings)
+        if send_when_clean and not findings:
+            await self.send(update, context, draft)
+            return ConversationHandler.END
+        shown = await self.preview(context, draft)
+        form = self.form
+        await send_preview(update, context, shown, findings, send=form.send, cancel=form.cancel)
+        return self.previewing
