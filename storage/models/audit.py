@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    String,
-    Text,
-)
+from sqlalchemy import BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, IntPK, TelegramId

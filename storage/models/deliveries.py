@@ -5,13 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    ForeignKey,
-    Index,
-    SmallInteger,
-    String,
-    Text,
-)
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, IntPK, MemberRef, TelegramId, enum_check

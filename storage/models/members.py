@@ -5,13 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    Index,
-    SmallInteger,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, IntPK, MemberRef, Region, Sector, TelegramId, enum_check
