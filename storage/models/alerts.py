@@ -5,20 +5,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    PrimaryKeyConstraint,
-    SmallInteger,
-    String,
-    false,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import (
     Base,
     IntPK,
+    MemberLink,
     MemberRef,
     Region,
     Sector,
@@ -88,16 +81,12 @@ class RecipientReason(enum.StrEnum):
     ESCALATION = "escalation"  # a coordinator brought in by escalation
 
 
-class AlertRecipient(Base):
+class AlertRecipient(MemberLink, Base):
     __tablename__ = "alert_recipients"
-    __table_args__ = (
-        PrimaryKeyConstraint("alert_id", "member_id"),
-        enum_check("reason", "reason", RecipientReason),
-        Index("ix_alert_recipients_member_id", "member_id"),
-    )
+    link = "alert_id"
+    checks = (enum_check("reason", "reason", RecipientReason),)
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
-    member_id: Mapped[MemberRef]
     reason: Mapped[str] = mapped_column(String(12))
     acknowledged_at: Mapped[datetime | None]
     # The member's sector when the alert was raised, so that figures do not move when

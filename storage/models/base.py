@@ -77,15 +77,18 @@ class YearCounter:
 
 class MemberLink:
     """A row linking a member to a parent row (`link` names the parent's key column): the pair is
-    the primary key, and an index finds a member's rows."""
+    the primary key, and an index finds a member's rows; `checks` are the table's further
+    constraints."""
 
     link: ClassVar[str]
+    checks: ClassVar[tuple[CheckConstraint, ...]] = ()
     member_id: Mapped[MemberRef]
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[PrimaryKeyConstraint, Index]:
+    def __table_args__(cls) -> tuple[PrimaryKeyConstraint | Index | CheckConstraint, ...]:
         table = cls.__tablename__  # type: ignore[attr-defined]
         return (
             PrimaryKeyConstraint(cls.link, "member_id"),
             Index(f"ix_{table}_member_id", "member_id"),
+            *cls.checks,
         )
