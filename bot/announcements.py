@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Select, func, select
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
-from bot.delivery import Priority
+from bot.delivery import Priority, queue_notice
 from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
@@ -200,12 +200,13 @@ class AnnouncementService:
             AnnouncementRecipient(announcement_id=announcement.id, member_id=m.id)
             for m in recipients
         )
-        uow.deliveries.enqueue(
-            kind=AnnouncementNotice.ANNOUNCEMENT,
-            member_ids=[m.id for m in recipients],
-            priority=Priority.BULK,
-            now=now,
-            subject_id=announcement.id,
+        queue_notice(
+            uow,
+            AnnouncementNotice.ANNOUNCEMENT,
+            [m.id for m in recipients],
+            announcement.id,
+            now,
+            Priority.BULK,
         )
         uow.audit.record(
             SYSTEM,
@@ -265,12 +266,8 @@ class AnnouncementService:
                     )
                 )
             )
-            count = uow.deliveries.enqueue(
-                kind=AnnouncementNotice.REMINDER,
-                member_ids=unread,
-                priority=Priority.BULK,
-                now=uow.now(),
-                subject_id=announcement.id,
+            count = queue_notice(
+                uow, AnnouncementNotice.REMINDER, unread, announcement.id, uow.now(), Priority.BULK
             )
             uow.audit.record(
                 member_actor(actor.id),
