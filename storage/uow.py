@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, event
@@ -128,12 +127,7 @@ class UnitOfWork:
         if self.audit.chained is not None and self.on_chained is not None:
             self.on_chained(*self.audit.chained)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         try:
             await self.session.rollback()
             await self.session.close()

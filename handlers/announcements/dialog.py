@@ -18,6 +18,7 @@ from bot.channels import Target
 from bot.errors import DomainError
 from bot.texts import MAX_TEXT
 from bot.timing.dates import parse_moment, split_leading_moment
+from handlers.announcements.actions import say_about
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
@@ -220,14 +221,8 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
     _FORM.forget(context)
     announcement = announced.announcement
     if announcement.is_scheduled:
-        await say(
-            update,
-            context,
-            "announce.scheduled",
-            id=announcement.id,
-            time=when(context, announcement.send_at),
-            recipients=announced.recipients,
-        )
+        recipients = announced.recipients
+        await say_about(update, context, "announce.scheduled", announcement, recipients=recipients)
         return
     await say(update, context, "announce.sent", id=announcement.id, recipients=announced.recipients)
 
