@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from telegram import CallbackQuery, Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
@@ -28,7 +27,6 @@ from handlers.common.dialogs import (
     TYPED,
     choice_rows,
     chosen_urgency,
-    dialog,
     pressed,
     refused,
     settle,
@@ -221,19 +219,16 @@ _TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
 
 
 def alert_dialog() -> BaseHandler[Update, CoraContext, object]:
-    draft = f"^{Kind.DRAFT}:"
-    return dialog(
+    return _FORM.dialog(
         "alert",
         alert_command,
         {
-            SECTORS: [CallbackQueryHandler(choose_sector, pattern=draft + r"[^:]+:(toggle|next)$")],
-            REGION: [CallbackQueryHandler(choose_region, pattern=draft + r"[^:]+:region$")],
-            URGENCY: [CallbackQueryHandler(choose_urgency, pattern=draft + r"[^:]+:urgency$")],
+            SECTORS: [_FORM.on(choose_sector, r"[^:]+:(toggle|next)")],
+            REGION: [_FORM.on(choose_region, r"[^:]+:region")],
+            URGENCY: [_FORM.on(choose_urgency, r"[^:]+:urgency")],
             TEXT: [MessageHandler(TYPED, receive_text)],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=draft + r"draft:send$")],
+            PREVIEW: [_FORM.on(preview_button, r"draft:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=draft + r"draft:cancel$",
         cancelled_key="alert.cancelled",
     )
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
@@ -24,7 +23,6 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    dialog,
     pressed,
     refused,
     settle,
@@ -231,25 +229,21 @@ _TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
 
 
 def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
-    form = f"^{Kind.FORM}:"
-    text = TYPED
-    return dialog(
+    return _FORM.dialog(
         "announce",
         announce_command,
         {
             TARGET: [
-                CallbackQueryHandler(target_button, pattern=form + r"[^:]+:atarget$"),
-                MessageHandler(text, target_text_step),
+                _FORM.on(target_button, r"[^:]+:atarget"),
+                MessageHandler(TYPED, target_text_step),
             ],
-            TEXT: [MessageHandler(text, text_step)],
+            TEXT: [MessageHandler(TYPED, text_step)],
             WHEN: [
-                CallbackQueryHandler(when_button, pattern=form + r"now:awhen$"),
-                MessageHandler(text, when_text),
+                _FORM.on(when_button, r"now:awhen"),
+                MessageHandler(TYPED, when_text),
             ],
-            READ: [CallbackQueryHandler(read_button, pattern=form + r"(yes|no):aread$")],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"ann:send$")],
+            READ: [_FORM.on(read_button, r"(yes|no):aread")],
+            PREVIEW: [_FORM.on(preview_button, r"ann:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=form + r"ann:cancel$",
         cancelled_key="announce.cancelled",
     )

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from telegram import CallbackQuery, Update
-from telegram.ext import ConversationHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot.personal_data import Finding
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
-from handlers.common.dialogs import cancel_row, current_draft, forget_draft, send_preview
+from handlers.common.dialogs import (
+    StateHandlers,
+    Step,
+    cancel_row,
+    current_draft,
+    dialog,
+    forget_draft,
+    send_preview,
+)
 
 D = TypeVar("D")
 
@@ -54,6 +62,24 @@ class Form(Generic[D]):
 
     def target_data(self, value: str) -> str:
         return Button(Kind.FORM, value, self.target_action).encode()
+
+    def on(self, step: Step, pattern: str) -> CallbackQueryHandler[CoraContext, Any]:
+        """A button step: presses of this dialog's kind whose `<id>:<action>` match `pattern`."""
+        return CallbackQueryHandler(step, pattern=f"^{self.kind}:{pattern}$")
+
+    def dialog(
+        self, command: str, entry: Step, states: StateHandlers, *, cancelled_key: str
+    ) -> BaseHandler[Update, CoraContext, object]:
+        """The conversation (see `dialogs.dialog`): its cancel button ends it, forgetting the
+        draft."""
+        return dialog(
+            command,
+            entry,
+            states,
+            draft_key=self.key,
+            cancel_button=f"^{self.kind}:{self.name}:cancel$",
+            cancelled_key=cancelled_key,
+        )
 
 
 class TextDraft(Protocol):

@@ -9,7 +9,6 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
@@ -30,7 +29,6 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    dialog,
     pressed,
     send_preview,
     settle,
@@ -251,25 +249,21 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
 
 
 def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
-    form = f"^{Kind.FORM}:"
-    text = TYPED
-    return dialog(
+    return _FORM.dialog(
         "poll",
         poll_command,
         {
-            TITLE: [MessageHandler(text, title_step)],
+            TITLE: [MessageHandler(TYPED, title_step)],
             TARGET: [
-                CallbackQueryHandler(target_button, pattern=form + r"[^:]+:ptarget$"),
-                MessageHandler(text, target_text_step),
+                _FORM.on(target_button, r"[^:]+:ptarget"),
+                MessageHandler(TYPED, target_text_step),
             ],
-            KIND: [CallbackQueryHandler(kind_button, pattern=form + r"[^:]+:pkind$")],
-            OPTIONS: [MessageHandler(text, options_step)],
-            DEADLINE: [MessageHandler(text, deadline_step)],
-            ANONYMITY: [CallbackQueryHandler(anonymity_button, pattern=form + r"[^:]+:panon$")],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"poll:send$")],
+            KIND: [_FORM.on(kind_button, r"[^:]+:pkind")],
+            OPTIONS: [MessageHandler(TYPED, options_step)],
+            DEADLINE: [MessageHandler(TYPED, deadline_step)],
+            ANONYMITY: [_FORM.on(anonymity_button, r"[^:]+:panon")],
+            PREVIEW: [_FORM.on(preview_button, r"poll:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=form + r"poll:cancel$",
         cancelled_key="poll.dialog_cancelled",
     )
 
