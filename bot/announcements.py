@@ -7,16 +7,18 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 
 from bot.channels import ChannelService, Target, TargetView, active_member, coordinator
 from bot.copies import Copy, sent_copies
-from bot.delivery import Priority
+from bot.delivery import Priority, queue_notice
 from bot.errors import DomainError, PersonalDataError
 from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
-from bot.personal_data import Finding, find_personal_data
+from bot.personal_data import Finding
+from bot.snapshots import snapshot
+from bot.texts import check_message
 from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
 from storage.models import (
@@ -30,8 +32,6 @@ from storage.models import (
     Role,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
-
-MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
 
 
 class AnnouncementNotice:
@@ -83,14 +83,8 @@ class Sent:
 
 
 def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
-    """Refuse empty or over-long texts; return what looks like personal data. `places` are the
-    network's place names (`Network.place_names`)."""
-    stripped = text.strip()
-    if not stripped:
-        raise DomainError("announcement.text_empty")
-    if len(stripped) > MAX_TEXT:
-        raise DomainError("announcement.text_too_long", max=MAX_TEXT, length=len(stripped))
-    return find_personal_data(stripped, places)
+    """See `check_message`."""
+    return check_message("announcement", text, places)
 
 
 def _due(now: datetime) -> Select[Announcement]:
@@ -207,12 +201,13 @@ class AnnouncementService:
             AnnouncementRecipient(announcement_id=announcement.id, member_id=m.id)
             for m in recipients
         )
-        uow.deliveries.enqueue(
-            kind=AnnouncementNotice.ANNOUNCEMENT,
-            member_ids=[m.id for m in recipients],
-            priority=Priority.BULK,
-            now=now,
-            subject_id=announcement.id,
+        queue_notice(
+            uow,
+            AnnouncementNotice.ANNOUNCEMENT,
+            [m.id for m in recipients],
+            announcement.id,
+            now,
+            Priority.BULK,
         )
         uow.audit.record(
             SYSTEM,
@@ -276,12 +271,8 @@ class AnnouncementService:
                     )
                 )
             )
-            count = uow.deliveries.enqueue(
-                kind=AnnouncementNotice.REMINDER,
-                member_ids=unread,
-                priority=Priority.BULK,
-                now=uow.now(),
-                subject_id=announcement.id,
+            count = queue_notice(
+                uow, AnnouncementNotice.REMINDER, unread, announcement.id, uow.now(), Priority.BULK
             )
             uow.audit.record(
                 member_actor(actor.id),
@@ -293,13 +284,8 @@ class AnnouncementService:
             return count
 
     async def set_status_message(self, announcement_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Announcement)
-                .where(Announcement.id == announcement_id)
-                .values(status_chat_id=chat_id, status_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"status_chat_id": chat_id, "status_message_id": message_id}
+        await self.uow.update(Announcement, announcement_id, **values)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -326,7 +312,7 @@ class AnnouncementService:
             query = select(Announcement).where(Announcement.status == AnnouncementStatus.SCHEDULED)
             if actor.region != self.network.statewide_region:
                 query = query.where(Announcement.sender_id == actor.id)
-            rows = (await uow.session.scalars(query.order_by(Announcement.send_at))).all()
+            rows = await uow.all(query.order_by(Announcement.send_at))
             return [
                 (
                     await self._view(uow, a),
@@ -433,14 +419,9 @@ class AnnouncementService:
     async def _view(self, uow: UnitOfWork, announcement: Announcement) -> AnnouncementView:
         sender = await uow.members.get(announcement.sender_id)
         assert sender is not None
-        return AnnouncementView(
-            id=announcement.id,
+        return snapshot(
+            AnnouncementView,
+            announcement,
             sender=MemberView.of(sender),
             target=await self.channels.view_target(uow, Target.decode(announcement.target)),
-            read_confirmation=announcement.read_confirmation,
-            status=announcement.status,
-            send_at=announcement.send_at,
-            sent_at=announcement.sent_at,
-            status_chat_id=announcement.status_chat_id,
-            status_message_id=announcement.status_message_id,
         )

@@ -74,17 +74,15 @@ class DataProtectionService:
         async with self._uow() as uow:
             now = uow.now()
             cutoff = now - self._retention
-            due = (
-                await uow.session.scalars(
-                    select(Alert)
-                    .where(
-                        Alert.status == AlertStatus.CLOSED,
-                        Alert.closed_at < cutoff,
-                        Alert.purged_at.is_(None),
-                    )
-                    .with_for_update(skip_locked=True)
+            due = await uow.all(
+                select(Alert)
+                .where(
+                    Alert.status == AlertStatus.CLOSED,
+                    Alert.closed_at < cutoff,
+                    Alert.purged_at.is_(None),
                 )
-            ).all()
+                .with_for_update(skip_locked=True)
+            )
             follow_ups = deliveries = 0
             for alert in due:
                 counts = await uow.deliveries.counts_for_alert(alert.id, ALERT_KINDS)
@@ -129,7 +127,7 @@ class DataProtectionService:
                 Poll.closed_at < cutoff,
                 Poll.title_cipher.is_not(None),
             )
-            polls = list((await uow.session.scalars(old_polls)).all())
+            polls = list(await uow.all(old_polls))
             if polls:
                 await uow.session.execute(
                     update(PollOption).where(PollOption.poll_id.in_(polls)).values(text_cipher=None)
@@ -157,13 +155,11 @@ class DataProtectionService:
                     delete(Absence).where(or_(Absence.ends_at < cutoff, Absence.ended_at < cutoff))
                 )
             )
-            stale = (
-                await uow.session.scalars(
-                    select(Member)
-                    .where(Member.status.in_(_STALE_REQUESTS), Member.status_changed_at < cutoff)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            stale = await uow.all(
+                select(Member)
+                .where(Member.status.in_(_STALE_REQUESTS), Member.status_changed_at < cutoff)
+                .with_for_update(skip_locked=True)
+            )
             for member in stale:
                 await _erase(uow, member, now, by=None)
                 uow.audit.record(SYSTEM, "member.erased", f"member:{member.id}", reason="retention")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
@@ -23,6 +23,20 @@ class Priority(IntEnum):
     URGENT = 0
     NORMAL = 1
     BULK = 2
+
+
+def queue_notice(
+    uow: UnitOfWork,
+    kind: str,
+    member_ids: Iterable[int],
+    subject_id: int,
+    now: datetime,
+    priority: Priority = Priority.NORMAL,
+) -> int:
+    """Queue one `kind` notice about `subject_id` (an announcement, a poll ...) per member."""
+    return uow.deliveries.enqueue(
+        kind=kind, member_ids=member_ids, priority=priority, now=now, subject_id=subject_id
+    )
 
 
 class Outcome(StrEnum):

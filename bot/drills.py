@@ -132,16 +132,14 @@ class DrillService:
         return await deadlines(self.uow, Alert.result_due_at, Alert.drill.is_(True))
 
     async def _result(self, uow: UnitOfWork, alert: Alert) -> DrillResult:
-        rows = (
-            await uow.session.scalars(
-                select(AlertRecipient).where(
-                    AlertRecipient.alert_id == alert.id,
-                    AlertRecipient.reason.in_(
-                        [RecipientReason.TARGET, RecipientReason.DEPUTY, RecipientReason.AWAY]
-                    ),
-                )
+        rows = await uow.all(
+            select(AlertRecipient).where(
+                AlertRecipient.alert_id == alert.id,
+                AlertRecipient.reason.in_(
+                    [RecipientReason.TARGET, RecipientReason.DEPUTY, RecipientReason.AWAY]
+                ),
             )
-        ).all()
+        )
         counted = [r for r in rows if r.reason != RecipientReason.AWAY or r.deputy_id is None]
         statuses = {
             member_id: status

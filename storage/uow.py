@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Select, event
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -17,6 +18,7 @@ from storage.audit import AuditLog
 from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import Delivery
+from storage.models.base import Base, YearCounter
 from storage.repositories import (
     ChannelRepository,
     DeliveryRepository,
@@ -25,6 +27,8 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -105,6 +109,22 @@ class UnitOfWork:
     def now(self) -> datetime:
         return self.clock.now()
 
+    async def all(self, statement: Select[T]) -> Sequence[T]:
+        """Every row the one-entity `statement` selects."""
+        return (await self.session.scalars(statement)).all()
+
+    async def next_number(self, counter: type[YearCounter], year: int) -> int:
+        """The year's next running number in `counter` (1 for the first), allocated atomically on
+        both databases."""
+        insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        statement = (
+            insert(counter)
+            .values(year=year, value=1)
+            .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
+            .returning(counter.value)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
     async def commit(self) -> None:
         if not self.write:
             raise RuntimeError("read-only unit of work cannot commit")
@@ -114,12 +134,7 @@ class UnitOfWork:
         if self.audit.chained is not None and self.on_chained is not None:
             self.on_chained(*self.audit.chained)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         try:
             await self.session.rollback()
             await self.session.close()
@@ -157,6 +172,14 @@ class UnitOfWorkFactory:
             on_chained=self._chained,
             on_commit=self.on_commit,
         )
+
+    async def update(self, model: type[Base], row_id: int, **values: object) -> None:
+        """Set some columns of one row (by its `id`), in a transaction of its own."""
+        async with self() as uow:
+            await uow.session.execute(
+                sql_update(model).where(model.id == row_id).values(**values)  # type: ignore[attr-defined]
+            )
+            await uow.commit()
 
     def _chained(self, seq: int, digest: str) -> None:
         if self.written_head is None or seq > self.written_head[0]:

@@ -7,7 +7,6 @@ from bot.alerts.copies import AlertCopy, Copies
 from bot.alerts.escalation import Escalation
 from bot.alerts.model import (
     ALERT_KINDS,
-    MAX_TEXT,
     Acknowledgement,
     AlertLine,
     AlertView,
@@ -26,6 +25,7 @@ from bot.alerts.model import (
 from bot.alerts.queries import Queries
 from bot.alerts.raising import Raising
 from bot.alerts.responses import Responses
+from bot.texts import MAX_TEXT
 
 __all__ = [
     "ALERT_KINDS",

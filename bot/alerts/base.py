@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.model import AlertView, ClientName, EscalationPeriods
@@ -18,6 +17,7 @@ from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
 from bot.network import Network
+from bot.snapshots import snapshot
 from storage.models import (
     Alert,
     AlertRecipient,
@@ -52,24 +52,13 @@ class AlertBase:
         if alert.api_client_id is not None:
             row = await uow.session.get(ApiClient, alert.api_client_id)
             client = ClientName(row.name, row.sector, row.region) if row else None
-        return AlertView(
-            id=alert.id,
-            ref=alert.ref,
+        return snapshot(
+            AlertView,
+            alert,
             sender=people.get(alert.sender_id) if alert.sender_id else None,
             client=client,
             sectors=tuple(alert.sectors.split(",")),
-            region=alert.region,
-            urgency=alert.urgency,
-            status=alert.status,
-            created_at=alert.created_at,
             taken_by=people.get(alert.taken_by) if alert.taken_by else None,
-            taken_at=alert.taken_at,
-            escalation_level=alert.escalation_level,
-            escalate_at=alert.escalate_at,
-            status_chat_id=alert.status_chat_id,
-            status_message_id=alert.status_message_id,
-            drill=alert.drill,
-            result_due_at=alert.result_due_at,
         )
 
     async def _open_alert(self, uow: UnitOfWork, alert_id: int) -> Alert:
@@ -171,15 +160,7 @@ async def active(uow: UnitOfWork, member_id: int) -> Member:
 async def next_ref(uow: UnitOfWork, year: int, *, drill: bool = False) -> str:
     """The next case reference of the year (F-2026-0042), or of drills (U-2026-0003: Übung),
     allocated atomically on both databases."""
-    insert = sqlite.insert if uow.is_sqlite else postgresql.insert
-    counter = DrillCounter if drill else CaseCounter
-    statement = (
-        insert(counter)
-        .values(year=year, value=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
-        .returning(counter.value)
-    )
-    value = (await uow.session.execute(statement)).scalar_one()
+    value = await uow.next_number(DrillCounter if drill else CaseCounter, year)
     return f"{'U' if drill else 'F'}-{year}-{value:04d}"
 
 
@@ -198,7 +179,7 @@ async def due_alerts(
         .order_by(deadline)
         .with_for_update(skip_locked=True)
     )
-    return (await uow.session.scalars(query)).all()
+    return await uow.all(query)
 
 
 async def deadlines(

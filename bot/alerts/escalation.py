@@ -33,11 +33,7 @@ class Escalation(AlertBase):
         return escalated
 
     async def _escalate(self, uow: UnitOfWork, alert: Alert, now: datetime) -> Escalated:
-        rows = (
-            await uow.session.scalars(
-                select(AlertRecipient).where(AlertRecipient.alert_id == alert.id)
-            )
-        ).all()
+        rows = await uow.all(select(AlertRecipient).where(AlertRecipient.alert_id == alert.id))
         if alert.taken_by is not None or any(r.acknowledged_at for r in rows):
             alert.escalate_at = None
             return Escalated(alert.id, alert.escalation_level, 0, None)

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from bot.errors import DomainError, PersonalDataError
 from bot.membership import MemberView
 from bot.network import Network
-from bot.personal_data import Finding, find_personal_data
+from bot.personal_data import Finding
+from bot.texts import check_message
 from storage.audit import member_actor
 from storage.models import Urgency
 
-MAX_TEXT = 3500  # leaves room for the header within Telegram's 4096 characters
 ALL_SECTORS = "all"
 URGENT_WINDOW = timedelta(hours=1)
 
@@ -184,14 +184,8 @@ def parse_sectors(network: Network, raw: str) -> tuple[str, ...]:
 
 
 def check_text(text: str, places: Collection[str] = ()) -> list[Finding]:
-    """Refuse empty or over-long texts; return what looks like personal data. `places` are the
-    network's place names (`Network.place_names`)."""
-    stripped = text.strip()
-    if not stripped:
-        raise DomainError("alert.text_empty")
-    if len(stripped) > MAX_TEXT:
-        raise DomainError("alert.text_too_long", max=MAX_TEXT, length=len(stripped))
-    return find_personal_data(stripped, places)
+    """See `check_message`."""
+    return check_message("alert", text, places)
 
 
 def require_clean(text: str, confirmed: bool, places: Collection[str]) -> str:

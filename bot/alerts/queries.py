@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.base import AlertBase, active, deadlines
@@ -68,16 +68,14 @@ class Queries(AlertBase):
             unreachable_ids = await uow.deliveries.member_ids_with_status(
                 alert_id, ALERT_KINDS, DeliveryStatus.UNREACHABLE
             )
-            acknowledged_ids = (
-                await uow.session.scalars(
-                    select(AlertRecipient.member_id)
-                    .where(
-                        AlertRecipient.alert_id == alert_id,
-                        AlertRecipient.acknowledged_at.is_not(None),
-                    )
-                    .order_by(AlertRecipient.acknowledged_at)
+            acknowledged_ids = await uow.all(
+                select(AlertRecipient.member_id)
+                .where(
+                    AlertRecipient.alert_id == alert_id,
+                    AlertRecipient.acknowledged_at.is_not(None),
                 )
-            ).all()
+                .order_by(AlertRecipient.acknowledged_at)
+            )
             absent = await _absent(uow, alert_id)
             people = {
                 m.id: MemberView.of(m)
@@ -118,28 +116,24 @@ class Queries(AlertBase):
                 AlertRecipient.member_id == member.id,
                 AlertRecipient.reason != RecipientReason.AWAY,
             )
-            alerts = (
-                await uow.session.scalars(
-                    select(Alert)
-                    .where(
-                        Alert.status == AlertStatus.OPEN,
-                        or_(Alert.sender_id == member.id, Alert.id.in_(received)),
-                    )
-                    .order_by(Alert.created_at.desc())
-                    .limit(50)
+            alerts = await uow.all(
+                select(Alert)
+                .where(
+                    Alert.status == AlertStatus.OPEN,
+                    or_(Alert.sender_id == member.id, Alert.id.in_(received)),
                 )
-            ).all()
+                .order_by(Alert.created_at.desc())
+                .limit(50)
+            )
             return [await self._line(uow, alert, member.id) for alert in alerts]
 
     async def _line(self, uow: UnitOfWork, alert: Alert, member_id: int) -> AlertLine:
-        rows = (
-            await uow.session.scalars(
-                select(AlertRecipient).where(
-                    AlertRecipient.alert_id == alert.id,
-                    AlertRecipient.reason != RecipientReason.AWAY,
-                )
+        rows = await uow.all(
+            select(AlertRecipient).where(
+                AlertRecipient.alert_id == alert.id,
+                AlertRecipient.reason != RecipientReason.AWAY,
             )
-        ).all()
+        )
         mine = next((r for r in rows if r.member_id == member_id), None)
         return AlertLine(
             alert=await self.view_in(uow, alert),
@@ -174,13 +168,8 @@ class Queries(AlertBase):
         return await deadlines(self.uow, Alert.escalate_at, Alert.status == AlertStatus.OPEN)
 
     async def set_status_message(self, alert_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Alert)
-                .where(Alert.id == alert_id)
-                .values(status_chat_id=chat_id, status_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"status_chat_id": chat_id, "status_message_id": message_id}
+        await self.uow.update(Alert, alert_id, **values)
 
 
 async def _alert(uow: UnitOfWork, alert_id: int) -> Alert:

@@ -35,13 +35,9 @@ class ChannelService(Targeting):
         """The member's implied channels, and the topical channels they may see."""
         async with self.uow(write=False) as uow:
             member = await active_member(uow, member_id)
-            channels = (
-                await uow.session.scalars(
-                    select(Channel)
-                    .where(Channel.status == ChannelStatus.ACTIVE)
-                    .order_by(Channel.name)
-                )
-            ).all()
+            channels = await uow.all(
+                select(Channel).where(Channel.status == ChannelStatus.ACTIVE).order_by(Channel.name)
+            )
             joined = await self._joined_ids(uow, member.id)
             views = [self._view(c, member, joined) for c in channels]
             visible = tuple(v for v in views if v.admitted or self._manages(member, v))

@@ -22,6 +22,7 @@ from bot.i18n import plain_text
 from bot.logs import configure_logging
 from bot.network import NetworkFileError
 from bot.offers.files import OfferFileError
+from bot.snapshots import snapshot
 from storage.errors import DatabaseBusyError
 
 # Exit status when something outside the bot is not as it must be (configuration, token,
@@ -52,17 +53,7 @@ def _sandbox(args: argparse.Namespace) -> int:
     """`cora-bot sandbox`, imported only here: the bot itself never needs the local Bot API."""
     from sandbox.run import SandboxOptions, run_sandbox
 
-    return run_sandbox(
-        SandboxOptions(
-            host=args.host,
-            port=args.port,
-            data_dir=args.data_dir,
-            language=args.language,
-            open_browser=args.open,
-            unsafe_public=args.unsafe_public,
-            verbose=args.verbose,
-        )
-    )
+    return run_sandbox(snapshot(SandboxOptions, args, open_browser=args.open))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,7 +78,7 @@ async def matching_offers(
     uow: UnitOfWork, network: Network, search: Search
 ) -> list[tuple[Offer, int]]:
     """Active offers that fit a search, each with its distance to the region searched."""
-    rows = (await uow.session.scalars(select(Offer).where(Offer.active))).all()
+    rows = await uow.all(select(Offer).where(Offer.active))
     return [
         (row, network.distance(split_codes(row.regions), search.region))
         for row in rows

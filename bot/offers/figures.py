@@ -129,7 +129,7 @@ async def support_figures(
     )
     now = uow.now()
     statewide = network.statewide_region
-    offers = (await uow.session.scalars(select(Offer).where(Offer.active))).all()
+    offers = await uow.all(select(Offer).where(Offer.active))
     by_topic = {(r, t): 0 for r in regions for t in topics}
     by_kind = {(r, k): 0 for r in regions for k in kinds}
     for offer in offers:

@@ -60,14 +60,12 @@ class NeedReader:
         """Open needs the member raised, or (a coordinator) of their region, newest first."""
         async with self._uow(write=False) as uow:
             member = await active_member(uow, member_id)
-            rows = (
-                await uow.session.scalars(
-                    select(Need)
-                    .where(Need.status == NeedStatus.OPEN)
-                    .order_by(Need.created_at.desc())
-                    .limit(50)
-                )
-            ).all()
+            rows = await uow.all(
+                select(Need)
+                .where(Need.status == NeedStatus.OPEN)
+                .order_by(Need.created_at.desc())
+                .limit(50)
+            )
             return [
                 await need_view(uow, row)
                 for row in rows

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.delivery import Priority
 from bot.errors import DomainError
@@ -385,17 +384,15 @@ class NeedService(NeedReader):
         handled: list[Handled] = []
         async with self._uow() as uow:
             now = uow.now()
-            due = (
-                await uow.session.scalars(
-                    select(Need)
-                    .where(
-                        Need.status == NeedStatus.OPEN,
-                        or_(Need.widen_at <= now, Need.escalate_at <= now, Need.unmet_at <= now),
-                    )
-                    .order_by(Need.id)
-                    .with_for_update(skip_locked=True)
+            due = await uow.all(
+                select(Need)
+                .where(
+                    Need.status == NeedStatus.OPEN,
+                    or_(Need.widen_at <= now, Need.escalate_at <= now, Need.unmet_at <= now),
                 )
-            ).all()
+                .order_by(Need.id)
+                .with_for_update(skip_locked=True)
+            )
             for need in due:
                 if need.unmet_at is not None and need.unmet_at <= now:
                     await self._unmet(uow, need, now, await self._asking.reason(uow, need), by=None)
@@ -456,12 +453,5 @@ def _tell_requester(uow: UnitOfWork, need: Need, kind: str, now: datetime, **par
 
 async def _next_ref(uow: UnitOfWork, year: int) -> str:
     """The next need reference of the year (B-2026-0007: Bedarf), allocated atomically."""
-    insert = sqlite.insert if uow.is_sqlite else postgresql.insert
-    statement = (
-        insert(NeedCounter)
-        .values(year=year, value=1)
-        .on_conflict_do_update(index_elements=["year"], set_={"value": NeedCounter.value + 1})
-        .returning(NeedCounter.value)
-    )
-    value = (await uow.session.execute(statement)).scalar_one()
+    value = await uow.next_number(NeedCounter, year)
     return f"B-{year}-{value:04d}"

@@ -131,7 +131,7 @@ class OfferService:
 
     async def all_offers(self) -> list[OfferView]:
         async with self._uow(write=False) as uow:
-            rows = (await uow.session.scalars(select(Offer).order_by(Offer.name))).all()
+            rows = await uow.all(select(Offer).order_by(Offer.name))
             return [await self._view(uow, row) for row in rows]
 
     async def for_member(self, member_id: int) -> list[OfferView]:
@@ -140,7 +140,7 @@ class OfferService:
         async with self._uow(write=False) as uow:
             member = await active_member(uow, member_id)
             mine = select(OfferMaintainer.offer_id).where(OfferMaintainer.member_id == member.id)
-            rows = (await uow.session.scalars(select(Offer).order_by(Offer.name))).all()
+            rows = await uow.all(select(Offer).order_by(Offer.name))
             own = set(await uow.session.scalars(mine))
             return [
                 await self._view(uow, row)
@@ -319,17 +319,15 @@ class OfferService:
         async with self._uow() as uow:
             now = uow.now()
             due = now - self.stale_after
-            offers = (
-                await uow.session.scalars(
-                    select(Offer).where(
-                        Offer.active,
-                        Offer.reports_places,
-                        # Never reported: counted from when the offer was added.
-                        func.coalesce(Offer.places_reported_at, Offer.created_at) < due,
-                        or_(Offer.places_reminded_at.is_(None), Offer.places_reminded_at < due),
-                    )
+            offers = await uow.all(
+                select(Offer).where(
+                    Offer.active,
+                    Offer.reports_places,
+                    # Never reported: counted from when the offer was added.
+                    func.coalesce(Offer.places_reported_at, Offer.created_at) < due,
+                    or_(Offer.places_reminded_at.is_(None), Offer.places_reminded_at < due),
                 )
-            ).all()
+            )
             queued = 0
             for offer in offers:
                 maintainers = await maintainer_ids(uow, offer.id)

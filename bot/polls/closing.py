@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 
 from bot.channels import active_member
 from bot.copies import sent_copies
-from bot.delivery import Priority
+from bot.delivery import Priority, queue_notice
 from bot.errors import DomainError
 from bot.polls.ballots import derive, keyed_hash
 from bot.polls.base import PollBase
@@ -61,13 +61,7 @@ class Closing(PollBase):
                 )
             )
             missing = [m for m in eligible if m not in voted_ids]
-        count = uow.deliveries.enqueue(
-            kind=PollNotice.REMINDER,
-            member_ids=missing,
-            priority=Priority.BULK,
-            now=now,
-            subject_id=poll.id,
-        )
+        count = queue_notice(uow, PollNotice.REMINDER, missing, poll.id, now, Priority.BULK)
         uow.audit.record(SYSTEM, "poll.reminded", f"poll:{poll.id}", recipients=count)
         return count
 
@@ -77,13 +71,7 @@ class Closing(PollBase):
         # Without the secret nobody, not even with the database and the key, can link the
         # stored hashes to people any more; the answers can no longer change anyway.
         poll.voter_secret_cipher = None
-        uow.deliveries.enqueue(
-            kind=PollNotice.CLOSED,
-            member_ids=[poll.creator_id],
-            priority=Priority.NORMAL,
-            now=now,
-            subject_id=poll.id,
-        )
+        queue_notice(uow, PollNotice.CLOSED, [poll.creator_id], poll.id, now)
         actor = member_actor(by) if by is not None else SYSTEM
         uow.audit.record(actor, "poll.closed", f"poll:{poll.id}", early=by is not None)
         # After the commit every ballot in people's chats loses its buttons and says closed.
@@ -118,13 +106,7 @@ class Closing(PollBase):
             poll.final_option_id = option.id if option else None
             poll.decided_at = now
             recipients = sorted({*await self._reached(uow, poll), poll.creator_id})
-            uow.deliveries.enqueue(
-                kind=PollNotice.RESULT,
-                member_ids=recipients,
-                priority=Priority.NORMAL,
-                now=now,
-                subject_id=poll.id,
-            )
+            queue_notice(uow, PollNotice.RESULT, recipients, poll.id, now)
             uow.audit.record(
                 member_actor(actor.id),
                 "poll.decided",

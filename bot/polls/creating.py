@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 
 from bot.channels import Target, coordinator
-from bot.delivery import Priority
+from bot.delivery import Priority, queue_notice
 from bot.errors import DomainError, PersonalDataError
 from bot.keys import bound
 from bot.personal_data import find_personal_data
@@ -114,12 +114,8 @@ class Creating(PollBase):
             uow.session.add_all(
                 PollParticipant(poll_id=poll.id, member_id=m.id) for m in participants
             )
-            uow.deliveries.enqueue(
-                kind=PollNotice.BALLOT,
-                member_ids=[m.id for m in participants],
-                priority=Priority.BULK,
-                now=now,
-                subject_id=poll.id,
+            queue_notice(
+                uow, PollNotice.BALLOT, [m.id for m in participants], poll.id, now, Priority.BULK
             )
             uow.audit.record(
                 member_actor(creator.id),

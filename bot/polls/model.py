@@ -90,13 +90,16 @@ class PollView:
 
 
 @dataclass(frozen=True)
-class Ballot:
-    """One member's own answers (option id → answer); None when no longer knowable (an
-    anonymous poll after it closed). A vote also returns the member and where their poll
-    messages are, so that showing the new answers needs no second look into the database."""
+class OwnAnswers:
+    """A poll and one member's own answers (option id → answer); None when no longer knowable
+    (an anonymous poll after it closed)."""
 
     poll: PollView
     answers: Mapping[int, str] | None
+
+
+@dataclass(frozen=True)
+class Ballot(OwnAnswers):
     may_vote: bool
     member: MemberView | None = None
     messages: tuple[tuple[int, int], ...] = ()  # (chat id, message id) with answer buttons
@@ -119,11 +122,9 @@ class Results:
 
 
 @dataclass(frozen=True)
-class PollLine:
-    """One row of /polls."""
+class PollLine(OwnAnswers):
+    """One row of /polls: `mine`, the member created it."""
 
-    poll: PollView
-    answers: Mapping[int, str] | None
     mine: bool
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.channels import active_member
 from bot.errors import DomainError
@@ -58,17 +58,15 @@ class Reading(PollBase):
         async with self.uow(write=False) as uow:
             member = await active_member(uow, member_id)
             asked = select(PollParticipant.poll_id).where(PollParticipant.member_id == member.id)
-            polls = (
-                await uow.session.scalars(
-                    select(Poll)
-                    .where(
-                        (Poll.status == PollStatus.OPEN) & Poll.id.in_(asked)
-                        | (Poll.creator_id == member.id) & (Poll.status != PollStatus.DECIDED)
-                    )
-                    .order_by(Poll.deadline)
-                    .limit(30)
+            polls = await uow.all(
+                select(Poll)
+                .where(
+                    (Poll.status == PollStatus.OPEN) & Poll.id.in_(asked)
+                    | (Poll.creator_id == member.id) & (Poll.status != PollStatus.DECIDED)
                 )
-            ).all()
+                .order_by(Poll.deadline)
+                .limit(30)
+            )
             lines = []
             for poll in polls:
                 mine = poll.creator_id == member.id
@@ -181,10 +179,5 @@ class Reading(PollBase):
             )
 
     async def set_overview_message(self, poll_id: int, chat_id: int, message_id: int) -> None:
-        async with self.uow() as uow:
-            await uow.session.execute(
-                update(Poll)
-                .where(Poll.id == poll_id)
-                .values(overview_chat_id=chat_id, overview_message_id=message_id)
-            )
-            await uow.commit()
+        values = {"overview_chat_id": chat_id, "overview_message_id": message_id}
+        await self.uow.update(Poll, poll_id, **values)

@@ -25,7 +25,7 @@ async def sweep_due(
     done: list[Done] = []
     async with uow_factory() as uow:
         now = uow.now()
-        rows = (await uow.session.scalars(due(now).with_for_update(skip_locked=True))).all()
+        rows = await uow.all(due(now).with_for_update(skip_locked=True))
         for row in rows:
             result = await handle(uow, row, now)
             if result is not None:

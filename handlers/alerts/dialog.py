@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from telegram import CallbackQuery, Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
@@ -26,18 +25,14 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
     choice_rows,
     chosen_urgency,
-    current_draft,
-    dialog,
-    forget_draft,
     pressed,
     refused,
-    send_preview,
     settle,
     urgency_row,
 )
+from handlers.common.forms import Form, TextStep
 from handlers.common.render import (
     edit_html,
     keyboard,
@@ -69,8 +64,7 @@ class Draft:
     needs_confirmation: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
+_FORM = Form(_DRAFT, Draft, "draft", kind=Kind.DRAFT)
 
 
 async def alert_command(update: Update, context: CoraContext) -> int:
@@ -103,14 +97,9 @@ def _data(action: str) -> Callable[[str], str]:
     return lambda value: Button(Kind.DRAFT, value, action).encode()
 
 
-_CANCEL = Button(Kind.DRAFT, "draft", "cancel").encode()
-
-
 async def choose_sector(update: Update, context: CoraContext) -> int:
     """Toggle sectors; "next" moves on once at least one is chosen."""
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     button = pressed(query.data)
     if button.action == "next":
         return await _sectors_chosen(update, context, query, draft)
@@ -136,29 +125,25 @@ async def _sectors_chosen(
     sectors = sectors_text(network, draft.sectors, context.language)
     await edit_html(query, tr(context, "alert.chosen_sectors", sectors=sectors))
     rows = choice_rows(context, network.regions, _data("region"))
-    markup = keyboard([*rows, cancel_row(context, _CANCEL)])
+    markup = keyboard([*rows, _FORM.cancel_row(context)])
     await say(update, context, "alert.ask_region", markup=markup)
     return REGION
 
 
 async def choose_region(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     network = context.services.network
     draft.region = network.region(pressed(query.data).id).code
     await query.answer()
     region = region_name(network, draft.region, context.language)
     await edit_html(query, tr(context, "alert.chosen_region", region=region))
-    markup = keyboard([urgency_row(context, _data("urgency")), cancel_row(context, _CANCEL)])
+    markup = keyboard([urgency_row(context, _data("urgency")), _FORM.cancel_row(context)])
     await say(update, context, "alert.ask_urgency", markup=markup)
     return URGENCY
 
 
 async def choose_urgency(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     urgency = chosen_urgency(pressed(query.data).id)
     draft.urgency = urgency
     await query.answer()
@@ -172,7 +157,7 @@ async def choose_urgency(update: Update, context: CoraContext) -> int:
 async def receive_text(update: Update, context: CoraContext) -> int:
     assert update.message is not None
     return await _take_text(
-        update, context, _draft(context), update.message.text or "", send_when_clean=False
+        update, context, _FORM.draft(context), update.message.text or "", send_when_clean=False
     )
 
 
@@ -183,15 +168,7 @@ async def _take_text(
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
         return TEXT
-    draft.text = text.strip()
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await _send(update, context, draft)
-        return ConversationHandler.END
-    preview = await _preview(context, draft)
-    send = Button(Kind.DRAFT, "draft", "send").encode()
-    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
-    return PREVIEW
+    return await _TEXT.take(update, context, draft, text, findings, send_when_clean)
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -215,7 +192,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     button = pressed(query.data)
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     if button.action != "send" or draft.text is None:
         raise DomainError("button.invalid")
     await settle(query)
@@ -233,25 +210,25 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         draft.text,
         confirmed=draft.needs_confirmation,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     key = "alert.raised" if raised.recipients else "alert.raised_to_coordinators"
     await say(update, context, key, ref=raised.alert.ref, recipients=raised.recipients)
 
 
+_TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
+
+
 def alert_dialog() -> BaseHandler[Update, CoraContext, object]:
-    draft = f"^{Kind.DRAFT}:"
-    return dialog(
+    return _FORM.dialog(
         "alert",
         alert_command,
         {
-            SECTORS: [CallbackQueryHandler(choose_sector, pattern=draft + r"[^:]+:(toggle|next)$")],
-            REGION: [CallbackQueryHandler(choose_region, pattern=draft + r"[^:]+:region$")],
-            URGENCY: [CallbackQueryHandler(choose_urgency, pattern=draft + r"[^:]+:urgency$")],
+            SECTORS: [_FORM.on(choose_sector, r"[^:]+:(toggle|next)")],
+            REGION: [_FORM.on(choose_region, r"[^:]+:region")],
+            URGENCY: [_FORM.on(choose_urgency, r"[^:]+:urgency")],
             TEXT: [MessageHandler(TYPED, receive_text)],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=draft + r"draft:send$")],
+            PREVIEW: [_FORM.on(preview_button, r"draft:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=draft + r"draft:cancel$",
         cancelled_key="alert.cancelled",
     )
 

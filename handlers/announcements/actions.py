@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
+from bot.announcements import AnnouncementView
 from bot.errors import DomainError
 from handlers.announcements.views import EXCERPT, readers_line
 from handlers.channels.views import target_text
@@ -16,29 +17,41 @@ from handlers.common.render import (
     keyboard,
     plain,
     say,
+    say_count,
     send_html,
     tr,
     when,
 )
 
 
+async def say_about(
+    update: Update,
+    context: CoraContext,
+    key: str,
+    announcement: AnnouncementView,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    **params: object,
+) -> None:
+    """A text about one announcement: its number and when it is (to be) sent, and `params`."""
+    time = when(context, announcement.send_at)
+    await say(update, context, key, id=announcement.id, time=time, markup=markup, **params)
+
+
 async def list_scheduled(update: Update, context: CoraContext) -> None:
     """`/scheduled`: scheduled announcements, each with a cancel button."""
     items = await context.services.announcements.scheduled(context.active_member.id)
-    if not items:
-        await say(update, context, "scheduled.none")
+    if not await say_count(update, context, "scheduled", items):
         return
-    await say(update, context, "scheduled.header", count=len(items))
     network = context.services.network
     for announcement, text in items[:20]:
         excerpt = (text or "")[:EXCERPT] + ("…" if text and len(text) > EXCERPT else "")
         cancel = Button(Kind.ANNOUNCEMENT, str(announcement.id), "cancel").encode()
-        await say(
+        await say_about(
             update,
             context,
             "scheduled.line",
-            id=announcement.id,
-            time=when(context, announcement.send_at),
+            announcement,
             target=target_text(network, announcement.target, context.language),
             text=excerpt,
             markup=keyboard([[(plain(context, "button.cancel_announcement"), cancel)]]),

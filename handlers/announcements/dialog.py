@@ -8,32 +8,29 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
 
-from bot.announcements import MAX_TEXT, check_text
+from bot.announcements import check_text
 from bot.channels import Target
 from bot.errors import DomainError
+from bot.texts import MAX_TEXT
 from bot.timing.dates import parse_moment, split_leading_moment
+from handlers.announcements.actions import say_about
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
-    current_draft,
-    dialog,
-    forget_draft,
     pressed,
     refused,
-    send_preview,
     settle,
     take_target,
     target_keyboard,
     target_pressed,
 )
+from handlers.common.forms import Form, TextStep
 from handlers.common.render import keyboard, plain, say, tr, when
 
 TARGET, TEXT, WHEN, READ, PREVIEW = range(5)
@@ -59,19 +56,7 @@ class Draft:
     needs_confirmation: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
-
-
-_CANCEL = Button(Kind.FORM, "ann", "cancel").encode()
-
-
-def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return cancel_row(context, _CANCEL)
-
-
-def _target_data(value: str) -> str:
-    return Button(Kind.FORM, value, "atarget").encode()
+_FORM = Form(_DRAFT, Draft, "ann", "atarget")
 
 
 async def announce_command(update: Update, context: CoraContext) -> int:
@@ -109,32 +94,32 @@ def _send_time(context: CoraContext, raw: str) -> datetime:
 
 
 async def _ask_target(update: Update, context: CoraContext) -> None:
-    markup = await target_keyboard(context, _target_data, _CANCEL)
+    markup = await target_keyboard(context, _FORM.target_data, _FORM.cancel)
     await say(update, context, "announce.ask_target", markup=markup)
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
-    raw = await target_pressed(update, context, _target_data, _CANCEL)
+    raw = await target_pressed(update, context, _FORM.target_data, _FORM.cancel)
     if raw is None:
         return TARGET
-    return await _set_target(update, context, _draft(context), raw)
+    return await _set_target(update, context, _FORM.draft(context), raw)
 
 
 async def target_text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    return await _set_target(update, context, _draft(context), update.message.text or "")
+    return await _set_target(update, context, _FORM.draft(context), update.message.text or "")
 
 
 async def _set_target(update: Update, context: CoraContext, draft: Draft, raw: str) -> int:
     draft.target = await take_target(update, context, raw)
-    markup = keyboard([_cancel_row(context)])
+    markup = keyboard([_FORM.cancel_row(context)])
     await say(update, context, "announce.ask_text", max=MAX_TEXT, markup=markup)
     return TEXT
 
 
 async def text_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     text = update.message.text or ""
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
@@ -142,7 +127,7 @@ async def text_step(update: Update, context: CoraContext) -> int:
     draft.text = text.strip()
     draft.needs_confirmation = bool(findings)
     buttons = [[(plain(context, "announce.now"), Button(Kind.FORM, "now", "awhen").encode())]]
-    buttons.append(_cancel_row(context))
+    buttons.append(_FORM.cancel_row(context))
     await say(update, context, "announce.ask_when", markup=keyboard(buttons))
     return WHEN
 
@@ -151,13 +136,13 @@ async def when_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     await settle(query)
-    _draft(context).send_at = None
+    _FORM.draft(context).send_at = None
     return await _ask_read(update, context)
 
 
 async def when_text(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    _draft(context).send_at = _send_time(context, update.message.text or "")
+    _FORM.draft(context).send_at = _send_time(context, update.message.text or "")
     return await _ask_read(update, context)
 
 
@@ -167,16 +152,14 @@ async def _ask_read(update: Update, context: CoraContext) -> int:
             (plain(context, "announce.read_yes"), Button(Kind.FORM, "yes", "aread").encode()),
             (plain(context, "announce.read_no"), Button(Kind.FORM, "no", "aread").encode()),
         ],
-        _cancel_row(context),
+        _FORM.cancel_row(context),
     ]
     await say(update, context, "announce.ask_read", markup=keyboard(buttons))
     return READ
 
 
 async def read_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     draft.read_confirmation = pressed(query.data).id == "yes"
     await settle(query)
     assert draft.text is not None
@@ -189,17 +172,9 @@ async def _take_text(
     """Refuse identifying data; send at once when clean, otherwise show the preview."""
     findings = check_text(text, context.services.network.place_names)
     if await refused(update, context, findings):
-        forget_draft(context, _DRAFT)
+        _FORM.forget(context)
         return ConversationHandler.END
-    draft.text = text.strip()
-    draft.needs_confirmation = bool(findings)
-    if send_when_clean and not findings:
-        await _send(update, context, draft)
-        return ConversationHandler.END
-    preview = await _preview(context, draft)
-    send = Button(Kind.FORM, "ann", "send").encode()
-    await send_preview(update, context, preview, findings, send=send, cancel=_CANCEL)
-    return PREVIEW
+    return await _TEXT.take(update, context, draft, text, findings, send_when_clean)
 
 
 async def _preview(context: CoraContext, draft: Draft) -> str:
@@ -223,9 +198,7 @@ async def _preview(context: CoraContext, draft: Draft) -> str:
 
 
 async def preview_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     if draft.text is None or draft.target is None:
         raise DomainError("dialog.expired")
     await settle(query)
@@ -243,41 +216,34 @@ async def _send(update: Update, context: CoraContext, draft: Draft) -> None:
         read_confirmation=draft.read_confirmation,
         confirmed=draft.needs_confirmation,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     announcement = announced.announcement
     if announcement.is_scheduled:
-        await say(
-            update,
-            context,
-            "announce.scheduled",
-            id=announcement.id,
-            time=when(context, announcement.send_at),
-            recipients=announced.recipients,
-        )
+        recipients = announced.recipients
+        await say_about(update, context, "announce.scheduled", announcement, recipients=recipients)
         return
     await say(update, context, "announce.sent", id=announcement.id, recipients=announced.recipients)
 
 
+_TEXT = TextStep(_FORM, _send, _preview, PREVIEW)
+
+
 def announce_dialog() -> BaseHandler[Update, CoraContext, object]:
-    form = f"^{Kind.FORM}:"
-    text = TYPED
-    return dialog(
+    return _FORM.dialog(
         "announce",
         announce_command,
         {
             TARGET: [
-                CallbackQueryHandler(target_button, pattern=form + r"[^:]+:atarget$"),
-                MessageHandler(text, target_text_step),
+                _FORM.on(target_button, r"[^:]+:atarget"),
+                MessageHandler(TYPED, target_text_step),
             ],
-            TEXT: [MessageHandler(text, text_step)],
+            TEXT: [MessageHandler(TYPED, text_step)],
             WHEN: [
-                CallbackQueryHandler(when_button, pattern=form + r"now:awhen$"),
-                MessageHandler(text, when_text),
+                _FORM.on(when_button, r"now:awhen"),
+                MessageHandler(TYPED, when_text),
             ],
-            READ: [CallbackQueryHandler(read_button, pattern=form + r"(yes|no):aread$")],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"ann:send$")],
+            READ: [_FORM.on(read_button, r"(yes|no):aread")],
+            PREVIEW: [_FORM.on(preview_button, r"ann:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=form + r"ann:cancel$",
         cancelled_key="announce.cancelled",
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Sized
 from datetime import date, datetime
 
 from telegram import (
@@ -146,6 +146,16 @@ async def say(
 ) -> Message:
     """Send a translated text into the chat of the update."""
     return await send_html(update, tr(context, key, **params), markup=markup)
+
+
+async def say_count(update: Update, context: CoraContext, topic: str, items: Sized) -> bool:
+    """A list's heading: `<topic>.header` with the count, or `<topic>.none` when it is empty
+    (then False: nothing to list)."""
+    if not items:
+        await say(update, context, f"{topic}.none")
+        return False
+    await say(update, context, f"{topic}.header", count=len(items))
+    return True
 
 
 async def send_html(

@@ -29,6 +29,7 @@ from handlers.common.render import (
     region_label,
     rows_of,
     say,
+    say_count,
     sector_label,
     send_html,
     tr,
@@ -307,10 +308,8 @@ async def _each_with_buttons(
     update: Update, context: CoraContext, key: str, items: list[tuple[str, InlineKeyboardMarkup]]
 ) -> None:
     """A header, then (at most 20) messages each with its own buttons; `<key>.none` if empty."""
-    if not items:
-        await say(update, context, f"{key}.none")
+    if not await say_count(update, context, key, items):
         return
-    await say(update, context, f"{key}.header", count=len(items))
     for text, markup in items[:20]:
         await send_html(update, text, markup=markup)
 

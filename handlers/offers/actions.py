@@ -17,6 +17,7 @@ from handlers.common.render import (
     plain,
     region_label,
     say,
+    say_count,
     send_html,
     tr,
     when,
@@ -44,10 +45,8 @@ def _card(context: CoraContext, offer: OfferView) -> str:
 async def list_offers(update: Update, context: CoraContext) -> None:
     """`/offers`: the offers you maintain (a coordinator: those of their region)."""
     offers = await context.services.offers.for_member(context.active_member.id)
-    if not offers:
-        await say(update, context, "offers.none")
+    if not await say_count(update, context, "offers", offers):
         return
-    await say(update, context, "offers.header", count=len(offers))
     await _send_cards(update, context, offers)
 
 

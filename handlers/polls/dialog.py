@@ -9,7 +9,6 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import (
     BaseHandler,
-    CallbackQueryHandler,
     ConversationHandler,
     MessageHandler,
 )
@@ -30,10 +29,6 @@ from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext
 from handlers.common.dialogs import (
     TYPED,
-    cancel_row,
-    current_draft,
-    dialog,
-    forget_draft,
     pressed,
     send_preview,
     settle,
@@ -41,6 +36,7 @@ from handlers.common.dialogs import (
     target_keyboard,
     target_pressed,
 )
+from handlers.common.forms import Form
 from handlers.common.render import keyboard, plain, say, tr, when
 from handlers.polls.views import FLAGS, option_label
 from storage.models import PollKind
@@ -66,19 +62,7 @@ class Draft:
     anonymous: bool = False
 
 
-def _draft(context: CoraContext) -> Draft:
-    return current_draft(context, _DRAFT, Draft)
-
-
-_CANCEL = Button(Kind.FORM, "poll", "cancel").encode()
-
-
-def _cancel_row(context: CoraContext) -> list[tuple[str, str]]:
-    return cancel_row(context, _CANCEL)
-
-
-def _target_data(value: str) -> str:
-    return Button(Kind.FORM, value, "ptarget").encode()
+_FORM = Form(_DRAFT, Draft, "poll", "ptarget")
 
 
 async def poll_command(update: Update, context: CoraContext) -> int:
@@ -90,7 +74,7 @@ async def poll_command(update: Update, context: CoraContext) -> int:
         await _create(update, context, await _one_line(context, raw))
         return ConversationHandler.END
     context.user_data[_DRAFT] = Draft()
-    markup = keyboard([_cancel_row(context)])
+    markup = keyboard([_FORM.cancel_row(context)])
     await say(update, context, "poll.ask_title", max=TITLE_LIMITS[1], markup=markup)
     return TITLE
 
@@ -129,15 +113,15 @@ def _flags(rest: str) -> tuple[set[str], str]:
 
 async def title_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     draft.title = clean_label(update.message.text or "", TITLE_LIMITS, "poll.title_length")
-    markup = await target_keyboard(context, _target_data, _CANCEL)
+    markup = await target_keyboard(context, _FORM.target_data, _FORM.cancel)
     await say(update, context, "poll.ask_target", markup=markup)
     return TARGET
 
 
 async def target_button(update: Update, context: CoraContext) -> int:
-    raw = await target_pressed(update, context, _target_data, _CANCEL)
+    raw = await target_pressed(update, context, _FORM.target_data, _FORM.cancel)
     if raw is None:
         return TARGET
     return await _set_target(update, context, raw)
@@ -149,13 +133,13 @@ async def target_text_step(update: Update, context: CoraContext) -> int:
 
 
 async def _set_target(update: Update, context: CoraContext, raw: str) -> int:
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     draft.target = await take_target(update, context, raw)
     kinds = [
         (plain(context, f"poll.kind_button.{kind}"), Button(Kind.FORM, kind, "pkind").encode())
         for kind in PollKind
     ]
-    markup = keyboard([[k] for k in kinds] + [_cancel_row(context)])
+    markup = keyboard([[k] for k in kinds] + [_FORM.cancel_row(context)])
     await say(update, context, "poll.ask_kind", markup=markup)
     return KIND
 
@@ -166,7 +150,7 @@ async def kind_button(update: Update, context: CoraContext) -> int:
     kind = pressed(query.data).id
     if kind not in PollKind.__members__.values():
         raise DomainError("button.invalid")
-    _draft(context).kind = kind
+    _FORM.draft(context).kind = kind
     await settle(query)
     key = "poll.ask_dates" if kind == PollKind.DATE else "poll.ask_options"
     await say(update, context, key, min=MIN_OPTIONS, max=MAX_OPTIONS)
@@ -175,7 +159,7 @@ async def kind_button(update: Update, context: CoraContext) -> int:
 
 async def options_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     assert draft.title is not None and draft.kind is not None
     text = update.message.text or ""
     parts = text.split("|") if "|" in text else text.splitlines()
@@ -189,7 +173,7 @@ async def options_step(update: Update, context: CoraContext) -> int:
 
 async def deadline_step(update: Update, context: CoraContext) -> int:
     assert update.message is not None
-    draft = _draft(context)
+    draft = _FORM.draft(context)
     services = context.services
     draft.deadline = parse_deadline(
         update.message.text or "", services.settings.cora_timezone, now=services.clock.now()
@@ -199,20 +183,17 @@ async def deadline_step(update: Update, context: CoraContext) -> int:
         (plain(context, "poll.anonymous_button"), Button(Kind.FORM, "anonymous", "panon").encode()),
     ]
     await say(
-        update, context, "poll.ask_anonymity", markup=keyboard([buttons, _cancel_row(context)])
+        update, context, "poll.ask_anonymity", markup=keyboard([buttons, _FORM.cancel_row(context)])
     )
     return ANONYMITY
 
 
 async def anonymity_button(update: Update, context: CoraContext) -> int:
-    query = update.callback_query
-    assert query is not None
-    draft = _draft(context)
+    query, draft = _FORM.pressed(update, context)
     draft.anonymous = pressed(query.data).id == "anonymous"
     await settle(query)
     preview = await _preview(context, draft)
-    send = Button(Kind.FORM, "poll", "send").encode()
-    await send_preview(update, context, preview, (), send=send, cancel=_CANCEL)
+    await send_preview(update, context, preview, (), send=_FORM.send, cancel=_FORM.cancel)
     return PREVIEW
 
 
@@ -251,7 +232,7 @@ async def preview_button(update: Update, context: CoraContext) -> int:
     query = update.callback_query
     assert query is not None
     await settle(query)
-    await _create(update, context, _draft(context))
+    await _create(update, context, _FORM.draft(context))
     return ConversationHandler.END
 
 
@@ -264,30 +245,26 @@ async def _create(update: Update, context: CoraContext, draft: Draft) -> None:
         PollDraft(draft.title, draft.kind, draft.options, draft.anonymous),
         draft.deadline,
     )
-    forget_draft(context, _DRAFT)
+    _FORM.forget(context)
     await say(update, context, "poll.created", id=poll.id, title=poll.title, count=asked)
 
 
 def poll_dialog() -> BaseHandler[Update, CoraContext, object]:
-    form = f"^{Kind.FORM}:"
-    text = TYPED
-    return dialog(
+    return _FORM.dialog(
         "poll",
         poll_command,
         {
-            TITLE: [MessageHandler(text, title_step)],
+            TITLE: [MessageHandler(TYPED, title_step)],
             TARGET: [
-                CallbackQueryHandler(target_button, pattern=form + r"[^:]+:ptarget$"),
-                MessageHandler(text, target_text_step),
+                _FORM.on(target_button, r"[^:]+:ptarget"),
+                MessageHandler(TYPED, target_text_step),
             ],
-            KIND: [CallbackQueryHandler(kind_button, pattern=form + r"[^:]+:pkind$")],
-            OPTIONS: [MessageHandler(text, options_step)],
-            DEADLINE: [MessageHandler(text, deadline_step)],
-            ANONYMITY: [CallbackQueryHandler(anonymity_button, pattern=form + r"[^:]+:panon$")],
-            PREVIEW: [CallbackQueryHandler(preview_button, pattern=form + r"poll:send$")],
+            KIND: [_FORM.on(kind_button, r"[^:]+:pkind")],
+            OPTIONS: [MessageHandler(TYPED, options_step)],
+            DEADLINE: [MessageHandler(TYPED, deadline_step)],
+            ANONYMITY: [_FORM.on(anonymity_button, r"[^:]+:panon")],
+            PREVIEW: [_FORM.on(preview_button, r"poll:send")],
         },
-        draft_key=_DRAFT,
-        cancel_button=form + r"poll:cancel$",
         cancelled_key="poll.dialog_cancelled",
     )
 

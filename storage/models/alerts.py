@@ -5,22 +5,20 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    PrimaryKeyConstraint,
-    SmallInteger,
-    String,
-    false,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, YearCounter, enum_check
+from storage.models.base import (
+    Base,
+    IntPK,
+    MemberLink,
+    MemberRef,
+    Region,
+    Sector,
+    TelegramId,
+    YearCounter,
+    enum_check,
+)
 
 
 class Urgency(enum.StrEnum):
@@ -47,32 +45,32 @@ class Alert(Base):
         Index("ix_alerts_api_client_id_created_at", "api_client_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     ref: Mapped[str] = mapped_column(String(20), unique=True)
     # A member raised it in the chat, or an agency system through the HTTP API.
-    sender_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    sender_id: Mapped[MemberRef | None]
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     sectors: Mapped[str] = mapped_column(String(400))  # comma-separated sector codes
-    region: Mapped[str] = mapped_column(String(10))
+    region: Mapped[Region]
     urgency: Mapped[str] = mapped_column(String(10))
-    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once retention ran
+    text_cipher: Mapped[bytes | None]  # None once retention ran
     status: Mapped[str] = mapped_column(String(10), default=AlertStatus.OPEN)
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    closed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    taken_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    closed_by: Mapped[MemberRef | None]
+    taken_by: Mapped[MemberRef | None]
     taken_at: Mapped[datetime | None]
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
     escalate_at: Mapped[datetime | None]  # the next escalation deadline, None when none is due
-    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    status_chat_id: Mapped[TelegramId | None]
+    status_message_id: Mapped[TelegramId | None]
     # Filled by retention, when texts are deleted and deliveries are reduced to counts.
     purged_at: Mapped[datetime | None]
-    delivered_count: Mapped[int | None] = mapped_column(Integer)
-    undelivered_count: Mapped[int | None] = mapped_column(Integer)
+    delivered_count: Mapped[int | None]
+    undelivered_count: Mapped[int | None]
     # An exercise: marked in every message, never escalated beyond its recipients, counted
     # apart from real alerts; its result goes to the coordinator who ran it at result_due_at.
-    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    drill: Mapped[bool] = mapped_column(default=False, server_default=false())
     result_due_at: Mapped[datetime | None]
 
 
@@ -83,23 +81,19 @@ class RecipientReason(enum.StrEnum):
     ESCALATION = "escalation"  # a coordinator brought in by escalation
 
 
-class AlertRecipient(Base):
+class AlertRecipient(MemberLink, Base):
     __tablename__ = "alert_recipients"
-    __table_args__ = (
-        PrimaryKeyConstraint("alert_id", "member_id"),
-        enum_check("reason", "reason", RecipientReason),
-        Index("ix_alert_recipients_member_id", "member_id"),
-    )
+    link = "alert_id"
+    checks = (enum_check("reason", "reason", RecipientReason),)
 
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     reason: Mapped[str] = mapped_column(String(12))
     acknowledged_at: Mapped[datetime | None]
     # The member's sector when the alert was raised, so that figures do not move when
     # somebody changes sector later (None on rows from before it was recorded).
-    sector: Mapped[str | None] = mapped_column(String(40))
+    sector: Mapped[Sector | None]
     # On an AWAY row: who received the alert in the absent member's place (None: nobody).
-    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    deputy_id: Mapped[MemberRef | None]
 
 
 class FollowUp(Base):
@@ -107,10 +101,10 @@ class FollowUp(Base):
 
     __tablename__ = "follow_ups"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
-    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    author_id: Mapped[MemberRef]
+    text_cipher: Mapped[bytes | None]
     created_at: Mapped[datetime]
 
 

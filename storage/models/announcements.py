@@ -5,20 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    PrimaryKeyConstraint,
-    String,
-    Text,
-)
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, enum_check
+from storage.models.base import Base, IntPK, MemberLink, MemberRef, TelegramId, enum_check
 
 
 class ChannelMembership(enum.StrEnum):
@@ -41,29 +31,25 @@ class Channel(Base):
         enum_check("status", "status", ChannelStatus),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(60))
     sectors: Mapped[str] = mapped_column(String(400), default="")  # comma-separated codes
     regions: Mapped[str] = mapped_column(String(200), default="")  # comma-separated codes
     membership: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(10), default=ChannelStatus.ACTIVE)
-    created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    created_by: Mapped[MemberRef]
     created_at: Mapped[datetime]
     archived_at: Mapped[datetime | None]
 
 
-class ChannelMember(Base):
+class ChannelMember(MemberLink, Base):
     """Who joined an opt-in channel; only valid while the channel's rule admits the member."""
 
     __tablename__ = "channel_members"
-    __table_args__ = (
-        PrimaryKeyConstraint("channel_id", "member_id"),
-        Index("ix_channel_members_member_id", "member_id"),
-    )
+    link = "channel_id"
 
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     joined_at: Mapped[datetime]
 
 
@@ -82,28 +68,24 @@ class Announcement(Base):
         Index("ix_announcements_status_send_at", "status", "send_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sender_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    id: Mapped[IntPK]
+    sender_id: Mapped[MemberRef]
     target: Mapped[str] = mapped_column(Text)  # JSON of codes and channel ids, no free text
-    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
-    read_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
+    text_cipher: Mapped[bytes | None]
+    read_confirmation: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(10))
     send_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
-    status_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    status_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    cancelled_by: Mapped[MemberRef | None]
+    status_chat_id: Mapped[TelegramId | None]
+    status_message_id: Mapped[TelegramId | None]
 
 
-class AnnouncementRecipient(Base):
+class AnnouncementRecipient(MemberLink, Base):
     __tablename__ = "announcement_recipients"
-    __table_args__ = (
-        PrimaryKeyConstraint("announcement_id", "member_id"),
-        Index("ix_announcement_recipients_member_id", "member_id"),
-    )
+    link = "announcement_id"
 
     announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     read_at: Mapped[datetime | None]

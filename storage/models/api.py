@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, ForeignKey, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, IntPK, Region, Sector
 
 
 class ApiClient(Base):
@@ -25,12 +16,12 @@ class ApiClient(Base):
 
     __tablename__ = "api_clients"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     key_id: Mapped[str] = mapped_column(String(24), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    sector: Mapped[str] = mapped_column(String(40))
-    region: Mapped[str] = mapped_column(String(10))
-    key_hash_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    sector: Mapped[Sector]
+    region: Mapped[Region]
+    key_hash_cipher: Mapped[bytes]
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     # When the coordinators were last told that this key hit ALERT_URGENT_PER_HOUR.
@@ -43,7 +34,7 @@ class ApiIdempotency(Base):
     __tablename__ = "api_idempotency"
     __table_args__ = (UniqueConstraint("client_id", "key", name="uq_api_idempotency_client_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
     key: Mapped[str] = mapped_column(String(100))
     body_hash: Mapped[str] = mapped_column(String(64))

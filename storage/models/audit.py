@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Integer,
-    String,
-    Text,
-)
+from sqlalchemy import BigInteger, CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base
+from storage.models.base import Base, IntPK, TelegramId
 
 
 class AuditEvent(Base):
@@ -34,8 +28,8 @@ class AuditCheckpoint(Base):
 
     __tablename__ = "audit_checkpoints"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[IntPK]
+    seq: Mapped[TelegramId]
     hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[str] = mapped_column(String(32))  # canonical ISO text, part of the signature
     key_id: Mapped[str] = mapped_column(String(16))  # which Ed25519 key signed it
@@ -48,6 +42,6 @@ class AuditHead(Base):
     __tablename__ = "audit_head"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    seq: Mapped[TelegramId]
     hash: Mapped[str] = mapped_column(String(64))

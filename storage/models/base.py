@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     DateTime,
-    Integer,
+    ForeignKey,
+    Index,
     MetaData,
+    PrimaryKeyConstraint,
+    String,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,8 +59,36 @@ def enum_check(name: str, column: str, values: type[enum.StrEnum]) -> CheckConst
     return CheckConstraint(f"{column} IN ({allowed})", name=name)
 
 
+# Column kinds that recur across the tables, declared once. Plain `int`, `bool` and `bytes` need
+# no column type: they map to INTEGER, BOOLEAN and a binary column by themselves.
+IntPK = Annotated[int, mapped_column(primary_key=True)]
+MemberRef = Annotated[int, mapped_column(ForeignKey("members.id"))]
+TelegramId = Annotated[int, mapped_column(BigInteger)]  # chat and message ids exceed 32 bits
+Sector = Annotated[str, mapped_column(String(40))]
+Region = Annotated[str, mapped_column(String(10))]
+
+
 class YearCounter:
     """A running number per year, behind references such as F-2026-0042."""
 
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    value: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int]
+
+
+class MemberLink:
+    """A row linking a member to a parent row (`link` names the parent's key column): the pair is
+    the primary key, and an index finds a member's rows; `checks` are the table's further
+    constraints."""
+
+    link: ClassVar[str]
+    checks: ClassVar[tuple[CheckConstraint, ...]] = ()
+    member_id: Mapped[MemberRef]
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[PrimaryKeyConstraint | Index | CheckConstraint, ...]:
+        table = cls.__tablename__  # type: ignore[attr-defined]
+        return (
+            PrimaryKeyConstraint(cls.link, "member_id"),
+            Index(f"ix_{table}_member_id", "member_id"),
+            *cls.checks,
+        )

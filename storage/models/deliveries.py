@@ -5,19 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    SmallInteger,
-    String,
-    Text,
-)
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, enum_check
+from storage.models.base import Base, IntPK, MemberRef, TelegramId, enum_check
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -46,23 +37,23 @@ class Delivery(Base):
         Index("ix_deliveries_member_subject", "member_id", "subject_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     kind: Mapped[str] = mapped_column(String(24))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[MemberRef]
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
-    subject_id: Mapped[int | None] = mapped_column(Integer)  # e.g. a follow-up
+    subject_id: Mapped[int | None]  # e.g. a follow-up
     params: Mapped[str] = mapped_column(Text, default="{}")  # small JSON of ids, no free text
     priority: Mapped[int] = mapped_column(SmallInteger)
     # Its place in the round-robin within a priority: the n-th delivery of an alert (or of one
     # announcement, poll …) has turn n, so alerts take turns instead of queueing whole.
-    turn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    turn: Mapped[int] = mapped_column(default=0, server_default="0")
+    silent: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(40))
     claimed_until: Mapped[datetime | None]
-    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    telegram_message_id: Mapped[TelegramId | None]
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(80))

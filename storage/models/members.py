@@ -5,19 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    SmallInteger,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, enum_check
+from storage.models.base import Base, IntPK, MemberRef, Region, Sector, TelegramId, enum_check
 
 
 class Role(enum.StrEnum):
@@ -51,19 +42,19 @@ class Member(Base):
         Index("ix_members_status_sector_region", "status", "sector", "region"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    id: Mapped[IntPK]
+    telegram_user_id: Mapped[TelegramId | None] = mapped_column(unique=True)
+    chat_id: Mapped[TelegramId | None]
     display_name: Mapped[str | None] = mapped_column(String(100))
     institution: Mapped[str | None] = mapped_column(String(200))
-    sector: Mapped[str | None] = mapped_column(String(40))
-    region: Mapped[str | None] = mapped_column(String(10))
+    sector: Mapped[Sector | None]
+    region: Mapped[Region | None]
     role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER)
     status: Mapped[str] = mapped_column(String(20))
     language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime]
     status_changed_at: Mapped[datetime]
-    status_changed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    status_changed_by: Mapped[MemberRef | None]
     # Set when Telegram refused a delivery (blocked bot, deleted account); cleared on success.
     unreachable_since: Mapped[datetime | None]
     # Quiet hours for non-urgent messages, minutes after midnight in the network's time zone;
@@ -72,7 +63,7 @@ class Member(Base):
     quiet_until: Mapped[int | None] = mapped_column(SmallInteger)
     # The invitation this person joined with (its coordinator is told of every redemption).
     # (No foreign key: invites already refer to members, and the cycle is not worth it.)
-    invite_id: Mapped[int | None] = mapped_column(Integer)
+    invite_id: Mapped[int | None]
     # When the coordinators were last told that this member hit ALERT_URGENT_PER_HOUR.
     urgent_limit_noticed_at: Mapped[datetime | None]
 
@@ -86,16 +77,16 @@ class Invite(Base):
         CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_within_limit"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    sector: Mapped[str] = mapped_column(String(40))
-    region: Mapped[str] = mapped_column(String(10))
+    sector: Mapped[Sector]
+    region: Mapped[Region]
     role: Mapped[str] = mapped_column(String(20))
-    max_uses: Mapped[int] = mapped_column(Integer)
-    uses: Mapped[int] = mapped_column(Integer, default=0)
+    max_uses: Mapped[int]
+    uses: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_by: Mapped[MemberRef | None]
     withdrawn_at: Mapped[datetime | None]  # the coordinator withdrew the link (/invites)
 
 
@@ -106,9 +97,9 @@ class Absence(Base):
     __tablename__ = "absences"
     __table_args__ = (Index("ix_absences_member_id_ends_at", "member_id", "ends_at"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    id: Mapped[IntPK]
+    member_id: Mapped[MemberRef]
+    deputy_id: Mapped[MemberRef | None]
     starts_at: Mapped[datetime]
     until_day: Mapped[date]
     ends_at: Mapped[datetime]  # midnight after until_day in the network's time zone, in UTC
@@ -131,10 +122,10 @@ class MemberRegion(Base):
         Index("ix_member_regions_region_status", "region", "status"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    region: Mapped[str] = mapped_column(String(10))
+    id: Mapped[IntPK]
+    member_id: Mapped[MemberRef]
+    region: Mapped[Region]
     status: Mapped[str] = mapped_column(String(12))
     requested_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
-    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decided_by: Mapped[MemberRef | None]

@@ -6,12 +6,9 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -19,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.alerts import Urgency
-from storage.models.base import Base, YearCounter, enum_check
+from storage.models.base import Base, IntPK, MemberLink, MemberRef, Region, YearCounter, enum_check
 
 
 class Offer(Base):
@@ -33,7 +30,7 @@ class Offer(Base):
         Index("ix_offers_kind_active", "kind", "active"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     code: Mapped[str] = mapped_column(String(40), unique=True)  # the id in the offers file
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(40))
@@ -44,29 +41,25 @@ class Offer(Base):
     regions: Mapped[str] = mapped_column(String(200))  # regions served
     contact: Mapped[str] = mapped_column(String(300), default="")
     hours: Mapped[str] = mapped_column(String(200), default="")
-    reports_places: Mapped[bool] = mapped_column(Boolean, default=False)
-    places_free: Mapped[int | None] = mapped_column(Integer)
+    reports_places: Mapped[bool] = mapped_column(default=False)
+    places_free: Mapped[int | None]
     places_reported_at: Mapped[datetime | None]
     places_reminded_at: Mapped[datetime | None]  # last reminder to report (stale places)
     waiting_days: Mapped[int | None] = mapped_column(SmallInteger)
     waiting_reported_at: Mapped[datetime | None]
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
-class OfferMaintainer(Base):
+class OfferMaintainer(MemberLink, Base):
     """A member a coordinator named to keep an offer up to date and to answer its needs."""
 
     __tablename__ = "offer_maintainers"
-    __table_args__ = (
-        PrimaryKeyConstraint("offer_id", "member_id"),
-        Index("ix_offer_maintainers_member_id", "member_id"),
-    )
+    link = "offer_id"
 
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    added_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: operator
+    added_by: Mapped[MemberRef | None]  # None: operator
     added_at: Mapped[datetime]
 
 
@@ -80,11 +73,11 @@ class PlaceReport(Base):
         Index("ix_place_reports_offer_id_reported_at", "offer_id", "reported_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
-    free: Mapped[int] = mapped_column(Integer)
+    free: Mapped[int]
     reported_at: Mapped[datetime]
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[MemberRef | None]
 
 
 class NeedStatus(enum.StrEnum):
@@ -121,20 +114,20 @@ class Need(Base):
         Index("ix_needs_status_created_at", "status", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     ref: Mapped[str] = mapped_column(String(20), unique=True)
-    requester_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    requester_id: Mapped[MemberRef | None]
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     kind: Mapped[str | None] = mapped_column(String(40))
     topic: Mapped[str | None] = mapped_column(String(40))
     adults: Mapped[int] = mapped_column(SmallInteger, default=0)
     children: Mapped[int] = mapped_column(SmallInteger, default=0)
-    region: Mapped[str] = mapped_column(String(10))
+    region: Mapped[Region]
     language: Mapped[str | None] = mapped_column(String(10))
     accessibility: Mapped[str | None] = mapped_column(String(40))
     urgency: Mapped[str] = mapped_column(String(10))
-    case_ref_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)  # None once retention ran
-    note_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    case_ref_cipher: Mapped[bytes | None]  # None once retention ran
+    note_cipher: Mapped[bytes | None]
     status: Mapped[str] = mapped_column(String(10), default=NeedStatus.OPEN)
     stage: Mapped[int] = mapped_column(SmallInteger, default=0)  # 0 region, 1 neighbours, 2 state
     widen_at: Mapped[datetime | None]
@@ -143,10 +136,10 @@ class Need(Base):
     unmet_at: Mapped[datetime | None]  # the deadline after which nobody took it
     created_at: Mapped[datetime]
     taken_offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
-    taken_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    taken_by: Mapped[MemberRef | None]
     taken_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    closed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: deadline
+    closed_by: Mapped[MemberRef | None]  # None: deadline
     unmet_reason: Mapped[str | None] = mapped_column(String(20))
     purged_at: Mapped[datetime | None]
 
@@ -166,7 +159,7 @@ class NeedOffer(Base):
     stage: Mapped[int] = mapped_column(SmallInteger)
     asked_at: Mapped[datetime]
     answer: Mapped[str | None] = mapped_column(String(3))
-    answered_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    answered_by: Mapped[MemberRef | None]
     answered_at: Mapped[datetime | None]
 
 

@@ -6,13 +6,9 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
-    LargeBinary,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
@@ -21,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.models.base import Base, enum_check
+from storage.models.base import Base, IntPK, MemberLink, MemberRef, TelegramId, enum_check
 
 
 class PollKind(enum.StrEnum):
@@ -52,25 +48,25 @@ class Poll(Base):
         Index("ix_polls_status_deadline", "status", "deadline"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    creator_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    id: Mapped[IntPK]
+    creator_id: Mapped[MemberRef]
     target: Mapped[str] = mapped_column(Text)  # JSON of codes and channel ids, no free text
     kind: Mapped[str] = mapped_column(String(10))
-    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
-    title_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    title_cipher: Mapped[bytes | None]
     # Anonymous polls: the per-poll secret behind the voters' keyed hashes (encrypted); erased
     # when the poll closes, so that afterwards nobody can link a hash to a person.
-    voter_secret_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    voter_secret_cipher: Mapped[bytes | None]
     status: Mapped[str] = mapped_column(String(10))
     deadline: Mapped[datetime]
     remind_at: Mapped[datetime | None]  # the next reminder, None when none is due
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
-    closed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))  # None: deadline
-    final_option_id: Mapped[int | None] = mapped_column(Integer)
+    closed_by: Mapped[MemberRef | None]  # None: deadline
+    final_option_id: Mapped[int | None]
     decided_at: Mapped[datetime | None]
-    overview_chat_id: Mapped[int | None] = mapped_column(BigInteger)
-    overview_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    overview_chat_id: Mapped[TelegramId | None]
+    overview_message_id: Mapped[TelegramId | None]
 
 
 class PollOption(Base):
@@ -82,26 +78,22 @@ class PollOption(Base):
         CheckConstraint("position BETWEEN 1 AND 20", name="position_range"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[IntPK]
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
     position: Mapped[int] = mapped_column(SmallInteger)
-    text_cipher: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text_cipher: Mapped[bytes | None]
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
-    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_day: Mapped[bool] = mapped_column(default=False)
 
 
-class PollParticipant(Base):
+class PollParticipant(MemberLink, Base):
     """Who was asked (resolved when the poll was created); says nothing about answers."""
 
     __tablename__ = "poll_participants"
-    __table_args__ = (
-        PrimaryKeyConstraint("poll_id", "member_id"),
-        Index("ix_poll_participants_member_id", "member_id"),
-    )
+    link = "poll_id"
 
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
 
 
 class PollBallot(Base):
@@ -111,8 +103,8 @@ class PollBallot(Base):
     __table_args__ = (PrimaryKeyConstraint("poll_id", "member_id"),)
 
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    revision: Mapped[int] = mapped_column(Integer, default=1)
+    member_id: Mapped[MemberRef]
+    revision: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime]
 
 
@@ -126,7 +118,7 @@ class PollVote(Base):
     )
 
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[MemberRef]
     option_id: Mapped[int] = mapped_column(ForeignKey("poll_options.id"))
     answer: Mapped[str] = mapped_column(String(5))
 
@@ -140,7 +132,7 @@ class AnonymousVoter(Base):
 
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id"))
     voter_hash: Mapped[str] = mapped_column(String(64))
-    revision: Mapped[int] = mapped_column(Integer, default=1)
+    revision: Mapped[int] = mapped_column(default=1)
 
 
 class AnonymousVote(Base):
