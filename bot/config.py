@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_idle_seconds: float = Field(default=1.0, gt=0, le=60)
     updates_in_flight: int = Field(default=128, ge=1, le=10_000)
+    # Live messages (status, overviews, own answers) are edited at most once per this many
+    # seconds each: Telegram allows about one message or edit per chat and second, and edits of
+    # the same message in quick succession run into 429s; a burst of changes becomes one edit.
+    live_message_interval: float = Field(default=3.0, gt=0, le=600)
     database_lock_timeout_ms: int = Field(default=10_000, ge=10, le=600_000)
     # Before a poll's deadline, members who have not answered are reminded (comma-separated
     # ISO 8601 durations or seconds; empty: no reminders).

@@ -120,7 +120,9 @@ class Runtime:
             concurrency=settings.delivery_concurrency,
             idle_seconds=settings.delivery_idle_seconds,
         )
-        self.live = LiveMessages(application.bot, self._live_messages)
+        self.live = LiveMessages(
+            application.bot, self._live_messages, min_interval=settings.live_message_interval
+        )
         # What a committed transaction knew a touched live message is to show (a vote's
         # ballot), until the refresh shows it; a later touch without it drops it.
         self._known: dict[Hashable, object] = {}

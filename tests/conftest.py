@@ -228,6 +228,10 @@ def settings(
     values: dict[str, Any] = {
         # The rate limiter has tests of its own; elsewhere it would only slow the stories down.
         "telegram_max_rate": 0,
+        # Live messages are edited at most once per interval (3 s in production, for Telegram's
+        # edit limits); stories that are not about coalescing need not wait for it. Coalescing
+        # itself is proven at the real interval in test_polls_e2e.py.
+        "live_message_interval": 0.2,
         **setting_overrides,
     }
     return Settings(

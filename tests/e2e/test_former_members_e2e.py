@@ -174,6 +174,8 @@ async def test_an_announcements_read_status_stays_as_it_was_when_its_sender_left
     assert await deliveries_after_the_end(cora, kira) == []
 
 
+# The production interval: the second answer's refresh must still be waiting when they leave.
+@pytest.mark.parametrize("setting_overrides", [{"live_message_interval": 3.0}])
 @pytest.mark.parametrize("way", WAYS)
 async def test_a_voters_own_answers_are_not_refreshed_after_they_left(
     api: LocalBotApi, cora: CoraBot, way: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import CoraBot
+from bot.config import Settings
 from localapi.chats import SimMessage
 from localapi.server import LocalBotApi
 from storage.models import (
@@ -423,3 +425,48 @@ async def test_vote_hints_fit_the_poll_and_a_partial_vote_says_what_it_kept(
     assert f"/vote {multiple} 1,2" in ballot.text
     reply = await reply_to(police.user, f"/vote {multiple} 1,2")
     assert shows(reply, "vote.saved", id=multiple)
+
+
+@pytest.mark.parametrize(
+    "setting_overrides",
+    [{"live_message_interval": Settings.model_fields["live_message_interval"].default}],
+)
+async def test_a_burst_of_answers_edits_each_live_message_at_most_once_per_interval(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """At the default interval (Telegram allows about one edit per chat and second, and
+    answers quick edits of one message with 429): five answers in a row change the voter's
+    own message and the creator's overview, and neither is edited more than once per
+    interval; the last edit shows the last answer."""
+    interval = cora.settings.live_message_interval
+    assert interval == 3.0
+    kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
+    paul = await join(api, cora, "Paul Polizei", "police", "HRO")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+    reply = await reply_to(kira.user, f"/poll police@HRO {deadline} Wohin? | Rostock | Schwerin")
+    poll_id = poll_id_in(reply)
+    ballot = await expect(paul.user, "poll.ballot.header.single", id=poll_id)
+    await kira.user.wait_for(
+        lambda m: shows(m, "poll.results.answered", answered=0, participants=1)
+    )
+    await cora.runtime.live.settled()
+
+    mark = len(api.calls)
+    for option in ("1. Rostock", "2. Schwerin", "1. Rostock", "2. Schwerin", "1. Rostock"):
+        # The label is "☑️ 1. Rostock" once an edit has shown it chosen.
+        label = next(b[0] for row in ballot.buttons for b in row if b[0].endswith(option))
+        await paul.user.press(label, ballot).answer()
+    await paul.user.wait_for(lambda m: m is ballot and "☑️ 1. Rostock" in str(m.buttons))
+    await cora.runtime.live.settled()
+
+    edits: dict[tuple[object, object], list[float]] = {}
+    for call in api.calls[mark:]:
+        if call.method.startswith("editMessage") and call.ok:
+            where = (call.params.get("chat_id"), call.params.get("message_id"))
+            edits.setdefault(where, []).append(call.time)
+    chats = {str(chat) for chat, _ in edits}
+    assert chats == {str(paul.user.id), str(kira.user.id)}  # both were kept up to date
+    for times in edits.values():
+        assert len(times) <= 2  # five answers within a fraction of the interval
+        gaps = [later - earlier for earlier, later in pairwise(times)]
+        assert all(gap >= interval - 0.01 for gap in gaps), gaps

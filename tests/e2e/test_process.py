@@ -8,9 +8,14 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.config import Settings
 from localapi.server import LocalBotApi
 from tests.story import expect, free_port, until
+
+# For a process that stops before it opens the database, which one it is named makes no difference.
+ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def test_the_bot_process_answers_and_stops_on_sigterm(
@@ -109,6 +114,7 @@ async def test_sigterm_during_a_fan_out_finishes_or_hands_back_what_is_in_flight
     assert DeliveryStatus.PENDING in states and DeliveryStatus.SENT in states
 
 
+@ONLY_SQLITE
 async def test_sigterm_stops_the_bot_within_10_s_while_the_bot_api_does_not_answer(
     settings: Settings,
 ) -> None:
@@ -183,6 +189,7 @@ async def test_sigterm_stops_a_running_bot_within_10_s_when_the_bot_api_stops_an
     assert process.returncode == 0, err.decode()[-2000:]
 
 
+@ONLY_SQLITE
 async def test_a_bot_api_that_refuses_connections_is_named_without_a_traceback(
     settings: Settings,
 ) -> None:

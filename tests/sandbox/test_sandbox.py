@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot import i18n
@@ -52,22 +53,39 @@ def artifact(tmp_path: Path, name: str) -> Path:
     return path
 
 
-@pytest.fixture
+# One event loop for the module's stories: the network and Chromium are started once for them.
+IN_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    """A sandbox of this test's own, for tests that add people or leave a dialog open."""
     async with open_sandbox(SandboxOptions(port=0, data_dir=tmp_path / "sandbox")) as running:
         yield running
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
+    """The invented network, built once (migration, every joining through the dialog) for the
+    tests that only look at it or act in a chat of their own and add nobody. The tests that
+    build a sandbox of their own check the logs of the building."""
+    data_dir = tmp_path_factory.mktemp("network") / "sandbox"
+    async with open_sandbox(SandboxOptions(port=0, data_dir=data_dir)) as running:
+        yield running
+
+
 @pytest.fixture
-def api(sandbox: Sandbox) -> LocalBotApi:
+def api(request: pytest.FixtureRequest) -> LocalBotApi:
     """The sandbox's stand-in for Telegram, under the name conftest's log check looks for: what
     its people wrote must not show up in the logs either."""
-    return sandbox.api
+    which = "network" if "network" in request.fixturenames else "sandbox"
+    running: Sandbox = request.getfixturevalue(which)
+    return running.api
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Debian's chromium driven by Playwright (no browser is ever downloaded)."""
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's chromium driven by Playwright (no browser is ever downloaded), started once."""
     if _BROWSER_MODE == "off":
         pytest.skip("CORA_TEST_BROWSER=off")
     missing = None
@@ -91,13 +109,24 @@ async def browser() -> AsyncIterator[Any]:
             await launched.close()
 
 
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser(chromium: Any) -> AsyncIterator[Any]:
+    """The shared Chromium; each page a test opens has a browser context (cookies, storage)
+    of its own, and every one is closed after the test."""
+    yield chromium
+    for context in chromium.contexts:
+        await context.close()
+
+
 def person_id(sandbox: Sandbox, name: str) -> int:
     return next(p.user.id for p in sandbox.people if p.persona.name == name)
 
 
+@IN_MODULE_LOOP
 async def test_the_invented_network_joins_through_the_real_dialog(
-    sandbox: Sandbox, api: LocalBotApi
+    network: Sandbox, api: LocalBotApi
 ) -> None:
+    sandbox = network
     async with sandbox.cora.database.read_sessions() as session:
         members = (await session.scalars(select(Member))).all()
         joined = await session.scalar(
@@ -113,9 +142,11 @@ async def test_the_invented_network_joins_through_the_real_dialog(
     assert (coordinator.role, coordinator.region) == ("coordinator", "MV")
     assert (by_name["Kim Polizei"].sector, by_name["Kim Polizei"].region) == ("police", "HRO")
     kim = sandbox.api.get_user(person_id(sandbox, "Kim Polizei"))
-    assert kim.last is not None and said("join.activated", name="Kim Polizei")[0] in kim.last.text
+    told = said("join.activated", name="Kim Polizei")[0]
+    assert any(told in m.text for m in kim.history if m.from_bot)
 
 
+@IN_MODULE_LOOP
 async def test_a_kept_data_directory_keeps_the_chats_and_every_chat_is_found_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -160,9 +191,11 @@ async def test_a_kept_data_directory_keeps_the_chats_and_every_chat_is_found_aga
     assert "chat not found" not in caplog.text.lower()
 
 
+@IN_MODULE_LOOP
 async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_browser(
-    sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
+    network: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
+    sandbox = network
     from playwright.async_api import expect as shows_up
 
     page = await browser.new_page(viewport={"width": 1440, "height": 960})
@@ -189,9 +222,11 @@ async def test_a_coordinators_alert_is_acknowledged_by_the_police_member_in_the_
     assert errors == []
 
 
+@IN_MODULE_LOOP
 async def test_the_invented_network_has_offers_with_maintainers_and_places(
-    sandbox: Sandbox,
+    network: Sandbox, api: LocalBotApi
 ) -> None:
+    sandbox = network
     offers = {o.code: o for o in await sandbox.cora.services.offers.all_offers()}
     shelters = [o for o in offers.values() if o.kind == "shelter"]
     assert len(shelters) == 2 and all(o.places_free for o in shelters)
@@ -202,6 +237,7 @@ async def test_the_invented_network_has_offers_with_maintainers_and_places(
     assert frida is not None and offers["fh-lindensee"].maintainers == (frida.id,)
 
 
+@IN_MODULE_LOOP
 async def test_kim_raises_a_need_for_a_place_and_the_shelter_accepts_it_in_the_browser(
     sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
@@ -231,6 +267,7 @@ async def test_kim_raises_a_need_for_a_place_and_the_shelter_accepts_it_in_the_b
     assert errors == []
 
 
+@IN_MODULE_LOOP
 async def test_the_page_in_english_and_a_person_added_from_the_page(
     sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
@@ -289,9 +326,11 @@ async def _inputs_outside(page: Any, *, scroll: bool) -> list[str]:
     return outside
 
 
+@IN_MODULE_LOOP
 async def test_the_page_fits_1366x768_with_four_phones_and_works_on_a_phone(
-    sandbox: Sandbox, browser: Any, tmp_path: Path
+    network: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
+    sandbox = network
     from playwright.async_api import expect as shows_up
 
     four = ",".join(str(p.user.id) for p in sandbox.people[:4])
@@ -316,6 +355,7 @@ async def test_the_page_fits_1366x768_with_four_phones_and_works_on_a_phone(
     assert await _inputs_outside(phone, scroll=True) == []
 
 
+@IN_MODULE_LOOP
 async def test_a_date_poll_follows_its_own_prompt_in_a_multi_line_field(
     sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
@@ -357,6 +397,7 @@ async def test_a_date_poll_follows_its_own_prompt_in_a_multi_line_field(
     assert await field.input_value() == ""
 
 
+@IN_MODULE_LOOP
 async def test_a_new_persons_header_follows_their_joining(
     sandbox: Sandbox, api: LocalBotApi, browser: Any, tmp_path: Path
 ) -> None:
@@ -396,8 +437,14 @@ async def test_a_new_persons_header_follows_their_joining(
     await page.screenshot(path=str(artifact(tmp_path, "sandbox-newcomer.png")))
 
 
-async def test_a_refused_invitation_leaves_nobody_behind(sandbox: Sandbox) -> None:
+@IN_MODULE_LOOP
+async def test_a_refused_invitation_leaves_nobody_behind(
+    network: Sandbox, api: LocalBotApi
+) -> None:
+    sandbox = network
     people = len(sandbox.api.users)
+    async with sandbox.cora.database.read_sessions() as session:
+        members = await session.scalar(select(func.count()).select_from(Member))
     async with aiohttp.ClientSession() as client:
         async with client.post(
             f"{sandbox.url}sandbox/people",
@@ -412,10 +459,14 @@ async def test_a_refused_invitation_leaves_nobody_behind(sandbox: Sandbox) -> No
     assert len(sandbox.api.users) == people and len(listed) == people
     async with sandbox.cora.database.read_sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Member))
-    assert count == len(NETWORK)
+    assert count == members
 
 
-async def test_the_favicon_and_a_picture_opened_full_size(sandbox: Sandbox) -> None:
+@IN_MODULE_LOOP
+async def test_the_favicon_and_a_picture_opened_full_size(
+    network: Sandbox, api: LocalBotApi
+) -> None:
+    sandbox = network
     dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
     before = dana.last
     dana.send("/report")
@@ -435,9 +486,13 @@ async def test_the_favicon_and_a_picture_opened_full_size(sandbox: Sandbox) -> N
             assert await response.read() == heat_map.photo_file.data
 
 
-async def test_the_english_page_names_the_button_as_the_people_see_it(sandbox: Sandbox) -> None:
+@IN_MODULE_LOOP
+async def test_the_english_page_names_the_button_as_the_people_see_it(
+    network: Sandbox, api: LocalBotApi
+) -> None:
     """The people's Telegram speaks German here (no --language en): the English page's
     example names the German button."""
+    sandbox = network
     async with aiohttp.ClientSession() as client, client.get(f"{sandbox.url}?lang=en") as page:
         html = await page.text()
     hint = html.split('<p class="hint">', 1)[1].split("</p>", 1)[0]
@@ -445,6 +500,7 @@ async def test_the_english_page_names_the_button_as_the_people_see_it(sandbox: S
     assert i18n.text("en", "button.ack") not in hint
 
 
+@IN_MODULE_LOOP
 async def test_the_sandbox_process_needs_no_token_and_ignores_env_and_dotenv(
     tmp_path: Path,
 ) -> None:
@@ -499,8 +555,12 @@ def test_the_sandbox_refuses_to_listen_beyond_this_computer(
     assert "--unsafe-public" in capsys.readouterr().err
 
 
-async def test_only_the_page_itself_may_act_and_only_on_a_local_address(sandbox: Sandbox) -> None:
-    kim = person_id(sandbox, "Kim Polizei")
+@IN_MODULE_LOOP
+async def test_only_the_page_itself_may_act_and_only_on_a_local_address(
+    network: Sandbox, api: LocalBotApi
+) -> None:
+    sandbox = network
+    kim = person_id(sandbox, "Jonas Jugendamt")  # a chat no other test of the network uses
     async with aiohttp.ClientSession() as client:
         foreign = {"Origin": "https://evil.example", "Accept": "application/json"}
         async with client.post(
@@ -524,11 +584,14 @@ async def test_only_the_page_itself_may_act_and_only_on_a_local_address(sandbox:
         assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
-async def test_the_local_bot_api_port_has_the_same_guard_as_the_page(sandbox: Sandbox) -> None:
+@IN_MODULE_LOOP
+async def test_the_local_bot_api_port_has_the_same_guard_as_the_page(
+    network: Sandbox, api: LocalBotApi
+) -> None:
     """The stand-in for Telegram listens on a port of its own, with the same /_sim API and the
     bot's token known to anyone who reads this code."""
-    kim = person_id(sandbox, "Kim Polizei")
-    api = sandbox.api
+    sandbox = network
+    kim = person_id(sandbox, "Hanna Heiler")  # a chat no other test of the network uses
     send = f"{api.url}/_sim/users/{kim}/messages"
     before = len(api.get_user(kim).history)
     async with aiohttp.ClientSession() as client:
@@ -551,8 +614,12 @@ async def test_the_local_bot_api_port_has_the_same_guard_as_the_page(sandbox: Sa
     assert (await sandbox.cora.application.bot.get_me()).is_bot
 
 
-async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandbox) -> None:
-    kim = person_id(sandbox, "Kim Polizei")
+@IN_MODULE_LOOP
+async def test_a_form_without_script_acts_and_returns_to_the_page(
+    network: Sandbox, api: LocalBotApi
+) -> None:
+    sandbox = network
+    kim = person_id(sandbox, "Bea Beratung")  # a chat no other test of the network uses
     user = sandbox.api.get_user(kim)
     before = user.last
     async with (
@@ -569,6 +636,7 @@ async def test_a_form_without_script_acts_and_returns_to_the_page(sandbox: Sandb
     await user.wait_for(lambda m: True, 10, after=before)
 
 
+@IN_MODULE_LOOP
 async def test_an_invitation_link_opens_as_a_new_person_who_joins(
     sandbox: Sandbox, api: LocalBotApi
 ) -> None:
