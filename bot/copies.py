@@ -3,7 +3,6 @@ to show a press's trace (✓ Gesehen 10:42) or a dead button's end on the person
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,20 +37,7 @@ async def sent_copies(
     copies = []
     for delivery, member in rows:
         assert member.chat_id is not None and delivery.telegram_message_id is not None
-        job = Job(
-            id=delivery.id,
-            kind=delivery.kind,
-            member_id=member.id,
-            chat_id=member.chat_id,
-            language=member.language,
-            alert_id=delivery.alert_id,
-            subject_id=delivery.subject_id,
-            params=json.loads(delivery.params),
-            silent=delivery.silent,
-            attempts=delivery.attempts,
-            created_at=delivery.created_at,
-            priority=delivery.priority,
-        )
+        job = Job.of(delivery, member)
         copies.append(
             Copy(job, MemberView.of(member), member.chat_id, delivery.telegram_message_id)
         )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.network import Network
 from bot.timing.quiet import is_quiet
 from storage.audit import SYSTEM
-from storage.models import DeliveryStatus, Member, MemberStatus
+from storage.models import Delivery, DeliveryStatus, Member, MemberStatus
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -62,6 +62,26 @@ class Job:
     attempts: int
     created_at: datetime
     priority: int = Priority.NORMAL  # the outbox sends urgent ones first
+
+    @classmethod
+    def of(cls, delivery: Delivery, member: Member, *, silent: bool | None = None) -> Job:
+        """The job of a stored delivery to a member with a chat (`silent` overrides the
+        delivery's own flag, e.g. in the member's quiet hours)."""
+        assert member.chat_id is not None
+        return cls(
+            id=delivery.id,
+            kind=delivery.kind,
+            member_id=member.id,
+            chat_id=member.chat_id,
+            language=member.language,
+            alert_id=delivery.alert_id,
+            subject_id=delivery.subject_id,
+            params=json.loads(delivery.params),
+            silent=delivery.silent if silent is None else silent,
+            attempts=delivery.attempts,
+            created_at=delivery.created_at,
+            priority=delivery.priority,
+        )
 
 
 @dataclass(frozen=True)
@@ -146,22 +166,8 @@ class DeliveryService:
                 delivery.claimed_by = self.instance_id
                 delivery.claimed_until = now + self.lease
                 delivery.attempts += 1
-                jobs.append(
-                    Job(
-                        id=delivery.id,
-                        kind=delivery.kind,
-                        member_id=member.id,
-                        chat_id=member.chat_id,
-                        language=member.language,
-                        alert_id=delivery.alert_id,
-                        subject_id=delivery.subject_id,
-                        params=json.loads(delivery.params),
-                        silent=delivery.silent or self._quiet(member, delivery.priority, now),
-                        attempts=delivery.attempts,
-                        created_at=delivery.created_at,
-                        priority=delivery.priority,
-                    )
-                )
+                quiet = delivery.silent or self._quiet(member, delivery.priority, now)
+                jobs.append(Job.of(delivery, member, silent=quiet))
             await uow.commit()
         return jobs
 
