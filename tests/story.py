@@ -68,6 +68,16 @@ def alert_messages(user: SimUser, ref: str | None = None) -> list[SimMessage]:
     return [m for m in found if ref is None or ref in m.text]
 
 
+async def settled(cora: CoraBot) -> None:
+    """Every queued delivery is final (sent and its message id recorded) and every touched
+    live message refreshed."""
+    cora.runtime.outbox.wake()
+    async with asyncio.timeout(15):
+        while (await cora.services.deliveries.backlog())[0]:
+            await asyncio.sleep(0.05)
+        await cora.runtime.live.settled()
+
+
 async def until(api: LocalBotApi, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait until something about the simulated people becomes true (checked on every change)."""
     async with asyncio.timeout(timeout):

@@ -45,9 +45,12 @@ async def _close_button(query: CallbackQuery, context: CoraContext, alert_id: in
 
 
 async def _ack_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
-    """The press leaves its trace on the member's own copy through the live messages."""
+    """The buttons change at once (a reply, ahead of any fan-out); the trace with the time
+    follows through the live messages."""
     ack = await context.services.alerts.acknowledge(context.active_member.id, alert_id)
     await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
+    if not ack.already:
+        await _show_handled(query, context, ack.alert, taken=False)
 
 
 async def _take_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
@@ -56,6 +59,7 @@ async def _take_button(query: CallbackQuery, context: CoraContext, alert_id: int
         await query.answer(_already_taken(context, taken.alert), show_alert=True)
         return
     await query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref))
+    await _show_handled(query, context, taken.alert, taken=True)
 
 
 _BUTTONS: dict[str, Callable[[CallbackQuery, CoraContext, int], Awaitable[None]]] = {
@@ -70,6 +74,17 @@ def _already_taken(context: CoraContext, alert: AlertView) -> str:
     taker = alert.taken_by
     name = taker.display_name if taker else "–"
     return plain(context, "alert.already_taken", ref=alert.ref, name=name)
+
+
+async def _show_handled(
+    query: CallbackQuery, context: CoraContext, alert: AlertView, *, taken: bool
+) -> None:
+    """Mark the recipient's own copy: acknowledged keeps "take over", taken over keeps nothing."""
+    if taken or alert.taken_by is not None:
+        await query.edit_message_reply_markup(None)
+    else:
+        take = Button(Kind.ALERT, str(alert.id), "take").encode()
+        await query.edit_message_reply_markup(keyboard([[(plain(context, "button.take"), take)]]))
 
 
 async def ack_command(update: Update, context: CoraContext) -> None:

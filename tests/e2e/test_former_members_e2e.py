@@ -6,7 +6,6 @@ message would land: in the local Bot API's record of calls and in the delivery r
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from bot.app import CoraBot
 from localapi.chats import SimMessage
 from localapi.server import LocalBotApi
 from storage.models import Delivery, DeliveryStatus, Member
-from tests.story import Person, expect, join, reply_to, said, shows
+from tests.story import Person, expect, join, reply_to, said, settled, shows
 
 WAYS = ("revoke", "erase", "leave")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -51,15 +50,6 @@ def calls_to(api: LocalBotApi, person: Person, since: int) -> list[str]:
         for call in api.calls[since:]
         if str(call.params.get("chat_id")) == str(person.user.id)
     ]
-
-
-async def settled(cora: CoraBot) -> None:
-    """Every queued delivery is final and every touched live message refreshed."""
-    cora.runtime.outbox.wake()
-    async with asyncio.timeout(15):
-        while (await cora.services.deliveries.backlog())[0]:
-            await asyncio.sleep(0.05)
-        await cora.runtime.live.settled()
 
 
 async def deliveries_after_the_end(cora: CoraBot, person: Person) -> list[tuple[str, str]]:

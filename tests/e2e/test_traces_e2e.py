@@ -4,7 +4,6 @@ coordinator already decided. Presses on an old button still only get the polite 
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from bot.app import CoraBot
 from localapi.chats import SimMessage
 from localapi.server import LocalBotApi
 from storage.models import Alert, AlertRecipient, AnnouncementRecipient, Member
-from tests.story import Person, expect, join, ref_in, reply_to, said, shows
+from tests.story import Person, expect, join, ref_in, reply_to, said, settled, shows
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NUMBER = re.compile(r"Umfrage (\d+)")
@@ -30,15 +29,6 @@ def clock(moment: datetime | None) -> str:
 
 def labels(message: SimMessage) -> list[str]:
     return [label for row in message.buttons for label, _ in row]
-
-
-async def settled(cora: CoraBot) -> None:
-    """Every queued delivery is final and every touched live message refreshed."""
-    cora.runtime.outbox.wake()
-    async with asyncio.timeout(15):
-        while (await cora.services.deliveries.backlog())[0]:
-            await asyncio.sleep(0.05)
-        await cora.runtime.live.settled()
 
 
 async def recipient_row(cora: CoraBot, ref: str, person: Person) -> AlertRecipient:
