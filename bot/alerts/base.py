@@ -26,7 +26,6 @@ from storage.models import (
     CaseCounter,
     DrillCounter,
     Member,
-    MemberStatus,
     RecipientReason,
     Role,
     Urgency,
@@ -148,13 +147,6 @@ def alert_changed(uow: UnitOfWork, alert: Alert) -> None:
     uow.effects.schedule(f"escalate:{alert.id}", alert.escalate_at)
     if alert.drill:
         uow.effects.schedule(f"drill-result:{alert.id}", alert.result_due_at)
-
-
-async def active(uow: UnitOfWork, member_id: int) -> Member:
-    member = await uow.members.get(member_id)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        raise DomainError("access.not_active")
-    return member
 
 
 async def next_ref(uow: UnitOfWork, year: int, *, drill: bool = False) -> str:

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.alerts.base import AlertBase, active, deadlines
+from bot.alerts.base import AlertBase, deadlines
 from bot.alerts.model import ALERT_KINDS, AlertLine, AlertView, ClientName, StatusView
+from bot.channels.rules import active_member
 from bot.errors import DomainError
 from bot.keys import bound
 from bot.membership import MemberView
@@ -55,7 +56,7 @@ class Queries(AlertBase):
     async def find(self, member_id: int, ref: str) -> int:
         """The id of the alert `ref`, if this member may see it (sender, recipient, coordinator)."""
         async with self.uow(write=False) as uow:
-            member = await active(uow, member_id)
+            member = await active_member(uow, member_id)
             alert = await uow.session.scalar(select(Alert).where(Alert.ref == ref.strip().upper()))
             if alert is None or not await self._may_see(uow, member, alert):
                 raise DomainError("alert.unknown", ref=ref)
@@ -111,7 +112,7 @@ class Queries(AlertBase):
     async def open_alerts(self, member_id: int) -> list[AlertLine]:
         """Open alerts the member sent or received, newest first."""
         async with self.uow(write=False) as uow:
-            member = await active(uow, member_id)
+            member = await active_member(uow, member_id)
             received = select(AlertRecipient.alert_id).where(
                 AlertRecipient.member_id == member.id,
                 AlertRecipient.reason != RecipientReason.AWAY,

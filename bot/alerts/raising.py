@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.alerts.base import AlertBase, active, alert_changed, coordinates, next_ref, priority_of
+from bot.alerts.base import AlertBase, alert_changed, coordinates, next_ref, priority_of
 from bot.alerts.model import (
     URGENT_WINDOW,
     Notice,
@@ -20,6 +20,7 @@ from bot.alerts.model import (
     target,
 )
 from bot.alerts.recipients import Resolution, resolve
+from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
@@ -71,7 +72,7 @@ class Raising(AlertBase):
         region, codes = target(self.network, sectors, region, urgency)
         clean = require_clean(text, confirmed, self.network.place_names)
         if origin.member_id is not None:
-            await active(uow, origin.member_id)
+            await active_member(uow, origin.member_id)
         else:
             await self._client_may_raise(uow, origin, region)
         if urgency == Urgency.URGENT:
@@ -99,7 +100,7 @@ class Raising(AlertBase):
         `result_after`."""
         region, codes = target(self.network, sectors, region, urgency)
         async with self.uow() as uow:
-            coordinator = await active(uow, coordinator_id)
+            coordinator = await active_member(uow, coordinator_id)
             if coordinator.role != Role.COORDINATOR:
                 raise DomainError("error.coordinators_only")
             if not coordinates(self.network, coordinator, region):

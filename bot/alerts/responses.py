@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from bot.alerts.base import AlertBase, active, alert_changed, coordinates
+from bot.alerts.base import AlertBase, alert_changed, coordinates
 from bot.alerts.copies import copies_changed, copy_changed
 from bot.alerts.model import Acknowledgement, AlertView, Notice, TakeOver, require_clean
+from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
@@ -19,7 +20,7 @@ class Responses(AlertBase):
     async def acknowledge(self, member_id: int, alert_id: int) -> Acknowledgement:
         async with self.uow() as uow:
             now = uow.now()
-            member = await active(uow, member_id)
+            member = await active_member(uow, member_id)
             alert, recipient = await self._as_recipient(uow, member, alert_id)
             already = recipient.acknowledged_at is not None
             if not already:
@@ -34,7 +35,7 @@ class Responses(AlertBase):
         """The first member to take over wins; everyone else is told who it is."""
         async with self.uow() as uow:
             now = uow.now()
-            member = await active(uow, member_id)
+            member = await active_member(uow, member_id)
             alert, recipient = await self._as_recipient(uow, member, alert_id)
             result = await uow.session.execute(
                 update(Alert)
@@ -61,7 +62,7 @@ class Responses(AlertBase):
         clean = require_clean(text, confirmed, self.network.place_names)
         async with self.uow() as uow:
             now = uow.now()
-            author = await active(uow, author_id)
+            author = await active_member(uow, author_id)
             alert = await self._open_alert(uow, alert_id)
             if not self._may_speak(author, alert):
                 raise DomainError("alert.not_yours", ref=alert.ref)
@@ -93,7 +94,7 @@ class Responses(AlertBase):
         """Close an alert (its sender or a responsible coordinator) and tell everyone involved."""
         async with self.uow() as uow:
             now = uow.now()
-            member = await active(uow, member_id)
+            member = await active_member(uow, member_id)
             alert = await self._closable(uow, member, alert_id)
             alert.status = AlertStatus.CLOSED
             alert.closed_at, alert.closed_by, alert.escalate_at = now, member.id, None

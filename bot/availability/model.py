@@ -20,7 +20,6 @@ from storage.models import (
     Absence,
     Member,
     MemberRegion,
-    MemberStatus,
     RegionStatus,
 )
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -180,13 +179,6 @@ class AvailabilityBase:
         self._timezone = ZoneInfo(timezone)
 
     # -- absences ---------------------------------------------------------------------------
-
-
-async def _active(uow: UnitOfWork, member_id: int, *, for_update: bool = False) -> Member:
-    member = await uow.members.get(member_id, for_update=for_update)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        raise DomainError("access.not_active")
-    return member
 
 
 def _due_key(absence_id: int) -> str:

@@ -12,9 +12,9 @@ from bot.availability.model import (
     RegionDecision,
     RegionRequest,
     RegionView,
-    _active,
     _region_view,
 )
+from bot.channels.rules import active_member
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.membership.base import tell
@@ -33,7 +33,7 @@ class FurtherRegions(AvailabilityBase):
         region = self._network.region(region).code
         async with self._uow() as uow:
             now = uow.now()
-            member = await _active(uow, member_id, for_update=True)
+            member = await active_member(uow, member_id, for_update=True)
             if member.region in (region, self._network.statewide_region):
                 raise DomainError("regions.already_covered", region=region)
             existing = await uow.session.scalar(
@@ -81,7 +81,7 @@ class FurtherRegions(AvailabilityBase):
         """A coordinator of the region (or a statewide one) confirms or declines a request."""
         async with self._uow() as uow:
             now = uow.now()
-            coordinator = await _active(uow, coordinator_id)
+            coordinator = await active_member(uow, coordinator_id)
             request = await uow.session.get(MemberRegion, request_id, with_for_update=True)
             if request is None:
                 raise DomainError("regions.request_gone")
@@ -124,7 +124,7 @@ class FurtherRegions(AvailabilityBase):
     async def remove_region(self, member_id: int, region: str) -> None:
         region = self._network.region(region).code
         async with self._uow() as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             result = await uow.session.execute(
                 delete(MemberRegion).where(
                     MemberRegion.member_id == member.id, MemberRegion.region == region

@@ -19,7 +19,6 @@ from bot.availability.model import (
     Digest,
     MissedAlert,
     _absence_view,
-    _active,
     _due_key,
     _ending,
     _region_view,
@@ -27,6 +26,7 @@ from bot.availability.model import (
     end_of_day,
 )
 from bot.availability.regions import FurtherRegions
+from bot.channels.rules import active_member
 from bot.errors import DomainError
 from bot.membership import MemberView
 from bot.membership.base import tell
@@ -58,7 +58,7 @@ class AvailabilityService(FurtherRegions):
                 raise DomainError("away.in_the_past", date=until)  # written in the reader's way
             if until > today + timedelta(days=MAX_ABSENCE_DAYS):
                 raise DomainError("away.too_long", days=MAX_ABSENCE_DAYS)
-            member = await _active(uow, member_id, for_update=True)
+            member = await active_member(uow, member_id, for_update=True)
             deputy = None
             if deputy_id is not None:
                 deputy = await self._valid_deputy(uow, member, deputy_id, now)
@@ -99,7 +99,7 @@ class AvailabilityService(FurtherRegions):
         """End the current absence early; None if the member was not away."""
         async with self._uow() as uow:
             now = uow.now()
-            member = await _active(uow, member_id, for_update=True)
+            member = await active_member(uow, member_id, for_update=True)
             absence = (await current_absences(uow, [member.id], now)).get(member.id)
             if absence is None:
                 return None
@@ -220,7 +220,7 @@ class AvailabilityService(FurtherRegions):
 
     async def set_quiet_hours(self, member_id: int, quiet: QuietHours | None) -> QuietHours | None:
         async with self._uow() as uow:
-            member = await _active(uow, member_id, for_update=True)
+            member = await active_member(uow, member_id, for_update=True)
             before = quiet_hours_of(member)
             if before != quiet:
                 member.quiet_from = quiet.start if quiet else None
@@ -238,7 +238,7 @@ class AvailabilityService(FurtherRegions):
 
     async def availability(self, member_id: int) -> Availability:
         async with self._uow(write=False) as uow:
-            member = await _active(uow, member_id)
+            member = await active_member(uow, member_id)
             absence = (await current_absences(uow, [member.id], uow.now())).get(member.id)
             deputy = None
             if absence is not None and absence.deputy_id is not None:

@@ -77,8 +77,9 @@ def slugify(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:40].strip("-")
 
 
-async def active_member(uow: UnitOfWork, member_id: int) -> Member:
-    member = await uow.members.get(member_id)
+async def active_member(uow: UnitOfWork, member_id: int, *, for_update: bool = False) -> Member:
+    """The member, if active; otherwise the polite "not an active member" refusal."""
+    member = await uow.members.get(member_id, for_update=for_update)
     if member is None or member.status != MemberStatus.ACTIVE:
         raise DomainError("access.not_active")
     return member

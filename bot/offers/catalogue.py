@@ -107,13 +107,6 @@ def search_filters(
     return lang, access
 
 
-async def active_member(uow: UnitOfWork, member_id: int) -> Member:
-    member = await uow.members.get(member_id)
-    if member is None or member.status != MemberStatus.ACTIVE:
-        raise DomainError("access.not_active")
-    return member
-
-
 async def maintainer_ids(uow: UnitOfWork, offer_id: int) -> list[int]:
     """Active maintainers of an offer."""
     rows = await uow.session.scalars(

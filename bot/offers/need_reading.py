@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from bot.channels.rules import active_member
 from bot.errors import DomainError
 from bot.keys import TextCipher, bound
 from bot.network import Network
 from bot.offers.asking import asked_offer_ids
-from bot.offers.catalogue import OfferView, active_member, maintainer_ids
+from bot.offers.catalogue import OfferView, maintainer_ids
 from bot.offers.need_view import NeedView, need_view
 from storage.models import Member, Need, NeedOffer, NeedStatus, Offer, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
@@ -22,7 +23,7 @@ from bot.offers.asking import (
     asked_offer_ids,
     notify,
 )
-from bot.offers.catalogue import Search, active_member, maintainer_ids, search_filters
+from bot.offers.catalogue import Search, maintainer_ids, search_filters
 from bot.offers.need_reading import NeedReader
 from bot.offers.need_view import NeedView, need_changed, need_view, next_at
 from bot.personal_data import Finding, find_personal_data

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
 
+from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.membership import Actor, Admin
@@ -17,7 +18,6 @@ from bot.offers.catalogue import (
     Found,
     OfferView,
     Search,
-    active_member,
     maintainer_ids,
     matching_offers,
     search_filters,
