@@ -86,7 +86,8 @@ class Row:
 # --- the bot killed during the fan-out ------------------------------------------------------
 
 
-async def _sending(url: str) -> int:
+async def sending(url: str) -> int:
+    """Deliveries claimed and not yet recorded: the sends in flight when the bot is killed."""
     database = Database(url)
     try:
         async with database.read_sessions() as session:
@@ -166,7 +167,7 @@ async def killed_fan_out(
                 process.kill()
                 await process.wait()
                 killed_at.append(time.monotonic())
-                in_flight += await _sending(url)
+                in_flight += await sending(url)
                 process = await start()
             deadline = time.monotonic() + 60 + 3 * recipients / TELEGRAM_RATE
             while len(await _delivered(fake, ref)) < recipients:

@@ -12,8 +12,8 @@ import sys
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
+from bench.limits import sending
 from bot.alerts import AlertService, EscalationPeriods
 from bot.clock import SystemClock
 from bot.config import Settings
@@ -23,7 +23,6 @@ from localapi.chats import SimMessage
 from localapi.limits import LimitModel
 from localapi.server import LocalBotApi
 from storage.db import Database
-from storage.models import Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory
 from tests.story import alert_messages, seed_members, until
 
@@ -31,20 +30,6 @@ from tests.story import alert_messages, seed_members, until
 # flight) does not grow with the number of recipients, as long as every kill falls into the
 # fan-out, which the test checks; 150 take five seconds at 30/s, more than the kills need.
 KILLS, RECIPIENTS = 5, 150
-
-
-async def sending(database_url: str) -> int:
-    database = Database(database_url)
-    try:
-        async with database.read_sessions() as session:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING)
-            )
-            return int(count or 0)
-    finally:
-        await database.dispose()
 
 
 @pytest.mark.timeout(300)
