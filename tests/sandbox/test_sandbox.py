@@ -381,16 +381,19 @@ async def test_a_date_poll_follows_its_own_prompt_in_a_multi_line_field(
     await dana.locator('.commands button[value="/poll"]').click()
     await shows_up(field).to_have_value("/poll ")
     await field.press("Enter")
-    await shows_up(bot.last).to_contain_text(said("poll.ask_title", max=200)[0][:15])
+    await shows_up(bot.last).to_contain_text(
+        said("poll.ask_title", max=200)[0][:15], timeout=15_000
+    )
     await write("Fallkonferenz Linde")
-    await shows_up(bot.last).to_contain_text(said("poll.ask_target")[0][:15])
+    await shows_up(bot.last).to_contain_text(said("poll.ask_target")[0][:15], timeout=15_000)
     await bot.last.get_by_role("button", name=i18n.text("de", "announce.everyone")).click()
     kind = i18n.text("de", "poll.kind_button.date")
     await dana.get_by_role("button", name=kind).click()
     prompt = bot.filter(has_text=said("poll.ask_dates", min=2, max=20)[0][:15])
-    await shows_up(prompt).to_contain_text("|")  # the prompt names the other separator too
+    # The prompt names the other separator too.
+    await shows_up(prompt).to_contain_text("|", timeout=15_000)
     await write("14.01.2027 10:00", "15.01.2027 14:00-16:00")
-    await shows_up(bot.last).to_contain_text(said("poll.ask_deadline")[0][:15])
+    await shows_up(bot.last).to_contain_text(said("poll.ask_deadline")[0][:15], timeout=15_000)
     dana_user = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
     sent = [m.text for m in dana_user.history if not m.from_bot]
     assert sent[-1] == "14.01.2027 10:00\n15.01.2027 14:00-16:00"
