@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
+from functools import partial
 
 from telegram import InlineKeyboardMarkup, Update
 
@@ -38,7 +39,7 @@ from handlers.common.render import (
     tr,
     when,
 )
-from handlers.transport.live import LiveMessage
+from handlers.transport.live import LiveMessage, owned_message
 from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import AlertStatus
 
@@ -335,19 +336,15 @@ async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
     """The sender's status message of an alert: sent once, then edited in place. Alerts an
     agency system raised have none (it reads the state over the API)."""
     status = await services.alerts.status(alert_id)
-    alert, sender = status.alert, status.alert.sender
-    chat_id = alert.status_chat_id or (sender.chat_id if sender else None)
-    if sender is None or chat_id is None:
-        return []
-    language = sender.language or services.settings.cora_default_language
-    text, markup = render_status(
-        status, language, services.network, services.settings.cora_timezone
+    alert = status.alert
+    network, timezone = services.network, services.settings.cora_timezone
+    return owned_message(
+        alert.sender,
+        (alert.status_chat_id, alert.status_message_id),
+        lambda language: render_status(status, language, network, timezone),
+        partial(services.alerts.set_status_message, alert.id),
+        default_language=services.settings.cora_default_language,
     )
-
-    async def store(message_id: int) -> None:
-        await services.alerts.set_status_message(alert.id, chat_id, message_id)
-
-    return [LiveMessage(sender, chat_id, alert.status_message_id, text, markup, store)]
 
 
 def render_status(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from telegram import InlineKeyboardMarkup
 
 from bot import i18n
@@ -20,7 +22,7 @@ from handlers.common.render import (
     local_time,
     member_text,
 )
-from handlers.transport.live import LiveMessage
+from handlers.transport.live import LiveMessage, owned_message
 from handlers.transport.outbox import RenderCache, Rendered
 from storage.models import AnnouncementStatus
 
@@ -114,28 +116,16 @@ async def live_status(services: Services, announcement_id: int) -> list[LiveMess
     """The sender's status message of a sent announcement, for the live board."""
     status = await services.announcements.read_status(announcement_id)
     announcement = status.announcement
-    sender = announcement.sender
-    if announcement.status != AnnouncementStatus.SENT or sender.chat_id is None:
+    if announcement.status != AnnouncementStatus.SENT:
         return []
-    language = sender.language or services.settings.cora_default_language
-    text, markup = render_read_status(
-        status, language, services.network, services.settings.cora_timezone
+    network, timezone = services.network, services.settings.cora_timezone
+    return owned_message(
+        announcement.sender,
+        (announcement.status_chat_id, announcement.status_message_id),
+        lambda language: render_read_status(status, language, network, timezone),
+        partial(services.announcements.set_status_message, announcement_id),
+        default_language=services.settings.cora_default_language,
     )
-
-    async def store(message_id: int) -> None:
-        assert sender.chat_id is not None
-        await services.announcements.set_status_message(announcement_id, sender.chat_id, message_id)
-
-    return [
-        LiveMessage(
-            reader=sender,
-            chat_id=announcement.status_chat_id or sender.chat_id,
-            message_id=announcement.status_message_id,
-            text=text,
-            markup=markup,
-            store=store,
-        )
-    ]
 
 
 async def live_copies(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -23,7 +24,7 @@ from handlers.common.render import (
     tr,
     when,
 )
-from handlers.transport.live import LiveMessage
+from handlers.transport.live import LiveMessage, owned_message
 from handlers.transport.outbox import Document, RenderCache, Rendered
 from storage.models import Answer, PollKind, PollStatus
 
@@ -393,26 +394,13 @@ async def live_overview(services: Services, poll_id: int) -> list[LiveMessage]:
     """The creator's overview message, sent once and then edited."""
     results = await services.polls.overview(poll_id)
     poll = results.poll
-    creator = poll.creator
-    if creator.chat_id is None:
-        return []
-    language = creator.language or services.settings.cora_default_language
-    text, markup = overview_message(results, language, services)
-
-    async def store(message_id: int) -> None:
-        assert creator.chat_id is not None
-        await services.polls.set_overview_message(poll.id, creator.chat_id, message_id)
-
-    return [
-        LiveMessage(
-            reader=creator,
-            chat_id=poll.overview_chat_id or creator.chat_id,
-            message_id=poll.overview_message_id,
-            text=text,
-            markup=markup,
-            store=store,
-        )
-    ]
+    return owned_message(
+        poll.creator,
+        (poll.overview_chat_id, poll.overview_message_id),
+        lambda language: overview_message(results, language, services),
+        partial(services.polls.set_overview_message, poll.id),
+        default_language=services.settings.cora_default_language,
+    )
 
 
 async def live_ballot(

@@ -45,6 +45,28 @@ class LiveMessage:
 Refresh = Callable[[Hashable], Awaitable[list[LiveMessage]]]
 
 
+def owned_message(
+    owner: MemberView | None,
+    stored: tuple[int | None, int | None],
+    show: Callable[[str], tuple[str, InlineKeyboardMarkup | None]],
+    store: Callable[[int, int], Awaitable[None]],
+    *,
+    default_language: str,
+) -> list[LiveMessage]:
+    """The one message its owner keeps in their chat (a sender's status, a creator's overview):
+    `stored` is its (chat id, message id) once sent, `show(language)` its text and buttons, and
+    `store(chat_id, message_id)` remembers where it was sent. None without an owner or a chat."""
+    chat_id = stored[0] or (owner.chat_id if owner else None)
+    if owner is None or chat_id is None:
+        return []
+    text, markup = show(owner.language or default_language)
+
+    async def remember(message_id: int) -> None:
+        await store(chat_id, message_id)
+
+    return [LiveMessage(owner, chat_id, stored[1], text, markup, remember)]
+
+
 @dataclass(eq=False)
 class LiveMessages(Worker):
     """Shows the live messages of dirty keys, each key at most once per `min_interval`."""
