@@ -41,8 +41,6 @@ from storage.models import (
     Alert,
     AlertRecipient,
     AlertStatus,
-    Delivery,
-    DeliveryStatus,
     Member,
     RecipientReason,
     Urgency,
@@ -54,7 +52,8 @@ TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurüc
 
 async def _orm_baseline(database: Database, sender: int, member_ids: list[int], n: int) -> float:
     """The baseline: an alert with one recipient row and one pending delivery per member
-    stored as ORM objects, as `raise_alert` did before. Returns the wall time."""
+    stored as ORM objects (the deliveries through `DeliveryRepository.enqueue`), as
+    `raise_alert` did before. Returns the wall time."""
     started = time.perf_counter()
     async with UnitOfWork(database, SystemClock()) as uow:
         now = uow.now()
@@ -77,21 +76,8 @@ async def _orm_baseline(database: Database, sender: int, member_ids: list[int], 
             )
             for m in member_ids
         )
-        uow.session.add_all(
-            Delivery(
-                kind="alert",
-                member_id=m,
-                alert_id=alert.id,
-                params="{}",
-                priority=0,
-                turn=turn,
-                silent=False,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            for turn, m in enumerate(member_ids)
+        uow.deliveries.enqueue(
+            kind="alert", member_ids=member_ids, priority=0, now=now, alert_id=alert.id
         )
         await uow.session.flush()
         await uow.commit()

@@ -6,7 +6,7 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -147,22 +147,40 @@ _SENT_MESSAGES = (
 )
 
 
+class Pending(TypedDict):
+    """What new pending deliveries say besides their member and turn (`enqueue`, `insert_many`)."""
+
+    kind: str
+    priority: int
+    now: datetime
+    alert_id: NotRequired[int | None]
+    subject_id: NotRequired[int | None]
+    params: NotRequired[dict[str, int | str | None] | None]
+    silent: NotRequired[bool]
+
+
+def _pending_columns(pending: Pending) -> dict[str, Any]:
+    now = pending["now"]
+    return {
+        "kind": pending["kind"],
+        "alert_id": pending.get("alert_id"),
+        "subject_id": pending.get("subject_id"),
+        "params": json.dumps(pending.get("params") or {}, sort_keys=True, separators=(",", ":")),
+        "priority": pending["priority"],
+        "silent": pending.get("silent", False),
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 class DeliveryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     def enqueue(
-        self,
-        *,
-        kind: str,
-        member_ids: Iterable[int],
-        priority: int,
-        now: datetime,
-        alert_id: int | None = None,
-        subject_id: int | None = None,
-        params: dict[str, int | str | None] | None = None,
-        silent: bool = False,
-        first_turn: int = 0,
+        self, *, member_ids: Iterable[int], first_turn: int = 0, **pending: Unpack[Pending]
     ) -> int:
         """Add one pending delivery per member; the caller's transaction makes them durable.
         The n-th of them gets turn `first_turn + n`: within a priority, every alert's (or
@@ -171,41 +189,18 @@ class DeliveryRepository:
         members are shuffled first: several alerts to the same people would otherwise give
         one person's copies the same turn, and Telegram allows about one message per second
         in a chat."""
-        encoded = json.dumps(params or {}, sort_keys=True, separators=(",", ":"))
+        columns = _pending_columns(pending)
         member_ids = list(member_ids)
         random.shuffle(member_ids)  # spreads chats; no secret
         rows = [
-            Delivery(
-                kind=kind,
-                member_id=member_id,
-                alert_id=alert_id,
-                subject_id=subject_id,
-                params=encoded,
-                priority=priority,
-                turn=first_turn + turn,
-                silent=silent,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+            Delivery(member_id=member_id, turn=first_turn + turn, **columns)
             for turn, member_id in enumerate(member_ids)
         ]
         self._session.add_all(rows)
         return len(rows)
 
     async def insert_many(
-        self,
-        members: Select[int],
-        *,
-        kind: str,
-        priority: int,
-        now: datetime,
-        alert_id: int | None = None,
-        subject_id: int | None = None,
-        params: dict[str, int | str | None] | None = None,
-        silent: bool = False,
-        first_turn: int = 0,
+        self, members: Select[int], *, first_turn: int = 0, **pending: Unpack[Pending]
     ) -> int:
         """`enqueue` for a fan-out to thousands: one pending delivery per member id that the
         query `members` yields, in one `INSERT … SELECT`, so that no member id travels through
@@ -214,18 +209,7 @@ class DeliveryRepository:
         `Delivery`, so the unit of work notices it like any other and the commit wakes the
         outbox. Returns the number of rows."""
         table = Delivery.__table__.c
-        values: dict[str, Any] = {
-            "kind": kind,
-            "alert_id": alert_id,
-            "subject_id": subject_id,
-            "params": json.dumps(params or {}, sort_keys=True, separators=(",", ":")),
-            "priority": priority,
-            "silent": silent,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+        values = _pending_columns(pending)
         shuffled = members.order_by(None).add_columns(
             func.row_number().over(order_by=func.random()).label("n")
         )
