@@ -291,10 +291,8 @@ class AnnouncementService:
 
     async def view(self, announcement_id: int) -> AnnouncementView:
         async with self.uow(write=False) as uow:
-            announcement = await uow.session.get(Announcement, announcement_id)
-            if announcement is None:
-                raise DomainError("announcement.unknown", id=announcement_id)
-            return await self._view(uow, announcement)
+            unknown = DomainError("announcement.unknown", id=announcement_id)
+            return await self._view(uow, await uow.existing(Announcement, announcement_id, unknown))
 
     async def text(self, announcement_id: int) -> str | None:
         async with self.uow(write=False) as uow:
@@ -347,9 +345,8 @@ class AnnouncementService:
 
     async def read_status(self, announcement_id: int) -> ReadStatus:
         async with self.uow(write=False) as uow:
-            announcement = await uow.session.get(Announcement, announcement_id)
-            if announcement is None:
-                raise DomainError("announcement.unknown", id=announcement_id)
+            unknown = DomainError("announcement.unknown", id=announcement_id)
+            announcement = await uow.existing(Announcement, announcement_id, unknown)
             rows = (
                 await uow.session.execute(
                     select(AnnouncementRecipient.member_id, AnnouncementRecipient.read_at)

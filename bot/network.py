@@ -101,19 +101,19 @@ class Network:
 
     def sector(self, code: str) -> Place:
         """A sector by code, label or short form."""
-        place = self.sectors.get(code.strip().lower())
-        if place is not None:
-            return place
-        unknown = DomainError("error.unknown_sector", sector=code, valid=", ".join(self.sectors))
-        return self.place(code, (SECTOR,), unknown)[1]
+        return self._named(SECTOR, self.sectors, code.strip().lower(), code)
 
     def region(self, code: str) -> Place:
         """A region by code, label or short form."""
-        place = self.regions.get(code.strip().upper())
+        return self._named(REGION, self.regions, code.strip().upper(), code)
+
+    def _named(self, kind: str, places: dict[str, Place], key: str, word: str) -> Place:
+        """The place of `kind` with the code `key`, else the one `word` names (see `place`)."""
+        place = places.get(key)
         if place is not None:
             return place
-        unknown = DomainError("error.unknown_region", region=code, valid=", ".join(self.regions))
-        return self.place(code, (REGION,), unknown)[1]
+        details = {kind: word, "valid": ", ".join(places)}
+        return self.place(word, (kind,), DomainError(f"error.unknown_{kind}", **details))[1]
 
     def place(self, word: str, kinds: tuple[str, ...], unknown: DomainError) -> tuple[str, Place]:
         """The one sector or region `word` names, as (kind, place). Several: the choices are

@@ -29,6 +29,7 @@ from storage.repositories import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Base)  # a mapped row
 
 
 class Clock(Protocol):
@@ -112,6 +113,15 @@ class UnitOfWork:
     async def all(self, statement: Select[T]) -> Sequence[T]:
         """Every row the one-entity `statement` selects."""
         return (await self.session.scalars(statement)).all()
+
+    async def existing(
+        self, model: type[R], row_id: int, missing: Exception, *, for_update: bool = False
+    ) -> R:
+        """The row `row_id` of `model`, or `missing` raised (the caller's "unknown" error)."""
+        row = await self.session.get(model, row_id, with_for_update=for_update)
+        if row is None:
+            raise missing
+        return row
 
     async def next_number(self, counter: type[YearCounter], year: int) -> int:
         """The year's next running number in `counter` (1 for the first), allocated atomically on

@@ -61,9 +61,8 @@ class AlertBase:
         )
 
     async def _open_alert(self, uow: UnitOfWork, alert_id: int) -> Alert:
-        alert = await uow.session.get(Alert, alert_id, with_for_update=True)
-        if alert is None:
-            raise DomainError("alert.unknown", ref=str(alert_id))
+        unknown = DomainError("alert.unknown", ref=str(alert_id))
+        alert = await uow.existing(Alert, alert_id, unknown, for_update=True)
         if alert.status != AlertStatus.OPEN:
             raise DomainError("alert.closed", ref=alert.ref)
         return alert

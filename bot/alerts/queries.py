@@ -174,10 +174,7 @@ class Queries(AlertBase):
 
 
 async def _alert(uow: UnitOfWork, alert_id: int) -> Alert:
-    alert = await uow.session.get(Alert, alert_id)
-    if alert is None:
-        raise DomainError("alert.unknown", ref=str(alert_id))
-    return alert
+    return await uow.existing(Alert, alert_id, DomainError("alert.unknown", ref=str(alert_id)))
 
 
 async def _absent(uow: UnitOfWork, alert_id: int) -> list[tuple[int, int | None]]:

@@ -27,10 +27,8 @@ class NeedReader:
 
     async def view(self, need_id: int) -> NeedView:
         async with self._uow(write=False) as uow:
-            need = await uow.session.get(Need, need_id)
-            if need is None:
-                raise DomainError("need.unknown", ref=str(need_id))
-            return await need_view(uow, need)
+            unknown = DomainError("need.unknown", ref=str(need_id))
+            return await need_view(uow, await uow.existing(Need, need_id, unknown))
 
     async def texts(self, need_id: int) -> tuple[str | None, str | None]:
         """The decrypted case reference and note; None once retention has removed them."""

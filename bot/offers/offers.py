@@ -401,10 +401,8 @@ async def _maintainers_changed(
 
 
 async def _offer(uow: UnitOfWork, offer_id: int, *, for_update: bool = False) -> Offer:
-    offer = await uow.session.get(Offer, offer_id, with_for_update=for_update)
-    if offer is None:
-        raise DomainError("offers.unknown", offer=str(offer_id))
-    return offer
+    unknown = DomainError("offers.unknown", offer=str(offer_id))
+    return await uow.existing(Offer, offer_id, unknown, for_update=for_update)
 
 
 async def _maintains(uow: UnitOfWork, member_id: int, offer_id: int) -> bool:

@@ -31,10 +31,8 @@ class Reading(PollBase):
 
     async def view(self, poll_id: int) -> PollView:
         async with self.uow(write=False) as uow:
-            poll = await uow.session.get(Poll, poll_id)
-            if poll is None:
-                raise DomainError("poll.unknown", poll=poll_id)
-            return await self._view(uow, poll)
+            unknown = DomainError("poll.unknown", poll=poll_id)
+            return await self._view(uow, await uow.existing(Poll, poll_id, unknown))
 
     async def ballot(self, member_id: int, poll_id: int) -> Ballot:
         """The member's own answers, if they may see the poll."""
@@ -91,9 +89,7 @@ class Reading(PollBase):
     async def overview(self, poll_id: int) -> Results:
         """What the creator's live overview shows."""
         async with self.uow(write=False) as uow:
-            poll = await uow.session.get(Poll, poll_id)
-            if poll is None:
-                raise DomainError("poll.unknown", poll=poll_id)
+            poll = await uow.existing(Poll, poll_id, DomainError("poll.unknown", poll=poll_id))
             return await self._results(uow, poll, for_manager=True)
 
     async def _results(self, uow: UnitOfWork, poll: Poll, *, for_manager: bool) -> Results:
