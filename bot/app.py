@@ -55,7 +55,13 @@ from handlers.channels import actions as channel_actions
 from handlers.common import dialogs
 from handlers.common.access import AccessGate
 from handlers.common.callbacks import ButtonRouter, Kind
-from handlers.common.commands import Audience, CommandRegistry, set_default_menus, sync_member_menu
+from handlers.common.commands import (
+    Audience,
+    Command,
+    CommandRegistry,
+    set_default_menus,
+    sync_member_menu,
+)
 from handlers.common.context import CoraContext, Services
 from handlers.common.errors import handle_error
 from handlers.data_protection import actions as data_protection_actions
@@ -86,59 +92,67 @@ def _file_url(base_url: str) -> str:
     return f"{root}/file/bot"
 
 
+# Every command, in the order the menus show them; None: a dialog's entry point handles it.
+_COMMANDS = (
+    Command("start", Audience.EVERYONE, membership_actions.start),
+    Command("help", Audience.EVERYONE, membership_actions.help_command),
+    Command("me", Audience.EVERYONE, membership_actions.me),
+    Command("language", Audience.EVERYONE, membership_actions.language),
+    Command("cancel", Audience.EVERYONE, membership_actions.cancel),
+    Command("alert", Audience.MEMBER, None),
+    Command("alerts", Audience.MEMBER, alert_actions.list_alerts),
+    Command("ack", Audience.MEMBER, alert_actions.ack_command),
+    Command("take", Audience.MEMBER, alert_actions.take_command),
+    Command("update", Audience.MEMBER, alert_actions.update_command),
+    Command("close", Audience.MEMBER, alert_actions.close_command),
+    Command("invite", Audience.COORDINATOR, membership_actions.invite),
+    Command("invites", Audience.COORDINATOR, membership_actions.invites),
+    Command("pending", Audience.COORDINATOR, membership_actions.pending),
+    Command("approve", Audience.COORDINATOR, membership_actions.approve),
+    Command("reject", Audience.COORDINATOR, membership_actions.reject),
+    Command("revoke", Audience.COORDINATOR, membership_actions.revoke),
+    Command("members", Audience.COORDINATOR, membership_actions.members),
+    Command("change", Audience.COORDINATOR, membership_actions.change),
+    Command("erase", Audience.COORDINATOR, data_protection_actions.erase),
+    Command("audit", Audience.COORDINATOR, data_protection_actions.audit_overview),
+    Command("mydata", Audience.MEMBER, data_protection_actions.my_data, self_service=True),
+    Command("leave", Audience.MEMBER, data_protection_actions.leave, self_service=True),
+    Command("channels", Audience.MEMBER, channel_actions.list_channels),
+    Command("channel", Audience.MEMBER, channel_actions.show_channel),
+    Command("polls", Audience.MEMBER, poll_actions.list_polls),
+    Command("vote", Audience.MEMBER, poll_actions.vote_command),
+    Command("results", Audience.MEMBER, poll_actions.results_command),
+    Command("newchannel", Audience.COORDINATOR, channel_actions.new_channel),
+    Command("channelrule", Audience.COORDINATOR, channel_actions.change_rule),
+    Command("archivechannel", Audience.COORDINATOR, channel_actions.archive_channel),
+    Command("announce", Audience.COORDINATOR, None),
+    Command("scheduled", Audience.COORDINATOR, announcement_actions.list_scheduled),
+    Command("poll", Audience.COORDINATOR, None),
+    Command("closepoll", Audience.COORDINATOR, poll_actions.close_command),
+    Command("away", Audience.MEMBER, availability_actions.away),
+    Command("back", Audience.MEMBER, availability_actions.back),
+    Command("quiet", Audience.MEMBER, availability_actions.quiet),
+    Command("regions", Audience.MEMBER, availability_actions.regions),
+    Command("drill", Audience.COORDINATOR, drill_actions.drill),
+    Command("drillresult", Audience.COORDINATOR, drill_actions.drill_result),
+    Command("report", Audience.COORDINATOR, report_handlers.report),
+    Command("find", Audience.MEMBER, None),
+    Command("need", Audience.MEMBER, None),
+    Command("needs", Audience.MEMBER, offer_actions.list_needs),
+    Command("offers", Audience.MEMBER, offer_actions.list_offers),
+    Command("offer", Audience.MEMBER, offer_actions.offer_command),
+    Command("places", Audience.MEMBER, offer_actions.places_command),
+    Command("waiting", Audience.MEMBER, offer_actions.waiting_command),
+    Command("maintainer", Audience.COORDINATOR, offer_actions.maintainer_command),
+)
+
+
 def _commands() -> CommandRegistry:
     registry = CommandRegistry()
-    registry.add("start", Audience.EVERYONE, membership_actions.start)
-    registry.add("help", Audience.EVERYONE, membership_actions.help_command)
-    registry.add("me", Audience.EVERYONE, membership_actions.me)
-    registry.add("language", Audience.EVERYONE, membership_actions.language)
-    registry.add("cancel", Audience.EVERYONE, membership_actions.cancel)
-    registry.add("alert", Audience.MEMBER)  # the dialog's entry point
-    registry.add("alerts", Audience.MEMBER, alert_actions.list_alerts)
-    registry.add("ack", Audience.MEMBER, alert_actions.ack_command)
-    registry.add("take", Audience.MEMBER, alert_actions.take_command)
-    registry.add("update", Audience.MEMBER, alert_actions.update_command)
-    registry.add("close", Audience.MEMBER, alert_actions.close_command)
-    registry.add("invite", Audience.COORDINATOR, membership_actions.invite)
-    registry.add("invites", Audience.COORDINATOR, membership_actions.invites)
-    registry.add("pending", Audience.COORDINATOR, membership_actions.pending)
-    registry.add("approve", Audience.COORDINATOR, membership_actions.approve)
-    registry.add("reject", Audience.COORDINATOR, membership_actions.reject)
-    registry.add("revoke", Audience.COORDINATOR, membership_actions.revoke)
-    registry.add("members", Audience.COORDINATOR, membership_actions.members)
-    registry.add("change", Audience.COORDINATOR, membership_actions.change)
-    registry.add("erase", Audience.COORDINATOR, data_protection_actions.erase)
-    registry.add("audit", Audience.COORDINATOR, data_protection_actions.audit_overview)
-    registry.add("mydata", Audience.MEMBER, data_protection_actions.my_data, self_service=True)
-    registry.add("leave", Audience.MEMBER, data_protection_actions.leave, self_service=True)
-    registry.add("channels", Audience.MEMBER, channel_actions.list_channels)
-    registry.add("channel", Audience.MEMBER, channel_actions.show_channel)
-    registry.add("polls", Audience.MEMBER, poll_actions.list_polls)
-    registry.add("vote", Audience.MEMBER, poll_actions.vote_command)
-    registry.add("results", Audience.MEMBER, poll_actions.results_command)
-    registry.add("newchannel", Audience.COORDINATOR, channel_actions.new_channel)
-    registry.add("channelrule", Audience.COORDINATOR, channel_actions.change_rule)
-    registry.add("archivechannel", Audience.COORDINATOR, channel_actions.archive_channel)
-    registry.add("announce", Audience.COORDINATOR)  # the dialog's entry point
-    registry.add("scheduled", Audience.COORDINATOR, announcement_actions.list_scheduled)
-    registry.add("poll", Audience.COORDINATOR)  # the dialog's entry point
-    registry.add("closepoll", Audience.COORDINATOR, poll_actions.close_command)
-    registry.add("away", Audience.MEMBER, availability_actions.away)
-    registry.add("back", Audience.MEMBER, availability_actions.back)
-    registry.add("quiet", Audience.MEMBER, availability_actions.quiet)
-    registry.add("regions", Audience.MEMBER, availability_actions.regions)
-    registry.add("drill", Audience.COORDINATOR, drill_actions.drill)
-    registry.add("drillresult", Audience.COORDINATOR, drill_actions.drill_result)
-    registry.add("report", Audience.COORDINATOR, report_handlers.report)
-    o = offer_actions
-    registry.add("find", Audience.MEMBER)  # the dialog's entry point
-    registry.add("need", Audience.MEMBER)  # the dialog's entry point
-    registry.add("needs", Audience.MEMBER, o.list_needs)
-    registry.add("offers", Audience.MEMBER, o.list_offers)
-    registry.add("offer", Audience.MEMBER, o.offer_command)
-    registry.add("places", Audience.MEMBER, o.places_command)
-    registry.add("waiting", Audience.MEMBER, o.waiting_command)
-    registry.add("maintainer", Audience.COORDINATOR, o.maintainer_command)
+    for command in _COMMANDS:
+        registry.add(
+            command.name, command.audience, command.callback, self_service=command.self_service
+        )
     return registry
 
 
@@ -185,6 +199,12 @@ class CoraBot:
         await self._set_menus()
         await self.application.start()
         await self.runtime.start()
+        await self._open_doors(mode)
+        log.info("cora-bot is running as @%s (%s)", self.application.bot.username, mode)
+
+    async def _open_doors(self, mode: str) -> None:
+        """Updates by webhook or long polling; the probes and the HTTP API on their own
+        addresses where configured, else beside the webhook."""
         probes = health_routes(
             Probes(
                 self.services,
@@ -198,24 +218,10 @@ class CoraBot:
         )
         api = api_routes(self.services.integrations, self.services.network, self.services.refusals)
         if mode == "webhook":
-            url, secret = self.settings.webhook()
-            routes = [
-                webhook_route(
-                    urlsplit(url).path or "/",
-                    secret,
-                    self.application,
-                    self.services.refusals,
-                    self.services.handled_updates,
-                )
-            ]
-            if self.settings.metrics_listen is None:
-                routes += probes
-            if self.settings.api_listen is None:
-                routes += api
-            await self._serve(self.settings.webhook_listen, routes)
-            await self.application.bot.set_webhook(
-                url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40
+            beside = (probes if self.settings.metrics_listen is None else []) + (
+                api if self.settings.api_listen is None else []
             )
+            await self._serve_webhook(beside)
         elif mode == "polling" and self.application.updater is not None:
             await self.application.updater.start_polling(
                 poll_interval=0.0, timeout=10, allowed_updates=ALLOWED_UPDATES
@@ -224,7 +230,21 @@ class CoraBot:
             await self._serve(self.settings.metrics_listen, probes)
         if self.settings.api_listen is not None:
             await self._serve(self.settings.api_listen, api)
-        log.info("cora-bot is running as @%s (%s)", self.application.bot.username, mode)
+
+    async def _serve_webhook(self, beside: list[web.RouteDef]) -> None:
+        url, secret = self.settings.webhook()
+        services = self.services
+        webhook = webhook_route(
+            urlsplit(url).path or "/",
+            secret,
+            self.application,
+            services.refusals,
+            services.handled_updates,
+        )
+        await self._serve(self.settings.webhook_listen, [webhook, *beside])
+        await self.application.bot.set_webhook(
+            url, secret_token=secret, allowed_updates=ALLOWED_UPDATES, max_connections=40
+        )
 
     @property
     def limiter(self) -> TelegramLimiter:
@@ -269,12 +289,31 @@ def build_application(
     network: Network | None = None,
     instance_id: str | None = None,
 ) -> CoraBot:
+    """Wire one bot: the services on the database, the Telegram application with its
+    handlers, and the runtime that one place after every commit wakes."""
     clock = clock or SystemClock()
-    network = network or load_network(settings.cora_network_file)
     database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)
-    cipher = TextCipher(encryption_keys(settings))
     metrics = Metrics()
+    network = network or load_network(settings.cora_network_file)
+    services = _services(settings, uow, network, metrics, instance_id or uuid.uuid4().hex[:12])
+    commands = _commands()
+    application = _telegram_application(settings)
+    _add_handlers(application, services, commands)
+    runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
+    uow.on_commit = runtime.apply  # one place after every commit wakes the background
+    return CoraBot(settings, database, services, application, commands, runtime, metrics)
+
+
+def _services(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    network: Network,
+    metrics: Metrics,
+    instance_id: str,
+) -> Services:
+    """Every domain service, on one unit-of-work factory."""
+    cipher = TextCipher(encryption_keys(settings))
     alerts = AlertService(
         uow,
         network,
@@ -295,10 +334,10 @@ def build_application(
         ),
         settings.places_stale_after,
     )
-    services = Services(
+    return Services(
         settings=settings,
         network=network,
-        clock=clock,
+        clock=uow.clock,
         cipher=cipher,
         membership=MembershipService(
             uow, network, settings.invite_max_days, invite_max_uses=settings.invite_max_uses
@@ -320,7 +359,7 @@ def build_application(
         deliveries=DeliveryService(
             uow,
             network,
-            instance_id=instance_id or uuid.uuid4().hex[:12],
+            instance_id=instance_id,
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_claim_seconds),
             timezone=settings.cora_timezone,
@@ -354,8 +393,12 @@ def build_application(
         offers=offers,
         needs=needs,
     )
-    commands = _commands()
-    application: TelegramApp = (
+
+
+def _telegram_application(settings: Settings) -> TelegramApp:
+    """python-telegram-bot's Application: our context, the per-person update order, the
+    bounded update queue, the rate limiter and the HTTP clients."""
+    return (
         ApplicationBuilder()
         .token(settings.bot_token())
         .base_url(settings.telegram_base_url)
@@ -371,12 +414,13 @@ def build_application(
         )
         .build()
     )
-    runtime = Runtime(services, application, metrics, release_everything=database.is_sqlite)
-    uow.on_commit = runtime.apply  # one place after every commit wakes the background
-    cora = CoraBot(settings, database, services, application, commands, runtime, metrics)
+
+
+def _add_handlers(application: TelegramApp, services: Services, commands: CommandRegistry) -> None:
+    """The access gate first, then joining, the dialogs, commands, buttons, and last a reply
+    to text nobody expected; one error handler for all."""
     application.bot_data["services"] = services
     application.bot_data["commands"] = commands
-
     application.add_handler(TypeHandler(Update, AccessGate(commands)), group=GATE_GROUP)
     application.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND, membership_actions.joining_text),
@@ -395,4 +439,3 @@ def build_application(
         MessageHandler(filters.TEXT & ~filters.COMMAND, dialogs.unexpected_text)
     )
     application.add_error_handler(handle_error)
-    return cora

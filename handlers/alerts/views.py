@@ -69,35 +69,32 @@ def sector_keyboard(context: CoraContext, chosen: list[str]) -> InlineKeyboardMa
 
 
 def alert_lines(context: CoraContext, lines: list[AlertLine]) -> list[str]:
+    """One line per alert of /alerts: icon, reference, whom, when, and where it stands."""
     network = context.services.network
-    rendered = []
-    for line in lines:
-        alert = line.alert
-        if alert.taken_by is not None:
-            state = tr(context, "alerts.taken", name=alert.taken_by.display_name or "–")
-        elif line.mine:
-            state = tr(
-                context,
-                "alerts.sent_by_you",
-                acknowledged=line.acknowledged,
-                recipients=line.recipients,
-            )
-        else:
-            key = "alerts.seen_by_you" if line.acknowledged_by_me else "alerts.not_seen_by_you"
-            state = tr(context, key)
-        rendered.append(
-            tr(
-                context,
-                "alerts.line",
-                icon=_icon(alert),
-                ref=alert.ref,
-                sectors=sectors_text(network, alert.sectors, context.language),
-                region=alert.region,
-                time=when(context, alert.created_at),
-                state=Markup(state),
-            )
+    return [
+        tr(
+            context,
+            "alerts.line",
+            icon=_icon(line.alert),
+            ref=line.alert.ref,
+            sectors=sectors_text(network, line.alert.sectors, context.language),
+            region=line.alert.region,
+            time=when(context, line.alert.created_at),
+            state=Markup(_line_state(context, line)),
         )
-    return rendered
+        for line in lines
+    ]
+
+
+def _line_state(context: CoraContext, line: AlertLine) -> str:
+    """Taken over by whom, or (the sender) how many acknowledged, or whether I have seen it."""
+    if line.alert.taken_by is not None:
+        return tr(context, "alerts.taken", name=line.alert.taken_by.display_name or "–")
+    if line.mine:
+        acknowledged, recipients = line.acknowledged, line.recipients
+        return tr(context, "alerts.sent_by_you", acknowledged=acknowledged, recipients=recipients)
+    key = "alerts.seen_by_you" if line.acknowledged_by_me else "alerts.not_seen_by_you"
+    return tr(context, key)
 
 
 def _icon(alert: AlertView) -> str:

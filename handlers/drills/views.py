@@ -68,24 +68,9 @@ class _ResultText:
         return i18n.html_text(self.language, key, **params)
 
     def head(self) -> list[str]:
-        result, alert, language = self.result, self.result.alert, self.language
-        percent = round(100 * result.delivered / result.members) if result.members else 0
-        lines = [
-            drill_banner(language, alert)
-            + self.t(
-                "drill.result.head",
-                ref=alert.ref,
-                sectors=sectors_text(self.network, alert.sectors, language),
-                region=region_name(self.network, alert.region, language),
-                time=local_time(alert.created_at, self.timezone, language),
-            ),
-            self.t(
-                "drill.result.reach",
-                delivered=result.delivered,
-                members=result.members,
-                percent=percent,
-            ),
-        ]
+        """Which drill, how many it reached, and (if any) what was not delivered."""
+        result = self.result
+        lines = [self._title(), self._reach()]
         if result.unreachable or result.failed or result.pending:
             lines.append(
                 self.t(
@@ -96,6 +81,21 @@ class _ResultText:
                 )
             )
         return lines
+
+    def _title(self) -> str:
+        alert, language = self.result.alert, self.language
+        return drill_banner(language, alert) + self.t(
+            "drill.result.head",
+            ref=alert.ref,
+            sectors=sectors_text(self.network, alert.sectors, language),
+            region=region_name(self.network, alert.region, language),
+            time=local_time(alert.created_at, self.timezone, language),
+        )
+
+    def _reach(self) -> str:
+        delivered, members = self.result.delivered, self.result.members
+        percent = round(100 * delivered / members) if members else 0
+        return self.t("drill.result.reach", delivered=delivered, members=members, percent=percent)
 
     def acks(self) -> list[str]:
         first, acks = self.result.first_ack_seconds, self.result.acks

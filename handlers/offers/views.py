@@ -292,17 +292,15 @@ async def render_need_notice(job: Job, cache: RenderCache) -> Rendered:
         return Rendered(
             i18n.html_text(language, "need.notice.gone", ref=need.ref, offer=offer.name)
         )
-    taker = need.taken_by
-    lines = [
-        i18n.html_text(
-            language,
-            "need.notice.taken",
-            ref=need.ref,
-            offer=offer.name,
-            member=member_text(cache.services.network, taker, language) if taker else "–",
-        )
-    ]
-    return Rendered("\n".join(lines + contact_lines(offer, language)))
+    taken = _taken_text(need, offer, language, cache.services.network)
+    return Rendered("\n".join([taken, *contact_lines(offer, language)]))
+
+
+def _taken_text(need: NeedView, offer: OfferView, language: str, network: Network) -> str:
+    taker = member_text(network, need.taken_by, language) if need.taken_by else "–"
+    return i18n.html_text(
+        language, "need.notice.taken", ref=need.ref, offer=offer.name, member=taker
+    )
 
 
 async def render_need_escalation(job: Job, cache: RenderCache) -> Rendered:

@@ -198,41 +198,41 @@ def support_png(report: Report, network: Network, language: str) -> bytes:
     support = report.support
     assert support is not None
     columns = [*support.topics, *support.kinds]
-
-    def t(key: str, **params: object) -> str:
-        return i18n.text(language, key, **params)
-
     first, last = day(report, "first", language), day(report, "last", language)
     return draw(
         HeatMap(
-            title=t("report.support.png.title", first=first, last=last),
+            title=i18n.text(language, "report.support.png.title", first=first, last=last),
             rows=[region_label(network, r, language) for r in support.regions],
             columns=[_wrapped(what_label(network, c, language), 14) for c in columns],
             panels=[
-                Panel(
-                    t("report.support.png.offers"),
-                    _offer_boxes(support, columns),
-                    [
-                        Key(t("report.support.png.gap"), hatch=_HATCH_NO_MEMBER),
-                        Key(t("report.support.png.columns"), edge="white"),
-                    ],
-                ),
-                Panel(
-                    t("report.support.png.needs"),
-                    _need_boxes(support, columns),
-                    [
-                        Key(t("report.support.png.unmet"), _COVERAGE_SHADES[4]),
-                        Key(t("report.png.masked"), hatch=_HATCH_MASKED),
-                    ],
-                ),
+                _offer_panel(support, columns, language),
+                _need_panel(support, columns, language),
             ],
             size=(19, 0.5 * len(support.regions) * 2 + 4.5),
-            footer=t("report.png.footer"),
+            footer=i18n.text(language, "report.png.footer"),
             column_font=7,
             divider=len(support.topics) - 0.5,
             text_on_white=False,
         )
     )
+
+
+def _offer_panel(support: SupportFigures, columns: list[str], language: str) -> Panel:
+    legend = [
+        Key(i18n.text(language, "report.support.png.gap"), hatch=_HATCH_NO_MEMBER),
+        Key(i18n.text(language, "report.support.png.columns"), edge="white"),
+    ]
+    title = i18n.text(language, "report.support.png.offers")
+    return Panel(title, _offer_boxes(support, columns), legend)
+
+
+def _need_panel(support: SupportFigures, columns: list[str], language: str) -> Panel:
+    legend = [
+        Key(i18n.text(language, "report.support.png.unmet"), _COVERAGE_SHADES[4]),
+        Key(i18n.text(language, "report.png.masked"), hatch=_HATCH_MASKED),
+    ]
+    title = i18n.text(language, "report.support.png.needs")
+    return Panel(title, _need_boxes(support, columns), legend)
 
 
 def _offer_boxes(support: SupportFigures, columns: list[str]) -> list[Box]:
