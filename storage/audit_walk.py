@@ -14,7 +14,8 @@ import json
 import re
 import sqlite3
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from typing import Any
 
@@ -75,17 +76,21 @@ class Walk:
         """The last event that was checked and found right (sequence number and hash)."""
         return (self.next_seq or 1) - 1, self.previous
 
-    def check(self, rows: Sequence[EventRow]) -> bool:
+    def check(self, rows: Iterable[EventRow]) -> bool:
         """Check the next events; False once a problem is found (`problem`)."""
-        if not rows or self.problem is not None:
-            return self.problem is None
+        if self.problem is not None:
+            return False
+        rows = iter(rows)
         if self.first is None:
-            seq, prev_hash = rows[0][0], rows[0][6]
-            self.first = (seq, prev_hash)
+            row = next(rows, None)
+            if row is None:
+                return True
+            self.first = (row[0], row[6])
             if self.next_seq is None:
-                self.next_seq = seq
+                self.next_seq = row[0]
             if self.previous is None:
-                self.previous = prev_hash
+                self.previous = row[6]
+            rows = chain((row,), rows)
         next_seq, previous, expected = self.next_seq, self.previous, self.expected
         assert next_seq is not None
         checked = 0
@@ -134,8 +139,8 @@ def _walk_sqlite(job: dict[str, Any], walk: Walk) -> None:
         connection.execute("PRAGMA cache_size=-512")  # KiB; each page is read once
         query, parameters = _range_query("?", job["low"], job["high"])
         cursor = connection.execute(query, parameters)
-        while (rows := cursor.fetchmany(job["batch"])) and walk.check(rows):
-            pass
+        cursor.arraysize = job["batch"]
+        walk.check(cursor)  # row by row: cheaper than fetchmany's lists
     finally:
         connection.close()
 

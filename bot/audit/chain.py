@@ -27,6 +27,7 @@ from sqlalchemy.sql import Executable
 
 from bot.audit.witness import Witnessed
 from bot.keys import key_id
+from storage import audit_walk
 from storage.audit import GENESIS_HASH, event_batches
 from storage.audit_walk import Walk, link_problem
 from storage.db import Database
@@ -48,6 +49,10 @@ VERIFY_BATCH = 5_000  # rows per fetch while verifying; two are held at a time
 # (when it is given more than one); below, starting them would cost more than it saves.
 PARALLEL_FROM = 50_000
 WORKER_BATCH = 1_000  # rows per fetch in a worker process: its reads are synchronous and cheap
+
+# The workers import this copy of `storage`, wherever it lies (installed, or a source tree),
+# and nothing from the working directory (-P).
+_STORAGE_ROOT = str(Path(audit_walk.__file__).resolve().parents[1])
 
 log = logging.getLogger(__name__)
 
@@ -241,15 +246,18 @@ async def _walk_in_ranges(
         }
         for low, high in split(start, top, workers)
     ]
+    paths = [_STORAGE_ROOT, os.environ.get("PYTHONPATH")]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
-            "-P",  # not the working directory's modules
+            "-P",
             "-m",
             "storage.audit_walk",
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env=environment,
         )
         for _ in jobs
     ]
