@@ -1,22 +1,32 @@
-"""Benchmark: `cora-bot audit verify` over long chains: time, and memory as the chain grows.
+"""Benchmark: `cora-bot audit verify` over long chains: time, and memory as the chain grows,
+checked in one process and in one worker process per core (ranges side by side).
 
-Run: .venv/bin/python -m bench.audit_verify [--events 100000,1000000] [--database URL]
+Run: .venv/bin/python -m bench.audit_verify [--events 100000,1000000] [--workers N]
+     [--database URL]
 
 Builds one chain of realistic events (the bot's own hashing) straight into a temporary SQLite
 file, copies its first N events into one file per size, signs the head and appends it to a
 witness file. Each verification then runs in a fresh child process, so that its peak memory
 is its own: the verification `cora-bot audit verify --witness FILE` runs (every link, every
-checkpoint and witnessed head, unsigned events), timed inside the child after its imports.
-Printed per size: wall and CPU time, events per second, the child's peak RSS, how much of it
-the verification added to the RSS after imports, and (in a second child, with tracemalloc)
-the peak of Python memory the verification allocated. The memory ratio against the smallest
-size shows whether memory is constant in the number of events. The baseline, measured in the
-same run, is the verification before issue 18 (SQLAlchemy Core rows, json.dumps per event).
-Finally the real `cora-bot audit verify` command runs once on the largest chain: wall time
-and peak RSS of the whole process, imports included.
+checkpoint and witnessed head, unsigned events), timed inside the child after its imports,
+once in that process alone ("1 process") and once split into ranges checked by worker
+processes ("N workers", one per core unless --workers says otherwise). Printed per size: wall
+time, the CPU time of the verifying process and of its workers, events per second, the
+verifying process's own peak RSS, how much of it the verification added to the RSS after
+imports, the largest worker's peak RSS, and the peak of all of them together, as the sum of
+their RSS and as the sum of their PSS (shared pages divided among the processes that share
+them: libpython, libcrypto, libsqlite3 count once). The workers and the sums are sampled from
+/proc every few milliseconds by this (outer) process; the verifying process's peak is its own
+VmHWM. In a further child, with tracemalloc, the peak of Python memory the verification
+allocated in the verifying process. The memory ratio against the smallest size shows whether
+memory is constant in the number of events. The baseline, measured in the same run, is the
+verification before issue 18 (SQLAlchemy Core rows, json.dumps per event). Finally the real
+`cora-bot audit verify` command runs once on the largest chain: wall time and peak memory of
+the whole command with its workers, imports included.
 
 With --database postgresql+asyncpg://..., the largest chain is also copied to that (empty,
-throw-away) database and verified there.
+throw-away) database and verified there, in one process and with workers (the PostgreSQL
+server's own processes are not counted).
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -211,8 +222,9 @@ async def _baseline_verify(url: str) -> tuple[int, bool]:
     return count, ok
 
 
-async def _verify(url: str, witness: Path, public_key: str) -> tuple[int, bool]:
-    """What `cora-bot audit verify --witness FILE` runs."""
+async def _verify(url: str, witness: Path, public_key: str, workers: int) -> tuple[int, bool]:
+    """What `cora-bot audit verify --witness FILE` runs; with `workers` > 1 the ranges must
+    really have been checked side by side."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from bot import audit
@@ -226,11 +238,12 @@ async def _verify(url: str, witness: Path, public_key: str) -> tuple[int, bool]:
         witnessed=witnesses.read(witness),
         now=datetime.now(UTC),
         unsigned_for=timedelta(minutes=120),
+        workers=workers,
     )
     await database.dispose()
     if result.problem is not None:
         print(f"NOT INTACT: {result.problem}", file=sys.stderr)
-    return result.events, result.ok and result.witnessed == 1
+    return result.events, result.ok and result.witnessed == 1 and result.ranges == workers
 
 
 def _high_water() -> int:
@@ -240,6 +253,11 @@ def _high_water() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # not Linux
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -261,11 +279,61 @@ def _child(args: argparse.Namespace) -> None:
     if args.child == "baseline":
         events, ok = asyncio.run(_baseline_verify(args.url))
     else:
-        events, ok = asyncio.run(_verify(args.url, args.witness, args.public_key))
+        events, ok = asyncio.run(_verify(args.url, args.witness, args.public_key, args.workers))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     traced = tracemalloc.get_traced_memory()[1] if args.traced else 0
     figures = {"events": events, "ok": ok, "wall": wall, "cpu": cpu, "traced": traced}
+    figures["workers_cpu"] = _children_cpu()
     print(json.dumps({**figures, "rss_before": before, "rss_peak": _high_water()}))
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """RSS and PSS of a process in bytes (0, 0 once it is gone)."""
+    rss = pss = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return rss, pss
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The verification's worker processes, once they run their own program: between fork
+    and exec a child still shows its parent's memory."""
+    workers = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for child in children:
+            if b"storage.audit_walk" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.append(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return workers
+
+
+class _Sampler(threading.Thread):
+    """Samples a process and its children from outside every few milliseconds: the largest
+    child's RSS, and the peak of the sum of their RSS and of their PSS."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.done = pid, threading.Event()
+        self.worker_rss = self.rss_sum = self.pss_sum = 0
+        self.workers: set[int] = set()
+
+    def run(self) -> None:
+        while not self.done.wait(0.005):
+            rss, pss = _memory(self.pid)
+            for worker in _workers_of(self.pid):
+                self.workers.add(worker)
+                worker_rss, worker_pss = _memory(worker)
+                self.worker_rss = max(self.worker_rss, worker_rss)
+                rss, pss = rss + worker_rss, pss + worker_pss
+            self.rss_sum, self.pss_sum = max(self.rss_sum, rss), max(self.pss_sum, pss)
 
 
 def _measure(
@@ -275,18 +343,32 @@ def _measure(
     key: str,
     trace: bool = False,
     environment: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.audit_verify", "--child", kind, "--url", url]
-    command += ["--witness", str(witness), "--public-key", key] + (["--traced"] if trace else [])
-    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=environment)
-    if done.returncode:
-        raise SystemExit(f"{kind} verification failed ({done.returncode})")
-    figures: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    command += ["--witness", str(witness), "--public-key", key, "--workers", str(workers)]
+    command += ["--traced"] if trace else []
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
+    sampler = _Sampler(child.pid)
+    sampler.start()
+    out, _ = child.communicate()
+    sampler.done.set()
+    sampler.join()
+    if child.returncode:
+        raise SystemExit(f"{kind} verification failed ({child.returncode})")
+    figures: dict[str, Any] = json.loads(out.splitlines()[-1])
     figures["maxrss"] = figures["rss_peak"]
+    figures["processes"] = len(sampler.workers)
+    figures["worker_rss"] = sampler.worker_rss
+    # The verifying process's own peak (VmHWM) may fall between two samples.
+    figures["rss_sum"] = max(sampler.rss_sum, figures["rss_peak"])
+    figures["pss_sum"] = sampler.pss_sum
     return figures
 
 
-def _cli(url: str, witness: Path, key: Ed25519PrivateKey, data: Path) -> tuple[float, int]:
+def _cli(
+    url: str, witness: Path, key: Ed25519PrivateKey, data: Path
+) -> tuple[float, dict[str, Any]]:
     raw = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     environment = {
         **os.environ,
@@ -298,65 +380,102 @@ def _cli(url: str, witness: Path, key: Ed25519PrivateKey, data: Path) -> tuple[f
     figures = _measure("cli", url, witness, "", environment=environment)
     if not figures["ok"]:
         raise SystemExit("cora-bot audit verify found the chain not intact")
-    return time.perf_counter() - started, figures["rss_peak"]
+    return time.perf_counter() - started, figures
 
 
 MB = 1024 * 1024
 
 
+HEADER = (
+    "verify        events   wall s  CPU s  workers CPU s   events/s  peak MB  added MB  "
+    "Python MB  worker MB  RSS sum  PSS sum"
+)
+
+
 def _row(label: str, size: int, figures: dict[str, Any], traced: dict[str, Any] | None) -> str:
     added = (figures["rss_peak"] - figures["rss_before"]) / MB
-    python = f"{traced['traced'] / MB:7.1f}" if traced else "      –"
+    python = f"{traced['traced'] / MB:9.1f}" if traced else "        –"
+    workers = figures.get("workers_cpu", 0.0)
+    worker_mb = f"{figures['worker_rss'] / MB:9.0f}" if figures["worker_rss"] else "        –"
     return (
-        f"{label:<9} {size:>10,} {figures['wall']:7.2f} {figures['cpu']:7.2f} "
-        f"{size / figures['wall']:>10,.0f} {figures['maxrss'] / MB:8.0f} {added:8.1f} {python}"
+        f"{label:<11} {size:>10,} {figures['wall']:7.2f} {figures['cpu']:6.2f} {workers:14.2f} "
+        f"{size / figures['wall']:>10,.0f} {figures['maxrss'] / MB:8.0f} {added:9.1f} "
+        f"{python}  {worker_mb} {figures['rss_sum'] / MB:8.0f} {figures['pss_sum'] / MB:8.0f}"
     )
 
 
 def run(args: argparse.Namespace) -> None:
+    from bot.audit.chain import cores
+
     sizes = sorted(int(size) for size in args.events.split(","))
+    workers = args.workers or cores()
+    parallel = f"{workers} workers"
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
     directory = Path(tempfile.mkdtemp(prefix="cora-bench-verify-"))
     try:
         files = _build(directory, sizes, key)
-        print("\nverify    events         wall s  CPU s    events/s  peak MB  added MB  Python MB")
-        print("-" * 84)
-        results: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+        print(f"\n{HEADER}\n" + "-" * len(HEADER))
+        results: dict[int, dict[str, dict[str, Any]]] = {}
         for size in sizes:
             url = f"sqlite+aiosqlite:///{files[size]}"
             witness = directory / f"witness-{size}.jsonl"
             if args.baseline:
                 print(_row("before", size, _measure("baseline", url, witness, public), None))
-            figures = _measure("verify", url, witness, public)
+            alone = _measure("verify", url, witness, public)
             traced = _measure("verify", url, witness, public, trace=True) if args.trace else None
-            if not figures["ok"]:
-                raise SystemExit(f"the chain of {size} events did not verify")
-            results[size] = (figures, traced)
-            print(_row("now", size, figures, traced), flush=True)
+            print(_row("1 process", size, alone, traced), flush=True)
+            side = _measure("verify", url, witness, public, workers=workers)
+            print(_row(parallel, size, side, None), flush=True)
+            if not (alone["ok"] and side["ok"]):  # side: with `workers` ranges
+                raise SystemExit(f"the chain of {size} events did not verify as it should")
+            results[size] = {"alone": alone, "side": side, **({"traced": traced} if traced else {})}
         small, large = min(sizes), max(sizes)
-        (s, s_traced), (big, big_traced) = results[small], results[large]
+        s, big = results[small], results[large]
+        print()
+        for size in sizes:
+            alone, side = results[size]["alone"], results[size]["side"]
+            print(
+                f"{size:,} events: {parallel} against 1 process (same run): wall "
+                f"{side['wall'] / alone['wall']:.2f}×, CPU of all processes "
+                f"{(side['cpu'] + side['workers_cpu']) / alone['cpu']:.2f}×"
+            )
         print(
-            f"\n{large:,} / {small:,} events ({large / small:.0f}× as many): time "
-            f"{big['wall'] / s['wall']:.1f}×, peak RSS {big['maxrss'] / s['maxrss']:.2f}×"
+            f"{large:,} / {small:,} events ({large / small:.0f}× as many): time "
+            f"{big['side']['wall'] / s['side']['wall']:.1f}× ({parallel}), "
+            "peak RSS of the verifying process "
+            f"{big['alone']['maxrss'] / s['alone']['maxrss']:.2f}× "
+            f"(1 process), {big['side']['maxrss'] / s['side']['maxrss']:.2f}× ({parallel}), "
+            f"of the largest worker {big['side']['worker_rss'] / s['side']['worker_rss']:.2f}×, "
+            f"PSS of all {big['side']['pss_sum'] / s['side']['pss_sum']:.2f}×"
             + (
-                f", Python memory {big_traced['traced'] / s_traced['traced']:.2f}×"
-                if big_traced and s_traced
+                f", Python memory {big['traced']['traced'] / s['traced']['traced']:.2f}×"
+                if "traced" in big and "traced" in s
                 else ""
             )
         )
         largest = files[large]
         witness = directory / f"witness-{large}.jsonl"
-        wall, rss = _cli(f"sqlite+aiosqlite:///{largest}", witness, key, directory / "data")
+        wall, cli = _cli(f"sqlite+aiosqlite:///{largest}", witness, key, directory / "data")
         print(
             f"`cora-bot audit verify --witness FILE`, {large:,} events, SQLite: {wall:.2f} s "
-            f"wall for the whole command (start-up and imports included), "
-            f"peak RSS {rss / MB:.0f} MB"
+            f"wall for the whole command (start-up and imports included), {cli['processes']} "
+            f"worker processes; peak RSS of the command {cli['rss_peak'] / MB:.0f} MB, "
+            f"together with its workers {cli['rss_sum'] / MB:.0f} MB RSS, "
+            f"{cli['pss_sum'] / MB:.0f} MB PSS"
         )
         if args.database:
             asyncio.run(_copy_to_postgres(largest, args.database, witness, key))
-            figures = _measure("verify", args.database, witness, public)
-            print(_row("postgres", large, figures, None))
+            alone = _measure("verify", args.database, witness, public)
+            print(_row("pg 1 proc", large, alone, None))
+            side = _measure("verify", args.database, witness, public, workers=workers)
+            print(_row(f"pg {workers} wkrs", large, side, None))
+            if not (alone["ok"] and side["ok"]):
+                raise SystemExit("the chain did not verify on PostgreSQL")
+            print(
+                f"PostgreSQL, {large:,} events: {parallel} against 1 process: wall "
+                f"{side['wall'] / alone['wall']:.2f}×"
+            )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
@@ -367,6 +486,9 @@ def main() -> None:
     parser.add_argument("--database", help="also verify the largest chain on this PostgreSQL URL")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-trace", dest="trace", action="store_false", help="skip tracemalloc")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="worker processes (default: one per core)"
+    )
     parser.add_argument("--child", choices=("verify", "baseline", "cli"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--witness", type=Path, help=argparse.SUPPRESS)

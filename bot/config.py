@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     audit_witness_file: Path | None = None
     audit_witness_chat: bool = True
+    # Processes `cora-bot audit verify` checks a long chain with (0: one per core).
+    audit_verify_workers: int = Field(default=0, ge=0, le=64)
     retention_days: int = Field(default=90, ge=1, le=3650)
     cora_network_file: Path | None = None
     cora_default_language: Literal["de", "en"] = "de"

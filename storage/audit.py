@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import asdict, astuple, dataclass
 from datetime import datetime
-from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from storage.audit_walk import EVENTS
+from storage.audit_walk import GENESIS_HASH as GENESIS_HASH
+from storage.audit_walk import EventRow as EventRow
+from storage.audit_walk import event_hash as event_hash
 from storage.models import AuditEvent, AuditHead
 
-GENESIS_HASH = "0" * 64
-_sha256 = hashlib.sha256
 SYSTEM = "system"
 ADMIN = "admin"
 _MAX_DETAIL_TEXT = 80
@@ -29,28 +28,10 @@ def canonical_details(details: dict[str, DetailValue]) -> str:
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_hash(
-    prev_hash: str, seq: int, occurred_at: str, actor: str, action: str, subject: str, details: str
-) -> str:
-    """SHA-256 over the previous hash and the event's canonical serialisation, the JSON array
-    `json.dumps([seq, occurred_at, actor, action, subject, details], separators=(",", ":"),
-    ensure_ascii=False)`, spelled out with json's own quoting: json.dumps builds an encoder on
-    every call, which was most of the cost of verifying a long chain."""
-    quote = encode_basestring
-    return _sha256(
-        f"{prev_hash}\n[{seq},{quote(occurred_at)},{quote(actor)},{quote(action)},"
-        f"{quote(subject)},{quote(details)}]".encode()
-    ).hexdigest()
-
-
-# The columns in the order event_hash takes them, prev_hash and hash at the end; SQLite's and
-# PostgreSQL's placeholders.
-_EVENTS = (
-    "SELECT seq, occurred_at, actor, action, subject, details, prev_hash, hash FROM audit_events"
-)
+# EVENTS: the columns in the order event_hash takes them, prev_hash and hash at the end.
+# SQLite's and PostgreSQL's placeholders:
 _ORDER = " ORDER BY seq"
 _FROM = {"sqlite": " WHERE seq >= ?", "postgresql": " WHERE seq >= $1"}
-EventRow = Sequence[Any]  # (seq, occurred_at, actor, action, subject, details, prev_hash, hash)
 
 
 async def event_batches(
@@ -65,7 +46,7 @@ async def event_batches(
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # an open connection
     dialect = connection.dialect.name
-    query = _EVENTS + (_FROM[dialect] if start is not None else "") + _ORDER
+    query = EVENTS + (_FROM[dialect] if start is not None else "") + _ORDER
     parameters = (start,) if start is not None else ()
     if dialect == "sqlite":
         cursor = await raw.execute(query, parameters)

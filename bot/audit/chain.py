@@ -3,24 +3,33 @@ every checkpoint, against the heads witnessed outside the database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from bot.audit.witness import Witnessed
 from bot.keys import key_id
-from storage.audit import GENESIS_HASH, event_batches, event_hash
+from storage import audit_walk
+from storage.audit import GENESIS_HASH, event_batches
+from storage.audit_walk import Walk, link_problem
 from storage.db import Database
 from storage.models import AuditCheckpoint, AuditEvent, AuditHead
 
@@ -36,6 +45,16 @@ COLUMNS = (
 )
 BATCH = 20_000  # export
 VERIFY_BATCH = 5_000  # rows per fetch while verifying; two are held at a time
+# From this many events on, `verify` splits the walk into ranges checked in worker processes
+# (when it is given more than one); below, starting them would cost more than it saves.
+PARALLEL_FROM = 50_000
+WORKER_BATCH = 1_000  # rows per fetch in a worker process: its reads are synchronous and cheap
+
+# The workers import this copy of `storage`, wherever it lies (installed, or a source tree),
+# and nothing from the working directory (-P).
+_STORAGE_ROOT = str(Path(audit_walk.__file__).resolve().parents[1])
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,7 @@ class Verification:
     last_checkpoint: AuditCheckpoint | None
     problem: Problem | None
     witnessed: int = 0  # heads from outside the database that were checked
+    ranges: int = 1  # ranges of the chain checked side by side in worker processes (1: none)
 
     @property
     def ok(self) -> bool:
@@ -135,28 +155,140 @@ async def _walk(
     return the last event reached and the first problem. The rows stream through in batches
     straight from the driver; nothing but the last link is kept."""
     connection = await session.connection()
-    next_seq: int = start or 1
     # Starting at a checkpoint, its own event is trusted through the signed hash.
-    previous: str | None = None if start else GENESIS_HASH
+    walk = Walk(start or 1, None if start else GENESIS_HASH, expected)
     async with aclosing(event_batches(connection, start=start, batch=batch)) as batches:
         async for rows in batches:
-            for seq, occurred_at, actor, action, subject, details, prev_hash, digest in rows:
-                if seq != next_seq or (previous is not None and prev_hash != previous):
-                    problem = _check(seq, next_seq, previous, prev_hash)
-                elif digest != event_hash(
-                    prev_hash, seq, occurred_at, actor, action, subject, details
-                ):
-                    problem = Problem(seq, "modified")
-                elif seq in expected and expected[seq][0] != digest:
-                    problem = Problem(seq, expected[seq][1])
-                else:
-                    previous, next_seq = digest, seq + 1
-                    continue
-                return next_seq - 1, previous or GENESIS_HASH, problem
-    last_seq, last_hash = next_seq - 1, previous or GENESIS_HASH
+            if not walk.check(rows):
+                break
+    last_seq, last_hash = walk.last
+    return _end(last_seq, last_hash or GENESIS_HASH, walk.problem, expected)
+
+
+def _end(
+    last_seq: int, last_hash: str, problem: tuple[int, str] | None, expected: Expected
+) -> tuple[int, str, Problem | None]:
+    if problem is not None:
+        return last_seq, last_hash, Problem(*problem)
     if expected and max(expected) > last_seq:
         return last_seq, last_hash, Problem(last_seq + 1, "truncated")
     return last_seq, last_hash, None
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split(start: int | None, top: int, parts: int) -> list[tuple[int | None, int]]:
+    """`parts` ranges of about equal length that together hold the events from `start` (or
+    from genesis: whatever sequence number the first one has) to `top`, as bounds
+    low < seq <= high."""
+    first = start or 1
+    span = top - first + 1
+    cuts: list[int | None] = [first - 1 + span * part // parts for part in range(parts + 1)]
+    if not start:
+        cuts[0] = None
+    return [(low, high) for low, high in pairwise(cuts) if high is not None]
+
+
+async def _source(database: Database, session: AsyncSession) -> dict[str, Any] | None:
+    """How a worker process reads this database in the same view as `session`; None when it
+    cannot (an in-memory SQLite database)."""
+    url = make_url(database.url)
+    if database.is_sqlite:
+        path = _sqlite_file(url.database)
+        return None if path is None else {"sqlite": path}
+    _, arguments = database.engine.dialect.create_connect_args(url)
+    if any(not isinstance(value, str | int | bool) for value in arguments.values()):
+        return None
+    # The workers import this transaction's snapshot: what they read is exactly what it sees.
+    snapshot = await session.scalar(text("SELECT pg_export_snapshot()"))
+    return {"postgres": arguments, "snapshot": snapshot}
+
+
+def _sqlite_file(path: str | None) -> str | None:
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return str(Path(path).absolute())
+
+
+class _WorkerFailed(Exception):
+    pass
+
+
+async def _walk_in_ranges(
+    source: dict[str, Any],
+    start: int | None,
+    top: int,
+    expected: Expected,
+    batch: int,
+    workers: int,
+) -> tuple[int, str, Problem | None]:
+    """The walk of `_walk`, split into one range per worker process; the ranges are joined
+    here, where the first link of each (its seam) is checked against the range before. Every
+    worker reads no further than `top`, the newest event in the caller's view: an event
+    appended meanwhile is not half seen."""
+    jobs = [
+        {
+            **source,
+            "low": low,
+            "high": high,
+            "batch": min(batch, WORKER_BATCH),
+            "expected": {
+                seq: list(value)
+                for seq, value in expected.items()
+                if (low is None or seq > low) and seq <= high
+            },
+        }
+        for low, high in split(start, top, workers)
+    ]
+    paths = [_STORAGE_ROOT, os.environ.get("PYTHONPATH")]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-P",
+            "-m",
+            "storage.audit_walk",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment,
+        )
+        for _ in jobs
+    ]
+    answers = [
+        asyncio.ensure_future(process.communicate(json.dumps(job).encode()))
+        for process, job in zip(processes, jobs, strict=True)
+    ]
+    try:
+        next_seq, previous = start or 1, None if start else GENESIS_HASH
+        for process, answer in zip(processes, answers, strict=True):
+            out, err = await answer
+            if process.returncode != 0:
+                lines = err.decode(errors="replace").strip().splitlines() or [""]
+                raise _WorkerFailed(f"exit {process.returncode}: {lines[-1][:200]}")
+            result = json.loads(out)
+            if result["first"] is None:  # no events in this range
+                continue
+            seq, prev_hash = result["first"]
+            if reason := link_problem(seq, next_seq, previous, prev_hash):
+                problem = (next_seq if reason == "missing" else seq, reason)
+                return _end(next_seq - 1, previous or GENESIS_HASH, problem, expected)
+            last_seq, last_hash = result["last"]
+            if result["problem"] is not None:
+                return _end(last_seq, last_hash, tuple(result["problem"]), expected)
+            next_seq, previous = last_seq + 1, last_hash
+        return _end(next_seq - 1, previous or GENESIS_HASH, None, expected)
+    finally:
+        for process in processes:  # the walk ended early: the other ranges do not matter
+            if process.returncode is None:
+                process.kill()
+        await asyncio.gather(*answers, return_exceptions=True)
 
 
 async def verify(
@@ -169,6 +301,8 @@ async def verify(
     now: datetime | None = None,
     unsigned_for: timedelta | None = None,
     batch: int = VERIFY_BATCH,
+    workers: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Verification:
     """Check every link of the chain (or, quicker, the part behind the newest signed head) and
     every checkpoint, against the heads witnessed outside the database (`witnessed`: the
@@ -176,7 +310,8 @@ async def verify(
     number that is not as written. With `now` and `unsigned_for`, an event that has waited
     longer than that for a checkpoint is a problem too: the signer stopped, or its
     checkpoints were deleted. The events stream through `batch` at a time: memory does not
-    grow with the length of the log."""
+    grow with the length of the log. With `workers` > 1, a walk of at least `parallel_from`
+    events is split into that many ranges, each checked in a process of its own."""
     async with snapshot(database) as session:
         checkpoints = (
             await session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
@@ -199,7 +334,21 @@ async def verify(
         for seq, digest in heads:
             expected[seq] = (digest, "witnessed")
         start = max(expected) if from_checkpoint and expected else None
-        last_seq, last_hash, problem = await _walk(session, start, expected, batch)
+        ranges = 1
+        top = await session.scalar(select(func.max(AuditEvent.seq))) or 0
+        source = None
+        if workers > 1 and top - (start or 1) + 1 >= max(parallel_from, workers):
+            source = await _source(database, session)
+        walked = None
+        if source is not None and sys.executable:
+            try:
+                walked = await _walk_in_ranges(source, start, top, expected, batch, workers)
+                ranges = workers
+            except _WorkerFailed as failure:
+                log.warning("audit verification in worker processes failed (%s)", failure)
+        if walked is None:
+            walked = await _walk(session, start, expected, batch)
+        last_seq, last_hash, problem = walked
         if problem is not None:
             problems.append(problem)
         elif head is not None and (head.seq, head.hash) != (last_seq, last_hash):
@@ -211,7 +360,8 @@ async def verify(
                 problems.append(Problem(waiting[0], "unsigned"))
     last = checkpoints[-1] if checkpoints else None
     first = min(problems, key=lambda found: found.seq, default=None)
-    return Verification(total, last_seq, len(checkpoints), last, first, len(witnessed) + len(heads))
+    witnesses = len(witnessed) + len(heads)
+    return Verification(total, last_seq, len(checkpoints), last, first, witnesses, ranges)
 
 
 async def _first_unsigned(session: AsyncSession, signed: int) -> tuple[int, str] | None:
@@ -224,16 +374,6 @@ async def _first_unsigned(session: AsyncSession, signed: int) -> tuple[int, str]
         )
     ).first()
     return None if row is None else (row.seq, row.occurred_at)
-
-
-def _check(seq: int, expected: int, previous: str | None, prev_hash: str) -> Problem | None:
-    if seq > expected:
-        return Problem(expected, "missing")
-    if seq < expected:
-        return Problem(seq, "inserted")
-    if previous is not None and prev_hash != previous:
-        return Problem(seq, "reordered")
-    return None
 
 
 async def check_unsigned_part(

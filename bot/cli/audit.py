@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot import keys
 from bot.audit import AuditService, export, verify, witness
+from bot.audit.chain import cores
 from bot.cli.commands import migrated, output
 from bot.clock import SystemClock
 from bot.config import Settings
@@ -99,6 +100,8 @@ async def _verify(
         heads=args.head,
         now=SystemClock().now(),
         unsigned_for=timedelta(minutes=2 * settings.audit_checkpoint_minutes),
+        workers=(settings.audit_verify_workers if args.workers is None else args.workers)
+        or cores(),
     )
     print(
         f"{result.events} events, head at {result.head_seq}, "

@@ -77,6 +77,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the witness file to check against (default: AUDIT_WITNESS_FILE, when it exists)",
     )
+    verify.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes that check a long chain side by side, one range each "
+        "(default: AUDIT_VERIFY_WORKERS; 0: one per core; 1: none besides this one)",
+    )
     export = audit_commands.add_parser("export", help="write events for auditors")
     export.add_argument("--since", type=_date, help="first day (YYYY-MM-DD, UTC), inclusive")
     export.add_argument("--until", type=_date, help="last day (YYYY-MM-DD, UTC), inclusive")
@@ -201,6 +208,12 @@ def _head(text: str) -> tuple[int, str]:
         return parse_head(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or int(text) > 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 0 to 64")
+    return int(text)
 
 
 def _date(text: str) -> datetime:

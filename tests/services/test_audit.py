@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from bot import audit
 from bot.alerts import AlertService, EscalationPeriods
+from bot.audit import chain
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.data_protection import DataProtectionService
@@ -375,3 +376,102 @@ async def test_export_writes_jsonl_and_csv_and_is_audited(
         main, ["audit", "export", "--since", "2999-01-01", "--output", str(jsonl)]
     )
     assert future == 0 and jsonl.read_text() == ""
+
+
+WORKERS = 3  # ranges checked side by side in the tests below; a short history has two seams
+
+
+async def _parallel(env: Env, **options: Any) -> audit.Verification:
+    key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
+    return await audit.verify(
+        env.database, [key.public_key()], workers=WORKERS, parallel_from=0, batch=BATCH, **options
+    )
+
+
+async def test_a_long_chain_is_verified_in_ranges_side_by_side(env: Env) -> None:
+    """A chain of PARALLEL_FROM events or more is split into one range per worker process;
+    a shorter one stays in the verifying process."""
+    await _history(env)
+    key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
+    alone = await audit.verify(env.database, [key.public_key()], workers=WORKERS)
+    side_by_side = await _parallel(env)
+    assert alone.ok and alone.ranges == 1, alone
+    assert side_by_side.ok and side_by_side.ranges == WORKERS, side_by_side
+    assert (side_by_side.events, side_by_side.head_seq) == (alone.events, alone.head_seq)
+    assert side_by_side.head_seq == side_by_side.events > 3 * WORKERS
+
+
+@pytest.mark.parametrize("kind", ["modified", "deleted", "reordered", "inserted"])
+@pytest.mark.parametrize("place", ["last of a range", "first of the next"])
+async def test_verify_in_ranges_names_the_same_event_at_a_seam(
+    env: Env, kind: str, place: str
+) -> None:
+    """Each range is checked on its own, and its first link where the ranges are joined: a
+    change on either side of a seam is named exactly as by one process walking the chain."""
+    await _history(env)
+    async with env.database.read_sessions() as session:
+        top = await session.scalar(text("SELECT max(seq) FROM audit_events"))
+    seams = [high for _, high in chain.split(None, top, WORKERS)][:-1]
+    k = seams[-1] + (1 if place == "first of the next" else 0)
+    sql, expected = TAMPERING[kind]
+    async with env.database.engine.begin() as connection:
+        for statement in sql.format(k=k).split(";"):
+            await connection.exec_driver_sql(statement)
+    key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(SIGNING_KEY))
+    alone = await audit.verify(env.database, [key.public_key()], batch=BATCH)
+    found = await _parallel(env)
+    # An inserted event links to its predecessor but cannot have a hash that matches.
+    reason = {"deleted": "missing", "inserted": "modified"}.get(kind, kind)
+    assert alone.problem is not None and found.ranges == WORKERS
+    assert (alone.problem.seq, alone.problem.reason) == (expected(k, 0), reason), alone
+    assert (found.problem, found.head_seq) == (alone.problem, alone.head_seq), found
+
+
+async def test_verify_in_ranges_finds_a_range_deleted_whole(env: Env) -> None:
+    """Every event of the middle range deleted: its worker finds nothing at all, and the next
+    range's first event does not follow the last one before the gap."""
+    await _history(env)
+    async with env.database.read_sessions() as session:
+        top = await session.scalar(text("SELECT max(seq) FROM audit_events"))
+    low, high = chain.split(None, top, WORKERS)[1]
+    async with env.database.engine.begin() as connection:
+        await connection.exec_driver_sql(
+            f"DELETE FROM audit_events WHERE seq > {low} AND seq <= {high}"
+        )
+    found = await _parallel(env)
+    assert found.ranges == WORKERS and found.problem is not None
+    assert (found.problem.seq, found.problem.reason) == (low + 1, "missing"), found
+    assert found.head_seq == low
+
+
+async def test_events_appended_while_ranges_are_checked_are_no_false_alarm(env: Env) -> None:
+    """The workers start after the verification has read the head; events appended meanwhile
+    (the bot keeps running) are beyond what it checks, not a broken head."""
+    await _history(env)
+    member = await env.member(9, "police", "HRO")
+    verifying = False
+    appended_while: list[int] = []
+
+    async def append() -> None:
+        language = "en"
+        while verifying:
+            await env.membership.set_language(member, language)
+            language = "de" if language == "en" else "en"
+            appended_while.append(1)
+            await asyncio.sleep(0)
+
+    for _ in range(3):
+        verifying = True
+        writer = asyncio.create_task(append())
+        await asyncio.sleep(0.01)
+        before = len(appended_while)
+        found = await _parallel(env)
+        during = len(appended_while) - before
+        verifying = False
+        await writer
+        assert found.ok and found.ranges == WORKERS, found
+        assert found.head_seq == found.events
+        assert during > 0  # events were appended while the ranges were checked
+        async with env.database.read_sessions() as session:
+            newest = await session.scalar(text("SELECT max(seq) FROM audit_events"))
+        assert newest > found.head_seq
