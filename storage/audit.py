@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.audit_walk import EVENTS
@@ -115,24 +115,46 @@ class AuditLog:
         """Append the collected events behind the locked head; call right before commit."""
         if not self._pending:
             return
-        head = await self._session.scalar(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        )
+        # Selecting the head flushes the session first, as an ORM query does.
+        head = (await self._session.execute(_HEAD)).first()
         if head is None:
             raise RuntimeError("audit_head row is missing: run `cora-bot db upgrade`")
+        seq, digest = head
         occurred_at = format_time(now)
+        rows = []
         for pending in self._pending:
-            seq = head.seq + 1
-            digest = event_hash(head.hash, seq, occurred_at, *astuple(pending))
-            self._session.add(
-                AuditEvent(
-                    seq=seq,
-                    occurred_at=occurred_at,
-                    **asdict(pending),
-                    prev_hash=head.hash,
-                    hash=digest,
-                )
+            prev_hash, seq = digest, seq + 1
+            actor, action, subject, details = (
+                pending.actor,
+                pending.action,
+                pending.subject,
+                pending.details,
             )
-            head.seq, head.hash = seq, digest
-        self.chained = (head.seq, head.hash)
+            digest = event_hash(prev_hash, seq, occurred_at, actor, action, subject, details)
+            rows.append(
+                {
+                    "seq": seq,
+                    "occurred_at": occurred_at,
+                    "actor": actor,
+                    "action": action,
+                    "subject": subject,
+                    "details": details,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                }
+            )
+        await self._session.execute(_APPEND, rows)
+        await self._session.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
+        self.chained = (seq, digest)
         self._pending.clear()
+
+
+# Built once, as Core statements: an ORM flush of the events and the head cost more than the
+# statements themselves on every action.
+_HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+_APPEND = insert(AuditEvent.__table__)
+_MOVE_HEAD = (
+    update(AuditHead.__table__)
+    .where(AuditHead.__table__.c.id == 1)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
