@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.audit_walk import EVENTS
@@ -152,9 +152,11 @@ class AuditLog:
 # Built once, as Core statements: an ORM flush of the events and the head cost more than the
 # statements themselves on every action.
 _HEAD = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-_APPEND = insert(AuditEvent.__table__)
+_EVENTS_TABLE, _HEAD_TABLE = AuditEvent.__table__, AuditHead.__table__
+assert isinstance(_EVENTS_TABLE, Table) and isinstance(_HEAD_TABLE, Table)
+_APPEND = insert(_EVENTS_TABLE)
 _MOVE_HEAD = (
-    update(AuditHead.__table__)
-    .where(AuditHead.__table__.c.id == 1)
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == 1)
     .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 )
