@@ -17,7 +17,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from storage.audit import AuditLog
 from storage.db import Database
 from storage.errors import DatabaseBusyError
-from storage.models import Delivery
+from storage.models import Delivery, Member
 from storage.models.base import Base, YearCounter
 from storage.repositories import (
     ChannelRepository,
@@ -27,6 +27,8 @@ from storage.repositories import (
 )
 
 log = logging.getLogger(__name__)
+
+_DELIVERIES, _MEMBERS = Delivery.__tablename__, Member.__tablename__
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Base)  # a mapped row
@@ -48,6 +50,9 @@ class Effects:
     # What a touched live message is to show, as the transaction knows it (e.g. a vote's
     # ballot): the refresh takes it instead of reading it back.
     known: dict[Hashable, object] = field(default_factory=dict)
+    # A row of `members` was written: whatever a process keeps about members is stale. Acted
+    # on at the commit itself (`UnitOfWorkFactory.member_listeners`), before anything else.
+    members: bool = False
 
     def touch(self, *keys: Hashable) -> None:
         self.live.update(keys)
@@ -60,7 +65,7 @@ class Effects:
         self.due[key] = when
 
     def __bool__(self) -> bool:
-        return self.deliveries or bool(self.live) or bool(self.due)
+        return self.deliveries or bool(self.live) or bool(self.due) or self.members
 
 
 @dataclass(eq=False)
@@ -74,6 +79,7 @@ class UnitOfWork:
     write: bool = True
     on_chained: Callable[[int, str], None] | None = None
     on_commit: Callable[[Effects], None] | None = None
+    on_members_changed: Callable[[], None] | None = None
     effects: Effects = field(default_factory=Effects, init=False)
     _locked: bool = field(default=False, init=False)
     _committed: bool = field(default=False, init=False)
@@ -90,18 +96,29 @@ class UnitOfWork:
         self.channels = ChannelRepository(self.session)
         self.audit = AuditLog(self.session)
         if self.write:
-            event.listen(self.session.sync_session, "before_flush", self._notice_deliveries)
-            event.listen(self.session.sync_session, "do_orm_execute", self._notice_inserts)
+            event.listen(self.session.sync_session, "before_flush", self._notice_flush)
+            event.listen(self.session.sync_session, "do_orm_execute", self._notice_statement)
         return self
 
-    def _notice_deliveries(self, session: Session, *_: object) -> None:
+    def _notice_flush(self, session: Session, *_: object) -> None:
         if not self.effects.deliveries:
             self.effects.deliveries = any(isinstance(row, Delivery) for row in session.new)
+        if not self.effects.members:
+            self.effects.members = any(
+                isinstance(row, Member)
+                for rows in (session.new, session.dirty, session.deleted)
+                for row in rows
+            )
 
-    def _notice_inserts(self, state: ORMExecuteState) -> None:
-        mapper = state.bind_mapper
-        if state.is_insert and mapper is not None and mapper.class_ is Delivery:
+    def _notice_statement(self, state: ORMExecuteState) -> None:
+        if not (state.is_insert or state.is_update or state.is_delete):
+            return
+        # The target table, or an annotated copy of it for an ORM entity's statement.
+        target = getattr(getattr(state.statement, "table", None), "name", None)
+        if target == _DELIVERIES and state.is_insert:
             self.effects.deliveries = True
+        elif target == _MEMBERS:
+            self.effects.members = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -141,6 +158,8 @@ class UnitOfWork:
         await self.audit.chain_pending(self.clock.now())
         await self.session.commit()
         self._committed = True
+        if self.effects.members and self.on_members_changed is not None:
+            self.on_members_changed()  # at once: no stale view of a member outlives the commit
         if self.audit.chained is not None and self.on_chained is not None:
             self.on_chained(*self.audit.chained)
 
@@ -173,6 +192,9 @@ class UnitOfWorkFactory:
     # The newest audit event this process committed: whoever rewrites the chain behind the
     # process's back changes it, which the checkpoint signer notices.
     written_head: tuple[int, str] | None = field(default=None, init=False)
+    # Called right after each commit that wrote a row of `members` (e.g. the access gate's
+    # cache of members forgets them).
+    member_listeners: list[Callable[[], None]] = field(default_factory=list, init=False)
 
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(
@@ -181,6 +203,7 @@ class UnitOfWorkFactory:
             write=write,
             on_chained=self._chained,
             on_commit=self.on_commit,
+            on_members_changed=self._members_changed,
         )
 
     async def update(self, model: type[Base], row_id: int, **values: object) -> None:
@@ -190,6 +213,10 @@ class UnitOfWorkFactory:
                 sql_update(model).where(model.id == row_id).values(**values)  # type: ignore[attr-defined]
             )
             await uow.commit()
+
+    def _members_changed(self) -> None:
+        for listener in self.member_listeners:
+            listener()
 
     def _chained(self, seq: int, digest: str) -> None:
         if self.written_head is None or seq > self.written_head[0]:

@@ -22,6 +22,9 @@ class MembershipBase:
     _: KW_ONLY
     invite_max_uses: int = 50
 
+    def __post_init__(self) -> None:
+        """What a part of the service keeps beside the database is set up here."""
+
     async def _leave_inadmissible_channels(self, uow: UnitOfWork, member: Member) -> None:
         """A new sector or region: leave channels whose rule no longer admits the person."""
         for channel_id in await uow.channels.drop_inadmissible(

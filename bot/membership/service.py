@@ -40,21 +40,63 @@ _VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.rev
 _UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PENDING)
 
 
+class MemberCache:
+    """The access gate's view of each person by Telegram id, kept until a committed change of
+    any member's row (`Effects.members`, at the commit) empties it. Only where this process
+    is the bot's only one (SQLite); on PostgreSQL several processes may share the members."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._views: dict[int, MemberView | None] = {}
+        self._limit = limit
+        self.generation = 0  # counts the invalidations
+
+    def get(self, telegram_user_id: int) -> MemberView | bool | None:
+        """The view (None for a stranger), or False if not known."""
+        return self._views.get(telegram_user_id, False)
+
+    def put(self, telegram_user_id: int, view: MemberView | None, generation: int) -> None:
+        """Keep what was read while the cache was at `generation`: not if a change was
+        committed since the read began."""
+        if generation != self.generation:
+            return
+        if len(self._views) >= self._limit:
+            self._views.clear()
+        self._views[telegram_user_id] = view
+
+    def clear(self) -> None:
+        self._views.clear()
+        self.generation += 1
+
+
 class MembershipService(Joining):
     """Invites, access requests, approval, revocation and profiles."""
+
+    def __post_init__(self) -> None:
+        self._cache = MemberCache() if self.uow.database.is_sqlite else None
+        if self._cache is not None:
+            self.uow.member_listeners.append(self._cache.clear)
 
     # -- reading ---------------------------------------------------------------------------
 
     async def find_by_telegram(self, telegram_user_id: int) -> MemberView | None:
-        """Read on every update by the access gate: the view's columns by a prebuilt query,
-        without building an ORM object."""
+        """Read on every update by the access gate: from the cache where there is one, else
+        the view's columns by a prebuilt query, without building an ORM object."""
+        cache = self._cache
+        if cache is not None:
+            known = cache.get(telegram_user_id)
+            if known is not False:
+                return known  # type: ignore[return-value]
+            generation = cache.generation
         async with self.uow(write=False) as uow:
             row = (
                 await uow.session.execute(
                     _VIEW_BY_TELEGRAM_ID, {"telegram_user_id": telegram_user_id}
                 )
             ).first()
-            return MemberView(**row._mapping) if row else None
+            view = MemberView(**row._mapping) if row else None
+        if cache is not None:
+            cache.put(telegram_user_id, view, generation)
+        return view
 
     async def get(self, member_id: int) -> MemberView | None:
         async with self.uow(write=False) as uow:

@@ -473,3 +473,26 @@ async def test_a_burst_of_answers_edits_each_live_message_at_most_once_per_inter
         assert len(times) <= 2  # five answers within a fraction of the interval
         gaps = [later - earlier for earlier, later in pairwise(times)]
         assert all(gap >= interval - 0.01 for gap in gaps), gaps
+
+
+async def test_a_revoked_members_next_press_is_refused_at_once(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """The access gate keeps its read of a person (on SQLite); a revocation drops it, so the
+    very next press meets the gate's refusal and no vote is stored."""
+    coordinator = await join(api, cora, "Dana Koordina", "coordination", "MV", role="coordinator")
+    rudi = await join(api, cora, "Rudi Rasch", "police", "HRO")
+    deadline = datetime.now(UTC) + timedelta(days=2)
+    coordinator.user.send(f"/poll police@HRO {local(deadline)} Wer kommt zur Übung? | Ich | Später")
+    poll_id = poll_id_in(await expect(coordinator.user, "poll.created", count=1))
+    ballot = await expect(rudi.user, "poll.ballot.header.single", id=poll_id)
+    await settled(cora)
+    first = await rudi.user.press("1. Ich", ballot).answer()  # the gate now knows him
+    assert not first.show_alert
+    coordinator.user.send(f"/revoke {rudi.member_id}")
+    await expect(coordinator.user, "decision.revoke.done")
+    refused = await rudi.user.press("2. Später", ballot).answer()
+    assert refused.show_alert and refused.text == said("access.revoked")[0]
+    async with cora.database.read_sessions() as session:
+        votes = (await session.scalars(select(PollVote).where(PollVote.poll_id == poll_id))).all()
+    assert [v.member_id for v in votes] == [rudi.member_id]  # only the vote before revocation

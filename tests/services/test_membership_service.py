@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event as sql_event
+from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.errors import DomainError
@@ -16,7 +17,7 @@ from bot.membership import ADMIN_ACTOR, MembershipService, Step, TelegramIdentit
 from bot.network import load_network
 from storage.audit import GENESIS_HASH, event_hash
 from storage.db import Database
-from storage.models import AuditEvent, MemberStatus
+from storage.models import AuditEvent, Member, MemberStatus
 from storage.uow import UnitOfWorkFactory
 
 
@@ -192,3 +193,43 @@ async def test_bad_names_are_refused_politely_and_nothing_changes(env: Env) -> N
         assert refused.value.message_key == "error.name_length"
     member = await env.membership.get(progress.member.id)
     assert member is not None and member.display_name is None
+
+
+async def test_the_gates_read_of_a_person_is_kept_until_a_member_changes(env: Env) -> None:
+    """On SQLite (the bot's only process) the access gate's read of a person is kept; every
+    committed change of a member's row - by an object or a statement - drops it at once."""
+    member_id = await join_by_invite(env, 1, "police", "HRO")
+    reads: list[str] = []
+
+    def counted(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM members" in statement:
+            reads.append(statement)
+
+    sql_event.listen(env.database.read_engine.sync_engine, "before_cursor_execute", counted)
+    find = env.membership.find_by_telegram
+    first, again = await find(1001), await find(1001)
+    assert first is not None and first == again and first.status == MemberStatus.ACTIVE
+    assert len(reads) == (1 if env.database.is_sqlite else 2)
+    assert await find(2002) is None and await find(2002) is None  # a stranger, read once too
+    assert len(reads) == (2 if env.database.is_sqlite else 4)
+
+    assert (await env.membership.set_language(member_id, "en")).language == "en"
+    assert (shown := await find(1001)) is not None and shown.language == "en"
+    async with env.membership.uow() as uow:  # a statement, not an object
+        await uow.session.execute(
+            update(Member).where(Member.id == member_id).values(institution="Revier Süd")
+        )
+        await uow.commit()
+    assert (shown := await find(1001)) is not None and shown.institution == "Revier Süd"
+    async with env.membership.uow() as uow:  # rolled back: nothing changed, nothing to drop
+        await uow.session.execute(
+            update(Member).where(Member.id == member_id).values(institution="Nirgendwo")
+        )
+    assert (shown := await find(1001)) is not None and shown.institution == "Revier Süd"
+    await env.membership.revoke(ADMIN_ACTOR, member_id)
+    assert (shown := await find(1001)) is not None and shown.status == MemberStatus.REVOKED
+    progress = await env.membership.redeem_invite(
+        person(1002),
+        (await env.membership.create_invite(ADMIN_ACTOR, "police", "HRO")).token,
+    )
+    assert (joined := await find(2002)) is not None and joined.id == progress.member.id
