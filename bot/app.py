@@ -275,12 +275,21 @@ def build_application(
     uow = UnitOfWorkFactory(database, clock)
     cipher = TextCipher(encryption_keys(settings))
     metrics = Metrics()
+    deliveries = DeliveryService(
+        uow,
+        network,
+        instance_id=instance_id or uuid.uuid4().hex[:12],
+        max_attempts=settings.delivery_max_attempts,
+        lease=timedelta(seconds=settings.delivery_claim_seconds),
+        timezone=settings.cora_timezone,
+    )
     alerts = AlertService(
         uow,
         network,
         cipher,
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
         urgent_per_hour=settings.alert_urgent_per_hour,
+        deliveries=deliveries,
     )
     channels = ChannelService(uow, network)
     offers = OfferService(uow, network, settings.places_stale_after)
@@ -317,14 +326,7 @@ def build_application(
             uow, network, timedelta(days=settings.retention_days)
         ),
         integrations=IntegrationService(uow, network, cipher, alerts, offers, needs),
-        deliveries=DeliveryService(
-            uow,
-            network,
-            instance_id=instance_id or uuid.uuid4().hex[:12],
-            max_attempts=settings.delivery_max_attempts,
-            lease=timedelta(seconds=settings.delivery_claim_seconds),
-            timezone=settings.cora_timezone,
-        ),
+        deliveries=deliveries,
         channels=channels,
         announcements=AnnouncementService(uow, network, cipher, channels),
         polls=PollService(

@@ -47,6 +47,14 @@ class Effects:
     # What a touched live message is to show, as the transaction knows it (e.g. a vote's
     # ballot): the refresh takes it instead of reading it back.
     known: dict[Hashable, object] = field(default_factory=dict)
+    # Deliveries the transaction claimed for this process's outbox (an alert's first batch),
+    # handed to it directly instead of claimed again; and what the transaction knows they
+    # show (an alert's view and text, keyed as the outbox's render cache), so that they are
+    # sent without reading it back. `commit` is the process's commit number of this
+    # transaction: whatever another unit of work commits later may have changed both.
+    claimed: list[object] = field(default_factory=list)
+    rendered: dict[Hashable, object] = field(default_factory=dict)
+    commit: int = 0
 
     def touch(self, *keys: Hashable) -> None:
         self.live.update(keys)
@@ -59,7 +67,7 @@ class Effects:
         self.due[key] = when
 
     def __bool__(self) -> bool:
-        return self.deliveries or bool(self.live) or bool(self.due)
+        return self.deliveries or bool(self.live) or bool(self.due) or bool(self.claimed)
 
 
 @dataclass(eq=False)
@@ -73,6 +81,7 @@ class UnitOfWork:
     write: bool = True
     on_chained: Callable[[int, str], None] | None = None
     on_commit: Callable[[Effects], None] | None = None
+    on_committed: Callable[[], int] | None = None
     effects: Effects = field(default_factory=Effects, init=False)
     _locked: bool = field(default=False, init=False)
     _committed: bool = field(default=False, init=False)
@@ -131,6 +140,8 @@ class UnitOfWork:
         await self.audit.chain_pending(self.clock.now())
         await self.session.commit()
         self._committed = True
+        if self.on_committed is not None:
+            self.effects.commit = self.on_committed()
         if self.audit.chained is not None and self.on_chained is not None:
             self.on_chained(*self.audit.chained)
 
@@ -163,6 +174,9 @@ class UnitOfWorkFactory:
     # The newest audit event this process committed: whoever rewrites the chain behind the
     # process's back changes it, which the checkpoint signer notices.
     written_head: tuple[int, str] | None = field(default=None, init=False)
+    # How many write transactions this process has committed: what a transaction handed to
+    # the outbox is still true while no other one has committed since (`unchanged_since`).
+    commits: int = field(default=0, init=False)
 
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(
@@ -171,7 +185,17 @@ class UnitOfWorkFactory:
             write=write,
             on_chained=self._chained,
             on_commit=self.on_commit,
+            on_committed=self._counted,
         )
+
+    def unchanged_since(self, commit: int) -> bool:
+        """No other write transaction of this process has committed after commit number
+        `commit` (other processes are not seen: see the outbox's hand-over)."""
+        return self.commits == commit
+
+    def _counted(self) -> int:
+        self.commits += 1
+        return self.commits
 
     async def update(self, model: type[Base], row_id: int, **values: object) -> None:
         """Set some columns of one row (by its `id`), in a transaction of its own."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.model import AlertView, ClientName, EscalationPeriods
 from bot.availability import current_absences
-from bot.delivery import Priority
+from bot.delivery import DeliveryService, Priority
 from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
@@ -42,6 +42,8 @@ class AlertBase:
     cipher: TextCipher
     periods: EscalationPeriods
     urgent_per_hour: int = field(default=6, kw_only=True)  # 0: no limit
+    # The outbox's side of raising: a raise claims its first deliveries for it.
+    deliveries: DeliveryService | None = field(default=None, kw_only=True)
 
     async def view_in(self, uow: UnitOfWork, alert: Alert) -> AlertView:
         """The view of an alert loaded in this or another service's unit of work."""

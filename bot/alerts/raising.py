@@ -231,7 +231,13 @@ class Raising(AlertBase):
         if drill is not None:
             details["drill"] = True
         uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
-        return RaisedAlert(await self.view_in(uow, alert), receivers)
+        view = await self.view_in(uow, alert)
+        if self.deliveries is not None:
+            await self.deliveries.claim_first(uow, alert.id)
+            # What the first sends show, as this transaction knows it: nothing is read back.
+            uow.effects.rendered[("alert", alert.id)] = view
+            uow.effects.rendered[("alert_text", alert.id)] = text
+        return RaisedAlert(view, receivers)
 
 
 async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:
