@@ -170,7 +170,8 @@ class DeliveryService:
             .order_by(Delivery.turn, Delivery.id)
             .limit(self.first_batch)
         )
-        uow.effects.claimed.extend(self._take(uow, list(rows.tuples()), uow.now()))
+        due = [(delivery, member) for delivery, member in rows.all()]
+        uow.effects.claimed.extend(self._take(uow, due, uow.now()))
 
     async def confirm(self, jobs: Sequence[Job]) -> list[Job]:
         """Handed-over jobs (`claim_first`) when other changes were committed after the
