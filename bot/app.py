@@ -314,12 +314,21 @@ def _services(
 ) -> Services:
     """Every domain service, on one unit-of-work factory."""
     cipher = TextCipher(encryption_keys(settings))
+    deliveries = DeliveryService(
+        uow,
+        network,
+        instance_id=instance_id,
+        max_attempts=settings.delivery_max_attempts,
+        lease=timedelta(seconds=settings.delivery_claim_seconds),
+        timezone=settings.cora_timezone,
+    )
     alerts = AlertService(
         uow,
         network,
         cipher,
         EscalationPeriods(settings.escalation_urgent_after, settings.escalation_normal_after),
         urgent_per_hour=settings.alert_urgent_per_hour,
+        deliveries=deliveries,
     )
     channels = ChannelService(uow, network)
     offers = OfferService(uow, network, settings.places_stale_after)
@@ -356,14 +365,7 @@ def _services(
             uow, network, timedelta(days=settings.retention_days)
         ),
         integrations=IntegrationService(uow, network, cipher, alerts, offers, needs),
-        deliveries=DeliveryService(
-            uow,
-            network,
-            instance_id=instance_id,
-            max_attempts=settings.delivery_max_attempts,
-            lease=timedelta(seconds=settings.delivery_claim_seconds),
-            timezone=settings.cora_timezone,
-        ),
+        deliveries=deliveries,
         channels=channels,
         announcements=AnnouncementService(uow, network, cipher, channels),
         polls=PollService(

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from bot.network import Network
 from bot.timing.quiet import is_quiet
 from storage.audit import SYSTEM
@@ -118,6 +120,9 @@ class DeliveryService:
     lease: timedelta = timedelta(seconds=60)
     backoff_cap: float = 300.0
     timezone: str = "Europe/Berlin"
+    # How many of a new alert's deliveries its raise claims for this process's outbox: set
+    # by the outbox while it runs (its concurrency), 0 otherwise (`claim_first`).
+    first_batch: int = 0
 
     def __post_init__(self) -> None:
         self.zone = ZoneInfo(self.timezone)
@@ -144,32 +149,89 @@ class DeliveryService:
                     await uow.commit()
                 return []
             members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
-            jobs: list[Job] = []
-            for delivery in due:
-                member = members[delivery.member_id]
-                inactive = (
-                    member.status != MemberStatus.ACTIVE and delivery.kind not in FOR_EVERYONE
-                )
-                if inactive or member.chat_id is None:
-                    delivery.status = DeliveryStatus.CANCELLED
-                    delivery.finished_at = now
-                    _audit_final(
-                        uow,
-                        delivery.id,
-                        delivery.kind,
-                        delivery.member_id,
-                        delivery.alert_id,
-                        DeliveryStatus.CANCELLED,
-                    )
-                    continue
-                delivery.status = DeliveryStatus.SENDING
-                delivery.claimed_by = self.instance_id
-                delivery.claimed_until = now + self.lease
-                delivery.attempts += 1
-                quiet = delivery.silent or self._quiet(member, delivery.priority, now)
-                jobs.append(Job.of(delivery, member, silent=quiet))
+            jobs = self._take(uow, [(d, members[d.member_id]) for d in due], now)
             await uow.commit()
         return jobs
+
+    async def claim_first(self, uow: UnitOfWork, alert_id: int) -> None:
+        """In the transaction that stores an alert's deliveries: claim its first turns (up to
+        `first_batch`, the outbox's concurrency) for this instance and hand them to the
+        outbox with the commit (`Effects.claimed`), so that the first sends need no claim
+        transaction of their own. They are recorded as claimed before they are sent, as
+        every delivery is; should the process die before sending them, the claim expires
+        (or a restart on SQLite releases it) like any other. No other instance can take them:
+        nobody sees the rows before this transaction commits."""
+        if not self.first_batch:
+            return
+        rows = await uow.session.execute(
+            select(Delivery, Member)
+            .join(Member, Member.id == Delivery.member_id)
+            .where(Delivery.alert_id == alert_id, Delivery.status == DeliveryStatus.PENDING)
+            .order_by(Delivery.turn, Delivery.id)
+            .limit(self.first_batch)
+        )
+        due = [(delivery, member) for delivery, member in rows.all()]
+        uow.effects.claimed.extend(self._take(uow, due, uow.now()))
+
+    async def confirm(self, jobs: Sequence[Job]) -> list[Job]:
+        """Handed-over jobs (`claim_first`) when other changes were committed after the
+        transaction that claimed them: a revocation, an erasure, a closed alert must win as
+        they would over a claim. Jobs no longer claimed by this instance are dropped (an
+        erasure cancelled them); those to people no longer active members are cancelled."""
+        async with self.uow() as uow:
+            now = uow.now()
+            deliveries = {d.id: d for d in await uow.deliveries.by_ids([j.id for j in jobs])}
+            members = {m.id: m for m in await uow.members.by_ids({j.member_id for j in jobs})}
+            kept: list[Job] = []
+            for job in jobs:
+                delivery = deliveries.get(job.id)
+                if (
+                    delivery is None
+                    or delivery.status != DeliveryStatus.SENDING
+                    or delivery.claimed_by != self.instance_id
+                ):
+                    continue
+                member = members[delivery.member_id]
+                if not self._cancelled(uow, delivery, member, now):
+                    kept.append(Job.of(delivery, member, silent=job.silent))
+            await uow.commit()
+        return kept
+
+    def _take(
+        self, uow: UnitOfWork, due: Sequence[tuple[Delivery, Member]], now: datetime
+    ) -> list[Job]:
+        """Claim these deliveries for this instance, or cancel them (see `claim`)."""
+        jobs: list[Job] = []
+        for delivery, member in due:
+            if self._cancelled(uow, delivery, member, now):
+                continue
+            delivery.status = DeliveryStatus.SENDING
+            delivery.claimed_by = self.instance_id
+            delivery.claimed_until = now + self.lease
+            delivery.attempts += 1
+            quiet = delivery.silent or self._quiet(member, delivery.priority, now)
+            jobs.append(Job.of(delivery, member, silent=quiet))
+        return jobs
+
+    def _cancelled(
+        self, uow: UnitOfWork, delivery: Delivery, member: Member, now: datetime
+    ) -> bool:
+        """Cancel a delivery to someone who is no longer an active member (or has no chat)."""
+        inactive = member.status != MemberStatus.ACTIVE and delivery.kind not in FOR_EVERYONE
+        if not inactive and member.chat_id is not None:
+            return False
+        delivery.status = DeliveryStatus.CANCELLED
+        delivery.finished_at = now
+        delivery.claimed_by = delivery.claimed_until = None
+        _audit_final(
+            uow,
+            delivery.id,
+            delivery.kind,
+            delivery.member_id,
+            delivery.alert_id,
+            DeliveryStatus.CANCELLED,
+        )
+        return True
 
     def _quiet(self, member: Member, priority: int, now: datetime) -> bool:
         """Non-urgent messages arrive without a notification sound in the member's quiet

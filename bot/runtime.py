@@ -38,7 +38,7 @@ from handlers.membership import views as membership_views
 from handlers.offers import views as offer_views
 from handlers.polls import views as poll_views
 from handlers.transport.live import LiveMessage, LiveMessages
-from handlers.transport.outbox import Outbox, Renderer
+from handlers.transport.outbox import Handed, Outbox, Renderer
 from handlers.transport.web import Metrics
 from storage.uow import Effects
 
@@ -130,6 +130,9 @@ class Runtime:
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages
         the change touched, and (re)schedule the deadlines it moved."""
+        if effects.claimed:
+            jobs = [job for job in effects.claimed if isinstance(job, Job)]
+            self.outbox.hand(Handed(jobs, effects.rendered, effects.commit))
         if effects.deliveries:
             self.outbox.wake()
         for key in effects.live:

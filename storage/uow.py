@@ -53,6 +53,14 @@ class Effects:
     # A row of `members` was written: whatever a process keeps about members is stale. Acted
     # on at the commit itself (`UnitOfWorkFactory.member_listeners`), before anything else.
     members: bool = False
+    # Deliveries the transaction claimed for this process's outbox (an alert's first batch),
+    # handed to it directly instead of claimed again; and what the transaction knows they
+    # show (an alert's view and text, keyed as the outbox's render cache), so that they are
+    # sent without reading it back. `commit` is the process's commit number of this
+    # transaction: whatever another unit of work commits later may have changed both.
+    claimed: list[object] = field(default_factory=list)
+    rendered: dict[Hashable, object] = field(default_factory=dict)
+    commit: int = 0
 
     def touch(self, *keys: Hashable) -> None:
         self.live.update(keys)
@@ -65,7 +73,13 @@ class Effects:
         self.due[key] = when
 
     def __bool__(self) -> bool:
-        return self.deliveries or bool(self.live) or bool(self.due) or self.members
+        return (
+            self.deliveries
+            or bool(self.live)
+            or bool(self.due)
+            or self.members
+            or bool(self.claimed)
+        )
 
 
 @dataclass(eq=False)
@@ -80,6 +94,7 @@ class UnitOfWork:
     on_chained: Callable[[int, str], None] | None = None
     on_commit: Callable[[Effects], None] | None = None
     on_members_changed: Callable[[], None] | None = None
+    on_committed: Callable[[], int] | None = None
     effects: Effects = field(default_factory=Effects, init=False)
     _locked: bool = field(default=False, init=False)
     _committed: bool = field(default=False, init=False)
@@ -160,6 +175,8 @@ class UnitOfWork:
         self._committed = True
         if self.effects.members and self.on_members_changed is not None:
             self.on_members_changed()  # at once: no stale view of a member outlives the commit
+        if self.on_committed is not None:
+            self.effects.commit = self.on_committed()
         if self.audit.chained is not None and self.on_chained is not None:
             self.on_chained(*self.audit.chained)
 
@@ -195,6 +212,9 @@ class UnitOfWorkFactory:
     # Called right after each commit that wrote a row of `members` (e.g. the access gate's
     # cache of members forgets them).
     member_listeners: list[Callable[[], None]] = field(default_factory=list, init=False)
+    # How many write transactions this process has committed: what a transaction handed to
+    # the outbox is still true while no other one has committed since (`unchanged_since`).
+    commits: int = field(default=0, init=False)
 
     def __call__(self, *, write: bool = True) -> UnitOfWork:
         return UnitOfWork(
@@ -204,7 +224,17 @@ class UnitOfWorkFactory:
             on_chained=self._chained,
             on_commit=self.on_commit,
             on_members_changed=self._members_changed,
+            on_committed=self._counted,
         )
+
+    def unchanged_since(self, commit: int) -> bool:
+        """No other write transaction of this process has committed after commit number
+        `commit` (other processes are not seen: see the outbox's hand-over)."""
+        return self.commits == commit
+
+    def _counted(self) -> int:
+        self.commits += 1
+        return self.commits
 
     async def update(self, model: type[Base], row_id: int, **values: object) -> None:
         """Set some columns of one row (by its `id`), in a transaction of its own."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.model import AlertView, ClientName, EscalationPeriods
 from bot.availability import current_absences
-from bot.delivery import Priority
+from bot.delivery import DeliveryService, Priority
 from bot.errors import DomainError
 from bot.keys import TextCipher
 from bot.membership import MemberView
@@ -42,11 +42,19 @@ class AlertBase:
     cipher: TextCipher
     periods: EscalationPeriods
     urgent_per_hour: int = field(default=6, kw_only=True)  # 0: no limit
+    # The outbox's side of raising: a raise claims its first deliveries for it.
+    deliveries: DeliveryService | None = field(default=None, kw_only=True)
 
-    async def view_in(self, uow: UnitOfWork, alert: Alert) -> AlertView:
-        """The view of an alert loaded in this or another service's unit of work."""
+    async def view_in(
+        self, uow: UnitOfWork, alert: Alert, *, loaded: Iterable[Member] = ()
+    ) -> AlertView:
+        """The view of an alert loaded in this or another service's unit of work; the people
+        it names are read unless they are among the members `loaded` in this transaction."""
         ids = {i for i in (alert.sender_id, alert.taken_by) if i is not None}
-        people = {m.id: MemberView.of(m) for m in await uow.members.by_ids(ids)}
+        known = [m for m in loaded if m.id in ids]
+        missing = ids - {m.id for m in known}
+        found = [*known, *(await uow.members.by_ids(missing) if missing else ())]
+        people = {m.id: MemberView.of(m) for m in found}
         client = None
         if alert.api_client_id is not None:
             row = await uow.session.get(ApiClient, alert.api_client_id)

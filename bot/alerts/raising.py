@@ -72,12 +72,15 @@ class Raising(AlertBase):
         region, codes = target(self.network, sectors, region, urgency)
         clean = require_clean(text, confirmed, self.network.place_names)
         if origin.member_id is not None:
-            await active_member(uow, origin.member_id)
+            # Locked for an urgent alert: one sender's urgent alerts are counted one at a time.
+            counted = urgency == Urgency.URGENT and bool(self.urgent_per_hour)
+            sender = await active_member(uow, origin.member_id, for_update=counted)
         else:
+            sender = None
             await self._client_may_raise(uow, origin, region)
         if urgency == Urgency.URGENT:
             await self._within_urgent_limit(uow, origin)
-        return await self._raise(uow, origin, codes, region, urgency, clean, drill=None)
+        return await self._raise(uow, origin, codes, region, urgency, clean, None, sender)
 
     async def _client_may_raise(self, uow: UnitOfWork, origin: Origin, region: str) -> None:
         # Locked: concurrent requests of one key are counted one after the other.
@@ -106,7 +109,9 @@ class Raising(AlertBase):
             if not coordinates(self.network, coordinator, region):
                 raise DomainError("error.outside_scope", region=region)
             origin = Origin(member_id=coordinator.id)
-            raised = await self._raise(uow, origin, codes, region, urgency, None, result_after)
+            raised = await self._raise(
+                uow, origin, codes, region, urgency, None, result_after, coordinator
+            )
             await uow.commit()
             return raised
 
@@ -119,8 +124,8 @@ class Raising(AlertBase):
         if not self.urgent_per_hour:
             return
         now = uow.now()
+        # The sender's row is locked (`raise_in`, `_client_may_raise`): one count at a time.
         if origin.member_id is not None:
-            await uow.members.get(origin.member_id, for_update=True)  # one count at a time
             sent_by = Alert.sender_id == origin.member_id
         else:
             sent_by = Alert.api_client_id == origin.client_id
@@ -184,9 +189,10 @@ class Raising(AlertBase):
         urgency: str,
         text: str | None,
         drill: timedelta | None,
+        sender: Member | None,
     ) -> RaisedAlert:
         """Insert the alert (a drill if `drill`, the time until its result, is given), its
-        recipients and their deliveries."""
+        recipients and their deliveries. `sender`: the sending member, loaded already."""
         now = uow.now()
         resolved = await resolve(uow, self.network, origin.member_id, sectors, region, now)
         alert = Alert(
@@ -204,19 +210,20 @@ class Raising(AlertBase):
         )
         uow.session.add(alert)
         await uow.session.flush()
+        receivers = await resolved.store(uow, alert.id)
         if text is not None:
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
             alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
-        receivers = await resolved.store(uow, alert.id)
-        await _send(uow, alert, resolved, now)
-        # Known once the recipients are stored; goes in with the text's UPDATE.
+        # Known once the recipients are stored; goes in with the text's UPDATE (one statement,
+        # flushed by the deliveries' insert).
         if receivers:
             alert.escalate_at = now + self.periods.after(urgency)
         elif drill is None:
             # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
             # nobody can receive shows a gap; it never brings in anyone outside it.
             alert.escalate_at = now
+        await _send(uow, alert, resolved, now)
         alert_changed(uow, alert)
         details: dict[str, DetailValue] = {
             "ref": alert.ref,
@@ -231,7 +238,13 @@ class Raising(AlertBase):
         if drill is not None:
             details["drill"] = True
         uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
-        return RaisedAlert(await self.view_in(uow, alert), receivers)
+        view = await self.view_in(uow, alert, loaded=[sender] if sender else [])
+        if self.deliveries is not None:
+            await self.deliveries.claim_first(uow, alert.id)
+            # What the first sends show, as this transaction knows it: nothing is read back.
+            uow.effects.rendered[("alert", alert.id)] = view
+            uow.effects.rendered[("alert_text", alert.id)] = text
+        return RaisedAlert(view, receivers)
 
 
 async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: datetime) -> None:

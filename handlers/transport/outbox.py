@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import KW_ONLY, InitVar, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from telegram import InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -51,15 +52,21 @@ class Rendered:
 @dataclass
 class RenderCache:
     """What several deliveries of one batch share: an alert to 30 people is loaded once, also
-    when the batch's concurrent sends all ask for it at the same moment."""
+    when the batch's concurrent sends all ask for it at the same moment. `known` is what the
+    transaction that handed the batch over knew (an alert's view and text), taken instead of
+    a load while `current()` says nothing was committed since."""
 
     services: Services
+    known: Mapping[Hashable, object] = field(default_factory=dict)
+    current: Callable[[], bool] = lambda: False
     _loads: dict[tuple[str, int], asyncio.Task[Any]] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
 
     async def _once(self, kind: str, key: int, load: Callable[[int], Coroutine[Any, Any, T]]) -> T:
+        if (kind, key) in self.known and self.current():
+            return cast(T, self.known[(kind, key)])
         task = self._loads.get((kind, key))
         if task is None:
             task = self._loads[(kind, key)] = asyncio.create_task(load(key))
@@ -101,6 +108,16 @@ class RenderCache:
 Renderer = Callable[[Job, RenderCache], Awaitable[Rendered]]
 
 
+@dataclass(frozen=True)
+class Handed:
+    """Deliveries claimed for this outbox by the transaction that stored them (a raise's
+    first batch), what that transaction knew they show, and its commit number."""
+
+    jobs: Sequence[Job]
+    rendered: Mapping[Hashable, object]
+    commit: int
+
+
 def classify(error: TelegramError) -> Result | None:
     """How a Telegram error ends a delivery (the id is filled in by the caller)."""
     if isinstance(error, RetryAfter):
@@ -135,9 +152,20 @@ class Outbox(Worker):
 
     def __post_init__(self, concurrency: int) -> None:
         self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._handed: deque[Handed] = deque()
 
     def wake(self) -> None:
         """New deliveries were committed: look for work now instead of at the next poll."""
+        self._wake.set()
+
+    def hand(self, handed: Handed) -> None:
+        """Deliveries claimed for this outbox by a committed transaction: sent next, without a
+        claim of their own. Once stopping they are left to their claim's expiry (or to the
+        release at the next start), as after a crash."""
+        if self._task is None or self._stopping:
+            return
+        self._handed.append(handed)
         self._wake.set()
 
     async def start(self) -> None:
@@ -147,6 +175,12 @@ class Outbox(Worker):
         if released:
             log.warning("resuming %d deliveries that were in flight at the last stop", released)
         await super().start()
+        # From now on a raise claims its first deliveries for this outbox (`hand`).
+        self.deliveries.first_batch = self._concurrency
+
+    async def stop(self) -> None:
+        self.deliveries.first_batch = 0
+        await super().stop()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -161,15 +195,35 @@ class Outbox(Worker):
 
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
-        jobs = await self.deliveries.claim(self.batch_size)
-        if not jobs:
-            return False
-        cache = RenderCache(self.services)
+        if self._handed:
+            jobs, cache = await self._handed_over(self._handed.popleft())
+            if not jobs:
+                return True
+        else:
+            jobs = await self.deliveries.claim(self.batch_size)
+            if not jobs:
+                return False
+            cache = RenderCache(self.services)
         results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
         recorded = await self.deliveries.record(results)
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded)
         return True
+
+    async def _handed_over(self, handed: Handed) -> tuple[Sequence[Job], RenderCache]:
+        """A handed-over batch is sent as claimed, rendered from what its transaction knew,
+        while no other transaction of this process has committed since; otherwise its jobs
+        are checked again (a revocation, an erasure cancels them, as it would a claim) and
+        rendered from the database. Other processes' commits are not seen: they race the
+        first sends as they race any claimed batch between its claim and its sends."""
+        factory = self.deliveries.uow
+
+        def current() -> bool:
+            return factory.unchanged_since(handed.commit)
+
+        if current():
+            return handed.jobs, RenderCache(self.services, handed.rendered, current)
+        return await self.deliveries.confirm(handed.jobs), RenderCache(self.services)
 
     async def _idle(self) -> None:
         timeout = self.idle_seconds

@@ -1,0 +1,137 @@
+"""An alert's first deliveries are claimed by the raise itself and handed to the outbox with
+what the raise knew they show; a close, an erasure or a revocation committed before they are
+sent still wins, and a stop between the raise and the sends loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.alerts import RaisedAlert
+from bot.app import CoraBot, build_application
+from bot.config import Settings
+from bot.membership import ADMIN_ACTOR
+from localapi.server import LocalBotApi
+from sandbox.story import Person
+from storage.models import Delivery, DeliveryStatus
+from tests.story import alert_messages, join, settled
+
+# The outbox's round to this person takes this long (the fake answers late, but in time).
+BLOCKED_SECONDS = 1.5
+
+
+async def statuses(cora: CoraBot, alert_id: int) -> dict[int, tuple[str, str | None]]:
+    """Status and claiming instance of each of the alert's deliveries, by member."""
+    async with cora.database.read_sessions() as session:
+        rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
+        return {d.member_id: (d.status, d.claimed_by) for d in rows}
+
+
+async def busy_outbox(api: LocalBotApi, cora: CoraBot, sender: Person, blocker: Person) -> None:
+    """Keep the outbox in a round of sends for a moment: an alert whose one delivery the fake
+    answers only after BLOCKED_SECONDS."""
+    api.faults.timeout_delay = BLOCKED_SECONDS
+    api.faults.inject("sendMessage", kind="timeout", chat_id=blocker.user.id)
+    await cora.services.alerts.raise_alert(sender.member_id, ["health"], "HRO", "urgent", "Vorab")
+    async with asyncio.timeout(5):
+        while not api.faults.hits:
+            await asyncio.sleep(0.01)
+
+
+async def raised_while_busy(
+    api: LocalBotApi, cora: CoraBot, sender: Person, text: str
+) -> tuple[RaisedAlert, Person]:
+    """Raise a police alert while the outbox is busy; its deliveries are claimed already."""
+    blocker = await join(api, cora, "Bea Blockiert", "health", "HRO")
+    await busy_outbox(api, cora, sender, blocker)
+    raised = await cora.services.alerts.raise_alert(
+        sender.member_id, ["police"], "HRO", "urgent", text
+    )
+    claims = await statuses(cora, raised.alert.id)
+    instance = cora.services.deliveries.instance_id
+    assert set(claims.values()) == {(DeliveryStatus.SENDING, instance)}, claims
+    return raised, blocker
+
+
+async def test_the_raise_claims_the_first_deliveries_and_the_outbox_sends_them_once(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(3)]
+    raised, _ = await raised_while_busy(api, cora, sender, "Lage im Fall Birke")
+    await settled(cora)
+    for person in police:
+        [received] = alert_messages(person.user, raised.alert.ref)
+        assert "Fall Birke" in received.text and "Sara Sender" in received.text
+        assert [label for label, _ in received.buttons[0]] == ["👀 Gesehen", "✋ Übernehme"]
+    assert set((await statuses(cora, raised.alert.id)).values()) == {(DeliveryStatus.SENT, None)}
+
+
+async def test_a_close_before_the_first_sends_wins_over_what_the_raise_knew(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    raised, _ = await raised_while_busy(api, cora, sender, "Lage im Fall Birke")
+    await cora.services.alerts.close(sender.member_id, raised.alert.id)
+    await settled(cora)
+    [received] = alert_messages(police.user, raised.alert.ref)
+    assert received.buttons == []  # closed: nothing to acknowledge or take over
+
+
+async def test_an_erasure_before_the_first_sends_wins_over_what_the_raise_knew(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    police = await join(api, cora, "Paul Polizei", "police", "HRO")
+    raised, _ = await raised_while_busy(api, cora, sender, "Lage im Fall Birke")
+    await cora.services.data_protection.erase(ADMIN_ACTOR, sender.member_id)
+    await settled(cora)
+    [received] = alert_messages(police.user, raised.alert.ref)
+    assert "Fall Birke" in received.text
+    assert "Sara" not in received.text  # the erased sender's name is gone
+
+
+async def test_a_revocation_before_the_first_sends_wins_over_the_raise_s_claim(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    revoked = await join(api, cora, "Rudi Revoked", "police", "HRO")
+    staying = await join(api, cora, "Paul Polizei", "police", "HRO")
+    raised, _ = await raised_while_busy(api, cora, sender, "Lage im Fall Birke")
+    await cora.services.membership.revoke(ADMIN_ACTOR, revoked.member_id)
+    await settled(cora)
+    assert alert_messages(revoked.user, raised.alert.ref) == []
+    assert len(alert_messages(staying.user, raised.alert.ref)) == 1
+    final = await statuses(cora, raised.alert.id)
+    assert final[revoked.member_id][0] == DeliveryStatus.CANCELLED
+    assert final[staying.member_id][0] == DeliveryStatus.SENT
+
+
+async def test_a_stop_between_the_raise_and_its_sends_loses_nothing(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    # On PostgreSQL the next instance takes the claims over once they expire; on SQLite the
+    # restart releases them at once.
+    settings = settings.model_copy(update={"delivery_claim_seconds": 2})
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(2)]
+        raised, _ = await raised_while_busy(api, cora, sender, "Lage im Fall Birke")
+    finally:
+        # Finishes the round in flight; the raise's claimed deliveries were never sent.
+        await cora.stop()
+    assert all(alert_messages(p.user, raised.alert.ref) == [] for p in police)
+    again = build_application(settings)
+    await again.start()
+    try:
+        await settled(again)
+        for person in police:
+            assert len(alert_messages(person.user, raised.alert.ref)) == 1
+        final = await statuses(again, raised.alert.id)
+        assert {status for status, _ in final.values()} == {DeliveryStatus.SENT}
+    finally:
+        await again.stop()
