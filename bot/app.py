@@ -38,6 +38,7 @@ from bot.drills import DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_keys
 from bot.membership import MembershipService
+from bot.memory import limit_malloc_arenas
 from bot.network import Network, load_network
 from bot.offers.needs import NeedPeriods, NeedService
 from bot.offers.offers import OfferService
@@ -269,6 +270,7 @@ def build_application(
     network: Network | None = None,
     instance_id: str | None = None,
 ) -> CoraBot:
+    limit_malloc_arenas()  # before the database's connections start their threads
     clock = clock or SystemClock()
     network = network or load_network(settings.cora_network_file)
     database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
