@@ -501,6 +501,9 @@ async def test_refreshes_that_fall_behind_keep_a_bounded_number_of_ballots(
 
     label = next(b[0] for row in ballot.buttons for b in row if b[0].endswith("2. Schwerin"))
     await paul.user.press(label, ballot).answer()
-    await paul.user.wait_for(lambda m: m is ballot and "☑️ 2. Schwerin" in str(m.buttons))
+    # After the 612 refreshes ahead of it, one after the other (a read each; seconds on PostgreSQL).
+    await paul.user.wait_for(
+        lambda m: m is ballot and "☑️ 2. Schwerin" in str(m.buttons), timeout=60
+    )
     await cora.runtime.live.settled()
     assert not cora.runtime._known
