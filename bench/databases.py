@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
@@ -46,6 +47,8 @@ async def fresh_database(spec: str, directory: Path) -> AsyncIterator[str]:
     server = make_url(_asyncpg_url(spec))
     name = f"cora_bench_{uuid.uuid4().hex[:10]}"
     admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    import asyncpg  # type: ignore[import-untyped]  # PostgreSQL only
+
     connection = await asyncpg.connect(admin_dsn)
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -64,6 +67,14 @@ async def fresh_database(spec: str, directory: Path) -> AsyncIterator[str]:
 
 
 async def _migrate(url: str) -> None:
+    """Migrate in a child process, so that the benchmark's process (which runs the bot and whose
+    memory is measured) never loads Alembic: the bot does not either on a current database."""
+    child = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.databases", url)
+    if await child.wait() != 0:
+        raise RuntimeError(f"migrating the benchmark's database failed ({child.returncode})")
+
+
+async def _upgrade(url: str) -> None:
     database = Database(url)
     try:
         await migrate.upgrade(database)
@@ -91,6 +102,8 @@ async def database_bytes(url: str) -> int:
     index, or PostgreSQL's `pg_database_size`."""
     if not is_postgresql(url):
         return _sqlite_bytes(make_url(url).database or "")
+    import asyncpg
+
     dsn = make_url(_asyncpg_url(url)).set(drivername="postgresql")
     connection = await asyncpg.connect(dsn.render_as_string(hide_password=False))
     try:
@@ -102,3 +115,7 @@ async def database_bytes(url: str) -> int:
 def _sqlite_bytes(path: str) -> int:
     files = (path, f"{path}-wal", f"{path}-shm")
     return sum(os.path.getsize(f) for f in files if os.path.exists(f))
+
+
+if __name__ == "__main__":  # python -m bench.databases URL: migrate that database to the head
+    asyncio.run(_upgrade(sys.argv[1]))

@@ -38,6 +38,7 @@ from bot.drills import DrillService
 from bot.integrations import IntegrationService
 from bot.keys import TextCipher, encryption_keys, signing_key, verify_keys
 from bot.membership import MembershipService
+from bot.memory import limit_malloc_arenas
 from bot.network import Network, load_network
 from bot.offers.needs import NeedPeriods, NeedService
 from bot.offers.offers import OfferService
@@ -291,6 +292,7 @@ def build_application(
 ) -> CoraBot:
     """Wire one bot: the services on the database, the Telegram application with its
     handlers, and the runtime that one place after every commit wakes."""
+    limit_malloc_arenas()  # before the database's connections start their threads
     clock = clock or SystemClock()
     database = Database(settings.database_url, lock_timeout_ms=settings.database_lock_timeout_ms)
     uow = UnitOfWorkFactory(database, clock)

@@ -51,6 +51,7 @@ SCHEDULE_SWEEP = "schedule-sweep"
 REFUSAL_FLUSH = "refusal-flush"
 HANDLED_UPDATES = "handled-updates"
 REFUSAL_FLUSH_SECONDS = 10
+KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -124,7 +125,9 @@ class Runtime:
             application.bot, self._live_messages, min_interval=settings.live_message_interval
         )
         # What a committed transaction knew a touched live message is to show (a vote's
-        # ballot), until the refresh shows it; a later touch without it drops it.
+        # ballot), until the refresh shows it; a later touch without it drops it. At most
+        # KEEP_KNOWN: in a burst of presses the refreshes fall behind, and each ballot kept is
+        # several kB; beyond that the refresh reads the ballot itself.
         self._known: dict[Hashable, object] = {}
 
     def apply(self, effects: Effects) -> None:
@@ -136,7 +139,7 @@ class Runtime:
         if effects.deliveries:
             self.outbox.wake()
         for key in effects.live:
-            if key in effects.known:
+            if key in effects.known and (key in self._known or len(self._known) < KEEP_KNOWN):
                 self._known[key] = effects.known[key]
             else:
                 self._known.pop(key, None)

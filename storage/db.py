@@ -26,6 +26,19 @@ from storage.sqlite import OneTripDBAPI
 PAGE_CACHE_KIB = 512
 
 
+def dialect_insert(is_sqlite: bool) -> Any:
+    """The dialect's `insert` (with `on_conflict_do_update`). Imported when first asked for:
+    `sqlalchemy.dialects.postgresql` loads every PostgreSQL driver's dialect module (about
+    2 MB), which a bot on SQLite never uses."""
+    if is_sqlite:
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert
+
+
 def _configure_sqlite(
     engine: AsyncEngine, begin: str, *, foreign_keys: bool = True, lock_timeout_ms: int = 10_000
 ) -> None:

@@ -10,12 +10,11 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy import Select, event
 from sqlalchemy import update as sql_update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from storage.audit import AuditLog
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.errors import DatabaseBusyError
 from storage.models import Delivery, Member
 from storage.models.base import Base, YearCounter
@@ -158,14 +157,15 @@ class UnitOfWork:
     async def next_number(self, counter: type[YearCounter], year: int) -> int:
         """The year's next running number in `counter` (1 for the first), allocated atomically on
         both databases."""
-        insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        insert = dialect_insert(self.is_sqlite)
         statement = (
             insert(counter)
             .values(year=year, value=1)
             .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
             .returning(counter.value)
         )
-        return (await self.session.execute(statement)).scalar_one()
+        number: int = (await self.session.execute(statement)).scalar_one()
+        return number
 
     async def commit(self) -> None:
         if not self.write:

@@ -11,8 +11,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.db import dialect_insert
 from storage.models import AnonymousVote, AnonymousVoter, Base, Poll, PollBallot, PollVote
 from storage.uow import UnitOfWork
 
@@ -116,7 +116,7 @@ def _table(model: type[Base]) -> Table:
 
 @functools.cache
 def _statements(is_sqlite: bool) -> _Statements:
-    insert: Any = sqlite.insert if is_sqlite else postgresql.insert
+    insert: Any = dialect_insert(is_sqlite)
     ballots, voters = _table(PollBallot), _table(AnonymousVoter)
     return _Statements(
         lock_named=insert(ballots)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.config import Settings
+from bot.runtime import KEEP_KNOWN
 from localapi.chats import SimMessage
 from localapi.server import LocalBotApi
 from storage.models import (
@@ -24,6 +25,7 @@ from storage.models import (
     PollBallot,
     PollVote,
 )
+from storage.uow import Effects
 from tests.story import Person, expect, join, reply_to, said, settled, shows
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -496,3 +498,35 @@ async def test_a_revoked_members_next_press_is_refused_at_once(
     async with cora.database.read_sessions() as session:
         votes = (await session.scalars(select(PollVote).where(PollVote.poll_id == poll_id))).all()
     assert [v.member_id for v in votes] == [rudi.member_id]  # only the vote before revocation
+
+
+async def test_refreshes_that_fall_behind_keep_a_bounded_number_of_ballots(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """In a burst of presses the ballot refreshes fall behind the votes; the runtime keeps at
+    most KEEP_KNOWN of the ballots the votes handed over (several kB each), and a ballot it did
+    not keep is read for its refresh: the voter's message shows their answer."""
+    kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
+    paul = await join(api, cora, "Paul Polizei", "police", "HRO")
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+    reply = await reply_to(kira.user, f"/poll police@HRO {deadline} Wohin? | Rostock | Schwerin")
+    poll_id = poll_id_in(reply)
+    ballot = await expect(paul.user, "poll.ballot.header.single", id=poll_id)
+    await cora.runtime.live.settled()
+
+    # As many handed-over ballots waiting for their refresh as a burst leaves behind (for
+    # people who are not members: their refresh shows nothing).
+    waiting = Effects()
+    for member_id in range(10_000_000, 10_000_000 + KEEP_KNOWN + 100):
+        waiting.touch_with(("ballot", poll_id, member_id), object())
+    cora.runtime.apply(waiting)
+    assert len(cora.runtime._known) == KEEP_KNOWN
+
+    label = next(b[0] for row in ballot.buttons for b in row if b[0].endswith("2. Schwerin"))
+    await paul.user.press(label, ballot).answer()
+    # After the 612 refreshes ahead of it, one after the other (a read each; seconds on PostgreSQL).
+    await paul.user.wait_for(
+        lambda m: m is ballot and "☑️ 2. Schwerin" in str(m.buttons), timeout=60
+    )
+    await cora.runtime.live.settled()
+    assert not cora.runtime._known
