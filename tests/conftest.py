@@ -120,12 +120,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _shared.close()
 
 
-# The slowest tests (seconds of real waiting each: process restarts, deadlines, flood limits,
-# fault time-outs, the browser) start first, by the seconds they took in a full run
-# (tests/durations.txt, refreshed by scripts/test_durations.py); the others follow in their
-# order. Under xdist they are dealt out in turns, so that each worker's first share starts with
-# its half of the slow ones: with `--dist worksteal` (scripts/test) an idle worker takes over
-# the end of another's queue, and the end of every queue holds only quick tests.
+# The slowest test modules (seconds of real waiting: process restarts, deadlines, flood limits,
+# fault time-outs, the browser) start first, by the seconds their tests took in a full run
+# (tests/durations.txt, refreshed by scripts/test_durations.py); a module's tests stay together
+# and in their order, so that a module-scoped fixture (the sandbox's network and browser) is
+# built once per worker. Under xdist the tests are dealt out in turns, so that each worker's
+# first share starts with its half of the slow ones: with `--dist worksteal` (scripts/test) an
+# idle worker takes over the end of another's queue, and the ends hold only quick modules.
 _DURATIONS = Path(__file__).with_name("durations.txt")
 
 
@@ -140,7 +141,12 @@ def _known_seconds() -> dict[str, float]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     seconds = _known_seconds()
-    items.sort(key=lambda item: -seconds.get(item.nodeid, 0.0))  # stable: the rest keeps its order
+    modules: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.partition("::")[0]
+        modules[module] = modules.get(module, 0.0) + seconds.get(item.nodeid, 0.0)
+    # stable: a module's tests keep their order, modules without known seconds theirs
+    items.sort(key=lambda item: -modules[item.nodeid.partition("::")[0]])
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     if workers > 1:
         items[:] = [item for turn in range(workers) for item in items[turn::workers]]
