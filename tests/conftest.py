@@ -120,28 +120,36 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _shared.close()
 
 
-# The longest stories (seconds of real waiting each: process restarts, deadlines, flood limits,
-# fault time-outs, the browser) start first, so that no worker is left with one at the end.
-_LONG_FIRST = (
-    "tests/e2e/test_crash_loop.py",
-    "tests/e2e/test_fault_profile.py",
-    "tests/e2e/test_flood_limits.py",
-    "tests/sandbox/test_sandbox.py",
-    "tests/e2e/test_process.py",
-    "tests/e2e/test_polls_e2e.py",
-    "tests/e2e/test_escalation_e2e.py",
-    "tests/e2e/test_announcements_e2e.py",
-    "tests/e2e/test_instances.py",
-    "tests/e2e/test_fairness_e2e.py",
-)
+# The slowest test modules (seconds of real waiting: process restarts, deadlines, flood limits,
+# fault time-outs, the browser) start first, by the seconds their tests took in a full run
+# (tests/durations.txt, refreshed by scripts/test_durations.py); a module's tests stay together
+# and in their order, so that a module-scoped fixture (the sandbox's network and browser) is
+# built once per worker. Under xdist the tests are dealt out in turns, so that each worker's
+# first share starts with its half of the slow ones: with `--dist worksteal` (scripts/test) an
+# idle worker takes over the end of another's queue, and the ends hold only quick modules.
+_DURATIONS = Path(__file__).with_name("durations.txt")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid.partition("::")[0]
-        return _LONG_FIRST.index(path) if path in _LONG_FIRST else len(_LONG_FIRST)
+def _known_seconds() -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for line in _DURATIONS.read_text().splitlines():
+        if line and not line.startswith("#"):
+            value, _, test = line.partition(" ")
+            seconds[test] = float(value)
+    return seconds
 
-    items.sort(key=rank)  # stable: the rest keeps its order
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seconds = _known_seconds()
+    modules: dict[str, float] = {}
+    for item in items:
+        module = item.nodeid.partition("::")[0]
+        modules[module] = modules.get(module, 0.0) + seconds.get(item.nodeid, 0.0)
+    # stable: a module's tests keep their order, modules without known seconds theirs
+    items.sort(key=lambda item: -modules[item.nodeid.partition("::")[0]])
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    if workers > 1:
+        items[:] = [item for turn in range(workers) for item in items[turn::workers]]
 
 
 def _shared_result(name: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -57,19 +58,44 @@ def artifact(tmp_path: Path, name: str) -> Path:
 IN_MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The invented network, built once (migration, every joining through the dialog) and kept
+    in a data directory, as `cora-bot sandbox --data-dir` keeps it; the sandboxes below start
+    from copies of it (the kept data directory's own test shows that a copy is the same
+    network, chats included); test_an_invitation_link_... starts one built from nothing."""
+    data_dir = tmp_path_factory.mktemp("built") / "sandbox"
+    async with open_sandbox(SandboxOptions(port=0, data_dir=data_dir)):
+        pass
+    return data_dir
+
+
+async def _copy(built: Path, to: Path) -> Path:
+    await asyncio.to_thread(shutil.copytree, built, to)
+    return to
+
+
 @pytest_asyncio.fixture(loop_scope="module")
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+async def sandbox(built: Path, tmp_path: Path) -> AsyncIterator[Sandbox]:
     """A sandbox of this test's own, for tests that add people or leave a dialog open."""
-    async with open_sandbox(SandboxOptions(port=0, data_dir=tmp_path / "sandbox")) as running:
+    data_dir = await _copy(built, tmp_path / "sandbox")
+    async with open_sandbox(SandboxOptions(port=0, data_dir=data_dir)) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fresh_sandbox() -> AsyncIterator[Sandbox]:
+    """A sandbox built from nothing in a temporary directory, as `cora-bot sandbox` starts; its
+    building logs are checked with the test's."""
+    async with open_sandbox(SandboxOptions(port=0)) as running:
         yield running
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
-    """The invented network, built once (migration, every joining through the dialog) for the
-    tests that only look at it or act in a chat of their own and add nobody. The tests that
-    build a sandbox of their own check the logs of the building."""
-    data_dir = tmp_path_factory.mktemp("network") / "sandbox"
+async def network(built: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
+    """The invented network for the tests that only look at it or act in a chat of their own
+    and add nobody."""
+    data_dir = await _copy(built, tmp_path_factory.mktemp("network") / "sandbox")
     async with open_sandbox(SandboxOptions(port=0, data_dir=data_dir)) as running:
         yield running
 
@@ -78,7 +104,8 @@ async def network(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
 def api(request: pytest.FixtureRequest) -> LocalBotApi:
     """The sandbox's stand-in for Telegram, under the name conftest's log check looks for: what
     its people wrote must not show up in the logs either."""
-    which = "network" if "network" in request.fixturenames else "sandbox"
+    names = ("network", "fresh_sandbox", "sandbox")
+    which = next(name for name in names if name in request.fixturenames)
     running: Sandbox = request.getfixturevalue(which)
     return running.api
 
@@ -641,8 +668,9 @@ async def test_a_form_without_script_acts_and_returns_to_the_page(
 
 @IN_MODULE_LOOP
 async def test_an_invitation_link_opens_as_a_new_person_who_joins(
-    sandbox: Sandbox, api: LocalBotApi
+    fresh_sandbox: Sandbox, api: LocalBotApi
 ) -> None:
+    sandbox = fresh_sandbox
     dana = sandbox.api.get_user(person_id(sandbox, "Dana Koordina"))
     before = dana.last
     dana.send("/invite police HRO")
