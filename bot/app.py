@@ -323,6 +323,7 @@ def build_application(
             instance_id=instance_id or uuid.uuid4().hex[:12],
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_claim_seconds),
+            backoff_first=settings.delivery_retry_seconds,
             timezone=settings.cora_timezone,
         ),
         channels=channels,
@@ -364,10 +365,20 @@ def build_application(
         .concurrent_updates(PerPersonUpdateProcessor())
         .update_queue(UpdateQueue(settings.updates_in_flight))
         .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
-        .request(telegram_request(settings.telegram_http_client, connection_pool_size=32))
+        .request(
+            telegram_request(
+                settings.telegram_http_client,
+                connection_pool_size=32,
+                read_timeout=settings.telegram_read_timeout,
+            )
+        )
         # Long polling holds its one connection for the poll's duration (PTB's default pool).
         .get_updates_request(
-            telegram_request(settings.telegram_http_client, connection_pool_size=1)
+            telegram_request(
+                settings.telegram_http_client,
+                connection_pool_size=1,
+                read_timeout=settings.telegram_read_timeout,
+            )
         )
         .build()
     )
