@@ -180,11 +180,14 @@ class CoraBot:
         and instances that only deliver)."""
         await migrate.upgrade(self.database)
         # The personal-data check's word lists take a second to load: not on the first alert.
-        await asyncio.to_thread(personal_data.warm_up)
+        # Meanwhile the outbox already resumes (a restarted bot sends what was pending sooner);
+        # updates are taken only once they are loaded.
+        warming = asyncio.ensure_future(asyncio.to_thread(personal_data.warm_up))
         await self.application.initialize()
         await self._set_menus()
         await self.application.start()
         await self.runtime.start()
+        await warming
         probes = health_routes(
             Probes(
                 self.services,

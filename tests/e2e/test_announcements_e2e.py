@@ -38,6 +38,11 @@ def announcement_id_in(message: SimMessage) -> int:
     return int(match.group(1))
 
 
+async def until_past(moment: datetime) -> None:
+    """Sleep until a little after `moment` (a time given to the bot to the second)."""
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.3)
+
+
 def announcements(person: Person, marker: str) -> list[SimMessage]:
     return [m for m in person.user.messages if shows(m, "announcement.body") and marker in m.text]
 
@@ -60,7 +65,7 @@ async def test_a_scheduled_announcement_is_sent_after_a_restart(
     assert announcements(police, "Dienstbesprechung") == []
 
     await cora.stop()
-    await asyncio.sleep(4)  # the time passes while the bot is down
+    await until_past(at)  # the time passes while the bot is down
     restarted = build_application(settings)
     await restarted.start()
     try:
@@ -144,7 +149,9 @@ async def test_a_scheduled_announcement_can_be_cancelled(api: LocalBotApi, cora:
     line = await expect(coordinator.user, "scheduled.line", id=announcement_id)
     await coordinator.user.press("🗑 Absagen", line).answer()
     await expect(coordinator.user, "announcement.cancelled", id=announcement_id)
-    await asyncio.sleep(5)
+    # Nothing may arrive: wait past the cancelled time by more than two sweeps (0.5 s each)
+    # and a send, as long as the fixed 5 s did on a quiet machine.
+    await until_past(at + timedelta(seconds=1.5))
     assert announcements(police, "Sommerfest") == []
     async with cora.database.read_sessions() as session:
         row = await session.get(Announcement, announcement_id)
