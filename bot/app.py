@@ -180,14 +180,14 @@ class CoraBot:
         and instances that only deliver)."""
         await migrate.upgrade(self.database)
         # The personal-data check's word lists take a second to load: not on the first alert.
-        # Meanwhile the outbox already resumes (a restarted bot sends what was pending sooner);
-        # updates are taken only once they are loaded.
+        # They load while the menus are set (network round trips), before anything is sent:
+        # a thread of its own beside the outbox would slow sending down.
         warming = asyncio.ensure_future(asyncio.to_thread(personal_data.warm_up))
         await self.application.initialize()
         await self._set_menus()
+        await warming
         await self.application.start()
         await self.runtime.start()
-        await warming
         probes = health_routes(
             Probes(
                 self.services,
