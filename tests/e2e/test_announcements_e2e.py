@@ -149,9 +149,7 @@ async def test_a_scheduled_announcement_can_be_cancelled(api: LocalBotApi, cora:
     line = await expect(coordinator.user, "scheduled.line", id=announcement_id)
     await coordinator.user.press("🗑 Absagen", line).answer()
     await expect(coordinator.user, "announcement.cancelled", id=announcement_id)
-    # Nothing may arrive: wait past the cancelled time by more than two sweeps (0.5 s each)
-    # and a send, as long as the fixed 5 s did on a quiet machine.
-    await until_past(at + timedelta(seconds=1.5))
+    await asyncio.sleep(5)
     assert announcements(police, "Sommerfest") == []
     async with cora.database.read_sessions() as session:
         row = await session.get(Announcement, announcement_id)
