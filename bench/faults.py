@@ -89,9 +89,11 @@ async def run_scenario(
     voters: int,
     rate: float = 0.2,
     seed: int = 7,
+    max_retry_after: int = 5,
     timeout: float = 600,
 ) -> Outcome:
-    """Alert and poll under the fault profile; waits until everything is final."""
+    """Alert and poll under the fault profile; waits until everything is final. A 429's
+    retry_after is 1 to `max_retry_after` seconds (at most 5)."""
     [(_, coordinator)] = await _people(
         api, database_url, 1, "coordination", "Koordination", role="coordinator"
     )
@@ -99,8 +101,9 @@ async def run_scenario(
     youth = [
         user for user, _ in await _people(api, database_url, voters, "youth_welfare", "Jugend")
     ]
-    api.faults.timeout_delay = 6.0  # a little longer than PTB's read timeout of 5 s
-    api.faults.profile(rate=rate, seed=seed)
+    # A little longer than the bot's read timeout (TELEGRAM_READ_TIMEOUT, 5 s by default).
+    api.faults.timeout_delay = cora.settings.telegram_read_timeout + 1.0
+    api.faults.profile(rate=rate, seed=seed, max_retry_after=max_retry_after)
     started = time.monotonic()
     services = cora.services
     await services.alerts.raise_alert(coordinator, ["police"], "HRO", "urgent", ALERT_TEXT)

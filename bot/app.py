@@ -195,9 +195,12 @@ class CoraBot:
         and instances that only deliver)."""
         await migrate.upgrade(self.database)
         # The personal-data check's word lists take a second to load: not on the first alert.
-        await asyncio.to_thread(personal_data.warm_up)
+        # They load while the menus are set (network round trips), before anything is sent:
+        # a thread of its own beside the outbox would slow sending down.
+        warming = asyncio.ensure_future(asyncio.to_thread(personal_data.warm_up))
         await self.application.initialize()
         await self._set_menus()
+        await warming
         await self.application.start()
         await self.runtime.start()
         await self._open_doors(mode)
@@ -322,6 +325,7 @@ def _services(
         instance_id=instance_id,
         max_attempts=settings.delivery_max_attempts,
         lease=timedelta(seconds=settings.delivery_claim_seconds),
+        backoff_first=settings.delivery_retry_seconds,
         timezone=settings.cora_timezone,
     )
     alerts = AlertService(
@@ -411,10 +415,20 @@ def _telegram_application(settings: Settings) -> TelegramApp:
         .concurrent_updates(PerPersonUpdateProcessor())
         .update_queue(UpdateQueue(settings.updates_in_flight))
         .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
-        .request(telegram_request(settings.telegram_http_client, connection_pool_size=32))
+        .request(
+            telegram_request(
+                settings.telegram_http_client,
+                connection_pool_size=32,
+                read_timeout=settings.telegram_read_timeout,
+            )
+        )
         # Long polling holds its one connection for the poll's duration (PTB's default pool).
         .get_updates_request(
-            telegram_request(settings.telegram_http_client, connection_pool_size=1)
+            telegram_request(
+                settings.telegram_http_client,
+                connection_pool_size=1,
+                read_timeout=settings.telegram_read_timeout,
+            )
         )
         .build()
     )

@@ -118,7 +118,13 @@ class Settings(BaseSettings):
     # The HTTP client under python-telegram-bot: aiohttp (a quarter of httpx's CPU per request)
     # or PTB's own httpx.
     telegram_http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    # How long a request waits for Telegram's answer before it counts as timed out (and the
+    # message is sent again); python-telegram-bot's default. A long poll waits this much longer.
+    telegram_read_timeout: float = Field(default=5.0, gt=0, le=600)
     delivery_max_attempts: int = Field(default=15, ge=1, le=100)
+    # A failed delivery is tried again after this many seconds, then twice as long after each
+    # further failure (at most 5 minutes); a 429's retry_after takes precedence.
+    delivery_retry_seconds: float = Field(default=2.0, gt=0, le=300)
     delivery_claim_seconds: float = Field(default=30.0, ge=1, le=3600)
     delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_idle_seconds: float = Field(default=1.0, gt=0, le=60)

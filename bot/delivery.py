@@ -118,6 +118,7 @@ class DeliveryService:
     instance_id: str
     max_attempts: int = 15
     lease: timedelta = timedelta(seconds=60)
+    backoff_first: float = 2.0  # after the first failure; doubled after each further one
     backoff_cap: float = 300.0
     timezone: str = "Europe/Berlin"
     # How many of a new alert's deliveries its raise claims for this process's outbox: set
@@ -310,7 +311,7 @@ class DeliveryService:
         if retry_after is not None:
             return max(retry_after, 1.0)
         # Exponential backoff with jitter, so that many failed sends do not return together.
-        delay: float = min(self.backoff_cap, 2.0**attempts)
+        delay: float = min(self.backoff_cap, self.backoff_first * 2.0 ** (attempts - 1))
         return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
     async def next_due(self) -> datetime | None:

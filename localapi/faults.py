@@ -51,6 +51,7 @@ class _Profile:
     kinds: tuple[FaultKind, ...]
     weights: tuple[float, ...]
     methods: frozenset[str] | None
+    max_retry_after: int
 
 
 class Faults:
@@ -88,12 +89,16 @@ class Faults:
         seed: int = 0,
         kinds: Mapping[FaultKind, float] | None = None,
         methods: Collection[str] | None = None,
+        max_retry_after: int = 5,
     ) -> None:
         """Fault a `rate` share of calls at random, reproducibly for a given seed.
 
         `kinds` weighs the fault kinds (all equally by default); a 429 gets a retry_after of
-        1-5 seconds. `methods` limits the profile to these methods.
+        1-5 seconds, at most `max_retry_after` (a seed draws the same faults whatever it is).
+        `methods` limits the profile to these methods.
         """
+        if max_retry_after < 1:
+            raise ValueError("max_retry_after must be at least 1 (Telegram's smallest)")
         weights = dict(kinds) if kinds is not None else dict.fromkeys(FAULT_KINDS, 1.0)
         unknown = set(weights) - set(FAULT_KINDS)
         if unknown:
@@ -104,6 +109,7 @@ class Faults:
             kinds=tuple(weights),
             weights=tuple(weights.values()),
             methods=frozenset(methods) if methods is not None else None,
+            max_retry_after=max_retry_after,
         )
 
     def clear(self) -> None:
@@ -141,7 +147,7 @@ class Faults:
         # Draw the same numbers for every eligible call so a seed replays the same faults.
         roll = profile.rng.random()
         kind = profile.rng.choices(profile.kinds, profile.weights)[0]
-        retry_after = profile.rng.randint(1, 5)
+        retry_after = min(profile.rng.randint(1, 5), profile.max_retry_after)
         if roll >= profile.rate:
             return None
         return Fault(kind, retry_after if kind == "429" else 1)

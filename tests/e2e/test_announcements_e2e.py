@@ -38,6 +38,11 @@ def announcement_id_in(message: SimMessage) -> int:
     return int(match.group(1))
 
 
+async def until_past(moment: datetime) -> None:
+    """Sleep until a little after `moment` (a time given to the bot to the second)."""
+    await asyncio.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()) + 0.3)
+
+
 def announcements(person: Person, marker: str) -> list[SimMessage]:
     return [m for m in person.user.messages if shows(m, "announcement.body") and marker in m.text]
 
@@ -60,7 +65,7 @@ async def test_a_scheduled_announcement_is_sent_after_a_restart(
     assert announcements(police, "Dienstbesprechung") == []
 
     await cora.stop()
-    await asyncio.sleep(4)  # the time passes while the bot is down
+    await until_past(at)  # the time passes while the bot is down
     restarted = build_application(settings)
     await restarted.start()
     try:

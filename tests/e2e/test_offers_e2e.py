@@ -9,6 +9,7 @@ import asyncio
 import csv
 import io
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -346,10 +347,12 @@ class TestNeedsWiden:
         await reply_to(dana.user, f"/maintainer fh-land add {lara.member_id}")
         kim = await join(api, cora, "Kim Polizei", "police", "HRO")
         raised = await reply_to(kim.user, "/need shelter HRO Fall Ulme")
+        # Raised before the reply came: the widening is due NEED_WIDEN_AFTER (1 s) after it.
+        due = time.monotonic() + 1.0
         ref = raised.text.split("Bedarf ", 1)[1].split(" ", 1)[0]
         await nora.user.wait_for(lambda m: ref in m.text)
         await cora.stop()
-        await asyncio.sleep(1.3)  # the widening falls due while the bot is down
+        await asyncio.sleep(due - time.monotonic() + 0.3)  # it falls due while the bot is down
         restarted = build_application(settings)
         await restarted.start()
         try:

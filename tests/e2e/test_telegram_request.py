@@ -18,6 +18,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
+from bot.app import build_application
+from bot.config import Settings
+from handlers.transport.ratelimit import Pace
 from handlers.transport.request import (
     POOL_TIMEOUT_MESSAGE,
     AiohttpRequest,
@@ -164,6 +167,34 @@ async def test_a_late_answer_is_a_read_timeout(api: LocalBotApi, client: HttpCli
         # A timeout passed with the call wins over the default.
         await slow.send_message(user.id, "doppelt?", read_timeout=5)
     assert Counter(m.text for m in api.delivered) == {"doppelt?": 2}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("client", CLIENTS)
+async def test_telegram_read_timeout_is_the_bots_read_timeout_also_for_long_polls(
+    api: LocalBotApi, settings: Settings, client: HttpClient
+) -> None:
+    """TELEGRAM_READ_TIMEOUT=0.5 with either client: a late answer times out after 0.5 s, not
+    after PTB's default 5 s (the bound of 4 s is no speed figure); a long poll of 1 s waits
+    1.5 s."""
+    configured = settings.model_copy(
+        update={"telegram_read_timeout": 0.5, "telegram_http_client": client}
+    )
+    bot = build_application(configured).application.bot
+    user = started(api)
+    api.faults.timeout_delay = 30.0
+    async with bot:
+        for call in (
+            # Not retried by the rate limiter: the outbox's own way.
+            lambda: bot.send_message(user.id, "zu spät?", rate_limit_args=Pace(retries=0)),
+            lambda: bot.get_updates(timeout=1),
+        ):
+            api.faults.inject("sendMessage", kind="timeout")
+            api.faults.inject("getUpdates", kind="timeout")
+            with pytest.raises(TimedOut):
+                async with asyncio.timeout(4):
+                    await call()
+    assert [c.fault for c in api.calls_to("sendMessage")] == ["timeout"]
 
 
 async def test_a_full_pool_times_out_without_sending(api: LocalBotApi, client: HttpClient) -> None:

@@ -50,6 +50,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from localapi import FaultKind, LimitModel, LocalBotApi, SimUser
+from localapi.faults import Fault, Faults
 from localapi.html import entities_to_html, parse_html
 
 TOKEN = "424242:local-api-test-token"
@@ -1165,6 +1166,22 @@ async def test_a_seeded_fault_profile_is_reproducible() -> None:
     assert first != other
     assert 5 <= sum(kind is not None for kind in first) <= 25
     assert {"429", "500", "502", "drop", "drop_after"} >= {k for k in first if k}
+
+
+def test_a_profiles_retry_after_can_be_capped_and_faults_the_same_calls() -> None:
+    """Tests cap a 429's retry_after at 1 s; the seed still draws the same faults."""
+
+    def drawn(**cap: int) -> list[Fault | None]:
+        faults = Faults()
+        faults.profile(rate=0.5, seed=3, **cap)
+        return [faults.draw("sendMessage") for _ in range(200)]
+
+    usual, capped = drawn(), drawn(max_retry_after=1)
+    assert [f and f.kind for f in usual] == [f and f.kind for f in capped]
+    assert max(f.retry_after for f in usual if f and f.kind == "429") > 1
+    assert {f.retry_after for f in capped if f and f.kind == "429"} == {1}
+    with pytest.raises(ValueError, match="at least 1"):
+        Faults().profile(max_retry_after=0)
 
 
 # --- the call log ---------------------------------------------------------------------

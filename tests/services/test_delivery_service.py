@@ -108,6 +108,29 @@ async def test_retries_honour_retry_after_and_end_in_a_final_state(env: Env) -> 
     assert set((await env.statuses()).values()) == {DeliveryStatus.FAILED}
 
 
+async def test_a_failed_send_is_retried_after_delivery_retry_seconds_then_twice_as_long(
+    env: Env,
+) -> None:
+    """DELIVERY_RETRY_SECONDS=10: the first retry after 10 s, the second after 20 s (each
+    with up to 20 % jitter)."""
+    outbox = DeliveryService(
+        UnitOfWorkFactory(env.database, env.clock),
+        load_network(),
+        instance_id="one",
+        backoff_first=10.0,
+    )
+    sender = await env.member(0, "victim_support", "HRO")
+    await env.member(1, "police", "HRO")
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    [job] = await outbox.claim(10)
+    for delay in (10, 20):
+        await outbox.record([Result(job.id, Outcome.RETRY, error="500")])
+        env.clock.advance(timedelta(seconds=delay * 0.8 - 0.1))
+        assert await outbox.claim(10) == []  # not due yet
+        env.clock.advance(timedelta(seconds=delay * 0.4 + 0.1))
+        [job] = await outbox.claim(10)
+
+
 async def test_claims_of_a_dead_instance_are_taken_over_when_they_expire(env: Env) -> None:
     sender = await env.member(0, "victim_support", "HRO")
     await env.member(1, "police", "HRO")
