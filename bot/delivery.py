@@ -172,7 +172,25 @@ class DeliveryService:
             .limit(self.first_batch)
         )
         due = [(delivery, member) for delivery, member in rows.all()]
+        if due and await self._waiting_ahead(uow, due[0][0].priority):
+            return  # the outbox's claim serves those first, as its order says
         uow.effects.claimed.extend(self._take(uow, due, uow.now()))
+
+    async def _waiting_ahead(self, uow: UnitOfWork, priority: int) -> bool:
+        """Deliveries of a higher priority wait (an urgent fan-out under way): a normal
+        alert's first batch must not go before them."""
+        if priority == Priority.URGENT:
+            return False
+        ahead = await uow.session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.priority < priority,
+                Delivery.next_attempt_at <= uow.now(),
+            )
+            .limit(1)
+        )
+        return ahead is not None
 
     async def confirm(self, jobs: Sequence[Job]) -> list[Job]:
         """Handed-over jobs (`claim_first`) when other changes were committed after the

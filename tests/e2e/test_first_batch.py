@@ -54,6 +54,31 @@ async def raised_while_busy(
     return raised, blocker
 
 
+async def test_a_normal_alert_claims_nothing_while_urgent_deliveries_wait(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """The first batch of a normal alert does not jump the queue of an urgent fan-out: its
+    deliveries stay pending for the outbox's claim, which serves the urgent ones first."""
+    sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    blocker = await join(api, cora, "Bea Blockiert", "health", "HRO")
+    first_batch = cora.services.deliveries.first_batch
+    police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(12)]
+    youth = await join(api, cora, "Jana Jugend", "youth_welfare", "HRO")
+    await busy_outbox(api, cora, sender, blocker)
+    urgent = await cora.services.alerts.raise_alert(
+        sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Erle"
+    )
+    waiting = [s for s, _ in (await statuses(cora, urgent.alert.id)).values()]
+    assert 0 < first_batch < len(police) and waiting.count(DeliveryStatus.PENDING) > 0, waiting
+    normal = await cora.services.alerts.raise_alert(
+        sender.member_id, ["youth_welfare"], "HRO", "normal", "Rückfrage im Fall Erle"
+    )
+    assert set((await statuses(cora, normal.alert.id)).values()) == {(DeliveryStatus.PENDING, None)}
+    await settled(cora)
+    assert alert_messages(youth.user, normal.alert.ref)
+    assert all(alert_messages(p.user, urgent.alert.ref) for p in police)
+
+
 async def test_the_raise_claims_the_first_deliveries_and_the_outbox_sends_them_once(
     api: LocalBotApi, cora: CoraBot
 ) -> None:
