@@ -175,12 +175,17 @@ def _end(
     return last_seq, last_hash, None
 
 
+_WORKER_ENVIRONMENT = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ"})
+MAX_WORKERS = 64
+
+
 def cores() -> int:
-    """The cores this process may run on."""
+    """The cores this process may run on (at most MAX_WORKERS: one connection each)."""
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    return min(count, MAX_WORKERS)
 
 
 def split(start: int | None, top: int, parts: int) -> list[tuple[int | None, int]]:
@@ -247,7 +252,14 @@ async def _walk_in_ranges(
         for low, high in split(start, top, workers)
     ]
     paths = [_STORAGE_ROOT, os.environ.get("PYTHONPATH")]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    # Only what a Python process needs: not the bot's token or keys (the job carries the
+    # database's address on standard input).
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k in _WORKER_ENVIRONMENT or k.startswith(("PG", "SSL_CERT"))  # libpq's, TLS's own
+    }
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import bindparam, select
 
 from bot.copies import sent_copies
@@ -42,17 +44,24 @@ _UNVERIFIED = (MemberStatus.ONBOARDING, MemberStatus.APPLYING, MemberStatus.PEND
 
 class MemberCache:
     """The access gate's view of each person by Telegram id, kept until a committed change of
-    any member's row (`Effects.members`, at the commit) empties it. Only where this process
-    is the bot's only one (SQLite); on PostgreSQL several processes may share the members."""
+    any member's row (`Effects.members`, at the commit) empties it, and never longer than
+    `max_age` seconds: should a second process write the same SQLite file after all (a
+    revocation there is no commit here), its change is seen that soon. Only where this
+    process is meant to be the bot's only one (SQLite); on PostgreSQL several processes may
+    share the members."""
 
-    def __init__(self, limit: int = 20_000) -> None:
-        self._views: dict[int, MemberView | None] = {}
+    def __init__(self, limit: int = 20_000, max_age: float = 5.0) -> None:
+        self._views: dict[int, tuple[MemberView | None, float]] = {}
         self._limit = limit
+        self.max_age = max_age
         self.generation = 0  # counts the invalidations
 
     def get(self, telegram_user_id: int) -> MemberView | bool | None:
-        """The view (None for a stranger), or False if not known."""
-        return self._views.get(telegram_user_id, False)
+        """The view (None for a stranger), or False if not known (or known too long)."""
+        kept = self._views.get(telegram_user_id)
+        if kept is None or time.monotonic() - kept[1] > self.max_age:
+            return False
+        return kept[0]
 
     def put(self, telegram_user_id: int, view: MemberView | None, generation: int) -> None:
         """Keep what was read while the cache was at `generation`: not if a change was
@@ -61,7 +70,7 @@ class MemberCache:
             return
         if len(self._views) >= self._limit:
             self._views.clear()
-        self._views[telegram_user_id] = view
+        self._views[telegram_user_id] = (view, time.monotonic())
 
     def clear(self) -> None:
         self._views.clear()
@@ -72,16 +81,16 @@ class MembershipService(Joining):
     """Invites, access requests, approval, revocation and profiles."""
 
     def __post_init__(self) -> None:
-        self._cache = MemberCache() if self.uow.database.is_sqlite else None
-        if self._cache is not None:
-            self.uow.member_listeners.append(self._cache.clear)
+        self.cache = MemberCache() if self.uow.database.is_sqlite else None
+        if self.cache is not None:
+            self.uow.member_listeners.append(self.cache.clear)
 
     # -- reading ---------------------------------------------------------------------------
 
     async def find_by_telegram(self, telegram_user_id: int) -> MemberView | None:
         """Read on every update by the access gate: from the cache where there is one, else
         the view's columns by a prebuilt query, without building an ORM object."""
-        cache = self._cache
+        cache = self.cache
         if cache is not None:
             known = cache.get(telegram_user_id)
             if known is not False:

@@ -196,7 +196,12 @@ class Outbox(Worker):
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
         if self._handed:
-            jobs, cache = await self._handed_over(self._handed.popleft())
+            handed = self._handed.popleft()
+            try:
+                jobs, cache = await self._handed_over(handed)
+            except Exception:
+                self._handed.appendleft(handed)  # its claims are held: the next round tries again
+                raise
             if not jobs:
                 return True
         else:

@@ -195,6 +195,33 @@ async def test_bad_names_are_refused_politely_and_nothing_changes(env: Env) -> N
     assert member is not None and member.display_name is None
 
 
+async def test_a_revocation_by_another_process_reaches_the_gate_within_the_caches_age(
+    env: Env, database_url: str
+) -> None:
+    """The gate's cache is emptied by this process's commits; should a second process write
+    the same SQLite file after all, its revocation is seen once the kept read is `max_age`
+    old, not never."""
+    if not env.database.is_sqlite:
+        pytest.skip("the cache is kept on SQLite only")
+    member_id = await join_by_invite(env, 1, "police", "HRO")
+    cache = env.membership.cache
+    assert cache is not None
+    cache.max_age = 0.5
+    assert (shown := await env.membership.find_by_telegram(1001)) is not None
+    assert shown.status == MemberStatus.ACTIVE
+    other = Database(database_url)  # another process: its commits are no commits of ours
+    try:
+        elsewhere = MembershipService(UnitOfWorkFactory(other, env.clock), load_network(), 90)
+        await elsewhere.revoke(ADMIN_ACTOR, member_id)
+    finally:
+        await other.dispose()
+    kept = await env.membership.find_by_telegram(1001)
+    assert kept is not None and kept.status == MemberStatus.ACTIVE  # the read is still young
+    await asyncio.sleep(0.6)
+    shown = await env.membership.find_by_telegram(1001)
+    assert shown is not None and shown.status == MemberStatus.REVOKED
+
+
 async def test_the_gates_read_of_a_person_is_kept_until_a_member_changes(env: Env) -> None:
     """On SQLite (the bot's only process) the access gate's read of a person is kept; every
     committed change of a member's row - by an object or a statement - drops it at once."""
