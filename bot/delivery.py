@@ -135,6 +135,14 @@ class DeliveryService:
             await uow.commit()
         return released
 
+    async def release_jobs(self, jobs: Sequence[Job]) -> int:
+        """Hand back claimed jobs this instance will not send (it is stopping), so that the
+        next instance need not wait for their claims to expire."""
+        async with self.uow() as uow:
+            released = await uow.deliveries.release_own([j.id for j in jobs], self.instance_id)
+            await uow.commit()
+        return released
+
     async def claim(self, limit: int) -> list[Job]:
         """Claim up to `limit` due deliveries. Those to people who are no longer active
         members are cancelled instead: revocation stops all deliveries at once. Whether a

@@ -285,6 +285,20 @@ class DeliveryRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def release_own(self, ids: Sequence[int], instance_id: str) -> int:
+        """Hand back these deliveries where this instance still holds their claim."""
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.claimed_by == instance_id,
+            )
+            .values(status=DeliveryStatus.PENDING, claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def next_due(self) -> datetime | None:
         return await self._session.scalar(
             select(func.min(Delivery.next_attempt_at)).where(

@@ -161,7 +161,7 @@ class Outbox(Worker):
 
     def hand(self, handed: Handed) -> None:
         """Deliveries claimed for this outbox by a committed transaction: sent next, without a
-        claim of their own. Once stopping they are left to their claim's expiry (or to the
+        claim of their own. Once stopped, they are left to their claim's expiry (or to the
         release at the next start), as after a crash."""
         if self._task is None or self._stopping:
             return
@@ -181,6 +181,17 @@ class Outbox(Worker):
     async def stop(self) -> None:
         self.deliveries.first_batch = 0
         await super().stop()
+        # Batches handed over but not sent: their claims go back at once, so that another
+        # instance (or the next start) need not wait for them to expire.
+        jobs = [job for handed in self._handed for job in handed.jobs]
+        self._handed.clear()
+        if jobs:
+            try:
+                released = await self.deliveries.release_jobs(jobs)
+            except Exception:  # their claims expire instead, as after a crash
+                log.warning("could not hand back %d claimed deliveries", len(jobs), exc_info=True)
+            else:
+                log.info("handed back %d claimed deliveries at the stop", released)
 
     async def _run(self) -> None:
         while not self._stopping:

@@ -150,6 +150,8 @@ async def test_a_stop_between_the_raise_and_its_sends_loses_nothing(
         # Finishes the round in flight; the raise's claimed deliveries were never sent.
         await cora.stop()
     assert all(alert_messages(p.user, raised.alert.ref) == [] for p in police)
+    # The stop handed the unsent claims back: nobody waits for them to expire.
+    assert set((await statuses(cora, raised.alert.id)).values()) == {(DeliveryStatus.PENDING, None)}
     again = build_application(settings)
     await again.start()
     try:
