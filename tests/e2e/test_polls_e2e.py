@@ -415,16 +415,16 @@ async def test_vote_hints_fit_the_poll_and_a_partial_vote_says_what_it_kept(
     assert "kept" not in reply.text  # no earlier answer to keep
 
     # Choice polls: the example is an option the poll has.
-    created = await reply_to(
-        coordinator.user, f"/poll police@HRO {deadline} Ort | Präsenz | Online | Hybrid"
-    )
-    single = poll_id_in(created)
+    # (The reply that names the new poll, not whatever comes next: the first poll's
+    # overview may arrive in between.)
+    before = coordinator.user.last
+    coordinator.user.send(f"/poll police@HRO {deadline} Ort | Präsenz | Online | Hybrid")
+    single = poll_id_in(await expect(coordinator.user, "poll.created", count=1, after=before))
     ballot = await expect(police.user, "poll.ballot.header.single", id=single)
     assert f"/vote {single} 3" in ballot.text
-    created = await reply_to(
-        coordinator.user, f"/poll police@HRO {deadline} mehrfach Themen | Akten | Termine"
-    )
-    multiple = poll_id_in(created)
+    before = coordinator.user.last
+    coordinator.user.send(f"/poll police@HRO {deadline} mehrfach Themen | Akten | Termine")
+    multiple = poll_id_in(await expect(coordinator.user, "poll.created", count=1, after=before))
     assert multiple != single
     ballot = await expect(police.user, "poll.ballot.header.multiple", id=multiple)
     assert f"/vote {multiple} 1,2" in ballot.text

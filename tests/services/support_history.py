@@ -12,14 +12,18 @@ place on 4 of 31 days, VG and LRO on none. Needs: 4 shelter needs in Rostock (3 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, or_, select
+
 from bot.clock import ManualClock
 from bot.offers.needs import NeedService
 from bot.offers.offers import OfferService
+from storage.models import Need, NeedStatus
 from tests.offers_story import MemberFactory, import_shelters, name_keepers
 
 
@@ -51,7 +55,29 @@ async def build_support_history(
         clock.advance(moment - clock.now())
 
     async def due() -> None:
-        await (run_due() if run_due is not None else needs.run_due())
+        # Until nothing is due: a running bot's own sweep may hold a need's lock meanwhile
+        # (run_due skips locked rows), and then does that step itself.
+        async with asyncio.timeout(10):
+            while True:
+                await (run_due() if run_due is not None else needs.run_due())
+                if not await still_due():
+                    return
+                await asyncio.sleep(0.05)
+
+    async def still_due() -> int:
+        now = clock.now()
+        async with needs._uow(write=False) as uow:
+            return int(
+                await uow.session.scalar(
+                    select(func.count())
+                    .select_from(Need)
+                    .where(
+                        Need.status == NeedStatus.OPEN,
+                        or_(Need.widen_at <= now, Need.escalate_at <= now, Need.unmet_at <= now),
+                    )
+                )
+                or 0
+            )
 
     at(berlin(9, 30, 9))
     ids = await import_shelters(offers)
