@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -48,9 +49,11 @@ async def _ack_button(query: CallbackQuery, context: CoraContext, alert_id: int)
     """The buttons change at once (a reply, ahead of any fan-out); the trace with the time
     follows through the live messages."""
     ack = await context.services.alerts.acknowledge(context.active_member.id, alert_id)
-    await query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
-    if not ack.already:
-        await _show_handled(query, context, ack.alert, taken=False)
+    answer = query.answer(plain(context, "alert.acknowledged", ref=ack.alert.ref))
+    if ack.already:
+        await answer
+    else:  # side by side: the edit need not wait for the answer's round trip
+        await asyncio.gather(answer, _show_handled(query, context, ack.alert, taken=False))
 
 
 async def _take_button(query: CallbackQuery, context: CoraContext, alert_id: int) -> None:
@@ -58,8 +61,10 @@ async def _take_button(query: CallbackQuery, context: CoraContext, alert_id: int
     if not taken.taken:
         await query.answer(_already_taken(context, taken.alert), show_alert=True)
         return
-    await query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref))
-    await _show_handled(query, context, taken.alert, taken=True)
+    await asyncio.gather(
+        query.answer(plain(context, "alert.taken_by_you", ref=taken.alert.ref)),
+        _show_handled(query, context, taken.alert, taken=True),
+    )
 
 
 _BUTTONS: dict[str, Callable[[CallbackQuery, CoraContext, int], Awaitable[None]]] = {
