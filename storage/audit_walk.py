@@ -44,14 +44,16 @@ def event_hash(
     ).hexdigest()
 
 
-def link_problem(seq: int, expected: int, previous: str | None, prev_hash: str) -> str | None:
-    """Why an event does not follow the one before it (None: it does)."""
+def link_problem(
+    seq: int, expected: int, previous: str | None, prev_hash: str
+) -> tuple[int, str] | None:
+    """Where and why an event does not follow the one before it (None: it does)."""
     if seq > expected:
-        return "missing"
+        return expected, "missing"
     if seq < expected:
-        return "inserted"
+        return seq, "inserted"
     if previous is not None and prev_hash != previous:
-        return "reordered"
+        return seq, "reordered"
     return None
 
 
@@ -96,9 +98,8 @@ class Walk:
         checked = 0
         for seq, occurred_at, actor, action, subject, details, prev_hash, digest in rows:
             if seq != next_seq or prev_hash != previous:
-                reason = link_problem(seq, next_seq, previous, prev_hash)
-                assert reason is not None
-                self.problem = (next_seq if reason == "missing" else seq, reason)
+                self.problem = link_problem(seq, next_seq, previous, prev_hash)
+                assert self.problem is not None
             elif digest != event_hash(prev_hash, seq, occurred_at, actor, action, subject, details):
                 self.problem = (seq, "modified")
             elif seq in expected and expected[seq][0] != digest:
@@ -138,9 +139,7 @@ def _walk_sqlite(job: dict[str, Any], walk: Walk) -> None:
         connection.execute("PRAGMA query_only=ON")
         connection.execute("PRAGMA cache_size=-512")  # KiB; each page is read once
         query, parameters = _range_query("?", job["low"], job["high"])
-        cursor = connection.execute(query, parameters)
-        cursor.arraysize = job["batch"]
-        walk.check(cursor)  # row by row: cheaper than fetchmany's lists
+        walk.check(connection.execute(query, parameters))  # row by row: cheaper than batches
     finally:
         connection.close()
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import Select, bindparam, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
     Channel,
@@ -275,25 +276,19 @@ class DeliveryRepository:
     async def release(self, now: datetime, *, everything: bool) -> int:
         """Hand claimed deliveries back: all of them (single process after a restart), or only
         those whose claim has expired (an instance died)."""
-        query = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING)
-        if not everything:
-            query = query.where(Delivery.claimed_until < now)
-        result = await self._session.execute(
-            query.values(
-                status=DeliveryStatus.PENDING, claimed_by=None, claimed_until=None
-            ).execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        if everything:
+            return await self._hand_back()
+        return await self._hand_back(Delivery.claimed_until < now)
 
     async def release_own(self, ids: Sequence[int], instance_id: str) -> int:
         """Hand back these deliveries where this instance still holds their claim."""
+        return await self._hand_back(Delivery.id.in_(ids), Delivery.claimed_by == instance_id)
+
+    async def _hand_back(self, *conditions: ColumnElement[bool]) -> int:
+        """Make the claimed deliveries that meet `conditions` pending again."""
         result = await self._session.execute(
             update(Delivery)
-            .where(
-                Delivery.id.in_(ids),
-                Delivery.status == DeliveryStatus.SENDING,
-                Delivery.claimed_by == instance_id,
-            )
+            .where(Delivery.status == DeliveryStatus.SENDING, *conditions)
             .values(status=DeliveryStatus.PENDING, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )

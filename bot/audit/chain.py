@@ -48,7 +48,7 @@ VERIFY_BATCH = 5_000  # rows per fetch while verifying; two are held at a time
 # From this many events on, `verify` splits the walk into ranges checked in worker processes
 # (when it is given more than one); below, starting them would cost more than it saves.
 PARALLEL_FROM = 50_000
-WORKER_BATCH = 1_000  # rows per fetch in a worker process: its reads are synchronous and cheap
+WORKER_BATCH = 1_000  # rows per fetch in a PostgreSQL worker (a SQLite worker iterates its cursor)
 
 # The workers import this copy of `storage`, wherever it lies (installed, or a source tree),
 # and nothing from the working directory (-P).
@@ -288,9 +288,8 @@ async def _walk_in_ranges(
             if result["first"] is None:  # no events in this range
                 continue
             seq, prev_hash = result["first"]
-            if reason := link_problem(seq, next_seq, previous, prev_hash):
-                problem = (next_seq if reason == "missing" else seq, reason)
-                return _end(next_seq - 1, previous or GENESIS_HASH, problem, expected)
+            if seam := link_problem(seq, next_seq, previous, prev_hash):
+                return _end(next_seq - 1, previous or GENESIS_HASH, seam, expected)
             last_seq, last_hash = result["last"]
             if result["problem"] is not None:
                 return _end(last_seq, last_hash, tuple(result["problem"]), expected)
