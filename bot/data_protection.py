@@ -189,7 +189,7 @@ class DataProtectionService:
             if member is None or member.status == MemberStatus.LEFT:
                 raise DomainError("error.unknown_member", member=member_id)
             data = await _collect(uow, member)
-            uow.audit.record(member_actor(member.id), "member.data_exported", f"member:{member.id}")
+            uow.audit.record_own(member.id, "member.data_exported")
             await uow.commit()
         data["generated_at"] = _iso(uow.now())
         return data

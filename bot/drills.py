@@ -88,9 +88,7 @@ class DrillService:
         its region."""
         async with self.uow(write=False) as uow:
             member = await uow.members.get(member_id)
-            alert = await uow.session.scalar(
-                select(Alert).where(Alert.ref == ref.strip().upper(), Alert.drill.is_(True))
-            )
+            alert = await uow.by_ref(Alert, ref, Alert.drill.is_(True))
             if alert is None or member is None or not self._may_see(member, alert):
                 raise DomainError("drill.unknown", ref=ref)
             return await self._result(uow, alert)

@@ -107,6 +107,10 @@ class AuditLog:
             _check_detail(key, value)
         self._pending.append(PendingEvent(actor, action, subject, canonical_details(details)))
 
+    def record_own(self, member_id: int, action: str, **details: DetailValue) -> None:
+        """A member's action on their own record: they are the actor and the subject."""
+        self.record(member_actor(member_id), action, member_actor(member_id), **details)
+
     @property
     def pending(self) -> tuple[PendingEvent, ...]:
         return tuple(self._pending)

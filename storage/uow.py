@@ -8,7 +8,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Select, event
+from sqlalchemy import ColumnElement, Select, event, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -153,6 +153,16 @@ class UnitOfWork:
         if row is None:
             raise missing
         return row
+
+    async def by_ref(self, model: type[R], ref: str, *where: ColumnElement[bool]) -> R | None:
+        """The row of `model` with the reference `ref` as a person typed it (case and spaces do
+        not matter) that also meets `where`; None when there is none, or `ref` cannot be one."""
+        if len(ref) > 64 or not ref.isprintable():  # no reference looks like that (nor NUL)
+            return None
+        reference = model.__table__.c.ref
+        return await self.session.scalar(
+            select(model).where(reference == ref.strip().upper(), *where)
+        )
 
     async def next_number(self, counter: type[YearCounter], year: int) -> int:
         """The year's next running number in `counter` (1 for the first), allocated atomically on

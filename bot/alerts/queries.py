@@ -10,7 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.base import AlertBase, deadlines
 from bot.alerts.model import ALERT_KINDS, AlertLine, AlertView, ClientName, StatusView
-from bot.channels.rules import active_member
+from bot.channels.rules import active_member, visible
 from bot.errors import DomainError
 from bot.keys import bound
 from bot.membership import MemberView
@@ -56,11 +56,8 @@ class Queries(AlertBase):
     async def find(self, member_id: int, ref: str) -> int:
         """The id of the alert `ref`, if this member may see it (sender, recipient, coordinator)."""
         async with self.uow(write=False) as uow:
-            member = await active_member(uow, member_id)
-            alert = await uow.session.scalar(select(Alert).where(Alert.ref == ref.strip().upper()))
-            if alert is None or not await self._may_see(uow, member, alert):
-                raise DomainError("alert.unknown", ref=ref)
-            return alert.id
+            found = await visible(uow, member_id, Alert, ref, self._may_see, "alert.unknown")
+            return found.id
 
     async def status(self, alert_id: int) -> StatusView:
         async with self.uow(write=False) as uow:
@@ -146,16 +143,11 @@ class Queries(AlertBase):
 
     async def status_for_client(self, client_id: int, ref: str) -> StatusView:
         """The status of an alert an agency system raised; other alerts do not exist for it."""
-        if len(ref) > 64 or not ref.isprintable():  # no reference looks like that (nor NUL)
-            raise DomainError("alert.unknown", ref=ref[:64])
         async with self.uow(write=False) as uow:
-            alert_id = await uow.session.scalar(
-                select(Alert.id).where(
-                    Alert.ref == ref.strip().upper(), Alert.api_client_id == client_id
-                )
-            )
-        if alert_id is None:
-            raise DomainError("alert.unknown", ref=ref)
+            alert = await uow.by_ref(Alert, ref, Alert.api_client_id == client_id)
+            if alert is None:
+                raise DomainError("alert.unknown", ref=ref[:64])
+            alert_id = alert.id
         return await self.status(alert_id)
 
     async def open_alert_ids(self) -> list[int]:

@@ -115,12 +115,6 @@ class Digest:
 
 
 @dataclass(frozen=True)
-class AbsenceEnded:
-    absence_id: int
-    member_id: int
-
-
-@dataclass(frozen=True)
 class RegionRequest:
     request: RegionView
     coordinators: int  # how many were asked

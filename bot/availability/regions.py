@@ -65,10 +65,9 @@ class FurtherRegions(AvailabilityBase):
                 member=member.id,
                 region=region,
             )
-            uow.audit.record(
-                member_actor(member.id),
+            uow.audit.record_own(
+                member.id,
                 "member.region_requested",
-                f"member:{member.id}",
                 region=region,
                 request=request.id,
             )
@@ -132,10 +131,9 @@ class FurtherRegions(AvailabilityBase):
             )
             if not getattr(result, "rowcount", 0):
                 raise DomainError("regions.not_listed", region=region)
-            uow.audit.record(
-                member_actor(member.id),
+            uow.audit.record_own(
+                member.id,
                 "member.region_removed",
-                f"member:{member.id}",
                 region=region,
             )
             await uow.commit()

@@ -13,7 +13,6 @@ from bot.availability.model import (
     DEPUTY_NOTICE,
     DIGEST_AT_MOST_AFTER,
     MAX_ABSENCE_DAYS,
-    AbsenceEnded,
     AbsenceView,
     Availability,
     Digest,
@@ -32,7 +31,7 @@ from bot.membership import MemberView
 from bot.membership.base import tell
 from bot.timing.quiet import QuietHours, quiet_hours_of
 from bot.timing.sweep import sweep_due
-from storage.audit import SYSTEM, member_actor
+from storage.audit import SYSTEM
 from storage.models import (
     Absence,
     Alert,
@@ -79,10 +78,9 @@ class AvailabilityService(FurtherRegions):
             )
             uow.session.add(absence)
             await uow.session.flush()
-            uow.audit.record(
-                member_actor(member.id),
+            uow.audit.record_own(
+                member.id,
                 "member.away",
-                f"member:{member.id}",
                 absence=absence.id,
                 until=until.isoformat(),
                 deputy=deputy.id if deputy else None,
@@ -105,9 +103,7 @@ class AvailabilityService(FurtherRegions):
                 return None
             absence.ended_at = now
             uow.effects.schedule(_due_key(absence.id), None)
-            uow.audit.record(
-                member_actor(member.id), "member.back", f"member:{member.id}", absence=absence.id
-            )
+            uow.audit.record_own(member.id, "member.back", absence=absence.id)
             deputy = await uow.members.get(absence.deputy_id) if absence.deputy_id else None
             if deputy is not None:
                 tell(uow, DEPUTY_ENDED_NOTICE, [deputy.id], now, member=member.id)
@@ -158,12 +154,13 @@ class AvailabilityService(FurtherRegions):
                 ),
             )
 
-    async def end_due(self) -> list[AbsenceEnded]:
+    async def end_due(self) -> list[int]:
         """End the absences that have run out (also while the bot was down): the member gets
-        the digest through the outbox, the deputy hears that the stand-in is over."""
+        the digest through the outbox, the deputy hears that the stand-in is over. Returns the
+        members who are back."""
         return await sweep_due(self._uow, _ending, self._end)
 
-    async def _end(self, uow: UnitOfWork, absence: Absence, now: datetime) -> AbsenceEnded:
+    async def _end(self, uow: UnitOfWork, absence: Absence, now: datetime) -> int:
         absence.ended_at = absence.ends_at
         uow.audit.record(
             SYSTEM, "member.absence_ended", f"member:{absence.member_id}", absence=absence.id
@@ -174,7 +171,7 @@ class AvailabilityService(FurtherRegions):
                 tell(uow, ABSENCE_DIGEST_NOTICE, [member.id], now, subject_id=absence.id)
             if absence.deputy_id is not None:
                 tell(uow, DEPUTY_ENDED_NOTICE, [absence.deputy_id], now, member=member.id)
-        return AbsenceEnded(absence.id, absence.member_id)
+        return absence.member_id
 
     async def due_times(self) -> list[tuple[int, datetime]]:
         """Absences still to run out, to schedule their end at start-up."""
@@ -225,10 +222,9 @@ class AvailabilityService(FurtherRegions):
             if before != quiet:
                 member.quiet_from = quiet.start if quiet else None
                 member.quiet_until = quiet.end if quiet else None
-                uow.audit.record(
-                    member_actor(member.id),
+                uow.audit.record_own(
+                    member.id,
                     "member.quiet_hours",
-                    f"member:{member.id}",
                     quiet=quiet.text() if quiet else None,
                 )
                 await uow.commit()

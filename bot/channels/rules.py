@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 
@@ -21,10 +22,12 @@ from storage.models import (
     MemberStatus,
     Role,
 )
+from storage.models.base import Base
 from storage.repositories import rule_admits, split_codes
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 ALL = "all"
+Referenced = TypeVar("Referenced", bound=Base)  # a row with a `ref` people type (alerts, needs)
 NAME_LIMITS = (3, 60)
 _SLUG_TRANSLATION = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -83,6 +86,24 @@ async def active_member(uow: UnitOfWork, member_id: int, *, for_update: bool = F
     if member is None or member.status != MemberStatus.ACTIVE:
         raise DomainError("access.not_active")
     return member
+
+
+async def visible(
+    uow: UnitOfWork,
+    member_id: int,
+    model: type[Referenced],
+    ref: str,
+    may_see: Callable[[UnitOfWork, Member, Referenced], Awaitable[bool]],
+    unknown: str,
+) -> Referenced:
+    """The row of `model` with the reference `ref`, if the active member may see it.
+    A row they may not see is refused as if it did not exist: a guessed reference learns
+    nothing."""
+    member = await active_member(uow, member_id)
+    row = await uow.by_ref(model, ref)
+    if row is None or not await may_see(uow, member, row):
+        raise DomainError(unknown, ref=ref[:64])
+    return row
 
 
 async def coordinator(uow: UnitOfWork, member_id: int) -> Member:

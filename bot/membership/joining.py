@@ -19,7 +19,6 @@ from bot.membership.records import (
     clean_text,
     next_step,
 )
-from storage.audit import member_actor
 from storage.models import Member, MemberStatus, Role
 
 
@@ -45,7 +44,7 @@ class Joining(Invitations):
             set_status(member, MemberStatus.APPLYING, now, by=None)
             uow.members.add(member)
             await uow.members.flush()
-            uow.audit.record(member_actor(member.id), "request.started", f"member:{member.id}")
+            uow.audit.record_own(member.id, "request.started")
             await uow.commit()
             view = MemberView.of(member)
         return Progress(view, next_step(view))
@@ -88,16 +87,13 @@ class Joining(Invitations):
             if next_step(MemberView.of(member)) == Step.DONE:
                 if member.status == MemberStatus.ONBOARDING:
                     set_status(member, MemberStatus.ACTIVE, now, by=member.status_changed_by)
-                    uow.audit.record(
-                        member_actor(member.id), "member.activated", f"member:{member.id}"
-                    )
+                    uow.audit.record_own(member.id, "member.activated")
                     await self._tell_inviter(uow, member, now)
                 else:
                     set_status(member, MemberStatus.PENDING, now, by=None)
-                    uow.audit.record(
-                        member_actor(member.id),
+                    uow.audit.record_own(
+                        member.id,
                         "request.submitted",
-                        f"member:{member.id}",
                         sector=member.sector,
                         region=member.region,
                     )

@@ -21,7 +21,6 @@ from bot.membership.records import (
     MemberView,
     RegionScope,
 )
-from storage.audit import member_actor
 from storage.models import Member, MemberStatus, Role
 
 # The columns of a MemberView; built once (the access gate reads it per update).
@@ -258,10 +257,9 @@ class MembershipService(Joining):
                 raise DomainError("error.unknown_member", member=member_id)
             if member.language != language:
                 member.language = language
-                uow.audit.record(
-                    member_actor(member.id),
+                uow.audit.record_own(
+                    member.id,
                     "member.language_changed",
-                    f"member:{member.id}",
                     language=language,
                 )
                 await uow.commit()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.channels.rules import active_member
+from bot.channels.rules import active_member, visible
 from bot.errors import DomainError
 from bot.keys import TextCipher, bound
 from bot.network import Network
@@ -49,11 +49,8 @@ class NeedReader:
     async def find(self, member_id: int, ref: str) -> int:
         """The id of the need `ref`, if this member may see it."""
         async with self._uow(write=False) as uow:
-            member = await active_member(uow, member_id)
-            need = await uow.session.scalar(select(Need).where(Need.ref == ref.strip().upper()))
-            if need is None or not await self._may_see(member, need, uow):
-                raise DomainError("need.unknown", ref=ref)
-            return need.id
+            found = await visible(uow, member_id, Need, ref, self._may_see, "need.unknown")
+            return found.id
 
     async def open_needs(self, member_id: int) -> list[NeedView]:
         """Open needs the member raised, or (a coordinator) of their region, newest first."""
@@ -85,19 +82,17 @@ class NeedReader:
             return [(OfferView.of(offer), answer) for offer, answer in rows]
 
     async def status_for_client(self, client_id: int, ref: str) -> NeedView:
-        if len(ref) > 64 or not ref.isprintable():
-            raise DomainError("need.unknown", ref=ref[:64])
         async with self._uow(write=False) as uow:
-            need = await uow.session.scalar(
-                select(Need).where(Need.ref == ref.strip().upper(), Need.api_client_id == client_id)
-            )
+            need = await uow.by_ref(Need, ref, Need.api_client_id == client_id)
             if need is None:
-                raise DomainError("need.unknown", ref=ref)
+                raise DomainError("need.unknown", ref=ref[:64])
             return await need_view(uow, need)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    async def _may_see(self, member: Member, need: Need, uow: UnitOfWork | None = None) -> bool:
+    async def _may_see(self, uow: UnitOfWork | None, member: Member, need: Need) -> bool:
+        """The requester, a coordinator of the region, and (with `uow`) the maintainers of an
+        offer the need was sent to."""
         if need.requester_id == member.id or self._coordinates(member, need.region):
             return True
         if uow is None:

@@ -370,7 +370,7 @@ class NeedService(NeedReader):
         coordinator)."""
         member = await active_member(uow, member_id)
         need = await uow.session.get(Need, need_id, with_for_update=for_update)
-        if need is None or not await self._may_see(member, need):
+        if need is None or not await self._may_see(None, member, need):
             raise DomainError("need.unknown", ref=str(need_id))
         if need.requester_id != member.id and not self._coordinates(member, need.region):
             raise DomainError("need.not_yours", ref=need.ref)

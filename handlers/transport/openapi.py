@@ -15,10 +15,16 @@ KEY_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER = (
 )
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
+# The schemas' building blocks: the description is serialised to JSON, so sharing them is safe.
+_STRING = {"type": "string"}
+_INTEGER = {"type": "integer"}
+_TIME = {"type": "string", "format": "date-time"}
+_STRINGS = {"type": "array", "items": _STRING}
+
 _ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "string"}},
+    "properties": {"error": _STRING},
 }
 # Printable ASCII, as bot.integrations.signing.IDEMPOTENCY_KEY accepts it; POST requests that
 # create something need it.
@@ -46,9 +52,7 @@ def _by_ref(operation: str, found: dict[str, Any], missing: str) -> dict[str, An
         "get": {
             "operationId": operation,
             "security": _SIGNED,
-            "parameters": [
-                {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
+            "parameters": [{"name": "ref", "in": "path", "required": True, "schema": _STRING}],
             "responses": _responses({"200": found, "404": {"description": missing}}),
         }
     }
@@ -142,7 +146,7 @@ _OPENAPI: dict[str, Any] = {
                     "sectors": {
                         "oneOf": [
                             {"type": "string", "description": "comma-separated, or 'all'"},
-                            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                            {"type": "array", "items": _STRING, "minItems": 1},
                         ]
                     },
                     "region": {"type": "string", "example": "HRO"},
@@ -160,9 +164,9 @@ _OPENAPI: dict[str, Any] = {
                 "required": ["ref", "status", "urgency", "recipients"],
                 "properties": {
                     "ref": {"type": "string", "example": "F-2026-0042"},
-                    "status": {"type": "string"},
-                    "urgency": {"type": "string"},
-                    "recipients": {"type": "integer"},
+                    "status": _STRING,
+                    "urgency": _STRING,
+                    "recipients": _INTEGER,
                 },
             },
             "NewNeed": {
@@ -182,7 +186,7 @@ _OPENAPI: dict[str, Any] = {
                     "adults": {"type": "integer", "minimum": 0, "maximum": 20},
                     "children": {"type": "integer", "minimum": 0, "maximum": 20},
                     "language": {"type": "string", "example": "ar"},
-                    "accessibility": {"type": "string"},
+                    "accessibility": _STRING,
                     "urgency": {
                         "type": "string",
                         "enum": ["urgent", "normal"],
@@ -197,7 +201,7 @@ _OPENAPI: dict[str, Any] = {
                 "properties": {
                     "ref": {"type": "string", "example": "B-2026-0007"},
                     "status": {"type": "string", "enum": ["open", "unmet"]},
-                    "offers_asked": {"type": "integer"},
+                    "offers_asked": _INTEGER,
                     "unmet_reason": {"type": "string", "nullable": True},
                 },
             },
@@ -205,25 +209,25 @@ _OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "required": ["ref", "status"],
                 "properties": {
-                    "ref": {"type": "string"},
+                    "ref": _STRING,
                     "status": {"type": "string", "enum": ["open", "taken", "unmet"]},
-                    "what": {"type": "string"},
-                    "region": {"type": "string"},
-                    "urgency": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
+                    "what": _STRING,
+                    "region": _STRING,
+                    "urgency": _STRING,
+                    "created_at": _TIME,
                     "stage": {
                         "type": "integer",
                         "description": "0 the region, 1 also its neighbours, 2 the whole state",
                     },
-                    "offers_asked": {"type": "integer"},
-                    "declined": {"type": "integer"},
+                    "offers_asked": _INTEGER,
+                    "declined": _INTEGER,
                     "taken_by_offer": {
                         "type": "object",
                         "nullable": True,
                         "properties": {
-                            "id": {"type": "string"},
-                            "name": {"type": "string"},
-                            "contact": {"type": "string"},
+                            "id": _STRING,
+                            "name": _STRING,
+                            "contact": _STRING,
                         },
                     },
                     "taken_at": {"type": "string", "format": "date-time", "nullable": True},
@@ -245,8 +249,8 @@ _OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "required": ["what", "region", "offers"],
                 "properties": {
-                    "what": {"type": "string"},
-                    "region": {"type": "string"},
+                    "what": _STRING,
+                    "region": _STRING,
                     "offers": {
                         "type": "array",
                         "items": {"$ref": "#/components/schemas/Offer"},
@@ -257,20 +261,20 @@ _OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "required": ["id", "name", "kind", "regions", "distance"],
                 "properties": {
-                    "id": {"type": "string"},
-                    "name": {"type": "string"},
-                    "kind": {"type": "string"},
-                    "topics": {"type": "array", "items": {"type": "string"}},
-                    "target_groups": {"type": "array", "items": {"type": "string"}},
-                    "languages": {"type": "array", "items": {"type": "string"}},
-                    "accessibility": {"type": "array", "items": {"type": "string"}},
-                    "regions": {"type": "array", "items": {"type": "string"}},
+                    "id": _STRING,
+                    "name": _STRING,
+                    "kind": _STRING,
+                    "topics": _STRINGS,
+                    "target_groups": _STRINGS,
+                    "languages": _STRINGS,
+                    "accessibility": _STRINGS,
+                    "regions": _STRINGS,
                     "distance": {
                         "type": "integer",
                         "description": "0 serves the region, 1 a neighbouring one, 2 further",
                     },
-                    "contact": {"type": "string"},
-                    "hours": {"type": "string"},
+                    "contact": _STRING,
+                    "hours": _STRING,
                     "places": {
                         "type": "object",
                         "nullable": True,
@@ -301,21 +305,21 @@ _OPENAPI: dict[str, Any] = {
                 "type": "object",
                 "required": ["ref", "status", "recipients", "delivered", "acknowledged"],
                 "properties": {
-                    "ref": {"type": "string"},
+                    "ref": _STRING,
                     "status": {"type": "string", "enum": ["open", "closed"]},
-                    "urgency": {"type": "string"},
-                    "sectors": {"type": "array", "items": {"type": "string"}},
-                    "region": {"type": "string"},
-                    "created_at": {"type": "string", "format": "date-time"},
-                    "recipients": {"type": "integer"},
-                    "delivered": {"type": "integer"},
-                    "pending": {"type": "integer"},
-                    "unreachable": {"type": "integer"},
-                    "failed": {"type": "integer"},
-                    "acknowledged": {"type": "integer"},
+                    "urgency": _STRING,
+                    "sectors": _STRINGS,
+                    "region": _STRING,
+                    "created_at": _TIME,
+                    "recipients": _INTEGER,
+                    "delivered": _INTEGER,
+                    "pending": _INTEGER,
+                    "unreachable": _INTEGER,
+                    "failed": _INTEGER,
+                    "acknowledged": _INTEGER,
                     "taken_over": {"type": "boolean"},
                     "taken_over_at": {"type": "string", "format": "date-time", "nullable": True},
-                    "escalation_level": {"type": "integer"},
+                    "escalation_level": _INTEGER,
                 },
             },
         },
@@ -356,10 +360,10 @@ _OPENAPI: dict[str, Any] = {
                     "(default: the key's own) must be within the key's scope."
                 ),
                 "parameters": [
-                    {"name": "what", "in": "query", "required": True, "schema": {"type": "string"}},
-                    {"name": "region", "in": "query", "schema": {"type": "string"}},
-                    {"name": "language", "in": "query", "schema": {"type": "string"}},
-                    {"name": "accessibility", "in": "query", "schema": {"type": "string"}},
+                    {"name": "what", "in": "query", "required": True, "schema": _STRING},
+                    {"name": "region", "in": "query", "schema": _STRING},
+                    {"name": "language", "in": "query", "schema": _STRING},
+                    {"name": "accessibility", "in": "query", "schema": _STRING},
                 ],
                 "responses": _responses(
                     {"200": _answer("Matching offers, nearest first", "Offers")}
