@@ -135,8 +135,8 @@ class Walk:
         if self.first is None:
             return next(rows, None)
         next_seq, previous, expected, sha256 = self.next_seq, self.previous, self.expected, _sha256
-        checked = 0
-        odd = None
+        assert next_seq is not None
+        start, odd = next_seq, None
         for row in rows:
             seq, prev_hash, digest, data = row
             if (
@@ -148,9 +148,8 @@ class Walk:
                 odd = row
                 break
             previous, next_seq = digest, seq + 1
-            checked += 1
         self.next_seq, self.previous = next_seq, previous
-        self.events += checked
+        self.events += next_seq - start  # one sequence number per event taken
         return odd
 
 
