@@ -5,7 +5,9 @@ starts in milliseconds and stays small.
 
 Every event stores its predecessor's hash as well as its own, so a range can be checked
 without the events before it; only its first link (the seam) is left to whoever joins the
-ranges: `Walk.first` holds what it needs."""
+ranges: `Walk.first` holds what it needs. On SQLite, SQLite writes each event's hash input
+and the worker only hashes it (`INPUTS`, `Walk.check_inputs`); event_hash decides every
+event where the two differ."""
 
 from __future__ import annotations
 
