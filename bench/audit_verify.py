@@ -20,7 +20,10 @@ them: libpython, libcrypto, libsqlite3 count once). The workers and the sums are
 VmHWM. In a further child, with tracemalloc, the peak of Python memory the verification
 allocated in the verifying process. The memory ratio against the smallest size shows whether
 memory is constant in the number of events. The baseline, measured in the same run, is the
-verification before issue 18 (SQLAlchemy Core rows, json.dumps per event). Finally the real
+verification before issue 18 (SQLAlchemy Core rows, json.dumps per event). Then, in one more
+child, the CPU per event of a SQLite worker's walk and its parts over the first 200,000 events:
+over the hash input SQLite writes (now) against over the columns with event_hash (before),
+best of three each, in the same run. Finally the real
 `cora-bot audit verify` command runs once on the largest chain: wall time and peak memory of
 the whole command with its workers, imports included.
 
