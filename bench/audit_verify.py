@@ -20,7 +20,10 @@ them: libpython, libcrypto, libsqlite3 count once). The workers and the sums are
 VmHWM. In a further child, with tracemalloc, the peak of Python memory the verification
 allocated in the verifying process. The memory ratio against the smallest size shows whether
 memory is constant in the number of events. The baseline, measured in the same run, is the
-verification before issue 18 (SQLAlchemy Core rows, json.dumps per event). Finally the real
+verification before issue 18 (SQLAlchemy Core rows, json.dumps per event). Then, in one more
+child, the CPU per event of a SQLite worker's walk and its parts over the first 200,000 events:
+over the hash input SQLite writes (now) against over the columns with event_hash (before),
+best of three each, in the same run. Finally the real
 `cora-bot audit verify` command runs once on the largest chain: wall time and peak memory of
 the whole command with its workers, imports included.
 
@@ -260,7 +263,67 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
+COST_EVENTS = 200_000  # the first events of the largest chain, for the cost per event
+
+
+def _costs(path: Path, count: int) -> dict[str, float]:
+    """CPU time per event (µs, best of three, in this process) of a SQLite worker's walk over
+    the first `count` events and of its parts: reading the eight columns, and the walk
+    over them with event_hash (before: issue 18's second round); reading the four values
+    whose last is the hash input SQLite builds, hashing those inputs alone, and the walk
+    over them (now)."""
+    from storage.audit_walk import EVENTS, GENESIS_HASH, INPUTS, Walk, walk_sqlite
+
+    connection = sqlite3.connect(path)
+    connection.execute("PRAGMA query_only=ON")
+    connection.execute("PRAGMA cache_size=-512")  # as a worker
+    where = " WHERE seq <= ? ORDER BY seq"
+    inputs = [row[3] for row in connection.execute(INPUTS + where, (count,))]
+    sha256 = hashlib.sha256
+
+    def read_columns() -> None:
+        for _ in connection.execute(EVENTS + where, (count,)):
+            pass
+
+    def read_inputs() -> None:
+        for _ in connection.execute(INPUTS + where, (count,)):
+            pass
+
+    def hash_inputs() -> None:
+        for data in inputs:
+            sha256(data).hexdigest()
+
+    def walk_columns() -> None:
+        walk = Walk(1, GENESIS_HASH, {})
+        walk.check(connection.execute(EVENTS + where, (count,)))
+        assert walk.events == count and walk.problem is None
+
+    def walk_inputs() -> None:
+        walk = Walk(1, GENESIS_HASH, {})
+        walk_sqlite(connection, walk, None, count)
+        assert walk.events == count and walk.problem is None and walk.by_columns == 1
+
+    parts = {
+        "read_columns": read_columns,
+        "walk_columns": walk_columns,
+        "read_inputs": read_inputs,
+        "hash_inputs": hash_inputs,
+        "walk_inputs": walk_inputs,
+    }
+    best = dict.fromkeys(parts, float("inf"))
+    for _ in range(3):
+        for name, part in parts.items():
+            cpu = time.process_time()
+            part()
+            best[name] = min(best[name], (time.process_time() - cpu) / count * 1e6)
+    connection.close()
+    return best
+
+
 def _child(args: argparse.Namespace) -> None:
+    if args.child == "costs":
+        print(json.dumps(_costs(Path(args.url), args.workers)))
+        return
     if args.child == "cli":  # the real command, as an operator runs it
         from bot.cli import main as cli
 
@@ -455,6 +518,21 @@ def run(args: argparse.Namespace) -> None:
             )
         )
         largest = files[large]
+        count = min(COST_EVENTS, large)
+        command = [sys.executable, "-m", "bench.audit_verify", "--child", "costs"]
+        command += ["--url", str(largest), "--workers", str(count)]
+        out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
+        cost = json.loads(out.splitlines()[-1])
+        checks = cost["walk_inputs"] - cost["read_inputs"] - cost["hash_inputs"]
+        print(
+            f"CPU per event in a SQLite worker (first {count:,} events, best of 3): walk over "
+            f"SQLite's hash input {cost['walk_inputs']:.2f} µs, over the columns with "
+            f"event_hash {cost['walk_columns']:.2f} µs (same run: "
+            f"{cost['walk_inputs'] / cost['walk_columns']:.2f}×); reading the 4 values "
+            f"{cost['read_inputs']:.2f} µs (the 8 columns {cost['read_columns']:.2f}), SHA-256 "
+            f"of the input {cost['hash_inputs']:.2f} µs, the checks {checks:.2f} µs; event_hash "
+            f"and the checks over the columns {cost['walk_columns'] - cost['read_columns']:.2f} µs"
+        )
         witness = directory / f"witness-{large}.jsonl"
         wall, cli = _cli(f"sqlite+aiosqlite:///{largest}", witness, key, directory / "data")
         print(
@@ -489,7 +567,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=0, help="worker processes (default: one per core)"
     )
-    parser.add_argument("--child", choices=("verify", "baseline", "cli"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("verify", "baseline", "cli", "costs"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--witness", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--public-key", help=argparse.SUPPRESS)

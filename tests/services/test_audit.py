@@ -9,14 +9,21 @@ import base64
 import csv
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import strategies as st
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from bot import audit
 from bot.alerts import AlertService, EscalationPeriods
@@ -30,6 +37,7 @@ from bot.keys import TextCipher, generate_encryption_key, generate_signing_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
 from storage.audit import GENESIS_HASH, event_hash
+from storage.audit_walk import EVENTS, INPUTS, Walk, walk_sqlite
 from storage.db import Database
 from storage.errors import DatabaseBusyError
 from storage.models import AuditEvent
@@ -475,3 +483,159 @@ async def test_events_appended_while_ranges_are_checked_are_no_false_alarm(env: 
         async with env.database.read_sessions() as session:
             newest = await session.scalar(text("SELECT max(seq) FROM audit_events"))
         assert newest > found.head_seq
+
+
+# ---- SQLite builds the hash input: never trusted where it differs from event_hash ----------
+
+# Texts where JSON encoders are known to part ways: control characters (\u00XX and its case,
+# the short escapes), quotes and backslashes, DEL, non-ASCII, U+2028/2029, byte-order marks,
+# the end of the BMP and the planes above it.
+NASTY = [
+    "",
+    '"',
+    "\\",
+    '\\"',
+    "\x00",
+    "\x00x",
+    "\x01\x1f",
+    "\x08\x0c\n\r\t\x0b",
+    "\x7f",
+    "\x80\x85\x9f\xa0",
+    "\u2028\u2029",
+    "\ufeff\ufffe\uffff",
+    "Zoë ✓ 🚨 \U0010ffff",
+    "</script>",
+    "\\u0000",
+    '{"kind":"alert","member":7}',
+    "null",
+    "1e3",
+]
+
+
+def _inputs_database(template: Path, directory: Path) -> sqlite3.Connection:
+    path = directory / "inputs.db"
+    shutil.copy(template, path)
+    return sqlite3.connect(path, isolation_level=None)
+
+
+def _input(connection: sqlite3.Connection, seq: int, fields: Sequence[str], prev: str) -> bytes:
+    """The hash input SQLite builds for one stored event (INPUTS, as the walk reads it)."""
+    connection.execute("DELETE FROM audit_events")
+    connection.execute(
+        "INSERT INTO audit_events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (seq, *fields, prev, "h")
+    )
+    rows = connection.execute(INPUTS).fetchall()
+    assert len(rows) == 1 and rows[0][:3] == (seq, prev, "h")
+    data: bytes = rows[0][3]
+    return data
+
+
+def test_sqlite_writes_the_hash_input_event_hash_writes(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """SQLite's json_array quotes every text as event_hash (json.dumps) does: every code point
+    (escaping is per character), a table of nasty strings, and arbitrary events."""
+    connection = _inputs_database(sqlite_template, tmp_path)
+    prev = hashlib.sha256(b"prev").hexdigest()
+
+    def same(seq: int, fields: Sequence[str]) -> None:
+        data = _input(connection, seq, fields, prev)
+        body = json.dumps([seq, *fields], separators=(",", ":"), ensure_ascii=False)
+        assert data == f"{prev}\n{body}".encode(), (seq, fields)
+        assert hashlib.sha256(data).hexdigest() == event_hash(prev, seq, *fields)
+
+    code_points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(code_points), 4096):
+        block = "".join(code_points[start : start + 4096])
+        same(start + 1, [block, "system", block[::-1], "alert:1", "{}"])
+    for nasty in NASTY:
+        same(2**63 - 1, [nasty, nasty + "x", "x" + nasty, nasty * 3, nasty])
+
+    nasty_text = st.text(st.sampled_from("".join(NASTY) + "ab"), max_size=30)
+    any_text = st.one_of(st.text(max_size=80), nasty_text)
+
+    @hypothesis.settings(max_examples=400, deadline=None, database=None)
+    @hypothesis.given(st.integers(0, 2**63 - 1), st.lists(any_text, min_size=5, max_size=5))
+    def any_event(seq: int, fields: list[str]) -> None:
+        same(seq, fields)
+
+    any_event()
+    connection.close()
+
+
+def _walk_file(env: Env, inputs: str) -> Walk:
+    """A worker's walk over the whole chain of the test's SQLite file, SQLite building the
+    hash inputs with `inputs`."""
+    path = make_url(env.database_url).database
+    assert path is not None
+    connection = sqlite3.connect(path)
+    try:
+        walk = Walk(1, GENESIS_HASH, {})
+        walk_sqlite(connection, walk, None, None, inputs)
+    finally:
+        connection.close()
+    return walk
+
+
+# An SQLite whose JSON spells every event's action differently; and one that cannot build the
+# input of event 5 (json_array refuses a BLOB) or any input at all (a build without JSON).
+DIFFERENT = INPUTS.replace(
+    "json_array(seq, occurred_at, actor, action,",
+    "json_array(seq, occurred_at, actor, upper(action),",
+)
+REFUSES_5 = INPUTS.replace("subject, details)", "subject, iif(seq = 5, x'00', details))")
+NO_JSON = INPUTS.replace("json_array(", "no_such_json_array(")
+INPUT_VARIANTS = {
+    "same": INPUTS,
+    "different": DIFFERENT,
+    "refuses 5": REFUSES_5,
+    "no JSON": NO_JSON,
+}
+
+
+async def test_where_sqlite_writes_the_input_differently_event_hash_decides(env: Env) -> None:
+    """An event whose input from SQLite does not hash to its hash is checked from its own
+    columns before it counts as modified; where SQLite cannot build an input, the rest of the
+    range is read column by column. An intact chain verifies either way, and SQLite's input
+    is used where it agrees: only the first event is checked from its columns."""
+    if not env.database.is_sqlite:
+        pytest.skip("SQLite builds the hash input; PostgreSQL's workers read the columns")
+    await _history(env)
+    async with env.database.read_sessions() as session:
+        total = await session.scalar(text("SELECT count(*) FROM audit_events"))
+    assert total > 10
+    walks = {name: _walk_file(env, inputs) for name, inputs in INPUT_VARIANTS.items()}
+    for name, walk in walks.items():
+        assert walk.problem is None and walk.events == total, (name, walk.problem)
+        assert walk.last[0] == total, name
+    assert walks["same"].by_columns == 1
+    assert walks["different"].by_columns == total
+    assert walks["refuses 5"].by_columns == 1  # events 1 to 4 from SQLite, the rest by columns
+
+
+@pytest.mark.parametrize("variant", sorted(INPUT_VARIANTS))
+@pytest.mark.parametrize("kind", ["modified", "deleted", "reordered", "inserted"])
+async def test_tampering_is_found_whatever_sqlite_writes(env: Env, kind: str, variant: str) -> None:
+    """With the input from SQLite, from event_hash, or partly from each, a worker's walk
+    names the same event and reason as the walk over the columns alone."""
+    if not env.database.is_sqlite:
+        pytest.skip("SQLite builds the hash input; PostgreSQL's workers read the columns")
+    await _history(env)
+    k = 7
+    sql, expected = TAMPERING[kind]
+    async with env.database.engine.begin() as connection:
+        for statement in sql.format(k=k).split(";"):
+            await connection.exec_driver_sql(statement)
+    found = _walk_file(env, INPUT_VARIANTS[variant])
+    path = make_url(env.database_url).database
+    assert path is not None
+    with closing(sqlite3.connect(path)) as columns:
+        reference = Walk(1, GENESIS_HASH, {})
+        reference.check(columns.execute(EVENTS + " ORDER BY seq"))
+    reason = {"deleted": "missing", "inserted": "modified"}.get(kind, kind)
+    assert reference.problem == (expected(k, 0), reason), reference.problem
+    assert (found.problem, found.last, found.events) == (
+        reference.problem,
+        reference.last,
+        reference.events,
+    )
