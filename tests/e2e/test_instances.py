@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory
+from tests.bot_process import BotProcess, start_bot
 from tests.story import alert_messages, free_port, seed_members, shows, until
 
 RECIPIENTS, ESCALATIONS = 1000, 50
@@ -35,9 +35,7 @@ def database_url(database_url: str) -> str:
     return database_url
 
 
-async def start_instances(
-    api: LocalBotApi, settings: Settings, count: int
-) -> list[asyncio.subprocess.Process]:
+async def start_instances(api: LocalBotApi, settings: Settings, count: int) -> list[BotProcess]:
     processes = []
     for _ in range(count):
         port = free_port()
@@ -57,22 +55,11 @@ async def start_instances(
             "DELIVERY_CLAIM_SECONDS": "3",
             "LOG_LEVEL": "WARNING",
         }
-        processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                "--webhook",
-                env=environment,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-        )
+        processes.append(await start_bot(environment, ["run", "--webhook"]))
     return processes
 
 
-async def stop(processes: list[asyncio.subprocess.Process]) -> None:
+async def stop(processes: list[BotProcess]) -> None:
     for process in processes:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
