@@ -35,7 +35,9 @@ def database_url(database_url: str) -> str:
     return database_url
 
 
-async def start_instances(api: LocalBotApi, settings: Settings, count: int) -> list[BotProcess]:
+async def start_instances(
+    api: LocalBotApi, settings: Settings, count: int, claim_seconds: float
+) -> list[BotProcess]:
     processes = []
     for _ in range(count):
         port = free_port()
@@ -52,7 +54,7 @@ async def start_instances(api: LocalBotApi, settings: Settings, count: int) -> l
             "TELEGRAM_MAX_RATE": "0",
             "ESCALATION_URGENT_AFTER": "2",
             "ESCALATION_CHECK_SECONDS": "0.3",
-            "DELIVERY_CLAIM_SECONDS": "3",
+            "DELIVERY_CLAIM_SECONDS": str(claim_seconds),
             "LOG_LEVEL": "WARNING",
         }
         processes.append(await start_bot(environment, ["run", "--webhook"]))
@@ -130,7 +132,12 @@ async def scenario(
         prefix="Koordination",
         role="coordinator",
     )
-    processes = await start_instances(api, settings, 2)
+    # Exactly once needs claims that outlast the longest send (TELEGRAM_READ_TIMEOUT, 5 s): on
+    # a busy machine a send can take longer than 3 s, and the other instance would take over a
+    # claim still being sent. When one instance dies, the survivor takes its claims over once
+    # they expire: 3 s there, where what was in flight may arrive twice anyway.
+    claim_seconds = 3.0 if kill_one else 8.0
+    processes = await start_instances(api, settings, 2, claim_seconds)
     try:
         refs = await raise_alerts(settings, sender.member_id)
         if kill_one:
