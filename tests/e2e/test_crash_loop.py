@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sys
 from datetime import timedelta
 
 import pytest
@@ -24,6 +23,7 @@ from localapi.limits import LimitModel
 from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.uow import UnitOfWorkFactory
+from tests.bot_process import BotProcess, start_bot
 from tests.story import alert_messages, run_cli, seed_members, until
 
 # Per model: ten kills in all. What is proven (nobody missing, duplicates only from sends in
@@ -58,16 +58,8 @@ async def test_kills_during_a_fan_out_under_flood_limits_lose_nothing(
         "LOG_LEVEL": "WARNING",
     }
 
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            env=environment,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    async def start() -> BotProcess:
+        return await start_bot(environment, ["run"])
 
     [sender] = await seed_members(
         settings.database_url, api, 1, "victim_support", "HRO", prefix="Absender"

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import sys
 from collections import Counter
 from typing import Any
 
@@ -19,6 +18,7 @@ from localapi.limits import LimitModel
 from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
+from tests.bot_process import BotProcess, start_bot
 from tests.story import alert_messages, expect, join, ref_in, seed_members, until
 
 
@@ -143,16 +143,8 @@ async def test_a_killed_bot_resumes_the_fan_out_after_a_restart(
         "LOG_LEVEL": "WARNING",
     }
 
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "run",
-            env=environment,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    async def start() -> BotProcess:
+        return await start_bot(environment, ["run"])
 
     [sender] = await seed_members(database_url, api, 1, "victim_support", "HRO", prefix="Sender")
     people = await seed_members(database_url, api, 300, "police", "MV")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus
 from storage.uow import UnitOfWorkFactory
+from tests.bot_process import BotProcess, start_bot
 from tests.story import alert_messages, free_port, seed_members, shows, until
 
 RECIPIENTS, ESCALATIONS = 1000, 50
@@ -36,8 +36,8 @@ def database_url(database_url: str) -> str:
 
 
 async def start_instances(
-    api: LocalBotApi, settings: Settings, count: int
-) -> list[asyncio.subprocess.Process]:
+    api: LocalBotApi, settings: Settings, count: int, claim_seconds: float
+) -> list[BotProcess]:
     processes = []
     for _ in range(count):
         port = free_port()
@@ -54,25 +54,14 @@ async def start_instances(
             "TELEGRAM_MAX_RATE": "0",
             "ESCALATION_URGENT_AFTER": "2",
             "ESCALATION_CHECK_SECONDS": "0.3",
-            "DELIVERY_CLAIM_SECONDS": "3",
+            "DELIVERY_CLAIM_SECONDS": str(claim_seconds),
             "LOG_LEVEL": "WARNING",
         }
-        processes.append(
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "run",
-                "--webhook",
-                env=environment,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-            )
-        )
+        processes.append(await start_bot(environment, ["run", "--webhook"]))
     return processes
 
 
-async def stop(processes: list[asyncio.subprocess.Process]) -> None:
+async def stop(processes: list[BotProcess]) -> None:
     for process in processes:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -143,7 +132,12 @@ async def scenario(
         prefix="Koordination",
         role="coordinator",
     )
-    processes = await start_instances(api, settings, 2)
+    # Exactly once needs claims that outlast the longest send (TELEGRAM_READ_TIMEOUT, 5 s): on
+    # a busy machine a send can take longer than 3 s, and the other instance would take over a
+    # claim still being sent. When one instance dies, the survivor takes its claims over once
+    # they expire: 3 s there, where what was in flight may arrive twice anyway.
+    claim_seconds = 3.0 if kill_one else 8.0
+    processes = await start_instances(api, settings, 2, claim_seconds)
     try:
         refs = await raise_alerts(settings, sender.member_id)
         if kill_one:
