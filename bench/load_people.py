@@ -40,7 +40,10 @@ CHOICES = ["Präsenz in Rostock", "Online", "Verschieben"]
 log = logging.getLogger("bench.load")
 
 
-@dataclass(frozen=True)
+# The simulated people and their presses live in the measured process: slots keep the
+# benchmark's own share of its memory small (20,000 presses and 10,000 people: 5.0 instead
+# of 6.2 MB).
+@dataclass(frozen=True, slots=True)
 class Person:
     telegram_id: int
     member_id: int
@@ -48,7 +51,7 @@ class Person:
     region: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pressed:
     poll_id: int
     callback_query_id: str

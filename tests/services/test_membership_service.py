@@ -222,6 +222,26 @@ async def test_a_revocation_by_another_process_reaches_the_gate_within_the_cache
     assert shown is not None and shown.status == MemberStatus.REVOKED
 
 
+async def test_the_gates_cache_keeps_only_the_reads_younger_than_its_age(env: Env) -> None:
+    """Issue 18, memory: in a burst of button presses by thousands of people the gate kept
+    every person's read until a member changed (10,000 voters: about 8 MB); a read older than
+    `max_age` is never used again, so it goes."""
+    if not env.database.is_sqlite:
+        pytest.skip("the cache is kept on SQLite only")
+    await join_by_invite(env, 1, "police", "HRO")
+    cache = env.membership.cache
+    assert cache is not None
+    for stranger in range(5000, 5300):  # strangers are kept too (as None)
+        assert await env.membership.find_by_telegram(stranger) is None
+    assert len(cache) == 300
+    cache.max_age = 0.2
+    await asyncio.sleep(0.3)
+    member = await env.membership.find_by_telegram(1001)
+    assert member is not None and member.status == MemberStatus.ACTIVE
+    assert len(cache) == 1  # the 300 older reads went as this one was kept
+    assert cache.get(1001) == member and cache.get(5000) is False
+
+
 async def test_the_gates_read_of_a_person_is_kept_until_a_member_changes(env: Env) -> None:
     """On SQLite (the bot's only process) the access gate's read of a person is kept; every
     committed change of a member's row - by an object or a statement - drops it at once."""
