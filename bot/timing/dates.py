@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import i18n
+from babel.dates import format_datetime
+
 from bot.errors import DomainError
 
 # D.M.YYYY, optionally HH:MM[:SS], optionally an end time -HH:MM (date poll options only).
@@ -20,55 +21,24 @@ _MOMENT = re.compile(
 # A date with its time at the start of a longer text: "14.01.2027 10:00 rest …".
 _LEADING = re.compile(r"^\s*(\d{1,2}\.\d{1,2}\.\d{4}(?:[ ,]+\d{1,2}:\d{2}(?::\d{2})?)?)(?:\s+|$)")
 _END_OF_DAY = time(23, 59)
-
-# Dates are written without Babel's date formatting: it loads the whole CLDR data of every
-# locale it formats for (about 5 MB resident for German and English together) to name 7
-# weekdays and 12 months. The names are in the catalogues (`date.weekday.*`, `date.month.*`),
-# CLDR's abbreviated format names; tests/services/test_dates.py checks every pattern against
-# Babel's own output.
-
-
-def in_zone(moment: datetime, timezone: str) -> datetime:
-    """`moment` in the network's time zone; a moment without a zone is UTC (as Babel read it)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(timezone))
-
-
-def clock_text(moment: datetime, timezone: str) -> str:
-    """The time of day in the network's time zone (`11:40`; CLDR's `HH:mm`)."""
-    return f"{in_zone(moment, timezone):%H:%M}"
+# How a reader of each language writes a point in time.
+_TIME_PATTERNS = {"de": "dd.MM.yyyy HH:mm", "en": "d MMM yyyy, HH:mm"}
 
 
 def local_text(moment: datetime, timezone: str, language: str) -> str:
     """A point in time in the network's time zone, written the way the reader expects
     (`08.12.2026 11:40`, `8 Dec 2026, 11:40`): every time a person reads, chat or command line."""
-    local = in_zone(moment, timezone)
-    if language == "en":  # d MMM yyyy, HH:mm
-        return f"{local.day} {_month(language, local)} {local.year:04d}, {local:%H:%M}"
-    return f"{local.day:02d}.{local.month:02d}.{local.year:04d} {local:%H:%M}"  # dd.MM.yyyy HH:mm
-
-
-def weekday_date_text(moment: datetime, timezone: str, language: str) -> str:
-    """The day with its weekday in the network's time zone (`Di., 08.12.2026`,
-    `Tue, 8 Dec 2026`)."""
-    local = in_zone(moment, timezone)
-    weekday = i18n.text(language, f"date.weekday.{local.isoweekday()}")
-    if language == "en":  # EEE, d MMM yyyy
-        return f"{weekday}, {local.day} {_month(language, local)} {local.year:04d}"
-    return f"{weekday}, {local.day:02d}.{local.month:02d}.{local.year:04d}"  # EEE, dd.MM.yyyy
-
-
-def _month(language: str, local: datetime) -> str:
-    return i18n.text(language, f"date.month.{local.month}")
+    pattern = _TIME_PATTERNS.get(language, _TIME_PATTERNS["de"])
+    return str(format_datetime(moment, pattern, tzinfo=ZoneInfo(timezone), locale=language))
 
 
 def trace_time(moment: datetime, timezone: str, language: str, *, day_of: datetime) -> str:
     """When a person did something about a message (`10:42`): the time alone on the day of
     the message `day_of`, with the date on a later day; in the network's time zone."""
-    if in_zone(moment, timezone).date() != in_zone(day_of, timezone).date():
+    zone = ZoneInfo(timezone)
+    if moment.astimezone(zone).date() != day_of.astimezone(zone).date():
         return local_text(moment, timezone, language)
-    return clock_text(moment, timezone)
+    return str(format_datetime(moment, "HH:mm", tzinfo=zone, locale=language))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import partial
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from telegram import InlineKeyboardMarkup
 
 from bot import i18n
@@ -12,7 +14,6 @@ from bot.delivery import Job
 from bot.errors import DomainError
 from bot.polls import Ballot, OptionView, PollLine, PollNotice, PollView, Results
 from bot.timing.calendar import meeting_ics
-from bot.timing.dates import clock_text, weekday_date_text
 from handlers.channels.views import target_text
 from handlers.common.callbacks import Button, Kind
 from handlers.common.context import CoraContext, Services
@@ -39,6 +40,9 @@ FLAGS = {"anonym": "anonymous", "anonymous": "anonymous", "mehrfach": "multiple"
 FLAGS |= {"multiple": "multiple", "multi": "multiple"}
 
 
+_DAY = {"de": "EEE, dd.MM.yyyy", "en": "EEE, d MMM yyyy"}
+
+
 _BUTTON_LABEL = 32
 
 
@@ -50,13 +54,17 @@ def option_label(option: OptionView, timezone: str, language: str) -> str:
     if option.text is not None:
         return option.text
     assert option.starts_at is not None
-    day = weekday_date_text(option.starts_at, timezone, language)
+    zone = ZoneInfo(timezone)
+    day = format_datetime(
+        option.starts_at, _DAY.get(language, _DAY["de"]), tzinfo=zone, locale=language
+    )
     if option.all_day:
         return day
-    start = clock_text(option.starts_at, timezone)
+    start = format_datetime(option.starts_at, "HH:mm", tzinfo=zone, locale=language)
     if option.ends_at is None:
         return f"{day}, {start}"
-    return f"{day}, {start}–{clock_text(option.ends_at, timezone)}"
+    end = format_datetime(option.ends_at, "HH:mm", tzinfo=zone, locale=language)
+    return f"{day}, {start}–{end}"
 
 
 def _short(text: str, limit: int = _BUTTON_LABEL) -> str:
