@@ -195,6 +195,10 @@ class Outbox(Worker):
 
     async def _run(self) -> None:
         while not self._stopping:
+            # Cleared before the round, not before the idle wait: a wake during the round (a
+            # commit, a hand-over, a stop while the round reads the database) cuts that wait
+            # short instead of being lost for a whole idle period.
+            self._wake.clear()
             try:
                 worked = await self.run_once()
             except Exception:
@@ -247,7 +251,6 @@ class Outbox(Worker):
         if next_due is not None:
             wait = (next_due - self.services.clock.now()).total_seconds()
             timeout = min(timeout, max(0.0, wait))
-        self._wake.clear()
         await self._wait(timeout)
 
     async def _send(self, job: Job, cache: RenderCache) -> Result:
