@@ -38,9 +38,7 @@ async def test_an_alert_committed_at_any_moment_of_an_idle_round_goes_out_at_onc
         raised = await cora.services.alerts.raise_alert(
             sender.member_id, ["police"], "HRO", "normal", f"Lage im Fall Ahorn {number}"
         )
-        await police.user.wait_for(
-            lambda m, ref=raised.alert.ref: ref in m.text, timeout=IDLE / 6
-        )
+        await police.user.wait_for(lambda m, ref=raised.alert.ref: ref in m.text, timeout=IDLE / 6)
     assert len(alert_messages(police.user)) == len(STEPS)
 
 
