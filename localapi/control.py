@@ -73,6 +73,13 @@ class ControlApi:
 
     def __init__(self, api: LocalBotApi) -> None:
         self._api = api
+        self._ending = False
+
+    async def end_streams(self, app: web.Application) -> None:
+        """For aiohttp's on_shutdown: end the event streams and long polls now, rather than
+        have the server wait its shutdown timeout for them (the Bot API itself goes on)."""
+        self._ending = True
+        self._api.world.changes.notify()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -231,7 +238,7 @@ class ControlApi:
         events = self._api.world.events[seq:]
         if events:
             return events
-        return [] if self._api.world.closed else None
+        return [] if self._api.world.closed or self._ending else None
 
     async def poll_events(self, request: web.Request) -> web.Response:
         """Long poll: events after `after`, waiting up to `timeout` seconds for the first one."""
@@ -260,7 +267,7 @@ class ControlApi:
         await response.prepare(request)
         seen = after
         try:
-            while not self._api.world.closed:
+            while not (self._api.world.closed or self._ending):
                 try:
                     async with asyncio.timeout(KEEP_ALIVE_SECONDS):
                         events = await self._api.world.changes.wait_until(

@@ -54,15 +54,19 @@ class SandboxSettings(Settings):
         return (init_settings,)
 
 
-def sandbox_settings(base_url: str, data_dir: Path, language: Literal["de", "en"]) -> Settings:
-    """The bot's settings in the sandbox; keys are generated into the data directory."""
-    return SandboxSettings(
+def sandbox_settings(
+    base_url: str, data_dir: Path, language: Literal["de", "en"], *, paced: bool = True
+) -> Settings:
+    """The bot's settings in the sandbox; keys are generated into the data directory.
+    `paced=False` switches the rate limiter's pacing off (as `TELEGRAM_MAX_RATE=0` does)."""
+    settings = SandboxSettings(
         telegram_bot_token=SecretStr(SANDBOX_TOKEN),
         telegram_base_url=base_url,
         database_url=f"sqlite+aiosqlite:///{data_dir / 'cora.db'}",
         cora_data_dir=data_dir,
         cora_default_language=language,
     )
+    return settings if paced else settings.model_copy(update={"telegram_max_rate": 0.0})
 
 
 @dataclass(frozen=True)
@@ -144,10 +148,12 @@ async def _keep_chats(api: LocalBotApi, path: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
+async def open_sandbox(options: SandboxOptions, *, paced: bool = True) -> AsyncIterator[Sandbox]:
     """Start the local Bot API, the bot, the invented network and the page; stop them after.
     With a kept data directory, the chats are kept there too and come back first, so that
-    the bot finds its members' chats when it starts."""
+    the bot finds its members' chats when it starts. The bot keeps Telegram's limits as it
+    does everywhere (a chat's next message a second after its last); tests pass
+    `paced=False`, so that a joining or a dialog does not wait a second a step."""
     with _data_dir(options.data_dir) as data_dir:
         api = LocalBotApi(SANDBOX_TOKEN, bot_username=BOT_USERNAME, bot_first_name="Cora")
         chats = data_dir / CHATS_FILE if options.data_dir is not None else None
@@ -158,7 +164,9 @@ async def open_sandbox(options: SandboxOptions) -> AsyncIterator[Sandbox]:
         runner: web.AppRunner | None = None
         keeping: asyncio.Task[None] | None = None
         try:
-            cora = build_application(sandbox_settings(api.base_url, data_dir, options.language))
+            cora = build_application(
+                sandbox_settings(api.base_url, data_dir, options.language, paced=paced)
+            )
             await cora.start(mode="polling")
             people = add_people(api, options.language)
             await seed_network(cora, people, options.language)

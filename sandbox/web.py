@@ -100,7 +100,9 @@ class SandboxSite:
         app.router.add_get("/sandbox/files/{file_id}", self.file)
         app.router.add_static("/sandbox/static", STATIC)
         app.router.add_get("/favicon.ico", self.favicon)
-        app.add_routes(ControlApi(self._api).routes())
+        control = ControlApi(self._api)
+        app.add_routes(control.routes())
+        app.on_shutdown.append(control.end_streams)
         app.on_response_prepare.append(self._headers)
         return app
 

@@ -610,9 +610,18 @@ schema = schemathesis.openapi.from_dict(openapi(load_network()))
 _OFFSETS = itertools.count()
 
 
+@pytest.fixture(scope="module")
+def http_session() -> Iterator[requests.Session]:
+    """One connection pool for the generated requests (not a new connection for each)."""
+    with requests.Session() as session:
+        yield session
+
+
 @schema.parametrize()
 @pytest.mark.filterwarnings("ignore")
-def test_schemathesis_finds_no_server_error(case: Any, live_api: tuple[str, str]) -> None:
+def test_schemathesis_finds_no_server_error(
+    case: Any, live_api: tuple[str, str], http_session: requests.Session
+) -> None:
     base, key = live_api
     kwargs = case.as_transport_kwargs(base_url=base)
     prepared = requests.Request(
@@ -637,6 +646,5 @@ def test_schemathesis_finds_no_server_error(case: Any, live_api: tuple[str, str]
     prepared.headers.setdefault(
         "Idempotency-Key", hashlib.sha256(body + timestamp.encode()).hexdigest()[:32]
     )
-    with requests.Session() as session:
-        response = session.send(prepared, timeout=30)
+    response = http_session.send(prepared, timeout=30)
     case.validate_response(response, checks=[not_a_server_error])
