@@ -135,6 +135,12 @@ class DeliveryService:
             await uow.commit()
         return released
 
+    async def sending_elsewhere(self) -> bool:
+        """Whether claims are held that a restart does not release (another instance's, or
+        those of an instance that died, until they expire): something may be sending."""
+        async with self.uow(write=False) as uow:
+            return await uow.deliveries.any_claimed()
+
     async def release_jobs(self, jobs: Sequence[Job]) -> int:
         """Hand back claimed jobs this instance will not send (it is stopping), so that the
         next instance need not wait for their claims to expire."""

@@ -280,6 +280,11 @@ class DeliveryRepository:
             return await self._hand_back()
         return await self._hand_back(Delivery.claimed_until < now)
 
+    async def any_claimed(self) -> bool:
+        """Whether a delivery is claimed for sending (by any instance)."""
+        claimed = select(Delivery.id).where(Delivery.status == DeliveryStatus.SENDING).limit(1)
+        return await self._session.scalar(claimed) is not None
+
     async def release_own(self, ids: Sequence[int], instance_id: str) -> int:
         """Hand back these deliveries where this instance still holds their claim."""
         return await self._hand_back(Delivery.id.in_(ids), Delivery.claimed_by == instance_id)

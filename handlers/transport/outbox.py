@@ -23,7 +23,14 @@ from bot.offers.need_view import NeedView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
-from handlers.transport.ratelimit import Lane, Pace, retry_seconds
+from handlers.transport.ratelimit import (
+    WINDOW_MARGIN,
+    WINDOW_SECONDS,
+    Lane,
+    Pace,
+    TelegramLimiter,
+    retry_seconds,
+)
 from handlers.transport.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -174,6 +181,13 @@ class Outbox(Worker):
         released = await self.deliveries.release_claims(everything=self.release_everything)
         if released:
             log.warning("resuming %d deliveries that were in flight at the last stop", released)
+        # The process before was sending when it stopped (its claims were released, or are
+        # still held until they expire): its last messages may still count in Telegram's
+        # window, overall and per chat, so the first message waits one window.
+        if (released or await self.deliveries.sending_elsewhere()) and isinstance(
+            self.bot.rate_limiter, TelegramLimiter
+        ):
+            self.bot.rate_limiter.hold(WINDOW_SECONDS + WINDOW_MARGIN)
         await super().start()
         # From now on a raise claims its first deliveries for this outbox (`hand`).
         self.deliveries.first_batch = self._concurrency

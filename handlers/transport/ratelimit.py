@@ -294,6 +294,12 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
             await asyncio.sleep(0.5 * tries.attempt)
         return None
 
+    def hold(self, seconds: float) -> None:
+        """Start no message for `seconds`: after a stop in the middle of sending, what the
+        process before sent in its last moments still counts in Telegram's window, and this
+        one cannot know how much it was (it starts within a second when restarted at once)."""
+        self._paused_until = max(self._paused_until, self._clock() + seconds)
+
     # --- 429s -------------------------------------------------------------------------------
 
     def _flooded(self, endpoint: str, seconds: float, started: float, counted: bool) -> None:
