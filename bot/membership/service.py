@@ -53,7 +53,7 @@ class MemberCache:
     A read older than `max_age` is of no use, so it goes as the next read is kept: the views
     are kept in the order they were read and the oldest are dropped first. A burst of 20,000
     button presses by 10,000 people kept every one of them until a member changed (about
-    8 MB); now it keeps those of the last `max_age` seconds."""
+    5 MB); now it keeps those of the last `max_age` seconds."""
 
     def __init__(self, limit: int = 20_000, max_age: float = 5.0) -> None:
         self._views: OrderedDict[int, tuple[MemberView | None, float]] = OrderedDict()
