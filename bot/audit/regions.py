@@ -59,7 +59,8 @@ def _parse(subject: str, raw: str) -> tuple[str, int | None, dict[str, Any]]:
         details = json.loads(raw)
     except ValueError:
         details = {}
-    return kind, int(rest) if rest.isdigit() else None, details if isinstance(details, dict) else {}
+    number = int(rest) if rest.isdecimal() else None
+    return kind, number, details if isinstance(details, dict) else {}
 
 
 def _named(details: dict[str, Any]) -> set[str]:

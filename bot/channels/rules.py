@@ -185,8 +185,9 @@ class ChannelRules:
 
     async def _find(self, uow: UnitOfWork, ref: str) -> Channel | None:
         text = ref.strip().lstrip("#")
-        if text.isdigit():
-            return await uow.session.get(Channel, int(text))
+        if text.isdecimal():  # not isdigit: "²" is a digit, but int() cannot read it
+            # A number beyond the database's integers is no channel (SQLite would refuse it).
+            return await uow.session.get(Channel, int(text)) if len(text) <= 18 else None
         return await uow.session.scalar(
             select(Channel).where(
                 or_(Channel.slug == slugify(text), Channel.name == " ".join(text.split()))

@@ -211,7 +211,7 @@ def _head(text: str) -> tuple[int, str]:
 
 
 def _workers(text: str) -> int:
-    if not text.isdigit() or int(text) > 64:
+    if not text.isdecimal() or int(text) > 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes from 0 to 64")
     return int(text)
 

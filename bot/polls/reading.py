@@ -20,7 +20,7 @@ class Reading(PollBase):
     async def find(self, member_id: int, ref: str) -> int:
         """The id of poll `ref` (`7` or `#7`) if the member may see it."""
         raw = ref.strip().lstrip("#")
-        if not raw.isdigit() or len(raw) > 9:
+        if not raw.isdecimal() or len(raw) > 9:
             raise DomainError("poll.unknown", poll=ref)
         async with self.uow(write=False) as uow:
             member = await active_member(uow, member_id)

@@ -35,7 +35,7 @@ async def alert_button(update: Update, context: CoraContext, button: Button) -> 
     query = update.callback_query
     assert query is not None
     action = _BUTTONS.get(button.action)
-    if not button.id.isdigit() or action is None:
+    if not button.id.isdecimal() or action is None:
         raise DomainError("button.invalid")
     await action(query, context, int(button.id))
 

@@ -61,7 +61,7 @@ async def list_scheduled(update: Update, context: CoraContext) -> None:
 async def announcement_button(update: Update, context: CoraContext, button: Button) -> None:
     """ "Read", and the sender's "cancel", "who" and "remind"."""
     action = _ACTIONS.get(button.action)
-    if not button.id.isdigit() or action is None:
+    if not button.id.isdecimal() or action is None:
         raise DomainError("button.invalid")
     query = update.callback_query
     assert query is not None

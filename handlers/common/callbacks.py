@@ -63,7 +63,7 @@ class Button:
     def number(self, *actions: str) -> int:
         """The id of a button that names a record by number, for one of these actions; any
         other button gets the polite refusal."""
-        if self.action not in actions or not self.id.isdigit() or len(self.id) > 12:
+        if self.action not in actions or not self.id.isdecimal() or len(self.id) > 12:
             raise DomainError("button.invalid")
         return int(self.id)
 

@@ -273,7 +273,7 @@ async def target_pressed(
         "r": (network.regions, choice.regions),
     }.get(button.id[:1], ({}, set()))
     index = button.id[1:]
-    if not index.isdigit() or int(index) >= len(places):
+    if not index.isdecimal() or int(index) >= len(places):
         raise DomainError("button.invalid")
     chosen ^= {list(places)[int(index)]}
     await query.answer()

@@ -81,7 +81,9 @@ async def erase_button(update: Update, context: CoraContext, button: Button) -> 
     query = update.callback_query
     assert query is not None
     member = context.member
-    if member is None or not button.id.isdigit() or button.action not in ("leave", "erase", "keep"):
+    if member is None or not button.id.isdecimal():
+        raise DomainError("button.invalid")
+    if button.action not in ("leave", "erase", "keep"):
         raise DomainError("button.invalid")
     target = int(button.id)
     if button.action == "keep":

@@ -62,7 +62,7 @@ def _registry(context: CoraContext) -> CommandRegistry:
 def parse_member_id(args: list[str] | None) -> int:
     """`12` or `#12` → 12; anything else is a polite error."""
     raw = (args or [""])[0].lstrip("#")
-    if not raw.isdigit() or len(raw) > 12:
+    if not raw.isdecimal() or len(raw) > 12:
         raise DomainError("error.member_id_expected")
     return int(raw)
 
@@ -237,7 +237,7 @@ async def cancel(update: Update, context: CoraContext) -> None:
 async def invite(update: Update, context: CoraContext) -> None:
     """`/invite <sector> <region> [uses] [days]`: create an invitation link."""
     args = context.args or []
-    if len(args) < 2 or len(args) > 4 or not all(arg.isdigit() for arg in args[2:]):
+    if len(args) < 2 or len(args) > 4 or not all(arg.isdecimal() for arg in args[2:]):
         raise DomainError("invite.usage")
     uses = int(args[2]) if len(args) > 2 else context.services.settings.invite_default_uses
     days = int(args[3]) if len(args) > 3 else context.services.settings.invite_default_days

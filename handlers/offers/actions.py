@@ -111,7 +111,7 @@ async def _own_offer(context: CoraContext, code: str | None, *, places: bool) ->
 
 
 def _number(raw: str, key: str) -> int:
-    if not raw.isdigit() or len(raw) > 4:
+    if not raw.isdecimal() or len(raw) > 4:
         raise DomainError(key)
     return int(raw)
 
@@ -155,7 +155,7 @@ async def offer_button(update: Update, context: CoraContext, button: Button) -> 
     """+1 / −1 on an offer's free places."""
     query = update.callback_query
     assert query is not None
-    if not button.id.isdigit() or button.action not in ("inc", "dec"):
+    if not button.id.isdecimal() or button.action not in ("inc", "dec"):
         raise DomainError("button.invalid")
     offer = await context.services.offers.report_places(
         context.active_member.id, int(button.id), delta=1 if button.action == "inc" else -1
@@ -175,9 +175,9 @@ async def need_button(update: Update, context: CoraContext, button: Button) -> N
     assert query is not None
     if button.action in ("yes", "no"):
         await _answer_need(update, context, query, button)
-    elif button.id.isdigit() and button.action == "close":
+    elif button.id.isdecimal() and button.action == "close":
         await _ask_reason(update, context, query, int(button.id))
-    elif button.id.isdigit() and button.action.startswith("r-"):
+    elif button.id.isdecimal() and button.action.startswith("r-"):
         closed = await context.services.needs.close_unmet(
             context.active_member.id, int(button.id), button.action[2:]
         )
@@ -192,7 +192,7 @@ async def _answer_need(
     update: Update, context: CoraContext, query: CallbackQuery, button: Button
 ) -> None:
     need_id, _, offer_id = button.id.partition("-")
-    if not (need_id.isdigit() and offer_id.isdigit()):
+    if not (need_id.isdecimal() and offer_id.isdecimal()):
         raise DomainError("button.invalid")
     answered = await context.services.needs.answer(
         context.active_member.id, int(need_id), int(offer_id), yes=button.action == "yes"

@@ -276,7 +276,7 @@ async def need_region(update: Update, context: CoraContext) -> int:
 
 def _count(update: Update) -> int:
     value = _pressed(update).id
-    if not value.isdigit() or int(value) > 20:
+    if not value.isdecimal() or int(value) > 20:
         raise DomainError("button.invalid")
     return int(value)
 

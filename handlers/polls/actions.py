@@ -44,14 +44,14 @@ def parse_vote(args: list[str]) -> tuple[str, dict[int, str | None], bool]:
         for part in rest:
             number, _, word = part.partition("=")
             answer = _ANSWER_WORDS.get(word.strip().lower())
-            if not number.strip().isdigit() or answer is None:
+            if not number.strip().isdecimal() or answer is None:
                 raise DomainError("vote.usage")
             answers[int(number)] = answer
         return ref, answers, False
     for part in ",".join(rest).split(","):
         if not part.strip():
             continue
-        if not part.strip().isdigit() or len(part.strip()) > 3:
+        if not part.strip().isdecimal() or len(part.strip()) > 3:
             raise DomainError("vote.usage")
         answers[int(part)] = Answer.YES
     return ref, answers, True
@@ -86,10 +86,10 @@ async def poll_button(update: Update, context: CoraContext, button: Button) -> N
     """Answer buttons on poll messages, and the creator's close and decision buttons."""
     query = update.callback_query
     assert query is not None
-    if not button.id.isdigit():
+    if not button.id.isdecimal():
         raise DomainError("button.invalid")
     poll_id, action = int(button.id), button.action
-    if action == "close" or (action.startswith("pick") and action[4:].isdigit()):
+    if action == "close" or (action.startswith("pick") and action[4:].isdecimal()):
         await _manage(context, query, poll_id, action)
     else:
         await _answer(context, query, poll_id, action)

@@ -180,6 +180,23 @@ def test_every_command_survives_any_argument(
         live.run(live.exchange(person.user, "/cancel"))
 
 
+# Numbers beyond the databases' integers, and digits that are no number ("²", "٣").
+_NO_NUMBERS = ["99999999999999999999", "#99999999999999999999", "²", "٣"]
+
+
+def test_a_number_no_row_can_have_is_refused_by_every_command(live: Live) -> None:
+    """Found by the test above: `/archivechannel 99999999999999999999` failed (SQLite cannot
+    take the number) instead of being refused as an unknown channel."""
+    person = live.coordinator
+    for name in sorted(set(live.commands) - _BY_NUMBER):
+        for argument in _NO_NUMBERS:
+            refused, events = live.failures.refused, live.run(live.events_by(person))
+            reply = live.run(live.exchange(person.user, f"/{name} {argument}"))
+            _check(live, reply, refused, events, person)
+            if name in ("alert", "announce", "poll"):
+                live.run(live.exchange(person.user, "/cancel"))
+
+
 @SETTINGS
 @given(
     dialog=st.sampled_from(["alert", "announce", "poll"]),
