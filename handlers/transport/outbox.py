@@ -181,12 +181,14 @@ class Outbox(Worker):
         released = await self.deliveries.release_claims(everything=self.release_everything)
         if released:
             log.warning("resuming %d deliveries that were in flight at the last stop", released)
-        # The process before was sending when it stopped (its claims were released, or are
-        # still held until they expire): its last messages may still count in Telegram's
-        # window, overall and per chat, so the first message waits one window.
-        if (released or await self.deliveries.sending_elsewhere()) and isinstance(
-            self.bot.rate_limiter, TelegramLimiter
-        ):
+        # The process before was sending when it stopped (its claims were released, or, with
+        # several instances, are still held until they expire): its last messages may still
+        # count in Telegram's window, overall and per chat, so the first message waits one
+        # window. A single process released every claim, so none can be held elsewhere.
+        sending = released or (
+            not self.release_everything and await self.deliveries.sending_elsewhere()
+        )
+        if sending and isinstance(self.bot.rate_limiter, TelegramLimiter):
             self.bot.rate_limiter.hold(WINDOW_SECONDS + WINDOW_MARGIN)
         await super().start()
         # From now on a raise claims its first deliveries for this outbox (`hand`).
