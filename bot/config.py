@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=8, ge=1, le=64)
     delivery_idle_seconds: float = Field(default=1.0, gt=0, le=60)
     updates_in_flight: int = Field(default=128, ge=1, le=10_000)
+    # After SIGTERM the bot finishes what is in flight; when the Bot API does not answer, it
+    # stops anyway after this long (what was in flight is sent again at the next start).
+    stop_grace_seconds: float = Field(default=6.0, gt=0, le=600)
     # Live messages (status, overviews, own answers) are edited at most once per this many
     # seconds each: Telegram allows about one message or edit per chat and second, and edits of
     # the same message in quick succession run into 429s; a burst of changes becomes one edit.

@@ -14,9 +14,6 @@ from bot.app import build_application
 from bot.cli.checks import check_database, check_telegram
 from bot.config import Settings
 
-# After SIGTERM the bot finishes the deliveries in flight; if the Bot API does not answer, it
-# stops anyway after this long (what was in flight is sent again at the next start).
-STOP_GRACE_SECONDS = 6.0
 log = logging.getLogger("bot.cli")
 T = TypeVar("T")
 
@@ -68,12 +65,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             log.warning("stopping before the start was complete")
     finally:
         try:
-            await asyncio.wait_for(cora.stop(), STOP_GRACE_SECONDS)
+            # After SIGTERM the bot finishes the deliveries in flight; if the Bot API does not
+            # answer, it stops anyway after STOP_GRACE_SECONDS.
+            await asyncio.wait_for(cora.stop(), settings.stop_grace_seconds)
         except TimeoutError:
             log.warning(
-                "not stopped cleanly within %.0f s; deliveries in flight are sent again at the "
+                "not stopped cleanly within %g s; deliveries in flight are sent again at the "
                 "next start",
-                STOP_GRACE_SECONDS,
+                settings.stop_grace_seconds,
             )
 
 

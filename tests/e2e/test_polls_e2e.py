@@ -524,9 +524,12 @@ async def test_refreshes_that_fall_behind_keep_a_bounded_number_of_ballots(
 
     label = next(b[0] for row in ballot.buttons for b in row if b[0].endswith("2. Schwerin"))
     await paul.user.press(label, ballot).answer()
-    # After the 612 refreshes ahead of it, one after the other (a read each; seconds on PostgreSQL).
+    # After the 612 refreshes ahead of it, one after the other (a read each; seconds on
+    # PostgreSQL). A bound for a failure, not a speed figure: with four pytest workers on two
+    # cores, each read also waits for the fake Bot API in this test's own event loop, and 60 s
+    # were once not enough.
     await paul.user.wait_for(
-        lambda m: m is ballot and "☑️ 2. Schwerin" in str(m.buttons), timeout=60
+        lambda m: m is ballot and "☑️ 2. Schwerin" in str(m.buttons), timeout=110
     )
     await cora.runtime.live.settled()
     assert not cora.runtime._known
