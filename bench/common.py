@@ -29,8 +29,8 @@ from handlers.transport.request import HttpClient
 ALERT_TEXT = "Großlage im Fall Pappel: bitte alle Kräfte informieren und kurz zurückmelden."
 PSEUDONYMS = ("Pappel", "Birke", "Eiche", "Linde", "Ulme", "Erle", "Esche", "Weide")
 TELEGRAM_RATE = 30.0
-# The outbox sends at most 16 at once (handlers/transport/outbox.py); the plain loop gets the same.
-CONCURRENCY = 16
+# The outbox sends DELIVERY_CONCURRENCY at once (default 8); the plain loop gets the same.
+CONCURRENCY: int = Settings.model_fields["delivery_concurrency"].default
 BOT_CPU, FAKE_CPU = 0, 1
 
 

@@ -212,6 +212,18 @@ def _latencies(
 # --- running and reporting --------------------------------------------------------------------
 
 
+def _round_ratios(outboxes: Sequence[FanOut], plains: Sequence[FanOut]) -> str:
+    """The ratio of each round to the plain loop's next to it, which saw the same noise."""
+    pairs = list(zip(outboxes, plains, strict=True))
+    rates = [o.rate / p.rate for o, p in pairs]
+    cpu = [p.cpu_ms_per_message / o.cpu_ms_per_message for o, p in pairs]
+    return (
+        f"round by round: messages/s {', '.join(f'{r:.2f}' for r in rates)} (median "
+        f"{statistics.median(rates):.2f}×); CPU per message {', '.join(f'{r:.2f}' for r in cpu)} "
+        f"(median {statistics.median(cpu):.2f}×)"
+    )
+
+
 def describe(run: FanOut) -> str:
     lines = [
         f"  {run.sender} ({run.database}): {run.recipients} messages in {run.seconds:.2f} s "
@@ -355,6 +367,9 @@ async def _run_scenarios(
                     runs.append(median(rounds))
                     rates = ", ".join(f"{r.rate:.0f}" for r in rounds)
                     print(f"  {rounds[0].sender}: {rates} messages/s", flush=True)
+            for client, rounds in outboxes.items():
+                if plains:
+                    print(f"  outbox ({client}) / plain loop, {_round_ratios(rounds, plains)}")
         if "latency" in scenarios and spec == "sqlite":
             for (rate, limits), client in itertools.product(((30.0, True), (0.0, False)), clients):
                 print(

@@ -103,6 +103,7 @@ class Recorded:
     subjects: set[tuple[str, int]] = field(default_factory=set)  # (kind, subject id) finished
     finished: dict[str, int] = field(default_factory=dict)
     new_deliveries: int = 0
+    claimed: list[Job] = field(default_factory=list)  # the next batch (`record(claim=...)`)
 
 
 UNREACHABLE_NOTICE = "unreachable"
@@ -155,18 +156,21 @@ class DeliveryService:
         message rings is decided now, not when it was queued: a retry may cross into or out
         of the member's quiet hours."""
         async with self.uow() as uow:
-            now = uow.now()
-            # Claims of an instance that died are taken over once they expire.
-            released = await uow.deliveries.release(now, everything=False)
-            due = await uow.deliveries.due(now, limit)
-            if not due:
-                if released:
-                    await uow.commit()
-                return []
-            members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
-            jobs = self._take(uow, [(d, members[d.member_id]) for d in due], now)
-            await uow.commit()
+            jobs, changed = await self._claim(uow, uow.now(), limit)
+            if changed:
+                await uow.commit()
         return jobs
+
+    async def _claim(self, uow: UnitOfWork, now: datetime, limit: int) -> tuple[list[Job], bool]:
+        """`claim` in a transaction of its own or in the one that records the batch before;
+        whether anything changed."""
+        # Claims of an instance that died are taken over once they expire.
+        released = await uow.deliveries.release(now, everything=False)
+        due = await uow.deliveries.due(now, limit)
+        if not due:
+            return [], bool(released)
+        members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
+        return self._take(uow, [(d, members[d.member_id]) for d in due], now), True
 
     async def claim_first(self, uow: UnitOfWork, alert_id: int) -> None:
         """In the transaction that stores an alert's deliveries: claim its first turns (up to
@@ -271,8 +275,11 @@ class DeliveryService:
         hours; urgent ones always ring."""
         return priority != Priority.URGENT and is_quiet(member, now, self.zone)
 
-    async def record(self, results: Sequence[Result]) -> Recorded:
-        """Store the outcome of sent jobs, in one transaction for the whole batch."""
+    async def record(self, results: Sequence[Result], *, claim: int = 0) -> Recorded:
+        """Store the outcome of sent jobs, in one transaction for the whole batch; with `claim`,
+        claim the next batch (up to that many, as `claim` does) in the same transaction: one
+        commit per batch instead of two, and each delivery is still recorded as claimed before
+        it is sent and with its outcome after."""
         recorded = Recorded()
         if not results:
             return recorded
@@ -319,6 +326,8 @@ class DeliveryService:
                 elif final == DeliveryStatus.UNREACHABLE and member.unreachable_since is None:
                     member.unreachable_since = now
                     recorded.new_deliveries += await self._tell_coordinators(uow, member, now)
+            if claim:
+                recorded.claimed, _ = await self._claim(uow, now, claim)
             await uow.commit()
         return recorded
 

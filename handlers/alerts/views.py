@@ -144,10 +144,17 @@ async def _readable(text: Awaitable[str | None], language: str, *, removed: str)
 
 
 async def render_alert(job: Job, cache: RenderCache) -> Rendered:
-    """The alert itself, a reminder of it, or its escalation to coordinators."""
+    """The alert itself, a reminder of it, or its escalation to coordinators: the same for
+    every recipient of a batch who reads the same language, so rendered once for them."""
     assert job.alert_id is not None
     language = cache.language(job)
-    alert = await cache.alert(job.alert_id)
+    params = tuple(sorted(job.params.items()))
+    key = ("alert", job.alert_id, job.kind, params, language)
+    return await cache.shared(key, partial(_render_alert, job, cache, job.alert_id, language))
+
+
+async def _render_alert(job: Job, cache: RenderCache, alert_id: int, language: str) -> Rendered:
+    alert = await cache.alert(alert_id)
     settings = cache.services.settings
     network = cache.services.network
     removed = "drill.text" if alert.drill else "alert.text_removed"
@@ -159,7 +166,7 @@ async def render_alert(job: Job, cache: RenderCache) -> Rendered:
         region=region_name(network, alert.region, language),
         sender=_sender(alert, network, language),
         time=local_time(alert.created_at, settings.cora_timezone, language),
-        text=await _readable(cache.alert_text(job.alert_id), language, removed=removed),
+        text=await _readable(cache.alert_text(alert_id), language, removed=removed),
     )
     return Rendered(body, _alert_buttons(alert, language), protect=settings.alert_protect_content)
 

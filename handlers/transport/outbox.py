@@ -67,6 +67,7 @@ class RenderCache:
     known: Mapping[Hashable, object] = field(default_factory=dict)
     current: Callable[[], bool] = lambda: False
     _loads: dict[tuple[str, int], asyncio.Task[Any]] = field(default_factory=dict)
+    _made: dict[Hashable, asyncio.Task[Any]] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
@@ -78,6 +79,15 @@ class RenderCache:
         if task is None:
             task = self._loads[(kind, key)] = asyncio.create_task(load(key))
         # Shielded: one send giving up must not cancel the load the others are waiting for.
+        result: T = await asyncio.shield(task)
+        return result
+
+    async def shared(self, key: Hashable, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """What several deliveries of the batch show alike (an alert to 30 people in one
+        language), made once for all of them: `key` names everything it depends on."""
+        task = self._made.get(key)
+        if task is None:
+            task = self._made[key] = asyncio.create_task(make())
         result: T = await asyncio.shield(task)
         return result
 
@@ -161,6 +171,8 @@ class Outbox(Worker):
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._handed: deque[Handed] = deque()
+        # The next batch, claimed by the transaction that recorded the last one.
+        self._claimed: list[Job] = []
 
     def wake(self) -> None:
         """New deliveries were committed: look for work now instead of at the next poll."""
@@ -197,10 +209,11 @@ class Outbox(Worker):
     async def stop(self) -> None:
         self.deliveries.first_batch = 0
         await super().stop()
-        # Batches handed over but not sent: their claims go back at once, so that another
-        # instance (or the next start) need not wait for them to expire.
-        jobs = [job for handed in self._handed for job in handed.jobs]
+        # Batches handed over or claimed ahead but not sent: their claims go back at once, so
+        # that another instance (or the next start) need not wait for them to expire.
+        jobs = [job for handed in self._handed for job in handed.jobs] + self._claimed
         self._handed.clear()
+        self._claimed = []
         if jobs:
             try:
                 released = await self.deliveries.release_jobs(jobs)
@@ -236,12 +249,18 @@ class Outbox(Worker):
             if not jobs:
                 return True
         else:
-            jobs = await self.deliveries.claim(self.batch_size)
+            jobs, self._claimed = self._claimed, []
+            if not jobs:
+                jobs = await self.deliveries.claim(self.batch_size)
             if not jobs:
                 return False
             cache = RenderCache(self.services)
         results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
-        recorded = await self.deliveries.record(results)
+        # The next batch is claimed with this one's outcomes, unless a hand-over goes first
+        # or the outbox is stopping.
+        claim = 0 if self._handed or self._stopping else self.batch_size
+        recorded = await self.deliveries.record(results, claim=claim)
+        self._claimed = recorded.claimed
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded)
         return True

@@ -164,3 +164,37 @@ async def test_each_final_state_is_audited_once(env: Env) -> None:
     assert actions.count("delivery.sent") == 1
     assert actions.count("delivery.unreachable") == 1
     assert actions.count("member.unreachable") == 1
+
+
+async def test_recording_a_batch_claims_the_next_in_the_same_transaction(env: Env) -> None:
+    """The outbox records a batch's outcomes and claims its next batch with one commit: the
+    outcomes are stored, the next deliveries are claimed (recorded before they are sent), and
+    one rescheduled by this very record is not claimed again before it is due."""
+    sender = await env.member(0, "victim_support", "HRO")
+    members = [await env.member(n, "police", "HRO") for n in range(1, 5)]
+    await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
+    first, second = await env.outbox.claim(2)
+    recorded = await env.outbox.record(
+        [
+            Result(first.id, Outcome.SENT, message_id=1),
+            Result(second.id, Outcome.RETRY, retry_after=30, error="429 retry after"),
+        ],
+        claim=10,
+    )
+    assert recorded.finished == {DeliveryStatus.SENT: 1}
+    assert sorted(job.member_id for job in recorded.claimed) == sorted(
+        set(members) - {first.member_id, second.member_id}
+    )
+    assert await env.statuses() == {
+        first.member_id: DeliveryStatus.SENT,
+        second.member_id: DeliveryStatus.PENDING,
+        **{job.member_id: DeliveryStatus.SENDING for job in recorded.claimed},
+    }
+    # Claimed for this instance: nobody else takes them, and their outcomes count.
+    assert await env.instance("other").claim(10) == []
+    await env.outbox.record(
+        [Result(job.id, Outcome.SENT, message_id=2) for job in recorded.claimed]
+    )
+    env.clock.advance(timedelta(seconds=30))
+    [retried] = await env.outbox.claim(10)
+    assert retried.id == second.id
