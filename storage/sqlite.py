@@ -5,7 +5,9 @@ separate calls into aiosqlite's thread; each is a queue hand-over, a wake-up of 
 and a GIL hand-over, which on one core costs more than most statements themselves. Here the
 whole statement runs in one call: the thread executes, fetches every row and closes the
 cursor, and hands back the rows with the cursor's description, row count and last row id.
-Everything else (connections, transactions, errors) is SQLAlchemy's adapter unchanged.
+Everything else (connections, transactions, errors) is SQLAlchemy's adapter unchanged, except
+that a rollback right after a COMMIT or a ROLLBACK (the pool's reset when the connection is
+returned) is not sent to the thread: there is no transaction left to roll back.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        self._adapt_connection._ended = False  # type: ignore[attr-defined]
         async with self._adapt_connection._execute_mutex:
             ran, rows = await connection._execute(  # type: ignore[no-untyped-call]
                 _execute, connection._conn, operation, parameters
@@ -83,6 +86,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        self._adapt_connection._ended = False  # type: ignore[attr-defined]
         async with self._adapt_connection._execute_mutex:
             ran = await connection._execute(  # type: ignore[no-untyped-call]
                 _executemany, connection._conn, operation, seq_of_parameters
@@ -96,8 +100,32 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """`_ended`: the last thing sent through this connection was a COMMIT or ROLLBACK that
+    succeeded, so it holds no transaction and nothing of it is running in the thread.
+    SQLAlchemy's pool rolls back every connection it gets back, also right after a commit or
+    a rollback of the session's transaction: one more trip to the thread and back per
+    transaction, for a write on the way from its commit to whatever waits for it (an alert's
+    first sends)."""
+
+    __slots__ = ("_ended",)
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._ended = False
+
+    def commit(self) -> None:
+        self._ended = False
+        super().commit()
+        self._ended = True
+
+    def rollback(self) -> None:
+        # Also asked of the driver itself, in case something used it directly since.
+        if self._ended and not self._connection.in_transaction:
+            return
+        self._ended = False
+        super().rollback()
+        self._ended = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
