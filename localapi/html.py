@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from localapi.errors import ApiError, cant_parse_entities
@@ -269,12 +271,34 @@ def render_entities(
 ) -> str:
     """Text with each entity's opening and closing tags (from `tags_of`, None to leave it out)
     around it; characters are escaped, and entities that cross each other are closed and
-    reopened so that the tags nest."""
+    reopened so that the tags nest.
+
+    Tags go where a character starts (a UTF-16 offset inside a surrogate pair is never one:
+    an entity starting there is left out, one ending there closes after the character), and
+    the text between two such places is escaped in one piece."""
+    escape_text = html.escape if quote else escape
     tagged = [(e, tags) for e in entities if (tags := tags_of(e)) is not None]
+    if not tagged:
+        return escape_text(text)
+    starting_at: dict[int, list[tuple[JsonDict, tuple[str, str]]]] = {}
+    for item in tagged:
+        starting_at.setdefault(item[0]["offset"], []).append(item)
+    for starting in starting_at.values():
+        starting.sort(key=lambda item: -int(item[0]["length"]))
+    offsets = sorted(starting_at)
+    # The UTF-16 offset at which each character starts (its index unless a character before
+    # it lies outside the Basic Multilingual Plane), and the text's end.
+    starts: Sequence[int]
+    if utf16_len(text) == len(text):
+        starts, end = range(len(text)), len(text)
+    else:
+        bounds = list(accumulate((2 if c > "\uffff" else 1 for c in text), initial=0))
+        starts, end = bounds[:-1], bounds[-1]
     out: list[str] = []
     open_now: list[tuple[JsonDict, tuple[str, str]]] = []
-    position = 0
-    for char in [*text, ""]:
+    index, upcoming = 0, 0
+    while True:
+        position = starts[index] if index < len(text) else end
         # Close entities ending here; reopen inner ones that would otherwise misnest.
         ending = [item for item in open_now if item[0]["offset"] + item[0]["length"] <= position]
         if ending:
@@ -286,11 +310,17 @@ def render_entities(
             for item in reopened:
                 out.append(item[1][0])
                 open_now.append(item)
-        starting = [item for item in tagged if item[0]["offset"] == position]
-        starting.sort(key=lambda item: -int(item[0]["length"]))
-        for item in starting:
+        for item in starting_at.get(position, ()):
             out.append(item[1][0])
             open_now.append(item)
-        out.append(html.escape(char) if quote else escape(char))
-        position += utf16_len(char)
-    return "".join(out)
+        if index == len(text):
+            return "".join(out)
+        # Nothing happens before the next entity's start or an open entity's end.
+        while upcoming < len(offsets) and offsets[upcoming] <= position:
+            upcoming += 1
+        following = [item[0]["offset"] + item[0]["length"] for item in open_now]
+        if upcoming < len(offsets):
+            following.append(offsets[upcoming])
+        after = bisect_left(starts, min(following), index + 1) if following else len(text)
+        out.append(escape_text(text[index:after]))
+        index = after

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,8 +97,14 @@ def member_actor(member_id: int) -> str:
 class AuditLog:
     """Collects the events of one transaction and chains them when the transaction commits."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        known_head: Callable[[], tuple[int, str] | None] = lambda: None,
+    ) -> None:
+        """`known_head`: the newest event this process committed, (seq, hash), if any."""
         self._session = session
+        self._known_head = known_head
         self._pending: list[PendingEvent] = []
         self.chained: tuple[int, str] | None = None  # the newest (seq, hash) this transaction wrote
 
@@ -116,16 +122,41 @@ class AuditLog:
         return tuple(self._pending)
 
     async def chain_pending(self, now: datetime) -> None:
-        """Append the collected events behind the locked head; call right before commit."""
+        """Append the collected events behind the locked head; call right before commit.
+
+        The head is usually the newest event this process committed: the events are chained
+        behind it and the head moves only if it is still that event (one `UPDATE`, which
+        locks the row as `SELECT … FOR UPDATE` would). If anyone else appended meanwhile
+        (another instance, a `cora-bot` command, a transaction of this process that
+        committed first), it matches no row, and the head is read and locked as before."""
         if not self._pending:
             return
-        # Selecting the head flushes the session first, as an ORM query does.
-        head = (await self._session.execute(_HEAD)).first()
-        if head is None:
-            raise RuntimeError("audit_head row is missing: run `cora-bot db upgrade`")
-        seq, digest = head
         occurred_at = format_time(now)
-        rows = []
+        known = self._known_head()
+        if known is not None:
+            await self._session.flush()  # as the head's SELECT would (autoflush)
+            rows, head = self._linked(known, occurred_at)
+            moved = await self._session.execute(
+                _MOVE_KNOWN_HEAD,
+                {"head_seq": head[0], "head_hash": head[1], "seq": known[0], "hash": known[1]},
+            )
+            if moved.rowcount == 1:  # type: ignore[attr-defined]
+                await self._append(rows, head)
+                return
+        # Selecting the head flushes the session first, as an ORM query does.
+        found = (await self._session.execute(_HEAD)).first()
+        if found is None:
+            raise RuntimeError("audit_head row is missing: run `cora-bot db upgrade`")
+        rows, head = self._linked((found[0], found[1]), occurred_at)
+        await self._session.execute(_MOVE_HEAD, {"head_seq": head[0], "head_hash": head[1]})
+        await self._append(rows, head)
+
+    def _linked(
+        self, head: tuple[int, str], occurred_at: str
+    ) -> tuple[list[dict[str, object]], tuple[int, str]]:
+        """The pending events as rows chained behind `head`, and the new head."""
+        seq, digest = head
+        rows: list[dict[str, object]] = []
         for pending in self._pending:
             prev_hash, seq = digest, seq + 1
             actor, action, subject, details = (
@@ -147,9 +178,11 @@ class AuditLog:
                     "hash": digest,
                 }
             )
+        return rows, (seq, digest)
+
+    async def _append(self, rows: list[dict[str, object]], head: tuple[int, str]) -> None:
         await self._session.execute(_APPEND, rows)
-        await self._session.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
-        self.chained = (seq, digest)
+        self.chained = head
         self._pending.clear()
 
 
@@ -162,5 +195,14 @@ _APPEND = insert(_EVENTS_TABLE)
 _MOVE_HEAD = (
     update(_HEAD_TABLE)
     .where(_HEAD_TABLE.c.id == 1)
+    .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+)
+_MOVE_KNOWN_HEAD = (
+    update(_HEAD_TABLE)
+    .where(
+        _HEAD_TABLE.c.id == 1,
+        _HEAD_TABLE.c.seq == bindparam("seq"),
+        _HEAD_TABLE.c.hash == bindparam("hash"),
+    )
     .values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
 )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from storage.files import create_private_file, private_directory
-from storage.sqlite import OneTripDBAPI
+from storage.sqlite import OneTripConnection, OneTripDBAPI
 
 # Each pooled connection keeps its own page cache (SQLite's default: up to 2 MiB), so 20
 # connections can hold 40 MiB. The operating system caches the file as well, and a write by
@@ -59,7 +59,14 @@ def _configure_sqlite(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        driver = connection.connection.dbapi_connection
+        if begin == "BEGIN IMMEDIATE" and isinstance(driver, OneTripConnection):
+            # A writer's first statement takes the write lock with it, in one trip to the
+            # thread. (Readers' snapshots are also taken by the driver's own cursors, e.g.
+            # to verify the audit chain: their BEGIN goes first, as ever.)
+            driver.begin_with_next_statement(begin)
+        else:
+            connection.exec_driver_sql(begin)
 
 
 class Database:

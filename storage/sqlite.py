@@ -5,7 +5,11 @@ separate calls into aiosqlite's thread; each is a queue hand-over, a wake-up of 
 and a GIL hand-over, which on one core costs more than most statements themselves. Here the
 whole statement runs in one call: the thread executes, fetches every row and closes the
 cursor, and hands back the rows with the cursor's description, row count and last row id.
-Everything else (connections, transactions, errors) is SQLAlchemy's adapter unchanged.
+Everything else (connections, transactions, errors) is SQLAlchemy's adapter unchanged, except
+that a rollback right after a COMMIT or a ROLLBACK (the pool's reset when the connection is
+returned) is not sent to the thread: there is no transaction left to roll back; and that a
+write transaction's `BEGIN IMMEDIATE` can go in the same trip as its first statement
+(`begin_with_next_statement`).
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ class _Ran:
 
 
 def _execute(
-    connection: sqlite3.Connection, operation: str, parameters: Any
+    connection: sqlite3.Connection, operation: str, parameters: Any, begin: str | None = None
 ) -> tuple[_Ran, list[Any]]:
+    if begin is not None:
+        connection.execute(begin).close()
     cursor = connection.cursor()
     try:
         cursor.execute(operation, () if parameters is None else parameters)
@@ -49,7 +55,14 @@ def _execute(
         cursor.close()
 
 
-def _executemany(connection: sqlite3.Connection, operation: str, parameters: Sequence[Any]) -> _Ran:
+def _executemany(
+    connection: sqlite3.Connection,
+    operation: str,
+    parameters: Sequence[Any],
+    begin: str | None = None,
+) -> _Ran:
+    if begin is not None:
+        connection.execute(begin).close()
     cursor = connection.cursor()
     try:
         cursor.executemany(operation, parameters)
@@ -73,9 +86,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted._ended = False
+        async with adapted._execute_mutex:
+            begin, adapted._begin = adapted._begin, None
             ran, rows = await connection._execute(  # type: ignore[no-untyped-call]
-                _execute, connection._conn, operation, parameters
+                _execute, connection._conn, operation, parameters, begin
             )
         self._cursor = ran
         self._rows = collections.deque(rows)
@@ -83,9 +99,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        adapted._ended = False
+        async with adapted._execute_mutex:
+            begin, adapted._begin = adapted._begin, None
             ran = await connection._execute(  # type: ignore[no-untyped-call]
-                _executemany, connection._conn, operation, seq_of_parameters
+                _executemany, connection._conn, operation, seq_of_parameters, begin
             )
         self._cursor = ran
         self._rows.clear()
@@ -95,9 +114,52 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
 
-class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """`_ended`: the last thing sent through this connection was a COMMIT or ROLLBACK that
+    succeeded, so it holds no transaction and nothing of it is running in the thread.
+    SQLAlchemy's pool rolls back every connection it gets back, also right after a commit or
+    a rollback of the session's transaction: one more trip to the thread and back per
+    transaction, for a write on the way from its commit to whatever waits for it (an alert's
+    first sends)."""
+
+    __slots__ = ("_begin", "_ended")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._ended = False
+        self._begin: str | None = None
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Send `begin` in the same trip as the next statement (a transaction that ends
+        before any statement sends nothing). For connections used through SQLAlchemy only:
+        a server-side cursor still sends it first, but the driver connection itself knows
+        nothing of it."""
+        self._begin = begin
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            begin, self._begin = self._begin, None
+            self._ended = False
+            await_(await_(self._connection.execute(begin)).close())
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self._begin is not None:  # nothing was sent: nothing to commit
+            self._begin = None
+            return
+        self._ended = False
+        super().commit()
+        self._ended = True
+
+    def rollback(self) -> None:
+        # Also asked of the driver itself, in case something used it directly since.
+        if self._begin is not None or (self._ended and not self._connection.in_transaction):
+            self._begin = None
+            return
+        self._ended = False
+        super().rollback()
+        self._ended = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
@@ -111,4 +173,4 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         creator = kw.pop("async_creator_fn", None)
         connection = creator(*arg, **kw) if creator else aiosqlite.connect(*arg, **kw)
         connection._thread.daemon = True  # as SQLAlchemy's adapter does
-        return _Connection(self, await_(connection))
+        return OneTripConnection(self, await_(connection))

@@ -94,6 +94,9 @@ class UnitOfWork:
     on_commit: Callable[[Effects], None] | None = None
     on_members_changed: Callable[[], None] | None = None
     on_committed: Callable[[], int] | None = None
+    # The newest audit event this process committed, if known: the commit chains behind it
+    # without reading the head first (`AuditLog.chain_pending` checks that it still is).
+    audit_head: Callable[[], tuple[int, str] | None] = lambda: None
     effects: Effects = field(default_factory=Effects, init=False)
     _locked: bool = field(default=False, init=False)
     _committed: bool = field(default=False, init=False)
@@ -108,7 +111,7 @@ class UnitOfWork:
         self.invites = InviteRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.channels = ChannelRepository(self.session)
-        self.audit = AuditLog(self.session)
+        self.audit = AuditLog(self.session, self.audit_head)
         if self.write:
             event.listen(self.session.sync_session, "before_flush", self._notice_flush)
             event.listen(self.session.sync_session, "do_orm_execute", self._notice_statement)
@@ -235,7 +238,11 @@ class UnitOfWorkFactory:
             on_commit=self.on_commit,
             on_members_changed=self._members_changed,
             on_committed=self._counted,
+            audit_head=self._written_head,
         )
+
+    def _written_head(self) -> tuple[int, str] | None:
+        return self.written_head
 
     def unchanged_since(self, commit: int) -> bool:
         """No other write transaction of this process has committed after commit number

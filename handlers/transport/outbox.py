@@ -255,7 +255,7 @@ class Outbox(Worker):
             if not jobs:
                 return False
             cache = RenderCache(self.services)
-        results = await asyncio.gather(*(self._send(job, cache) for job in jobs))
+        results = await asyncio.gather(*await self._started(jobs, cache))
         # The next batch is claimed with this one's outcomes, unless a hand-over goes first
         # or the outbox is stopping.
         claim = 0 if self._handed or self._stopping else self.batch_size
@@ -264,6 +264,19 @@ class Outbox(Worker):
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded)
         return True
+
+    async def _started(self, jobs: Sequence[Job], cache: RenderCache) -> list[asyncio.Task[Result]]:
+        """The batch's sends as tasks, the first one given a pass of the event loop before the
+        others start: before Python 3.12 aiohttp writes a request's body in a task of its own,
+        which would otherwise wait behind the preparation of every other send of the batch
+        (about half a millisecond each) before the first message leaves."""
+        first = asyncio.ensure_future(self._send(jobs[0], cache))
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:  # as gather would cancel it
+            first.cancel()
+            raise
+        return [first, *(asyncio.ensure_future(self._send(job, cache)) for job in jobs[1:])]
 
     async def _handed_over(self, handed: Handed) -> tuple[Sequence[Job], RenderCache]:
         """A handed-over batch is sent as claimed, rendered from what its transaction knew,

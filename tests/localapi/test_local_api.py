@@ -407,6 +407,21 @@ def test_entities_render_back_to_the_html_they_came_from() -> None:
         '<b>a<i>b</i></b><u>c</u> <tg-emoji emoji-id="5">👍</tg-emoji> <blockquote>q</blockquote>'
     )
     assert entities_to_html(*parse_html(source)) == source
+    emoji = "😀 <b>x😀<i>y</i></b> &amp; <u>😀</u>😀"  # offsets count two units per emoji
+    assert entities_to_html(*parse_html(emoji)) == emoji
+
+
+def test_crossing_entities_after_emoji_render_nested() -> None:
+    text = "😀a<b> &b😀c"
+    entities = [
+        {"type": "bold", "offset": 2, "length": 5},
+        {"type": "italic", "offset": 4, "length": 5},  # crosses the bold one
+        {"type": "code", "offset": 8, "length": 1},
+        {"type": "underline", "offset": 1, "length": 1},  # inside the emoji: no character
+    ]
+    assert entities_to_html(text, entities) == (
+        "😀<b>a&lt;<i>b&gt; </i></b><i>&amp;<code>b</code></i>😀c"
+    )
 
 
 @pytest.mark.parametrize(

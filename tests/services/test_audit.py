@@ -22,7 +22,7 @@ import hypothesis
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
 from bot import audit
@@ -336,6 +336,48 @@ async def test_a_chain_written_by_50_concurrent_actions_has_no_fork(
         ).all()
     assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
     assert len({row.prev_hash for row in rows}) == len(rows)  # no two events share a parent
+    code, output = await _verify_cli(env, monkeypatch, capsys)
+    assert code == 0, output
+
+
+async def test_the_head_this_process_wrote_is_not_read_again_and_others_events_are_followed(
+    env: Env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    member = await env.member(1, "police", "HRO")
+    head_reads: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "audit_head" in statement:
+            head_reads.append(statement)
+
+    event.listen(env.database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await env.membership.set_language(member, "en")
+        await env.membership.set_language(member, "de")
+        assert head_reads == []  # chained behind the head this process committed
+        # Another writer (a second instance, a `cora-bot` command) appends meanwhile.
+        other_database = Database(env.database_url)
+        try:
+            other = MembershipService(
+                UnitOfWorkFactory(other_database, env.clock), load_network(), 90
+            )
+            await other.set_language(member, "en")
+        finally:
+            await other_database.dispose()
+        await env.membership.set_language(member, "de")
+        assert len(head_reads) == 1  # the head moved: read and locked as before
+        await env.membership.set_language(member, "en")
+        assert len(head_reads) == 1
+    finally:
+        event.remove(env.database.engine.sync_engine, "before_cursor_execute", seen)
+    async with env.database.read_sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuditEvent.seq, AuditEvent.prev_hash).order_by(AuditEvent.seq)
+            )
+        ).all()
+    assert [row.seq for row in rows] == list(range(1, len(rows) + 1))
+    assert len({row.prev_hash for row in rows}) == len(rows)  # no fork
     code, output = await _verify_cli(env, monkeypatch, capsys)
     assert code == 0, output
 

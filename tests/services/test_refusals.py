@@ -73,8 +73,10 @@ async def test_counts_wait_for_the_next_flush_when_the_database_is_away(
     clock.advance(timedelta(minutes=1))
     blocker = Database(database_url)
     try:
-        async with blocker.engine.begin() as connection:  # holds the write lock (SQLite)
-            if not blocker.is_sqlite:
+        async with blocker.engine.begin() as connection:
+            if blocker.is_sqlite:  # the first statement takes the write lock (BEGIN IMMEDIATE)
+                await connection.execute(text("SELECT 1"))
+            else:
                 await connection.execute(text("LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE"))
             assert await refusals.flush() == 0
             assert refusals.pending == 4

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage.db import Database
 from storage.sqlite import OneTripDBAPI
 
 SCHEMA = "CREATE TABLE cases (id INTEGER PRIMARY KEY, ref TEXT UNIQUE NOT NULL, seen INTEGER)"
@@ -77,3 +78,101 @@ async def test_statements_take_one_trip_and_show_what_sqlalchemys_adapter_shows(
     shown = ("lastrowid", "many", "updated", "rows")
     assert {k: one_trip[k] for k in shown} == {k: plain[k] for k in shown}
     assert one_trip["updated"] == 250 and len(one_trip["rows"]) == 501
+
+
+def _count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The trips to aiosqlite's thread and back, by what each ran."""
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return trips
+
+
+async def test_a_committed_transaction_sends_no_rollback_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'c.db'}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(SCHEMA)
+        async with database.session(write=False) as session:  # its first connection is made
+            await session.execute(text("SELECT 1"))
+        trips = _count_trips(monkeypatch)
+
+        def rollbacks() -> list[str]:
+            return [trip for trip in trips if trip == "rollback"]
+
+        for n in range(3):
+            async with database.session(write=True) as session:
+                await session.execute(
+                    text("INSERT INTO cases (ref, seen) VALUES (:ref, 0)"), {"ref": f"F-{n}"}
+                )
+                await session.commit()
+        assert rollbacks() == []  # the pool's reset on return is not sent after a COMMIT
+        async with database.session(write=True) as session:
+            await session.execute(text("UPDATE cases SET seen = 1"))
+        # Left without a commit: rolled back once (the pool's reset after it is not sent).
+        assert rollbacks() == ["rollback"]
+        async with database.session(write=False) as session:
+            assert (await session.scalar(text("SELECT sum(seen) FROM cases"))) == 0
+        assert rollbacks() == ["rollback"] * 2
+    finally:
+        await database.dispose()
+
+
+async def test_a_transaction_opened_on_the_driver_after_a_commit_is_still_rolled_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "d.db"
+    database = Database(f"sqlite+aiosqlite:///{path}", lock_timeout_ms=100)
+    try:
+        async with database.engine.connect() as connection:
+            await connection.exec_driver_sql(SCHEMA)
+            await connection.commit()
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert isinstance(raw, aiosqlite.Connection)
+            await raw.execute("BEGIN IMMEDIATE")  # behind SQLAlchemy's back
+            await raw.execute("INSERT INTO cases (ref, seen) VALUES ('F-1', 0)")
+        # Returned to the pool: rolled back, so the write lock is free and nothing was kept.
+        with sqlite3.connect(path, timeout=0.1) as other:
+            other.execute("BEGIN IMMEDIATE")
+            assert other.execute("SELECT count(*) FROM cases").fetchone() == (0,)
+            other.rollback()
+    finally:
+        await database.dispose()
+
+
+async def test_a_write_transaction_begins_in_the_trip_of_its_first_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "e.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(SCHEMA)
+        trips = _count_trips(monkeypatch)
+        async with database.session(write=True) as session:
+            assert (await session.scalar(text("SELECT count(*) FROM cases"))) == 0
+            assert trips == ["_execute"]  # BEGIN IMMEDIATE and the SELECT
+            # The first statement, a read, took the write lock with it: nobody else writes.
+            with sqlite3.connect(path, timeout=0) as other, pytest.raises(sqlite3.OperationalError):
+                other.execute("BEGIN IMMEDIATE")
+            await session.execute(text("INSERT INTO cases (ref, seen) VALUES ('F-1', 0)"))
+            await session.commit()
+        assert trips == ["_execute", "_execute", "commit"]
+        trips.clear()
+        async with database.session(write=True) as session:  # began, nothing sent
+            await session.connection()
+            await session.commit()
+        assert trips == []
+        with sqlite3.connect(path, timeout=0) as other:
+            other.execute("BEGIN IMMEDIATE")  # the lock is free again
+            assert other.execute("SELECT ref FROM cases").fetchall() == [("F-1",)]
+            other.rollback()
+    finally:
+        await database.dispose()
