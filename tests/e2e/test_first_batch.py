@@ -5,7 +5,14 @@ sent still wins, and a stop between the raise and the sends loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import asyncpg
+import pytest
 from sqlalchemy import select
 
 from bot.alerts import RaisedAlert
@@ -26,6 +33,43 @@ async def statuses(cora: CoraBot, alert_id: int) -> dict[int, tuple[str, str | N
     async with cora.database.read_sessions() as session:
         rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
         return {d.member_id: (d.status, d.claimed_by) for d in rows}
+
+
+@asynccontextmanager
+async def database_locked(settings: Settings) -> AsyncIterator[None]:
+    """Another process holds the write lock of the deliveries while the block runs."""
+    if settings.database_url.startswith("sqlite"):
+        path = settings.database_url.split("///", 1)[1]
+        locked, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(30)
+            connection.execute("ROLLBACK")
+            connection.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        try:
+            yield
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join)
+    else:
+        other = await asyncpg.connect(
+            settings.database_url.replace("postgresql+asyncpg", "postgresql")
+        )
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("LOCK TABLE deliveries IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+            await other.close()
 
 
 async def busy_outbox(api: LocalBotApi, cora: CoraBot, sender: Person, blocker: Person) -> None:
@@ -162,3 +206,45 @@ async def test_a_stop_between_the_raise_and_its_sends_loses_nothing(
         assert {status for status, _ in final.values()} == {DeliveryStatus.SENT}
     finally:
         await again.stop()
+
+
+async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
+    api: LocalBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The transaction that records a batch also claims the next one. A stop that arrives
+    while that transaction waits for a lock finds the next batch claimed and not sent: it
+    hands the claims back, so that nobody waits for them to expire."""
+    caplog.set_level(logging.INFO, logger="handlers.transport.outbox")
+    settings = settings.model_copy(update={"delivery_concurrency": 2})
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
+        # The first batch (2, handed over by the raise) is answered only after BLOCKED_SECONDS.
+        api.faults.timeout_delay = BLOCKED_SECONDS
+        for person in police:
+            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
+        raised = await cora.services.alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
+        )
+        async with asyncio.timeout(5):
+            while len(api.faults.hits) < 2:
+                await asyncio.sleep(0.01)
+        answered = asyncio.get_running_loop().time() + BLOCKED_SECONDS
+        async with database_locked(settings):
+            # The answers arrive; recording them (and claiming the next batch) waits for the
+            # lock. The margin lets the bot read both answers before the stop is asked for.
+            await asyncio.sleep(answered + 1.0 - asyncio.get_running_loop().time())
+            stopping = asyncio.create_task(cora.stop())
+            await asyncio.sleep(0.2)
+        await stopping
+    finally:
+        await cora.stop()
+    assert "handed back 3 claimed deliveries at the stop" in caplog.messages  # the rest
+    final = await statuses(cora, raised.alert.id)
+    assert sorted(status for status, _ in final.values()) == [
+        *[DeliveryStatus.PENDING] * 3,
+        *[DeliveryStatus.SENT] * 2,
+    ]
+    assert all(claimed_by is None for _, claimed_by in final.values())
