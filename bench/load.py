@@ -4,7 +4,7 @@ keeps up: errors, final deliveries, handler latency, memory and database size.
 
 Run: .venv/bin/python -m bench.load [--members 5000] [--alerts 100] [--polls 20] [--voters 1000]
          [--database postgresql://user:pass@host/db] [--concurrency 100] [--no-pin]
-         [--bot-from DIR]
+         [--bot-from DIR] [--bot-env NAME=VALUE ...]
 
 1. `--members` members spread over the network's sectors and regions (invented names; one in 25
    statewide), among them a coordinator per region and two for the whole state, stored directly.
@@ -108,6 +108,7 @@ async def run_load(
             flush=True,
         )
         environment = bot_environment(fake.base_url, url, directory, 0.0, args.http_client)
+        environment |= dict(setting.split("=", 1) for setting in args.bot_env)
         database = Database(url)  # the driver's own connections, for its reads
         bot = BotProcess(environment, directory / "bot", cpu=bot_cpu, source=args.bot_from)
         try:
@@ -118,6 +119,7 @@ async def run_load(
                     await bot.started(fake)
                     await asyncio.sleep(1.0)  # polling has started, start-up work is done
                     figures.rss_started = bot.rss_mb()
+                    print(f"bot started: pid {bot.pid} (for py-spy)", flush=True)
                     await _drive(
                         args,
                         bot,
@@ -342,6 +344,7 @@ async def run(args: argparse.Namespace) -> None:
         f"cora-bot load benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{label(spec)}; the bot in its own process (`python -m bot.cli run`"
         + (f" from {args.bot_from}" if args.bot_from else "")
+        + "".join(f", {setting}" for setting in args.bot_env)
         + f"), {'pinned to CPU 0' if bot_cpu is not None else 'not pinned'}; the fake Bot API "
         f"and this driver {'pinned to CPU 1' if driver_pinned else 'not pinned'}; "
         f"HTTP client {args.http_client}"
@@ -385,6 +388,14 @@ def main() -> None:
         metavar="DIR",
         help="run the bot from another checkout of the repository (e.g. a worktree of main, "
         "for a before/after comparison in one session); the driver stays this one",
+    )
+    parser.add_argument(
+        "--bot-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a further environment variable for the bot (a setting such as "
+        "UPDATES_IN_FLIGHT=64, or MALLOC_ARENA_MAX); repeatable",
     )
     run_benchmark(parser, run)
 
