@@ -3,49 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
-import os
 import resource
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.common import percentile
 from storage.models import DeliveryStatus
 
 
-class LogCounter(logging.Handler):
-    """Counts the bot's log records by level; keeps the first few warnings and errors."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.counts: Counter[str] = Counter()
-        self.first: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.counts[record.levelname] += 1
-        if len(self.first) < 8:
-            self.first.append(f"{record.levelname} {record.name}: {record.getMessage()[:160]}")
-
-
 class Memory:
-    """Samples this process's resident set every quarter second, by phase."""
+    """Samples a process's resident set (`rss_mb`) every quarter second, by phase."""
 
-    def __init__(self) -> None:
+    def __init__(self, rss_mb: Callable[[], float]) -> None:
+        self.rss_mb = rss_mb
         self.phase = "start-up"
         self.peaks: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
-
-    @staticmethod
-    def rss_mb() -> float:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    @staticmethod
-    def peak_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
     def enter(self, phase: str) -> None:
         self.phase = phase
@@ -63,6 +38,11 @@ class Memory:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+def driver_peak_mb() -> float:
+    """This process's (the benchmark driver's) peak resident set."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 @dataclass
@@ -101,7 +81,9 @@ class Figures:
     peak_rss: float = math.nan
     database_bytes: int = 0
     total_seconds: float = math.nan
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # the bot's process
+    driver_cpu_seconds: float = math.nan  # the benchmark's own process, the whole run
+    driver_peak_rss: float = math.nan
 
 
 def spread(values: Sequence[float]) -> str:
@@ -131,6 +113,9 @@ def report(figures: Figures) -> str:
     )
     api_errors = ", ".join(f"{k} × {n}" for k, n in sorted(figures.api_errors.items())) or "none"
     cpu = ", ".join(f"{phase} {s:.1f} s" for phase, s in figures.cpu_seconds.items())
+    cpu_per_press = (
+        1000 * figures.cpu_seconds.get("press burst", math.nan) / max(figures.presses, 1)
+    )
     peaks = ", ".join(f"{phase} {mb:.0f} MB" for phase, mb in figures.rss_peaks.items())
     lines = [
         f"database                 {figures.database}",
@@ -165,12 +150,15 @@ def report(figures: Figures) -> str:
         f"  from pressing          {spread(figures.press_latency_posted)}  (includes the wait "
         "at Telegram while the bot is busy)",
         "",
-        f"RSS after start          {figures.rss_started:.0f} MB",
-        f"peak RSS (ru_maxrss)     {figures.peak_rss:.0f} MB  (by phase: {peaks}; at the end "
-        f"{figures.rss_end:.0f} MB)",
+        f"bot process: RSS after start {figures.rss_started:.0f} MB",
+        f"bot process: peak RSS    {figures.peak_rss:.0f} MB (VmHWM; sampled by phase: {peaks}; "
+        f"at the end {figures.rss_end:.0f} MB)",
         f"database size            {figures.database_bytes / 2**20:.1f} MB"
         + (" (file + WAL + shm)" if figures.database == "SQLite" else " (pg_database_size)"),
-        f"total time               {figures.total_seconds:.1f} s (bot CPU: {cpu})",
+        f"bot process: CPU         {cpu}; per press {cpu_per_press:.1f} ms",
+        f"benchmark driver         CPU {figures.driver_cpu_seconds:.1f} s, peak RSS "
+        f"{figures.driver_peak_rss:.0f} MB (its own process, not in the figures above)",
+        f"total time               {figures.total_seconds:.1f} s",
         "Bot API calls            "
         + ", ".join(f"{m} {n}" for m, n in figures.calls.most_common(6)),
     ]

@@ -16,18 +16,19 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bench.common import PSEUDONYMS
+from bench.common import PSEUDONYMS, until
 from bench.fake_telegram import FakeTelegram
-from bot.app import CoraBot
+from bot.config import Settings
 from bot.network import Network
-from bot.polls import PollDraft
 from handlers.common.callbacks import Button, Kind
 from sandbox.story import add_members, said
+from storage.db import Database
 from storage.models import (
     AnonymousVoter,
     Delivery,
     DeliveryStatus,
     Member,
+    Poll,
     PollBallot,
     PollKind,
     PollParticipant,
@@ -40,8 +41,8 @@ CHOICES = ["Präsenz in Rostock", "Online", "Verschieben"]
 log = logging.getLogger("bench.load")
 
 
-# The simulated people and their presses live in the measured process: slots keep the
-# benchmark's own share of its memory small (20,000 presses and 10,000 people: 5.0 instead
+# The simulated people and their presses live in the benchmark's driver, not in the bot's
+# process; slots keep them small all the same (20,000 presses and 10,000 people: 5.0 instead
 # of 6.2 MB).
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -104,7 +105,8 @@ class PollPlan:
 
 
 async def create_polls(
-    cora: CoraBot,
+    fake: FakeTelegram,
+    database: Database,
     creator: Person,
     network: Network,
     count: int,
@@ -112,40 +114,49 @@ async def create_polls(
     members: int,
     rng: random.Random,
 ) -> list[PollPlan]:
-    """Polls to enough sectors (statewide) to reach about `voters` people each."""
-    services = cora.services
+    """Polls to enough sectors (statewide) to reach about `voters` people each, each created
+    by the creator's one-line `/poll <sectors> <deadline> [anonym] <title> | <option> | …` in
+    the chat, one after the other."""
     sectors = list(network.sectors)
     per_poll = min(len(sectors), max(1, round(voters * len(sectors) / members)))
     combinations = list(itertools.combinations(sectors, per_poll))
     rng.shuffle(combinations)
-    zone = ZoneInfo(services.settings.cora_timezone)
+    zone = ZoneInfo(Settings.model_fields["cora_timezone"].default)
     today = datetime.now(zone).replace(hour=10, minute=0, second=0, microsecond=0)
-    created: list[tuple[int, str, int]] = []
+    deadline = (datetime.now(zone) + timedelta(days=7)).strftime("%d.%m.%Y %H:%M")
+    created: list[tuple[str, int]] = []
     for number in range(count):
-        target = await services.channels.parse_target(
-            creator.member_id, ",".join(combinations[number % len(combinations)])
-        )
+        target = ",".join(combinations[number % len(combinations)])
         title = f"{POLL_TITLES[number % len(POLL_TITLES)]} {number + 1}"
         if number % 2 == 0:
             days = [today + timedelta(days=14 + number + step) for step in range(3)]
-            draft = PollDraft(
-                title, PollKind.DATE, [d.strftime("%d.%m.%Y %H:%M") for d in days], number % 4 == 3
-            )
+            kind, options = PollKind.DATE, [d.strftime("%d.%m.%Y %H:%M") for d in days]
         else:
-            draft = PollDraft(title, PollKind.SINGLE, list(CHOICES), number % 4 == 3)
-        poll, _ = await services.polls.create(
-            creator.member_id, target, draft, services.clock.now() + timedelta(days=7)
+            kind, options = PollKind.SINGLE, list(CHOICES)
+        flags = "anonym " if number % 4 == 3 else ""
+        await fake.send(
+            creator.telegram_id, f"/poll {target} {deadline} {flags}{title} | {' | '.join(options)}"
         )
-        created.append((poll.id, draft.kind, len(draft.options)))
-    asked = await _asked(cora, [poll_id for poll_id, _, _ in created])
+        if not await until(lambda n=number + 1: _polls_at_least(database, n), 60.0, 0.02):
+            said_last = (await fake.messages(creator.telegram_id))[-1]["text"]
+            raise RuntimeError(f"poll {number + 1} was not created; the bot said: {said_last}")
+        created.append((kind, len(options)))
+    async with database.read_sessions() as session:
+        ids = list((await session.scalars(select(Poll.id).order_by(Poll.id))).all())
+    asked = await _asked(database, ids)
     return [
         PollPlan(poll_id, kind, options, asked[poll_id][:voters])
-        for poll_id, kind, options in created
+        for poll_id, (kind, options) in zip(ids, created, strict=True)
     ]
 
 
-async def _asked(cora: CoraBot, poll_ids: Sequence[int]) -> dict[int, list[int]]:
-    async with cora.database.read_sessions() as session:
+async def _polls_at_least(database: Database, count: int) -> bool:
+    async with database.read_sessions() as session:
+        return (await session.scalar(select(func.count()).select_from(Poll)) or 0) >= count
+
+
+async def _asked(database: Database, poll_ids: Sequence[int]) -> dict[int, list[int]]:
+    async with database.read_sessions() as session:
         rows = await session.execute(
             select(PollParticipant.poll_id, Member.telegram_user_id)
             .join(Member, Member.id == PollParticipant.member_id)
@@ -221,8 +232,8 @@ async def confirmation_ids(fake: FakeTelegram, senders: Sequence[Person]) -> lis
     return found
 
 
-async def delivery_states(cora: CoraBot) -> Counter[tuple[str, str]]:
-    async with cora.database.read_sessions() as session:
+async def delivery_states(database: Database) -> Counter[tuple[str, str]]:
+    async with database.read_sessions() as session:
         rows = await session.execute(
             select(Delivery.kind, Delivery.status, func.count()).group_by(
                 Delivery.kind, Delivery.status
@@ -231,8 +242,8 @@ async def delivery_states(cora: CoraBot) -> Counter[tuple[str, str]]:
         return Counter({(kind, status): n for kind, status, n in rows.all()})
 
 
-async def all_final(cora: CoraBot) -> bool:
-    states = await delivery_states(cora)
+async def all_final(database: Database) -> bool:
+    states = await delivery_states(database)
     open_states = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
     return not any(n for (_, status), n in states.items() if status in open_states)
 
@@ -269,10 +280,10 @@ async def press_burst(
     return pressed, failures
 
 
-async def count_votes(cora: CoraBot, plans: Sequence[PollPlan]) -> dict[int, int]:
+async def count_votes(database: Database, plans: Sequence[PollPlan]) -> dict[int, int]:
     """People with an answer, per poll (named: ballots; anonymous: voter hashes)."""
     ids = [plan.poll_id for plan in plans]
-    async with cora.database.read_sessions() as session:
+    async with database.read_sessions() as session:
         named = await session.execute(
             select(PollBallot.poll_id, func.count())
             .where(PollBallot.poll_id.in_(ids))

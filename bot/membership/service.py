@@ -119,6 +119,19 @@ class MembershipService(Joining):
             cache.put(telegram_user_id, view, generation)
         return view
 
+    async def current(self, member: MemberView) -> MemberView | None:
+        """`member` as they are now, for work that holds an earlier view of them (the refresh
+        of a voter's ballot after their press): the access gate's kept read of that person
+        where there is one (SQLite; no member has changed since, and it is younger than the
+        cache's age), else a read. A press has just passed the gate, so in a burst of presses
+        the refresh needs no transaction of its own."""
+        cache = self.cache
+        if cache is not None and member.telegram_user_id is not None:
+            known = cache.get(member.telegram_user_id)
+            if isinstance(known, MemberView) and known.id == member.id:
+                return known
+        return await self.get(member.id)
+
     async def get(self, member_id: int) -> MemberView | None:
         async with self.uow(write=False) as uow:
             member = await uow.members.get(member_id)

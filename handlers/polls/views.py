@@ -407,9 +407,13 @@ async def live_ballot(
     services: Services, poll_id: int, member_id: int, ballot: Ballot | None = None
 ) -> list[LiveMessage]:
     """A member's poll messages, showing their own answers: those a vote just returned
-    (`ballot`, with where their messages are), or as stored now. The member is read now
-    either way: whoever has left since their vote gets no more edits."""
-    member = await services.membership.get(member_id)
+    (`ballot`, with where their messages are), or as stored now. The member is taken as
+    they are now either way (after a vote from the access gate's kept read, which any change
+    of a member drops): whoever has left since their vote gets no more edits."""
+    if ballot is not None and ballot.member is not None and ballot.member.id == member_id:
+        member = await services.membership.current(ballot.member)
+    else:
+        member = await services.membership.get(member_id)
     if member is None:
         return []
     if ballot is not None and ballot.member is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -220,6 +220,35 @@ async def test_a_revocation_by_another_process_reaches_the_gate_within_the_cache
     await asyncio.sleep(0.6)
     shown = await env.membership.find_by_telegram(1001)
     assert shown is not None and shown.status == MemberStatus.REVOKED
+
+
+async def test_a_refresh_takes_the_member_as_now_from_the_gates_read(env: Env) -> None:
+    """The refresh after a press takes the voter as they are now: on SQLite from the access
+    gate's read of that press, without a transaction of its own; after a change of any member
+    (here: the voter is revoked) from the database again."""
+    member_id = await join_by_invite(env, 1, "police", "HRO")
+    transactions: list[object] = []
+
+    def began(connection: object) -> None:
+        transactions.append(connection)
+
+    sql_event.listen(env.database.read_engine.sync_engine, "begin", began)
+    at_the_press = await env.membership.find_by_telegram(1001)  # the gate, at the press
+    assert at_the_press is not None and at_the_press.id == member_id
+    before = len(transactions)
+    now = await env.membership.current(at_the_press)
+    assert now == at_the_press
+    assert len(transactions) - before == (0 if env.database.is_sqlite else 1)
+
+    await env.membership.revoke(ADMIN_ACTOR, member_id)
+    before = len(transactions)
+    now = await env.membership.current(at_the_press)
+    assert now is not None and now.status == MemberStatus.REVOKED
+    assert len(transactions) - before == 1
+    # A kept read of the person under that Telegram id is not taken for another member.
+    assert await env.membership.find_by_telegram(1001) == now
+    other = await env.membership.current(replace(at_the_press, id=member_id + 1000))
+    assert other is None
 
 
 async def test_the_gates_cache_keeps_only_the_reads_younger_than_its_age(env: Env) -> None:
