@@ -41,6 +41,47 @@ def test_the_head_read_from_the_migration_files_is_alembics_head() -> None:
     assert migrate.head_revision() == head
 
 
+_opened: list[str] | None = None  # files opened while a test records them
+_AUDIT_HOOKS: list[Any] = []  # an audit hook stays for the whole process: added once
+
+
+def _record_open(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _opened is not None:
+        _opened.append(str(args[0]))
+
+
+async def test_a_second_start_in_one_process_does_not_read_the_migration_files_again(
+    database_url: str,
+) -> None:
+    """The newest revision is read from the files once per process; every later start checks
+    the database with one query and opens no migration file (tests start the bot hundreds of
+    times in one process)."""
+    global _opened
+    if not _AUDIT_HOOKS:
+        sys.addaudithook(_record_open)
+        _AUDIT_HOOKS.append(_record_open)
+    versions = Path(str(resources.files("storage") / "migrations" / "versions"))
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database)
+        _opened = []
+        await migrate.upgrade(database)
+        opened, _opened = _opened, None
+        assert await migrate.current_revision(database) == migrate.head_revision()
+    finally:
+        _opened = None
+        await database.dispose()
+    read = [name for name in opened if Path(name).parent == versions]
+    assert read == []
+    # the recording works: reading a migration file is seen
+    _opened = []
+    try:
+        migrate.head_from_files(resources.files("storage") / "migrations" / "versions")
+        assert any(Path(name).parent == versions for name in _opened)
+    finally:
+        _opened = None
+
+
 def _migration(revision: str, down: str, target: str = "revision") -> str:
     return (
         f'"""a migration\n\nrevision = "not-this-one"\n"""\n\n'
