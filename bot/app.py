@@ -409,6 +409,10 @@ def _telegram_application(settings: Settings) -> TelegramApp:
     return (
         ApplicationBuilder()
         .token(settings.bot_token())
+        # Due times live in the database and run on the runtime's scheduler; PTB's own JobQueue
+        # (built by default because APScheduler is installed) would only idle beside it, and
+        # its stop sleeps 10 ms.
+        .job_queue(None)
         .base_url(settings.telegram_base_url)
         .base_file_url(_file_url(settings.telegram_base_url))
         .context_types(ContextTypes(context=CoraContext))

@@ -2,12 +2,14 @@
 
 Alembic (and Mako under it) costs about 8 MB and a fifth of a second to import. A start on a
 database that is already current needs neither: one query reads the stored revision, and the
-migration files, parsed (not imported: they import Alembic), name the newest one. Alembic is
-imported only when there is work for it, or when the files do not form one line of revisions."""
+migration files, parsed once per process (not imported: they import Alembic), name the newest
+one. Alembic is imported only when there is work for it, or when the files do not form one line
+of revisions."""
 
 from __future__ import annotations
 
 import ast
+import functools
 from importlib import import_module, resources
 from importlib.abc import Traversable
 from typing import TYPE_CHECKING, Any
@@ -87,10 +89,17 @@ def head_from_files(versions: Traversable) -> str | None:
     return heads.pop()
 
 
+@functools.cache
+def _head_of_this_version() -> str | None:
+    """The head named by this installation's own migration files, read once per process: they
+    do not change under a running program (tests start the bot hundreds of times)."""
+    return head_from_files(_versions())
+
+
 def head_revision() -> str | None:
     """The newest migration of this version (from the files; Alembic's answer when they are not
     one plain line of revisions)."""
-    head = head_from_files(_versions())
+    head = _head_of_this_version()
     if head is not None:
         return head
     from alembic.script import ScriptDirectory
@@ -120,7 +129,7 @@ def _upgrade(connection: Any, revision: str) -> None:
 async def upgrade(database: Database, revision: str = "head") -> None:
     """Migrate to `revision`; to the head only when the database is not already there."""
     if revision == "head":
-        head = head_from_files(_versions())
+        head = _head_of_this_version()
         if head is not None and await current_revision(database) == head:
             return
     engine = database.migration_engine()

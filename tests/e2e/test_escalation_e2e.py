@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from telegram.warnings import PTBUserWarning
 
 from bot.app import CoraBot, build_application
 from bot.config import Settings
@@ -86,3 +87,12 @@ async def test_an_alert_nobody_can_receive_goes_to_the_coordinators_at_once(
     # No coordinator for NWM: the state coordination gets it right away.
     message = await state.user.wait_for(lambda m: "Fall Kiefer" in m.text)
     assert shows(message, "alert.header.escalation.2", ref=ref_in(message.text))
+
+
+async def test_due_times_run_on_the_runtimes_scheduler_alone(cora: CoraBot) -> None:
+    """Every due time lives in the database and runs on the runtime's scheduler; PTB's own
+    JobQueue (built by default when APScheduler is installed) is not started beside it: it would
+    only idle, and every stop of the bot would sleep for it."""
+    assert cora.runtime.scheduler.running
+    with pytest.warns(PTBUserWarning, match="No `JobQueue` set up"):
+        assert cora.application.job_queue is None

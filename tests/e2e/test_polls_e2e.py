@@ -8,7 +8,6 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import icalendar
 import pytest
 from sqlalchemy import select
 
@@ -139,6 +138,8 @@ async def test_a_date_poll_to_two_sectors_is_answered_changed_reminded_closed_an
     assert shows(message, "poll.result.date", id=poll_id)
     assert message.document is not None and message.document.data is not None
     assert message.document.file_name == f"termin-umfrage-{poll_id}.ics"
+    import icalendar  # about 80 modules: not for every worker's collection
+
     calendar = icalendar.Calendar.from_ical(message.document.data)
     [event] = calendar.walk("VEVENT")
     [zone] = calendar.walk("VTIMEZONE")

@@ -1,4 +1,7 @@
-"""The migrations build exactly the schema the models describe."""
+"""The migrations build exactly the schema the models describe.
+
+Alembic is imported by the tests that use it: every pytest worker imports every test module
+to collect it, and Alembic's comparison takes a fifth of a second to import."""
 
 from __future__ import annotations
 
@@ -9,16 +12,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
 
 
 def _diff(connection: Any) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return list(compare_metadata(context, Base.metadata))
 
@@ -35,10 +37,53 @@ async def test_migrated_schema_matches_the_models(database_url: str) -> None:
 
 
 def test_the_head_read_from_the_migration_files_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
     assert head is not None
     assert migrate.head_from_files(resources.files("storage") / "migrations" / "versions") == head
     assert migrate.head_revision() == head
+
+
+_opened: list[str] | None = None  # files opened while a test records them
+_AUDIT_HOOKS: list[Any] = []  # an audit hook stays for the whole process: added once
+
+
+def _record_open(event: str, args: tuple[Any, ...]) -> None:
+    if event == "open" and _opened is not None:
+        _opened.append(str(args[0]))
+
+
+async def test_a_second_start_in_one_process_does_not_read_the_migration_files_again(
+    database_url: str,
+) -> None:
+    """The newest revision is read from the files once per process; every later start checks
+    the database with one query and opens no migration file (tests start the bot hundreds of
+    times in one process)."""
+    global _opened
+    if not _AUDIT_HOOKS:
+        sys.addaudithook(_record_open)
+        _AUDIT_HOOKS.append(_record_open)
+    versions = Path(str(resources.files("storage") / "migrations" / "versions"))
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database)
+        _opened = []
+        await migrate.upgrade(database)
+        opened, _opened = _opened, None
+        assert await migrate.current_revision(database) == migrate.head_revision()
+    finally:
+        _opened = None
+        await database.dispose()
+    read = [name for name in opened if Path(name).parent == versions]
+    assert read == []
+    # the recording works: reading a migration file is seen
+    _opened = []
+    try:
+        migrate.head_from_files(resources.files("storage") / "migrations" / "versions")
+        assert any(Path(name).parent == versions for name in _opened)
+    finally:
+        _opened = None
 
 
 def _migration(revision: str, down: str, target: str = "revision") -> str:
@@ -68,6 +113,8 @@ def test_the_head_from_the_files_agrees_with_alembic_or_leaves_it_to_alembic(
 ) -> None:
     """Whatever the migration files look like, the quick reading never names a head Alembic
     would not: either the same single head, or None (then Alembic decides)."""
+    from alembic.script import ScriptDirectory
+
     answers = {}
     for layout, files in _LAYOUTS.items():
         versions = tmp_path / layout.replace(" ", "_") / "versions"
