@@ -256,11 +256,13 @@ class Outbox(Worker):
                 return False
             cache = RenderCache(self.services)
         results = await asyncio.gather(*await self._started(jobs, cache))
-        # The next batch is claimed with this one's outcomes, unless a hand-over goes first
-        # or the outbox is stopping.
-        claim = 0 if self._handed or self._stopping else self.batch_size
+        # The next batch is claimed with this one's outcomes, unless a hand-over goes first,
+        # a batch claimed ahead still waits behind one, or the outbox is stopping. A hand-over
+        # can arrive while the record waits for the database: the batch it claims then waits
+        # behind the hand-over, and is never replaced.
+        claim = 0 if self._handed or self._claimed or self._stopping else self.batch_size
         recorded = await self.deliveries.record(results, claim=claim)
-        self._claimed = recorded.claimed
+        self._claimed += recorded.claimed
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded)
         return True

@@ -248,3 +248,50 @@ async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
         *[DeliveryStatus.SENT] * 2,
     ]
     assert all(claimed_by is None for _, claimed_by in final.values())
+
+
+async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """A raise commits while the outbox records a batch and claims the next one. The raise's
+    batch is sent first; the batch claimed ahead is still sent after it, not left claimed
+    until the claim expires."""
+    settings = settings.model_copy(update={"delivery_concurrency": 2})
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
+        youth = [
+            await join(api, cora, f"Jana Jugend {n}", "youth_welfare", "HRO") for n in range(2)
+        ]
+        # The first batch (2, handed over by the raise) is answered only after BLOCKED_SECONDS.
+        api.faults.timeout_delay = BLOCKED_SECONDS
+        for person in police:
+            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
+        first = await cora.services.alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
+        )
+        async with asyncio.timeout(5):
+            while len(api.faults.hits) < 2:
+                await asyncio.sleep(0.01)
+        async with database_locked(settings):
+            # The second raise and the record of the first batch (which claims the rest of
+            # the first alert) both wait for the lock; whichever commits first, the outbox
+            # then holds a batch claimed ahead and a hand-over.
+            second = asyncio.create_task(
+                cora.services.alerts.raise_alert(
+                    sender.member_id, ["youth_welfare"], "HRO", "urgent", "Lage im Fall Eibe"
+                )
+            )
+            await asyncio.sleep(BLOCKED_SECONDS + 0.5)
+        later = await second
+        # Well within DELIVERY_CLAIM_SECONDS (30 s), after which a lost claim would be
+        # taken over.
+        await settled(cora)
+        for person in police:
+            assert len(alert_messages(person.user, first.alert.ref)) == 1
+        for person in youth:
+            assert len(alert_messages(person.user, later.alert.ref)) == 1
+    finally:
+        await cora.stop()
