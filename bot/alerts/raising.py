@@ -7,7 +7,8 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.alerts.base import AlertBase, alert_changed, coordinates, next_ref, priority_of
 from bot.alerts.model import (
@@ -19,14 +20,60 @@ from bot.alerts.model import (
     require_clean,
     target,
 )
-from bot.alerts.recipients import Resolution, resolve
+from bot.alerts.recipients import TARGETS, Resolution, resolve
 from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
 from storage.audit import DetailValue
-from storage.models import Alert, AlertRecipient, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.models import Alert, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.repositories import fan_out
 from storage.uow import UnitOfWork
+
+
+def _recent_urgent(sent_by: InstrumentedAttribute[int | None]) -> Select[datetime]:
+    """A sender's urgent alerts since `since`, oldest first (`_within_urgent_limit`)."""
+    return (
+        select(Alert.created_at)
+        .where(
+            sent_by == bindparam("sender"),
+            Alert.created_at > bindparam("since"),
+            Alert.urgency == Urgency.URGENT,
+            Alert.drill.is_(False),
+        )
+        .order_by(Alert.created_at)
+    )
+
+
+# Built once: building and keying a statement cost more than running it, on every alert.
+_RECENT_URGENT_OF_MEMBER = _recent_urgent(Alert.sender_id)
+_RECENT_URGENT_OF_CLIENT = _recent_urgent(Alert.api_client_id)
+
+
+_ALERTS = Alert.__table__
+assert isinstance(_ALERTS, Table)
+# What `_raise` inserts of a new alert (the rest is NULL until the text's UPDATE and later).
+_INSERTED = (
+    "ref",
+    "sender_id",
+    "api_client_id",
+    "sectors",
+    "region",
+    "urgency",
+    "status",
+    "created_at",
+    "escalation_level",
+    "drill",
+    "result_due_at",
+)
+_INSERT_ALERT = insert(_ALERTS).returning(_ALERTS.c.id)
+_TEXT_AND_ESCALATION = (
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("alert_id"))
+    .values(text_cipher=bindparam("cipher"), escalate_at=bindparam("due"))
+)
+# The deliveries of an alert's fan-out, for each query of its targets (`Resolution.targets`).
+_FAN_OUT = {targets: fan_out(targets) for targets in TARGETS}
 
 
 class Raising(AlertBase):
@@ -125,21 +172,11 @@ class Raising(AlertBase):
             return
         now = uow.now()
         # The sender's row is locked (`raise_in`, `_client_may_raise`): one count at a time.
-        if origin.member_id is not None:
-            sent_by = Alert.sender_id == origin.member_id
-        else:
-            sent_by = Alert.api_client_id == origin.client_id
+        member = origin.member_id is not None
+        query = _RECENT_URGENT_OF_MEMBER if member else _RECENT_URGENT_OF_CLIENT
+        sender = origin.member_id if member else origin.client_id
         recent = (
-            await uow.session.scalars(
-                select(Alert.created_at)
-                .where(
-                    sent_by,
-                    Alert.created_at > now - URGENT_WINDOW,
-                    Alert.urgency == Urgency.URGENT,
-                    Alert.drill.is_(False),
-                )
-                .order_by(Alert.created_at)
-            )
+            await uow.session.scalars(query, {"sender": sender, "since": now - URGENT_WINDOW})
         ).all()
         if len(recent) < self.urgent_per_hour:
             return
@@ -195,6 +232,9 @@ class Raising(AlertBase):
         recipients and their deliveries. `sender`: the sending member, loaded already."""
         now = uow.now()
         resolved = await resolve(uow, self.network, origin.member_id, sectors, region, now)
+        # Stored with Core statements built once; the row object is never added to the
+        # session (nothing is flushed for it), it only carries what the view and the effects
+        # need.
         alert = Alert(
             ref=await next_ref(uow, now.year, drill=drill is not None),
             sender_id=origin.member_id,
@@ -208,21 +248,25 @@ class Raising(AlertBase):
             drill=drill is not None,
             result_due_at=now + drill if drill is not None else None,
         )
-        uow.session.add(alert)
-        await uow.session.flush()
+        inserted = {column: getattr(alert, column) for column in _INSERTED}
+        alert.id = int((await uow.session.execute(_INSERT_ALERT, inserted)).scalar_one())
         receivers = await resolved.store(uow, alert.id)
         if text is not None:
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
             alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
-        # Known once the recipients are stored; goes in with the text's UPDATE (one statement,
-        # flushed by the deliveries' insert).
+        # Known once the recipients are stored; goes in with the text's UPDATE (one statement).
         if receivers:
             alert.escalate_at = now + self.periods.after(urgency)
         elif drill is None:
             # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
             # nobody can receive shows a gap; it never brings in anyone outside it.
             alert.escalate_at = now
+        if alert.text_cipher is not None or alert.escalate_at is not None:
+            await uow.session.execute(
+                _TEXT_AND_ESCALATION,
+                {"alert_id": alert.id, "cipher": alert.text_cipher, "due": alert.escalate_at},
+            )
         await _send(uow, alert, resolved, now)
         alert_changed(uow, alert)
         details: dict[str, DetailValue] = {
@@ -252,11 +296,14 @@ async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: dateti
     stand in for. The present members' deliveries come from their recipient rows, in one
     statement: thousands of them are stored while SQLite's write lock is held."""
     priority = priority_of(alert.urgency)
-    targets = resolved.targets(alert.id)
-    if resolved.standing_in:  # a deputy who is a target too gets the deputy's copy only
-        targets = targets.where(AlertRecipient.member_id.not_in(list(resolved.standing_in)))
-    await uow.deliveries.insert_many(
-        targets, kind=Notice.ALERT, priority=priority, now=now, alert_id=alert.id
+    targets, parameters = resolved.targets(alert.id)
+    await uow.deliveries.insert_fanned_out(
+        _FAN_OUT[targets],
+        parameters,
+        kind=Notice.ALERT,
+        priority=priority,
+        now=now,
+        alert_id=alert.id,
     )
     for deputy_id, absent in resolved.standing_in.items():
         uow.deliveries.enqueue(
