@@ -165,13 +165,15 @@ class Pending(TypedDict):
     silent: NotRequired[bool]
 
 
-def _table(model: type[object]) -> Table:
+def table_of(model: type[object]) -> Table:
+    """A mapped class's table: statements on its columns are plain Core statements, which
+    skip the ORM's execution path (and its autoflush) and return plain rows."""
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
     return table
 
 
-_DELIVERIES = _table(Delivery)
+_DELIVERIES = table_of(Delivery)
 # The columns of a new pending delivery besides its member and turn (`_pending_columns`).
 _PENDING = (
     "kind",

@@ -7,8 +7,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, Table, bindparam, insert, select, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Select, bindparam, insert, select, update
 
 from bot.alerts.base import AlertBase, alert_changed, coordinates, next_ref, priority_of
 from bot.alerts.model import (
@@ -27,31 +26,33 @@ from bot.errors import DomainError
 from bot.keys import bound
 from storage.audit import DetailValue
 from storage.models import Alert, AlertStatus, ApiClient, Member, Role, Urgency
-from storage.repositories import fan_out
+from storage.repositories import fan_out, table_of
 from storage.uow import UnitOfWork
 
+# Built once, on the table's columns (plain Core statements): building and keying a
+# statement cost more than running it, on every alert.
+_ALERTS = table_of(Alert)
 
-def _recent_urgent(sent_by: InstrumentedAttribute[int | None]) -> Select[datetime]:
+
+def _recent_urgent(sent_by: str) -> Select[datetime]:
     """A sender's urgent alerts since `since`, oldest first (`_within_urgent_limit`)."""
+    alerts = _ALERTS.c
     return (
-        select(Alert.created_at)
+        select(alerts.created_at)
         .where(
-            sent_by == bindparam("sender"),
-            Alert.created_at > bindparam("since"),
-            Alert.urgency == Urgency.URGENT,
-            Alert.drill.is_(False),
+            alerts[sent_by] == bindparam("sender"),
+            alerts.created_at > bindparam("since"),
+            alerts.urgency == Urgency.URGENT,
+            alerts.drill.is_(False),
         )
-        .order_by(Alert.created_at)
+        .order_by(alerts.created_at)
     )
 
 
-# Built once: building and keying a statement cost more than running it, on every alert.
-_RECENT_URGENT_OF_MEMBER = _recent_urgent(Alert.sender_id)
-_RECENT_URGENT_OF_CLIENT = _recent_urgent(Alert.api_client_id)
+_RECENT_URGENT_OF_MEMBER = _recent_urgent("sender_id")
+_RECENT_URGENT_OF_CLIENT = _recent_urgent("api_client_id")
 
 
-_ALERTS = Alert.__table__
-assert isinstance(_ALERTS, Table)
 # What `_raise` inserts of a new alert (the rest is NULL until the text's UPDATE and later).
 _INSERTED = (
     "ref",

@@ -18,7 +18,6 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
-    Table,
     bindparam,
     func,
     insert,
@@ -36,6 +35,7 @@ from storage.models import (
     MemberStatus,
     RecipientReason,
 )
+from storage.repositories import table_of
 from storage.uow import UnitOfWork
 
 
@@ -58,53 +58,56 @@ class _Statements:
     among_present: Select[int]  # which of `deputies` are among `present`
 
 
+# On the tables' columns: plain Core statements, which skip the ORM's execution path.
+_MEMBERS, _ABSENCES, _RECIPIENTS = table_of(Member), table_of(Absence), table_of(AlertRecipient)
+
+
 @functools.cache
 def _statements(with_sender: bool, regional: bool, without_absent: bool) -> _Statements:
+    member, absence = _MEMBERS.c, _ABSENCES.c
     matching: list[ColumnElement[bool]] = [
-        Member.status == MemberStatus.ACTIVE,
-        Member.sector.in_(bindparam("sectors", expanding=True)),
+        member.status == MemberStatus.ACTIVE,
+        member.sector.in_(bindparam("sectors", expanding=True)),
     ]
     if with_sender:
-        matching.append(Member.id != bindparam("sender"))
+        matching.append(member.id != bindparam("sender"))
     if regional:
         further = further_region_members(bindparam("further_regions", expanding=True))
         matching.append(
-            or_(Member.region.in_(bindparam("regions", expanding=True)), Member.id.in_(further))
+            or_(member.region.in_(bindparam("regions", expanding=True)), member.id.in_(further))
         )
     absent = (
-        select(Absence.member_id, Member.sector, Absence.deputy_id)
-        .join(Member, Member.id == Absence.member_id)
-        .where(*absent_at(bindparam("now", type_=Absence.starts_at.type)), *matching)
-        .order_by(Absence.member_id, Absence.id)
+        select(absence.member_id, member.sector, absence.deputy_id)
+        .join(_MEMBERS, member.id == absence.member_id)
+        .where(*absent_at(bindparam("now", type_=absence.starts_at.type)), *matching)
+        .order_by(absence.member_id, absence.id)
     )
-    present = select(Member.id, Member.sector).where(*matching)
+    present = select(member.id, member.sector).where(*matching)
     if without_absent:
-        present = present.where(Member.id.not_in(bindparam("absent", expanding=True)))
-    recipients = AlertRecipient.__table__
-    assert isinstance(recipients, Table)
+        present = present.where(member.id.not_in(bindparam("absent", expanding=True)))
     rows = present.with_only_columns(
-        bindparam("alert_id", type_=AlertRecipient.alert_id.type),
-        Member.id,
-        literal(RecipientReason.TARGET, AlertRecipient.reason.type),
-        Member.sector,
+        bindparam("alert_id", type_=_RECIPIENTS.c.alert_id.type),
+        member.id,
+        literal(RecipientReason.TARGET, _RECIPIENTS.c.reason.type),
+        member.sector,
     )
     return _Statements(
         absent=absent,
-        present=present.order_by(Member.id),
+        present=present.order_by(member.id),
         count=select(func.count()).select_from(present.subquery()),
-        store=insert(recipients).from_select(["alert_id", "member_id", "reason", "sector"], rows),
-        among_present=present.with_only_columns(Member.id).where(
-            Member.id.in_(bindparam("deputies", expanding=True))
+        store=insert(_RECIPIENTS).from_select(["alert_id", "member_id", "reason", "sector"], rows),
+        among_present=present.with_only_columns(member.id).where(
+            member.id.in_(bindparam("deputies", expanding=True))
         ),
     )
 
 
-_TARGETS = select(AlertRecipient.member_id).where(
-    AlertRecipient.alert_id == bindparam("alert_id"),
-    AlertRecipient.reason == RecipientReason.TARGET,
+_TARGETS = select(_RECIPIENTS.c.member_id).where(
+    _RECIPIENTS.c.alert_id == bindparam("alert_id"),
+    _RECIPIENTS.c.reason == RecipientReason.TARGET,
 )
 _TARGETS_BUT_DEPUTIES = _TARGETS.where(
-    AlertRecipient.member_id.not_in(bindparam("deputies", expanding=True))
+    _RECIPIENTS.c.member_id.not_in(bindparam("deputies", expanding=True))
 )
 TARGETS = (_TARGETS, _TARGETS_BUT_DEPUTIES)  # what `Resolution.targets` may give
 

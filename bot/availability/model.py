@@ -22,6 +22,7 @@ from storage.models import (
     MemberRegion,
     RegionStatus,
 )
+from storage.repositories import table_of
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 # Delivery kinds: the deputy hears that they stand in (and when that ends), coordinators get
@@ -140,18 +141,22 @@ async def current_absences(
     return {row.member_id: row for row in rows}
 
 
+# The tables' columns: conditions on them serve ORM queries and plain Core statements alike.
+_ABSENCES, _FURTHER = table_of(Absence).c, table_of(MemberRegion).c
+
+
 def absent_at(now: datetime | BindParameter[datetime]) -> list[ColumnElement[bool]]:
     """The conditions of an absence that holds at `now` (a time, or a bound parameter of a
     statement built once)."""
-    return [Absence.starts_at <= now, Absence.ends_at > now, Absence.ended_at.is_(None)]
+    return [_ABSENCES.starts_at <= now, _ABSENCES.ends_at > now, _ABSENCES.ended_at.is_(None)]
 
 
 def further_region_members(regions: Sequence[str] | BindParameter[list[str]]) -> Select[int]:
     """A subquery of the members confirmed for one of `regions` besides their own (a list,
     or an expanding bound parameter of a statement built once)."""
     listed = regions if isinstance(regions, BindParameter) else list(regions)
-    return select(MemberRegion.member_id).where(
-        MemberRegion.region.in_(listed), MemberRegion.status == RegionStatus.CONFIRMED
+    return select(_FURTHER.member_id).where(
+        _FURTHER.region.in_(listed), _FURTHER.status == RegionStatus.CONFIRMED
     )
 
 
