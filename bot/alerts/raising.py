@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, insert, select, update
@@ -24,8 +25,9 @@ from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
+from bot.membership import MemberView
 from storage.audit import DetailValue
-from storage.models import Alert, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.models import Alert, AlertStatus, ApiClient, Member, MemberStatus, Role, Urgency
 from storage.repositories import fan_out, table_of
 from storage.uow import UnitOfWork
 
@@ -77,6 +79,24 @@ _TEXT_AND_ESCALATION = (
 _FAN_OUT = {targets: fan_out(targets) for targets in TARGETS}
 
 
+# The sender as a MemberView, read by id without building a row object (a raise needs its
+# view and its status only), and locked for an urgent alert's count.
+_MEMBERS = table_of(Member)
+_SENDER = select(*(_MEMBERS.c[f.name] for f in fields(MemberView))).where(
+    _MEMBERS.c.id == bindparam("member_id")
+)
+_SENDER_FOR_UPDATE = _SENDER.with_for_update()
+
+
+async def _active_sender(uow: UnitOfWork, member_id: int, *, for_update: bool) -> MemberView:
+    """The sending member, if active (as `active_member`, without a row object)."""
+    query = _SENDER_FOR_UPDATE if for_update else _SENDER
+    row = (await uow.session.execute(query, {"member_id": member_id})).first()
+    if row is None or row.status != MemberStatus.ACTIVE:
+        raise DomainError("access.not_active")
+    return MemberView(**row._mapping)
+
+
 class Raising(AlertBase):
     async def count_recipients(self, sender_id: int, sectors: Sequence[str], region: str) -> int:
         async with self.uow(write=False) as uow:
@@ -122,7 +142,7 @@ class Raising(AlertBase):
         if origin.member_id is not None:
             # Locked for an urgent alert: one sender's urgent alerts are counted one at a time.
             counted = urgency == Urgency.URGENT and bool(self.urgent_per_hour)
-            sender = await active_member(uow, origin.member_id, for_update=counted)
+            sender = await _active_sender(uow, origin.member_id, for_update=counted)
         else:
             sender = None
             await self._client_may_raise(uow, origin, region)
@@ -158,7 +178,7 @@ class Raising(AlertBase):
                 raise DomainError("error.outside_scope", region=region)
             origin = Origin(member_id=coordinator.id)
             raised = await self._raise(
-                uow, origin, codes, region, urgency, None, result_after, coordinator
+                uow, origin, codes, region, urgency, None, result_after, MemberView.of(coordinator)
             )
             await uow.commit()
             return raised
@@ -227,7 +247,7 @@ class Raising(AlertBase):
         urgency: str,
         text: str | None,
         drill: timedelta | None,
-        sender: Member | None,
+        sender: MemberView | None,
     ) -> RaisedAlert:
         """Insert the alert (a drill if `drill`, the time until its result, is given), its
         recipients and their deliveries. `sender`: the sending member, loaded already."""

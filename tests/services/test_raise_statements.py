@@ -1,7 +1,7 @@
-"""What a raise sends to the database: statements built once, no ORM object but the sender
-(nothing flushed), and still the same rows, audit event and first batch handed to the outbox
-(claimed, with quiet hours, deputies' copies, and a recipient without a chat cancelled as the
-outbox's claim would)."""
+"""What a raise sends to the database: statements built once, no ORM row object loaded or
+flushed, and still the same rows, audit event and first batch handed to the outbox (claimed,
+with quiet hours, deputies' copies, and a recipient without a chat cancelled as the outbox's
+claim would)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from bot.delivery import Job
+from bot.errors import DomainError
 from bot.keys import bound
+from bot.membership import ADMIN_ACTOR
 from bot.timing.quiet import QuietHours
 from storage.db import Database
 from storage.models import Alert, AuditEvent, Delivery, DeliveryStatus, Member
@@ -87,7 +89,7 @@ def committed(env: Env) -> list[Effects]:
 
 
 @pytest.mark.parametrize("urgency", ["normal", "urgent"])
-async def test_a_raise_sends_statements_built_once_and_loads_only_its_sender(
+async def test_a_raise_sends_statements_built_once_and_loads_no_row_objects(
     env: Env, urgency: str
 ) -> None:
     sender = await env.member("victim_support", "HRO")
@@ -104,7 +106,7 @@ async def test_a_raise_sends_statements_built_once_and_loads_only_its_sender(
         raised = await env.alerts.raise_alert(sender, ["police"], "HRO", urgency, "Lage")
     urgent = urgency == "urgent"
     # Each statement once, in one transaction; the claim's UPDATE is one statement, not a
-    # flush of row objects; the only row object is the sender (for the view and the lock).
+    # flush of row objects; not even the sender is loaded as one (its view is read).
     assert seen.statements == [
         "SELECT members",  # the sender (locked for an urgent alert)
         *(["SELECT alerts"] if urgent else []),  # the sender's urgent alerts of the hour
@@ -120,7 +122,7 @@ async def test_a_raise_sends_statements_built_once_and_loads_only_its_sender(
         "UPDATE audit_head",  # behind the event this process wrote last
         "INSERT audit_events",
     ]
-    assert seen.loaded == ["Member"] and seen.flushed == []
+    assert seen.loaded == [] and seen.flushed == []
     assert raised.recipients == 6 and raised.alert.sender is not None
     # The same rows as ever: the alert, its text bound to its id, the escalation time.
     async with env.database.read_sessions() as session:
@@ -210,3 +212,16 @@ async def test_the_first_batch_holds_the_deputies_copies_and_cancels_who_has_no_
             )
         ).all()
     assert cancelled == ["delivery.cancelled"]
+
+
+@pytest.mark.parametrize("urgency", ["normal", "urgent"])
+async def test_a_sender_who_is_no_longer_active_raises_nothing(env: Env, urgency: str) -> None:
+    sender = await env.member("victim_support", "HRO")
+    await env.member("police", "HRO")
+    await env.membership.revoke(ADMIN_ACTOR, sender)
+    with pytest.raises(DomainError, match=r"access\.not_active"):
+        await env.alerts.raise_alert(sender, ["police"], "HRO", urgency, "Lage")
+    async with env.database.read_sessions() as session:
+        assert (await session.scalars(select(Alert.id))).all() == []
+        alerts = select(Delivery.id).where(Delivery.kind == "alert")
+        assert (await session.scalars(alerts)).all() == []
