@@ -235,16 +235,17 @@ class DeliveryService:
         members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
         return self._take(uow, [(d, members[d.member_id]) for d in due], now), True
 
-    async def claim_first(self, uow: UnitOfWork, alert_id: int) -> None:
+    async def claim_first(self, uow: UnitOfWork, alert_id: int) -> int:
         """In the transaction that stores an alert's deliveries: claim its first turns (up to
         `first_batch`, the outbox's concurrency) for this instance and hand them to the
         outbox with the commit (`Effects.claimed`), so that the first sends need no claim
         transaction of their own. They are recorded as claimed before they are sent, as
         every delivery is; should the process die before sending them, the claim expires
         (or a restart on SQLite releases it) like any other. No other instance can take them:
-        nobody sees the rows before this transaction commits."""
+        nobody sees the rows before this transaction commits. Returns how many of them were
+        cancelled instead (see `claim`)."""
         if not self.first_batch:
-            return
+            return 0
         # Read and claimed with Core statements built once (no ORM object per row); the
         # session flushes the deputies' copies, added as ORM objects, before the first.
         rows = (
@@ -253,10 +254,10 @@ class DeliveryService:
             )
         ).all()
         if not rows:
-            return
+            return 0
         now = uow.now()
         if await self._waiting_ahead(uow, rows[0].priority, now):
-            return  # the outbox's claim serves those first, as its order says
+            return 0  # the outbox's claim serves those first, as its order says
         if any(not _claimable(row) for row in rows):
             # Someone to cancel instead (no chat): as `claim` does it, with the ORM's rows.
             ids = [row.id for row in rows]
@@ -265,8 +266,9 @@ class DeliveryService:
                 m.id: m for m in await uow.members.by_ids({d.member_id for d in due.values()})
             }
             pairs = [(due[i], members[due[i].member_id]) for i in ids]
-            uow.effects.claimed.extend(self._take(uow, pairs, now))
-            return
+            taken = self._take(uow, pairs, now)
+            uow.effects.claimed.extend(taken)
+            return len(pairs) - len(taken)
         until = now + self.lease
         await uow.session.execute(
             _CLAIM, {"ids": [row.id for row in rows], "by": self.instance_id, "until": until}
@@ -293,6 +295,7 @@ class DeliveryService:
             )
             for row in rows
         )
+        return 0
 
     async def _waiting_ahead(self, uow: UnitOfWork, priority: int, now: datetime) -> bool:
         """Deliveries of a higher priority wait (an urgent fan-out under way): a normal

@@ -16,6 +16,7 @@ from bot.alerts.model import (
     Notice,
     Origin,
     RaisedAlert,
+    StatusView,
     UrgentLimitReached,
     require_clean,
     target,
@@ -304,11 +305,28 @@ class Raising(AlertBase):
             details["drill"] = True
         uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
         view = await self.view_in(uow, alert, loaded=[sender] if sender else [])
+        cancelled = 0
         if self.deliveries is not None:
-            await self.deliveries.claim_first(uow, alert.id)
+            cancelled = await self.deliveries.claim_first(uow, alert.id)
             # What the first sends show, as this transaction knows it: nothing is read back.
             uow.effects.rendered[("alert", alert.id)] = view
             uow.effects.rendered[("alert_text", alert.id)] = text
+        if not resolved.away:
+            # The sender's status message as `status` would read it after the commit (every
+            # delivery waiting, or cancelled for want of a chat; no answer; nobody away), so
+            # that its first refresh reads nothing while the first sends go out. With absent
+            # members it names them, whom the raise did not load: the refresh reads it.
+            shown = StatusView(
+                alert=view,
+                recipients=receivers,
+                delivered=0,
+                pending=receivers - cancelled,
+                unreachable=(),
+                failed=0,
+                cancelled=cancelled,
+                acknowledged=(),
+            )
+            uow.effects.touch_with(("alert", alert.id), shown)
         return RaisedAlert(view, receivers)
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from bot.alerts import StatusView
 from bot.delivery import Job
 from bot.errors import DomainError
 from bot.keys import bound
@@ -155,6 +156,8 @@ async def test_a_raise_sends_statements_built_once_and_loads_no_row_objects(
     }
     (after,) = effects
     assert after.deliveries and ("alert", alert.id) in after.rendered
+    # The sender's status message as it would be read now (the refresh need not read it).
+    assert after.known[("alert", alert.id)] == await env.alerts.status(alert.id)
     jobs = after.claimed
     assert all(isinstance(job, Job) for job in jobs)
     assert [(j.id, j.member_id, j.attempts, j.created_at) for j in jobs] == [  # type: ignore[attr-defined]
@@ -194,6 +197,7 @@ async def test_the_first_batch_holds_the_deputies_copies_and_cancels_who_has_no_
     raised = await env.alerts.raise_alert(sender, ["police"], "HRO", "urgent", "Lage")
     assert raised.recipients == 3
     (after,) = effects
+    assert ("alert", raised.alert.id) not in after.known  # it names who is away: read
     jobs = [job for job in after.claimed if isinstance(job, Job)]
     # The deputies' copies (stored as row objects) are in the batch with the targets'.
     assert sorted((j.member_id, j.params.get("deputy_for")) for j in jobs) == sorted(
@@ -225,3 +229,20 @@ async def test_a_sender_who_is_no_longer_active_raises_nothing(env: Env, urgency
         assert (await session.scalars(select(Alert.id))).all() == []
         alerts = select(Delivery.id).where(Delivery.kind == "alert")
         assert (await session.scalars(alerts)).all() == []
+
+
+async def test_a_recipient_without_a_chat_is_counted_cancelled_in_the_known_status(
+    env: Env,
+) -> None:
+    sender = await env.member("victim_support", "HRO")
+    await env.member("police", "HRO")
+    gone = await env.member("police", "HRO")
+    async with env.database.write_sessions() as session:
+        await session.execute(update(Member).where(Member.id == gone).values(chat_id=None))
+        await session.commit()
+    effects = committed(env)
+    raised = await env.alerts.raise_alert(sender, ["police"], "HRO", "normal", "Lage")
+    (after,) = effects
+    known = after.known[("alert", raised.alert.id)]
+    assert known == await env.alerts.status(raised.alert.id)
+    assert isinstance(known, StatusView) and (known.recipients, known.cancelled) == (2, 1)
