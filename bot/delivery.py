@@ -8,14 +8,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select, update
 
 from bot.network import Network
-from bot.timing.quiet import is_quiet
+from bot.timing.quiet import is_quiet, quiet_between
 from storage.audit import SYSTEM
 from storage.models import Delivery, DeliveryStatus, Member, MemberStatus
+from storage.repositories import table_of
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -111,6 +113,67 @@ UNREACHABLE_NOTICE = "unreachable"
 FOR_EVERYONE = frozenset({"decision"})
 
 
+# `claim_first`'s statements, built once: building and keying them cost more than running
+# them, on every alert.
+_DELIVERIES, _MEMBERS = table_of(Delivery), table_of(Member)
+_FIRST_BATCH = (
+    select(
+        *(
+            _DELIVERIES.c[name]
+            for name in (
+                "id",
+                "kind",
+                "member_id",
+                "alert_id",
+                "subject_id",
+                "params",
+                "silent",
+                "attempts",
+                "created_at",
+                "priority",
+            )
+        ),
+        _MEMBERS.c.status.label("member_status"),
+        _MEMBERS.c.chat_id,
+        _MEMBERS.c.language,
+        _MEMBERS.c.quiet_from,
+        _MEMBERS.c.quiet_until,
+    )
+    .join(_MEMBERS, _MEMBERS.c.id == _DELIVERIES.c.member_id)
+    .where(
+        _DELIVERIES.c.alert_id == bindparam("alert_id"),
+        _DELIVERIES.c.status == DeliveryStatus.PENDING,
+    )
+    .order_by(_DELIVERIES.c.turn, _DELIVERIES.c.id)
+    .limit(bindparam("limit"))
+)
+_WAITING_AHEAD = (
+    select(_DELIVERIES.c.id)
+    .where(
+        _DELIVERIES.c.status == DeliveryStatus.PENDING,
+        _DELIVERIES.c.priority < bindparam("priority"),
+        _DELIVERIES.c.next_attempt_at <= bindparam("now"),
+    )
+    .limit(1)
+)
+_CLAIM = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=DeliveryStatus.SENDING,
+        claimed_by=bindparam("by"),
+        claimed_until=bindparam("until"),
+        attempts=_DELIVERIES.c.attempts + 1,
+    )
+)
+
+
+def _claimable(row: Row[*tuple[Any, ...]]) -> bool:
+    """A first-batch row `_take` would claim rather than cancel (see `_cancelled`)."""
+    active = row.member_status == MemberStatus.ACTIVE or row.kind in FOR_EVERYONE
+    return active and row.chat_id is not None
+
+
 @dataclass
 class DeliveryService:
     uow: UnitOfWorkFactory
@@ -172,42 +235,74 @@ class DeliveryService:
         members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
         return self._take(uow, [(d, members[d.member_id]) for d in due], now), True
 
-    async def claim_first(self, uow: UnitOfWork, alert_id: int) -> None:
+    async def claim_first(self, uow: UnitOfWork, alert_id: int) -> int:
         """In the transaction that stores an alert's deliveries: claim its first turns (up to
         `first_batch`, the outbox's concurrency) for this instance and hand them to the
         outbox with the commit (`Effects.claimed`), so that the first sends need no claim
         transaction of their own. They are recorded as claimed before they are sent, as
         every delivery is; should the process die before sending them, the claim expires
         (or a restart on SQLite releases it) like any other. No other instance can take them:
-        nobody sees the rows before this transaction commits."""
+        nobody sees the rows before this transaction commits. Returns how many of them were
+        cancelled instead (see `claim`)."""
         if not self.first_batch:
-            return
-        rows = await uow.session.execute(
-            select(Delivery, Member)
-            .join(Member, Member.id == Delivery.member_id)
-            .where(Delivery.alert_id == alert_id, Delivery.status == DeliveryStatus.PENDING)
-            .order_by(Delivery.turn, Delivery.id)
-            .limit(self.first_batch)
+            return 0
+        # Read and claimed with Core statements built once (no ORM object per row); the
+        # session flushes the deputies' copies, added as ORM objects, before the first.
+        rows = (
+            await uow.session.execute(
+                _FIRST_BATCH, {"alert_id": alert_id, "limit": self.first_batch}
+            )
+        ).all()
+        if not rows:
+            return 0
+        now = uow.now()
+        if await self._waiting_ahead(uow, rows[0].priority, now):
+            return 0  # the outbox's claim serves those first, as its order says
+        if any(not _claimable(row) for row in rows):
+            # Someone to cancel instead (no chat): as `claim` does it, with the ORM's rows.
+            ids = [row.id for row in rows]
+            due = {d.id: d for d in await uow.deliveries.by_ids(ids)}
+            members = {
+                m.id: m for m in await uow.members.by_ids({d.member_id for d in due.values()})
+            }
+            pairs = [(due[i], members[due[i].member_id]) for i in ids]
+            taken = self._take(uow, pairs, now)
+            uow.effects.claimed.extend(taken)
+            return len(pairs) - len(taken)
+        until = now + self.lease
+        await uow.session.execute(
+            _CLAIM, {"ids": [row.id for row in rows], "by": self.instance_id, "until": until}
         )
-        due = [(delivery, member) for delivery, member in rows.all()]
-        if due and await self._waiting_ahead(uow, due[0][0].priority):
-            return  # the outbox's claim serves those first, as its order says
-        uow.effects.claimed.extend(self._take(uow, due, uow.now()))
+        # As `_take` and `Job.of` make them of the claimed rows.
+        uow.effects.claimed.extend(
+            Job(
+                id=row.id,
+                kind=row.kind,
+                member_id=row.member_id,
+                chat_id=row.chat_id,
+                language=row.language,
+                alert_id=row.alert_id,
+                subject_id=row.subject_id,
+                params=json.loads(row.params),
+                silent=row.silent
+                or (
+                    row.priority != Priority.URGENT
+                    and quiet_between(row.quiet_from, row.quiet_until, now, self.zone)
+                ),
+                attempts=row.attempts + 1,
+                created_at=row.created_at,
+                priority=row.priority,
+            )
+            for row in rows
+        )
+        return 0
 
-    async def _waiting_ahead(self, uow: UnitOfWork, priority: int) -> bool:
+    async def _waiting_ahead(self, uow: UnitOfWork, priority: int, now: datetime) -> bool:
         """Deliveries of a higher priority wait (an urgent fan-out under way): a normal
         alert's first batch must not go before them."""
         if priority == Priority.URGENT:
             return False
-        ahead = await uow.session.scalar(
-            select(Delivery.id)
-            .where(
-                Delivery.status == DeliveryStatus.PENDING,
-                Delivery.priority < priority,
-                Delivery.next_attempt_at <= uow.now(),
-            )
-            .limit(1)
-        )
+        ahead = await uow.session.scalar(_WAITING_AHEAD, {"priority": priority, "now": now})
         return ahead is not None
 
     async def confirm(self, jobs: Sequence[Job]) -> list[Job]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from telegram.ext import Application
 
-from bot.alerts import Notice
+from bot.alerts import Notice, StatusView
 from bot.announcements import AnnouncementNotice
 from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE
 from bot.availability import (
@@ -52,6 +53,16 @@ REFUSAL_FLUSH = "refusal-flush"
 HANDLED_UPDATES = "handled-updates"
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a committed transaction knew a touched live message is to show, and the process's
+    commit number of that transaction (`UnitOfWorkFactory.unchanged_since`)."""
+
+    shown: object
+    commit: int
+
 
 TelegramApp = Application[Any, CoraContext, Any, Any, Any, Any]
 
@@ -128,7 +139,7 @@ class Runtime:
         # ballot), until the refresh shows it; a later touch without it drops it. At most
         # KEEP_KNOWN: in a burst of presses the refreshes fall behind, and each ballot kept is
         # several kB; beyond that the refresh reads the ballot itself.
-        self._known: dict[Hashable, object] = {}
+        self._known: dict[Hashable, Known] = {}
 
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages
@@ -140,7 +151,7 @@ class Runtime:
             self.outbox.wake()
         for key in effects.live:
             if key in effects.known and (key in self._known or len(self._known) < KEEP_KNOWN):
-                self._known[key] = effects.known[key]
+                self._known[key] = Known(effects.known[key], effects.commit)
             else:
                 self._known.pop(key, None)
         self.live.touch(effects.live)
@@ -179,7 +190,17 @@ class Runtime:
         assert isinstance(key, tuple)
         services = self.services
         if key[0] == "alert":
-            return await alert_views.live_status(services, key[1])
+            # What the raise knew, while no other write of this process has committed since
+            # (an answer, a close, an erasure, a sent delivery would change it): else read.
+            known = self._known.pop(key, None)
+            status = (
+                known.shown
+                if isinstance(known, Known)
+                and isinstance(known.shown, StatusView)
+                and services.alerts.uow.unchanged_since(known.commit)
+                else None
+            )
+            return await alert_views.live_status(services, key[1], status)
         if key[0] == "alert-copy":
             return await alert_views.live_copies(services, key[1], key[2])
         if key[0] == "alert-copies":
@@ -193,7 +214,9 @@ class Runtime:
         if key[0] == "poll":
             return await poll_views.live_overview(services, key[1])
         known = self._known.pop(key, None)
-        ballot = known if isinstance(known, Ballot) else None
+        ballot = (
+            known.shown if isinstance(known, Known) and isinstance(known.shown, Ballot) else None
+        )
         return await poll_views.live_ballot(services, key[1], key[2], ballot)
 
     def _at(self, key: str, when: datetime | None, job: Task) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, NotRequired, TypedDict, TypeVar, Unpack
 
-from sqlalchemy import Select, bindparam, func, insert, literal, select, update
+from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,11 +44,16 @@ class _Repository(Generic[M]):
         return (await self._session.scalars(query)).first()
 
 
+# Built once: a member is read by id in nearly every action (the sender of an alert, the
+# voter of a press), and building and keying the statement cost more than running it.
+_MEMBER = select(Member).where(Member.id == bindparam("member_id"))
+_MEMBER_FOR_UPDATE = _MEMBER.with_for_update()
+
+
 class MemberRepository(_Repository[Member]):
     async def get(self, member_id: int, *, for_update: bool = False) -> Member | None:
-        return await self._first(
-            select(Member).where(Member.id == member_id), for_update=for_update
-        )
+        query = _MEMBER_FOR_UPDATE if for_update else _MEMBER
+        return (await self._session.scalars(query, {"member_id": member_id})).first()
 
     async def by_ids(self, ids: Iterable[int]) -> Sequence[Member]:
         return (await self._session.scalars(select(Member).where(Member.id.in_(list(ids))))).all()
@@ -160,6 +165,30 @@ class Pending(TypedDict):
     silent: NotRequired[bool]
 
 
+def table_of(model: type[object]) -> Table:
+    """A mapped class's table: statements on its columns are plain Core statements, which
+    skip the ORM's execution path (and its autoflush) and return plain rows."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+_DELIVERIES = table_of(Delivery)
+# The columns of a new pending delivery besides its member and turn (`_pending_columns`).
+_PENDING = (
+    "kind",
+    "alert_id",
+    "subject_id",
+    "params",
+    "priority",
+    "silent",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
 def _pending_columns(pending: Pending) -> dict[str, Any]:
     now = pending["now"]
     return {
@@ -176,9 +205,29 @@ def _pending_columns(pending: Pending) -> dict[str, Any]:
     }
 
 
+def fan_out(members: Select[int]) -> Insert:
+    """The `INSERT … SELECT` of `insert_many` for the member ids that `members` yields (its
+    first column), with the pending columns and `first_turn` as bound parameters: a fan-out
+    that runs often (an alert's) builds it once. The members are shuffled (`ORDER BY
+    random()`) and the n-th gets turn `first_turn + n`."""
+    shuffled = members.order_by(None).add_columns(
+        func.row_number().over(order_by=func.random()).label("n")
+    )
+    ids = shuffled.subquery()
+    member, n = ids.c[0], ids.c.n
+    rows = select(
+        member,
+        *(bindparam(name, type_=_DELIVERIES.c[name].type) for name in _PENDING),
+        n - 1 + bindparam("first_turn", type_=_DELIVERIES.c.turn.type),
+    ).order_by(n)
+    return insert(_DELIVERIES).from_select(["member_id", *_PENDING, "turn"], rows)
+
+
 class DeliveryRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, added: Callable[[], None] = lambda: None) -> None:
+        """`added`: told when a Core statement inserted deliveries (`insert_many`)."""
         self._session = session
+        self._added = added
 
     def enqueue(
         self, *, member_ids: Iterable[int], first_turn: int = 0, **pending: Unpack[Pending]
@@ -206,23 +255,25 @@ class DeliveryRepository:
         """`enqueue` for a fan-out to thousands: one pending delivery per member id that the
         query `members` yields, in one `INSERT … SELECT`, so that no member id travels through
         Python and no ORM object is built per row. As in `enqueue`, the members are shuffled
-        (`ORDER BY random()`) and the n-th gets turn `first_turn + n`. It is an ORM insert of
-        `Delivery`, so the unit of work notices it like any other and the commit wakes the
-        outbox. Returns the number of rows."""
-        table = Delivery.__table__.c
-        values = _pending_columns(pending)
-        shuffled = members.order_by(None).add_columns(
-            func.row_number().over(order_by=func.random()).label("n")
-        )
-        ids = shuffled.subquery()
-        member, n = ids.c[0], ids.c.n
-        rows = select(
-            member,
-            *(literal(value, table[name].type) for name, value in values.items()),
-            n - 1 + first_turn,
-        ).order_by(n)
-        names = ["member_id", *values, "turn"]
-        result = await self._session.execute(insert(Delivery).from_select(names, rows))
+        (`ORDER BY random()`) and the n-th gets turn `first_turn + n`. The unit of work is
+        told of the new deliveries, so that the commit wakes the outbox. Returns the number
+        of rows. A caller that fans out often builds the statement once (`fan_out`) and calls
+        `insert_fanned_out`."""
+        return await self.insert_fanned_out(fan_out(members), {}, first_turn=first_turn, **pending)
+
+    async def insert_fanned_out(
+        self,
+        statement: Insert,
+        parameters: dict[str, Any],
+        *,
+        first_turn: int = 0,
+        **pending: Unpack[Pending],
+    ) -> int:
+        """`insert_many` with a statement of `fan_out`, and the parameters of its query of
+        members."""
+        values = {**parameters, **_pending_columns(pending), "first_turn": first_turn}
+        result = await self._session.execute(statement, values)
+        self._added()  # a Core statement: the unit of work's ORM hooks do not see it
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def cancel_waiting_for(

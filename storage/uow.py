@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, event, select
+from sqlalchemy import ColumnElement, Select, Table, bindparam, event, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -81,6 +82,18 @@ class Effects:
         )
 
 
+@functools.cache
+def _next_number(table: Table, is_sqlite: bool) -> Any:
+    """`next_number`'s upsert on a counter's table, built once per counter and dialect (a
+    Core statement: building and keying it cost more than running it, on every alert)."""
+    return (
+        dialect_insert(is_sqlite)(table)
+        .values(year=bindparam("year"), value=1)
+        .on_conflict_do_update(index_elements=["year"], set_={"value": table.c.value + 1})
+        .returning(table.c.value)
+    )
+
+
 @dataclass(eq=False)
 class UnitOfWork:
     """`async with uow:` opens a transaction; `await uow.commit()` makes it and its audit
@@ -109,7 +122,7 @@ class UnitOfWork:
         self.session = self.database.session(write=self.write)
         self.members = MemberRepository(self.session)
         self.invites = InviteRepository(self.session)
-        self.deliveries = DeliveryRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session, added=self._deliveries_added)
         self.channels = ChannelRepository(self.session)
         self.audit = AuditLog(self.session, self.audit_head)
         if self.write:
@@ -126,6 +139,9 @@ class UnitOfWork:
                 for rows in (session.new, session.dirty, session.deleted)
                 for row in rows
             )
+
+    def _deliveries_added(self) -> None:
+        self.effects.deliveries = True
 
     def _notice_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_insert or state.is_update or state.is_delete):
@@ -170,14 +186,8 @@ class UnitOfWork:
     async def next_number(self, counter: type[YearCounter], year: int) -> int:
         """The year's next running number in `counter` (1 for the first), allocated atomically on
         both databases."""
-        insert = dialect_insert(self.is_sqlite)
-        statement = (
-            insert(counter)
-            .values(year=year, value=1)
-            .on_conflict_do_update(index_elements=["year"], set_={"value": counter.value + 1})
-            .returning(counter.value)
-        )
-        number: int = (await self.session.execute(statement)).scalar_one()
+        statement = _next_number(counter.__table__, self.is_sqlite)  # type: ignore[attr-defined]
+        number: int = (await self.session.execute(statement, {"year": year})).scalar_one()
         return number
 
     async def commit(self) -> None:

@@ -46,15 +46,16 @@ class AlertBase:
     deliveries: DeliveryService | None = field(default=None, kw_only=True)
 
     async def view_in(
-        self, uow: UnitOfWork, alert: Alert, *, loaded: Iterable[Member] = ()
+        self, uow: UnitOfWork, alert: Alert, *, loaded: Iterable[Member | MemberView] = ()
     ) -> AlertView:
         """The view of an alert loaded in this or another service's unit of work; the people
-        it names are read unless they are among the members `loaded` in this transaction."""
+        it names are read unless they are among the members `loaded` in this transaction (as
+        rows or as views)."""
         ids = {i for i in (alert.sender_id, alert.taken_by) if i is not None}
         known = [m for m in loaded if m.id in ids]
         missing = ids - {m.id for m in known}
         found = [*known, *(await uow.members.by_ids(missing) if missing else ())]
-        people = {m.id: MemberView.of(m) for m in found}
+        people = {m.id: m if isinstance(m, MemberView) else MemberView.of(m) for m in found}
         client = None
         if alert.api_client_id is not None:
             row = await uow.session.get(ApiClient, alert.api_client_id)

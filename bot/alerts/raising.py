@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, insert, select, update
 
 from bot.alerts.base import AlertBase, alert_changed, coordinates, next_ref, priority_of
 from bot.alerts.model import (
@@ -15,18 +16,86 @@ from bot.alerts.model import (
     Notice,
     Origin,
     RaisedAlert,
+    StatusView,
     UrgentLimitReached,
     require_clean,
     target,
 )
-from bot.alerts.recipients import Resolution, resolve
+from bot.alerts.recipients import TARGETS, Resolution, resolve
 from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
+from bot.membership import MemberView
 from storage.audit import DetailValue
-from storage.models import Alert, AlertRecipient, AlertStatus, ApiClient, Member, Role, Urgency
+from storage.models import Alert, AlertStatus, ApiClient, Member, MemberStatus, Role, Urgency
+from storage.repositories import fan_out, table_of
 from storage.uow import UnitOfWork
+
+# Built once, on the table's columns (plain Core statements): building and keying a
+# statement cost more than running it, on every alert.
+_ALERTS = table_of(Alert)
+
+
+def _recent_urgent(sent_by: str) -> Select[datetime]:
+    """A sender's urgent alerts since `since`, oldest first (`_within_urgent_limit`)."""
+    alerts = _ALERTS.c
+    return (
+        select(alerts.created_at)
+        .where(
+            alerts[sent_by] == bindparam("sender"),
+            alerts.created_at > bindparam("since"),
+            alerts.urgency == Urgency.URGENT,
+            alerts.drill.is_(False),
+        )
+        .order_by(alerts.created_at)
+    )
+
+
+_RECENT_URGENT_OF_MEMBER = _recent_urgent("sender_id")
+_RECENT_URGENT_OF_CLIENT = _recent_urgent("api_client_id")
+
+
+# What `_raise` inserts of a new alert (the rest is NULL until the text's UPDATE and later).
+_INSERTED = (
+    "ref",
+    "sender_id",
+    "api_client_id",
+    "sectors",
+    "region",
+    "urgency",
+    "status",
+    "created_at",
+    "escalation_level",
+    "drill",
+    "result_due_at",
+)
+_INSERT_ALERT = insert(_ALERTS).returning(_ALERTS.c.id)
+_TEXT_AND_ESCALATION = (
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("alert_id"))
+    .values(text_cipher=bindparam("cipher"), escalate_at=bindparam("due"))
+)
+# The deliveries of an alert's fan-out, for each query of its targets (`Resolution.targets`).
+_FAN_OUT = {targets: fan_out(targets) for targets in TARGETS}
+
+
+# The sender as a MemberView, read by id without building a row object (a raise needs its
+# view and its status only), and locked for an urgent alert's count.
+_MEMBERS = table_of(Member)
+_SENDER = select(*(_MEMBERS.c[f.name] for f in fields(MemberView))).where(
+    _MEMBERS.c.id == bindparam("member_id")
+)
+_SENDER_FOR_UPDATE = _SENDER.with_for_update()
+
+
+async def _active_sender(uow: UnitOfWork, member_id: int, *, for_update: bool) -> MemberView:
+    """The sending member, if active (as `active_member`, without a row object)."""
+    query = _SENDER_FOR_UPDATE if for_update else _SENDER
+    row = (await uow.session.execute(query, {"member_id": member_id})).first()
+    if row is None or row.status != MemberStatus.ACTIVE:
+        raise DomainError("access.not_active")
+    return MemberView(**row._mapping)
 
 
 class Raising(AlertBase):
@@ -74,7 +143,7 @@ class Raising(AlertBase):
         if origin.member_id is not None:
             # Locked for an urgent alert: one sender's urgent alerts are counted one at a time.
             counted = urgency == Urgency.URGENT and bool(self.urgent_per_hour)
-            sender = await active_member(uow, origin.member_id, for_update=counted)
+            sender = await _active_sender(uow, origin.member_id, for_update=counted)
         else:
             sender = None
             await self._client_may_raise(uow, origin, region)
@@ -110,7 +179,7 @@ class Raising(AlertBase):
                 raise DomainError("error.outside_scope", region=region)
             origin = Origin(member_id=coordinator.id)
             raised = await self._raise(
-                uow, origin, codes, region, urgency, None, result_after, coordinator
+                uow, origin, codes, region, urgency, None, result_after, MemberView.of(coordinator)
             )
             await uow.commit()
             return raised
@@ -125,21 +194,11 @@ class Raising(AlertBase):
             return
         now = uow.now()
         # The sender's row is locked (`raise_in`, `_client_may_raise`): one count at a time.
-        if origin.member_id is not None:
-            sent_by = Alert.sender_id == origin.member_id
-        else:
-            sent_by = Alert.api_client_id == origin.client_id
+        member = origin.member_id is not None
+        query = _RECENT_URGENT_OF_MEMBER if member else _RECENT_URGENT_OF_CLIENT
+        sender = origin.member_id if member else origin.client_id
         recent = (
-            await uow.session.scalars(
-                select(Alert.created_at)
-                .where(
-                    sent_by,
-                    Alert.created_at > now - URGENT_WINDOW,
-                    Alert.urgency == Urgency.URGENT,
-                    Alert.drill.is_(False),
-                )
-                .order_by(Alert.created_at)
-            )
+            await uow.session.scalars(query, {"sender": sender, "since": now - URGENT_WINDOW})
         ).all()
         if len(recent) < self.urgent_per_hour:
             return
@@ -189,12 +248,15 @@ class Raising(AlertBase):
         urgency: str,
         text: str | None,
         drill: timedelta | None,
-        sender: Member | None,
+        sender: MemberView | None,
     ) -> RaisedAlert:
         """Insert the alert (a drill if `drill`, the time until its result, is given), its
         recipients and their deliveries. `sender`: the sending member, loaded already."""
         now = uow.now()
         resolved = await resolve(uow, self.network, origin.member_id, sectors, region, now)
+        # Stored with Core statements built once; the row object is never added to the
+        # session (nothing is flushed for it), it only carries what the view and the effects
+        # need.
         alert = Alert(
             ref=await next_ref(uow, now.year, drill=drill is not None),
             sender_id=origin.member_id,
@@ -208,21 +270,25 @@ class Raising(AlertBase):
             drill=drill is not None,
             result_due_at=now + drill if drill is not None else None,
         )
-        uow.session.add(alert)
-        await uow.session.flush()
+        inserted = {column: getattr(alert, column) for column in _INSERTED}
+        alert.id = int((await uow.session.execute(_INSERT_ALERT, inserted)).scalar_one())
         receivers = await resolved.store(uow, alert.id)
         if text is not None:
             # The ciphertext is bound to the row's id, known only now that the row is inserted;
             # the text goes in with an UPDATE in the same transaction, never visible without it.
             alert.text_cipher = self.cipher.encrypt(text, bound(Alert.text_cipher, alert.id))
-        # Known once the recipients are stored; goes in with the text's UPDATE (one statement,
-        # flushed by the deliveries' insert).
+        # Known once the recipients are stored; goes in with the text's UPDATE (one statement).
         if receivers:
             alert.escalate_at = now + self.periods.after(urgency)
         elif drill is None:
             # Nobody to send to: bring in the coordinators at once rather than lose it. A drill
             # nobody can receive shows a gap; it never brings in anyone outside it.
             alert.escalate_at = now
+        if alert.text_cipher is not None or alert.escalate_at is not None:
+            await uow.session.execute(
+                _TEXT_AND_ESCALATION,
+                {"alert_id": alert.id, "cipher": alert.text_cipher, "due": alert.escalate_at},
+            )
         await _send(uow, alert, resolved, now)
         alert_changed(uow, alert)
         details: dict[str, DetailValue] = {
@@ -239,11 +305,28 @@ class Raising(AlertBase):
             details["drill"] = True
         uow.audit.record(origin.actor, "alert.raised", f"alert:{alert.id}", **details)
         view = await self.view_in(uow, alert, loaded=[sender] if sender else [])
+        cancelled = 0
         if self.deliveries is not None:
-            await self.deliveries.claim_first(uow, alert.id)
+            cancelled = await self.deliveries.claim_first(uow, alert.id)
             # What the first sends show, as this transaction knows it: nothing is read back.
             uow.effects.rendered[("alert", alert.id)] = view
             uow.effects.rendered[("alert_text", alert.id)] = text
+        if not resolved.away:
+            # The sender's status message as `status` would read it after the commit (every
+            # delivery waiting, or cancelled for want of a chat; no answer; nobody away), so
+            # that its first refresh reads nothing while the first sends go out. With absent
+            # members it names them, whom the raise did not load: the refresh reads it.
+            shown = StatusView(
+                alert=view,
+                recipients=receivers,
+                delivered=0,
+                pending=receivers - cancelled,
+                unreachable=(),
+                failed=0,
+                cancelled=cancelled,
+                acknowledged=(),
+            )
+            uow.effects.touch_with(("alert", alert.id), shown)
         return RaisedAlert(view, receivers)
 
 
@@ -252,11 +335,14 @@ async def _send(uow: UnitOfWork, alert: Alert, resolved: Resolution, now: dateti
     stand in for. The present members' deliveries come from their recipient rows, in one
     statement: thousands of them are stored while SQLite's write lock is held."""
     priority = priority_of(alert.urgency)
-    targets = resolved.targets(alert.id)
-    if resolved.standing_in:  # a deputy who is a target too gets the deputy's copy only
-        targets = targets.where(AlertRecipient.member_id.not_in(list(resolved.standing_in)))
-    await uow.deliveries.insert_many(
-        targets, kind=Notice.ALERT, priority=priority, now=now, alert_id=alert.id
+    targets, parameters = resolved.targets(alert.id)
+    await uow.deliveries.insert_fanned_out(
+        _FAN_OUT[targets],
+        parameters,
+        kind=Notice.ALERT,
+        priority=priority,
+        now=now,
+        alert_id=alert.id,
     )
     for deputy_id, absent in resolved.standing_in.items():
         uow.deliveries.enqueue(

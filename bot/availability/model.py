@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import BindParameter, ColumnElement, Select, select
 
 from bot.errors import DomainError
 from bot.membership import MemberView
@@ -22,6 +22,7 @@ from storage.models import (
     MemberRegion,
     RegionStatus,
 )
+from storage.repositories import table_of
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 # Delivery kinds: the deputy hears that they stand in (and when that ends), coordinators get
@@ -140,15 +141,22 @@ async def current_absences(
     return {row.member_id: row for row in rows}
 
 
-def absent_at(now: datetime) -> list[ColumnElement[bool]]:
-    """The conditions of an absence that holds at `now`."""
-    return [Absence.starts_at <= now, Absence.ends_at > now, Absence.ended_at.is_(None)]
+# The tables' columns: conditions on them serve ORM queries and plain Core statements alike.
+_ABSENCES, _FURTHER = table_of(Absence).c, table_of(MemberRegion).c
 
 
-def further_region_members(regions: Sequence[str]) -> Select[int]:
-    """A subquery of the members confirmed for one of `regions` besides their own."""
-    return select(MemberRegion.member_id).where(
-        MemberRegion.region.in_(list(regions)), MemberRegion.status == RegionStatus.CONFIRMED
+def absent_at(now: datetime | BindParameter[datetime]) -> list[ColumnElement[bool]]:
+    """The conditions of an absence that holds at `now` (a time, or a bound parameter of a
+    statement built once)."""
+    return [_ABSENCES.starts_at <= now, _ABSENCES.ends_at > now, _ABSENCES.ended_at.is_(None)]
+
+
+def further_region_members(regions: Sequence[str] | BindParameter[list[str]]) -> Select[int]:
+    """A subquery of the members confirmed for one of `regions` besides their own (a list,
+    or an expanding bound parameter of a statement built once)."""
+    listed = regions if isinstance(regions, BindParameter) else list(regions)
+    return select(_FURTHER.member_id).where(
+        _FURTHER.region.in_(listed), _FURTHER.status == RegionStatus.CONFIRMED
     )
 
 

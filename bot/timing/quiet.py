@@ -67,8 +67,13 @@ def quiet_hours_of(member: Member) -> QuietHours | None:
 
 def is_quiet(member: Member, moment: datetime, timezone: ZoneInfo) -> bool:
     """Whether `moment` lies in the member's quiet hours."""
-    quiet = quiet_hours_of(member)
-    if quiet is None:
+    return quiet_between(member.quiet_from, member.quiet_until, moment, timezone)
+
+
+def quiet_between(start: int | None, end: int | None, moment: datetime, timezone: ZoneInfo) -> bool:
+    """Whether `moment` lies in the quiet hours from `start` to `end` (a member's
+    `quiet_from` and `quiet_until`, read without loading the member)."""
+    if start is None or end is None:
         return False
     local = moment.astimezone(timezone)
-    return quiet.contains(local.hour * 60 + local.minute)
+    return QuietHours(start, end).contains(local.hour * 60 + local.minute)

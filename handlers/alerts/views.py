@@ -336,10 +336,13 @@ def _trace(item: AlertCopy, alert: AlertView, language: str, timezone: str) -> l
     return lines if len(lines) > 1 else []
 
 
-async def live_status(services: Services, alert_id: int) -> list[LiveMessage]:
+async def live_status(
+    services: Services, alert_id: int, known: StatusView | None = None
+) -> list[LiveMessage]:
     """The sender's status message of an alert: sent once, then edited in place. Alerts an
-    agency system raised have none (it reads the state over the API)."""
-    status = await services.alerts.status(alert_id)
+    agency system raised have none (it reads the state over the API). `known`: the status
+    as the transaction that touched it knew it, shown without reading it back."""
+    status = known if known is not None else await services.alerts.status(alert_id)
     alert = status.alert
     network, timezone = services.network, services.settings.cora_timezone
     return owned_message(
