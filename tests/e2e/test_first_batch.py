@@ -208,6 +208,24 @@ async def test_a_stop_between_the_raise_and_its_sends_loses_nothing(
         await again.stop()
 
 
+async def first_batch_answered_late(
+    api: LocalBotApi, cora: CoraBot, sender: Person, police: list[Person]
+) -> RaisedAlert:
+    """Raise an urgent alert to `police` whose first batch (handed over by the raise, two with
+    DELIVERY_CONCURRENCY=2) the fake answers only after BLOCKED_SECONDS; return once both
+    sends have arrived."""
+    api.faults.timeout_delay = BLOCKED_SECONDS
+    for person in police:
+        api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
+    raised = await cora.services.alerts.raise_alert(
+        sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
+    )
+    async with asyncio.timeout(5):
+        while len(api.faults.hits) < 2:
+            await asyncio.sleep(0.01)
+    return raised
+
+
 async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
     api: LocalBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -221,16 +239,7 @@ async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
     try:
         sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
         police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
-        # The first batch (2, handed over by the raise) is answered only after BLOCKED_SECONDS.
-        api.faults.timeout_delay = BLOCKED_SECONDS
-        for person in police:
-            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
-        raised = await cora.services.alerts.raise_alert(
-            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
-        )
-        async with asyncio.timeout(5):
-            while len(api.faults.hits) < 2:
-                await asyncio.sleep(0.01)
+        raised = await first_batch_answered_late(api, cora, sender, police)
         answered = asyncio.get_running_loop().time() + BLOCKED_SECONDS
         async with database_locked(settings):
             # The answers arrive; recording them (and claiming the next batch) waits for the
@@ -265,16 +274,7 @@ async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(
         youth = [
             await join(api, cora, f"Jana Jugend {n}", "youth_welfare", "HRO") for n in range(2)
         ]
-        # The first batch (2, handed over by the raise) is answered only after BLOCKED_SECONDS.
-        api.faults.timeout_delay = BLOCKED_SECONDS
-        for person in police:
-            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
-        first = await cora.services.alerts.raise_alert(
-            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
-        )
-        async with asyncio.timeout(5):
-            while len(api.faults.hits) < 2:
-                await asyncio.sleep(0.01)
+        first = await first_batch_answered_late(api, cora, sender, police)
         async with database_locked(settings):
             # The second raise and the record of the first batch (which claims the rest of
             # the first alert) both wait for the lock; whichever commits first, the outbox
