@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, insert, select, update
@@ -26,7 +25,7 @@ from bot.channels.rules import active_member
 from bot.delivery import Priority
 from bot.errors import DomainError
 from bot.keys import bound
-from bot.membership import MemberView
+from bot.membership import MEMBER_VIEW, MEMBERS, MemberView
 from storage.audit import DetailValue
 from storage.models import Alert, AlertStatus, ApiClient, Member, MemberStatus, Role, Urgency
 from storage.repositories import fan_out, table_of
@@ -82,10 +81,7 @@ _FAN_OUT = {targets: fan_out(targets) for targets in TARGETS}
 
 # The sender as a MemberView, read by id without building a row object (a raise needs its
 # view and its status only), and locked for an urgent alert's count.
-_MEMBERS = table_of(Member)
-_SENDER = select(*(_MEMBERS.c[f.name] for f in fields(MemberView))).where(
-    _MEMBERS.c.id == bindparam("member_id")
-)
+_SENDER = MEMBER_VIEW.where(MEMBERS.c.id == bindparam("member_id"))
 _SENDER_FOR_UPDATE = _SENDER.with_for_update()
 
 

@@ -9,8 +9,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import select
+
 from bot.errors import DomainError
 from storage.models import Invite, Member, MemberStatus, Role
+from storage.repositories import table_of
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -81,6 +84,12 @@ class MemberView:
     @classmethod
     def of(cls, member: Member) -> MemberView:
         return snapshot(cls, member)
+
+
+# The columns of a MemberView on the members table, read as a plain Core statement (no row
+# object, and not the ORM's execution path): the access gate and the raise add their `where`.
+MEMBERS = table_of(Member)
+MEMBER_VIEW = select(*(MEMBERS.c[f.name] for f in fields(MemberView)))
 
 
 class Step(StrEnum):

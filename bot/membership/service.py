@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import fields
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 
 from bot.copies import sent_copies
 from bot.delivery import FOR_EVERYONE
@@ -16,6 +15,8 @@ from bot.membership.joining import Joining
 from bot.membership.records import (
     CHANGE_NOTICE,
     DECISION_NOTICE,
+    MEMBER_VIEW,
+    MEMBERS,
     REQUEST_NOTICE,
     Actor,
     DecidedRequest,
@@ -23,14 +24,12 @@ from bot.membership.records import (
     MemberView,
     RegionScope,
 )
-from storage.models import Member, MemberStatus, Role
-from storage.repositories import table_of
+from storage.models import MemberStatus, Role
 
 # The columns of a MemberView; built once (the access gate reads it per update), on the
 # table's columns: a plain Core statement, which skips the ORM's execution path.
-_MEMBERS = table_of(Member)
-_VIEW_BY_TELEGRAM_ID = select(*(_MEMBERS.c[f.name] for f in fields(MemberView))).where(
-    _MEMBERS.c.telegram_user_id == bindparam("telegram_user_id")
+_VIEW_BY_TELEGRAM_ID = MEMBER_VIEW.where(
+    MEMBERS.c.telegram_user_id == bindparam("telegram_user_id")
 )
 
 _VERBS = {"member.approved": "approve", "member.rejected": "reject", "member.revoked": "revoke"}
