@@ -173,22 +173,6 @@ def table_of(model: type[object]) -> Table:
     return table
 
 
-_DELIVERIES = table_of(Delivery)
-# The columns of a new pending delivery besides its member and turn (`_pending_columns`).
-_PENDING = (
-    "kind",
-    "alert_id",
-    "subject_id",
-    "params",
-    "priority",
-    "silent",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-)
-
-
 def _pending_columns(pending: Pending) -> dict[str, Any]:
     now = pending["now"]
     return {
@@ -203,6 +187,12 @@ def _pending_columns(pending: Pending) -> dict[str, Any]:
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+_DELIVERIES = table_of(Delivery)
+# The columns of a new pending delivery besides its member and turn: those `_pending_columns`
+# fills, so that the fan-out's bound parameters cannot drift from them.
+_PENDING = tuple(_pending_columns(Pending(kind="", priority=0, now=datetime.min)))
 
 
 def fan_out(members: Select[int]) -> Insert:
