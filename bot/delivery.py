@@ -68,21 +68,30 @@ class Job:
     priority: int = Priority.NORMAL  # the outbox sends urgent ones first
 
     @classmethod
-    def of(cls, delivery: Delivery, member: Member, *, silent: bool | None = None) -> Job:
+    def of(
+        cls,
+        delivery: Delivery | Row[*tuple[Any, ...]],
+        member: Member | Row[*tuple[Any, ...]],
+        *,
+        silent: bool | None = None,
+        attempts: int | None = None,
+    ) -> Job:
         """The job of a stored delivery to a member with a chat (`silent` overrides the
-        delivery's own flag, e.g. in the member's quiet hours)."""
+        delivery's own flag, e.g. in the member's quiet hours; `attempts` its count, for a
+        row read before the claim's UPDATE). Both may be one row of a query that reads the
+        delivery's columns with the member's chat and language."""
         assert member.chat_id is not None
         return cls(
             id=delivery.id,
             kind=delivery.kind,
-            member_id=member.id,
+            member_id=delivery.member_id,
             chat_id=member.chat_id,
             language=member.language,
             alert_id=delivery.alert_id,
             subject_id=delivery.subject_id,
             params=json.loads(delivery.params),
             silent=delivery.silent if silent is None else silent,
-            attempts=delivery.attempts,
+            attempts=delivery.attempts if attempts is None else attempts,
             created_at=delivery.created_at,
             priority=delivery.priority,
         )
@@ -273,25 +282,17 @@ class DeliveryService:
         await uow.session.execute(
             _CLAIM, {"ids": [row.id for row in rows], "by": self.instance_id, "until": until}
         )
-        # As `_take` and `Job.of` make them of the claimed rows.
+        # As `_take` makes them of the claimed rows.
         uow.effects.claimed.extend(
-            Job(
-                id=row.id,
-                kind=row.kind,
-                member_id=row.member_id,
-                chat_id=row.chat_id,
-                language=row.language,
-                alert_id=row.alert_id,
-                subject_id=row.subject_id,
-                params=json.loads(row.params),
+            Job.of(
+                row,
+                row,
                 silent=row.silent
                 or (
                     row.priority != Priority.URGENT
                     and quiet_between(row.quiet_from, row.quiet_until, now, self.zone)
                 ),
                 attempts=row.attempts + 1,
-                created_at=row.created_at,
-                priority=row.priority,
             )
             for row in rows
         )
