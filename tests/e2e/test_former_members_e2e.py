@@ -177,7 +177,11 @@ async def test_a_voters_own_answers_are_not_refreshed_after_they_left(
     poll_id = int(NUMBER.search(reply.text).group(1))  # type: ignore[union-attr]
     ballot = await expect(paul.user, "poll.ballot.header.single", id=poll_id)
     await paul.user.press("1. Rostock", ballot).answer()
-    await paul.user.wait_for(lambda m: m is ballot and "☑️ 1. Rostock" in str(m.buttons))
+    # The first refresh may wait out the 3 s interval since the ballot was sent; the default
+    # 5 s left too little for the rest under a full run's load.
+    await paul.user.wait_for(
+        lambda m: m is ballot and "☑️ 1. Rostock" in str(m.buttons), timeout=10.0
+    )
     # A second answer within the edit interval: his message is due to be refreshed only
     # seconds later, when his membership has already ended.
     await paul.user.press("2. Schwerin", ballot).answer()
