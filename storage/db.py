@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from storage.compiled import COMPILED
 from storage.files import create_private_file, private_directory
 from storage.sqlite import OneTripConnection, OneTripDBAPI
 
@@ -78,8 +79,13 @@ class Database:
         """
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        # Parameters may hold names; they must not end up in logs or error messages.
-        options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        # Parameters may hold names; they must not end up in logs or error messages. Compiled
+        # SQL is shared with the process's other engines (storage/compiled.py).
+        options: dict[str, Any] = {
+            "echo": echo,
+            "hide_parameters": True,
+            "execution_options": {"compiled_cache": COMPILED},
+        }
         if self.is_sqlite:
             database = make_url(url).database
             if database and database != ":memory:" and not database.startswith("file:"):
@@ -118,7 +124,12 @@ class Database:
         would refuse while other tables point at them; they are checked after the migration."""
         if not self.is_sqlite:
             return self.engine
-        engine = create_async_engine(self.url, poolclass=NullPool, hide_parameters=True)
+        engine = create_async_engine(
+            self.url,
+            poolclass=NullPool,
+            hide_parameters=True,
+            execution_options={"compiled_cache": COMPILED},
+        )
         _configure_sqlite(engine, "BEGIN IMMEDIATE", foreign_keys=False)
         return engine
 
