@@ -98,11 +98,15 @@ class OwnAnswers:
     answers: Mapping[int, str] | None
 
 
+# Where a message is: (chat id, message id).
+Message = tuple[int, int]
+
+
 @dataclass(frozen=True)
 class Ballot(OwnAnswers):
     may_vote: bool
     member: MemberView | None = None
-    messages: tuple[tuple[int, int], ...] = ()  # (chat id, message id) with answer buttons
+    messages: tuple[Message, ...] = ()  # with answer buttons
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from bot.polls.ballots import (
     set_answer,
 )
 from bot.polls.base import PollBase
-from bot.polls.model import BALLOT_KINDS, Ballot, PollView
+from bot.polls.model import BALLOT_KINDS, Ballot, Message, PollView
 from storage.audit import member_actor
 from storage.models import (
     Answer,
@@ -41,9 +41,10 @@ class Voting(PollBase):
         answers: Mapping[int, str | None],
         *,
         replace: bool = False,
+        pressed: Message | None = None,
     ) -> Ballot:
         """Set answers by option position (None clears one); `replace` drops the others.
-        Single-choice polls always replace."""
+        Single-choice polls always replace. `pressed`: the message whose button this was."""
         async with self.uow() as uow:
             member, poll, view = await self._voting(uow, member_id, poll_id)
             by_option = self._answers_by_option(view, answers)
@@ -57,10 +58,13 @@ class Voting(PollBase):
             for option_id, answer in by_option.items():
                 await set_answer(uow, poll, voter, option_id, answer)
                 _apply(current, option_id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current)
+            return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
 
-    async def toggle(self, member_id: int, poll_id: int, position: int) -> Ballot:
-        """A choice button: single choice picks the option, multiple choice switches it."""
+    async def toggle(
+        self, member_id: int, poll_id: int, position: int, *, pressed: Message | None = None
+    ) -> Ballot:
+        """A choice button: single choice picks the option, multiple choice switches it.
+        `pressed`: the message whose button this was."""
         async with self.uow() as uow:
             member, poll, view = await self._voting(uow, member_id, poll_id)
             option = view.option_at(position)
@@ -77,7 +81,7 @@ class Voting(PollBase):
                 answer = None if option.id in current else Answer.YES
             await set_answer(uow, poll, voter, option.id, answer)
             _apply(current, option.id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current)
+            return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
 
     def _answers_by_option(
         self, view: PollView, answers: Mapping[int, str | None]
@@ -124,9 +128,13 @@ class Voting(PollBase):
         member: Member,
         voter: Voter,
         answers: dict[int, str],
+        pressed: Message | None,
     ) -> Ballot:
         """`answers`: the voter's answers as this transaction left them (read under the ballot's
-        lock and changed here), so they need not be read back."""
+        lock and changed here), so they need not be read back. The messages to show them are
+        those recorded as sent, and the one pressed: a person can press a ballot's button
+        before the outbox has recorded its sending (it records a batch once all its sends are
+        answered), and no later change would refresh that ballot."""
         if not answers:
             await drop_ballot(uow, poll, voter)
         if poll.anonymous:
@@ -139,6 +147,8 @@ class Voting(PollBase):
         messages = await uow.deliveries.sent_messages(
             member_id=member.id, subject_id=poll.id, kinds=BALLOT_KINDS
         )
+        if pressed is not None and pressed not in messages:
+            messages.append(pressed)
         await uow.commit()
         ballot = Ballot(view, answers, True, MemberView.of(member), tuple(messages))
         # The member's own poll messages show the new answer (as returned here, without

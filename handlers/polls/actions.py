@@ -113,12 +113,13 @@ async def _answer(context: CoraContext, query: CallbackQuery, poll_id: int, acti
     if match is None:
         raise DomainError("button.invalid")
     polls, member = context.services.polls, context.active_member
+    pressed = (query.message.chat.id, query.message.message_id) if query.message else None
     try:
         if match.group(3) is not None:
-            await polls.toggle(member.id, poll_id, int(match.group(3)))
+            await polls.toggle(member.id, poll_id, int(match.group(3)), pressed=pressed)
         else:
             answer = ANSWER_CODES[match.group(2)]
-            await polls.vote(member.id, poll_id, {int(match.group(1)): answer})
+            await polls.vote(member.id, poll_id, {int(match.group(1)): answer}, pressed=pressed)
     except DomainError as error:
         if error.message_key == "poll.closed":
             # Nothing left to press; the refusal is what counts if the closing already took

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from bot.app import CoraBot
 from bot.config import Settings
+from bot.polls.model import PollNotice
 from bot.runtime import KEEP_KNOWN
 from localapi.chats import SimMessage
 from localapi.server import LocalBotApi
@@ -20,6 +22,7 @@ from storage.models import (
     AnonymousVote,
     AnonymousVoter,
     AuditEvent,
+    Delivery,
     Poll,
     PollBallot,
     PollVote,
@@ -476,6 +479,46 @@ async def test_a_burst_of_answers_edits_each_live_message_at_most_once_per_inter
         assert len(times) <= 2  # five answers within a fraction of the interval
         gaps = [later - earlier for earlier, later in pairwise(times)]
         assert all(gap >= interval - 0.01 for gap in gaps), gaps
+
+
+async def test_a_press_before_the_ballot_is_recorded_as_sent_still_shows_the_answer(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """The outbox records a send once Telegram has answered it. A person who presses a button
+    of their ballot before that (the answer is late here) still sees their choice: the
+    message pressed is refreshed, since the ballot's recording changes nothing to show."""
+    kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
+    paul = await join(api, cora, "Paul Polizei", "police", "HRO")
+    await settled(cora)
+    api.faults.timeout_delay = 2.0  # within the bot's read timeout: a late answer, not a loss
+    api.faults.inject("sendMessage", kind="timeout", chat_id=paul.user.id)
+    deadline = local(datetime.now(UTC) + timedelta(days=2))
+    reply = await reply_to(kira.user, f"/poll police@HRO {deadline} Wohin? | Rostock | Schwerin")
+    poll_id = poll_id_in(reply)
+    ballot = await expect(paul.user, "poll.ballot.header.single", id=poll_id)
+
+    async def recorded() -> int | None:
+        async with cora.database.read_sessions() as session:
+            return await session.scalar(
+                select(Delivery.telegram_message_id).where(
+                    Delivery.member_id == paul.member_id, Delivery.kind == PollNotice.BALLOT
+                )
+            )
+
+    assert await recorded() is None  # the press below comes before the bot knows the message
+    answer = await paul.user.press("1. Rostock", ballot).answer()
+    assert not answer.show_alert
+
+    await paul.user.wait_for(lambda m: m is ballot and "☑️ 1. Rostock" in str(m.buttons))
+    async with asyncio.timeout(10):
+        while await recorded() is None:
+            await asyncio.sleep(0.05)
+    assert await recorded() == ballot.message_id  # the late answer is recorded as ever
+    async with cora.database.read_sessions() as session:
+        votes = (await session.scalars(select(PollVote).where(PollVote.poll_id == poll_id))).all()
+    assert [v.member_id for v in votes] == [paul.member_id]
+    shown = [m for m in paul.user.messages if shows(m, "poll.ballot.header.single", id=poll_id)]
+    assert shown == [ballot]  # sent once: the late answer was not taken for a lost one
 
 
 async def test_a_revoked_members_next_press_is_refused_at_once(
