@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
+from typing import cast
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, select
 
 from bot.channels import active_member
 from bot.errors import DomainError
-from bot.membership import MemberView
+from bot.membership import MEMBERS, MemberView
 from bot.polls.ballots import (
     Voter,
     clear_answers,
@@ -19,17 +20,19 @@ from bot.polls.ballots import (
     set_answer,
 )
 from bot.polls.base import PollBase
-from bot.polls.model import BALLOT_KINDS, Ballot, PollView
+from bot.polls.model import BALLOT_KINDS, Ballot, PollRecord, PollView
 from storage.audit import member_actor
 from storage.models import (
     Answer,
-    Member,
+    Delivery,
+    DeliveryStatus,
     MemberStatus,
     Poll,
     PollKind,
     PollParticipant,
     PollStatus,
 )
+from storage.repositories import table_of
 from storage.uow import UnitOfWork
 
 
@@ -45,7 +48,7 @@ class Voting(PollBase):
         """Set answers by option position (None clears one); `replace` drops the others.
         Single-choice polls always replace."""
         async with self.uow() as uow:
-            member, poll, view = await self._voting(uow, member_id, poll_id)
+            member, poll, view, messages = await self._voting(uow, member_id, poll_id)
             by_option = self._answers_by_option(view, answers)
             voter = await self._voter(uow, poll, member.id)
             await lock_ballot(uow, poll, voter)
@@ -57,12 +60,12 @@ class Voting(PollBase):
             for option_id, answer in by_option.items():
                 await set_answer(uow, poll, voter, option_id, answer)
                 _apply(current, option_id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current)
+            return await self._finish_vote(uow, poll, view, member, voter, current, messages)
 
     async def toggle(self, member_id: int, poll_id: int, position: int) -> Ballot:
         """A choice button: single choice picks the option, multiple choice switches it."""
         async with self.uow() as uow:
-            member, poll, view = await self._voting(uow, member_id, poll_id)
+            member, poll, view, messages = await self._voting(uow, member_id, poll_id)
             option = view.option_at(position)
             if poll.kind == PollKind.DATE:
                 raise DomainError("button.invalid")
@@ -77,7 +80,7 @@ class Voting(PollBase):
                 answer = None if option.id in current else Answer.YES
             await set_answer(uow, poll, voter, option.id, answer)
             _apply(current, option.id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current)
+            return await self._finish_vote(uow, poll, view, member, voter, current, messages)
 
     def _answers_by_option(
         self, view: PollView, answers: Mapping[int, str | None]
@@ -98,32 +101,40 @@ class Voting(PollBase):
 
     async def _voting(
         self, uow: UnitOfWork, member_id: int, poll_id: int
-    ) -> tuple[Member, Poll, PollView]:
-        """The poll, the voter and the poll's creator in one indexed query (primary keys of
-        polls, participants and members); the target is then checked on the loaded member."""
-        row = (
-            await uow.session.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})
-        ).first()
-        if row is None:
+    ) -> tuple[MemberView, PollRecord, PollView, tuple[tuple[int, int], ...]]:
+        """The poll, the voter, the poll's creator and the voter's poll messages in one indexed
+        query (primary keys of polls, participants and members; the index of a person's
+        deliveries about a subject), as plain rows; the target is then checked on the voter."""
+        rows = (await uow.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})).all()
+        if not rows:
             await active_member(uow, member_id)  # the right refusal for a former member
             raise DomainError("poll.unknown", poll=poll_id)
-        poll, member, poll_creator = row
+        row = rows[0]
+        poll = cast(PollRecord, row)
+        member = MemberView(*row[_VOTER_AT])
         if member.status != MemberStatus.ACTIVE:
             raise DomainError("access.not_active")
         if not await self.channels.admits_member(uow, self._target(poll), member):
             raise DomainError("poll.unknown", poll=poll_id)
         if poll.status != PollStatus.OPEN or poll.deadline <= uow.now():
             raise DomainError("poll.closed", poll=poll.id)
-        return member, poll, await self._view(uow, poll, poll_creator)
+        view = await self._view(uow, poll, MemberView(*row[_CREATOR_AT]))
+        messages = tuple(
+            (member.chat_id, r.message_id)
+            for r in rows
+            if r.message_id is not None and member.chat_id is not None
+        )
+        return member, poll, view, messages
 
     async def _finish_vote(
         self,
         uow: UnitOfWork,
-        poll: Poll,
+        poll: PollRecord,
         view: PollView,
-        member: Member,
+        member: MemberView,
         voter: Voter,
         answers: dict[int, str],
+        messages: tuple[tuple[int, int], ...],
     ) -> Ballot:
         """`answers`: the voter's answers as this transaction left them (read under the ballot's
         lock and changed here), so they need not be read back."""
@@ -136,11 +147,8 @@ class Voting(PollBase):
             uow.audit.record(
                 member_actor(member.id), "poll.answered", f"poll:{poll.id}", answers=len(answers)
             )
-        messages = await uow.deliveries.sent_messages(
-            member_id=member.id, subject_id=poll.id, kinds=BALLOT_KINDS
-        )
         await uow.commit()
-        ballot = Ballot(view, answers, True, MemberView.of(member), tuple(messages))
+        ballot = Ballot(view, answers, True, member, messages)
         # The member's own poll messages show the new answer (as returned here, without
         # reading it again); the creator's overview counts it.
         uow.effects.touch_with(("ballot", poll.id, member.id), ballot)
@@ -155,12 +163,39 @@ def _apply(answers: dict[int, str], option_id: int, answer: str | None) -> None:
         answers[option_id] = answer
 
 
-_CREATOR = aliased(Member, name="creator")
-# Built once: an aliased entity and its joins cost more to construct than to run.
+# Built once, on the tables (a plain Core statement: no row objects, not the ORM's execution
+# path): the poll's columns under their own names, then the voter's and the creator's as
+# MemberViews, then one message id per poll message the voter was sent (none: one row, NULL).
+_POLLS, _PARTICIPANTS, _DELIVERIES = table_of(Poll), table_of(PollParticipant), table_of(Delivery)
+_VOTER, _CREATOR = MEMBERS.alias("voter"), MEMBERS.alias("creator")
+_VIEW = [f.name for f in fields(MemberView)]
+_VOTER_AT = slice(len(_POLLS.c), len(_POLLS.c) + len(_VIEW))
+_CREATOR_AT = slice(_VOTER_AT.stop, _VOTER_AT.stop + len(_VIEW))
 _VOTING = (
-    select(Poll, Member, _CREATOR)
-    .join(PollParticipant, PollParticipant.poll_id == Poll.id)
-    .join(Member, Member.id == PollParticipant.member_id)
-    .join(_CREATOR, _CREATOR.id == Poll.creator_id)
-    .where(Poll.id == bindparam("poll_id"), PollParticipant.member_id == bindparam("member_id"))
+    select(
+        *_POLLS.c,
+        *(_VOTER.c[name].label(f"voter_{name}") for name in _VIEW),
+        *(_CREATOR.c[name].label(f"creator_{name}") for name in _VIEW),
+        _DELIVERIES.c.telegram_message_id.label("message_id"),
+    )
+    .select_from(
+        _POLLS.join(_PARTICIPANTS, _PARTICIPANTS.c.poll_id == _POLLS.c.id)
+        .join(_VOTER, _VOTER.c.id == _PARTICIPANTS.c.member_id)
+        .join(_CREATOR, _CREATOR.c.id == _POLLS.c.creator_id)
+        .outerjoin(
+            _DELIVERIES,
+            and_(
+                _DELIVERIES.c.member_id == _VOTER.c.id,
+                _DELIVERIES.c.subject_id == _POLLS.c.id,
+                _DELIVERIES.c.kind.in_(BALLOT_KINDS),
+                _DELIVERIES.c.status == DeliveryStatus.SENT,
+                _DELIVERIES.c.telegram_message_id.is_not(None),
+            ),
+        )
+    )
+    .where(
+        _POLLS.c.id == bindparam("poll_id"),
+        _PARTICIPANTS.c.member_id == bindparam("member_id"),
+    )
+    .order_by(_DELIVERIES.c.id)
 )

@@ -400,10 +400,10 @@ async def test_a_press_is_one_transaction_and_returns_what_the_ballot_shows(
         for engine in engines:
             event.remove(engine, "begin", on_begin)
             event.remove(engine, "before_cursor_execute", on_statement)
-    # Eligibility in one query; the lock, the answers before, the change, the poll messages
-    # and the audit event: one transaction, no second look for the refresh.
+    # Eligibility and the person's poll messages in one query; the lock, the answers before,
+    # the change and the audit event: one transaction, no second look for the refresh.
     assert len(begun) == 1
-    assert len(statements) <= 8, statements
+    assert len(statements) <= 6, statements
     stored = await env.polls.ballot(voter, poll_id)
     positions = {o.id: o.position for o in stored.poll.options}
     assert ballot.answers is not None and stored.answers is not None
