@@ -137,7 +137,7 @@ class UnitOfWork:
         self.invites = InviteRepository(self.session)
         self.deliveries = DeliveryRepository(self.session, added=self._deliveries_added)
         self.channels = ChannelRepository(self.session)
-        self.audit = AuditLog(self.session, self.audit_head)
+        self.audit = AuditLog(self.session, self.audit_head, self.execute)
         if self.write:
             event.listen(self.session.sync_session, "before_flush", self._notice_flush)
             event.listen(self.session.sync_session, "do_orm_execute", self._notice_statement)
@@ -157,7 +157,9 @@ class UnitOfWork:
         self.effects.deliveries = True
 
     async def execute(
-        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
     ) -> Result[Any]:
         """A Core statement on the tables (not on ORM entities), run on the transaction's
         connection without the session's ORM execution path (its events, autoflush and the
