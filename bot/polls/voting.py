@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import cast
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 
 from bot.channels import active_member
 from bot.errors import DomainError
@@ -48,7 +48,7 @@ class Voting(PollBase):
         """Set answers by option position (None clears one); `replace` drops the others.
         Single-choice polls always replace."""
         async with self.uow() as uow:
-            member, poll, view, messages = await self._voting(uow, member_id, poll_id)
+            member, poll, view = await self._voting(uow, member_id, poll_id)
             by_option = self._answers_by_option(view, answers)
             voter = await self._voter(uow, poll, member.id)
             await lock_ballot(uow, poll, voter)
@@ -60,12 +60,12 @@ class Voting(PollBase):
             for option_id, answer in by_option.items():
                 await set_answer(uow, poll, voter, option_id, answer)
                 _apply(current, option_id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current, messages)
+            return await self._finish_vote(uow, poll, view, member, voter, current)
 
     async def toggle(self, member_id: int, poll_id: int, position: int) -> Ballot:
         """A choice button: single choice picks the option, multiple choice switches it."""
         async with self.uow() as uow:
-            member, poll, view, messages = await self._voting(uow, member_id, poll_id)
+            member, poll, view = await self._voting(uow, member_id, poll_id)
             option = view.option_at(position)
             if poll.kind == PollKind.DATE:
                 raise DomainError("button.invalid")
@@ -80,7 +80,7 @@ class Voting(PollBase):
                 answer = None if option.id in current else Answer.YES
             await set_answer(uow, poll, voter, option.id, answer)
             _apply(current, option.id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current, messages)
+            return await self._finish_vote(uow, poll, view, member, voter, current)
 
     def _answers_by_option(
         self, view: PollView, answers: Mapping[int, str | None]
@@ -101,15 +101,14 @@ class Voting(PollBase):
 
     async def _voting(
         self, uow: UnitOfWork, member_id: int, poll_id: int
-    ) -> tuple[MemberView, PollRecord, PollView, tuple[tuple[int, int], ...]]:
-        """The poll, the voter, the poll's creator and the voter's poll messages in one indexed
-        query (primary keys of polls, participants and members; the index of a person's
-        deliveries about a subject), as plain rows; the target is then checked on the voter."""
-        rows = (await uow.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})).all()
-        if not rows:
+    ) -> tuple[MemberView, PollRecord, PollView]:
+        """The poll, the voter and the poll's creator in one indexed query (primary keys of
+        polls, participants and members), as a plain row; the target is then checked on the
+        voter."""
+        row = (await uow.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})).first()
+        if row is None:
             await active_member(uow, member_id)  # the right refusal for a former member
             raise DomainError("poll.unknown", poll=poll_id)
-        row = rows[0]
         poll = cast(PollRecord, row)
         member = MemberView(*row[_VOTER_AT])
         if member.status != MemberStatus.ACTIVE:
@@ -118,13 +117,7 @@ class Voting(PollBase):
             raise DomainError("poll.unknown", poll=poll_id)
         if poll.status != PollStatus.OPEN or poll.deadline <= uow.now():
             raise DomainError("poll.closed", poll=poll.id)
-        view = await self._view(uow, poll, MemberView(*row[_CREATOR_AT]))
-        messages = tuple(
-            (member.chat_id, r.message_id)
-            for r in rows
-            if r.message_id is not None and member.chat_id is not None
-        )
-        return member, poll, view, messages
+        return member, poll, await self._view(uow, poll, MemberView(*row[_CREATOR_AT]))
 
     async def _finish_vote(
         self,
@@ -134,7 +127,6 @@ class Voting(PollBase):
         member: MemberView,
         voter: Voter,
         answers: dict[int, str],
-        messages: tuple[tuple[int, int], ...],
     ) -> Ballot:
         """`answers`: the voter's answers as this transaction left them (read under the ballot's
         lock and changed here), so they need not be read back."""
@@ -147,6 +139,12 @@ class Voting(PollBase):
             uow.audit.record(
                 member_actor(member.id), "poll.answered", f"poll:{poll.id}", answers=len(answers)
             )
+        # Read last: the outbox records a ballot as sent only after its whole batch, so a
+        # press on a ballot just sent finds its message as late as possible.
+        messages: tuple[tuple[int, int], ...] = ()
+        if member.chat_id is not None:
+            found = await uow.execute(_MESSAGES, {"member_id": member.id, "poll_id": poll.id})
+            messages = tuple((member.chat_id, message_id) for (message_id,) in found)
         await uow.commit()
         ballot = Ballot(view, answers, True, member, messages)
         # The member's own poll messages show the new answer (as returned here, without
@@ -163,9 +161,9 @@ def _apply(answers: dict[int, str], option_id: int, answer: str | None) -> None:
         answers[option_id] = answer
 
 
-# Built once, on the tables (a plain Core statement: no row objects, not the ORM's execution
+# Built once, on the tables (plain Core statements: no row objects, not the ORM's execution
 # path): the poll's columns under their own names, then the voter's and the creator's as
-# MemberViews, then one message id per poll message the voter was sent (none: one row, NULL).
+# MemberViews; and the voter's poll messages (the index of a person's deliveries about a subject).
 _POLLS, _PARTICIPANTS, _DELIVERIES = table_of(Poll), table_of(PollParticipant), table_of(Delivery)
 _VOTER, _CREATOR = MEMBERS.alias("voter"), MEMBERS.alias("creator")
 _VIEW = [f.name for f in fields(MemberView)]
@@ -176,26 +174,25 @@ _VOTING = (
         *_POLLS.c,
         *(_VOTER.c[name].label(f"voter_{name}") for name in _VIEW),
         *(_CREATOR.c[name].label(f"creator_{name}") for name in _VIEW),
-        _DELIVERIES.c.telegram_message_id.label("message_id"),
     )
     .select_from(
         _POLLS.join(_PARTICIPANTS, _PARTICIPANTS.c.poll_id == _POLLS.c.id)
         .join(_VOTER, _VOTER.c.id == _PARTICIPANTS.c.member_id)
         .join(_CREATOR, _CREATOR.c.id == _POLLS.c.creator_id)
-        .outerjoin(
-            _DELIVERIES,
-            and_(
-                _DELIVERIES.c.member_id == _VOTER.c.id,
-                _DELIVERIES.c.subject_id == _POLLS.c.id,
-                _DELIVERIES.c.kind.in_(BALLOT_KINDS),
-                _DELIVERIES.c.status == DeliveryStatus.SENT,
-                _DELIVERIES.c.telegram_message_id.is_not(None),
-            ),
-        )
     )
     .where(
         _POLLS.c.id == bindparam("poll_id"),
         _PARTICIPANTS.c.member_id == bindparam("member_id"),
+    )
+)
+_MESSAGES = (
+    select(_DELIVERIES.c.telegram_message_id)
+    .where(
+        _DELIVERIES.c.member_id == bindparam("member_id"),
+        _DELIVERIES.c.subject_id == bindparam("poll_id"),
+        _DELIVERIES.c.kind.in_(BALLOT_KINDS),
+        _DELIVERIES.c.status == DeliveryStatus.SENT,
+        _DELIVERIES.c.telegram_message_id.is_not(None),
     )
     .order_by(_DELIVERIES.c.id)
 )
