@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Executable, Result, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.audit_walk import EVENTS
@@ -68,6 +69,12 @@ async def event_batches(
         yield rows
 
 
+class Execute(Protocol):
+    def __call__(
+        self, statement: Executable, parameters: Any = None, /
+    ) -> Awaitable[Result[Any]]: ...
+
+
 def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
@@ -101,9 +108,13 @@ class AuditLog:
         self,
         session: AsyncSession,
         known_head: Callable[[], tuple[int, str] | None] = lambda: None,
+        execute: Execute | None = None,
     ) -> None:
-        """`known_head`: the newest event this process committed, (seq, hash), if any."""
+        """`known_head`: the newest event this process committed, (seq, hash), if any.
+        `execute`: how the transaction runs a Core statement (the session's `execute`, or the
+        unit of work's, past the ORM's execution path); the session is flushed first."""
         self._session = session
+        self._execute: Execute = execute or session.execute
         self._known_head = known_head
         self._pending: list[PendingEvent] = []
         self.chained: tuple[int, str] | None = None  # the newest (seq, hash) this transaction wrote
@@ -133,22 +144,21 @@ class AuditLog:
             return
         occurred_at = format_time(now)
         known = self._known_head()
+        await self._session.flush()  # as an ORM query of the head would (autoflush)
         if known is not None:
-            await self._session.flush()  # as the head's SELECT would (autoflush)
             rows, head = self._linked(known, occurred_at)
-            moved = await self._session.execute(
+            moved = await self._execute(
                 _MOVE_KNOWN_HEAD,
                 {"head_seq": head[0], "head_hash": head[1], "seq": known[0], "hash": known[1]},
             )
             if moved.rowcount == 1:  # type: ignore[attr-defined]
                 await self._append(rows, head)
                 return
-        # Selecting the head flushes the session first, as an ORM query does.
-        found = (await self._session.execute(_HEAD)).first()
+        found = (await self._execute(_HEAD)).first()
         if found is None:
             raise RuntimeError("audit_head row is missing: run `cora-bot db upgrade`")
-        rows, head = self._linked((found[0], found[1]), occurred_at)
-        await self._session.execute(_MOVE_HEAD, {"head_seq": head[0], "head_hash": head[1]})
+        rows, head = self._linked((found.seq, found.hash), occurred_at)
+        await self._execute(_MOVE_HEAD, {"head_seq": head[0], "head_hash": head[1]})
         await self._append(rows, head)
 
     def _linked(
@@ -181,7 +191,7 @@ class AuditLog:
         return rows, (seq, digest)
 
     async def _append(self, rows: list[dict[str, object]], head: tuple[int, str]) -> None:
-        await self._session.execute(_APPEND, rows)
+        await self._execute(_APPEND, rows)
         self.chained = head
         self._pending.clear()
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, event, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Insert,
+    Result,
+    Select,
+    Table,
+    bindparam,
+    event,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from storage.audit import AuditLog
 from storage.db import Database, dialect_insert
@@ -113,6 +125,7 @@ class UnitOfWork:
     effects: Effects = field(default_factory=Effects, init=False)
     _locked: bool = field(default=False, init=False)
     _committed: bool = field(default=False, init=False)
+    _connection: AsyncConnection | None = field(default=None, init=False)
 
     async def __aenter__(self) -> UnitOfWork:
         lock = self.database.write_lock if self.write else None
@@ -124,7 +137,7 @@ class UnitOfWork:
         self.invites = InviteRepository(self.session)
         self.deliveries = DeliveryRepository(self.session, added=self._deliveries_added)
         self.channels = ChannelRepository(self.session)
-        self.audit = AuditLog(self.session, self.audit_head)
+        self.audit = AuditLog(self.session, self.audit_head, self.execute)
         if self.write:
             event.listen(self.session.sync_session, "before_flush", self._notice_flush)
             event.listen(self.session.sync_session, "do_orm_execute", self._notice_statement)
@@ -142,6 +155,25 @@ class UnitOfWork:
 
     def _deliveries_added(self) -> None:
         self.effects.deliveries = True
+
+    async def execute(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Result[Any]:
+        """A Core statement on the tables (not on ORM entities), run on the transaction's
+        connection without the session's ORM execution path (its events, autoflush and the
+        connection's lookup on every statement cost more than a small statement itself).
+        Nothing pending in the session is flushed first; an `INSERT` into `deliveries` or a
+        write of `members` is noticed as through the session."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        if isinstance(statement, UpdateBase):
+            target = getattr(statement.table, "name", None)
+            if target == _MEMBERS or (target == _DELIVERIES and isinstance(statement, Insert)):
+                self.effects.members |= target == _MEMBERS
+                self.effects.deliveries |= target == _DELIVERIES
+        return await self._connection.execute(statement, parameters)
 
     def _notice_statement(self, state: ORMExecuteState) -> None:
         if not (state.is_insert or state.is_update or state.is_delete):
@@ -195,6 +227,7 @@ class UnitOfWork:
             raise RuntimeError("read-only unit of work cannot commit")
         await self.audit.chain_pending(self.clock.now())
         await self.session.commit()
+        self._connection = None  # the session begins anew with its next statement
         self._committed = True
         if self.effects.members and self.on_members_changed is not None:
             self.on_members_changed()  # at once: no stale view of a member outlives the commit

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 
@@ -23,6 +24,19 @@ from storage.models import (
 )
 from storage.repositories import rule_admits, split_codes
 from storage.uow import UnitOfWork
+
+
+class Placed(Protocol):
+    """A member as far as a target's sectors and regions ask: a row object or a view."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def sector(self) -> str | None: ...
+    @property
+    def region(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,7 @@ class Targeting(ChannelRules):
         )
         return found is not None
 
-    async def admits_member(self, uow: UnitOfWork, target: Target, member: Member) -> bool:
+    async def admits_member(self, uow: UnitOfWork, target: Target, member: Placed) -> bool:
         """`admits` for a member already loaded: groups of sectors and regions are checked on
         the member itself, without a query; channels (rules as they are now) in SQL."""
         if member.status != MemberStatus.ACTIVE:

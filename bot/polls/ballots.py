@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Table, bindparam, delete, select
 
+from bot.polls.model import PollRecord
 from storage.db import dialect_insert
-from storage.models import AnonymousVote, AnonymousVoter, Base, Poll, PollBallot, PollVote
+from storage.models import AnonymousVote, AnonymousVoter, Base, PollBallot, PollVote
 from storage.uow import UnitOfWork
 
 
@@ -41,7 +42,7 @@ class Voter:
     ballot_hash: str | None = None
 
     @classmethod
-    def of(cls, poll: Poll, member_id: int, secret: bytes | None) -> Voter:
+    def of(cls, poll: PollRecord, member_id: int, secret: bytes | None) -> Voter:
         """`secret` is the anonymous poll's secret (None for a named poll)."""
         if secret is None:
             return cls(member_id)
@@ -147,52 +148,50 @@ def _statements(is_sqlite: bool) -> _Statements:
     )
 
 
-async def lock_ballot(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
+async def lock_ballot(uow: UnitOfWork, poll: PollRecord, voter: Voter) -> None:
     """Create or touch the voter's ballot row. Its row lock makes a second, simultaneous
     answer of the same person wait until the first is committed, and then replace it."""
     statements = _statements(uow.is_sqlite)
     if voter.voter_hash is None:
-        await uow.session.execute(
+        await uow.execute(
             statements.lock_named,
             {"poll_id": poll.id, "voter": voter.member_id, "updated_at": uow.now()},
         )
     else:
-        await uow.session.execute(
+        await uow.execute(
             statements.lock_anonymous, {"poll_id": poll.id, "voter": voter.voter_hash}
         )
 
 
-async def drop_ballot(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
+async def drop_ballot(uow: UnitOfWork, poll: PollRecord, voter: Voter) -> None:
     """An empty ballot is no ballot: "has voted" stays true only with an answer."""
     statements = _statements(uow.is_sqlite)
     if voter.voter_hash is None:
-        await uow.session.execute(
-            statements.drop_named, {"poll_id": poll.id, "voter": voter.member_id}
-        )
+        await uow.execute(statements.drop_named, {"poll_id": poll.id, "voter": voter.member_id})
     else:
-        await uow.session.execute(
+        await uow.execute(
             statements.drop_anonymous, {"poll_id": poll.id, "voter": voter.voter_hash}
         )
 
 
-async def clear_answers(uow: UnitOfWork, poll: Poll, voter: Voter) -> None:
+async def clear_answers(uow: UnitOfWork, poll: PollRecord, voter: Voter) -> None:
     statements = _statements(uow.is_sqlite).answers(voter)
-    await uow.session.execute(statements.clear, {"poll_id": poll.id, "voter": voter.key})
+    await uow.execute(statements.clear, {"poll_id": poll.id, "voter": voter.key})
 
 
 async def set_answer(
-    uow: UnitOfWork, poll: Poll, voter: Voter, option_id: int, answer: str | None
+    uow: UnitOfWork, poll: PollRecord, voter: Voter, option_id: int, answer: str | None
 ) -> None:
     """One answer per (poll, voter, option): an upsert, or a delete to clear it."""
     statements = _statements(uow.is_sqlite).answers(voter)
     values = {"poll_id": poll.id, "voter": voter.key, "option_id": option_id}
     if answer is None:
-        await uow.session.execute(statements.unset, values)
+        await uow.execute(statements.unset, values)
     else:
-        await uow.session.execute(statements.set, {**values, "answer": answer})
+        await uow.execute(statements.set, {**values, "answer": answer})
 
 
-async def own_answers(uow: UnitOfWork, poll: Poll, voter: Voter) -> dict[int, str]:
+async def own_answers(uow: UnitOfWork, poll: PollRecord, voter: Voter) -> dict[int, str]:
     statements = _statements(uow.is_sqlite).answers(voter)
-    rows = await uow.session.execute(statements.answers, {"poll_id": poll.id, "voter": voter.key})
-    return {option_id: answer for option_id, answer in rows.all()}
+    rows = await uow.execute(statements.answers, {"poll_id": poll.id, "voter": voter.key})
+    return {row.option_id: row.answer for row in rows}

@@ -17,7 +17,7 @@ from bot.keys import TextCipher, bound
 from bot.membership import MemberView
 from bot.network import Network
 from bot.polls.ballots import Voter
-from bot.polls.model import OptionView, PollView
+from bot.polls.model import OptionView, PollRecord, PollView
 from storage.models import Member, Poll, PollOption, PollParticipant, Role
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -56,13 +56,13 @@ class PollBase:
         upcoming = [t for t in times if t > now]
         return min(upcoming) if upcoming else None
 
-    async def _voter(self, uow: UnitOfWork, poll: Poll, member_id: int) -> Voter:
+    async def _voter(self, uow: UnitOfWork, poll: PollRecord, member_id: int) -> Voter:
         secret = self._secret(poll) if poll.anonymous else None
         if poll.anonymous and secret is None:
             raise DomainError("poll.closed", poll=poll.id)
         return Voter.of(poll, member_id, secret)
 
-    def _secret(self, poll: Poll) -> bytes | None:
+    def _secret(self, poll: PollRecord) -> bytes | None:
         if poll.voter_secret_cipher is None:
             return None
         return base64.b64decode(
@@ -103,7 +103,7 @@ class PollBase:
             raise DomainError("poll.not_yours", poll=poll.id)
         return poll
 
-    def _target(self, poll: Poll) -> Target:
+    def _target(self, poll: PollRecord) -> Target:
         """The poll's target, decoded once (it never changes)."""
         target = self._targets.get(poll.id)
         if target is None:
@@ -113,7 +113,7 @@ class PollBase:
                 self._targets.popitem(last=False)
         return target
 
-    async def _texts_of(self, uow: UnitOfWork, poll: Poll) -> _Texts:
+    async def _texts_of(self, uow: UnitOfWork, poll: PollRecord) -> _Texts:
         """Title and options, decrypted; from the cache while the title's ciphertext holds."""
         cached = self._texts.get(poll.id)
         if cached is not None and cached.title_cipher == poll.title_cipher:
@@ -155,7 +155,9 @@ class PollBase:
                 self._texts.popitem(last=False)
         return texts
 
-    async def _view(self, uow: UnitOfWork, poll: Poll, creator: Member | None = None) -> PollView:
+    async def _view(
+        self, uow: UnitOfWork, poll: PollRecord, creator: Member | MemberView | None = None
+    ) -> PollView:
         """`creator`: the poll's creator when already loaded."""
         if creator is None:
             creator = await uow.members.get(poll.creator_id)
@@ -163,7 +165,7 @@ class PollBase:
         texts = await self._texts_of(uow, poll)
         return PollView(
             id=poll.id,
-            creator=MemberView.of(creator),
+            creator=creator if isinstance(creator, MemberView) else MemberView.of(creator),
             title=texts.title,
             kind=poll.kind,
             anonymous=poll.anonymous,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from bot.channels import TargetView
 from bot.errors import DomainError
@@ -15,6 +16,42 @@ from storage.uow import UnitOfWork
 MIN_OPTIONS, MAX_OPTIONS = 2, 20
 TITLE_LIMITS = (3, 200)
 OPTION_LIMITS = (1, 100)
+
+
+class PollRecord(Protocol):
+    """A poll's columns: its row object, or a plain row of the table (a press reads the poll
+    without building a row object)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def creator_id(self) -> int: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def anonymous(self) -> bool: ...
+    @property
+    def title_cipher(self) -> bytes | None: ...
+    @property
+    def voter_secret_cipher(self) -> bytes | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def deadline(self) -> datetime: ...
+    @property
+    def remind_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def closed_by(self) -> int | None: ...
+    @property
+    def final_option_id(self) -> int | None: ...
+    @property
+    def overview_chat_id(self) -> int | None: ...
+    @property
+    def overview_message_id(self) -> int | None: ...
 
 
 def poll_changed(uow: UnitOfWork, poll: Poll) -> None:

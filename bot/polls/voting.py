@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields
+from typing import cast
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import aliased
 
 from bot.channels import active_member
 from bot.errors import DomainError
-from bot.membership import MemberView
+from bot.membership import MEMBERS, MemberView
 from bot.polls.ballots import (
     Voter,
     clear_answers,
@@ -19,17 +20,19 @@ from bot.polls.ballots import (
     set_answer,
 )
 from bot.polls.base import PollBase
-from bot.polls.model import BALLOT_KINDS, Ballot, Message, PollView
+from bot.polls.model import BALLOT_KINDS, Ballot, Message, PollRecord, PollView
 from storage.audit import member_actor
 from storage.models import (
     Answer,
-    Member,
+    Delivery,
+    DeliveryStatus,
     MemberStatus,
     Poll,
     PollKind,
     PollParticipant,
     PollStatus,
 )
+from storage.repositories import table_of
 from storage.uow import UnitOfWork
 
 
@@ -102,30 +105,30 @@ class Voting(PollBase):
 
     async def _voting(
         self, uow: UnitOfWork, member_id: int, poll_id: int
-    ) -> tuple[Member, Poll, PollView]:
+    ) -> tuple[MemberView, PollRecord, PollView]:
         """The poll, the voter and the poll's creator in one indexed query (primary keys of
-        polls, participants and members); the target is then checked on the loaded member."""
-        row = (
-            await uow.session.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})
-        ).first()
+        polls, participants and members), as a plain row; the target is then checked on the
+        voter."""
+        row = (await uow.execute(_VOTING, {"poll_id": poll_id, "member_id": member_id})).first()
         if row is None:
             await active_member(uow, member_id)  # the right refusal for a former member
             raise DomainError("poll.unknown", poll=poll_id)
-        poll, member, poll_creator = row
+        poll = cast(PollRecord, row)
+        member = MemberView(*row[_VOTER_AT])
         if member.status != MemberStatus.ACTIVE:
             raise DomainError("access.not_active")
         if not await self.channels.admits_member(uow, self._target(poll), member):
             raise DomainError("poll.unknown", poll=poll_id)
         if poll.status != PollStatus.OPEN or poll.deadline <= uow.now():
             raise DomainError("poll.closed", poll=poll.id)
-        return member, poll, await self._view(uow, poll, poll_creator)
+        return member, poll, await self._view(uow, poll, MemberView(*row[_CREATOR_AT]))
 
     async def _finish_vote(
         self,
         uow: UnitOfWork,
-        poll: Poll,
+        poll: PollRecord,
         view: PollView,
-        member: Member,
+        member: MemberView,
         voter: Voter,
         answers: dict[int, str],
         pressed: Message | None,
@@ -144,13 +147,16 @@ class Voting(PollBase):
             uow.audit.record(
                 member_actor(member.id), "poll.answered", f"poll:{poll.id}", answers=len(answers)
             )
-        messages = await uow.deliveries.sent_messages(
-            member_id=member.id, subject_id=poll.id, kinds=BALLOT_KINDS
-        )
+        # Read last: the outbox records a ballot as sent only after its whole batch; a press
+        # that comes even sooner names the message pressed.
+        messages: list[Message] = []
+        if member.chat_id is not None:
+            found = await uow.execute(_MESSAGES, {"member_id": member.id, "poll_id": poll.id})
+            messages = [(member.chat_id, message_id) for (message_id,) in found]
         if pressed is not None and pressed not in messages:
             messages.append(pressed)
         await uow.commit()
-        ballot = Ballot(view, answers, True, MemberView.of(member), tuple(messages))
+        ballot = Ballot(view, answers, True, member, tuple(messages))
         # The member's own poll messages show the new answer (as returned here, without
         # reading it again); the creator's overview counts it.
         uow.effects.touch_with(("ballot", poll.id, member.id), ballot)
@@ -165,12 +171,38 @@ def _apply(answers: dict[int, str], option_id: int, answer: str | None) -> None:
         answers[option_id] = answer
 
 
-_CREATOR = aliased(Member, name="creator")
-# Built once: an aliased entity and its joins cost more to construct than to run.
+# Built once, on the tables (plain Core statements: no row objects, not the ORM's execution
+# path): the poll's columns under their own names, then the voter's and the creator's as
+# MemberViews; and the voter's poll messages (the index of a person's deliveries about a subject).
+_POLLS, _PARTICIPANTS, _DELIVERIES = table_of(Poll), table_of(PollParticipant), table_of(Delivery)
+_VOTER, _CREATOR = MEMBERS.alias("voter"), MEMBERS.alias("creator")
+_VIEW = [f.name for f in fields(MemberView)]
+_VOTER_AT = slice(len(_POLLS.c), len(_POLLS.c) + len(_VIEW))
+_CREATOR_AT = slice(_VOTER_AT.stop, _VOTER_AT.stop + len(_VIEW))
 _VOTING = (
-    select(Poll, Member, _CREATOR)
-    .join(PollParticipant, PollParticipant.poll_id == Poll.id)
-    .join(Member, Member.id == PollParticipant.member_id)
-    .join(_CREATOR, _CREATOR.id == Poll.creator_id)
-    .where(Poll.id == bindparam("poll_id"), PollParticipant.member_id == bindparam("member_id"))
+    select(
+        *_POLLS.c,
+        *(_VOTER.c[name].label(f"voter_{name}") for name in _VIEW),
+        *(_CREATOR.c[name].label(f"creator_{name}") for name in _VIEW),
+    )
+    .select_from(
+        _POLLS.join(_PARTICIPANTS, _PARTICIPANTS.c.poll_id == _POLLS.c.id)
+        .join(_VOTER, _VOTER.c.id == _PARTICIPANTS.c.member_id)
+        .join(_CREATOR, _CREATOR.c.id == _POLLS.c.creator_id)
+    )
+    .where(
+        _POLLS.c.id == bindparam("poll_id"),
+        _PARTICIPANTS.c.member_id == bindparam("member_id"),
+    )
+)
+_MESSAGES = (
+    select(_DELIVERIES.c.telegram_message_id)
+    .where(
+        _DELIVERIES.c.member_id == bindparam("member_id"),
+        _DELIVERIES.c.subject_id == bindparam("poll_id"),
+        _DELIVERIES.c.kind.in_(BALLOT_KINDS),
+        _DELIVERIES.c.status == DeliveryStatus.SENT,
+        _DELIVERIES.c.telegram_message_id.is_not(None),
+    )
+    .order_by(_DELIVERIES.c.id)
 )

@@ -177,5 +177,14 @@ class LiveMessages(Worker):
 def _fingerprint(message: LiveMessage) -> bytes:
     """A digest of what the message shows: thousands of ballots are remembered by 16 bytes
     each rather than by their text and buttons."""
-    markup = message.markup.to_json() if message.markup is not None else ""
-    return hashlib.blake2b(f"{message.text}\x00{markup}".encode(), digest_size=16).digest()
+    digest = hashlib.blake2b(message.text.encode(), digest_size=16)
+    if message.markup is not None:
+        for row in message.markup.inline_keyboard:
+            digest.update(b"\x00")
+            for button in row:
+                # A button's text and its callback data or link (what `keyboard` builds; the
+                # whole button for any other kind): cheaper than the markup's JSON.
+                kind = (button.callback_data, button.url)
+                shown = f"{kind}" if kind != (None, None) else button.to_json()
+                digest.update(f"\x01{button.text}\x02{shown}".encode())
+    return digest.digest()

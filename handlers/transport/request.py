@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import BytesPayload
 from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
+from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
@@ -54,9 +54,35 @@ class _TimedBody(BytesPayload):
             await super().write_with_length(writer, content_length)
 
 
+_RENDERED = ("reply_markup", "entities")
+
+
+def without_keyboards(payload: bytes) -> JSONDict:
+    """Telegram's answer without the inline keyboards and formatting entities of the bot's own
+    messages in it: of a message the bot sent or edited (the result), and of the message under
+    a pressed button (a callback query in `getUpdates`). The bot never reads them back (what a
+    message shows comes from the database), and python-telegram-bot would build an object for
+    every button and entity of every ballot pressed or edited: more than the rest costs."""
+    answer = BaseRequest.parse_json_payload(payload)
+    result = answer.get("result")
+    if isinstance(result, dict):
+        for key in _RENDERED:
+            result.pop(key, None)
+    elif isinstance(result, list):
+        for update in result:
+            query = update.get("callback_query") if isinstance(update, dict) else None
+            message = query.get("message") if isinstance(query, dict) else None
+            if isinstance(message, dict):
+                for key in _RENDERED:
+                    message.pop(key, None)
+    return answer
+
+
 class AiohttpRequest(BaseRequest):
     """A `telegram.request.BaseRequest` on one `aiohttp.ClientSession` with a pool of at most
     `connection_pool_size` connections (HTTP/1.1, keep-alive)."""
+
+    parse_json_payload = staticmethod(without_keyboards)
 
     __slots__ = (
         "_connect_timeout",
@@ -198,8 +224,15 @@ def _given(value: ODVInput[float], default: float | None) -> float | None:
     return default if isinstance(value, DefaultValue) else value
 
 
+class _HTTPXRequest(HTTPXRequest):
+    """PTB's own client, reading answers as `AiohttpRequest` does."""
+
+    __slots__ = ()
+    parse_json_payload = staticmethod(without_keyboards)
+
+
 def telegram_request(client: HttpClient, **options: Any) -> BaseRequest:
     """The request class `TELEGRAM_HTTP_CLIENT` selects, with PTB's keyword options."""
     if client == "httpx":
-        return HTTPXRequest(**options)
+        return _HTTPXRequest(**options)
     return AiohttpRequest(**options)

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram import Bot, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.request import RequestData
+from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.app import build_application
@@ -74,7 +74,40 @@ def tiny_png() -> bytes:
 
 def test_the_setting_selects_the_client() -> None:
     assert isinstance(telegram_request("aiohttp"), AiohttpRequest)
-    assert type(telegram_request("httpx")).__name__ == "HTTPXRequest"
+    assert isinstance(telegram_request("httpx"), HTTPXRequest)
+
+
+async def test_the_bots_own_keyboards_and_formatting_are_not_read_back(
+    api: LocalBotApi, client: HttpClient
+) -> None:
+    """What the bot rendered comes back from Telegram with every answer and every press; it is
+    never read (the database says what a message shows), so it is not parsed either."""
+    user = started(api)
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ 1", callback_data="poll:7:1y")]])
+    async with Bot(
+        TOKEN,
+        base_url=api.base_url,
+        request=telegram_request(client, connection_pool_size=2),
+        get_updates_request=telegram_request(client, connection_pool_size=1),
+    ) as tg_bot:
+        sent = await tg_bot.send_message(
+            user.id, "<b>Umfrage 7</b>", parse_mode="HTML", reply_markup=markup
+        )
+        shown = user.messages[-1]
+        assert sent.message_id == shown.message_id and sent.chat_id == user.id
+        assert sent.text == "Umfrage 7" and sent.reply_markup is None and not sent.entities
+        assert shown.buttons == [[("✅ 1", "poll:7:1y")]]  # Telegram got and keeps them
+        user.press("✅ 1", shown)
+        updates = await tg_bot.get_updates(timeout=0)  # /start, then the press
+        query = updates[-1].callback_query
+        assert query is not None and query.data == "poll:7:1y" and query.from_user.id == user.id
+        assert query.message is not None and query.message.message_id == sent.message_id
+        assert query.message.chat.id == user.id and query.message.reply_markup is None
+        edited = await tg_bot.edit_message_text(
+            "Umfrage 7 ✅", chat_id=user.id, message_id=sent.message_id, reply_markup=markup
+        )
+        assert not isinstance(edited, bool) and edited.reply_markup is None
+        assert edited.text == "Umfrage 7 ✅" and user.messages[-1].buttons == shown.buttons
 
 
 async def test_messages_and_their_answers_go_through(api: LocalBotApi, bot: Bot) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot.clock import ManualClock
 from bot.errors import DomainError
-from bot.membership import ADMIN_ACTOR, MembershipService, Step, TelegramIdentity
+from bot.membership import ADMIN_ACTOR, MEMBERS, MembershipService, Step, TelegramIdentity
 from bot.network import load_network
 from storage.audit import GENESIS_HASH, event_hash
 from storage.db import Database
@@ -297,11 +297,17 @@ async def test_the_gates_read_of_a_person_is_kept_until_a_member_changes(env: En
         )
         await uow.commit()
     assert (shown := await find(1001)) is not None and shown.institution == "Revier Süd"
+    async with env.membership.uow() as uow:  # a Core statement past the session's ORM path
+        await uow.execute(
+            update(MEMBERS).where(MEMBERS.c.id == member_id).values(institution="Revier Nord")
+        )
+        await uow.commit()
+    assert (shown := await find(1001)) is not None and shown.institution == "Revier Nord"
     async with env.membership.uow() as uow:  # rolled back: nothing changed, nothing to drop
         await uow.session.execute(
             update(Member).where(Member.id == member_id).values(institution="Nirgendwo")
         )
-    assert (shown := await find(1001)) is not None and shown.institution == "Revier Süd"
+    assert (shown := await find(1001)) is not None and shown.institution == "Revier Nord"
     await env.membership.revoke(ADMIN_ACTOR, member_id)
     assert (shown := await find(1001)) is not None and shown.status == MemberStatus.REVOKED
     progress = await env.membership.redeem_invite(

@@ -33,6 +33,7 @@ from storage.models import (
     PollKind,
     PollVote,
 )
+from storage.models.base import Base
 from storage.uow import Effects, UnitOfWorkFactory
 
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -388,15 +389,22 @@ async def test_a_press_is_one_transaction_and_returns_what_the_ballot_shows(
         if not statement.startswith("BEGIN"):
             statements.append(statement)
 
+    loaded: list[str] = []
+
+    def on_load(row: object, _context: object) -> None:
+        loaded.append(type(row).__name__)
+
     committed: list[Effects] = []
     env.polls.uow.on_commit = committed.append
     engines = {env.database.engine.sync_engine, env.database.read_engine.sync_engine}
     for engine in engines:
         event.listen(engine, "begin", on_begin)
         event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(Base, "load", on_load, propagate=True)
     try:
         ballot = await env.polls.toggle(voter, poll_id, 3)
     finally:
+        event.remove(Base, "load", on_load)
         for engine in engines:
             event.remove(engine, "begin", on_begin)
             event.remove(engine, "before_cursor_execute", on_statement)
@@ -404,6 +412,7 @@ async def test_a_press_is_one_transaction_and_returns_what_the_ballot_shows(
     # and the audit event: one transaction, no second look for the refresh.
     assert len(begun) == 1
     assert len(statements) <= 8, statements
+    assert loaded == []  # plain rows: not one row object is built for a press
     stored = await env.polls.ballot(voter, poll_id)
     positions = {o.id: o.position for o in stored.poll.options}
     assert ballot.answers is not None and stored.answers is not None
