@@ -1,43 +1,46 @@
-"""Rewrite tests/durations.txt from the `--durations 0` lines of full pytest runs (one file per
-run; several are averaged): seconds per test, set-up + call + tear-down, slowest first.
-tests/conftest.py starts the slowest tests first, so that no worker is left with one at the end
-of the run."""
+"""Rewrite tests/durations.txt from the timings full pytest runs wrote with
+CORA_TEST_TIMINGS=<directory> (one directory per run; several runs are averaged): wall and CPU
+seconds per test, set-up + call + tear-down, slowest first. tests/conftest.py starts the slowest
+test modules first and alternates those that mostly wait with those that mostly compute.
+
+    CORA_TEST_TIMINGS=$(mktemp -d) ./scripts/test   # then:
+    python scripts/test_durations.py <that directory> [<another run's directory> ...]
+"""
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-LINE = re.compile(r"^\s*([0-9.]+)s (setup|call|teardown)\s+(\S+)")
 OUT = Path(__file__).resolve().parent.parent / "tests" / "durations.txt"
 HEADER = (
-    "# Seconds per test (set-up + call + tear-down) of a full run, slowest first; tests under\n"
-    "# 0.5 s are left out. tests/conftest.py starts the slowest first. Refresh after full runs:\n"
-    "#   pytest --durations 0 -q ... > run.txt && python scripts/test_durations.py run.txt ...\n"
+    "# Wall and CPU seconds per test (set-up + call + tear-down) of a full run, slowest first;\n"
+    "# tests under 0.5 s are left out. tests/conftest.py orders the modules by them. Refresh\n"
+    "# after full runs: CORA_TEST_TIMINGS=<dir> ./scripts/test; scripts/test_durations.py <dir>\n"
 )
 
 
-def main(paths: list[str]) -> int:
-    seconds: dict[str, float] = defaultdict(float)
+def main(directories: list[str]) -> int:
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     runs: dict[str, int] = defaultdict(int)
-    for path in paths:
-        in_run: dict[str, float] = defaultdict(float)
-        for line in Path(path).read_text().splitlines():
-            found = LINE.match(line)
-            if found:
-                in_run[found[3]] += float(found[1])
-        for test, value in in_run.items():
-            seconds[test] += value
-            runs[test] += 1
-    seconds = defaultdict(float, {test: value / runs[test] for test, value in seconds.items()})
-    if not seconds:
-        print("no `--durations 0` lines found", file=sys.stderr)
+    for directory in directories:
+        for path in sorted(Path(directory).glob("*.txt")):
+            for line in path.read_text().splitlines():
+                wall, cpu, test = line.split(" ", 2)
+                totals[test][0] += float(wall)
+                totals[test][1] += float(cpu)
+                runs[test] += 1
+    if not totals:
+        print("no timings found (run with CORA_TEST_TIMINGS=<directory>)", file=sys.stderr)
         return 1
-    slow = sorted(((s, test) for test, s in seconds.items() if s >= 0.5), reverse=True)
-    OUT.write_text(HEADER + "".join(f"{s:.1f} {test}\n" for s, test in slow))
-    print(f"{OUT}: {len(slow)} tests, {sum(s for s, _ in slow):.0f} s")
+    mean = {test: (wall / runs[test], cpu / runs[test]) for test, (wall, cpu) in totals.items()}
+    slow = sorted(
+        ((wall, cpu, test) for test, (wall, cpu) in mean.items() if wall >= 0.5), reverse=True
+    )
+    OUT.write_text(HEADER + "".join(f"{wall:.1f} {cpu:.1f} {test}\n" for wall, cpu, test in slow))
+    wall, cpu = sum(s[0] for s in slow), sum(s[1] for s in slow)
+    print(f"{OUT}: {len(slow)} tests, {wall:.0f} s, {cpu:.0f} s CPU")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import shutil
 import tempfile
 import threading
@@ -13,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -120,36 +122,74 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _shared.close()
 
 
-# The slowest test modules (seconds of real waiting: process restarts, deadlines, flood limits,
-# fault time-outs, the browser) start first, by the seconds their tests took in a full run
-# (tests/durations.txt, refreshed by scripts/test_durations.py); a module's tests stay together
-# and in their order, so that a module-scoped fixture (the sandbox's network and browser) is
-# built once per worker. Under xdist the tests are dealt out in turns, so that each worker's
-# first share starts with its half of the slow ones: with `--dist worksteal` (scripts/test) an
-# idle worker takes over the end of another's queue, and the ends hold only quick modules.
+# The slowest test modules start first, by the seconds their tests took in a full run
+# (tests/durations.txt: wall and CPU seconds per test, refreshed by scripts/test_durations.py);
+# a module's tests stay together and in their order, so that a module-scoped fixture (the
+# sandbox's network and browser) is built once per worker. The modules that mostly wait
+# (process restarts, deadlines, flood limits, fault time-outs: the half of the run's seconds
+# with the lowest share of CPU) and those that compute alternate, and under xdist the tests are
+# dealt out in turns: with two workers per core about half of them compute while the others
+# wait, instead of all waiting at the start and all computing at the end. With `--dist
+# worksteal` (scripts/test) an idle worker takes over the end of another's queue, and the ends
+# hold only quick modules.
 _DURATIONS = Path(__file__).with_name("durations.txt")
 
 
-def _known_seconds() -> dict[str, float]:
-    seconds: dict[str, float] = {}
+def _known_seconds() -> dict[str, tuple[float, float]]:
+    """Wall and CPU seconds per test."""
+    seconds: dict[str, tuple[float, float]] = {}
     for line in _DURATIONS.read_text().splitlines():
         if line and not line.startswith("#"):
-            value, _, test = line.partition(" ")
-            seconds[test] = float(value)
+            wall, cpu, test = line.split(" ", 2)
+            seconds[test] = (float(wall), float(cpu))
     return seconds
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     seconds = _known_seconds()
-    modules: dict[str, float] = {}
+    modules: dict[str, list[float]] = {}
     for item in items:
-        module = item.nodeid.partition("::")[0]
-        modules[module] = modules.get(module, 0.0) + seconds.get(item.nodeid, 0.0)
-    # stable: a module's tests keep their order, modules without known seconds theirs
-    items.sort(key=lambda item: -modules[item.nodeid.partition("::")[0]])
+        wall, cpu = seconds.get(item.nodeid, (0.0, 0.0))
+        module = modules.setdefault(item.nodeid.partition("::")[0], [0.0, 0.0])
+        module[0] += wall
+        module[1] += cpu
+    # The half of the run's seconds spent in the modules with the lowest share of CPU waits.
+    by_share = sorted(modules, key=lambda name: modules[name][1] / (modules[name][0] or 1.0))
+    waits, half = set(), sum(wall for wall, _ in modules.values()) / 2
+    for name in by_share:
+        if half <= 0:
+            break
+        waits.add(name)
+        half -= modules[name][0]
+    by_wall = sorted(modules, key=lambda name: -modules[name][0])
+    waiting = [name for name in by_wall if name in waits]
+    computing = [name for name in by_wall if name not in waits]
+    order = [name for pair in zip_longest(waiting, computing) for name in pair if name]
+    rank = {name: index for index, name in enumerate(order)}
+    # stable: a module's tests keep their order
+    items.sort(key=lambda item: rank[item.nodeid.partition("::")[0]])
     workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     if workers > 1:
         items[:] = [item for turn in range(workers) for item in items[turn::workers]]
+
+
+# With CORA_TEST_TIMINGS=<directory>, each process writes the wall and CPU seconds of its tests
+# there, for scripts/test_durations.py. CPU counts the process's threads and the processes it
+# started and waited for (a bot started with `cora-bot run`), not the database server.
+def _cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    directory = os.environ.get("CORA_TEST_TIMINGS")
+    wall, cpu = time.perf_counter(), _cpu_seconds()
+    yield
+    if directory:
+        with (Path(directory) / f"{os.getpid()}.txt").open("a") as timings:
+            spent = (time.perf_counter() - wall, _cpu_seconds() - cpu)
+            timings.write(f"{spent[0]:.2f} {spent[1]:.2f} {item.nodeid}\n")
 
 
 def _shared_result(name: str) -> str | None:
