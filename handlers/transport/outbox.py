@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, S
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any, TypeVar, cast
 
-from telegram import InlineKeyboardMarkup, InputFile, Message
+from telegram import InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
@@ -23,6 +22,7 @@ from bot.offers.need_view import NeedView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
+from handlers.transport.bot import TelegramBot
 from handlers.transport.ratelimit import (
     WINDOW_MARGIN,
     WINDOW_SECONDS,
@@ -154,7 +154,7 @@ class Outbox(Worker):
     record the outcomes in one transaction, repeat; sleep until woken when idle."""
 
     task_name = "outbox"
-    bot: ExtBot[Any]
+    bot: TelegramBot
     services: Services
     deliveries: DeliveryService
     renderers: Mapping[str, Renderer]
@@ -314,7 +314,7 @@ class Outbox(Worker):
                 log.exception("could not render delivery %s (%s)", job.id, job.kind)
                 return Result(job.id, Outcome.FAILED, error="render error")
             try:
-                message = await self._deliver(job, rendered)
+                message_id = await self._deliver(job, rendered)
             except TelegramError as error:
                 outcome = classify(error) or Result(0, Outcome.RETRY, error=type(error).__name__)
                 log.info("delivery %s: %s", job.id, outcome.error)
@@ -322,15 +322,16 @@ class Outbox(Worker):
                     job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
                 )
             self.on_sent(job)
-            return Result(job.id, Outcome.SENT, message_id=message.message_id)
+            return Result(job.id, Outcome.SENT, message_id=message_id)
 
-    async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+    async def _deliver(self, job: Job, rendered: Rendered) -> int:
+        """The sent message's id."""
         # No retries here: a failed delivery is rescheduled in the database.
         pace = Pace(Lane.URGENT if job.priority == Priority.URGENT else Lane.ROUTINE, retries=0)
         if rendered.document is None:
             # Texts members wrote may hold links: no preview, which would fetch the page (from
             # Telegram's servers) and show it as if the network vouched for it.
-            return await self.bot.send_message(
+            return await self.bot.send_text(
                 job.chat_id,
                 rendered.text,
                 parse_mode=HTML,
@@ -341,7 +342,7 @@ class Outbox(Worker):
                 rate_limit_args=pace,
             )
         document = rendered.document
-        return await self.bot.send_document(
+        sent = await self.bot.send_document(
             job.chat_id,
             InputFile(document.data, filename=document.filename, attach=True),
             caption=rendered.text,
@@ -351,3 +352,4 @@ class Outbox(Worker):
             protect_content=rendered.protect,
             rate_limit_args=pace,
         )
+        return sent.message_id
