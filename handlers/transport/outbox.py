@@ -67,7 +67,7 @@ class RenderCache:
     known: Mapping[Hashable, object] = field(default_factory=dict)
     current: Callable[[], bool] = lambda: False
     _loads: dict[tuple[str, int], asyncio.Task[Any]] = field(default_factory=dict)
-    _made: dict[Hashable, asyncio.Task[Any]] = field(default_factory=dict)
+    _made: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
@@ -84,12 +84,36 @@ class RenderCache:
 
     async def shared(self, key: Hashable, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """What several deliveries of the batch show alike (an alert to 30 people in one
-        language), made once for all of them: `key` names everything it depends on."""
-        task = self._made.get(key)
-        if task is None:
-            task = self._made[key] = asyncio.create_task(make())
-        result: T = await asyncio.shield(task)
-        return result
+        language), made once for all of them: `key` names everything it depends on.
+
+        The first to ask makes it itself, not in a task of its own: a task would start only
+        in the event loop's next round, after whatever else is ready then (a handler's
+        reply, a live message), and a batch's first send would wait for all of it. The others
+        wait for what it makes, or its error; should it be cancelled while making (its send
+        given up), the next of them makes it instead."""
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = asyncio.get_running_loop().create_future()
+            try:
+                result: T = await make()
+            except asyncio.CancelledError:
+                del self._made[key]
+                made.cancel()  # those waiting ask again
+                raise
+            except Exception as error:
+                made.set_exception(error)
+                made.exception()  # seen here: the maker raises it; nobody else may wait
+                raise
+            made.set_result(result)
+            return result
+        try:
+            shown: T = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if made.cancelled() and task is not None and not task.cancelling():
+                return await self.shared(key, make)  # the maker gave up, this send did not
+            raise
+        return shown
 
     async def alert(self, alert_id: int) -> AlertView:
         return await self._once("alert", alert_id, self.services.alerts.view)
