@@ -177,9 +177,12 @@ _CLAIM = (
 )
 
 
-# The outbox's claim: due deliveries, most urgent first, in the order of ix_deliveries_turn (see
-# `DeliveryRepository.due`), with their members' columns; rows another instance holds are
-# skipped rather than waited for.
+# The outbox's claim: pending deliveries that are due, most urgent first, with their members'
+# columns, locked for the transaction; rows another instance holds are skipped rather than
+# waited for. Within a priority they go by turn, so alerts take turns (round-robin) instead of
+# first-come-first-served by whole alert: a new urgent alert's first recipients are next,
+# however many deliveries of earlier alerts wait. The order is that of ix_deliveries_turn, so
+# the claim reads the index and stops after `limit` rows.
 _DUE = (
     select(*_FIRST_BATCH.selected_columns)
     .join_from(_DELIVERIES, _MEMBERS, _MEMBERS.c.id == _DELIVERIES.c.member_id)
