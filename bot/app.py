@@ -74,6 +74,7 @@ from handlers.polls import actions as poll_actions
 from handlers.polls import dialog as poll_dialog
 from handlers.report import actions as report_handlers
 from handlers.transport.api import api_routes
+from handlers.transport.bot import TelegramBot
 from handlers.transport.concurrency import PerPersonUpdateProcessor, UpdateQueue
 from handlers.transport.ratelimit import TelegramLimiter
 from handlers.transport.request import telegram_request
@@ -406,34 +407,35 @@ def _services(
 def _telegram_application(settings: Settings) -> TelegramApp:
     """python-telegram-bot's Application: our context, the per-person update order, the
     bounded update queue, the rate limiter and the HTTP clients."""
+    # ExtBot with the outbox's send of a message id (`TelegramBot.send_text`), built here as
+    # ApplicationBuilder would build its ExtBot from the same settings.
+    telegram_bot = TelegramBot(
+        settings.bot_token(),
+        base_url=settings.telegram_base_url,
+        base_file_url=_file_url(settings.telegram_base_url),
+        rate_limiter=TelegramLimiter(settings.telegram_max_rate),
+        request=telegram_request(
+            settings.telegram_http_client,
+            connection_pool_size=32,
+            read_timeout=settings.telegram_read_timeout,
+        ),
+        # Long polling holds its one connection for the poll's duration (PTB's default pool).
+        get_updates_request=telegram_request(
+            settings.telegram_http_client,
+            connection_pool_size=1,
+            read_timeout=settings.telegram_read_timeout,
+        ),
+    )
     return (
         ApplicationBuilder()
-        .token(settings.bot_token())
+        .bot(telegram_bot)
         # Due times live in the database and run on the runtime's scheduler; PTB's own JobQueue
         # (built by default because APScheduler is installed) would only idle beside it, and
         # its stop sleeps 10 ms.
         .job_queue(None)
-        .base_url(settings.telegram_base_url)
-        .base_file_url(_file_url(settings.telegram_base_url))
         .context_types(ContextTypes(context=CoraContext))
         .concurrent_updates(PerPersonUpdateProcessor())
         .update_queue(UpdateQueue(settings.updates_in_flight))
-        .rate_limiter(TelegramLimiter(settings.telegram_max_rate))
-        .request(
-            telegram_request(
-                settings.telegram_http_client,
-                connection_pool_size=32,
-                read_timeout=settings.telegram_read_timeout,
-            )
-        )
-        # Long polling holds its one connection for the poll's duration (PTB's default pool).
-        .get_updates_request(
-            telegram_request(
-                settings.telegram_http_client,
-                connection_pool_size=1,
-                read_timeout=settings.telegram_read_timeout,
-            )
-        )
         .build()
     )
 

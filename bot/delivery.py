@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, bindparam, select, update
 
 from bot.network import Network
-from bot.timing.quiet import is_quiet, quiet_between
+from bot.timing.quiet import quiet_between
 from storage.audit import SYSTEM
 from storage.models import Delivery, DeliveryStatus, Member, MemberStatus
 from storage.repositories import table_of
@@ -177,6 +177,92 @@ _CLAIM = (
 )
 
 
+# The outbox's claim: pending deliveries that are due, most urgent first, with their members'
+# columns, locked for the transaction; rows another instance holds are skipped rather than
+# waited for. Within a priority they go by turn, so alerts take turns (round-robin) instead of
+# first-come-first-served by whole alert: a new urgent alert's first recipients are next,
+# however many deliveries of earlier alerts wait. The order is that of ix_deliveries_turn, so
+# the claim reads the index and stops after `limit` rows.
+_DUE = (
+    select(*_FIRST_BATCH.selected_columns)
+    .join_from(_DELIVERIES, _MEMBERS, _MEMBERS.c.id == _DELIVERIES.c.member_id)
+    .where(
+        _DELIVERIES.c.status == DeliveryStatus.PENDING,
+        _DELIVERIES.c.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(
+        _DELIVERIES.c.priority,
+        _DELIVERIES.c.turn,
+        _DELIVERIES.c.next_attempt_at,
+        _DELIVERIES.c.id,
+    )
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=_DELIVERIES)
+)
+_CANCEL = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=DeliveryStatus.CANCELLED,
+        finished_at=bindparam("now"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+# `record`: the batch's deliveries, locked, with what the outcome may change of their members.
+_RECORDING = (
+    select(
+        *(
+            _DELIVERIES.c[name]
+            for name in (
+                "id",
+                "kind",
+                "member_id",
+                "alert_id",
+                "subject_id",
+                "status",
+                "claimed_by",
+                "attempts",
+            )
+        ),
+        _MEMBERS.c.unreachable_since,
+        _MEMBERS.c.region,
+    )
+    .join_from(_DELIVERIES, _MEMBERS, _MEMBERS.c.id == _DELIVERIES.c.member_id)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .with_for_update(of=_DELIVERIES)
+)
+# One row per delivery (executemany): a final state, or pending again for a retry.
+_FINISH = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("delivery"))
+    .values(
+        status=bindparam("status"),
+        finished_at=bindparam("now"),
+        telegram_message_id=bindparam("message_id"),
+        last_error=bindparam("error"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+_RETRY = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("delivery"))
+    .values(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=bindparam("next"),
+        last_error=bindparam("error"),
+        claimed_by=None,
+        claimed_until=None,
+    )
+)
+_UNREACHABLE_SINCE = (
+    update(_MEMBERS)
+    .where(_MEMBERS.c.id == bindparam("member"))
+    .values(unreachable_since=bindparam("since"))
+)
+
+
 def _claimable(row: Row[*tuple[Any, ...]]) -> bool:
     """A first-batch row `_take` would claim rather than cancel (see `_cancelled`)."""
     active = row.member_status == MemberStatus.ACTIVE or row.kind in FOR_EVERYONE
@@ -238,11 +324,10 @@ class DeliveryService:
         whether anything changed."""
         # Claims of an instance that died are taken over once they expire.
         released = await uow.deliveries.release(now, everything=False)
-        due = await uow.deliveries.due(now, limit)
-        if not due:
+        rows = (await uow.session.execute(_DUE, {"now": now, "limit": limit})).all()
+        if not rows:
             return [], bool(released)
-        members = {m.id: m for m in await uow.members.by_ids({d.member_id for d in due})}
-        return self._take(uow, [(d, members[d.member_id]) for d in due], now), True
+        return await self._take(uow, rows, now), True
 
     async def claim_first(self, uow: UnitOfWork, alert_id: int) -> int:
         """In the transaction that stores an alert's deliveries: claim its first turns (up to
@@ -267,36 +352,9 @@ class DeliveryService:
         now = uow.now()
         if await self._waiting_ahead(uow, rows[0].priority, now):
             return 0  # the outbox's claim serves those first, as its order says
-        if any(not _claimable(row) for row in rows):
-            # Someone to cancel instead (no chat): as `claim` does it, with the ORM's rows.
-            ids = [row.id for row in rows]
-            due = {d.id: d for d in await uow.deliveries.by_ids(ids)}
-            members = {
-                m.id: m for m in await uow.members.by_ids({d.member_id for d in due.values()})
-            }
-            pairs = [(due[i], members[due[i].member_id]) for i in ids]
-            taken = self._take(uow, pairs, now)
-            uow.effects.claimed.extend(taken)
-            return len(pairs) - len(taken)
-        until = now + self.lease
-        await uow.session.execute(
-            _CLAIM, {"ids": [row.id for row in rows], "by": self.instance_id, "until": until}
-        )
-        # As `_take` makes them of the claimed rows.
-        uow.effects.claimed.extend(
-            Job.of(
-                row,
-                row,
-                silent=row.silent
-                or (
-                    row.priority != Priority.URGENT
-                    and quiet_between(row.quiet_from, row.quiet_until, now, self.zone)
-                ),
-                attempts=row.attempts + 1,
-            )
-            for row in rows
-        )
-        return 0
+        taken = await self._take(uow, rows, now)
+        uow.effects.claimed.extend(taken)
+        return len(rows) - len(taken)
 
     async def _waiting_ahead(self, uow: UnitOfWork, priority: int, now: datetime) -> bool:
         """Deliveries of a higher priority wait (an urgent fan-out under way): a normal
@@ -330,21 +388,39 @@ class DeliveryService:
             await uow.commit()
         return kept
 
-    def _take(
-        self, uow: UnitOfWork, due: Sequence[tuple[Delivery, Member]], now: datetime
+    async def _take(
+        self, uow: UnitOfWork, rows: Sequence[Row[*tuple[Any, ...]]], now: datetime
     ) -> list[Job]:
-        """Claim these deliveries for this instance, or cancel them (see `claim`)."""
-        jobs: list[Job] = []
-        for delivery, member in due:
-            if self._cancelled(uow, delivery, member, now):
-                continue
-            delivery.status = DeliveryStatus.SENDING
-            delivery.claimed_by = self.instance_id
-            delivery.claimed_until = now + self.lease
-            delivery.attempts += 1
-            quiet = delivery.silent or self._quiet(member, delivery.priority, now)
-            jobs.append(Job.of(delivery, member, silent=quiet))
-        return jobs
+        """Claim these deliveries (rows of `_FIRST_BATCH`'s columns) for this instance, or
+        cancel those to people who are no longer active members or have no chat (see
+        `claim`), with Core statements: no ORM object per row."""
+        claimed = [row for row in rows if _claimable(row)]
+        cancelled = [row for row in rows if not _claimable(row)]
+        if cancelled:
+            await uow.session.execute(_CANCEL, {"ids": [row.id for row in cancelled], "now": now})
+            for row in cancelled:
+                _audit_final(
+                    uow, row.id, row.kind, row.member_id, row.alert_id, DeliveryStatus.CANCELLED
+                )
+        if not claimed:
+            return []
+        await uow.session.execute(
+            _CLAIM,
+            {"ids": [row.id for row in claimed], "by": self.instance_id, "until": now + self.lease},
+        )
+        return [
+            Job.of(
+                row,
+                row,
+                silent=row.silent
+                or (
+                    row.priority != Priority.URGENT
+                    and quiet_between(row.quiet_from, row.quiet_until, now, self.zone)
+                ),
+                attempts=row.attempts + 1,
+            )
+            for row in claimed
+        ]
 
     def _cancelled(
         self, uow: UnitOfWork, delivery: Delivery, member: Member, now: datetime
@@ -366,11 +442,6 @@ class DeliveryService:
         )
         return True
 
-    def _quiet(self, member: Member, priority: int, now: datetime) -> bool:
-        """Non-urgent messages arrive without a notification sound in the member's quiet
-        hours; urgent ones always ring."""
-        return priority != Priority.URGENT and is_quiet(member, now, self.zone)
-
     async def record(self, results: Sequence[Result], *, claim: int = 0) -> Recorded:
         """Store the outcome of sent jobs, in one transaction for the whole batch; with `claim`,
         claim the next batch (up to that many, as `claim` does) in the same transaction: one
@@ -381,27 +452,30 @@ class DeliveryService:
             return recorded
         async with self.uow() as uow:
             now = uow.now()
-            deliveries = {
-                d.id: d for d in await uow.deliveries.by_ids([r.delivery_id for r in results])
-            }
-            members = {
-                m.id: m
-                for m in await uow.members.by_ids({d.member_id for d in deliveries.values()})
-            }
+            rows = (
+                await uow.session.execute(_RECORDING, {"ids": [r.delivery_id for r in results]})
+            ).all()
+            deliveries = {row.id: row for row in rows}
+            finish: list[dict[str, object]] = []
+            retry: list[dict[str, object]] = []
+            unreachable: dict[int, Row[*tuple[Any, ...]]] = {}  # by member
+            reachable: set[int] = set()
             for result in results:
                 delivery = deliveries.get(result.delivery_id)
                 mine = delivery is not None and delivery.claimed_by == self.instance_id
                 if delivery is None or delivery.status != DeliveryStatus.SENDING or not mine:
                     continue  # our claim expired and another instance took the delivery over
-                member = members[delivery.member_id]
                 if delivery.alert_id is not None:
                     recorded.alert_ids.add(delivery.alert_id)
-                delivery.claimed_by = delivery.claimed_until = None
-                delivery.last_error = result.error[:80] if result.error else None
+                error = result.error[:80] if result.error else None
                 if result.outcome == Outcome.RETRY and delivery.attempts < self.max_attempts:
-                    delivery.status = DeliveryStatus.PENDING
-                    delivery.next_attempt_at = now + timedelta(
-                        seconds=self._retry_delay(delivery.attempts, result.retry_after)
+                    delay = self._retry_delay(delivery.attempts, result.retry_after)
+                    retry.append(
+                        {
+                            "delivery": delivery.id,
+                            "next": now + timedelta(seconds=delay),
+                            "error": error,
+                        }
                     )
                     continue
                 final = {
@@ -410,38 +484,61 @@ class DeliveryService:
                     Outcome.FAILED: DeliveryStatus.FAILED,
                     Outcome.RETRY: DeliveryStatus.FAILED,  # retries exhausted
                 }[result.outcome]
-                delivery.status = final
-                delivery.finished_at = now
-                delivery.telegram_message_id = result.message_id
+                finish.append(
+                    {
+                        "delivery": delivery.id,
+                        "status": final,
+                        "now": now,
+                        "message_id": result.message_id,
+                        "error": error,
+                    }
+                )
                 recorded.finished[final] = recorded.finished.get(final, 0) + 1
                 if delivery.subject_id is not None:
                     recorded.subjects.add((delivery.kind, delivery.subject_id))
-                _audit_final(uow, delivery.id, delivery.kind, member.id, delivery.alert_id, final)
-                if final == DeliveryStatus.SENT and member.unreachable_since is not None:
-                    member.unreachable_since = None
-                elif final == DeliveryStatus.UNREACHABLE and member.unreachable_since is None:
-                    member.unreachable_since = now
-                    recorded.new_deliveries += await self._tell_coordinators(uow, member, now)
+                _audit_final(
+                    uow, delivery.id, delivery.kind, delivery.member_id, delivery.alert_id, final
+                )
+                member = delivery.member_id
+                if final == DeliveryStatus.SENT and delivery.unreachable_since is not None:
+                    reachable.add(member)
+                elif final == DeliveryStatus.UNREACHABLE and delivery.unreachable_since is None:
+                    unreachable.setdefault(member, delivery)
+            # Core statements, one executemany each: no ORM object per delivery.
+            for statement, parameters in ((_FINISH, finish), (_RETRY, retry)):
+                if parameters:
+                    await uow.session.execute(statement, parameters)
+            if reachable:
+                await uow.session.execute(
+                    _UNREACHABLE_SINCE, [{"member": m, "since": None} for m in sorted(reachable)]
+                )
+            for row in unreachable.values():
+                await uow.session.execute(
+                    _UNREACHABLE_SINCE, {"member": row.member_id, "since": now}
+                )
+                recorded.new_deliveries += await self._tell_coordinators(
+                    uow, row.member_id, row.region, now
+                )
             if claim:
                 recorded.claimed, _ = await self._claim(uow, now, claim)
             await uow.commit()
         return recorded
 
-    async def _tell_coordinators(self, uow: UnitOfWork, member: Member, now: datetime) -> int:
+    async def _tell_coordinators(
+        self, uow: UnitOfWork, member_id: int, region: str | None, now: datetime
+    ) -> int:
         """A member became unreachable: the coordinators of their region should know."""
-        if member.region is None:
+        if region is None:
             return 0
-        coordinators = await uow.members.coordinators_for(
-            member.region, self.network.statewide_region
-        )
-        targets = [c.id for c in coordinators if c.id != member.id]
-        uow.audit.record(SYSTEM, "member.unreachable", f"member:{member.id}")
+        coordinators = await uow.members.coordinators_for(region, self.network.statewide_region)
+        targets = [c.id for c in coordinators if c.id != member_id]
+        uow.audit.record(SYSTEM, "member.unreachable", f"member:{member_id}")
         return uow.deliveries.enqueue(
             kind=UNREACHABLE_NOTICE,
             member_ids=targets,
             priority=Priority.NORMAL,
             now=now,
-            params={"member": member.id},
+            params={"member": member_id},
         )
 
     def _retry_delay(self, attempts: int, retry_after: float | None) -> float:

@@ -294,22 +294,6 @@ class DeliveryRepository:
         )
         return 0 if last is None else int(last) + 1
 
-    async def due(self, now: datetime, limit: int) -> Sequence[Delivery]:
-        """Pending deliveries that are due, most urgent first, locked for this transaction;
-        rows another instance holds are skipped rather than waited for. Within a priority
-        they go by turn, so alerts take turns (round-robin) instead of first-come-first-served
-        by whole alert: a new urgent alert's first recipients are next, however many
-        deliveries of earlier alerts wait. The order is that of ix_deliveries_turn, so the
-        claim reads the index and stops after `limit` rows."""
-        query = (
-            select(Delivery)
-            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.priority, Delivery.turn, Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return (await self._session.scalars(query)).all()
-
     async def by_ids(self, ids: Sequence[int]) -> Sequence[Delivery]:
         query = select(Delivery).where(Delivery.id.in_(list(ids))).with_for_update()
         return (await self._session.scalars(query)).all()

@@ -10,9 +10,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, S
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from typing import Any, TypeVar, cast
 
-from telegram import InlineKeyboardMarkup, InputFile, Message
+from telegram import InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import ExtBot
 
 from bot.alerts import AlertView
 from bot.announcements import AnnouncementView
@@ -23,6 +22,7 @@ from bot.offers.need_view import NeedView
 from bot.polls import PollView
 from handlers.common.context import Services
 from handlers.common.render import HTML, NO_PREVIEW
+from handlers.transport.bot import TelegramBot
 from handlers.transport.ratelimit import (
     WINDOW_MARGIN,
     WINDOW_SECONDS,
@@ -67,7 +67,7 @@ class RenderCache:
     known: Mapping[Hashable, object] = field(default_factory=dict)
     current: Callable[[], bool] = lambda: False
     _loads: dict[tuple[str, int], asyncio.Task[Any]] = field(default_factory=dict)
-    _made: dict[Hashable, asyncio.Task[Any]] = field(default_factory=dict)
+    _made: dict[Hashable, asyncio.Future[Any]] = field(default_factory=dict)
 
     def language(self, job: Job) -> str:
         return job.language or self.services.settings.cora_default_language
@@ -84,12 +84,36 @@ class RenderCache:
 
     async def shared(self, key: Hashable, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """What several deliveries of the batch show alike (an alert to 30 people in one
-        language), made once for all of them: `key` names everything it depends on."""
-        task = self._made.get(key)
-        if task is None:
-            task = self._made[key] = asyncio.create_task(make())
-        result: T = await asyncio.shield(task)
-        return result
+        language), made once for all of them: `key` names everything it depends on.
+
+        The first to ask makes it itself, not in a task of its own: a task would start only
+        in the event loop's next round, after whatever else is ready then (a handler's
+        reply, a live message), and a batch's first send would wait for all of it. The others
+        wait for what it makes, or its error; should it be cancelled while making (its send
+        given up), the next of them makes it instead."""
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = asyncio.get_running_loop().create_future()
+            try:
+                result: T = await make()
+            except asyncio.CancelledError:
+                del self._made[key]
+                made.cancel()  # those waiting ask again
+                raise
+            except Exception as error:
+                made.set_exception(error)
+                made.exception()  # seen here: the maker raises it; nobody else may wait
+                raise
+            made.set_result(result)
+            return result
+        try:
+            shown: T = await asyncio.shield(made)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if made.cancelled() and task is not None and not task.cancelling():
+                return await self.shared(key, make)  # the maker gave up, this send did not
+            raise
+        return shown
 
     async def alert(self, alert_id: int) -> AlertView:
         return await self._once("alert", alert_id, self.services.alerts.view)
@@ -154,7 +178,7 @@ class Outbox(Worker):
     record the outcomes in one transaction, repeat; sleep until woken when idle."""
 
     task_name = "outbox"
-    bot: ExtBot[Any]
+    bot: TelegramBot
     services: Services
     deliveries: DeliveryService
     renderers: Mapping[str, Renderer]
@@ -314,7 +338,7 @@ class Outbox(Worker):
                 log.exception("could not render delivery %s (%s)", job.id, job.kind)
                 return Result(job.id, Outcome.FAILED, error="render error")
             try:
-                message = await self._deliver(job, rendered)
+                message_id = await self._deliver(job, rendered)
             except TelegramError as error:
                 outcome = classify(error) or Result(0, Outcome.RETRY, error=type(error).__name__)
                 log.info("delivery %s: %s", job.id, outcome.error)
@@ -322,15 +346,16 @@ class Outbox(Worker):
                     job.id, outcome.outcome, retry_after=outcome.retry_after, error=outcome.error
                 )
             self.on_sent(job)
-            return Result(job.id, Outcome.SENT, message_id=message.message_id)
+            return Result(job.id, Outcome.SENT, message_id=message_id)
 
-    async def _deliver(self, job: Job, rendered: Rendered) -> Message:
+    async def _deliver(self, job: Job, rendered: Rendered) -> int:
+        """The sent message's id."""
         # No retries here: a failed delivery is rescheduled in the database.
         pace = Pace(Lane.URGENT if job.priority == Priority.URGENT else Lane.ROUTINE, retries=0)
         if rendered.document is None:
             # Texts members wrote may hold links: no preview, which would fetch the page (from
             # Telegram's servers) and show it as if the network vouched for it.
-            return await self.bot.send_message(
+            return await self.bot.send_text(
                 job.chat_id,
                 rendered.text,
                 parse_mode=HTML,
@@ -341,7 +366,7 @@ class Outbox(Worker):
                 rate_limit_args=pace,
             )
         document = rendered.document
-        return await self.bot.send_document(
+        sent = await self.bot.send_document(
             job.chat_id,
             InputFile(document.data, filename=document.filename, attach=True),
             caption=rendered.text,
@@ -351,3 +376,4 @@ class Outbox(Worker):
             protect_content=rendered.protect,
             rate_limit_args=pace,
         )
+        return sent.message_id

@@ -34,6 +34,11 @@ class Worker:
             self._task = None
 
     async def _wait(self, seconds: float | None) -> None:
-        """Sleep until woken or until the timeout (None: until woken)."""
+        """Sleep until woken or until the timeout (None: until woken). The worker's own task
+        waits for the event, under a deadline (`asyncio.timeout`), and runs in the event
+        loop's next round after a wake; `asyncio.wait_for` would wait in a task of its own
+        and take two rounds more (a raise's first batch would wait for whatever else is
+        ready in each)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()

@@ -13,14 +13,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.app import build_application
 from bot.config import Settings
-from handlers.transport.ratelimit import Pace
+from handlers.transport.bot import TelegramBot
+from handlers.transport.ratelimit import Lane, Pace, TelegramLimiter
 from handlers.transport.request import (
     POOL_TIMEOUT_MESSAGE,
     AiohttpRequest,
@@ -295,3 +296,55 @@ async def test_a_request_before_initialize_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await request.do_request("http://127.0.0.1:9/bot/getMe", "POST")
     assert POOL_TIMEOUT_MESSAGE.startswith("Pool timeout")
+
+
+async def test_the_outbox_send_is_send_message_returning_only_the_id(
+    api: LocalBotApi, client: HttpClient
+) -> None:
+    """`TelegramBot.send_text` (the outbox's sends) makes the request `send_message` makes with
+    the same arguments, through the rate limiter with its pace, and maps Telegram's refusals
+    to the same errors; it returns the message's id instead of a `Message`."""
+    bot = TelegramBot(
+        TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=telegram_request(client, connection_pool_size=8),
+        rate_limiter=TelegramLimiter(30),
+    )
+    first, second = started(api, "Mitglied Pappel"), started(api, "Mitglied Linde")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Übernehmen", callback_data="a:7:take")]])
+    arguments: dict[str, Any] = {
+        "parse_mode": "HTML",
+        "reply_markup": markup,
+        "disable_notification": True,
+        "protect_content": True,
+        "link_preview_options": LinkPreviewOptions(is_disabled=True),
+        "rate_limit_args": Pace(Lane.URGENT, retries=0),
+    }
+    text = "Lage im Fall Birke: <b>bitte melden</b> https://example.org"
+    async with bot:
+        message = await bot.send_message(first.id, text, **arguments)
+        message_id = await bot.send_text(second.id, text, **arguments)
+        assert isinstance(message_id, int)
+        assert message_id == second.messages[-1].message_id
+        assert message.message_id == first.messages[-1].message_id
+        # Again, with the keyboard and preview options it serialized the first time.
+        assert await bot.send_text(second.id, text, **arguments) == message_id + 1
+        made, *sent = (dict(call.params) for call in api.calls_to("sendMessage")[-3:])
+        assert made.pop("chat_id") == first.id
+        assert [again.pop("chat_id") for again in sent] == [second.id] * 2
+        assert sent == [made, made]
+        shown = second.messages[-1]
+        assert (shown.text, shown.disable_notification, shown.protect_content) == (
+            "Lage im Fall Birke: bitte melden https://example.org",
+            True,
+            True,
+        )
+        assert not shown.link_preview and shown.reply_markup == markup.to_dict()
+        first.block()
+        with pytest.raises(Forbidden):
+            await bot.send_text(first.id, "Hallo", rate_limit_args=Pace(Lane.ROUTINE, 0))
+        api.faults.inject("sendMessage", kind="429", retry_after=7)  # the limiter holds after it
+        with pytest.raises(RetryAfter):
+            await bot.send_text(second.id, "zu schnell", rate_limit_args=Pace(Lane.URGENT, 0))
+    assert [m.text for m in second.messages] == [shown.text] * 2

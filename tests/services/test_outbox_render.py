@@ -60,3 +60,47 @@ async def test_what_a_batch_shows_alike_is_made_once_per_key() -> None:
     )
     assert rendered == [f"Alarm ({language})" for language in languages]
     assert made == Counter({"de": 1, "en": 1})
+
+
+async def test_the_first_to_ask_makes_it_without_waiting_for_the_event_loop() -> None:
+    """A batch's first send renders what it shows at once, not in a task that would start
+    only after everything else the event loop has ready (a handler's reply, a live message)."""
+    cache = RenderCache(cast(Services, SimpleNamespace()))
+    ran: list[str] = []
+
+    async def make() -> str:
+        return "Alarm (de)"
+
+    asyncio.get_running_loop().call_soon(ran.append, "other work")
+    assert await cache.shared(("alert", 7, "de"), make) == "Alarm (de)"
+    assert ran == []  # nothing else ran before it was made
+    await asyncio.sleep(0)
+    assert ran == ["other work"]
+
+
+async def test_a_send_given_up_while_making_leaves_it_to_the_others() -> None:
+    """The first send is cancelled while it makes what the batch shows: the others still get
+    it (the next of them makes it); an error while making reaches everyone who asked."""
+    cache = RenderCache(cast(Services, SimpleNamespace()))
+    made: Counter[str] = Counter()
+
+    async def make() -> str:
+        made["de"] += 1
+        await asyncio.sleep(0.01)
+        return "Alarm (de)"
+
+    key = ("alert", 7, "de")
+    first = asyncio.ensure_future(cache.shared(key, make))
+    others = [asyncio.ensure_future(cache.shared(key, make)) for _ in range(3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await asyncio.gather(*others) == ["Alarm (de)"] * 3
+    assert first.cancelled() and made == Counter({"de": 2})
+
+    async def broken() -> str:
+        await asyncio.sleep(0.01)
+        raise LookupError("no renderer")
+
+    asked = [asyncio.ensure_future(cache.shared(("alert", 8, "de"), broken)) for _ in range(3)]
+    outcomes = await asyncio.gather(*asked, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [LookupError] * 3
