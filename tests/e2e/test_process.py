@@ -75,7 +75,9 @@ async def test_sigterm_during_a_fan_out_finishes_or_hands_back_what_is_in_flight
     assert settings.cora_encryption_key is not None
     key = settings.cora_encryption_key.get_secret_value()
     [sender] = await seed_members(settings.database_url, api, 1, "victim_support", "HRO")
-    await seed_members(settings.database_url, api, 120, "police", "HRO")
+    # 300 take ten seconds at 30/s: a stop that is slow to begin under load (it sent all of
+    # 120 once, at four workers on two cores) still leaves some of them waiting.
+    await seed_members(settings.database_url, api, 300, "police", "HRO")
     database = Database(settings.database_url)
     alerts = AlertService(
         UnitOfWorkFactory(database, SystemClock()),
