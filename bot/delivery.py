@@ -125,22 +125,25 @@ FOR_EVERYONE = frozenset({"decision"})
 # `claim_first`'s statements, built once: building and keying them cost more than running
 # them, on every alert.
 _DELIVERIES, _MEMBERS = table_of(Delivery), table_of(Member)
+
+
+def _deliveries(*names: str) -> list[Any]:
+    return [_DELIVERIES.c[name] for name in names]
+
+
 _FIRST_BATCH = (
     select(
-        *(
-            _DELIVERIES.c[name]
-            for name in (
-                "id",
-                "kind",
-                "member_id",
-                "alert_id",
-                "subject_id",
-                "params",
-                "silent",
-                "attempts",
-                "created_at",
-                "priority",
-            )
+        *_deliveries(
+            "id",
+            "kind",
+            "member_id",
+            "alert_id",
+            "subject_id",
+            "params",
+            "silent",
+            "attempts",
+            "created_at",
+            "priority",
         ),
         _MEMBERS.c.status.label("member_status"),
         _MEMBERS.c.chat_id,
@@ -212,18 +215,8 @@ _CANCEL = (
 # `record`: the batch's deliveries, locked, with what the outcome may change of their members.
 _RECORDING = (
     select(
-        *(
-            _DELIVERIES.c[name]
-            for name in (
-                "id",
-                "kind",
-                "member_id",
-                "alert_id",
-                "subject_id",
-                "status",
-                "claimed_by",
-                "attempts",
-            )
+        *_deliveries(
+            "id", "kind", "member_id", "alert_id", "subject_id", "status", "claimed_by", "attempts"
         ),
         _MEMBERS.c.unreachable_since,
         _MEMBERS.c.region,
