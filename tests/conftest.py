@@ -176,6 +176,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # With CORA_TEST_TIMINGS=<directory>, each process writes the wall and CPU seconds of its tests
 # there, for scripts/test_durations.py. CPU counts the process's threads and the processes it
 # started and waited for (a bot started with `cora-bot run`), not the database server.
+_TIMINGS = os.environ.get("CORA_TEST_TIMINGS") or None
+
+
 def _cpu_seconds() -> float:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime
@@ -183,13 +186,14 @@ def _cpu_seconds() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
-    directory = os.environ.get("CORA_TEST_TIMINGS")
+    if _TIMINGS is None:
+        yield
+        return
     wall, cpu = time.perf_counter(), _cpu_seconds()
     yield
-    if directory:
-        with (Path(directory) / f"{os.getpid()}.txt").open("a") as timings:
-            spent = (time.perf_counter() - wall, _cpu_seconds() - cpu)
-            timings.write(f"{spent[0]:.2f} {spent[1]:.2f} {item.nodeid}\n")
+    spent = (time.perf_counter() - wall, _cpu_seconds() - cpu)
+    with (Path(_TIMINGS) / f"{os.getpid()}.txt").open("a") as timings:
+        timings.write(f"{spent[0]:.2f} {spent[1]:.2f} {item.nodeid}\n")
 
 
 def _shared_result(name: str) -> str | None:
