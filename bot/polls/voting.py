@@ -153,8 +153,8 @@ class Voting(PollBase):
         if member.chat_id is not None:
             found = await uow.execute(_MESSAGES, {"member_id": member.id, "poll_id": poll.id})
             messages = [(member.chat_id, message_id) for (message_id,) in found]
-        if pressed is not None and pressed not in messages:
-            messages.append(pressed)
+        if pressed is not None and pressed[0] == member.chat_id and pressed not in messages:
+            messages.append(pressed)  # only ever in the voter's own chat
         await uow.commit()
         ballot = Ballot(view, answers, True, member, tuple(messages))
         # The member's own poll messages show the new answer (as returned here, without
