@@ -14,7 +14,7 @@ from bot.clock import ManualClock
 from bot.timing.dates import local_text
 from localapi.server import LocalBotApi
 from storage.models import Absence, Alert, Announcement, Delivery, DeliveryStatus
-from tests.story import expect, join, ref_in, reply_to, said, shows
+from tests.story import expect, join, ref_in, reply_to, said, settled, shows
 
 
 @pytest.fixture
@@ -62,6 +62,9 @@ async def test_starting_a_dialog_ends_the_open_one_with_a_note(
     async with cora.database.read_sessions() as session:
         assert (await session.scalars(select(Alert))).all() == []
         assert len((await session.scalars(select(Announcement))).all()) == 1
+    # Whatever the announcement still sends her (its status) has come, so the next message is
+    # the reply to her text.
+    await settled(cora)
     reply = await reply_to(coordinator.user, "Noch ein Text")
     assert shows(reply, "text.unexpected")
 
