@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, bindparam, select, update
@@ -106,6 +106,15 @@ class Result:
     error: str | None = None
 
 
+class Sent(NamedTuple):
+    """A delivery just recorded as sent: which message it is about, and to whom."""
+
+    kind: str
+    member_id: int
+    alert_id: int | None
+    subject_id: int | None
+
+
 @dataclass
 class Recorded:
     """What changed: alerts whose status message should be refreshed, deliveries finished."""
@@ -114,6 +123,7 @@ class Recorded:
     subjects: set[tuple[str, int]] = field(default_factory=set)  # (kind, subject id) finished
     finished: dict[str, int] = field(default_factory=dict)
     new_deliveries: int = 0
+    sent: list[Sent] = field(default_factory=list)  # the deliveries now recorded as sent
     claimed: list[Job] = field(default_factory=list)  # the next batch (`record(claim=...)`)
 
 
@@ -489,6 +499,9 @@ class DeliveryService:
                 recorded.finished[final] = recorded.finished.get(final, 0) + 1
                 if delivery.subject_id is not None:
                     recorded.subjects.add((delivery.kind, delivery.subject_id))
+                if final == DeliveryStatus.SENT:
+                    about = (delivery.alert_id, delivery.subject_id)
+                    recorded.sent.append(Sent(delivery.kind, delivery.member_id, *about))
                 _audit_final(
                     uow, delivery.id, delivery.kind, delivery.member_id, delivery.alert_id, final
                 )

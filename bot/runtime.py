@@ -5,7 +5,8 @@ audit checkpoints, retention)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable
+import time
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.alerts import Notice, StatusView
+from bot.alerts.copies import COPY_KINDS
 from bot.announcements import AnnouncementNotice
 from bot.audit import AUDIT_HEAD_NOTICE, AUDIT_REFUSED_NOTICE
 from bot.availability import (
@@ -22,12 +24,12 @@ from bot.availability import (
     REGION_DECISION_NOTICE,
     REGION_REQUEST_NOTICE,
 )
-from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded
+from bot.delivery import UNREACHABLE_NOTICE, Job, Recorded, Sent
 from bot.drills import DRILL_RESULT_NOTICE
 from bot.membership import CHANGE_NOTICE, DECISION_NOTICE, REDEEMED_NOTICE, REQUEST_NOTICE
 from bot.offers.asking import NeedNotice
 from bot.offers.offers import PLACES_REMINDER
-from bot.polls import Ballot, PollNotice
+from bot.polls import BALLOT_KINDS, Ballot, PollNotice
 from bot.timing.scheduling import Scheduler, Task
 from handlers.alerts import views as alert_views
 from handlers.announcements import views as announcement_views
@@ -53,6 +55,32 @@ REFUSAL_FLUSH = "refusal-flush"
 HANDLED_UPDATES = "handled-updates"
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
+KEEP_CHANGED = 50_000  # changes of copies remembered for the deliveries in flight
+# The live keys of messages the outbox sends (their copies in people's chats), each with the key
+# that refreshes all copies of its subject at once.
+_ANNOUNCEMENT_KINDS = (AnnouncementNotice.ANNOUNCEMENT, AnnouncementNotice.REMINDER)
+
+
+def _copy_keys(sent: Sent) -> tuple[Hashable, Hashable] | None:
+    """The live key that refreshes this sent message, and the one for all its subject's copies
+    (None for a message that is never edited)."""
+    if sent.kind in COPY_KINDS and sent.alert_id is not None:
+        return ("alert-copy", sent.alert_id, sent.member_id), ("alert-copies", sent.alert_id)
+    subject, member = sent.subject_id, sent.member_id
+    if subject is None:
+        return None
+    if sent.kind == REQUEST_NOTICE:
+        key: Hashable = ("request", subject)
+    elif sent.kind in _ANNOUNCEMENT_KINDS:
+        key = ("announcement-copy", subject, member)
+    elif sent.kind in BALLOT_KINDS:
+        key = ("ballot", subject, member)
+    else:
+        return None
+    return key, key
+
+
+_COPY_FAMILIES = frozenset({"alert-copy", "alert-copies", "request", "announcement-copy", "ballot"})
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,12 @@ class Runtime:
         # KEEP_KNOWN: in a burst of presses the refreshes fall behind, and each ballot kept is
         # several kB; beyond that the refresh reads the ballot itself.
         self._known: dict[Hashable, Known] = {}
+        # The copies' keys touched by commits, oldest first, with when (monotonic): a message
+        # rendered before such a change and recorded as sent only after the change's refresh
+        # (which found no recorded copy to edit) is refreshed once more when it is recorded.
+        # Kept for twice the claim's lease: no batch is in flight longer than that.
+        self._changed: dict[Hashable, float] = {}
+        self._changed_for = 2 * settings.delivery_claim_seconds
 
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages
@@ -155,6 +189,7 @@ class Runtime:
             else:
                 self._known.pop(key, None)
         self.live.touch(effects.live)
+        self._note_changed(effects.live)
         for key, when in effects.due.items():
             self._at(key, when, self._job_for(key))
 
@@ -170,7 +205,7 @@ class Runtime:
         }
         return jobs[kind]
 
-    def _recorded(self, recorded: Recorded) -> None:
+    def _recorded(self, recorded: Recorded, started: float) -> None:
         for state, count in recorded.finished.items():
             self.metrics.deliveries.labels(state).inc(count)
         self.live.touch(("alert", i) for i in recorded.alert_ids)
@@ -179,8 +214,34 @@ class Runtime:
             for kind, subject in recorded.subjects
             if kind == AnnouncementNotice.ANNOUNCEMENT
         )
+        self.live.touch(self._changed_in_flight(recorded.sent, started))
         if recorded.new_deliveries:
             self.outbox.wake()
+
+    def _note_changed(self, keys: Iterable[Hashable]) -> None:
+        now, changed = time.monotonic(), self._changed
+        for key in keys:
+            if isinstance(key, tuple) and key[0] in _COPY_FAMILIES:
+                changed.pop(key, None)  # to the end: the dict stays ordered by time
+                changed[key] = now
+        while changed:
+            oldest = next(iter(changed))
+            if now - changed[oldest] <= self._changed_for and len(changed) <= KEEP_CHANGED:
+                break
+            del changed[oldest]
+
+    def _changed_in_flight(self, sent: Iterable[Sent], started: float) -> list[Hashable]:
+        """The keys of the messages just recorded as sent whose subject changed after their batch
+        began: they may show what was before, and the change's own refresh found no recorded
+        copy of them to edit."""
+        if not self._changed:
+            return []
+        keys = []
+        for delivery in sent:
+            found = _copy_keys(delivery)
+            if found is not None and any(self._changed.get(k, started) > started for k in found):
+                keys.append(found[0])
+        return keys
 
     def _sent(self, job: Job) -> None:
         latency = (self.services.clock.now() - job.created_at).total_seconds()

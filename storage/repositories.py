@@ -392,18 +392,23 @@ class DeliveryRepository:
         return [(delivery, member) for delivery, member in rows.all()]
 
     async def member_ids_with_status(
-        self, alert_id: int, kinds: Sequence[str], status: str
+        self,
+        kinds: Sequence[str],
+        statuses: Sequence[str],
+        *,
+        alert_id: int | None = None,
+        subject_id: int | None = None,
     ) -> list[int]:
-        rows = await self._session.scalars(
-            select(Delivery.member_id)
-            .where(
-                Delivery.alert_id == alert_id,
-                Delivery.kind.in_(list(kinds)),
-                Delivery.status == status,
-            )
-            .distinct()
+        """The members with a delivery of these kinds in one of these states, about one alert
+        or subject."""
+        query = select(Delivery.member_id).where(
+            Delivery.kind.in_(list(kinds)), Delivery.status.in_(list(statuses))
         )
-        return list(rows)
+        if alert_id is not None:
+            query = query.where(Delivery.alert_id == alert_id)
+        if subject_id is not None:
+            query = query.where(Delivery.subject_id == subject_id)
+        return list(await self._session.scalars(query.distinct()))
 
 
 def split_codes(raw: str) -> tuple[str, ...]:

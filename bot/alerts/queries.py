@@ -64,7 +64,7 @@ class Queries(AlertBase):
             alert = await _alert(uow, alert_id)
             counts = await uow.deliveries.counts_for_alert(alert_id, ALERT_KINDS)
             unreachable_ids = await uow.deliveries.member_ids_with_status(
-                alert_id, ALERT_KINDS, DeliveryStatus.UNREACHABLE
+                ALERT_KINDS, (DeliveryStatus.UNREACHABLE,), alert_id=alert_id
             )
             acknowledged_ids = await uow.all(
                 select(AlertRecipient.member_id)

@@ -101,7 +101,16 @@ class Joining(Invitations):
                     notify = await uow.members.coordinators_for(
                         member.region, self.network.statewide_region
                     )
-                    tell(uow, REQUEST_NOTICE, [c.id for c in notify], now, member=member.id)
+                    # The applicant is the notice's subject too: once a notice is recorded as
+                    # sent, the runtime can refresh it if a decision came while it was in flight.
+                    tell(
+                        uow,
+                        REQUEST_NOTICE,
+                        [c.id for c in notify],
+                        now,
+                        subject_id=member.id,
+                        member=member.id,
+                    )
             await uow.commit()
             view = MemberView.of(member)
             return Progress(view, next_step(view), tuple(MemberView.of(c) for c in notify))

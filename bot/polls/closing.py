@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import Select, select
 
 from bot.channels import active_member
-from bot.copies import sent_copies
 from bot.delivery import Priority, queue_notice
 from bot.errors import DomainError
 from bot.polls.ballots import derive, keyed_hash
@@ -16,7 +15,7 @@ from bot.polls.base import PollBase
 from bot.polls.model import BALLOT_KINDS, Due, PollNotice, PollView, poll_changed
 from bot.timing.sweep import sweep_due
 from storage.audit import SYSTEM, member_actor
-from storage.models import AnonymousVoter, Poll, PollBallot, PollStatus
+from storage.models import AnonymousVoter, DeliveryStatus, Poll, PollBallot, PollStatus
 from storage.uow import UnitOfWork
 
 
@@ -74,9 +73,12 @@ class Closing(PollBase):
         queue_notice(uow, PollNotice.CLOSED, [poll.creator_id], poll.id, now)
         actor = member_actor(by) if by is not None else SYSTEM
         uow.audit.record(actor, "poll.closed", f"poll:{poll.id}", early=by is not None)
-        # After the commit every ballot in people's chats loses its buttons and says closed.
-        copies = await sent_copies(uow, BALLOT_KINDS, subject_id=poll.id)
-        uow.effects.touch(*{("ballot", poll.id, copy.reader.id) for copy in copies})
+        # After the commit every ballot in people's chats loses its buttons and says closed:
+        # also those being sent now, whose refresh follows once they are recorded as sent.
+        readers = await uow.deliveries.member_ids_with_status(
+            BALLOT_KINDS, (DeliveryStatus.SENT, DeliveryStatus.SENDING), subject_id=poll.id
+        )
+        uow.effects.touch(*{("ballot", poll.id, reader) for reader in readers})
 
     async def close(self, actor_id: int, poll_id: int) -> PollView:
         """Close a poll before its deadline (its creator or a statewide coordinator)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping, Sequence
 from dataclasses import KW_ONLY, InitVar, dataclass, field
@@ -183,7 +184,8 @@ class Outbox(Worker):
     deliveries: DeliveryService
     renderers: Mapping[str, Renderer]
     _: KW_ONLY
-    on_recorded: Callable[[Recorded], None]
+    # With the batch's outcomes, the monotonic time its sending (and rendering) began.
+    on_recorded: Callable[[Recorded, float], None]
     on_sent: Callable[[Job], None] = lambda job: None
     release_everything: bool
     batch_size: int = 30
@@ -263,6 +265,7 @@ class Outbox(Worker):
 
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
+        started = time.monotonic()  # no message of the batch shows anything read before this
         if self._handed:
             handed = self._handed.popleft()
             try:
@@ -288,7 +291,7 @@ class Outbox(Worker):
         recorded = await self.deliveries.record(results, claim=claim)
         self._claimed += recorded.claimed
         self.sent += recorded.finished.get("sent", 0)
-        self.on_recorded(recorded)
+        self.on_recorded(recorded, started)
         return True
 
     async def _started(self, jobs: Sequence[Job], cache: RenderCache) -> list[asyncio.Task[Result]]:

@@ -11,9 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.app import CoraBot
+from bot.membership import REQUEST_NOTICE
+from bot.polls import PollNotice
 from localapi.chats import SimMessage
+from localapi.people import SimUser
 from localapi.server import LocalBotApi
-from storage.models import Alert, AlertRecipient, AnnouncementRecipient, Member
+from storage.models import Alert, AlertRecipient, AnnouncementRecipient, Delivery, Member
 from tests.story import Person, expect, join, ref_in, reply_to, said, settled, shows
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -150,6 +153,34 @@ async def test_a_read_announcement_says_so_instead_of_its_button(
     assert "Bitte die Leitlinie lesen." in received.text
 
 
+async def test_an_alert_copy_still_being_sent_when_the_alert_closes_loses_its_buttons(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """Telegram answers Paul's copy late, and Sara closes the alert before that: once his copy
+    is recorded as sent, it shows the end too."""
+    sara = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    paul = await join(api, cora, "Paul Polizei", "police", "HRO")
+    await settled(cora)
+    api.faults.timeout_delay = 3.0  # within the bot's read timeout: a late answer, not a loss
+    api.faults.inject("sendMessage", kind="timeout", chat_id=paul.user.id)
+    ref = await raise_alert(sara, "Pseudonym Birke braucht Begleitung", 1)
+    copy = await paul.user.wait_for(lambda m: ref in m.text and bool(m.buttons))
+
+    reply = await reply_to(sara.user, f"/close {ref}")
+    assert shows(reply, "alert.closed_by_you", ref=ref)
+    async with cora.database.read_sessions() as session:
+        alert = (await session.scalars(select(Alert).where(Alert.ref == ref))).one()
+        recorded = await session.scalar(
+            select(Delivery.telegram_message_id).where(
+                Delivery.alert_id == alert.id, Delivery.member_id == paul.member_id
+            )
+        )
+    assert recorded is None  # the alert closed first
+    closed = said("trace.closed", time=clock(alert.closed_at))[0]
+    await paul.user.wait_for(lambda m: m is copy and closed in m.text, LIVE)
+    assert copy.buttons == []
+
+
 async def test_a_closed_polls_ballots_lose_their_buttons(api: LocalBotApi, cora: CoraBot) -> None:
     kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
     paul = await join(api, cora, "Paul Polizei", "police", "HRO")
@@ -184,15 +215,45 @@ async def test_a_closed_polls_ballots_lose_their_buttons(api: LocalBotApi, cora:
     assert refusal.show_alert and refusal.text == said("poll.closed", poll=poll_id)[0]
 
 
-async def test_a_request_another_coordinator_decided_says_who_and_how(
+async def test_a_ballot_still_being_sent_when_the_poll_closes_loses_its_buttons(
     api: LocalBotApi, cora: CoraBot
 ) -> None:
-    dana = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
+    """Telegram answers Petra's ballot late, and the poll closes before that: once her ballot
+    is recorded as sent, it is refreshed as closed too."""
     kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
-    erin = await join(
-        api, cora, "Erin English", "coordination", "MV", role="coordinator", language="en"
+    petra = await join(api, cora, "Petra Polizei", "police", "HRO")
+    await settled(cora)
+    api.faults.timeout_delay = 3.0  # within the bot's read timeout: a late answer, not a loss
+    api.faults.inject("sendMessage", kind="timeout", chat_id=petra.user.id)
+    deadline = (datetime.now(UTC) + timedelta(days=2)).astimezone(BERLIN)
+    reply = await reply_to(
+        kira.user, f"/poll police@HRO {deadline:%d.%m.%Y %H:%M} Wohin? | Rostock | Schwerin"
     )
-    applicant = api.user(first_name="Robin")
+    poll_id = int(NUMBER.search(reply.text).group(1))  # type: ignore[union-attr]
+    ballot = await expect(petra.user, "poll.ballot.header.single", id=poll_id)
+    assert ballot.buttons
+
+    async def petras_ballot_recorded() -> bool:
+        async with cora.database.read_sessions() as session:
+            return (
+                await session.scalar(
+                    select(Delivery.telegram_message_id).where(
+                        Delivery.member_id == petra.member_id, Delivery.kind == PollNotice.BALLOT
+                    )
+                )
+            ) is not None
+
+    reply = await reply_to(kira.user, f"/closepoll {poll_id}")
+    assert shows(reply, "poll.closed_by_you", id=poll_id)
+    assert not await petras_ballot_recorded()  # the poll closed first
+    closed = said("poll.ballot.closed", id=poll_id)[0]
+    await petra.user.wait_for(lambda m: m is ballot and closed in m.text, LIVE)
+    assert ballot.buttons == []
+    assert await petras_ballot_recorded()
+
+
+async def apply_for_access(applicant: SimUser) -> None:
+    """Robin Beispiel of the Frauenhaus Rostock asks to join: the coordinators get a notice."""
     applicant.send("/start")
     await expect(applicant, "join.ask_sector")
     applicant.press("Unterstützungs- und Schutzangebote")
@@ -203,27 +264,44 @@ async def test_a_request_another_coordinator_decided_says_who_and_how(
     await expect(applicant, "join.ask_name")
     applicant.send("Robin Beispiel")
     await expect(applicant, "join.submitted")
+
+
+async def robin(cora: CoraBot) -> Member:
+    async with cora.database.read_sessions() as session:
+        return (
+            await session.scalars(select(Member).where(Member.display_name == "Robin Beispiel"))
+        ).one()
+
+
+def approved_trace(applicant: Member, decider: str) -> str:
+    """What the other coordinators' notices say once the request is approved."""
+    at = applicant.status_changed_at.replace(tzinfo=UTC).astimezone(BERLIN)
+    return said("trace.request.approved", name=decider, time=f"{at:%d.%m.%Y %H:%M}")[0]
+
+
+async def test_a_request_another_coordinator_decided_says_who_and_how(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    dana = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
+    kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
+    erin = await join(
+        api, cora, "Erin English", "coordination", "MV", role="coordinator", language="en"
+    )
+    await apply_for_access(api.user(first_name="Robin"))
     notices = {
         person.name: await person.user.wait_for(lambda m: "Robin Beispiel" in m.text)
         for person in (dana, kira, erin)
     }
     old = notices[kira.name].buttons[0][0][1]
     assert old is not None
-    # The notices are recorded as sent before Dana decides: a decision that comes sooner does
-    # not yet reach a notice recorded after it (a known gap; a press on such a notice is still
-    # refused, as below).
-    await settled(cora)
+    await settled(cora)  # a decision that comes sooner: the next test
 
     await dana.user.press("✅ Aufnehmen", notices[dana.name]).answer()
     await dana.user.wait_for(
         lambda m: m is notices[dana.name] and shows(m, "decision.approve.done")
     )
-    async with cora.database.read_sessions() as session:
-        robin = (
-            await session.scalars(select(Member).where(Member.display_name == "Robin Beispiel"))
-        ).one()
-    at = robin.status_changed_at.replace(tzinfo=UTC).astimezone(BERLIN)
-    trace = said("trace.request.approved", name="Dana Koordina", time=f"{at:%d.%m.%Y %H:%M}")[0]
+    applicant = await robin(cora)
+    trace = approved_trace(applicant, "Dana Koordina")
     await kira.user.wait_for(lambda m: m is notices[kira.name] and trace in m.text, LIVE)
     assert notices[kira.name].buttons == [] and "Frauenhaus Rostock" in notices[kira.name].text
     await erin.user.wait_for(
@@ -236,4 +314,42 @@ async def test_a_request_another_coordinator_decided_says_who_and_how(
 
     refusal = await kira.user.press_raw(old, notices[kira.name]).answer()
     assert refusal.show_alert
-    assert refusal.text == said("decision.state.active", member=robin.id)[0]
+    assert refusal.text == said("decision.state.active", member=applicant.id)[0]
+
+
+async def test_a_notice_still_being_sent_when_the_request_is_decided_loses_its_buttons(
+    api: LocalBotApi, cora: CoraBot
+) -> None:
+    """The outbox records a notice as sent once Telegram has answered (Kira's answer is late
+    here). Dana decides before that, so the decision's refresh finds no copy of Kira's to edit:
+    once Kira's notice is recorded, it is refreshed too."""
+    dana = await join(api, cora, "Dana Koordina", "coordination", "HRO", role="coordinator")
+    kira = await join(api, cora, "Kira Kreis", "coordination", "HRO", role="coordinator")
+    await settled(cora)
+    api.faults.timeout_delay = 3.0  # within the bot's read timeout: a late answer, not a loss
+    api.faults.inject("sendMessage", kind="timeout", chat_id=kira.user.id)
+    await apply_for_access(api.user(first_name="Robin"))
+    notices = {
+        person.name: await person.user.wait_for(lambda m: "Robin Beispiel" in m.text)
+        for person in (dana, kira)
+    }
+
+    async def kiras_notice_recorded() -> bool:
+        async with cora.database.read_sessions() as session:
+            return (
+                await session.scalar(
+                    select(Delivery.telegram_message_id).where(
+                        Delivery.member_id == kira.member_id, Delivery.kind == REQUEST_NOTICE
+                    )
+                )
+            ) is not None
+
+    await dana.user.press("✅ Aufnehmen", notices[dana.name]).answer()
+    await dana.user.wait_for(
+        lambda m: m is notices[dana.name] and shows(m, "decision.approve.done")
+    )
+    assert not await kiras_notice_recorded()  # the decision came first
+    trace = approved_trace(await robin(cora), "Dana Koordina")
+    await kira.user.wait_for(lambda m: m is notices[kira.name] and trace in m.text, LIVE)
+    assert notices[kira.name].buttons == []
+    assert await kiras_notice_recorded()
