@@ -267,6 +267,7 @@ class CoraBot:
         self.servers.append(runner)
 
     async def stop(self) -> None:
+        self.runtime.stop_sending()  # a stop is prompt: nothing more is claimed from now on
         for runner in self.servers:  # no new updates while the rest shuts down
             await runner.cleanup()
         self.servers.clear()

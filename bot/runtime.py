@@ -395,6 +395,11 @@ class Runtime:
                 result.requests,
             )
 
+    def stop_sending(self) -> None:
+        """The first step of a stop: the outbox claims no new batch while the rest of the
+        bot shuts down (what is not claimed waits for the next start or another instance)."""
+        self.outbox.wind_down()
+
     async def stop(self) -> None:
         self.scheduler.shutdown()
         await self.live.stop()

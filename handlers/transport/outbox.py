@@ -206,9 +206,10 @@ class Outbox(Worker):
 
     def hand(self, handed: Handed) -> None:
         """Deliveries claimed for this outbox by a committed transaction: sent next, without a
-        claim of their own. Once stopped, they are left to their claim's expiry (or to the
-        release at the next start), as after a crash."""
-        if self._task is None or self._stopping:
+        claim of their own. While stopping they wait to be handed back by `stop`; once
+        stopped, they are left to their claim's expiry (or to the release at the next start),
+        as after a crash."""
+        if self._task is None:
             return
         self._handed.append(handed)
         self._wake.set()
@@ -232,8 +233,13 @@ class Outbox(Worker):
         # From now on a raise claims its first deliveries for this outbox (`hand`).
         self.deliveries.first_batch = self._concurrency
 
-    async def stop(self) -> None:
+    def wind_down(self) -> None:
+        """Claim nothing more (a raise no longer claims its first batch for this outbox
+        either): a stop then waits only for the batch in flight."""
         self.deliveries.first_batch = 0
+        super().wind_down()
+
+    async def stop(self) -> None:
         await super().stop()
         # Batches handed over or claimed ahead but not sent: their claims go back at once, so
         # that another instance (or the next start) need not wait for them to expire.

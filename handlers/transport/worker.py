@@ -25,10 +25,14 @@ class Worker:
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=self.task_name)
 
-    async def stop(self) -> None:
-        """Finish the round in flight, then stop."""
+    def wind_down(self) -> None:
+        """Start no new round from now on; `stop` then waits for the one in flight."""
         self._stopping = True
         self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the round in flight, then stop."""
+        self.wind_down()
         if self._task is not None:
             await self._task
             self._task = None

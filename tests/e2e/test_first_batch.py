@@ -259,6 +259,34 @@ async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
     assert all(claimed_by is None for _, claimed_by in final.values())
 
 
+async def test_a_stop_claims_nothing_more_while_it_shuts_the_rest_down(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """A stop first tells the outbox to claim nothing more: the rest of the shut-down (here the
+    last getUpdates, which confirms the updates fetched, answered late) does not keep it
+    sending. The batch in flight is still sent and recorded; the rest waits for the next
+    start."""
+    settings = settings.model_copy(update={"delivery_concurrency": 2})
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
+        raised = await first_batch_answered_late(api, cora, sender, police)
+        api.faults.timeout_delay = 4.0  # for the stop's getUpdates: the batch is answered first
+        api.faults.inject("getUpdates", kind="timeout", count=2)
+        await cora.stop()
+    finally:
+        await cora.stop()
+    final = await statuses(cora, raised.alert.id)
+    assert sorted(status for status, _ in final.values()) == [
+        *[DeliveryStatus.PENDING] * 3,
+        *[DeliveryStatus.SENT] * 2,
+    ]
+    assert all(claimed_by is None for _, claimed_by in final.values())
+    assert sum(len(alert_messages(p.user, raised.alert.ref)) for p in police) == 2
+
+
 async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(
     api: LocalBotApi, settings: Settings
 ) -> None:
