@@ -194,6 +194,7 @@ class CoraBot:
     async def start(self, *, mode: str = "polling") -> None:
         """Start everything; `mode` is how updates arrive: polling, webhook, or none (tests
         and instances that only deliver)."""
+        self.database.hold()  # SQLite: one process per file
         await migrate.upgrade(self.database)
         # The personal-data check's word lists take a second to load: not on the first alert.
         # They load while the menus are set (network round trips), before anything is sent:

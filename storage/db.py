@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,10 @@ def _configure_sqlite(
             connection.exec_driver_sql(begin)
 
 
+class DatabaseInUse(Exception):
+    """Another process already sends from this SQLite file."""
+
+
 class Database:
     """The engines of one database and the lock that serialises SQLite writers in-process."""
 
@@ -79,6 +85,7 @@ class Database:
         """
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._held: int | None = None  # the file descriptor of the SQLite file's lock (`hold`)
         # Parameters may hold names; they must not end up in logs or error messages. Compiled
         # SQL is shared with the process's other engines (storage/compiled.py).
         options: dict[str, Any] = {
@@ -151,7 +158,36 @@ class Database:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("VACUUM members, alerts")
 
+    def hold(self) -> None:
+        """Take a SQLite file for this process alone, or refuse with `DatabaseInUse`.
+
+        A bot that starts on SQLite hands every claimed delivery back, since a single process
+        owns every claim: a second process on the same file would send the first one's
+        deliveries again. The lock is `<file>.lock`, held until `dispose`; the kernel drops it
+        when the process ends, however it ends. PostgreSQL needs none (claims expire instead).
+        """
+        database = make_url(self.url).database
+        if not self.is_sqlite or self._held is not None or not database:
+            return
+        if database == ":memory:" or database.startswith("file:"):
+            return
+        path = Path(database).with_name(Path(database).name + ".lock")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise DatabaseInUse(
+                f"Another cora-bot process is running on the SQLite file {database}. SQLite is "
+                "for one process: stop the other one first (or use PostgreSQL for several "
+                "instances). Nothing was changed."
+            ) from None
+        self._held = descriptor
+
     async def dispose(self) -> None:
+        if self._held is not None:
+            os.close(self._held)  # closing the descriptor drops the lock
+            self._held = None
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

@@ -23,6 +23,7 @@ from bot.logs import configure_logging
 from bot.network import NetworkFileError
 from bot.offers.files import OfferFileError
 from bot.snapshots import snapshot
+from storage.db import DatabaseInUse
 from storage.errors import DatabaseBusyError
 
 # Exit status when something outside the bot is not as it must be (configuration, token,
@@ -53,7 +54,11 @@ def _sandbox(args: argparse.Namespace) -> int:
     """`cora-bot sandbox`, imported only here: the bot itself never needs the local Bot API."""
     from sandbox.run import SandboxOptions, run_sandbox
 
-    return run_sandbox(snapshot(SandboxOptions, args, open_browser=args.open))
+    try:
+        return run_sandbox(snapshot(SandboxOptions, args, open_browser=args.open))
+    except DatabaseInUse as error:  # a second sandbox on a kept data directory
+        print(error, file=sys.stderr)
+        return SETUP_PROBLEM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _uses_database(args):
             asyncio.run(check_database(settings))
         return asyncio.run(COMMANDS[args.command](settings, args)) or 0
-    except (ConfigError, NetworkFileError, OfferFileError, SetupError) as error:
+    except (ConfigError, DatabaseInUse, NetworkFileError, OfferFileError, SetupError) as error:
         print(error, file=sys.stderr)
         return SETUP_PROBLEM
     except NetworkError as error:

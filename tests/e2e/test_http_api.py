@@ -536,8 +536,11 @@ async def test_no_header_makes_the_api_fail(cora: CoraBot, agency: Agency) -> No
         ("Idempotency-Key", "schlüssel".encode(), 400),
         ("Idempotency-Key", b"\xff", 400),
     ]
+    # One second apart from one fixed moment: signatures are by the second, and two variants
+    # signed alike would be refused as a replay.
+    now = time.time()
     for offset, (name, value, expected) in enumerate(variants):
-        headers = good | agency.headers("POST", "/api/v1/alerts", body, at=time.time() - offset)
+        headers = good | agency.headers("POST", "/api/v1/alerts", body, at=now - offset)
         headers["Idempotency-Key"] = f"h{offset}"
         lines = [b"POST /api/v1/alerts HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
         lines += [f"{k}: {v}".encode() for k, v in headers.items() if k != name]

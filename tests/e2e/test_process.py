@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import CoraBot
 from bot.config import Settings
 from localapi.server import LocalBotApi
-from tests.story import expect, free_port, until
+from tests.story import expect, free_port, join, until
 
 # For a process that stops before it opens the database, which one it is named makes no difference.
 ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -283,3 +284,35 @@ async def test_an_unreachable_postgresql_is_one_line_when_the_bot_starts(
     assert line.startswith(f"Cannot reach the database, PostgreSQL at 127.0.0.1:{port}/cora")
     assert "Geheim-42-Passwort" not in line
     assert not (data_dir / "keys.env").exists()
+
+
+@ONLY_SQLITE
+async def test_a_second_process_on_the_same_sqlite_file_is_refused(
+    api: LocalBotApi, settings: Settings, cora: CoraBot
+) -> None:
+    """A bot on SQLite hands every claimed delivery back at its start: a second process on the
+    same file would send the first one's deliveries again. It is refused with a clear line,
+    and the bot already running goes on."""
+    environment = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": api.token,
+        "TELEGRAM_BASE_URL": api.base_url,
+        "DATABASE_URL": settings.database_url,
+        "CORA_DATA_DIR": str(settings.cora_data_dir),
+    }
+    second = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        _, err = await asyncio.wait_for(second.communicate(), 30)
+    finally:
+        if second.returncode is None:  # it started after all: end it
+            second.kill()
+            await second.wait()
+    assert second.returncode == 2, err.decode()[-2000:]
+    assert "Another cora-bot process is running on the SQLite file" in err.decode()
+    assert "Traceback" not in err.decode()
+    sara = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+    await join(api, cora, "Paul Polizei", "police", "HRO")
+    sara.user.send("/alert police HRO ! Lage im Fall Ulme")
+    await expect(sara.user, "alert.raised", recipients=1)

@@ -23,6 +23,7 @@ from localapi.server import LocalBotApi
 from sandbox.people import FIRST_SHOWN, NETWORK
 from sandbox.render import message_text
 from sandbox.run import Sandbox, SandboxOptions, open_sandbox
+from storage.db import Database
 from storage.models import AuditEvent, Member, MemberStatus
 from tests.story import run_cli, said
 
@@ -599,6 +600,23 @@ def test_the_sandbox_refuses_to_listen_beyond_this_computer(
 ) -> None:
     assert run_cli("sandbox", "--host", "0.0.0.0") == 2
     assert "--unsafe-public" in capsys.readouterr().err
+
+
+def test_a_second_sandbox_on_a_kept_data_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another process holds the kept directory's database (as a first sandbox would): the
+    second is refused with one clear line, not a traceback, and the first keeps its lock."""
+    (tmp_path / "kept").mkdir()
+    first = Database(f"sqlite+aiosqlite:///{tmp_path / 'kept' / 'cora.db'}")
+    first.hold()
+    try:
+        assert run_cli("sandbox", "--port", "0", "--data-dir", str(tmp_path / "kept")) == 2
+        err = capsys.readouterr().err
+        assert "Another cora-bot process is running on the SQLite file" in err
+        assert "Traceback" not in err
+    finally:
+        asyncio.run(first.dispose())
 
 
 @IN_MODULE_LOOP
