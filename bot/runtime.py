@@ -55,7 +55,7 @@ REFUSAL_FLUSH = "refusal-flush"
 HANDLED_UPDATES = "handled-updates"
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
-KEEP_CHANGED = 50_000  # changes of copies remembered for the deliveries in flight
+KEEP_CHANGED = 10_000  # changes of copies remembered for the deliveries in flight
 # The live keys of messages the outbox sends (their copies in people's chats), each with the key
 # that refreshes all copies of its subject at once.
 _ANNOUNCEMENT_KINDS = (AnnouncementNotice.ANNOUNCEMENT, AnnouncementNotice.REMINDER)
@@ -189,7 +189,9 @@ class Runtime:
             else:
                 self._known.pop(key, None)
         self.live.touch(effects.live)
-        self._note_changed(effects.live)
+        # A vote's ballot (touched with what it shows) needs no second refresh: the pressed
+        # message is refreshed itself (bot/polls/voting.py).
+        self._note_changed(key for key in effects.live if key not in effects.known)
         for key, when in effects.due.items():
             self._at(key, when, self._job_for(key))
 
