@@ -1,4 +1,5 @@
-"""Voting: answers by option position, or a choice button; each vote in one transaction."""
+"""Voting: answers by option position, or a choice button; votes that arrive together share one
+transaction (group commit)."""
 
 from __future__ import annotations
 
