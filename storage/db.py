@@ -27,6 +27,8 @@ from storage.sqlite import OneTripConnection, OneTripDBAPI
 # connections can hold 40 MiB. The operating system caches the file as well, and a write by
 # another connection empties the cache at its next read transaction anyway.
 PAGE_CACHE_KIB = 512
+# SQLite connections for reading, kept open (each with a thread of aiosqlite's).
+READ_CONNECTIONS = 18
 
 
 def dialect_insert(is_sqlite: bool) -> Any:
@@ -102,7 +104,13 @@ class Database:
             # One trip to aiosqlite's thread per statement instead of four (storage/sqlite.py).
             options["module"] = OneTripDBAPI()
             self.engine = create_async_engine(url, pool_size=2, max_overflow=0, **options)
-            self.read_engine = create_async_engine(url, pool_size=8, **options)
+            # Readers: at most as many as before (8 kept + 10 overflow), all kept open. An
+            # overflow connection is closed when it is returned, and a burst of presses (the
+            # access gate's first read of each person) opened one again, with its thread and
+            # its pragmas, for most reads.
+            self.read_engine = create_async_engine(
+                url, pool_size=READ_CONNECTIONS, max_overflow=0, **options
+            )
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE", lock_timeout_ms=lock_timeout_ms)
             _configure_sqlite(self.read_engine, "BEGIN", lock_timeout_ms=lock_timeout_ms)
             # One writer at a time: waiting on an asyncio lock is cheaper and fairer than

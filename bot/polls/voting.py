@@ -1,9 +1,11 @@
-"""Voting: answers by option position, or a choice button; each vote in one transaction."""
+"""Voting: answers by option position, or a choice button; votes that arrive together share one
+transaction (group commit)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import fields
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import cast
 
 from sqlalchemy import bindparam, select
@@ -35,8 +37,33 @@ from storage.models import (
 from storage.repositories import table_of
 from storage.uow import UnitOfWork
 
+# A vote checked, before it wrote anything: what writes it, in the same transaction.
+_Write = Callable[[], Awaitable[Ballot]]
+# A vote as the group runs it: its checks in a given transaction (DomainError: refused, and
+# nothing written), returning its write.
+_Vote = Callable[[UnitOfWork], Awaitable[_Write]]
 
+# How many votes share one transaction at most: a group holds SQLite's write lock for all of
+# them, and another writer (an alert) waits for no more than one group.
+MAX_TOGETHER = 32
+
+
+@dataclass
+class _Waiting:
+    vote: _Vote
+    done: asyncio.Future[Ballot]
+
+
+@dataclass
 class Voting(PollBase):
+    """Votes that arrive while others are being stored share one transaction (group commit:
+    one `COMMIT`, one fsync and one append to the audit chain for all of them). Each is
+    answered only once it is committed; a refused one refuses only itself; if anything fails
+    after a vote began writing, the group is rolled back and each of its votes runs alone."""
+
+    _waiting: list[_Waiting] = field(init=False, repr=False, default_factory=list)
+    _storing: asyncio.Task[None] | None = field(init=False, repr=False, default=None)
+
     async def vote(
         self,
         member_id: int,
@@ -48,43 +75,120 @@ class Voting(PollBase):
     ) -> Ballot:
         """Set answers by option position (None clears one); `replace` drops the others.
         Single-choice polls always replace. `pressed`: the message whose button this was."""
-        async with self.uow() as uow:
+
+        async def checked(uow: UnitOfWork) -> _Write:
             member, poll, view = await self._voting(uow, member_id, poll_id)
             by_option = self._answers_by_option(view, answers)
             voter = await self._voter(uow, poll, member.id)
-            await lock_ballot(uow, poll, voter)
-            if replace or poll.kind == PollKind.SINGLE:
-                await clear_answers(uow, poll, voter)
-                current: dict[int, str] = {}
-            else:
-                current = await own_answers(uow, poll, voter)
-            for option_id, answer in by_option.items():
-                await set_answer(uow, poll, voter, option_id, answer)
-                _apply(current, option_id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
+
+            async def write() -> Ballot:
+                await lock_ballot(uow, poll, voter)
+                if replace or poll.kind == PollKind.SINGLE:
+                    await clear_answers(uow, poll, voter)
+                    current: dict[int, str] = {}
+                else:
+                    current = await own_answers(uow, poll, voter)
+                for option_id, answer in by_option.items():
+                    await set_answer(uow, poll, voter, option_id, answer)
+                    _apply(current, option_id, answer)
+                return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
+
+            return write
+
+        return await self._stored(checked)
 
     async def toggle(
         self, member_id: int, poll_id: int, position: int, *, pressed: Message | None = None
     ) -> Ballot:
         """A choice button: single choice picks the option, multiple choice switches it.
         `pressed`: the message whose button this was."""
-        async with self.uow() as uow:
+
+        async def checked(uow: UnitOfWork) -> _Write:
             member, poll, view = await self._voting(uow, member_id, poll_id)
             option = view.option_at(position)
             if poll.kind == PollKind.DATE:
                 raise DomainError("button.invalid")
             voter = await self._voter(uow, poll, member.id)
-            await lock_ballot(uow, poll, voter)
-            if poll.kind == PollKind.SINGLE:
-                await clear_answers(uow, poll, voter)
-                current: dict[int, str] = {}
-                answer: str | None = Answer.YES
+
+            async def write() -> Ballot:
+                await lock_ballot(uow, poll, voter)
+                if poll.kind == PollKind.SINGLE:
+                    await clear_answers(uow, poll, voter)
+                    current: dict[int, str] = {}
+                    answer: str | None = Answer.YES
+                else:
+                    current = await own_answers(uow, poll, voter)
+                    answer = None if option.id in current else Answer.YES
+                await set_answer(uow, poll, voter, option.id, answer)
+                _apply(current, option.id, answer)
+                return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
+
+            return write
+
+        return await self._stored(checked)
+
+    async def _stored(self, vote: _Vote) -> Ballot:
+        """The vote's ballot once it is committed, with the votes that wait beside it."""
+        done: asyncio.Future[Ballot] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(vote, done))
+        if self._storing is None:
+            # Started in the loop's next round: the votes of this round wait beside it.
+            self._storing = asyncio.create_task(self._store_waiting())
+        return await done
+
+    async def _store_waiting(self) -> None:
+        group: list[_Waiting] = []
+        try:
+            while self._waiting:
+                group = [w for w in self._waiting[:MAX_TOGETHER] if not w.done.done()]
+                del self._waiting[:MAX_TOGETHER]
+                if len(group) == 1:
+                    await self._alone(group[0])
+                elif group:
+                    await self._together(group)
+        finally:
+            self._storing = None
+            # Stopped half-way (the bot shuts down): whoever still waits is not left hanging.
+            for waiting in group + self._waiting:
+                waiting.done.cancel()
+            self._waiting.clear()
+
+    async def _together(self, group: list[_Waiting]) -> None:
+        outcomes: list[Ballot | DomainError] = []
+        try:
+            async with self.uow() as uow:
+                for waiting in group:
+                    try:
+                        write = await waiting.vote(uow)
+                    except DomainError as refused:  # nothing of this vote was written
+                        outcomes.append(refused)
+                        continue
+                    outcomes.append(await write())
+                await uow.commit()
+        except Exception:  # each vote alone says what is wrong with it
+            for waiting in group:
+                await self._alone(waiting)
+            return
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            if waiting.done.done():
+                continue
+            if isinstance(outcome, DomainError):
+                waiting.done.set_exception(outcome)
             else:
-                current = await own_answers(uow, poll, voter)
-                answer = None if option.id in current else Answer.YES
-            await set_answer(uow, poll, voter, option.id, answer)
-            _apply(current, option.id, answer)
-            return await self._finish_vote(uow, poll, view, member, voter, current, pressed)
+                waiting.done.set_result(outcome)
+
+    async def _alone(self, waiting: _Waiting) -> None:
+        """The vote in a transaction of its own."""
+        try:
+            async with self.uow() as uow:
+                ballot = await (await waiting.vote(uow))()
+                await uow.commit()
+        except Exception as error:  # it is the voter's answer
+            if not waiting.done.done():
+                waiting.done.set_exception(error)
+            return
+        if not waiting.done.done():
+            waiting.done.set_result(ballot)
 
     def _answers_by_option(
         self, view: PollView, answers: Mapping[int, str | None]
@@ -155,10 +259,10 @@ class Voting(PollBase):
             messages = [(member.chat_id, message_id) for (message_id,) in found]
         if pressed is not None and pressed[0] == member.chat_id and pressed not in messages:
             messages.append(pressed)  # only ever in the voter's own chat
-        await uow.commit()
         ballot = Ballot(view, answers, True, member, tuple(messages))
-        # The member's own poll messages show the new answer (as returned here, without
-        # reading it again); the creator's overview counts it.
+        # Once committed (by the caller, with the votes beside it): the member's own poll
+        # messages show the new answer (as returned here, without reading it again); the
+        # creator's overview counts it.
         uow.effects.touch_with(("ballot", poll.id, member.id), ballot)
         uow.effects.touch(("poll", poll.id))
         return ballot

@@ -12,14 +12,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
-from typing import Any
 
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ExtBot
 
 from bot.membership import MemberView
 from handlers.common.render import HTML, NO_PREVIEW
+from handlers.transport.bot import TelegramBot
 from handlers.transport.ratelimit import Lane, Pace
 from handlers.transport.worker import Worker
 
@@ -72,7 +71,7 @@ class LiveMessages(Worker):
     """Shows the live messages of dirty keys, each key at most once per `min_interval`."""
 
     task_name = "live-messages"
-    bot: ExtBot[Any]
+    bot: TelegramBot
     refresh: Refresh
     _: KW_ONLY
     min_interval: float = 3.0
@@ -155,10 +154,10 @@ class LiveMessages(Worker):
 
     async def _edit(self, key: Hashable, message: LiveMessage, message_id: int) -> None:
         try:
-            await self.bot.edit_message_text(
+            await self.bot.edit_text(
+                message.chat_id,
+                message_id,
                 message.text,
-                chat_id=message.chat_id,
-                message_id=message_id,
                 parse_mode=HTML,
                 reply_markup=message.markup,
                 link_preview_options=NO_PREVIEW,

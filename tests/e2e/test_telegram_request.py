@@ -348,3 +348,49 @@ async def test_the_outbox_send_is_send_message_returning_only_the_id(
         with pytest.raises(RetryAfter):
             await bot.send_text(second.id, "zu schnell", rate_limit_args=Pace(Lane.URGENT, 0))
     assert [m.text for m in second.messages] == [shown.text] * 2
+
+
+async def test_the_live_message_edit_is_edit_message_text_without_the_message(
+    api: LocalBotApi, client: HttpClient
+) -> None:
+    """`TelegramBot.edit_text` (a ballot's refresh after a press) makes the request
+    `edit_message_text` makes with the same arguments, through the rate limiter, and maps
+    Telegram's refusals to the same errors; it builds no `Message` from the answer."""
+    bot = TelegramBot(
+        TOKEN,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        request=telegram_request(client, connection_pool_size=8),
+        rate_limiter=TelegramLimiter(30),
+    )
+    first, second = started(api, "Mitglied Pappel"), started(api, "Mitglied Linde")
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Rostock", callback_data="p:3:c1")]])
+    arguments: dict[str, Any] = {
+        "parse_mode": "HTML",
+        "reply_markup": markup,
+        "link_preview_options": LinkPreviewOptions(is_disabled=True),
+        "rate_limit_args": Pace(Lane.ROUTINE, retries=0),
+    }
+    text = "Umfrage 3: <b>Ort der Fachtagung</b> https://example.org"
+    async with bot:
+        mine = [await bot.send_text(user.id, "Umfrage 3", **arguments) for user in (first, second)]
+        edited = await bot.edit_message_text(
+            text, chat_id=first.id, message_id=mine[0], **arguments
+        )
+        assert edited.message_id == mine[0]  # PTB's method builds the message
+        assert await bot.edit_text(second.id, mine[1], text, **arguments) is None
+        made, again = (dict(call.params) for call in api.calls_to("editMessageText")[-2:])
+        assert (made.pop("chat_id"), made.pop("message_id")) == (first.id, mine[0])
+        assert (again.pop("chat_id"), again.pop("message_id")) == (second.id, mine[1])
+        assert again == made
+        shown = second.messages[-1]
+        assert shown.text == "Umfrage 3: Ort der Fachtagung https://example.org"
+        assert not shown.link_preview and shown.reply_markup == markup.to_dict()
+        with pytest.raises(BadRequest, match="not modified"):
+            await bot.edit_text(second.id, mine[1], text, **arguments)
+        with pytest.raises(BadRequest, match="not found"):
+            await bot.edit_text(second.id, mine[1] + 99, text, **arguments)
+        api.faults.inject("editMessageText", kind="429", retry_after=7)
+        with pytest.raises(RetryAfter):
+            await bot.edit_text(second.id, mine[1], "zu schnell", **arguments)
+    assert second.messages[-1].text == shown.text

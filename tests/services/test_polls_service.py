@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.announcements import AnnouncementService
@@ -23,10 +23,12 @@ from bot.network import load_network
 from bot.polls import PollDraft, PollService
 from bot.rotation import rotate_texts
 from storage.db import Database
+from storage.errors import DatabaseBusyError
 from storage.models import (
     AnonymousVote,
     AnonymousVoter,
     Answer,
+    AuditEvent,
     Delivery,
     DeliveryStatus,
     Poll,
@@ -427,6 +429,104 @@ async def test_a_press_is_one_transaction_and_returns_what_the_ballot_shows(
     (effects,) = committed
     assert effects.known == {("ballot", poll_id, voter): ballot}
     assert effects.live == {("ballot", poll_id, voter), ("poll", poll_id)}
+
+
+async def _answered(env: Env) -> list[str]:
+    async with env.database.read_sessions() as session:
+        actions = await session.scalars(
+            select(AuditEvent.actor).where(AuditEvent.action == "poll.answered")
+        )
+        return list(actions)
+
+
+async def test_presses_that_arrive_together_share_one_commit_and_refuse_only_themselves(
+    env: Env,
+) -> None:
+    """Group commit: votes that arrive while others are stored go into one transaction (one
+    COMMIT, one append to the audit chain); a refused vote among them refuses only itself,
+    and every vote is answered only once it is committed."""
+    coordinator = await env.member("coordination", "MV", "coordinator")
+    voters = [await env.member("police", "HRO") for _ in range(5)]
+    outsider = await env.member("victim_support", "HRO")  # not asked
+    poll_id = await poll(env, coordinator, "police@HRO", PollKind.MULTIPLE)
+    committed: list[object] = []
+
+    def on_commit(connection: object) -> None:
+        committed.append(connection)
+
+    event.listen(env.database.engine.sync_engine, "commit", on_commit)
+    try:
+        outcomes = await asyncio.gather(
+            *(env.polls.toggle(voter, poll_id, 2) for voter in voters[:3]),
+            env.polls.toggle(outsider, poll_id, 2),
+            env.polls.toggle(voters[3], poll_id, 9),  # no such option
+            env.polls.vote(voters[4], poll_id, {1: Answer.YES, 3: Answer.YES}),
+            env.polls.toggle(voters[0], poll_id, 1),  # the same person again: in order
+            return_exceptions=True,
+        )
+    finally:
+        event.remove(env.database.engine.sync_engine, "commit", on_commit)
+    assert len(committed) == 1
+    refusals = [o.message_key for o in outcomes if isinstance(o, DomainError)]
+    assert refusals == ["poll.unknown", "poll.option_range"]
+    ballots = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(ballots) == 5
+    for voter, expected in [
+        (voters[0], {1, 2}),
+        (voters[1], {2}),
+        (voters[2], {2}),
+        (voters[3], set()),
+        (voters[4], {1, 3}),
+    ]:
+        stored = await env.polls.ballot(voter, poll_id)
+        positions = {o.id: o.position for o in stored.poll.options}
+        assert stored.answers is not None
+        assert {positions[o] for o in stored.answers} == expected, voter
+    assert ballots[-1].answers is not None and len(ballots[-1].answers) == 2  # in order
+    assert sorted(await _answered(env)) == sorted(
+        f"member:{v}" for v in [*voters[:3], voters[4], voters[0]]
+    )
+
+
+async def test_a_vote_that_fails_while_writing_does_not_take_the_others_with_it(
+    env: Env, database_url: str
+) -> None:
+    """If a vote of a group fails after it began writing, the group is rolled back and each
+    vote runs alone: the others are stored once, the failing one is refused."""
+    coordinator = await env.member("coordination", "MV", "coordinator")
+    voters = [await env.member("police", "HRO") for _ in range(4)]
+    poll_id = await poll(env, coordinator, "police@HRO", PollKind.MULTIPLE)
+    failing = voters[2]
+    async with env.database.engine.begin() as connection:
+        if database_url.startswith("sqlite"):
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_vote BEFORE INSERT ON poll_votes "
+                    f"WHEN NEW.member_id = {failing} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
+        else:
+            await connection.execute(
+                text(
+                    "CREATE FUNCTION refuse_vote() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.member_id = {failing} THEN RAISE EXCEPTION 'refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await connection.execute(
+                text(
+                    "CREATE TRIGGER refuse_vote BEFORE INSERT ON poll_votes "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_vote()"
+                )
+            )
+    outcomes = await asyncio.gather(
+        *(env.polls.toggle(voter, poll_id, 1) for voter in voters), return_exceptions=True
+    )
+    assert isinstance(outcomes[2], DatabaseBusyError)
+    assert "refused" in str(outcomes[2].__cause__)
+    assert all(not isinstance(o, BaseException) for i, o in enumerate(outcomes) if i != 2)
+    assert await env.count(PollVote) == 3
+    assert sorted(await _answered(env)) == sorted(f"member:{v}" for v in voters if v != failing)
 
 
 async def test_a_persons_poll_messages_are_found_through_an_index(env: Env) -> None:

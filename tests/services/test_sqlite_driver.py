@@ -3,18 +3,19 @@ thread, and SQLAlchemy sees the same rows, counts, ids and errors as through its
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import Database
+from storage.db import READ_CONNECTIONS, Database
 from storage.sqlite import OneTripDBAPI
 
 SCHEMA = "CREATE TABLE cases (id INTEGER PRIMARY KEY, ref TEXT UNIQUE NOT NULL, seen INTEGER)"
@@ -174,5 +175,35 @@ async def test_a_write_transaction_begins_in_the_trip_of_its_first_statement(
             other.execute("BEGIN IMMEDIATE")  # the lock is free again
             assert other.execute("SELECT ref FROM cases").fetchall() == [("F-1",)]
             other.rollback()
+    finally:
+        await database.dispose()
+
+
+async def test_readers_at_once_keep_their_connections_for_the_next_burst(tmp_path: Path) -> None:
+    """As many read transactions at once as the read pool allows (a burst of presses: the
+    access gate's first read of each person) open their connections once; the next burst
+    finds them open instead of opening (a thread, the pragmas) and closing them again."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    opened: list[object] = []
+
+    def on_connect(connection: object, _record: object) -> None:
+        opened.append(connection)
+
+    event.listen(database.read_engine.sync_engine, "connect", on_connect)
+    try:
+        for _ in range(3):
+            gate = asyncio.Event()
+
+            async def read(gate: asyncio.Event) -> None:
+                async with database.session(write=False) as session:
+                    await session.execute(text("SELECT 1"))
+                    await gate.wait()  # all of them at once
+
+            readers = [asyncio.create_task(read(gate)) for _ in range(READ_CONNECTIONS)]
+            while database.read_engine.sync_engine.pool.checkedout() < READ_CONNECTIONS:
+                await asyncio.sleep(0.01)
+            gate.set()
+            await asyncio.gather(*readers)
+        assert len(opened) == READ_CONNECTIONS
     finally:
         await database.dispose()
