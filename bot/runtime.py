@@ -403,6 +403,6 @@ class Runtime:
         self.outbox.wind_down()
 
     async def stop(self) -> None:
-        self.scheduler.shutdown()
+        await self.scheduler.shutdown()
         await self.live.stop()
         await self.outbox.stop()

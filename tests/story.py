@@ -6,9 +6,15 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import Callable
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import asyncpg
 
 from bot.app import CoraBot
+from bot.config import Settings
 from bot.membership import ADMIN_ACTOR
 from localapi.chats import SimMessage
 from localapi.people import SimUser
@@ -112,3 +118,40 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def database_locked(settings: Settings) -> AsyncIterator[None]:
+    """Another process holds the write lock of the deliveries while the block runs."""
+    if settings.database_url.startswith("sqlite"):
+        path = settings.database_url.split("///", 1)[1]
+        locked, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(30)
+            connection.execute("ROLLBACK")
+            connection.close()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 5)
+        try:
+            yield
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join)
+    else:
+        other = await asyncpg.connect(
+            settings.database_url.replace("postgresql+asyncpg", "postgresql")
+        )
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("LOCK TABLE deliveries IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+            await other.close()

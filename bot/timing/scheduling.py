@@ -3,6 +3,8 @@ services at the right time and are rebuilt from the database at start-up."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -20,13 +22,22 @@ Task = Callable[[], Awaitable[None]]
 class Scheduler:
     def __init__(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: set[asyncio.Task[object]] = set()  # the jobs' tasks while they run
 
     def start(self) -> None:
         self._scheduler.start()
 
-    def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+    async def shutdown(self) -> None:
+        """Start no job more and let the running ones finish, then stop. APScheduler's own
+        shutdown cancels running jobs without waiting for them: a job cut off in the middle of
+        a transaction (an escalation) then unwound while the database was closed under it, and
+        the stop never ended."""
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+        self._scheduler.shutdown(wait=False)
 
     @property
     def running(self) -> bool:
@@ -42,7 +53,7 @@ class Scheduler:
     def _add(self, key: str, trigger: BaseTrigger, job: Task, **options: int) -> None:
         """One job per key (a new one replaces it); missed runs run once, however late."""
         self._scheduler.add_job(
-            job,
+            self._tracked(job),
             trigger,
             id=key,
             replace_existing=True,
@@ -50,6 +61,21 @@ class Scheduler:
             coalesce=True,
             **options,
         )
+
+    def _tracked(self, job: Task) -> Task:
+        """`job`, its task known while it runs (`shutdown` waits for it)."""
+
+        @functools.wraps(job)
+        async def run() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            finally:
+                self._running.discard(task)
+
+        return run
 
     def cancel(self, key: str) -> None:
         if self._scheduler.get_job(key) is not None:

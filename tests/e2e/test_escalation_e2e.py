@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -12,7 +13,9 @@ from telegram.warnings import PTBUserWarning
 from bot.app import CoraBot, build_application
 from bot.config import Settings
 from localapi.server import LocalBotApi
-from tests.story import expect, join, ref_in, shows
+from storage.db import Database
+from storage.models import Alert
+from tests.story import database_locked, expect, join, ref_in, settled, shows
 
 PERIOD = 3.0  # long enough that a press is handled within it on a busy machine
 
@@ -87,6 +90,43 @@ async def test_an_alert_nobody_can_receive_goes_to_the_coordinators_at_once(
     # No coordinator for NWM: the state coordination gets it right away.
     message = await state.user.wait_for(lambda m: "Fall Kiefer" in m.text)
     assert shows(message, "alert.header.escalation.2", ref=ref_in(message.text))
+
+
+async def test_a_stop_lets_a_running_escalation_finish(
+    api: LocalBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop comes while an escalation waits for the database (another process holds its
+    write lock): the escalation is not cut off half-way, it commits once the lock is free,
+    and the stop ends."""
+    caplog.set_level(logging.INFO, logger="apscheduler.executors.default")
+    cora = build_application(settings)
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        await join(api, cora, "Paul Polizei", "police", "HRO")
+        await join(api, cora, "Rita Region", "coordination", "HRO", role="coordinator")
+        raised = await cora.services.alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "urgent", "Niemand reagiert im Fall Linde"
+        )
+        await settled(cora)
+        async with database_locked(settings):
+            async with asyncio.timeout(PERIOD + 10):
+                while not any("Running job" in m and "escalat" in m for m in caplog.messages):
+                    await asyncio.sleep(0.05)
+            stopping = asyncio.create_task(cora.stop())
+            await asyncio.sleep(0.5)
+            assert not stopping.done()  # it waits for the escalation
+        async with asyncio.timeout(20):
+            await stopping
+    finally:
+        await cora.stop()
+    database = Database(settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            alert = await session.get(Alert, raised.alert.id)
+            assert alert is not None and alert.escalation_level == 1
+    finally:
+        await database.dispose()
 
 
 async def test_due_times_run_on_the_runtimes_scheduler_alone(cora: CoraBot) -> None:

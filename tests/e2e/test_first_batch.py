@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import asyncpg
 import pytest
 from sqlalchemy import select
 
@@ -22,7 +17,7 @@ from bot.membership import ADMIN_ACTOR
 from localapi.server import LocalBotApi
 from sandbox.story import Person
 from storage.models import Delivery, DeliveryStatus
-from tests.story import alert_messages, join, settled
+from tests.story import alert_messages, database_locked, join, settled
 
 # The outbox's round to this person takes this long (the fake answers late, but in time).
 BLOCKED_SECONDS = 1.5
@@ -33,43 +28,6 @@ async def statuses(cora: CoraBot, alert_id: int) -> dict[int, tuple[str, str | N
     async with cora.database.read_sessions() as session:
         rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
         return {d.member_id: (d.status, d.claimed_by) for d in rows}
-
-
-@asynccontextmanager
-async def database_locked(settings: Settings) -> AsyncIterator[None]:
-    """Another process holds the write lock of the deliveries while the block runs."""
-    if settings.database_url.startswith("sqlite"):
-        path = settings.database_url.split("///", 1)[1]
-        locked, release = threading.Event(), threading.Event()
-
-        def hold() -> None:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            release.wait(30)
-            connection.execute("ROLLBACK")
-            connection.close()
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        await asyncio.to_thread(locked.wait, 5)
-        try:
-            yield
-        finally:
-            release.set()
-            await asyncio.to_thread(holder.join)
-    else:
-        other = await asyncpg.connect(
-            settings.database_url.replace("postgresql+asyncpg", "postgresql")
-        )
-        transaction = other.transaction()
-        await transaction.start()
-        await other.execute("LOCK TABLE deliveries IN EXCLUSIVE MODE")
-        try:
-            yield
-        finally:
-            await transaction.rollback()
-            await other.close()
 
 
 async def busy_outbox(api: LocalBotApi, cora: CoraBot, sender: Person, blocker: Person) -> None:

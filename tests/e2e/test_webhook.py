@@ -319,7 +319,7 @@ async def test_health_readiness_and_metrics(
     assert "cora_delivery_latency_seconds_count" in metrics
     assert "cora_active_members 2.0" in metrics
     assert "cora_delivery_queue_depth 0.0" in metrics
-    webhook_bot.runtime.scheduler.shutdown()
+    await webhook_bot.runtime.scheduler.shutdown()
     async with aiohttp.ClientSession() as http, http.get(f"{base}/readyz") as response:
         assert response.status == 503
         assert json.loads(await response.text())["scheduler"] == "stopped"
