@@ -11,7 +11,6 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import zip_longest
@@ -110,6 +109,11 @@ _shared: _SharedSetUp | None = None
 
 def pytest_configure(config: pytest.Config) -> None:
     global _shared
+    config.addinivalue_line(
+        "markers",
+        "fresh_database: the test changes the schema (DDL, a downgrade): on PostgreSQL it gets "
+        "a new copy of the template instead of a reused database",
+    )
     controller = bool(getattr(config.option, "tx", None)) and not hasattr(config, "workerinput")
     if controller and not config.getoption("collectonly"):
         _shared = _SharedSetUp()
@@ -242,18 +246,41 @@ def postgres_server() -> Iterator[postgres.PostgresServer | None]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_databases(
+    postgres_server: postgres.PostgresServer | None,
+) -> Iterator[postgres.DatabasePool | None]:
+    """This process's PostgreSQL databases, emptied after each test and used again."""
+    if postgres_server is None:
+        yield None
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    pool = postgres.DatabasePool(postgres_server, "cora_template", prefix=f"t_{worker}")
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+) -> AsyncIterator[str]:
+    """A migrated database. On PostgreSQL it is one this process used before, emptied: a test
+    that changes the schema is marked `fresh_database` and gets a new copy of the template."""
     if request.param == "sqlite":
         path = tmp_path / "cora.db"
         shutil.copy(sqlite_template, path)
-        return f"sqlite+aiosqlite:///{path}"
-    server: postgres.PostgresServer | None = request.getfixturevalue("postgres_server")
-    if server is None:
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    pool: postgres.DatabasePool | None = request.getfixturevalue("postgres_databases")
+    if pool is None:
         pytest.skip("PostgreSQL binaries not available (set CORA_TEST_POSTGRES=require in CI)")
-    return await server.create_database(f"t_{uuid.uuid4().hex[:12]}", template="cora_template")
+    if request.node.get_closest_marker("fresh_database"):
+        yield await pool.fresh()
+        return
+    url = await pool.take()
+    yield url
+    # After the test's bot has stopped (the fixtures that use this one end first).
+    await pool.give_back(url)
 
 
 @pytest.fixture

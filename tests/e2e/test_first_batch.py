@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.membership import ADMIN_ACTOR
 from localapi.server import LocalBotApi
 from sandbox.story import Person
+from storage.db import Database
 from storage.models import Delivery, DeliveryStatus
 from tests.story import alert_messages, database_locked, join, settled
 
@@ -24,10 +25,15 @@ BLOCKED_SECONDS = 1.5
 
 
 async def statuses(cora: CoraBot, alert_id: int) -> dict[int, tuple[str, str | None]]:
-    """Status and claiming instance of each of the alert's deliveries, by member."""
-    async with cora.database.read_sessions() as session:
-        rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
-        return {d.member_id: (d.status, d.claimed_by) for d in rows}
+    """Status and claiming instance of each of the alert's deliveries, by member; read with a
+    database of its own, as the bot may have stopped (and closed its connections)."""
+    database = Database(cora.settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            rows = await session.scalars(select(Delivery).where(Delivery.alert_id == alert_id))
+            return {d.member_id: (d.status, d.claimed_by) for d in rows}
+    finally:
+        await database.dispose()
 
 
 async def busy_outbox(api: LocalBotApi, cora: CoraBot, sender: Person, blocker: Person) -> None:

@@ -163,6 +163,7 @@ async def _submit(env: Env, applicant: int) -> None:
     await env.membership.give_text(applicant, "Toni Test")
 
 
+@pytest.mark.fresh_database  # creates a function and a trigger
 async def test_the_action_and_its_event_commit_together(env: Env, database_url: str) -> None:
     """If writing the audit event fails, the action itself is not written either."""
     coordinator = await env.member(0, "coordination", "MV", role="coordinator")

@@ -36,6 +36,7 @@ async def _another(url: str, tmp_path: Path, server: postgres.PostgresServer | N
     return await server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
+@pytest.mark.fresh_database  # creates a table
 async def test_a_second_database_reuses_what_the_first_compiled_and_reads_its_own_rows(
     request: pytest.FixtureRequest, database_url: str, tmp_path: Path
 ) -> None:

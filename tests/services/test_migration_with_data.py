@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text
 
@@ -25,6 +26,7 @@ def _downgrade(connection: Any) -> None:
     migrate.command.downgrade(migrate.alembic_config(connection), "0002")
 
 
+@pytest.mark.fresh_database  # downgrades: drops and creates tables
 async def test_upgrading_from_0002_keeps_members_alerts_and_references(database_url: str) -> None:
     database = Database(database_url)
     try:

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from storage import migrate
 from storage.db import Database
 from storage.models import Base
@@ -173,6 +175,7 @@ async def test_starting_on_a_current_database_loads_neither_alembic_nor_other_he
     assert result == {"revision": migrate.head_revision(), "loaded": []}
 
 
+@pytest.mark.fresh_database  # downgrades: drops and creates tables
 async def test_a_database_behind_the_head_is_migrated_at_start(database_url: str) -> None:
     database = Database(database_url)
     try:
