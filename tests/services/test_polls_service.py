@@ -488,6 +488,7 @@ async def test_presses_that_arrive_together_share_one_commit_and_refuse_only_the
     )
 
 
+@pytest.mark.fresh_database  # creates a trigger
 async def test_a_vote_that_fails_while_writing_does_not_take_the_others_with_it(
     env: Env, database_url: str
 ) -> None:
