@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import select
@@ -190,6 +192,23 @@ async def first_batch_answered_late(
     return raised
 
 
+@asynccontextmanager
+async def five_police_answered_late(
+    api: LocalBotApi, settings: Settings
+) -> AsyncIterator[tuple[CoraBot, RaisedAlert]]:
+    """A bot sending two at a time (DELIVERY_CONCURRENCY=2), and an urgent alert to five police
+    members whose first batch the fake answers late (`first_batch_answered_late`); the bot is
+    stopped at the end."""
+    cora = build_application(settings.model_copy(update={"delivery_concurrency": 2}))
+    await cora.start()
+    try:
+        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
+        yield cora, await first_batch_answered_late(api, cora, sender, police)
+    finally:
+        await cora.stop()
+
+
 async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
     api: LocalBotApi, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -197,13 +216,7 @@ async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
     while that transaction waits for a lock finds the next batch claimed and not sent: it
     hands the claims back, so that nobody waits for them to expire."""
     caplog.set_level(logging.INFO, logger="handlers.transport.outbox")
-    settings = settings.model_copy(update={"delivery_concurrency": 2})
-    cora = build_application(settings)
-    await cora.start()
-    try:
-        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
-        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
-        raised = await first_batch_answered_late(api, cora, sender, police)
+    async with five_police_answered_late(api, settings) as (cora, raised):
         answered = asyncio.get_running_loop().time() + BLOCKED_SECONDS
         async with database_locked(settings):
             # The answers arrive; recording them (and claiming the next batch) waits for the
@@ -212,8 +225,6 @@ async def test_a_batch_claimed_ahead_is_handed_back_at_a_stop(
             stopping = asyncio.create_task(cora.stop())
             await asyncio.sleep(0.2)
         await stopping
-    finally:
-        await cora.stop()
     assert "handed back 3 claimed deliveries at the stop" in caplog.messages  # the rest
     final = await statuses(cora, raised.alert.id)
     assert sorted(status for status, _ in final.values()) == [
@@ -230,17 +241,9 @@ async def test_a_stop_claims_nothing_more_while_it_shuts_the_rest_down(
     last getUpdates, which confirms the updates fetched, answered late) does not keep it
     sending. The batch in flight is still sent and recorded; the rest waits for the next
     start."""
-    settings = settings.model_copy(update={"delivery_concurrency": 2})
-    cora = build_application(settings)
-    await cora.start()
-    try:
-        sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
-        police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
-        raised = await first_batch_answered_late(api, cora, sender, police)
+    async with five_police_answered_late(api, settings) as (cora, raised):
         api.faults.timeout_delay = 4.0  # for the stop's getUpdates: the batch is answered first
         api.faults.inject("getUpdates", kind="timeout", count=2)
-        await cora.stop()
-    finally:
         await cora.stop()
     final = await statuses(cora, raised.alert.id)
     assert sorted(status for status, _ in final.values()) == [
@@ -248,7 +251,7 @@ async def test_a_stop_claims_nothing_more_while_it_shuts_the_rest_down(
         *[DeliveryStatus.SENT] * 2,
     ]
     assert all(claimed_by is None for _, claimed_by in final.values())
-    assert sum(len(alert_messages(p.user, raised.alert.ref)) for p in police) == 2
+    assert sum(len(alert_messages(user, raised.alert.ref)) for user in api.users) == 2
 
 
 async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(

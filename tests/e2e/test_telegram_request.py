@@ -298,19 +298,24 @@ async def test_a_request_before_initialize_is_refused() -> None:
     assert POOL_TIMEOUT_MESSAGE.startswith("Pool timeout")
 
 
-async def test_the_outbox_send_is_send_message_returning_only_the_id(
-    api: LocalBotApi, client: HttpClient
-) -> None:
-    """`TelegramBot.send_text` (the outbox's sends) makes the request `send_message` makes with
-    the same arguments, through the rate limiter with its pace, and maps Telegram's refusals
-    to the same errors; it returns the message's id instead of a `Message`."""
-    bot = TelegramBot(
+def telegram_bot(api: LocalBotApi, client: HttpClient) -> TelegramBot:
+    """The bot's own `TelegramBot` on the fake, with the HTTP client and the rate limiter."""
+    return TelegramBot(
         TOKEN,
         base_url=api.base_url,
         base_file_url=api.base_file_url,
         request=telegram_request(client, connection_pool_size=8),
         rate_limiter=TelegramLimiter(30),
     )
+
+
+async def test_the_outbox_send_is_send_message_returning_only_the_id(
+    api: LocalBotApi, client: HttpClient
+) -> None:
+    """`TelegramBot.send_text` (the outbox's sends) makes the request `send_message` makes with
+    the same arguments, through the rate limiter with its pace, and maps Telegram's refusals
+    to the same errors; it returns the message's id instead of a `Message`."""
+    bot = telegram_bot(api, client)
     first, second = started(api, "Mitglied Pappel"), started(api, "Mitglied Linde")
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Übernehmen", callback_data="a:7:take")]])
     arguments: dict[str, Any] = {
@@ -356,13 +361,7 @@ async def test_the_live_message_edit_is_edit_message_text_without_the_message(
     """`TelegramBot.edit_text` (a ballot's refresh after a press) makes the request
     `edit_message_text` makes with the same arguments, through the rate limiter, and maps
     Telegram's refusals to the same errors; it builds no `Message` from the answer."""
-    bot = TelegramBot(
-        TOKEN,
-        base_url=api.base_url,
-        base_file_url=api.base_file_url,
-        request=telegram_request(client, connection_pool_size=8),
-        rate_limiter=TelegramLimiter(30),
-    )
+    bot = telegram_bot(api, client)
     first, second = started(api, "Mitglied Pappel"), started(api, "Mitglied Linde")
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ Rostock", callback_data="p:3:c1")]])
     arguments: dict[str, Any] = {
