@@ -25,8 +25,10 @@ from storage.sqlite import OneTripConnection, OneTripDBAPI
 
 # Each pooled connection keeps its own page cache (SQLite's default: up to 2 MiB), so 20
 # connections can hold 40 MiB. The operating system caches the file as well, and a write by
-# another connection empties the cache at its next read transaction anyway.
+# another connection empties the cache at its next read transaction anyway: the readers, kept
+# open and busy while the bot writes all the time, get a smaller one than the writer.
 PAGE_CACHE_KIB = 512
+READ_PAGE_CACHE_KIB = 128
 # SQLite connections for reading, kept open (each with a thread of aiosqlite's).
 READ_CONNECTIONS = 18
 
@@ -45,7 +47,12 @@ def dialect_insert(is_sqlite: bool) -> Any:
 
 
 def _configure_sqlite(
-    engine: AsyncEngine, begin: str, *, foreign_keys: bool = True, lock_timeout_ms: int = 10_000
+    engine: AsyncEngine,
+    begin: str,
+    *,
+    foreign_keys: bool = True,
+    lock_timeout_ms: int = 10_000,
+    cache_kib: int = PAGE_CACHE_KIB,
 ) -> None:
     # SQLAlchemy takes over BEGIN so that reads run inside the transaction too, and writers take
     # the write lock up front (BEGIN IMMEDIATE) instead of failing half-way on upgrade.
@@ -59,7 +66,7 @@ def _configure_sqlite(
         cursor.execute(f"PRAGMA busy_timeout={int(lock_timeout_ms)}")
         # Erased personal data is overwritten, not merely unlinked from the file's pages.
         cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -112,7 +119,12 @@ class Database:
                 url, pool_size=READ_CONNECTIONS, max_overflow=0, **options
             )
             _configure_sqlite(self.engine, "BEGIN IMMEDIATE", lock_timeout_ms=lock_timeout_ms)
-            _configure_sqlite(self.read_engine, "BEGIN", lock_timeout_ms=lock_timeout_ms)
+            _configure_sqlite(
+                self.read_engine,
+                "BEGIN",
+                lock_timeout_ms=lock_timeout_ms,
+                cache_kib=READ_PAGE_CACHE_KIB,
+            )
             # One writer at a time: waiting on an asyncio lock is cheaper and fairer than
             # spinning on SQLite's busy timeout.
             self.write_lock: asyncio.Lock | None = asyncio.Lock()
