@@ -95,6 +95,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._held: int | None = None  # the file descriptor of the SQLite file's lock (`hold`)
+        self._file: Path | None = None  # the SQLite database's file (not `:memory:`, a URI)
         # Parameters may hold names; they must not end up in logs or error messages. Compiled
         # SQL is shared with the process's other engines (storage/compiled.py).
         options: dict[str, Any] = {
@@ -105,9 +106,10 @@ class Database:
         if self.is_sqlite:
             database = make_url(url).database
             if database and database != ":memory:" and not database.startswith("file:"):
+                self._file = Path(database)
                 # SQLite gives its -wal and -shm files the database file's permissions.
-                private_directory(Path(database).parent)
-                create_private_file(Path(database))
+                private_directory(self._file.parent)
+                create_private_file(self._file)
             # One trip to aiosqlite's thread per statement instead of four (storage/sqlite.py).
             options["module"] = OneTripDBAPI()
             self.engine = create_async_engine(url, pool_size=2, max_overflow=0, **options)
@@ -186,19 +188,16 @@ class Database:
         deliveries again. The lock is `<file>.lock`, held until `dispose`; the kernel drops it
         when the process ends, however it ends. PostgreSQL needs none (claims expire instead).
         """
-        database = make_url(self.url).database
-        if not self.is_sqlite or self._held is not None or not database:
+        if self._file is None or self._held is not None:
             return
-        if database == ":memory:" or database.startswith("file:"):
-            return
-        path = Path(database).with_name(Path(database).name + ".lock")
+        path = self._file.with_name(self._file.name + ".lock")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
             raise DatabaseInUse(
-                f"Another cora-bot process is running on the SQLite file {database}. SQLite is "
+                f"Another cora-bot process is running on the SQLite file {self._file}. SQLite is "
                 "for one process: stop the other one first (or use PostgreSQL for several "
                 "instances). Nothing was changed."
             ) from None

@@ -169,18 +169,18 @@ class UnitOfWork:
         if self._connection is None:
             self._connection = await self.session.connection()
         if isinstance(statement, UpdateBase):
-            target = getattr(statement.table, "name", None)
-            if target == _MEMBERS or (target == _DELIVERIES and isinstance(statement, Insert)):
-                self.effects.members |= target == _MEMBERS
-                self.effects.deliveries |= target == _DELIVERIES
+            self._notice_write(statement, is_insert=isinstance(statement, Insert))
         return await self._connection.execute(statement, parameters)
 
     def _notice_statement(self, state: ORMExecuteState) -> None:
-        if not (state.is_insert or state.is_update or state.is_delete):
-            return
+        if state.is_insert or state.is_update or state.is_delete:
+            self._notice_write(state.statement, is_insert=state.is_insert)
+
+    def _notice_write(self, statement: Executable, *, is_insert: bool) -> None:
+        """New deliveries wake the outbox; a changed member drops the kept reads of members."""
         # The target table, or an annotated copy of it for an ORM entity's statement.
-        target = getattr(getattr(state.statement, "table", None), "name", None)
-        if target == _DELIVERIES and state.is_insert:
+        target = getattr(getattr(statement, "table", None), "name", None)
+        if target == _DELIVERIES and is_insert:
             self.effects.deliveries = True
         elif target == _MEMBERS:
             self.effects.members = True
