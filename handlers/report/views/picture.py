@@ -281,15 +281,20 @@ def draw(heat: HeatMap) -> bytes:
         _frame(ax, heat, panel)
     figure.text(0.01, 0.005, heat.footer, fontsize=8, ha="left", va="bottom")
     figure.tight_layout(rect=(0, 0.02, 1, 0.97))
+    # Laid out once: with the layout engine left in place, savefig would lay out (and so
+    # measure every text) a second time before it draws.
+    figure.set_layout_engine(None)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()
 
 
 def _draw_box(ax: Any, box: Box, text_on_white: bool) -> None:
+    """A cell: inside the axes, whose limits `_frame` sets, so the layout need not measure it
+    (`in_layout`) nor the axes widen their limits for it (`add_artist`, not `add_patch`)."""
     from matplotlib.patches import Rectangle
 
-    ax.add_patch(
+    ax.add_artist(
         Rectangle(
             (box.x - 0.5, box.y - 0.5),
             1,
@@ -298,6 +303,7 @@ def _draw_box(ax: Any, box: Box, text_on_white: bool) -> None:
             hatch=box.hatch,
             edgecolor="black",
             lw=0.6,
+            in_layout=False,
         )
     )
     dark = box.shade in _DARK
@@ -312,6 +318,7 @@ def _draw_box(ax: Any, box: Box, text_on_white: bool) -> None:
         color="white" if dark else "black",
         fontweight="bold",
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1} if white_box else None,
+        in_layout=False,
     )
 
 
