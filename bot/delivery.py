@@ -311,6 +311,16 @@ class DeliveryService:
             await uow.commit()
         return released
 
+    async def renew(self, jobs: Sequence[Job]) -> int:
+        """Extend this instance's claims on `jobs` by another lease: deliveries still being
+        sent (a slow Bot API, a long retry_after) or waiting to be sent are not taken over by
+        another instance while this one may still send them. Returns how many it still held."""
+        async with self.uow() as uow:
+            until = uow.now() + self.lease
+            renewed = await uow.deliveries.renew([j.id for j in jobs], self.instance_id, until)
+            await uow.commit()
+        return renewed
+
     async def claim(self, limit: int) -> list[Job]:
         """Claim up to `limit` due deliveries. Those to people who are no longer active
         members are cancelled instead: revocation stops all deliveries at once. Whether a

@@ -314,6 +314,20 @@ class DeliveryRepository:
         """Hand back these deliveries where this instance still holds their claim."""
         return await self._hand_back(Delivery.id.in_(ids), Delivery.claimed_by == instance_id)
 
+    async def renew(self, ids: Sequence[int], instance_id: str, until: datetime) -> int:
+        """Extend this instance's claims on these deliveries (those it still holds) to `until`."""
+        result = await self._session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.claimed_by == instance_id,
+            )
+            .values(claimed_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def _hand_back(self, *conditions: ColumnElement[bool]) -> int:
         """Make the claimed deliveries that meet `conditions` pending again."""
         result = await self._session.execute(

@@ -288,7 +288,7 @@ class Outbox(Worker):
             if not jobs:
                 return False
             cache = RenderCache(self.services)
-        results = await asyncio.gather(*await self._started(jobs, cache))
+        results = await self._sent(jobs, cache)
         # The next batch is claimed with this one's outcomes, unless a hand-over goes first,
         # a batch claimed ahead still waits behind one, or the outbox is stopping. A hand-over
         # can arrive while the record waits for the database: the batch it claims then waits
@@ -299,6 +299,28 @@ class Outbox(Worker):
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded, started)
         return True
+
+    async def _sent(self, jobs: Sequence[Job], cache: RenderCache) -> list[Result]:
+        """The batch's outcomes. While its sends last, every claim this outbox holds (the
+        batch's, and those of batches waiting behind it) is renewed each third of the lease:
+        sends that outlast it (a slow Bot API, a long retry_after) are not taken over and sent
+        again by another instance."""
+        sends = asyncio.gather(*await self._started(jobs, cache))
+        every = self.deliveries.lease.total_seconds() / 3
+        try:
+            while not (await asyncio.wait([sends], timeout=every))[0]:
+                await self._renew(jobs)
+        except asyncio.CancelledError:
+            sends.cancel()
+            raise
+        return sends.result()
+
+    async def _renew(self, jobs: Sequence[Job]) -> None:
+        held = [*jobs, *(job for handed in self._handed for job in handed.jobs), *self._claimed]
+        try:
+            await self.deliveries.renew(held)
+        except Exception:  # the sends go on; their claims may expire meanwhile
+            log.warning("could not renew the claims of %d deliveries", len(held), exc_info=True)
 
     async def _started(self, jobs: Sequence[Job], cache: RenderCache) -> list[asyncio.Task[Result]]:
         """The batch's sends as tasks, the first one given a pass of the event loop before the

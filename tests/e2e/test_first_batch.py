@@ -290,3 +290,43 @@ async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(
             assert len(alert_messages(person.user, later.alert.ref)) == 1
     finally:
         await cora.stop()
+
+
+async def test_sends_that_outlast_the_claim_are_not_taken_over_by_another_instance(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """With several instances, a claim expires after DELIVERY_CLAIM_SECONDS so that a dead
+    instance's deliveries are taken over. An instance that is alive but slow to send (the Bot
+    API answers late, a long retry_after) renews its claims while it sends: the other instance
+    does not take them over and send them a second time."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("several instances need PostgreSQL")
+    settings = settings.model_copy(
+        update={"delivery_claim_seconds": 1.0, "delivery_idle_seconds": 0.2}
+    )
+    first = build_application(settings.model_copy(update={"delivery_concurrency": 2}))
+    await first.start()
+    second = build_application(settings, instance_id="second-instance")
+    try:
+        sender = await join(api, first, "Sara Sender", "victim_support", "HRO")
+        police = [await join(api, first, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
+        # Every police member's first message is answered three claims later.
+        api.faults.timeout_delay = 3.0  # within the read timeout: a late answer, not a loss
+        for person in police:
+            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
+        raised = await first.services.alerts.raise_alert(
+            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
+        )
+        async with asyncio.timeout(5):
+            while len(api.faults.hits) < 2:  # the first instance's batch is being sent
+                await asyncio.sleep(0.01)
+        await second.start(mode="none")
+        await settled(first)
+        await settled(second)
+        final = await statuses(first, raised.alert.id)
+        assert [status for status, _ in final.values()] == [DeliveryStatus.SENT] * 5
+        for person in police:
+            assert len(alert_messages(person.user, raised.alert.ref)) == 1
+    finally:
+        await second.stop()
+        await first.stop()
