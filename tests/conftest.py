@@ -132,8 +132,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # sandbox's network and browser) is built once per worker. The modules that mostly wait
 # (process restarts, deadlines, flood limits, fault time-outs: the half of the run's seconds
 # with the lowest share of CPU) and those that compute alternate, and under xdist the tests are
-# dealt out in turns: with two workers per core about half of them compute while the others
-# wait, instead of all waiting at the start and all computing at the end. With `--dist
+# dealt out in turns: some workers compute while the others wait, instead of all waiting at
+# the start and all computing at the end. With `--dist
 # worksteal` (scripts/test) an idle worker takes over the end of another's queue, and the ends
 # hold only quick modules.
 _DURATIONS = Path(__file__).with_name("durations.txt")
