@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 
@@ -23,7 +24,6 @@ from handlers.transport.ratelimit import Lane, Pace
 from handlers.transport.worker import Worker
 
 log = logging.getLogger(__name__)
-_MAX_SHOWN = 10_000
 # Status messages wait behind urgent deliveries (a few seconds at most), not behind replies.
 _ROUTINE = Pace(Lane.ROUTINE)
 
@@ -75,9 +75,12 @@ class LiveMessages(Worker):
     refresh: Refresh
     _: KW_ONLY
     min_interval: float = 3.0
+    # What the messages last shown show (a fingerprint each, by chat and message id), so that
+    # an unchanged message is not edited again; the least recently shown are forgotten first.
+    remembered: int = 10_000
     _dirty: set[Hashable] = field(default_factory=set, init=False)
     _last_edit: dict[Hashable, float] = field(default_factory=dict, init=False)
-    _shown: dict[tuple[int, int], bytes] = field(default_factory=dict, init=False)
+    _shown: OrderedDict[tuple[int, int], bytes] = field(default_factory=OrderedDict, init=False)
     _settled: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # all shown
 
     def __post_init__(self) -> None:
@@ -127,8 +130,6 @@ class LiveMessages(Worker):
         for key in [k for k, at in self._last_edit.items() if now - at > self.min_interval]:
             if key not in self._dirty:
                 del self._last_edit[key]
-        if len(self._shown) > _MAX_SHOWN:
-            self._shown.clear()  # costs at most one needless edit per message
 
     async def _update(self, key: Hashable) -> None:
         for message in await self.refresh(key):
@@ -136,7 +137,11 @@ class LiveMessages(Worker):
                 log.debug("live message %s not shown: its reader is no longer a member", key)
             elif message.message_id is None:
                 await self._send(message)
-            elif self._shown.get((message.chat_id, message.message_id)) != _fingerprint(message):
+            elif self._shown.get(where := (message.chat_id, message.message_id)) == _fingerprint(
+                message
+            ):
+                self._shown.move_to_end(where)  # unchanged: no edit, and kept the longest
+            else:
                 await self._edit(key, message, message.message_id)
 
     async def _send(self, message: LiveMessage) -> None:
@@ -150,7 +155,7 @@ class LiveMessages(Worker):
         )
         if message.store is not None:
             await message.store(sent.message_id)
-        self._shown[(message.chat_id, sent.message_id)] = _fingerprint(message)
+        self._remember((message.chat_id, sent.message_id), message)
 
     async def _edit(self, key: Hashable, message: LiveMessage, message_id: int) -> None:
         try:
@@ -170,7 +175,13 @@ class LiveMessages(Worker):
             log.warning("live message %s not edited: %s", key, error)
             self._dirty.add(key)  # try again at the next round
             return
-        self._shown[(message.chat_id, message_id)] = _fingerprint(message)
+        self._remember((message.chat_id, message_id), message)
+
+    def _remember(self, where: tuple[int, int], message: LiveMessage) -> None:
+        self._shown[where] = _fingerprint(message)
+        self._shown.move_to_end(where)
+        while len(self._shown) > self.remembered:
+            self._shown.popitem(last=False)  # shown again, it is edited once even if unchanged
 
 
 def _fingerprint(message: LiveMessage) -> bytes:
