@@ -311,13 +311,14 @@ class DeliveryService:
             await uow.commit()
         return released
 
-    async def renew(self, jobs: Sequence[Job]) -> int:
-        """Extend this instance's claims on `jobs` by another lease: deliveries still being
-        sent (a slow Bot API, a long retry_after) or waiting to be sent are not taken over by
-        another instance while this one may still send them. Returns how many it still held."""
+    async def renew(self, ids: Sequence[int]) -> int:
+        """Extend this instance's claims on these deliveries by another lease: deliveries still
+        being sent (a slow Bot API, a long retry_after) or waiting to be sent are not taken
+        over by another instance while this one may still send them. Returns how many it
+        still held."""
         async with self.uow() as uow:
             until = uow.now() + self.lease
-            renewed = await uow.deliveries.renew([j.id for j in jobs], self.instance_id, until)
+            renewed = await uow.deliveries.renew(ids, self.instance_id, until)
             await uow.commit()
         return renewed
 

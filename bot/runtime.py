@@ -41,7 +41,7 @@ from handlers.membership import views as membership_views
 from handlers.offers import views as offer_views
 from handlers.polls import views as poll_views
 from handlers.transport.live import LiveMessage, LiveMessages
-from handlers.transport.outbox import Handed, Outbox, Renderer
+from handlers.transport.outbox import RENEWED_FOR_LEASES, Handed, Outbox, Renderer
 from handlers.transport.web import Metrics
 from storage.uow import Effects
 
@@ -171,9 +171,10 @@ class Runtime:
         # The copies' keys touched by commits, oldest first, with when (monotonic): a message
         # rendered before such a change and recorded as sent only after the change's refresh
         # (which found no recorded copy to edit) is refreshed once more when it is recorded.
-        # Kept for twice the claim's lease: no batch is in flight longer than that.
+        # Kept for one lease longer than an outbox renews its claims: no batch is in flight
+        # longer than that.
         self._changed: dict[Hashable, float] = {}
-        self._changed_for = 2 * settings.delivery_claim_seconds
+        self._changed_for = (RENEWED_FOR_LEASES + 1) * settings.delivery_claim_seconds
 
     def apply(self, effects: Effects) -> None:
         """After every commit: wake the outbox for new deliveries, refresh the live messages

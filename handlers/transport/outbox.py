@@ -4,6 +4,7 @@ reports every outcome back, so that each delivery ends in a recorded final state
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -173,6 +174,12 @@ def classify(error: TelegramError) -> Result | None:
     return None
 
 
+# Claims are renewed while the outbox holds them (several instances), for at most this many
+# leases after it got them: a batch held longer is taken to be stuck, and its claims expire so
+# that another instance sends it (perhaps a second time, but not never).
+RENEWED_FOR_LEASES = 10
+
+
 @dataclass(eq=False)
 class Outbox(Worker):
     """One loop per process: claim a batch, send it concurrently under the rate limiter,
@@ -199,6 +206,11 @@ class Outbox(Worker):
         self._handed: deque[Handed] = deque()
         # The next batch, claimed by the transaction that recorded the last one.
         self._claimed: list[Job] = []
+        # Every delivery this outbox holds a claim on (in flight, handed over, claimed ahead),
+        # with when it got it (monotonic): renewed by `_renewing` (several instances).
+        self._held: dict[int, float] = {}
+        self._renewer: asyncio.Task[None] | None = None
+        self._renewer_stop = asyncio.Event()
 
     def wake(self) -> None:
         """New deliveries were committed: look for work now instead of at the next poll."""
@@ -212,6 +224,7 @@ class Outbox(Worker):
         if self._task is None:
             return
         self._handed.append(handed)
+        self._hold(handed.jobs)
         self._wake.set()
 
     async def start(self) -> None:
@@ -230,6 +243,9 @@ class Outbox(Worker):
         if sending and isinstance(self.bot.rate_limiter, TelegramLimiter):
             self.bot.rate_limiter.hold(WINDOW_SECONDS + WINDOW_MARGIN)
         await super().start()
+        if not self.release_everything:  # another instance could take over expired claims
+            self._renewer_stop.clear()
+            self._renewer = asyncio.create_task(self._renewing(), name="outbox-claims")
         # From now on a raise claims its first deliveries for this outbox (`hand`).
         self.deliveries.first_batch = self._concurrency
 
@@ -241,6 +257,11 @@ class Outbox(Worker):
 
     async def stop(self) -> None:
         await super().stop()
+        if self._renewer is not None:  # after the batch in flight: its claims were renewed
+            self._renewer_stop.set()
+            await self._renewer
+            self._renewer = None
+        self._held.clear()
         # Batches handed over or claimed ahead but not sent: their claims go back at once, so
         # that another instance (or the next start) need not wait for them to expire.
         jobs = [job for handed in self._handed for job in handed.jobs] + self._claimed
@@ -272,6 +293,7 @@ class Outbox(Worker):
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
         started = time.monotonic()  # no message of the batch shows anything read before this
+        handed: Handed | None = None
         if self._handed:
             handed = self._handed.popleft()
             try:
@@ -285,42 +307,56 @@ class Outbox(Worker):
             jobs, self._claimed = self._claimed, []
             if not jobs:
                 jobs = await self.deliveries.claim(self.batch_size)
+                self._hold(jobs)
             if not jobs:
                 return False
             cache = RenderCache(self.services)
-        results = await self._sent(jobs, cache)
+        results = await asyncio.gather(*await self._started(jobs, cache))
         # The next batch is claimed with this one's outcomes, unless a hand-over goes first,
         # a batch claimed ahead still waits behind one, or the outbox is stopping. A hand-over
         # can arrive while the record waits for the database: the batch it claims then waits
         # behind the hand-over, and is never replaced.
         claim = 0 if self._handed or self._claimed or self._stopping else self.batch_size
         recorded = await self.deliveries.record(results, claim=claim)
+        for job in handed.jobs if handed else jobs:
+            self._held.pop(job.id, None)  # recorded (or cancelled, or taken over meanwhile)
+        self._hold(recorded.claimed)
         self._claimed += recorded.claimed
         self.sent += recorded.finished.get("sent", 0)
         self.on_recorded(recorded, started)
         return True
 
-    async def _sent(self, jobs: Sequence[Job], cache: RenderCache) -> list[Result]:
-        """The batch's outcomes. While its sends last, every claim this outbox holds (the
-        batch's, and those of batches waiting behind it) is renewed each third of the lease:
-        sends that outlast it (a slow Bot API, a long retry_after) are not taken over and sent
-        again by another instance."""
-        sends = asyncio.gather(*await self._started(jobs, cache))
-        every = self.deliveries.lease.total_seconds() / 3
-        try:
-            while not (await asyncio.wait([sends], timeout=every))[0]:
-                await self._renew(jobs)
-        except asyncio.CancelledError:
-            sends.cancel()
-            raise
-        return sends.result()
+    def _hold(self, jobs: Sequence[Job]) -> None:
+        now = time.monotonic()
+        for job in jobs:
+            self._held.setdefault(job.id, now)
 
-    async def _renew(self, jobs: Sequence[Job]) -> None:
-        held = [*jobs, *(job for handed in self._handed for job in handed.jobs), *self._claimed]
-        try:
-            await self.deliveries.renew(held)
-        except Exception:  # the sends go on; their claims may expire meanwhile
-            log.warning("could not renew the claims of %d deliveries", len(held), exc_info=True)
+    async def _renewing(self) -> None:
+        """Every third of the lease, renew the claims this outbox holds: deliveries still being
+        sent (a slow Bot API, a long retry_after) or waiting behind a batch are not taken over
+        and sent again by another instance while this one may still send them. Not beyond
+        RENEWED_FOR_LEASES leases: a batch held that long is left to expire."""
+        lease = self.deliveries.lease.total_seconds()
+        while not self._renewer_stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._renewer_stop.wait(), lease / 3)
+            oldest = time.monotonic() - RENEWED_FOR_LEASES * lease
+            stuck = [job_id for job_id, since in self._held.items() if since <= oldest]
+            if stuck:
+                log.warning(
+                    "%d deliveries held longer than %.0f s: their claims are left to expire",
+                    len(stuck),
+                    RENEWED_FOR_LEASES * lease,
+                )
+                for job_id in stuck:
+                    del self._held[job_id]
+            held = list(self._held)
+            if not held:
+                continue
+            try:
+                await self.deliveries.renew(held)
+            except Exception:  # the sends go on; their claims may expire meanwhile
+                log.warning("could not renew the claims of %d deliveries", len(held), exc_info=True)
 
     async def _started(self, jobs: Sequence[Job], cache: RenderCache) -> list[asyncio.Task[Result]]:
         """The batch's sends as tasks, the first one given a pass of the event loop before the
