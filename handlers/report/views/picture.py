@@ -291,7 +291,9 @@ def draw(heat: HeatMap) -> bytes:
 
 def _draw_box(ax: Any, box: Box, text_on_white: bool) -> None:
     """A cell: inside the axes, whose limits `_frame` sets, so the layout need not measure it
-    (`in_layout`) nor the axes widen their limits for it (`add_artist`, not `add_patch`)."""
+    (`in_layout`) nor the axes widen their limits for it (`add_artist`, not `add_patch`). Its
+    text is a short figure ("12/34", "<3") that fits the cell; a wider one would not make the
+    layout leave room for it."""
     from matplotlib.patches import Rectangle
 
     ax.add_artist(
