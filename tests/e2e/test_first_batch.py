@@ -292,27 +292,26 @@ async def test_a_hand_over_while_a_batch_is_claimed_ahead_loses_neither(
         await cora.stop()
 
 
-async def test_sends_that_outlast_the_claim_are_not_taken_over_by_another_instance(
-    api: LocalBotApi, settings: Settings
-) -> None:
-    """With several instances, a claim expires after DELIVERY_CLAIM_SECONDS so that a dead
-    instance's deliveries are taken over. An instance that is alive but slow to send (the Bot
-    API answers late, a long retry_after) renews its claims while it sends: the other instance
-    does not take them over and send them a second time. (Claims of 2 s, renewed every 0.67 s,
-    answers 4.5 s late.)"""
+@asynccontextmanager
+async def two_instances_one_answered_late(
+    api: LocalBotApi, settings: Settings, police_members: int, late: float
+) -> AsyncIterator[tuple[CoraBot, list[Person], RaisedAlert]]:
+    """Two bots on one database (PostgreSQL): the first sends two at a time and raises an urgent
+    alert to `police_members` police members, whose first messages the fake answers `late`
+    seconds late; yields once the first instance's batch is being sent and the second has
+    started. Both are stopped at the end."""
     if not settings.database_url.startswith("postgresql"):
         pytest.skip("several instances need PostgreSQL")
-    settings = settings.model_copy(
-        update={"delivery_claim_seconds": 2.0, "delivery_idle_seconds": 0.2}
-    )
     first = build_application(settings.model_copy(update={"delivery_concurrency": 2}))
     await first.start()
     second = build_application(settings, instance_id="second-instance")
     try:
         sender = await join(api, first, "Sara Sender", "victim_support", "HRO")
-        police = [await join(api, first, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
-        # Every police member's first message is answered more than two claims later.
-        api.faults.timeout_delay = 4.5  # within the read timeout: a late answer, not a loss
+        police = [
+            await join(api, first, f"Paul Polizei {n}", "police", "HRO")
+            for n in range(police_members)
+        ]
+        api.faults.timeout_delay = late
         for person in police:
             api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
         raised = await first.services.alerts.raise_alert(
@@ -322,15 +321,30 @@ async def test_sends_that_outlast_the_claim_are_not_taken_over_by_another_instan
             while len(api.faults.hits) < 2:  # the first instance's batch is being sent
                 await asyncio.sleep(0.01)
         await second.start(mode="none")
-        await settled(first)
+        yield first, police, raised
         await settled(second)
-        final = await statuses(first, raised.alert.id)
-        assert [status for status, _ in final.values()] == [DeliveryStatus.SENT] * 5
-        for person in police:
-            assert len(alert_messages(person.user, raised.alert.ref)) == 1
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_sends_that_outlast_the_claim_are_not_taken_over_by_another_instance(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """With several instances, a claim expires after DELIVERY_CLAIM_SECONDS so that a dead
+    instance's deliveries are taken over. An instance that is alive but slow to send (the Bot
+    API answers late, a long retry_after) renews its claims while it sends: the other instance
+    does not take them over and send them a second time. (Claims of 2 s, renewed every 0.67 s,
+    answers 4.5 s late: within the read timeout, a late answer, not a loss.)"""
+    settings = settings.model_copy(
+        update={"delivery_claim_seconds": 2.0, "delivery_idle_seconds": 0.2}
+    )
+    async with two_instances_one_answered_late(api, settings, 5, 4.5) as (first, police, raised):
+        await settled(first)
+    final = await statuses(first, raised.alert.id)
+    assert [status for status, _ in final.values()] == [DeliveryStatus.SENT] * 5
+    for person in police:
+        assert len(alert_messages(person.user, raised.alert.ref)) == 1
 
 
 async def test_claims_held_longer_than_ten_leases_are_left_to_another_instance(
@@ -339,8 +353,6 @@ async def test_claims_held_longer_than_ten_leases_are_left_to_another_instance(
     """The renewal has a bound: an instance that holds a batch for more than ten leases (here
     10 s: its sends hang, say) stops renewing it, and the other instance sends it. Perhaps a
     second time, but a hung instance never keeps an alert from its recipients."""
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("several instances need PostgreSQL")
     caplog.set_level(logging.WARNING, logger="handlers.transport.outbox")
     settings = settings.model_copy(
         update={
@@ -349,38 +361,15 @@ async def test_claims_held_longer_than_ten_leases_are_left_to_another_instance(
             "telegram_read_timeout": 20.0,
         }
     )
-    first = build_application(settings.model_copy(update={"delivery_concurrency": 2}))
-    await first.start()
-    second = build_application(settings, instance_id="second-instance")
-    try:
-        sender = await join(api, first, "Sara Sender", "victim_support", "HRO")
-        # Two: the first instance's first batch (DELIVERY_CONCURRENCY=2) is the whole alert.
-        police = [await join(api, first, f"Paul Polizei {n}", "police", "HRO") for n in range(2)]
-        api.faults.timeout_delay = 14.0  # the first instance's sends hang for 14 s
-        for person in police:
-            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
-        raised = await first.services.alerts.raise_alert(
-            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
-        )
+    # Two police members: the first instance's first batch is the whole alert; its sends hang
+    # for 14 s.
+    async with two_instances_one_answered_late(api, settings, 2, 14.0) as (first, police, raised):
         hung_since = asyncio.get_running_loop().time()
-        async with asyncio.timeout(5):
-            while len(api.faults.hits) < 2:
-                await asyncio.sleep(0.01)
-        held = {
-            member
-            for member, (status, by) in (await statuses(first, raised.alert.id)).items()
-            if status == DeliveryStatus.SENDING and by == first.services.deliveries.instance_id
-        }
-        assert len(held) == 2
-        await second.start(mode="none")
         # Before the hung sends are answered, the other instance has sent and recorded them
         # (the fake processed the hung ones at once: those people have a second copy).
-        await asyncio.sleep(hung_since + 13.0 - asyncio.get_running_loop().time())
+        await asyncio.sleep(hung_since + 12.5 - asyncio.get_running_loop().time())
         now = await statuses(first, raised.alert.id)
-        assert now == {member: (DeliveryStatus.SENT, None) for member in held}
+        assert [status for status, _ in now.values()] == [DeliveryStatus.SENT] * 2
         for person in police:
             assert len(alert_messages(person.user, raised.alert.ref)) == 2
         assert any("held longer than 10 s" in message for message in caplog.messages)
-    finally:
-        await second.stop()
-        await first.stop()
