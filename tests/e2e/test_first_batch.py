@@ -175,12 +175,16 @@ async def test_a_stop_between_the_raise_and_its_sends_loses_nothing(
 
 
 async def first_batch_answered_late(
-    api: LocalBotApi, cora: CoraBot, sender: Person, police: list[Person]
+    api: LocalBotApi,
+    cora: CoraBot,
+    sender: Person,
+    police: list[Person],
+    late: float = BLOCKED_SECONDS,
 ) -> RaisedAlert:
     """Raise an urgent alert to `police` whose first batch (handed over by the raise, two with
-    DELIVERY_CONCURRENCY=2) the fake answers only after BLOCKED_SECONDS; return once both
-    sends have arrived."""
-    api.faults.timeout_delay = BLOCKED_SECONDS
+    DELIVERY_CONCURRENCY=2) the fake answers only after `late` seconds (each person's first
+    message); return once both sends have arrived."""
+    api.faults.timeout_delay = late
     for person in police:
         api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
     raised = await cora.services.alerts.raise_alert(
@@ -311,15 +315,7 @@ async def two_instances_one_answered_late(
             await join(api, first, f"Paul Polizei {n}", "police", "HRO")
             for n in range(police_members)
         ]
-        api.faults.timeout_delay = late
-        for person in police:
-            api.faults.inject("sendMessage", kind="timeout", chat_id=person.user.id)
-        raised = await first.services.alerts.raise_alert(
-            sender.member_id, ["police"], "HRO", "urgent", "Lage im Fall Birke"
-        )
-        async with asyncio.timeout(5):
-            while len(api.faults.hits) < 2:  # the first instance's batch is being sent
-                await asyncio.sleep(0.01)
+        raised = await first_batch_answered_late(api, first, sender, police, late)
         await second.start(mode="none")
         yield first, police, raised
         await settled(second)
