@@ -293,7 +293,6 @@ class Outbox(Worker):
     async def run_once(self) -> bool:
         """One round; False when there was nothing due."""
         started = time.monotonic()  # no message of the batch shows anything read before this
-        handed: Handed | None = None
         if self._handed:
             handed = self._handed.popleft()
             try:
@@ -301,8 +300,7 @@ class Outbox(Worker):
             except Exception:
                 self._handed.appendleft(handed)  # its claims are held: the next round tries again
                 raise
-            if not jobs:
-                return True
+            taken = handed.jobs
         else:
             jobs, self._claimed = self._claimed, []
             if not jobs:
@@ -311,15 +309,22 @@ class Outbox(Worker):
             if not jobs:
                 return False
             cache = RenderCache(self.services)
-        results = await asyncio.gather(*await self._started(jobs, cache))
-        # The next batch is claimed with this one's outcomes, unless a hand-over goes first,
-        # a batch claimed ahead still waits behind one, or the outbox is stopping. A hand-over
-        # can arrive while the record waits for the database: the batch it claims then waits
-        # behind the hand-over, and is never replaced.
-        claim = 0 if self._handed or self._claimed or self._stopping else self.batch_size
-        recorded = await self.deliveries.record(results, claim=claim)
-        for job in handed.jobs if handed else jobs:
-            self._held.pop(job.id, None)  # recorded (or cancelled, or taken over meanwhile)
+            taken = jobs
+        try:
+            if not jobs:
+                return True  # a hand-over whose deliveries were all cancelled meanwhile
+            results = await asyncio.gather(*await self._started(jobs, cache))
+            # The next batch is claimed with this one's outcomes, unless a hand-over goes
+            # first, a batch claimed ahead still waits behind one, or the outbox is stopping. A
+            # hand-over can arrive while the record waits for the database: the batch it claims
+            # then waits behind the hand-over, and is never replaced.
+            claim = 0 if self._handed or self._claimed or self._stopping else self.batch_size
+            recorded = await self.deliveries.record(results, claim=claim)
+        finally:
+            # Recorded, cancelled or taken over; or not recorded (the round failed): then
+            # their claims expire and they are sent again, as before the renewal.
+            for job in taken:
+                self._held.pop(job.id, None)
         self._hold(recorded.claimed)
         self._claimed += recorded.claimed
         self.sent += recorded.finished.get("sent", 0)
@@ -327,6 +332,8 @@ class Outbox(Worker):
         return True
 
     def _hold(self, jobs: Sequence[Job]) -> None:
+        if self.release_everything:  # one process (SQLite): nobody takes a claim over
+            return
         now = time.monotonic()
         for job in jobs:
             self._held.setdefault(job.id, now)
