@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import operator
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -29,10 +30,7 @@ class _HashSet:
     """A set of strings that stores only their (per-process) hashes."""
 
     def __init__(self, words: Iterable[str]) -> None:
-        ordered = sorted(array("q", (hash(word) for word in words)))
-        self._hashes = array(
-            "q", (h for i, h in enumerate(ordered) if i == 0 or h != ordered[i - 1])
-        )
+        self._hashes = array("q", sorted(set(map(hash, words))))
 
     def __contains__(self, word: str) -> bool:
         value = hash(word)
@@ -77,7 +75,11 @@ _COMMON_HERE = {
     "vietnam",
 }
 _COMMON_COLUMNS = [30 + i for i, country in enumerate(_COUNTRIES) if country in _COMMON_HERE]
-_FREQUENT = 3  # of 1 (rare) to 13 (extremely common)
+# A name's frequency in a country is one hexadecimal digit, 1 (rare) to D (extremely common);
+# frequent here is 3 or more.
+_FREQUENT_DIGITS = frozenset("3456789ABCDEFabcdef")
+_common_columns = operator.itemgetter(*_COMMON_COLUMNS)
+_WIDTH = max(_COMMON_COLUMNS) + 1
 
 
 def _given_names() -> Iterable[tuple[str, bool]]:
@@ -88,11 +90,7 @@ def _given_names() -> Iterable[tuple[str, bool]]:
             if line[:1] in ("#", "=", "") or len(line) < 3:
                 continue
             name = line.split()[1]
-            frequent = any(
-                int(line[column], 16) >= _FREQUENT
-                for column in _COMMON_COLUMNS
-                if column < len(line) and line[column] not in " $\n"
-            )
+            frequent = not _FREQUENT_DIGITS.isdisjoint(_common_columns(line.ljust(_WIDTH)))
             if "+" in name:  # "Ali+Reza" stands for "Ali-Reza", "Ali Reza" and "Alireza"
                 yield name.replace("+", "-").lower(), frequent
                 yield name.replace("+", "").lower(), frequent
@@ -131,11 +129,13 @@ def _load() -> Lexicon:
                 places.add(lemma)
             if "Vorname" in tags:
                 given.append(lemma)
+    # index.txt: an inflected form, then the rows of nouns.csv it is a form of.
+    common_row_numbers = frozenset(str(row) for row, common in enumerate(common_rows) if common)
     with base.joinpath("index.txt").open(encoding="utf-8") as lines:
         common = _HashSet(
             form
             for form, *rows in (line.rstrip("\n").split("\t") for line in lines)
-            if any(common_rows[int(i)] for i in rows if i)
+            if not common_row_numbers.isdisjoint(rows)
         )
     names = list(_given_names())
     return Lexicon(

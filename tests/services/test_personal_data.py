@@ -664,7 +664,8 @@ def test_the_check_imports_no_telegram_no_logging_and_never_prints() -> None:
 
         assert imported <= {
             "__future__", "re", "collections", "dataclasses", "enum", "typing", "array",
-            "bisect", "csv", "functools", "importlib", "phonenumbers", "stdnum", "gender_guesser",
+            "bisect", "csv", "functools", "importlib", "operator", "phonenumbers", "stdnum",
+            "gender_guesser",
             "bot",
         }, module.name  # fmt: skip
         assert "print" not in called
