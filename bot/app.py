@@ -254,9 +254,7 @@ class CoraBot:
 
     @property
     def limiter(self) -> TelegramLimiter:
-        limiter = self.application.bot.rate_limiter
-        assert isinstance(limiter, TelegramLimiter)
-        return limiter
+        return self.runtime.limiter
 
     async def _serve(self, listen: str, routes: list[web.RouteDef]) -> None:
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)

@@ -11,12 +11,12 @@ from enum import IntEnum, StrEnum
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 
 from bot.network import Network
 from bot.timing.quiet import quiet_between
 from storage.audit import SYSTEM
-from storage.models import Delivery, DeliveryStatus, Member, MemberStatus
+from storage.models import Delivery, DeliveryStatus, Instance, Member, MemberStatus
 from storage.repositories import table_of
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -130,6 +130,7 @@ class Recorded:
 UNREACHABLE_NOTICE = "unreachable"
 # Kinds that also reach people who are not (or no longer) active: the news of a decision.
 FOR_EVERYONE = frozenset({"decision"})
+_FORGET = timedelta(days=1)  # an instance not seen for this long is no longer listed
 
 
 # `claim_first`'s statements, built once: building and keying them cost more than running
@@ -321,6 +322,32 @@ class DeliveryService:
             renewed = await uow.deliveries.renew(ids, self.instance_id, until)
             await uow.commit()
         return renewed
+
+    async def beat(self, alive_for: timedelta) -> int:
+        """Note this instance as running now; how many instances were seen within `alive_for`,
+        this one included (several share a PostgreSQL database, and Telegram's flood limit)."""
+        async with self.uow() as uow:
+            now = uow.now()
+            seen = await uow.session.get(Instance, self.instance_id)
+            if seen is None:
+                uow.session.add(Instance(instance_id=self.instance_id, seen_at=now))
+            else:
+                seen.seen_at = now
+            # Long gone (killed, never stopped): forgotten.
+            await uow.session.execute(delete(Instance).where(Instance.seen_at < now - _FORGET))
+            running = await uow.session.scalar(
+                select(func.count()).where(Instance.seen_at > now - alive_for)
+            )
+            await uow.commit()
+        return max(1, int(running or 0))
+
+    async def leave(self) -> None:
+        """This instance stops: the others may take its share at their next heartbeat."""
+        async with self.uow() as uow:
+            await uow.session.execute(
+                delete(Instance).where(Instance.instance_id == self.instance_id)
+            )
+            await uow.commit()
 
     async def claim(self, limit: int) -> list[Job]:
         """Claim up to `limit` due deliveries. Those to people who are no longer active

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.ext import Application
@@ -42,6 +42,7 @@ from handlers.offers import views as offer_views
 from handlers.polls import views as poll_views
 from handlers.transport.live import LiveMessage, LiveMessages
 from handlers.transport.outbox import RENEWED_FOR_LEASES, Handed, Outbox, Renderer
+from handlers.transport.ratelimit import TelegramLimiter
 from handlers.transport.web import Metrics
 from storage.uow import Effects
 
@@ -53,6 +54,12 @@ RETENTION = "retention"
 SCHEDULE_SWEEP = "schedule-sweep"
 REFUSAL_FLUSH = "refusal-flush"
 HANDLED_UPDATES = "handled-updates"
+INSTANCE_BEAT = "instance-beat"
+# Several instances on one database (PostgreSQL) note every BEAT_SECONDS that they run, and
+# each sends at most its share of TELEGRAM_MAX_RATE: Telegram's limit counts the bot, not the
+# process. An instance not seen for ALIVE_FOR no longer counts (killed: its share returns).
+BEAT_SECONDS = 2.0
+ALIVE_FOR = timedelta(seconds=5 * BEAT_SECONDS)
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
 KEEP_CHANGED = 10_000  # changes of copies remembered for the deliveries in flight
@@ -148,6 +155,11 @@ class Runtime:
         self.services = services
         self.metrics = metrics
         self.scheduler = Scheduler()
+        limiter = application.bot.rate_limiter
+        assert isinstance(limiter, TelegramLimiter)
+        self.limiter = limiter
+        self._shared = not release_everything  # a database other instances may use too
+        self._beaten = time.monotonic()  # when this instance was last noted as running
         settings = services.settings
         self.outbox = Outbox(
             application.bot,
@@ -342,6 +354,8 @@ class Runtime:
         await self.finish_drills()
 
     async def start(self) -> None:
+        if self._shared:
+            await self._join()
         await self.outbox.start()
         await self.live.start()
         # After a restart every open alert's status message may be stale, or was never sent.
@@ -375,6 +389,30 @@ class Runtime:
         # A finished minute's refusals reach the audit log within these seconds.
         self.scheduler.every(REFUSAL_FLUSH, REFUSAL_FLUSH_SECONDS, self.audit_refusals)
         self.scheduler.every(HANDLED_UPDATES, 3600, self.forget_handled_updates)
+        if self._shared:
+            self.scheduler.every(INSTANCE_BEAT, BEAT_SECONDS, self.beat)
+
+    async def _join(self) -> None:
+        """Before the first message: count the running instances. Those already running
+        learn of this one at their next beat; until then this one sends nothing."""
+        running = await self.services.deliveries.beat(ALIVE_FOR)
+        self.limiter.share(running)
+        if running > 1:
+            self.limiter.hold(2 * BEAT_SECONDS)
+
+    async def beat(self) -> None:
+        """Note this instance as running and take its share of Telegram's limit. An instance
+        that could not say so for most of ALIVE_FOR may count no longer for the others: it
+        sends nothing until it can again."""
+        try:
+            running = await self.services.deliveries.beat(ALIVE_FOR)
+        except Exception:
+            log.warning("could not note this instance as running", exc_info=True)
+            if time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - 2 * BEAT_SECONDS:
+                self.limiter.hold(BEAT_SECONDS)
+            return
+        self._beaten = time.monotonic()
+        self.limiter.share(running)
 
     async def sign_checkpoint(self) -> None:
         signing = await self.services.audit.checkpoint()
@@ -407,3 +445,8 @@ class Runtime:
         await self.scheduler.shutdown()
         await self.live.stop()
         await self.outbox.stop()
+        if self._shared:
+            try:
+                await self.services.deliveries.leave()  # the others take its share at once
+            except Exception:
+                log.warning("could not note this instance as stopped", exc_info=True)

@@ -165,6 +165,13 @@ class AdaptiveRate:
         recovered = self._base + RECOVERY_PER_SECOND * (now - self._decreased_at)
         return min(self.ceiling, recovered)
 
+    def limit_to(self, ceiling: float) -> None:
+        """A new ceiling (the instances on one database split the limit): the rate never
+        exceeds it, and a lowered rate recovers towards it."""
+        self.ceiling = ceiling
+        self.floor = ceiling * FLOOR_SHARE
+        self._base = min(self._base, ceiling)
+
     def decrease(self, now: float, started: float) -> bool:
         """Lower the rate after a 429 to a request that started at `started`; False when it
         started before the last decrease (one flood, several answers: one decrease)."""
@@ -228,6 +235,8 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
         self._next_start = -math.inf  # the even spacing's next slot
         self._paused_until = -math.inf
         self._timer: asyncio.TimerHandle | None = None
+        self._configured = overall_per_second
+        self.instances = 1  # that share Telegram's limit (`share`)
         self.retry_afters = 0
 
     @property
@@ -293,6 +302,23 @@ class TelegramLimiter(BaseRateLimiter[Pace]):
             log.info("%s failed (%s); retrying", endpoint, type(error).__name__)
             await asyncio.sleep(0.5 * tries.attempt)
         return None
+
+    def share(self, instances: int) -> None:
+        """Send at most this instance's share of the configured rate: the instances on one
+        database (PostgreSQL) split Telegram's limit, which counts the bot, not the process."""
+        instances = max(1, instances)
+        if instances == self.instances:
+            return
+        self.instances = instances
+        if self._paced:
+            self._rate.limit_to(self._configured / instances)
+            log.info(
+                "%d instances share Telegram's limit: at most %.1f messages/s here",
+                instances,
+                self._configured / instances,
+            )
+            if self._waiting:
+                self._dispatch()  # a larger share may start a waiting message now
 
     def hold(self, seconds: float) -> None:
         """Start no message for `seconds`: after a stop in the middle of sending, what the

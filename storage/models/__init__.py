@@ -23,7 +23,7 @@ from storage.models.announcements import (
 from storage.models.api import ApiClient, ApiIdempotency, ApiSignature, HandledUpdate
 from storage.models.audit import AuditCheckpoint, AuditEvent, AuditHead
 from storage.models.base import NAMING_CONVENTION, Base, UTCDateTime
-from storage.models.deliveries import Delivery, DeliveryStatus
+from storage.models.deliveries import Delivery, DeliveryStatus, Instance
 from storage.models.members import (
     Absence,
     Invite,
@@ -85,6 +85,7 @@ __all__ = [
     "DrillCounter",
     "FollowUp",
     "HandledUpdate",
+    "Instance",
     "Invite",
     "Member",
     "MemberRegion",

@@ -57,3 +57,13 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(80))
+
+
+class Instance(Base):
+    """A bot process on a database that several share (PostgreSQL), as of its last heartbeat:
+    the running ones split Telegram's flood limit between them."""
+
+    __tablename__ = "instances"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[datetime]

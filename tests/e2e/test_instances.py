@@ -20,7 +20,7 @@ from bot.keys import TextCipher
 from bot.network import load_network
 from localapi.server import LocalBotApi
 from storage.db import Database
-from storage.models import AuditEvent, Delivery, DeliveryStatus
+from storage.models import AuditEvent, Delivery, DeliveryStatus, Instance
 from storage.uow import UnitOfWorkFactory
 from tests.bot_process import BotProcess, start_bot
 from tests.story import alert_messages, free_port, seed_members, shows, until
@@ -36,7 +36,7 @@ def database_url(database_url: str) -> str:
 
 
 async def start_instances(
-    api: LocalBotApi, settings: Settings, count: int, claim_seconds: float
+    api: LocalBotApi, settings: Settings, count: int, claim_seconds: float, rate: float = 0
 ) -> list[BotProcess]:
     processes = []
     for _ in range(count):
@@ -51,7 +51,7 @@ async def start_instances(
             "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
             "WEBHOOK_LISTEN": f"127.0.0.1:{port}",
             "WEBHOOK_SECRET": "instances-test-secret-0123456789",
-            "TELEGRAM_MAX_RATE": "0",
+            "TELEGRAM_MAX_RATE": str(rate),
             "ESCALATION_URGENT_AFTER": "2",
             "ESCALATION_CHECK_SECONDS": "0.3",
             "DELIVERY_CLAIM_SECONDS": str(claim_seconds),
@@ -181,3 +181,56 @@ async def test_when_one_instance_dies_the_other_finishes(
     assert min(counts) == 1  # nobody is missing
     assert sum(counts) - RECIPIENTS <= 30  # only what the dead process had in flight
     assert (await deliveries(settings))[DeliveryStatus.SENT] >= RECIPIENTS + ESCALATIONS
+
+
+SHARED = 240
+
+
+async def running_instances(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            return len((await session.scalars(select(Instance.instance_id))).all())
+    finally:
+        await database.dispose()
+
+
+async def test_two_instances_share_telegrams_flood_limit(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """Telegram's limit counts the bot, not the process: two instances at TELEGRAM_MAX_RATE=30
+    each would send 60 messages a second. Each takes half, and the fan-out provokes no 429
+    under the strict reading (at most 30 in any second); without the shares, 429s to the
+    recipients (checked)."""
+    api.enforce_limits = True
+    api.limits.model = "strict"
+    [sender] = await seed_members(
+        settings.database_url, api, 1, "victim_support", "HRO", prefix="Absender"
+    )
+    police = await seed_members(settings.database_url, api, SHARED, "police", "HRO")
+    processes = await start_instances(api, settings, 2, 8.0, rate=30)
+    try:
+        async with asyncio.timeout(30):
+            while await running_instances(settings) < 2:
+                await asyncio.sleep(0.2)
+        database = Database(settings.database_url)
+        assert settings.cora_encryption_key is not None
+        alerts = AlertService(
+            UnitOfWorkFactory(database, SystemClock()),
+            load_network(),
+            TextCipher([settings.cora_encryption_key.get_secret_value()]),
+            EscalationPeriods(timedelta(hours=1), timedelta(hours=4)),
+        )
+        try:
+            raised = await alerts.raise_alert(sender.member_id, ["police"], "HRO", "normal", "Lage")
+        finally:
+            await database.dispose()
+        await until(api, lambda: all(alert_messages(p.user, raised.alert.ref) for p in police), 90)
+    finally:
+        await stop(processes)
+    assert [len(alert_messages(p.user, raised.alert.ref)) for p in police] == [1] * SHARED
+    # No 429 to the fan-out. The limit of one message a second in a chat is kept by each
+    # instance for itself: both refresh the sender's status message, and two such edits may
+    # fall into one second (Telegram's 429 is then waited out; nothing is lost).
+    assert {hit.chat_id for hit in api.rate_limited} <= {sender.user.id}
+    assert await running_instances(settings) == 0  # each left at its stop

@@ -15,8 +15,9 @@ from bot.delivery import DeliveryService, Outcome, Result
 from bot.keys import TextCipher, generate_encryption_key
 from bot.membership import ADMIN_ACTOR, MembershipService, TelegramIdentity
 from bot.network import load_network
+from bot.runtime import ALIVE_FOR, BEAT_SECONDS
 from storage.db import Database
-from storage.models import AuditEvent, Delivery, DeliveryStatus
+from storage.models import AuditEvent, Delivery, DeliveryStatus, Instance
 from storage.uow import UnitOfWorkFactory
 
 
@@ -198,3 +199,27 @@ async def test_recording_a_batch_claims_the_next_in_the_same_transaction(env: En
     env.clock.advance(timedelta(seconds=30))
     [retried] = await env.outbox.claim(10)
     assert retried.id == second.id
+
+
+async def test_instances_count_while_they_beat_and_a_silent_or_stopped_one_no_longer(
+    env: Env,
+) -> None:
+    """The running instances split Telegram's limit (bot/runtime.py): each counts those seen
+    within ALIVE_FOR. A killed one stops beating and its share returns after ALIVE_FOR; one
+    that stops leaves at once; one gone for a day is forgotten."""
+    first, second = env.instance("first"), env.instance("second")
+    assert await first.beat(ALIVE_FOR) == 1
+    assert await second.beat(ALIVE_FOR) == 2
+    assert await first.beat(ALIVE_FOR) == 2  # the same instance again: still two
+    env.clock.advance(ALIVE_FOR - timedelta(seconds=BEAT_SECONDS))
+    assert await first.beat(ALIVE_FOR) == 2  # `second` was seen lately enough
+    env.clock.advance(timedelta(seconds=2 * BEAT_SECONDS))
+    assert await first.beat(ALIVE_FOR) == 1  # `second` was killed: its share returns
+    assert await second.beat(ALIVE_FOR) == 2  # and back
+    await second.leave()
+    assert await first.beat(ALIVE_FOR) == 1
+    await second.beat(ALIVE_FOR)
+    env.clock.advance(timedelta(days=2))
+    await first.beat(ALIVE_FOR)
+    async with env.database.read_sessions() as session:
+        assert (await session.scalars(select(Instance.instance_id))).all() == ["first"]
