@@ -59,7 +59,7 @@ INSTANCE_BEAT = "instance-beat"
 # each sends at most its share of TELEGRAM_MAX_RATE: Telegram's limit counts the bot, not the
 # process. An instance not seen for ALIVE_FOR no longer counts (killed: its share returns).
 BEAT_SECONDS = 2.0
-ALIVE_FOR = timedelta(seconds=5 * BEAT_SECONDS)
+ALIVE_FOR = timedelta(seconds=3 * BEAT_SECONDS)
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
 KEEP_CHANGED = 10_000  # changes of copies remembered for the deliveries in flight
@@ -393,12 +393,11 @@ class Runtime:
             self.scheduler.every(INSTANCE_BEAT, BEAT_SECONDS, self.beat)
 
     async def _join(self) -> None:
-        """Before the first message: count the running instances. Those already running
-        learn of this one at their next beat; until then this one sends nothing."""
-        running = await self.services.deliveries.beat(ALIVE_FOR)
-        self.limiter.share(running)
-        if running > 1:
-            self.limiter.hold(2 * BEAT_SECONDS)
+        """Before the first message: count the running instances and take this one's share.
+        Those already running learn of it at their next beat (within BEAT_SECONDS); it does
+        not wait for them: after a crash the dead instance still counts until ALIVE_FOR, and
+        an urgent alert must not wait for that."""
+        self.limiter.share(await self.services.deliveries.beat(ALIVE_FOR))
 
     async def beat(self) -> None:
         """Note this instance as running and take its share of Telegram's limit. An instance
@@ -408,7 +407,7 @@ class Runtime:
             running = await self.services.deliveries.beat(ALIVE_FOR)
         except Exception:
             log.warning("could not note this instance as running", exc_info=True)
-            if time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - 2 * BEAT_SECONDS:
+            if time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - BEAT_SECONDS:
                 self.limiter.hold(BEAT_SECONDS)
             return
         self._beaten = time.monotonic()
