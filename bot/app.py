@@ -277,6 +277,7 @@ class CoraBot:
         await self.runtime.stop()
         if self.application.running:
             await self.application.stop()
+        await self.runtime.leave()  # after the last reply the handlers sent
         await self.application.shutdown()
         await self.database.dispose()
 

@@ -131,6 +131,7 @@ UNREACHABLE_NOTICE = "unreachable"
 # Kinds that also reach people who are not (or no longer) active: the news of a decision.
 FOR_EVERYONE = frozenset({"decision"})
 _FORGET = timedelta(days=1)  # an instance not seen for this long is no longer listed
+_LINGER = timedelta(seconds=1)  # a stopped instance still counts for Telegram's window
 
 
 # `claim_first`'s statements, built once: building and keying them cost more than running
@@ -341,11 +342,14 @@ class DeliveryService:
             await uow.commit()
         return max(1, int(running or 0))
 
-    async def leave(self) -> None:
-        """This instance stops: the others may take its share at their next heartbeat."""
+    async def leave(self, alive_for: timedelta) -> None:
+        """This instance has stopped sending: it counts for one more second (what it sent in
+        its last second still counts at Telegram), then the others take its share."""
         async with self.uow() as uow:
             await uow.session.execute(
-                delete(Instance).where(Instance.instance_id == self.instance_id)
+                update(Instance)
+                .where(Instance.instance_id == self.instance_id)
+                .values(seen_at=uow.now() - alive_for + _LINGER)
             )
             await uow.commit()
 

@@ -4,6 +4,7 @@ audit checkpoints, retention)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Hashable, Iterable
@@ -59,7 +60,9 @@ INSTANCE_BEAT = "instance-beat"
 # each sends at most its share of TELEGRAM_MAX_RATE: Telegram's limit counts the bot, not the
 # process. An instance not seen for ALIVE_FOR no longer counts (killed: its share returns).
 BEAT_SECONDS = 2.0
-ALIVE_FOR = timedelta(seconds=3 * BEAT_SECONDS)
+# Longer than a stop takes (STOP_GRACE_SECONDS, 6 s): a stopping instance still counts while it
+# sends its last messages.
+ALIVE_FOR = timedelta(seconds=5 * BEAT_SECONDS)
 REFUSAL_FLUSH_SECONDS = 10
 KEEP_KNOWN = 512  # ballots kept for their refresh (Runtime._known)
 KEEP_CHANGED = 10_000  # changes of copies remembered for the deliveries in flight
@@ -389,25 +392,27 @@ class Runtime:
         # A finished minute's refusals reach the audit log within these seconds.
         self.scheduler.every(REFUSAL_FLUSH, REFUSAL_FLUSH_SECONDS, self.audit_refusals)
         self.scheduler.every(HANDLED_UPDATES, 3600, self.forget_handled_updates)
-        if self._shared:
-            self.scheduler.every(INSTANCE_BEAT, BEAT_SECONDS, self.beat)
 
     async def _join(self) -> None:
-        """Before the first message: count the running instances and take this one's share.
-        Those already running learn of it at their next beat (within BEAT_SECONDS); it does
-        not wait for them: after a crash the dead instance still counts until ALIVE_FOR, and
-        an urgent alert must not wait for that."""
+        """Before the first message: count the running instances, take this one's share and
+        beat from now on. Those already running learn of it at their next beat (within
+        BEAT_SECONDS); it does not wait for them: after a crash the dead instance still counts
+        until ALIVE_FOR, and an urgent alert must not wait for that."""
         self.limiter.share(await self.services.deliveries.beat(ALIVE_FOR))
+        self._beaten = time.monotonic()
+        self.scheduler.every(INSTANCE_BEAT, BEAT_SECONDS, self.beat)
 
     async def beat(self) -> None:
         """Note this instance as running and take its share of Telegram's limit. An instance
         that could not say so for most of ALIVE_FOR may count no longer for the others: it
         sends nothing until it can again."""
         try:
-            running = await self.services.deliveries.beat(ALIVE_FOR)
+            async with asyncio.timeout(BEAT_SECONDS):  # a hung beat is a failed one
+                running = await self.services.deliveries.beat(ALIVE_FOR)
         except Exception:
             log.warning("could not note this instance as running", exc_info=True)
-            if time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - BEAT_SECONDS:
+            stale = time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - 2 * BEAT_SECONDS
+            if stale and self.limiter.instances > 1:  # alone, it takes nobody's share
                 self.limiter.hold(BEAT_SECONDS)
             return
         self._beaten = time.monotonic()
@@ -444,8 +449,12 @@ class Runtime:
         await self.scheduler.shutdown()
         await self.live.stop()
         await self.outbox.stop()
+
+    async def leave(self) -> None:
+        """The last step of a stop, after the last message: the others take this instance's
+        share a second later (what it sent in its last second still counts at Telegram)."""
         if self._shared:
             try:
-                await self.services.deliveries.leave()  # the others take its share at once
+                await self.services.deliveries.leave(ALIVE_FOR)
             except Exception:
                 log.warning("could not note this instance as stopped", exc_info=True)

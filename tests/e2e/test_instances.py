@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.keys import TextCipher
 from bot.network import load_network
-from bot.runtime import BEAT_SECONDS
+from bot.runtime import ALIVE_FOR, BEAT_SECONDS
 from localapi.server import LocalBotApi
 from storage.db import Database
 from storage.models import AuditEvent, Delivery, DeliveryStatus, Instance
@@ -187,11 +187,14 @@ async def test_when_one_instance_dies_the_other_finishes(
 SHARED = 240
 
 
-async def running_instances(settings: Settings) -> int:
+async def running_instances(settings: Settings, *, counted_for: timedelta = ALIVE_FOR) -> int:
+    """Instances noted as running within `counted_for`."""
     database = Database(settings.database_url)
+    since = datetime.now(UTC) - counted_for
     try:
         async with database.read_sessions() as session:
-            return len((await session.scalars(select(Instance.instance_id))).all())
+            running = select(Instance.instance_id).where(Instance.seen_at > since)
+            return len((await session.scalars(running)).all())
     finally:
         await database.dispose()
 
@@ -236,4 +239,5 @@ async def test_two_instances_share_telegrams_flood_limit(
     # instance for itself: both refresh the sender's status message, and two such edits may
     # fall into one second (Telegram's 429 is then waited out; nothing is lost).
     assert {hit.chat_id for hit in api.rate_limited} <= {sender.user.id}
-    assert await running_instances(settings) == 0  # each left at its stop
+    # Each left at its stop: counted for one second more, no longer for ALIVE_FOR.
+    assert await running_instances(settings, counted_for=ALIVE_FOR - timedelta(seconds=2)) == 0

@@ -206,7 +206,7 @@ async def test_instances_count_while_they_beat_and_a_silent_or_stopped_one_no_lo
 ) -> None:
     """The running instances split Telegram's limit (bot/runtime.py): each counts those seen
     within ALIVE_FOR. A killed one stops beating and its share returns after ALIVE_FOR; one
-    that stops leaves at once; one gone for a day is forgotten."""
+    that stops counts one second more; one gone for a day is forgotten."""
     first, second = env.instance("first"), env.instance("second")
     assert await first.beat(ALIVE_FOR) == 1
     assert await second.beat(ALIVE_FOR) == 2
@@ -216,7 +216,9 @@ async def test_instances_count_while_they_beat_and_a_silent_or_stopped_one_no_lo
     env.clock.advance(timedelta(seconds=2 * BEAT_SECONDS))
     assert await first.beat(ALIVE_FOR) == 1  # `second` was killed: its share returns
     assert await second.beat(ALIVE_FOR) == 2  # and back
-    await second.leave()
+    await second.leave(ALIVE_FOR)
+    assert await first.beat(ALIVE_FOR) == 2  # its last second still counts at Telegram
+    env.clock.advance(timedelta(seconds=1))
     assert await first.beat(ALIVE_FOR) == 1
     await second.beat(ALIVE_FOR)
     env.clock.advance(timedelta(days=2))
