@@ -198,7 +198,7 @@ async def first_batch_answered_late(
 
 @asynccontextmanager
 async def five_police_answered_late(
-    api: LocalBotApi, settings: Settings
+    api: LocalBotApi, settings: Settings, late: float = BLOCKED_SECONDS
 ) -> AsyncIterator[tuple[CoraBot, RaisedAlert]]:
     """A bot sending two at a time (DELIVERY_CONCURRENCY=2), and an urgent alert to five police
     members whose first batch the fake answers late (`first_batch_answered_late`); the bot is
@@ -208,7 +208,7 @@ async def five_police_answered_late(
     try:
         sender = await join(api, cora, "Sara Sender", "victim_support", "HRO")
         police = [await join(api, cora, f"Paul Polizei {n}", "police", "HRO") for n in range(5)]
-        yield cora, await first_batch_answered_late(api, cora, sender, police)
+        yield cora, await first_batch_answered_late(api, cora, sender, police, late)
     finally:
         await cora.stop()
 
@@ -245,8 +245,10 @@ async def test_a_stop_claims_nothing_more_while_it_shuts_the_rest_down(
     last getUpdates, which confirms the updates fetched, answered late) does not keep it
     sending. The batch in flight is still sent and recorded; the rest waits for the next
     start."""
-    async with five_police_answered_late(api, settings) as (cora, raised):
-        api.faults.timeout_delay = 4.0  # for the stop's getUpdates: the batch is answered first
+    # The stop must begin while the first batch is still in flight: 3 s leave room for a busy
+    # machine (1.5 s did not always, and the next batch was sent before the stop began).
+    async with five_police_answered_late(api, settings, late=3.0) as (cora, raised):
+        api.faults.timeout_delay = 6.0  # for the stop's getUpdates: the batch is answered first
         api.faults.inject("getUpdates", kind="timeout", count=2)
         await cora.stop()
     final = await statuses(cora, raised.alert.id)
