@@ -122,6 +122,7 @@ def _warm_for_the_workers() -> None:
         ".".join(path.relative_to(tests.parent).with_suffix("").parts)
         for path in sorted(tests.rglob("test_*.py"))
         if not any(path.parent.glob(f"__pycache__/{path.stem}.{tag}*.pyc"))
+        and not sys.dont_write_bytecode  # (PYTHONDONTWRITEBYTECODE) nothing would be kept
     ]
     fork = multiprocessing.get_context("fork")
     halves = [fork.Process(target=_warm, args=(modules[turn::2], turn == 1)) for turn in (0, 1)]
