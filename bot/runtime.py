@@ -413,7 +413,7 @@ class Runtime:
             log.warning("could not note this instance as running", exc_info=True)
             stale = time.monotonic() - self._beaten > ALIVE_FOR.total_seconds() - 2 * BEAT_SECONDS
             if stale and self.limiter.instances > 1:  # alone, it takes nobody's share
-                self.limiter.hold(BEAT_SECONDS)
+                self.limiter.hold(2 * BEAT_SECONDS)  # until past the next beat
             return
         self._beaten = time.monotonic()
         self.limiter.share(running)
