@@ -10,12 +10,15 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select
 
 from bot.alerts import AlertService, EscalationPeriods
+from bot.app import build_application
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.delivery import DeliveryService
 from bot.keys import TextCipher
 from bot.network import load_network
 from bot.runtime import ALIVE_FOR, BEAT_SECONDS
@@ -241,3 +244,42 @@ async def test_two_instances_share_telegrams_flood_limit(
     assert {hit.chat_id for hit in api.rate_limited} <= {sender.user.id}
     # Each left at its stop: counted for one second more, no longer for ALIVE_FOR.
     assert await running_instances(settings, counted_for=ALIVE_FOR - timedelta(seconds=2)) == 0
+
+
+async def test_an_instance_that_cannot_note_itself_holds_its_messages(
+    api: LocalBotApi, settings: Settings
+) -> None:
+    """Another instance runs, so this one sends at most half the rate. When it cannot note
+    itself (the table of notes locked, each beat hanging until its 2 s are up) for most of
+    ALIVE_FOR, the other may soon stop counting it and send at the whole rate: it sends
+    nothing until it can note itself again. Without the hold, the reply came at once."""
+    noted = Database(settings.database_url)
+    other = DeliveryService(
+        UnitOfWorkFactory(noted, SystemClock()), load_network(), instance_id="other"
+    )
+    try:
+        await other.beat(ALIVE_FOR)  # running, as far as the next one to start can tell
+    finally:
+        await noted.dispose()
+    cora = build_application(settings.model_copy(update={"telegram_max_rate": 30}))
+    await cora.start()
+    started = asyncio.get_running_loop().time()
+    try:
+        assert cora.limiter.instances == 2
+        person = api.user(first_name="Kim")
+        locker = await asyncpg.connect(
+            settings.database_url.replace("postgresql+asyncpg", "postgresql")
+        )
+        try:
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE instances IN ACCESS EXCLUSIVE MODE")
+                # Beats fail from 4 s on; from 8 s the last success is older than 6 s.
+                await asyncio.sleep(started + 9 - asyncio.get_running_loop().time())
+                person.send("/start")
+                await asyncio.sleep(2.5)
+                assert person.messages == []  # held
+        finally:
+            await locker.close()
+        await person.wait_for(lambda m: True, 15)  # a beat succeeds; the hold runs out
+    finally:
+        await cora.stop()
