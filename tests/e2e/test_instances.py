@@ -7,12 +7,14 @@ import asyncio
 import os
 import signal
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from bot.alerts import AlertService, EscalationPeriods
 from bot.app import build_application
@@ -73,50 +75,51 @@ async def stop(processes: list[BotProcess]) -> None:
         await asyncio.wait_for(process.wait(), 30)
 
 
-async def raise_alerts(settings: Settings, sender: int) -> list[str]:
-    """One alert to every police member, and 50 urgent ones nobody will acknowledge."""
+@asynccontextmanager
+async def alert_service(settings: Settings) -> AsyncIterator[AlertService]:
+    """The alert service on the instances' database, as another process would raise alerts."""
     database = Database(settings.database_url)
     assert settings.cora_encryption_key is not None
-    cipher = TextCipher([settings.cora_encryption_key.get_secret_value()])
-    alerts = AlertService(
-        UnitOfWorkFactory(database, SystemClock()),
-        load_network(),
-        cipher,
-        EscalationPeriods(timedelta(seconds=2), timedelta(hours=4)),
-        urgent_per_hour=0,  # 50 urgent alerts from one sender: no ALERT_URGENT_PER_HOUR here
-    )
     try:
+        yield AlertService(
+            UnitOfWorkFactory(database, SystemClock()),
+            load_network(),
+            TextCipher([settings.cora_encryption_key.get_secret_value()]),
+            EscalationPeriods(timedelta(seconds=2), timedelta(hours=4)),
+            urgent_per_hour=0,  # 50 urgent alerts from one sender: no ALERT_URGENT_PER_HOUR here
+        )
+    finally:
+        await database.dispose()
+
+
+async def raise_alerts(settings: Settings, sender: int) -> list[str]:
+    """One alert to every police member, and 50 urgent ones nobody will acknowledge."""
+    async with alert_service(settings) as alerts:
         big = await alerts.raise_alert(sender, ["police"], "HRO", "normal", "Großlage")
         refs = [big.alert.ref]
         for n in range(ESCALATIONS):
             raised = await alerts.raise_alert(sender, ["health"], "VG", "urgent", f"Fall {n}")
             refs.append(raised.alert.ref)
         return refs
+
+
+async def read_all(settings: Settings, statement: Select[tuple[Any]]) -> list[Any]:
+    """What one statement reads from the instances' database."""
+    database = Database(settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            return list((await session.scalars(statement)).all())
     finally:
         await database.dispose()
 
 
 async def deliveries(settings: Settings) -> Counter[str]:
-    database = Database(settings.database_url)
-    try:
-        async with database.read_sessions() as session:
-            return Counter((await session.scalars(select(Delivery.status))).all())
-    finally:
-        await database.dispose()
+    return Counter(await read_all(settings, select(Delivery.status)))
 
 
 async def escalation_levels(settings: Settings) -> Counter[str]:
-    database = Database(settings.database_url)
-    try:
-        async with database.read_sessions() as session:
-            details = (
-                await session.scalars(
-                    select(AuditEvent.details).where(AuditEvent.action == "alert.escalated")
-                )
-            ).all()
-            return Counter(details)
-    finally:
-        await database.dispose()
+    escalated = select(AuditEvent.details).where(AuditEvent.action == "alert.escalated")
+    return Counter(await read_all(settings, escalated))
 
 
 async def scenario(
@@ -192,14 +195,10 @@ SHARED = 240
 
 async def running_instances(settings: Settings, *, counted_for: timedelta = ALIVE_FOR) -> int:
     """Instances noted as running within `counted_for`."""
-    database = Database(settings.database_url)
     since = datetime.now(UTC) - counted_for
-    try:
-        async with database.read_sessions() as session:
-            running = select(Instance.instance_id).where(Instance.seen_at > since)
-            return len((await session.scalars(running)).all())
-    finally:
-        await database.dispose()
+    return len(
+        await read_all(settings, select(Instance.instance_id).where(Instance.seen_at > since))
+    )
 
 
 async def test_two_instances_share_telegrams_flood_limit(
@@ -222,18 +221,8 @@ async def test_two_instances_share_telegrams_flood_limit(
                 await asyncio.sleep(0.2)
         # The first to start counts the second at its next beat.
         await asyncio.sleep(2 * BEAT_SECONDS)
-        database = Database(settings.database_url)
-        assert settings.cora_encryption_key is not None
-        alerts = AlertService(
-            UnitOfWorkFactory(database, SystemClock()),
-            load_network(),
-            TextCipher([settings.cora_encryption_key.get_secret_value()]),
-            EscalationPeriods(timedelta(hours=1), timedelta(hours=4)),
-        )
-        try:
+        async with alert_service(settings) as alerts:
             raised = await alerts.raise_alert(sender.member_id, ["police"], "HRO", "normal", "Lage")
-        finally:
-            await database.dispose()
         await until(api, lambda: all(alert_messages(p.user, raised.alert.ref) for p in police), 90)
     finally:
         await stop(processes)
