@@ -4,6 +4,7 @@ Bot API server, and the real bot wired against both."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import multiprocessing
@@ -160,6 +161,16 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _shared is not None:
         _shared.close()
+
+
+# The garbage collector's young generation is larger in the tests' processes (tests/__init__.py).
+# A worker's modules, classes and test items stay until its end anyway: once collected, they move
+# to the generation that the collector skips, so that a full collection walks only the stories'
+# own objects (before: some 200,000 more, 0.15-0.35 s per full collection on the 2-core machine).
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    gc.collect()
+    gc.freeze()
 
 
 # The slowest test modules start first, by the seconds their tests took in a full run
