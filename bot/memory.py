@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +39,31 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         log.debug("the C library did not take a limit of %d malloc arenas", arenas)
         return False
     return True
+
+
+# Python's garbage collector walks every object the process holds at each full collection. The
+# bot's start builds some 150,000 that live as long as the process (modules, classes, settings,
+# menus): on the 2-core machine each full collection took 0.1-0.3 s more for them, a pause in
+# which no update is handled, and while they were imported the collector walked them two or
+# three times (a fifth of the import's CPU).
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No collection while the block runs: for imports, whose objects all stay."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def settle_start_up() -> int:
+    """After the start: what the process has built so far moves to the generation that the
+    collector skips (gc.freeze), after one collection of what is garbage already. Later
+    collections walk only what came after. Returns the number of objects moved."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -13,6 +13,7 @@ from typing import TypeVar
 from bot.app import build_application
 from bot.cli.checks import check_database, check_telegram
 from bot.config import Settings
+from bot.memory import settle_start_up
 
 log = logging.getLogger("bot.cli")
 T = TypeVar("T")
@@ -59,6 +60,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             _started(cora.start(mode="webhook" if webhook else "polling")), stop
         )
         if started:
+            log.debug("start-up settled: %d objects out of the collector's way", settle_start_up())
             await stop.wait()
         else:
             # SIGTERM while starting, e.g. while the Bot API does not answer: give up starting.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -54,6 +55,9 @@ async def test_the_bot_process_answers_and_stops_on_sigterm(
     assert process.returncode == 0, err.decode()[-2000:]
     log = err.decode()
     assert "cora-bot is running as @cora_test_bot" in log
+    # What the start built is out of the garbage collector's way (bot.memory.settle_start_up).
+    settled = re.search(r"start-up settled: (\d+) objects", log)
+    assert settled is not None and int(settled.group(1)) > 50_000
     assert api.token not in log and api.token.split(":")[1] not in log
 
 

@@ -65,3 +65,27 @@ def test_the_threads_share_two_malloc_arenas() -> None:
 
 def test_an_operators_malloc_arena_max_is_left_alone() -> None:
     assert _arenas("limit", MALLOC_ARENA_MAX="4") == {"limited": False, "arenas": 4}
+
+
+# How many full collections of Python's garbage collector an import makes, and whether the
+# collector is on afterwards.
+_IMPORT = """
+import gc, json, sys
+__import__(sys.argv[1])
+print(json.dumps({"full_collections": gc.get_stats()[2]["collections"], "on": gc.isenabled()}))
+"""
+
+
+def _collections_while_importing(module: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT, module], capture_output=True, text=True, check=True
+    )
+    found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_the_command_line_is_imported_without_full_collections() -> None:
+    """The bot's modules imported as such make the collector walk them again and again; the
+    command line imports them with the collector paused, and turns it on again."""
+    assert _collections_while_importing("bot.app")["full_collections"] >= 1  # the baseline
+    assert _collections_while_importing("bot.cli") == {"full_collections": 0, "on": True}
