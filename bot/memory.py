@@ -63,7 +63,9 @@ def collector_paused() -> Iterator[None]:
 def settle_start_up() -> int:
     """After the start: what the process has built so far moves to the generation that the
     collector skips (gc.freeze), after one collection of what is garbage already. Later
-    collections walk only what came after. Returns the number of objects moved."""
+    collections walk only what came after. Those objects are still freed when nothing refers to
+    them any more; only a cycle among them that becomes garbage stays. Returns the number of
+    objects moved."""
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

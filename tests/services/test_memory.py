@@ -78,7 +78,11 @@ print(json.dumps({"full_collections": gc.get_stats()[2]["collections"], "on": gc
 
 def _collections_while_importing(module: str) -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", _IMPORT, module], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _IMPORT, module],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return found
