@@ -42,9 +42,10 @@ print(json.dumps({"limited": limited, "arenas": arenas}))
 """
 
 
-def _arenas(mode: str, **environment: str) -> dict[str, object]:
+def _result(script: str, argument: str, **environment: str) -> dict[str, object]:
+    """What `script` prints last (JSON), run in a fresh interpreter with `argument`."""
     result = subprocess.run(
-        [sys.executable, "-c", _THREADS, mode],
+        [sys.executable, "-c", script, argument],
         capture_output=True,
         text=True,
         check=True,
@@ -53,6 +54,10 @@ def _arenas(mode: str, **environment: str) -> dict[str, object]:
     )
     found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return found
+
+
+def _arenas(mode: str, **environment: str) -> dict[str, object]:
+    return _result(_THREADS, mode, **environment)
 
 
 def test_the_threads_share_two_malloc_arenas() -> None:
@@ -77,15 +82,7 @@ print(json.dumps({"full_collections": gc.get_stats()[2]["collections"], "on": gc
 
 
 def _collections_while_importing(module: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-c", _IMPORT, module],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
-    return found
+    return _result(_IMPORT, module)
 
 
 def test_the_command_line_is_imported_without_full_collections() -> None:
