@@ -155,9 +155,12 @@ class AdaptiveRate:
 
     def __init__(self, ceiling: float) -> None:
         self.ceiling = ceiling
-        self.floor = ceiling * FLOOR_SHARE
         self._base = ceiling
         self._decreased_at = -math.inf
+
+    @property
+    def floor(self) -> float:
+        return self.ceiling * FLOOR_SHARE
 
     def at(self, now: float) -> float:
         if self._decreased_at == -math.inf:
@@ -169,7 +172,6 @@ class AdaptiveRate:
         """A new ceiling (the instances on one database split the limit): the rate never
         exceeds it, and a lowered rate recovers towards it."""
         self.ceiling = ceiling
-        self.floor = ceiling * FLOOR_SHARE
         self._base = min(self._base, ceiling)
 
     def decrease(self, now: float, started: float) -> bool:
