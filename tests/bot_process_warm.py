@@ -5,10 +5,8 @@ seed); `warm_up` at the start of each forked bot then returns at once. What the 
 loaded then moves to the generation that the garbage collector skips: every forked bot keeps
 it until its end, and its full collections walk only what it built itself."""
 
-import gc
-
 from bot import personal_data
+from bot.memory import settle_start_up
 
 personal_data.warm_up()
-gc.collect()
-gc.freeze()
+settle_start_up()
