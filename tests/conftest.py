@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import zip_longest
@@ -137,8 +138,12 @@ def _warm(modules: list[str], unicode_tables: bool) -> None:
     for module in modules:
         importlib.import_module(module)  # pytest's import hook rewrites it and keeps the pyc
     if unicode_tables:
+        from hypothesis.errors import HypothesisSideeffectWarning
         from hypothesis.internal.charmap import charmap, intervals_from_codec
 
+        # Hypothesis warns of work done while pytest configures itself, to keep its start quick;
+        # here it is the point, in a child of its own that runs beside the controller's set-up.
+        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
         charmap()
         intervals_from_codec("utf-8")  # for st.characters(codec="utf-8")
 
