@@ -178,7 +178,7 @@ def _buttons() -> ButtonRouter:
     return router
 
 
-@dataclass
+@dataclass(repr=False)
 class CoraBot:
     """A wired bot: Telegram application, services, background runtime and database."""
 
@@ -190,6 +190,12 @@ class CoraBot:
     runtime: Runtime
     metrics: Metrics
     servers: list[web.AppRunner] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short and without secrets: the generated one walked every service (the network once
+        # per service, ~160,000 characters) down to python-telegram-bot's repr of the bot, which
+        # holds the token. asyncio builds it whenever it shows a task that returned the bot.
+        return f"CoraBot({self.application.bot!r})"
 
     async def start(self, *, mode: str = "polling") -> None:
         """Start everything; `mode` is how updates arrive: polling, webhook, or none (tests

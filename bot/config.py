@@ -75,7 +75,8 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
-    database_url: str = "sqlite+aiosqlite:///data/cora.db"
+    # Not in the settings' repr: a PostgreSQL URL holds the password.
+    database_url: str = Field(default="sqlite+aiosqlite:///data/cora.db", repr=False)
     cora_data_dir: Path = Path("data")
     cora_encryption_key: SecretStr | None = None
     cora_audit_signing_key: SecretStr | None = None

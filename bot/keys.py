@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -279,4 +280,9 @@ def known_secrets(settings: Settings) -> list[str]:
     path = settings.cora_data_dir / KEY_FILE_NAME
     if path.exists():
         secrets.extend(_read_env_file(path).values())
-    return [part.strip() for secret in secrets for part in secret.split(",") if part.strip()]
+    # Keys may be lists ("new,old"); the database's password is one, as DATABASE_URL writes it
+    # and percent-decoded.
+    password = urlsplit(settings.database_url).password
+    return [part.strip() for secret in secrets for part in secret.split(",") if part.strip()] + (
+        [password, unquote(password)] if password else []
+    )

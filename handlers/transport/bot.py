@@ -35,6 +35,11 @@ class TelegramBot(ExtBot[Any]):
             # id → (the object, kept so that its id stays its own; its JSON)
             self._serialized: dict[int, tuple[TelegramObject, str | None]] = {}
 
+    def __repr__(self) -> str:
+        """The bot's id (public: every chat with it shows it), never python-telegram-bot's
+        `Bot[token=…]`, the whole token."""
+        return f"TelegramBot[id={self.token.partition(':')[0]}]"
+
     def _json(self, value: TelegramObject | None) -> str | None:
         """`value` as PTB's request would put it into the form (the JSON of its `to_dict`),
         made once per object while it is among the last `KEEP_SERIALIZED`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import logging
 import os
 import re
 import sqlite3
@@ -19,11 +20,15 @@ import pytest
 from babel.dates import format_datetime
 from cryptography.fernet import Fernet
 
+from bot.app import CoraBot
 from bot.cli import main
 from bot.config import ConfigError, Settings, load_settings
+from bot.keys import known_secrets
+from bot.logs import RedactingFilter
 from bot.network import NetworkFileError, load_network, parse_network
 from localapi.server import LocalBotApi
 from tests import postgres
+from tests.conftest import TOKEN
 
 
 def test_keys_generate_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,6 +208,33 @@ def test_an_unreachable_postgresql_is_one_line_without_the_password(
         assert line.startswith(f"Cannot reach the database, PostgreSQL at 127.0.0.1:{port}/cora")
         assert "Check DATABASE_URL" in line
         assert "Geheim-42-Passwort" not in output.err + output.out
+
+
+def test_the_database_password_is_redacted_from_logs_and_left_out_of_the_settings_repr() -> None:
+    settings = Settings(
+        database_url="postgresql://cora:Geheim%2F42-Passwort@db.example/cora", _env_file=None
+    )
+    assert "Geheim" not in repr(settings)
+    redacting = RedactingFilter(known_secrets(settings))
+    for text in (
+        "cannot connect to postgresql://cora:Geheim%2F42-Passwort@db.example/cora",
+        "password 'Geheim/42-Passwort' was rejected",
+    ):
+        record = logging.LogRecord("asyncpg", logging.ERROR, __file__, 1, text, None, None)
+        assert redacting.filter(record)
+        assert "Geheim" not in record.getMessage()
+        assert "<secret>" in record.getMessage()
+
+
+async def test_a_running_bot_shows_no_secret_in_its_repr(cora: CoraBot, settings: Settings) -> None:
+    """asyncio shows a task's result in its repr (and builds it for every signal handler
+    a runner replaces); python-telegram-bot's `Bot[token=…]` showed the whole token."""
+    bot_id, _, secret = TOKEN.partition(":")
+    assert repr(cora) == f"CoraBot(TelegramBot[id={bot_id}])"
+    shown = " ".join(map(repr, (cora, cora.application, cora.application.bot, cora.settings)))
+    assert secret not in shown
+    assert settings.cora_encryption_key is not None
+    assert settings.cora_encryption_key.get_secret_value() not in shown
 
 
 async def test_an_invitation_from_the_command_line_expires_in_the_networks_time_zone(
