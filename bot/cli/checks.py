@@ -9,6 +9,7 @@ from telegram import Bot
 from telegram.error import BadRequest, InvalidToken, NetworkError
 
 from bot.config import Settings
+from handlers.transport.request import telegram_request
 from storage.db import Database
 
 # How long the command line waits for the database before it says it cannot reach it.
@@ -30,9 +31,18 @@ def telegram_unreachable(settings: Settings, error: Exception) -> SetupError:
 
 
 async def check_telegram(settings: Settings) -> str:
-    """Ask Telegram who the token belongs to (getMe); the bot's username."""
+    """Ask Telegram who the token belongs to (getMe); the bot's username. Asked through the
+    HTTP client the bot will use (TELEGRAM_HTTP_CLIENT), so that the answer is the one the bot
+    would get: the same way out (proxy settings), the same errors."""
+    client = settings.telegram_http_client
+    bot = Bot(
+        settings.bot_token(),
+        base_url=settings.telegram_base_url,
+        request=telegram_request(client),
+        get_updates_request=telegram_request(client),
+    )
     try:
-        async with Bot(settings.bot_token(), base_url=settings.telegram_base_url) as bot:
+        async with bot:
             return bot.username
     except InvalidToken:
         # PTB's own message quotes the whole token: never show it.

@@ -132,7 +132,8 @@ class AiohttpRequest(BaseRequest):
                 # PTB reads the status and the body itself; nothing is raised for a status.
                 raise_for_status=False,
                 auto_decompress=True,
-                trust_env=False,
+                # HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as PTB's own client (httpx) reads them.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

@@ -5,6 +5,7 @@ the same stories as the reference."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import struct
 import zlib
@@ -12,6 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -19,6 +21,7 @@ from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.app import build_application
+from bot.cli.checks import check_telegram
 from bot.config import Settings
 from handlers.transport.bot import TelegramBot
 from handlers.transport.ratelimit import Lane, Pace, TelegramLimiter
@@ -289,6 +292,71 @@ async def test_an_upload_nobody_reads_is_a_write_timeout(client: HttpClient) -> 
         await request.shutdown()
         for writer in held:
             writer.close()
+
+
+@contextlib.asynccontextmanager
+async def forward_proxy(seen: list[str]) -> AsyncIterator[str]:
+    """An HTTP proxy for plain http:// targets: it takes each request in absolute form, notes its
+    method name, forwards it and answers with what came back (one request per connection)."""
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        method, target, _ = head[0].split(" ")
+        headers = dict(line.split(": ", 1) for line in head[1:] if line)
+        length = next((int(v) for k, v in headers.items() if k.lower() == "content-length"), 0)
+        body = await reader.readexactly(length)
+        seen.append(target.rsplit("/", 1)[-1])
+        kind = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, target, data=body, headers={"Content-Type": kind} if kind else None
+            ) as answer,
+        ):
+            data = await answer.read()
+            writer.write(
+                f"HTTP/1.1 {answer.status} {answer.reason}\r\n"
+                f"Content-Type: {answer.content_type}\r\nContent-Length: {len(data)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + data
+            )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_both_clients_and_the_start_check_take_the_proxy_the_environment_names(
+    api: LocalBotApi, client: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, as curl and httpx read them) the bot
+    and `cora-bot run`'s check of the token go the same way: before, aiohttp went direct while
+    the check (PTB's default client) took the proxy."""
+    settings = Settings(
+        telegram_bot_token=TOKEN,
+        telegram_base_url=api.base_url,
+        telegram_http_client=client,
+        _env_file=None,
+    )
+    user = started(api)
+    seen: list[str] = []
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with forward_proxy(seen) as proxy:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+            monkeypatch.setenv(name, proxy)
+        assert await check_telegram(settings) == "cora_test_bot"
+        async with make_bot(api, client) as tg_bot:
+            await tg_bot.send_message(user.id, "über den Proxy")
+        assert seen == ["getMe", "getMe", "sendMessage"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert await check_telegram(settings) == "cora_test_bot"
+        async with make_bot(api, client) as tg_bot:
+            await tg_bot.send_message(user.id, "direkt")
+    assert seen == ["getMe", "getMe", "sendMessage"]  # NO_PROXY: not through the proxy
+    assert [m.text for m in user.messages] == ["über den Proxy", "direkt"]
 
 
 async def test_a_request_before_initialize_is_refused() -> None:
