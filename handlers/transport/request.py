@@ -132,8 +132,8 @@ class AiohttpRequest(BaseRequest):
                 # PTB reads the status and the body itself; nothing is raised for a status.
                 raise_for_status=False,
                 auto_decompress=True,
-                # HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as PTB's own client (httpx) reads them.
-                trust_env=True,
+                # Direct: no proxy from HTTPS_PROXY or HTTP_PROXY (httpx takes them; README).
+                trust_env=False,
             )
 
     async def shutdown(self) -> None:
